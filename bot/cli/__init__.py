@@ -1,0 +1,57 @@
+"""The `rotation-bot` command line: the composition root for one-shot commands."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import AppContext, err_console
+from bot.config import ConfigError, load_settings
+
+app = typer.Typer(
+    name="rotation-bot",
+    help="Market-rotation alerts for trading-desk chat: data, signals, delivery.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="SQLite file to use (overrides ROTATION_DB).")
+    ] = None,
+) -> None:
+    """Load and validate settings once, before any command runs."""
+    overrides = {"db_path": db} if db is not None else {}
+    try:
+        settings = load_settings(**overrides)
+    except ConfigError as error:
+        for line in error.lines:
+            err_console.print(line, markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    ctx.obj = AppContext(settings=settings)
+
+
+def _register_commands() -> None:
+    # Each command lives in a module of its own that registers itself on `app` or a group.
+    from bot.cli.groups import prices_app, rules_app, series_app
+
+    app.add_typer(prices_app, name="prices")
+    app.add_typer(series_app, name="series")
+    app.add_typer(rules_app, name="rules")
+    from bot.cli import run  # noqa: F401
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register_commands()
+    app()

@@ -1,0 +1,150 @@
+"""Settings read once from the environment and `.env`; the only module that reads os.environ.
+
+Every variable is documented in `.env.example` with its default. Invalid values stop the
+program at start with one line per problem (see `format_errors`), never a traceback.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+DEFAULT_DB = Path("rotation.db")
+DEFAULT_FRED_URL = "https://fred.stlouisfed.org/graph/fredgraph.csv"
+
+
+class Settings(BaseSettings):
+    """Validated configuration; build it with `load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # Storage and rules
+    db_path: Path = Field(DEFAULT_DB, validation_alias="ROTATION_DB")
+    rules_path: Path | None = Field(None, validation_alias="ROTATION_RULES")
+    extra_symbols: CommaList = Field((), validation_alias="ROTATION_SYMBOLS")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias="ROTATION_LOG_LEVEL"
+    )
+
+    # Market data
+    history_start: str = Field("2000-01-01", validation_alias="ROTATION_HISTORY_START")
+    refresh_overlap_sessions: int = Field(5, ge=0, le=60, validation_alias="ROTATION_OVERLAP")
+    fetch_retries: int = Field(4, ge=0, le=10, validation_alias="ROTATION_FETCH_RETRIES")
+    fetch_timeout: float = Field(30.0, gt=0, le=300, validation_alias="ROTATION_FETCH_TIMEOUT")
+    fred_url: str = Field(DEFAULT_FRED_URL, validation_alias="FRED_CSV_URL")
+    fred_series: CommaList = Field(
+        ("DFEDTARU", "DGS10", "DGS3MO"), validation_alias="FRED_SERIES"
+    )
+
+    # Discord
+    discord_bot_token: SecretStr | None = Field(None, validation_alias="DISCORD_BOT_TOKEN")
+    discord_channel_ids: CommaList = Field((), validation_alias="DISCORD_CHANNEL_IDS")
+    discord_webhook_url: SecretStr | None = Field(None, validation_alias="DISCORD_WEBHOOK_URL")
+    discord_api_base: str | None = Field(None, validation_alias="DISCORD_API_BASE")
+    discord_admin_ids: CommaList = Field((), validation_alias="DISCORD_ADMIN_IDS")
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_channel: str | None = Field(None, validation_alias="SLACK_CHANNEL")
+    slack_webhook_url: SecretStr | None = Field(None, validation_alias="SLACK_WEBHOOK_URL")
+    slack_api_url: str | None = Field(None, validation_alias="SLACK_API_URL")
+    slack_mode: Literal["socket", "http"] = Field("socket", validation_alias="SLACK_MODE")
+    slack_http_port: int = Field(3000, ge=1, le=65535, validation_alias="SLACK_HTTP_PORT")
+    slack_command_prefix: str = Field("", validation_alias="SLACK_COMMAND_PREFIX")
+    slack_admin_ids: CommaList = Field((), validation_alias="SLACK_ADMIN_IDS")
+
+    # Delivery
+    delivery_max_attempts: int = Field(6, ge=1, le=50, validation_alias="DELIVERY_MAX_ATTEMPTS")
+    delivery_base_delay: float = Field(
+        2.0, gt=0, le=600, validation_alias="DELIVERY_BASE_DELAY_SECONDS"
+    )
+
+    # Service
+    intraday_minutes: int = Field(15, ge=1, le=390, validation_alias="ROTATION_INTRADAY_MINUTES")
+    close_delay_minutes: int = Field(
+        20, ge=0, le=600, validation_alias="ROTATION_CLOSE_DELAY_MINUTES"
+    )
+    digest_time: time = Field(time(17, 30), validation_alias="ROTATION_DIGEST_TIME")
+    catchup_alert_days: int = Field(3, ge=0, le=60, validation_alias="ROTATION_CATCHUP_ALERT_DAYS")
+    metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias="ROTATION_METRICS_PORT")
+
+    @field_validator(
+        "extra_symbols",
+        "fred_series",
+        "discord_channel_ids",
+        "discord_admin_ids",
+        "slack_admin_ids",
+        mode="before",
+    )
+    @classmethod
+    def split_commas(cls, value: object) -> object:
+        """Accept `A,B , C` in the environment as well as real sequences."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("extra_symbols", mode="after")
+    @classmethod
+    def upper_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Symbols are stored upper case everywhere."""
+        return tuple(symbol.upper() for symbol in value)
+
+    @field_validator("discord_channel_ids", "discord_admin_ids", mode="after")
+    @classmethod
+    def numeric_snowflakes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Discord ids are numeric snowflakes; catch a pasted channel name early."""
+        bad = [item for item in value if not item.isdigit()]
+        if bad:
+            raise ValueError(f"Discord ids must be numbers, got {', '.join(bad)}")
+        return value
+
+    @property
+    def discord_enabled(self) -> bool:
+        """True when a Discord destination is configured."""
+        has_bot = self.discord_bot_token is not None and bool(self.discord_channel_ids)
+        return has_bot or self.discord_webhook_url is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        """True when a Slack destination is configured."""
+        has_bot = self.slack_bot_token is not None and self.slack_channel is not None
+        return has_bot or self.slack_webhook_url is not None
+
+
+class ConfigError(Exception):
+    """Configuration is invalid; `lines` holds one readable line per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
+    """Read and validate settings once; raise ConfigError with one line per problem."""
+    try:
+        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise ConfigError(format_errors(error)) from None
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    return settings
+
+
+def format_errors(error: ValidationError) -> list[str]:
+    """One line per problem, naming the environment variable, never echoing secrets."""
+    lines = []
+    for problem in error.errors():
+        name = ".".join(str(part) for part in problem["loc"]) or "settings"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"config error: {name}: {message}")
+    return lines

@@ -1,0 +1,110 @@
+"""Plain, frozen data shared by every layer: bars, series points, market data and events."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import pandas as pd
+
+# Columns of a price frame, in order; the index is the session date (tz-naive, midnight).
+PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume", "final")
+
+EventKind = Literal["fired", "reversed"]
+Direction = Literal["up", "down", "neutral"]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBar:
+    """One daily bar as a data source delivers it; missing values are None."""
+
+    symbol: str
+    date: date
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    close: float | None = None
+    adj_close: float | None = None
+    volume: float | None = None
+    final: bool = True
+    source: str = "unknown"
+
+    def has_value(self) -> bool:
+        """True when at least one price or volume is present."""
+        values = (self.open, self.high, self.low, self.close, self.adj_close, self.volume)
+        return any(v is not None and not math.isnan(v) for v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One dated value of a stored series (FRED rate, P/E snapshot, ...)."""
+
+    series_id: str
+    date: date
+    value: float
+    source: str = "unknown"
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Everything a rule may read: price frames per symbol and stored series.
+
+    `prices[symbol]` has the columns `PRICE_COLUMNS` and a sorted DatetimeIndex.
+    """
+
+    prices: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    series: Mapping[str, pd.Series] = field(default_factory=dict)
+
+
+ChartKind = Literal["relative", "new_high", "extreme", "level"]
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """What to draw for an event; the chart itself is rendered in `bot/` at delivery time.
+
+    `legs` are names `signals.series_expr.resolve_series` understands: a symbol, a stored
+    series id, or `A / B` and `A - B` of those. `relative` rebases two legs to 100 from
+    `start` and draws their spread beneath; `new_high`, `extreme` and `level` draw one leg
+    and mark `reference_date`/`reference_value` (previous record, prior extreme, a level).
+    """
+
+    kind: ChartKind
+    legs: tuple[str, ...]
+    start: date
+    end: date
+    reference_date: date | None = None
+    reference_value: float | None = None
+    basis: Literal["adj_close", "close", "high"] = "adj_close"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A rule fired or reversed on a final bar (or a provisional one for intraday rules).
+
+    `episode` identifies one firing episode (the session it fired on, ISO date), so
+    (rule_id, episode, kind) is the alert's dedupe key both live and in a backtest.
+    """
+
+    rule_id: str
+    kind: EventKind
+    date: date
+    episode: str
+    title: str
+    measure: float
+    threshold: float | None = None
+    unit: str = ""
+    direction: Direction = "neutral"
+    symbols: tuple[str, ...] = ()
+    description: str = ""
+    fields: tuple[tuple[str, str], ...] = ()
+    context: Mapping[str, Any] = field(default_factory=dict)
+    chart: ChartSpec | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        """Stable key for one alert: rule, episode and kind."""
+        return f"{self.rule_id}:{self.episode}:{self.kind}"

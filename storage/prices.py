@@ -1,0 +1,153 @@
+"""The `prices` table: one daily bar per (symbol, date), the cache every command reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+
+import pandas as pd
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from signals.models import PRICE_COLUMNS, PriceBar
+from storage.db import register
+
+migrations = register(Migrations("rotation.prices"))
+
+
+@migrations()
+def create_prices(db: Database) -> None:
+    """Daily bars; `final` is 0 for the provisional bar of a session still trading."""
+    db.execute(
+        """
+        CREATE TABLE prices (
+            symbol TEXT NOT NULL,
+            date TEXT NOT NULL,
+            open REAL, high REAL, low REAL, close REAL, adj_close REAL, volume REAL,
+            final INTEGER NOT NULL DEFAULT 1,
+            source TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            PRIMARY KEY (symbol, date)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+_VALUES = ("open", "high", "low", "close", "adj_close", "volume")
+# A value the new row lacks keeps the stored one (CSV files miss whole columns), a final bar is
+# never replaced by a provisional one, and an identical row is not rewritten at all, so that
+# importing the same data twice changes nothing, not even fetched_at.
+_UPSERT = f"""
+INSERT INTO prices (symbol, date, {", ".join(_VALUES)}, final, source, fetched_at)
+VALUES (?, ?, {", ".join("?" for _ in _VALUES)}, ?, ?, ?)
+ON CONFLICT(symbol, date) DO UPDATE SET
+    {", ".join(f"{c} = coalesce(excluded.{c}, prices.{c})" for c in _VALUES)},
+    final = excluded.final, source = excluded.source, fetched_at = excluded.fetched_at
+WHERE NOT (prices.final = 1 AND excluded.final = 0)
+  AND ({" OR ".join(f"coalesce(excluded.{c}, prices.{c}) IS NOT prices.{c}" for c in _VALUES)}
+       OR excluded.final IS NOT prices.final)
+"""
+
+
+def now_utc() -> str:
+    """Timestamp for `fetched_at`, ISO 8601 in UTC."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def upsert_bars(db: Database, bars: Iterable[PriceBar], *, fetched_at: str | None = None) -> int:
+    """Insert or update bars in one transaction; return how many rows changed."""
+    stamp = fetched_at or now_utc()
+    rows = [_bar_row(bar, stamp) for bar in bars]
+    before = db.conn.total_changes
+    with db.atomic():
+        db.conn.executemany(_UPSERT, rows)
+    return db.conn.total_changes - before
+
+
+def _bar_row(bar: PriceBar, stamp: str) -> tuple[object, ...]:
+    values = tuple(getattr(bar, column) for column in _VALUES)
+    return (bar.symbol, bar.date.isoformat(), *values, int(bar.final), bar.source, stamp)
+
+
+def count_rows(db: Database, symbol: str | None = None) -> int:
+    """Rows cached, for one symbol or all."""
+    if symbol is None:
+        return db.execute("SELECT count(*) FROM prices").fetchone()[0]
+    return db.execute("SELECT count(*) FROM prices WHERE symbol = ?", [symbol]).fetchone()[0]
+
+
+def cached_symbols(db: Database) -> list[str]:
+    """Every symbol with at least one bar, sorted."""
+    return [row[0] for row in db.execute("SELECT DISTINCT symbol FROM prices ORDER BY symbol")]
+
+
+def last_dates(db: Database, *, final_only: bool = True) -> dict[str, date]:
+    """The latest cached date per symbol (final bars only by default)."""
+    where = "WHERE final = 1" if final_only else ""
+    sql = f"SELECT symbol, max(date) FROM prices {where} GROUP BY symbol"  # noqa: S608
+    return {symbol: date.fromisoformat(day) for symbol, day in db.execute(sql)}
+
+
+def freshness(db: Database) -> list[dict[str, object]]:
+    """Per symbol: last date, last final date, rows and when it was last fetched."""
+    sql = """
+        SELECT symbol, max(date) AS last_date,
+               max(CASE WHEN final = 1 THEN date END) AS last_final_date,
+               count(*) AS rows, max(fetched_at) AS fetched_at
+        FROM prices GROUP BY symbol ORDER BY symbol
+    """
+    return [dict(row) for row in db.query(sql)]
+
+
+def load_prices(
+    db: Database,
+    symbols: Sequence[str] | None = None,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    final_only: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """Bars per symbol as frames indexed by date, columns `PRICE_COLUMNS`, oldest first."""
+    clauses, params = _filters(symbols, start, end, final_only)
+    sql = (
+        f"SELECT symbol, date, {', '.join(PRICE_COLUMNS)} FROM prices"  # noqa: S608
+        f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''} ORDER BY symbol, date"
+    )
+    frame = pd.read_sql_query(sql, db.conn, params=params)
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame[list(_VALUES)] = frame[list(_VALUES)].astype("float64")
+    frame["final"] = frame["final"].astype(bool)
+    frames = {
+        str(symbol): group.drop(columns="symbol").set_index("date")
+        for symbol, group in frame.groupby("symbol", sort=True)
+    }
+    return {symbol: frames[symbol] for symbol in symbols or frames if symbol in frames}
+
+
+def _filters(
+    symbols: Sequence[str] | None, start: date | None, end: date | None, final_only: bool
+) -> tuple[list[str], list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    if symbols is not None:
+        clauses.append(f"symbol IN ({', '.join('?' for _ in symbols)})")
+        params.extend(symbols)
+    if start is not None:
+        clauses.append("date >= ?")
+        params.append(start.isoformat())
+    if end is not None:
+        clauses.append("date <= ?")
+        params.append(end.isoformat())
+    if final_only:
+        clauses.append("final = 1")
+    return clauses, params
+
+
+def tail_rows(db: Database, symbol: str, limit: int) -> list[dict[str, object]]:
+    """The last `limit` stored rows of a symbol, oldest first, as stored."""
+    rows = db.query(
+        "SELECT * FROM (SELECT * FROM prices WHERE symbol = ? ORDER BY date DESC LIMIT ?)"
+        " ORDER BY date",
+        [symbol, limit],
+    )
+    return [dict(row) for row in rows]

@@ -1,0 +1,74 @@
+"""The `series` table: dated values such as FRED rates and P/E snapshots (`pe:IWM`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import pandas as pd
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from signals.models import SeriesPoint
+from storage.db import register
+from storage.prices import now_utc
+
+migrations = register(Migrations("rotation.series"))
+
+
+@migrations()
+def create_series(db: Database) -> None:
+    """One value per series and date."""
+    db.execute(
+        """
+        CREATE TABLE series (
+            series_id TEXT NOT NULL,
+            date TEXT NOT NULL,
+            value REAL NOT NULL,
+            source TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            PRIMARY KEY (series_id, date)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+_UPSERT = """
+INSERT INTO series (series_id, date, value, source, fetched_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT(series_id, date) DO UPDATE SET
+    value = excluded.value, source = excluded.source, fetched_at = excluded.fetched_at
+WHERE excluded.value IS NOT series.value
+"""
+
+
+def upsert_points(db: Database, points: Iterable[SeriesPoint]) -> int:
+    """Insert or update points in one transaction; return how many rows changed."""
+    stamp = now_utc()
+    rows = [(p.series_id, p.date.isoformat(), p.value, p.source, stamp) for p in points]
+    before = db.conn.total_changes
+    with db.atomic():
+        db.conn.executemany(_UPSERT, rows)
+    return db.conn.total_changes - before
+
+
+def series_ids(db: Database) -> list[str]:
+    """Every stored series id, sorted."""
+    return [row[0] for row in db.execute("SELECT DISTINCT series_id FROM series ORDER BY 1")]
+
+
+def last_series_dates(db: Database) -> dict[str, date]:
+    """The latest stored date per series."""
+    sql = "SELECT series_id, max(date) FROM series GROUP BY series_id"
+    return {series_id: date.fromisoformat(day) for series_id, day in db.execute(sql)}
+
+
+def load_series(db: Database, ids: Sequence[str] | None = None) -> dict[str, pd.Series]:
+    """Values per series id, indexed by date, oldest first."""
+    where = f" WHERE series_id IN ({', '.join('?' for _ in ids)})" if ids is not None else ""
+    sql = f"SELECT series_id, date, value FROM series{where} ORDER BY series_id, date"  # noqa: S608
+    frame = pd.read_sql_query(sql, db.conn, params=list(ids or []))
+    frame["date"] = pd.to_datetime(frame["date"])
+    return {
+        str(series_id): group.set_index("date")["value"].rename(str(series_id))
+        for series_id, group in frame.groupby("series_id", sort=True)
+    }
