@@ -23,7 +23,11 @@ class Settings(BaseSettings):
     """Validated configuration; build it with `load_settings`."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
     )
 
     # Storage and rules
@@ -132,12 +136,10 @@ class ConfigError(Exception):
 def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
     """Read and validate settings once; raise ConfigError with one line per problem."""
     try:
-        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+        # Keyword overrides (command-line flags) win over the environment and are validated too.
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as error:
         raise ConfigError(format_errors(error)) from None
-    if overrides:
-        settings = settings.model_copy(update=overrides)
-    return settings
 
 
 def format_errors(error: ValidationError) -> list[str]:

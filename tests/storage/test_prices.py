@@ -1,0 +1,75 @@
+"""The prices cache: idempotent upserts, provisional bars, frames for the engine."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlite_utils import Database
+
+from signals.models import PRICE_COLUMNS, PriceBar
+from storage.prices import (
+    count_rows,
+    freshness,
+    last_dates,
+    load_prices,
+    tail_rows,
+    upsert_bars,
+)
+
+
+def _bar(day: int, close: float, **extra: object) -> PriceBar:
+    return PriceBar("IWM", date(2025, 1, day), close=close, adj_close=close, source="t", **extra)
+
+
+def test_same_data_twice_changes_nothing(fresh_db: Database) -> None:
+    bars = [_bar(2, 200.0), _bar(3, 201.5)]
+    assert upsert_bars(fresh_db, bars) == 2
+    stamp = tail_rows(fresh_db, "IWM", 1)[0]["fetched_at"]
+    assert upsert_bars(fresh_db, bars, fetched_at="2099-01-01T00:00:00+00:00") == 0
+    assert tail_rows(fresh_db, "IWM", 1)[0]["fetched_at"] == stamp
+    assert count_rows(fresh_db) == 2
+
+
+def test_revision_updates_only_that_row(fresh_db: Database) -> None:
+    upsert_bars(fresh_db, [_bar(2, 200.0), _bar(3, 201.5)])
+    assert upsert_bars(fresh_db, [_bar(2, 200.0), _bar(3, 202.0)]) == 1
+    assert tail_rows(fresh_db, "IWM", 1)[0]["close"] == 202.0
+
+
+def test_missing_value_keeps_the_stored_one(fresh_db: Database) -> None:
+    upsert_bars(fresh_db, [PriceBar("IWM", date(2025, 1, 2), open=1.0, close=2.0, source="a")])
+    upsert_bars(fresh_db, [PriceBar("IWM", date(2025, 1, 2), close=2.0, adj_close=1.9)])
+    row = tail_rows(fresh_db, "IWM", 1)[0]
+    assert (row["open"], row["close"], row["adj_close"]) == (1.0, 2.0, 1.9)
+
+
+def test_provisional_bar_never_replaces_a_final_one(fresh_db: Database) -> None:
+    upsert_bars(fresh_db, [_bar(2, 200.0)])
+    assert upsert_bars(fresh_db, [_bar(2, 199.0, final=False)]) == 0
+    assert tail_rows(fresh_db, "IWM", 1)[0]["close"] == 200.0
+
+
+def test_final_bar_replaces_the_provisional_one(fresh_db: Database) -> None:
+    upsert_bars(fresh_db, [_bar(2, 199.0, final=False)])
+    assert last_dates(fresh_db) == {}
+    assert upsert_bars(fresh_db, [_bar(2, 200.0)]) == 1
+    assert last_dates(fresh_db) == {"IWM": date(2025, 1, 2)}
+
+
+def test_frames_are_typed_and_sorted(fresh_db: Database) -> None:
+    upsert_bars(fresh_db, [_bar(3, 201.0), _bar(2, 200.0, final=False)])
+    frame = load_prices(fresh_db, ["IWM", "NOPE"])["IWM"]
+    assert tuple(frame.columns) == PRICE_COLUMNS
+    assert list(frame.index.day) == [2, 3]
+    assert frame["open"].dtype == "float64" and frame["final"].tolist() == [False, True]
+    assert list(load_prices(fresh_db, final_only=True)["IWM"].index.day) == [3]
+
+
+def test_freshness_reports_last_final_date(fresh_db: Database) -> None:
+    upsert_bars(fresh_db, [_bar(2, 200.0), _bar(3, 201.0, final=False)])
+    (row,) = freshness(fresh_db)
+    assert (row["last_date"], row["last_final_date"], row["rows"]) == (
+        "2025-01-03",
+        "2025-01-02",
+        2,
+    )
