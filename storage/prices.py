@@ -46,7 +46,7 @@ ON CONFLICT(symbol, date) DO UPDATE SET
 WHERE NOT (prices.final = 1 AND excluded.final = 0)
   AND ({" OR ".join(f"coalesce(excluded.{c}, prices.{c}) IS NOT prices.{c}" for c in _VALUES)}
        OR excluded.final IS NOT prices.final)
-"""
+"""  # noqa: S608 (built from the constant column names above)
 
 
 def now_utc() -> str:
