@@ -28,6 +28,8 @@ class Settings(BaseSettings):
         extra="ignore",
         frozen=True,
         populate_by_name=True,
+        # `VAR=` in .env means "use the default", as in .env.example.
+        env_ignore_empty=True,
     )
 
     # Storage and rules

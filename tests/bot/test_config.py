@@ -28,6 +28,22 @@ def test_comma_lists_are_split_and_symbols_upper_cased(monkeypatch: pytest.Monke
     assert settings.discord_channel_ids == ("123", "456")
 
 
+def test_env_example_loads_as_the_defaults() -> None:
+    from tests.conftest import PROJECT_ROOT
+
+    settings = load_settings(PROJECT_ROOT / ".env.example")
+    assert settings == load_settings(None)
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    from bot.config import Settings
+    from tests.conftest import PROJECT_ROOT
+
+    documented = (PROJECT_ROOT / ".env.example").read_text()
+    for field in Settings.model_fields.values():
+        assert f"\n{field.validation_alias}=" in documented, field.validation_alias
+
+
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text("ROTATION_DB=/tmp/desk.db\nSLACK_CHANNEL=C123\nSLACK_BOT_TOKEN=xoxb-1\n")
