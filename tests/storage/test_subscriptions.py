@@ -1,0 +1,175 @@
+"""On-call state in real SQLite: subscriptions, mutes, acknowledgements, renotify rounds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from storage import subscriptions as subs
+from storage.db import open_db, pending_migrations
+
+NOW = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
+def test_migration_registered_and_idempotent(db_path: Path) -> None:
+    db = open_db(db_path)
+    assert pending_migrations(db) == []
+    db.close()
+    again = open_db(db_path)
+    assert {"subscriptions", "mutes", "acknowledgements", "renotify"} <= set(again.table_names())
+
+
+def test_subscribe_is_unique_per_user_and_rule(fresh_db: Database) -> None:
+    subs.subscribe(fresh_db, "discord", "42", "iwc-oef", "mention", now=NOW)
+    again = subs.subscribe(fresh_db, "discord", "42", "iwc-oef", "dm", now=NOW + timedelta(1))
+    assert again.mode == "dm"
+    assert again.created_at == subs.iso(NOW)  # changing the mode keeps the original date
+    assert len(subs.list_subscriptions(fresh_db, "discord", "42")) == 1
+
+
+def test_subscriptions_are_per_platform(fresh_db: Database) -> None:
+    subs.subscribe(fresh_db, "discord", "42", "r1", "mention", now=NOW)
+    assert subs.list_subscriptions(fresh_db, "slack", "42") == []
+
+
+def test_list_puts_all_first(fresh_db: Database) -> None:
+    for rule in ("b", "all", "a"):
+        subs.subscribe(fresh_db, "slack", "U1", rule, "dm", now=NOW)
+    assert [s.rule_id for s in subs.list_subscriptions(fresh_db, "slack", "U1")] == [
+        "all",
+        "a",
+        "b",
+    ]
+
+
+def test_unsubscribe_one_and_all(fresh_db: Database) -> None:
+    for rule in ("a", "b", "all"):
+        subs.subscribe(fresh_db, "slack", "U1", rule, "dm", now=NOW)
+    subs.subscribe(fresh_db, "slack", "U2", "a", "dm", now=NOW)
+    assert subs.unsubscribe(fresh_db, "slack", "U1", "a") == 1
+    assert subs.unsubscribe(fresh_db, "slack", "U1", "a") == 0
+    assert subs.unsubscribe(fresh_db, "slack", "U1", "all") == 2
+    assert subs.list_subscriptions(fresh_db, "slack", "U1") == []
+    assert len(subs.list_subscriptions(fresh_db, "slack", "U2")) == 1
+
+
+def test_subscribers_for_expands_all_and_prefers_own_row(fresh_db: Database) -> None:
+    subs.subscribe(fresh_db, "discord", "1", "all", "dm", now=NOW)
+    subs.subscribe(fresh_db, "discord", "1", "r1", "mention", now=NOW)
+    subs.subscribe(fresh_db, "discord", "2", "all", "mention", now=NOW)
+    subs.subscribe(fresh_db, "discord", "3", "r2", "dm", now=NOW)
+    subs.subscribe(fresh_db, "slack", "U9", "r1", "dm", now=NOW)
+    found = {s.user_id: s.mode for s in subs.subscribers_for(fresh_db, "r1", "discord")}
+    assert found == {"1": "mention", "2": "mention"}
+    found_r2 = {s.user_id: s.mode for s in subs.subscribers_for(fresh_db, "r2", "discord")}
+    assert found_r2 == {"1": "dm", "2": "mention", "3": "dm"}
+
+
+def test_bad_platform_or_mode_rejected(fresh_db: Database) -> None:
+    with pytest.raises(ValueError, match="platform"):
+        subs.subscribe(fresh_db, "irc", "1", "r", "dm", now=NOW)
+    with pytest.raises(ValueError, match="mode"):
+        subs.subscribe(fresh_db, "slack", "1", "r", "shout", now=NOW)
+
+
+def test_naive_times_rejected(fresh_db: Database) -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        subs.subscribe(fresh_db, "slack", "1", "r", "dm", now=datetime(2026, 1, 1))
+
+
+def test_mute_expires(fresh_db: Database) -> None:
+    subs.mute(fresh_db, "r1", NOW + timedelta(hours=4), by="7", platform="discord", now=NOW)
+    assert [m.rule_id for m in subs.active_mutes(fresh_db, NOW)] == ["r1"]
+    assert subs.muted(fresh_db, "r1", NOW + timedelta(hours=3)) is not None
+    assert subs.active_mutes(fresh_db, NOW + timedelta(hours=4)) == []
+    assert subs.muted(fresh_db, "r1", NOW + timedelta(hours=4)) is None
+
+
+def test_mute_replaces_and_unmute(fresh_db: Database) -> None:
+    subs.mute(fresh_db, "r1", NOW + timedelta(hours=4), by="7", platform="discord", now=NOW)
+    subs.mute(fresh_db, "r1", NOW + timedelta(days=2), by="U1", platform="slack", now=NOW)
+    (only,) = subs.active_mutes(fresh_db, NOW)
+    assert (only.muted_by, only.platform) == ("U1", "slack")
+    assert subs.unmute(fresh_db, "r1") is True
+    assert subs.unmute(fresh_db, "r1") is False
+    assert subs.active_mutes(fresh_db, NOW) == []
+
+
+def test_mute_all_silences_every_rule(fresh_db: Database) -> None:
+    subs.mute(fresh_db, "all", NOW + timedelta(hours=1), by="7", platform="discord", now=NOW)
+    hit = subs.muted(fresh_db, "anything", NOW)
+    assert hit is not None and hit.rule_id == "all"
+
+
+def test_mute_in_the_past_rejected(fresh_db: Database) -> None:
+    with pytest.raises(ValueError, match="future"):
+        subs.mute(fresh_db, "r1", NOW, by="7", platform="discord", now=NOW)
+
+
+def test_first_acknowledgement_wins(fresh_db: Database) -> None:
+    first = subs.acknowledge(
+        fresh_db, "r1:2026-03-02:fired", platform="slack", user_id="U1", now=NOW
+    )
+    later = subs.acknowledge(
+        fresh_db, "r1:2026-03-02:fired", platform="discord", user_id="9", now=NOW + timedelta(1)
+    )
+    assert first.first is True
+    assert later.first is False
+    assert (later.platform, later.user_id, later.acked_at) == ("slack", "U1", subs.iso(NOW))
+    assert subs.acknowledgement(fresh_db, "other") is None
+
+
+def _schedule(db: Database, key: str = "r1:e:fired", rounds: int = 2) -> None:
+    subs.schedule_renotify(db, key, "r1", interval=timedelta(hours=1), max_rounds=rounds, now=NOW)
+
+
+def test_renotify_rounds_then_escalate_then_stop(fresh_db: Database) -> None:
+    _schedule(fresh_db)
+    assert subs.due_renotifications(fresh_db, NOW + timedelta(minutes=59)) == []
+    seen = []
+    moment = NOW
+    for _ in range(5):
+        moment += timedelta(hours=1)
+        due = subs.due_renotifications(fresh_db, moment)
+        if not due:
+            break
+        seen.append((due[0].round, due[0].escalate))
+        subs.record_renotify(fresh_db, due[0].dedupe_key, now=moment)
+    assert seen == [(0, False), (1, False), (2, True)]
+    final = subs.due_renotifications(fresh_db, moment + timedelta(days=9))
+    assert final == []
+
+
+def test_renotify_stops_when_acknowledged(fresh_db: Database) -> None:
+    _schedule(fresh_db)
+    subs.acknowledge(fresh_db, "r1:e:fired", platform="slack", user_id="U1", now=NOW)
+    assert subs.due_renotifications(fresh_db, NOW + timedelta(days=1)) == []
+
+
+def test_renotify_stop_and_reschedule_is_noop(fresh_db: Database) -> None:
+    _schedule(fresh_db)
+    _schedule(fresh_db, rounds=9)  # scheduling again must not reset the rounds
+    assert subs.due_renotifications(fresh_db, NOW + timedelta(hours=1))[0].max_rounds == 2
+    assert subs.stop_renotify(fresh_db, "r1:e:fired") is True
+    assert subs.stop_renotify(fresh_db, "r1:e:fired") is False
+    assert subs.due_renotifications(fresh_db, NOW + timedelta(days=1)) == []
+
+
+def test_zero_rounds_escalates_at_once(fresh_db: Database) -> None:
+    _schedule(fresh_db, rounds=0)
+    (due,) = subs.due_renotifications(fresh_db, NOW + timedelta(hours=1))
+    assert due.escalate
+    assert subs.record_renotify(fresh_db, due.dedupe_key, now=NOW).escalated
+
+
+def test_state_survives_reopen(db_path: Path) -> None:
+    db = open_db(db_path)
+    subs.subscribe(db, "discord", "1", "r1", "dm", now=NOW)
+    subs.acknowledge(db, "k", platform="discord", user_id="1", now=NOW)
+    db.close()
+    db = open_db(db_path)
+    assert subs.subscribers_for(db, "r1", "discord")[0].mode == "dm"
+    assert subs.acknowledge(db, "k", platform="slack", user_id="U", now=NOW).first is False
