@@ -1,0 +1,126 @@
+"""Dated series from CSV text: `date,value` files, FRED downloads and wide `date,A,B,...` files.
+
+The first column is the date (`date`, `DATE` or FRED's newer `observation_date`); every other
+column is one series. Empty cells and FRED's `.` mean "no observation" and are skipped.
+Anything malformed raises `SourceError` naming the file and line; nothing is returned halfway.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+from bot.sources.base import SourceError
+from bot.sources.csv_dir import MISSING, note_date
+from signals.models import SeriesPoint
+
+_DATE_HEADERS = frozenset({"date", "observation_date"})
+_MISSING = MISSING | {"."}
+
+
+def read_series_file(path: Path, series_id: str | None = None) -> dict[str, list[SeriesPoint]]:
+    """Points per series id from a `date,value` or wide `date,A,B,...` file (source "csv").
+
+    A single column named `value` is stored as `series_id`, else as the file name without
+    `.csv`. Any other single column is stored under its header, or as `series_id` when given.
+    In a wide file every column is a series named by its header; `series_id` picks one column.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise SourceError(f"{path}: not UTF-8 text") from None
+    except OSError as error:
+        raise SourceError(f"{path}: cannot read ({error.strerror or error})") from None
+    return parse_series_csv(text, str(path), source="csv", series_id=series_id, stem=path.stem)
+
+
+def parse_series_csv(
+    text: str, name: str, *, source: str, series_id: str | None = None, stem: str | None = None
+) -> dict[str, list[SeriesPoint]]:
+    """Points per series id from CSV text; see `read_series_file` for how ids are chosen."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, None)
+        columns = _value_columns(header, name)
+        ids, keep = _choose_ids(columns, name, series_id, stem)
+        return _read_points(reader, ids, keep, name, source)
+    except csv.Error as error:
+        raise SourceError(f"{name}, line {reader.line_num}: {error}") from None
+
+
+def _value_columns(header: list[str] | None, name: str) -> list[str]:
+    if not header or header[0].strip().lower() not in _DATE_HEADERS:
+        raise SourceError(f"{name}, line 1: header must start with date (like date,value)")
+    columns = [cell.strip() for cell in header[1:]]
+    if not columns or not all(columns):
+        raise SourceError(f"{name}, line 1: every column after date needs a name")
+    if len(set(columns)) != len(columns):
+        raise SourceError(f"{name}, line 1: a column name appears twice")
+    return columns
+
+
+def _choose_ids(
+    columns: list[str], name: str, series_id: str | None, stem: str | None
+) -> tuple[list[str], list[bool]]:
+    """The series id of each column and whether to keep it."""
+    if len(columns) == 1:
+        if series_id:
+            return [series_id], [True]
+        if columns[0].lower() == "value":
+            if not stem:
+                raise SourceError(f"{name}: a `date,value` file needs a series id")
+            return [stem], [True]
+        return columns, [True]
+    if series_id is None:
+        return columns, [True] * len(columns)
+    if series_id not in columns:
+        raise SourceError(f"{name}: no column {series_id!r} (columns: {', '.join(columns)})")
+    return columns, [column == series_id for column in columns]
+
+
+def _read_points(
+    reader: Iterator[list[str]], ids: list[str], keep: list[bool], name: str, source: str
+) -> dict[str, list[SeriesPoint]]:
+    points: dict[str, list[SeriesPoint]] = {sid: [] for sid, k in zip(ids, keep, strict=True) if k}
+    seen: dict[date, int] = {}
+    width = len(ids) + 1
+    for row in reader:
+        line = getattr(reader, "line_num", 0)
+        if not row:
+            continue
+        if len(row) != width:
+            raise SourceError(f"{name}, line {line}: expected {width} fields, found {len(row)}")
+        day = _parse_day(row[0], name, line)
+        note_date(seen, day, name, line)
+        for sid, wanted, cell in zip(ids, keep, row[1:], strict=True):
+            value = _parse_value(cell, name, line)  # checked even when not kept
+            if wanted and value is not None:
+                points[sid].append(SeriesPoint(sid, day, value, source))
+    return points
+
+
+def _parse_day(text: str, name: str, line: int) -> date:
+    cell = text.strip()
+    try:
+        if len(cell) == 10 and cell[4] == "-" and cell[7] == "-":
+            return date.fromisoformat(cell)
+    except ValueError:
+        pass
+    raise SourceError(f"{name}, line {line}: unparsable date {text!r} (expected YYYY-MM-DD)")
+
+
+def _parse_value(text: str, name: str, line: int) -> float | None:
+    cell = text.strip()
+    if cell in _MISSING:
+        return None
+    try:
+        value = float(cell)
+    except ValueError:
+        raise SourceError(f"{name}, line {line}: unparsable value {text!r}") from None
+    if not math.isfinite(value):
+        raise SourceError(f"{name}, line {line}: value {text!r} is not a finite number")
+    return value
