@@ -1,0 +1,294 @@
+"""Yahoo Finance through yfinance: one batched download per refresh, retried and checked.
+
+yfinance swallows per-ticker failures (it only logs them) and reindexes every ticker onto the
+union of all dates, so each symbol's frame is checked here: no usable bar is a failure with a
+reason. Why a symbol came back empty is read from `YahooSession`, which records the outcome of
+the last chart request per symbol (HTTP status or network error); 429, 5xx, timeouts and
+network errors are retried with exponential backoff and jitter, the rest reported at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+import pandas as pd
+import yfinance as yf
+from curl_cffi.requests import Session
+from curl_cffi.requests.exceptions import RequestException
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from yfinance.data import YfData
+from yfinance.exceptions import YFRateLimitError
+
+from bot.market_calendar import is_provisional, last_session, new_york_date, utc_now
+from bot.sources.base import FetchResult, SourceError
+from signals.models import PriceBar, SeriesPoint
+
+log = logging.getLogger(__name__)
+
+_CHART_PATH = re.compile(r"/v8/finance/chart/([^/?#]+)")
+_COLUMNS = {
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+}
+_PRICES = ("open", "high", "low", "close", "adj_close")
+
+
+class YahooSession(Session):
+    """A curl_cffi session that remembers the outcome of the last chart request per symbol.
+
+    `chart_outcomes[symbol]` is the HTTP status, or a short text for a network error.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("impersonate", "chrome")
+        super().__init__(**kwargs)
+        self.chart_outcomes: dict[str, int | str] = {}
+
+    def request(self, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
+        """Send the request and record its outcome when it is a chart request."""
+        match = _CHART_PATH.search(url)
+        symbol = unquote(match.group(1)).upper() if match else None
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except RequestException as error:
+            if symbol:
+                self.chart_outcomes[symbol] = describe_network_error(error)
+            raise
+        if symbol:
+            self.chart_outcomes[symbol] = response.status_code
+        return response
+
+
+def describe_network_error(error: BaseException) -> str:
+    """One short line for a curl error (no URL query strings, no help links)."""
+    text = str(error).removeprefix("Failed to perform, ").split(". See ")[0]
+    return f"{type(error).__name__}: {text}"[:160]
+
+
+class _Transient(Exception):
+    """Some symbols failed in a way worth retrying (rate limit, 5xx, network)."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{s}: {r}" for s, r in reasons.items()))
+        self.reasons = reasons
+
+
+@dataclass
+class YahooSource:
+    """`PriceSource` for Yahoo Finance daily bars (Close as traded, Adj Close adjusted)."""
+
+    session: Session | None = None
+    retries: int = 4
+    timeout: float = 30.0
+    clock: Callable[[], datetime] = utc_now
+    sleep: Callable[[float], None] = time.sleep
+    backoff_initial: float = 1.0
+    backoff_max: float = 30.0
+    name: str = field(default="yahoo", init=False)
+
+    def fetch(self, starts: dict[str, date]) -> FetchResult:
+        """Bars per symbol from its start date to today; failures carry one readable reason."""
+        result = FetchResult()
+        pending = dict(starts)
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    self._attempt(pending, result)
+        except _Transient as exhausted:
+            tries = self.retries + 1
+            for symbol, reason in exhausted.reasons.items():
+                result.failures[symbol] = f"{reason} (gave up after {tries} attempts)"
+        return result
+
+    def fetch_trailing_pe(
+        self, symbols: Iterable[str], failures: dict[str, str] | None = None
+    ) -> list[SeriesPoint]:
+        """Trailing P/E per symbol as series `pe:<SYMBOL>`, dated the last NYSE session.
+
+        Symbols without a usable P/E are left out; their reasons go into `failures` if given.
+        """
+        day = last_session(self.clock())
+        points = []
+        for symbol in symbols:
+            try:
+                value = self._trailing_pe(symbol)
+            except (SourceError, _Transient) as error:
+                reason = str(error)
+                if failures is not None:
+                    failures[symbol] = reason
+                log.warning("trailing P/E for %s: %s", symbol, reason)
+                continue
+            points.append(SeriesPoint(f"pe:{symbol}", day, value, source=self.name))
+        return points
+
+    # -- prices -----------------------------------------------------------------------
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max),
+            retry=retry_if_exception_type(_Transient),
+            sleep=self.sleep,
+            reraise=True,
+        )
+
+    def _attempt(self, pending: dict[str, date], result: FetchResult) -> None:
+        """Download what is pending; keep what arrived, raise _Transient for what may recover."""
+        frame, outcomes = self._download(pending)
+        now = self.clock()
+        transient: dict[str, str] = {}
+        for symbol, start in list(pending.items()):
+            bars = frame_to_bars(frame, symbol, start, now, self.name)
+            if bars:
+                result.bars[symbol] = bars
+                result.failures.pop(symbol, None)
+                del pending[symbol]
+                continue
+            reason, retry = explain_empty(symbol, start, outcomes.get(symbol))
+            if retry:
+                transient[symbol] = reason
+            else:
+                result.failures[symbol] = reason
+                del pending[symbol]
+        if transient:
+            log.info("Yahoo: retrying %s", "; ".join(f"{s}: {r}" for s, r in transient.items()))
+            raise _Transient(transient)
+
+    def _download(self, starts: dict[str, date]) -> tuple[pd.DataFrame, dict[str, int | str]]:
+        session = self._session()
+        outcomes = getattr(session, "chart_outcomes", {})
+        outcomes.clear()
+        forget_cached_responses()
+        end = new_york_date(self.clock()) + timedelta(days=1)  # yfinance's end is exclusive
+        try:
+            with quiet_yfinance():
+                frame = yf.download(
+                    sorted(starts),
+                    start=min(starts.values()).isoformat(),
+                    end=end.isoformat(),
+                    auto_adjust=False,
+                    actions=False,
+                    threads=False,
+                    progress=False,
+                    group_by="ticker",
+                    multi_level_index=True,
+                    timeout=self.timeout,
+                    session=session,
+                )
+        except YFRateLimitError as error:
+            raise _Transient(dict.fromkeys(starts, "rate limited by Yahoo (HTTP 429)")) from error
+        except Exception as error:
+            raise SourceError(f"Yahoo download failed: {type(error).__name__}: {error}") from error
+        return (frame if frame is not None else pd.DataFrame()), dict(outcomes)
+
+    def _session(self) -> Session:
+        if self.session is None:
+            self.session = YahooSession()
+        return self.session
+
+    # -- valuation --------------------------------------------------------------------
+
+    def _trailing_pe(self, symbol: str) -> float:
+        for attempt in self._retrying():
+            with attempt:
+                return self._trailing_pe_once(symbol)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _trailing_pe_once(self, symbol: str) -> float:
+        forget_cached_responses()
+        try:
+            with quiet_yfinance():
+                info = yf.Ticker(symbol, session=self._session()).info
+        except YFRateLimitError as error:
+            raise _Transient({symbol: "rate limited by Yahoo (HTTP 429)"}) from error
+        except RequestException as error:
+            raise _Transient({symbol: describe_network_error(error)}) from error
+        value = (info or {}).get("trailingPE")
+        if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+            raise SourceError(f"Yahoo has no trailing P/E for {symbol}")
+        return float(value)
+
+
+def frame_to_bars(
+    frame: pd.DataFrame, symbol: str, start: date, now: datetime, source: str
+) -> list[PriceBar]:
+    """The symbol's rows of a yfinance download from `start`, without all-empty rows."""
+    if frame.empty or symbol not in frame.columns.get_level_values(0):
+        return []
+    part = frame[symbol].rename(columns=_COLUMNS)
+    part = part[part.index >= pd.Timestamp(start)]
+    part = part.dropna(how="all", subset=[c for c in _PRICES if c in part.columns])
+    return [_to_bar(symbol, stamp.date(), row, now, source) for stamp, row in part.iterrows()]
+
+
+def _to_bar(symbol: str, day: date, row: pd.Series, now: datetime, source: str) -> PriceBar:
+    values = {column: _number(row.get(column)) for column in (*_PRICES, "volume")}
+    return PriceBar(symbol, day, **values, final=not is_provisional(day, now), source=source)
+
+
+def _number(value: object) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return float(value)  # type: ignore[arg-type]
+
+
+def explain_empty(symbol: str, start: date, outcome: int | str | None) -> tuple[str, bool]:
+    """Why a symbol delivered no bars, and whether trying again may help."""
+    if isinstance(outcome, str):
+        return f"cannot reach Yahoo Finance ({outcome})", True
+    if outcome == 429:
+        return "rate limited by Yahoo (HTTP 429)", True
+    if outcome is not None and outcome >= 500:
+        return f"Yahoo server error (HTTP {outcome})", True
+    if outcome == 404:
+        return f"unknown symbol: Yahoo has no data for {symbol} (HTTP 404)", False
+    if outcome is not None and outcome >= 400:
+        return f"Yahoo refused the request (HTTP {outcome})", False
+    if outcome is None:
+        return "no response from Yahoo for this symbol", False
+    return f"empty result: Yahoo returned no bars since {start.isoformat()}", False
+
+
+def forget_cached_responses() -> None:
+    """Drop yfinance's per-process response memo, which also keeps failed (5xx) responses."""
+    cache_clear = getattr(getattr(YfData, "cache_get", None), "cache_clear", None)
+    if cache_clear is not None:
+        cache_clear()
+
+
+class _DebugRelay(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("yfinance: %s", record.getMessage())
+
+
+@contextmanager
+def quiet_yfinance() -> Iterator[None]:
+    """Keep yfinance's own error lines and pandas deprecation noise off the console.
+
+    Failures are reported per symbol by this module; yfinance's lines go to DEBUG.
+    """
+    logger = logging.getLogger("yfinance")
+    handler, propagate = _DebugRelay(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate

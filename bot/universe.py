@@ -1,0 +1,34 @@
+"""Which symbols the bot keeps cached: the default universe plus configured extras."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from bot.config import Settings
+
+# ETFs and indices the built-in rotation statements talk about, plus rates and volatility.
+DEFAULT_SYMBOLS = (
+    "IWC", "OEF", "SPY", "IWM", "IWB", "IJR", "RSP", "QQQ",
+    "^RUT", "^GSPC", "^IRX", "^TNX", "^VIX",
+)  # fmt: skip
+
+# Yahoo symbols: letters, digits, `.`, `-`, `=`; indices start with `^` (^GSPC, BRK-B, EURUSD=X).
+SYMBOL_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
+
+
+def normalize_symbol(text: str) -> str:
+    """Upper-case a symbol and check it; raise ValueError with a readable message if bad."""
+    symbol = text.strip().upper()
+    if not SYMBOL_PATTERN.fullmatch(symbol):
+        raise ValueError(
+            f"invalid symbol {text!r}: use letters, digits, '.', '-', '=' "
+            "(up to 15), optionally after '^' for an index"
+        )
+    return symbol
+
+
+def configured_symbols(settings: Settings, extra: Iterable[str] = ()) -> list[str]:
+    """Default universe + ROTATION_SYMBOLS + `extra`, upper case, de-duplicated, in order."""
+    symbols = (*DEFAULT_SYMBOLS, *settings.extra_symbols, *extra)
+    return list(dict.fromkeys(symbol.strip().upper() for symbol in symbols if symbol.strip()))
