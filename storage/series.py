@@ -72,3 +72,13 @@ def load_series(db: Database, ids: Sequence[str] | None = None) -> dict[str, pd.
         str(series_id): group.set_index("date")["value"].rename(str(series_id))
         for series_id, group in frame.groupby("series_id", sort=True)
     }
+
+
+def tail_points(db: Database, series_id: str, limit: int) -> list[dict[str, object]]:
+    """The last `limit` stored points of a series (all when `limit` <= 0), oldest first."""
+    rows = db.query(
+        "SELECT * FROM (SELECT * FROM series WHERE series_id = ? ORDER BY date DESC LIMIT ?)"
+        " ORDER BY date",
+        [series_id, limit if limit > 0 else -1],
+    )
+    return [dict(row) for row in rows]

@@ -48,7 +48,11 @@ def _register_commands() -> None:
     app.add_typer(prices_app, name="prices")
     app.add_typer(series_app, name="series")
     app.add_typer(rules_app, name="rules")
-    from bot.cli import run  # noqa: F401
+    from bot.cli import (  # noqa: F401
+        prices_data,
+        run,
+        series_data,
+    )
 
 
 def main() -> None:

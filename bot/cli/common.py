@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlite_utils import Database
 
 from bot.config import Settings
@@ -41,7 +42,8 @@ def app_context(ctx: typer.Context) -> AppContext:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one clear line to stderr and exit with `code`, no traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    # Escaped and never wrapped: the message is data (file names, cells) and must stay one line.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -1,0 +1,214 @@
+"""`rotation-bot prices import DIR` and `prices show SYMBOL`: the CSV side of the price cache.
+
+`import` reads every file first and writes only when all of them are well formed, in one
+transaction: a malformed file is reported (file and line) and nothing at all is written, so
+fixing the file and running the same command again is always safe.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlite_utils import Database
+
+from bot.cli.common import app_context, console, err_console, fail, print_json
+from bot.cli.groups import prices_app
+from bot.sources.base import SourceError
+from bot.sources.csv_dir import price_files, read_price_csv, symbol_for
+from signals.models import PriceBar
+from storage.prices import cached_symbols, count_rows, now_utc, tail_rows, upsert_bars
+
+_NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")
+
+
+@dataclass
+class FileImport:
+    """One file's bars and, once written, how many rows changed."""
+
+    path: Path
+    symbol: str
+    bars: list[PriceBar]
+    changed: int = 0
+
+
+@prices_app.command("import")
+def import_prices(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Argument(help="Directory of Yahoo-format <SYMBOL>.csv files.")
+    ],
+) -> None:
+    """Import every *.csv in DIR into the price cache (symbol = file name, upper-cased)."""
+    context = app_context(ctx)
+    started = time.perf_counter()
+    try:
+        files = price_files(directory)
+    except SourceError as error:
+        fail(str(error))
+    if not files:
+        fail(f"no .csv files in {directory}")
+    _check_symbols(files)
+    with _progress() as progress:
+        imports = _read_files(files, progress)
+        _store_files(context.db, imports, progress)
+    _print_import_summary(imports, time.perf_counter() - started)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _check_symbols(files: list[Path]) -> None:
+    """Two files naming the same symbol (`iwm.csv`, `IWM.csv`) would overwrite each other."""
+    owners: dict[str, Path] = {}
+    for path in files:
+        other = owners.setdefault(symbol_for(path), path)
+        if other is not path:
+            fail(f"{other.name} and {path.name} both hold {symbol_for(path)}; keep one")
+
+
+def _read_files(files: list[Path], progress: Progress) -> list[FileImport]:
+    """Parse every file; on any malformed file print one line per bad file and exit 1."""
+    task = progress.add_task("reading", total=len(files))
+    imports: list[FileImport] = []
+    errors: list[str] = []
+    for path in files:
+        progress.update(task, description=f"reading {path.name}")
+        try:
+            imports.append(FileImport(path, symbol_for(path), read_price_csv(path)))
+        except SourceError as error:
+            errors.append(str(error))
+        progress.advance(task)
+    if errors:
+        progress.stop()
+        for line in errors[:-1]:
+            err_console.print(
+                f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True
+            )
+        fail(f"{errors[-1]} (nothing imported: fix the file and run the import again)")
+    return imports
+
+
+def print_error(line: str) -> None:
+    """One red `error:` line on stderr, like `fail` but without exiting."""
+    err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def _store_files(db: Database, imports: list[FileImport], progress: Progress) -> None:
+    """Write every file's bars in one transaction with one fetched_at stamp."""
+    task = progress.add_task("writing", total=len(imports))
+    stamp = now_utc()
+    with db.atomic():
+        for item in imports:
+            progress.update(task, description=f"writing {item.symbol}")
+            item.changed = upsert_bars(db, item.bars, fetched_at=stamp)
+            progress.advance(task)
+
+
+def _print_import_summary(imports: list[FileImport], seconds: float) -> None:
+    table = Table("file", "symbol", "rows", "first", "last", "changed", title="prices import")
+    for item in imports:
+        first = str(item.bars[0].date) if item.bars else "-"
+        last = str(item.bars[-1].date) if item.bars else "-"
+        rows = f"{len(item.bars):,}" if item.bars else "[yellow]0 (no values)[/]"
+        table.add_row(item.path.name, item.symbol, rows, first, last, f"{item.changed:,}")
+    console.print(table)
+    total = sum(len(item.bars) for item in imports)
+    changed = sum(item.changed for item in imports)
+    console.print(
+        f"{len(imports)} files, {total:,} rows with a value, {changed:,} rows changed "
+        f"in {seconds:.2f}s"
+    )
+
+
+@prices_app.command("show")
+def show_prices(
+    ctx: typer.Context,
+    symbol: Annotated[str, typer.Argument(help="Symbol as cached, e.g. IWM or ^RUT.")],
+    tail: Annotated[int, typer.Option("--tail", min=0, help="Last N rows; 0 = all.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the cached bars of SYMBOL, newest last, with their source and final flag."""
+    db = app_context(ctx).db
+    symbol = symbol.strip().upper()
+    rows = tail_rows(db, symbol, tail if tail > 0 else -1)
+    if not rows:
+        fail(describe_unknown(f"no cached prices for {symbol!r}", symbol, cached_symbols(db)))
+    if as_json:
+        print_json({"symbol": symbol, "rows_stored": count_rows(db, symbol), "rows": _json(rows)})
+        return
+    _print_bars(symbol, rows, count_rows(db, symbol))
+
+
+def describe_unknown(prefix: str, name: str, known: list[str]) -> str:
+    """`prefix`, then the closest known names (any case) or a hint that nothing is stored."""
+    if not known:
+        return f"{prefix}: nothing is stored yet"
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.5)
+    close += [k for k in by_lower if name.lower() in k and k not in close][: 3 - len(close)]
+    if close:
+        return f"{prefix}; did you mean {', '.join(by_lower[k] for k in close)}?"
+    return f"{prefix}; stored: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}"
+
+
+def _json(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    out = []
+    for row in rows:
+        item = {key: row[key] for key in ("date", *_NUMBERS)}
+        volume = item["volume"]
+        if isinstance(volume, float) and volume.is_integer():
+            item["volume"] = int(volume)
+        item |= {"final": bool(row["final"]), "source": row["source"]}
+        item["fetched_at"] = row["fetched_at"]
+        out.append(item)
+    return out
+
+
+def _print_bars(symbol: str, rows: list[dict[str, object]], stored: int) -> None:
+    fetched = max(str(row["fetched_at"]) for row in rows)
+    title = f"{symbol}: last {len(rows):,} of {stored:,} rows"
+    provisional = any(not row["final"] for row in rows)
+    caption = f"fetched {fetched}" + ("; * = provisional (session still trading)" * provisional)
+    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("date", no_wrap=True)
+    for name in ("open", "high", "low", "close", "adj close", "volume"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("source", no_wrap=True)
+    for row in rows:
+        numbers = [format_number(row[key], key == "volume") for key in _NUMBERS]
+        source = str(row["source"]) + ("" if row["final"] else "[yellow]*[/]")
+        table.add_row(str(row["date"]), *numbers, source)
+    console.print(table)
+
+
+def format_number(value: object, volume: bool = False) -> str:
+    """A stored number for a table: no trailing zeros, volume as 1.2M, '' if missing."""
+    if not isinstance(value, int | float):
+        return ""
+    if volume:
+        return _humanize(float(value))
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def _humanize(value: float) -> str:
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= limit:
+            return f"{value / limit:.2f}".rstrip("0").rstrip(".") + suffix
+    return f"{value:.0f}"

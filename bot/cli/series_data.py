@@ -1,0 +1,140 @@
+"""`rotation-bot series import|update|show`: stored dated series (FRED rates, P/E history)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlite_utils import Database
+
+from bot.cli.common import app_context, console, err_console, fail, print_json
+from bot.cli.groups import series_app
+from bot.cli.prices_data import describe_unknown, format_number, print_error
+from bot.sources.base import SourceError
+from bot.sources.fred import FredSource
+from bot.sources.series_csv import read_series_file
+from signals.models import SeriesPoint
+from storage.series import last_series_dates, series_ids, tail_points, upsert_points
+
+# FRED revises recent observations now and then; refetch this many days before the last one.
+OVERLAP_DAYS = 7
+
+
+@series_app.command("import")
+def import_series(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV file: date,value or date,ID1,ID2,...")],
+    series_id: Annotated[
+        str | None,
+        typer.Option(
+            "--id",
+            help="Series id for a one-column file (default: its header, or the file name if"
+            " the header is `value`); in a wide file, import only this column.",
+        ),
+    ] = None,
+) -> None:
+    """Import one series (`date,value`) or every column of a wide `date,A,B,...` file."""
+    context = app_context(ctx)
+    try:
+        points = read_series_file(file, series_id)
+    except SourceError as error:
+        fail(f"{error} (nothing imported)")
+    if not any(points.values()):
+        fail(f"{file} holds no values (nothing imported)")
+    changed = _store_series(context.db, points)
+    _print_summary("series import", points, changed)
+
+
+def _store_series(db: Database, points: dict[str, list[SeriesPoint]]) -> dict[str, int]:
+    """Write every series in one transaction; rows changed per series."""
+    with db.atomic():
+        return {sid: upsert_points(db, values) for sid, values in points.items()}
+
+
+def _print_summary(
+    title: str, points: dict[str, list[SeriesPoint]], changed: dict[str, int]
+) -> None:
+    table = Table("series", "points", "first", "last", "changed", title=title)
+    for sid, values in points.items():
+        first = str(values[0].date) if values else "-"
+        last = str(values[-1].date) if values else "-"
+        table.add_row(sid, f"{len(values):,}", first, last, f"{changed.get(sid, 0):,}")
+    console.print(table)
+
+
+@series_app.command("update")
+def update_series(
+    ctx: typer.Context,
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="FRED series ids (default: FRED_SERIES).")
+    ] = None,
+) -> None:
+    """Download FRED series incrementally (from the last stored date minus a week)."""
+    context = app_context(ctx)
+    wanted = [sid.strip().upper() for sid in ids or context.settings.fred_series]
+    if not wanted:
+        fail("no series to update: pass ids or set FRED_SERIES")
+    source = FredSource.from_settings(context.settings)
+    starts = _update_starts(context.db, wanted)
+    points, failures = _fetch_all(source, wanted, starts)
+    changed = {sid: upsert_points(context.db, values) for sid, values in points.items()}
+    if points:
+        _print_summary("series update (FRED)", points, changed)
+    for sid, reason in failures.items():
+        print_error(f"{sid}: {reason}")
+    if failures:
+        raise typer.Exit(1)
+
+
+def _update_starts(db: Database, ids: list[str]) -> dict[str, date | None]:
+    last = last_series_dates(db)
+    return {sid: last[sid] - timedelta(days=OVERLAP_DAYS) if sid in last else None for sid in ids}
+
+
+def _fetch_all(
+    source: FredSource, ids: list[str], starts: dict[str, date | None]
+) -> tuple[dict[str, list[SeriesPoint]], dict[str, str]]:
+    """Points per id that downloaded, and a reason per id that did not (others still count)."""
+    points: dict[str, list[SeriesPoint]] = {}
+    failures: dict[str, str] = {}
+    for sid in ids:
+        with err_console.status(f"downloading {sid} from FRED"):
+            try:
+                values = source.fetch_one(sid, starts[sid])
+            except SourceError as error:
+                failures[sid] = str(error)
+                continue
+        if not values and starts[sid] is None:
+            failures[sid] = "FRED returned no observations"
+        else:
+            points[sid] = values
+    return points, failures
+
+
+@series_app.command("show")
+def show_series(
+    ctx: typer.Context,
+    series_id: Annotated[str, typer.Argument(help="Series id, e.g. DGS10 or pe:IWM.")],
+    tail: Annotated[int, typer.Option("--tail", min=0, help="Last N points; 0 = all.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the stored points of a series, newest last."""
+    db = app_context(ctx).db
+    known = series_ids(db)
+    # Ids are stored as given (pe:IWM), but `dgs10` should still find DGS10.
+    series_id = next((k for k in known if k.lower() == series_id.lower()), series_id)
+    rows = tail_points(db, series_id, tail)
+    if not rows:
+        fail(describe_unknown(f"no stored series {series_id!r}", series_id, known))
+    if as_json:
+        keys = ("date", "value", "source", "fetched_at")
+        print_json({"series_id": series_id, "rows": [{k: row[k] for k in keys} for row in rows]})
+        return
+    table = Table("date", "value", "source", "fetched_at", title=f"{series_id}: last {len(rows)}")
+    for row in rows:
+        value = format_number(row["value"])
+        table.add_row(str(row["date"]), value, str(row["source"]), str(row["fetched_at"]))
+    console.print(table)
