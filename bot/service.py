@@ -1,0 +1,259 @@
+"""The run loop: APScheduler on one asyncio loop, the NYSE plan, catch-up, replay, shutdown.
+
+This is the only module that imports apscheduler. The scheduler decides *when* (from the
+pure plan in `bot/schedule.py`); the `Worker` decides *how*, one job at a time. Each planned
+instant ("slot") is one date-triggered APScheduler job; when it fires it queues every job
+due since the previous slot and schedules the next slot. Chaining date triggers, instead of
+a cron-like trigger per kind, keeps one code path for the real clock and for replay: the
+clock converts the next planned instant into a real delay (0 when replaying as fast as
+possible), and a cursor guarantees a job is queued exactly once however late a slot fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable, Coroutine, Iterable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import schedule
+from bot.clock import Clock, RealClock
+from bot.config import Settings
+from bot.worker import (
+    JobObserver,
+    Jobs,
+    JobUnavailable,
+    StateStore,
+    Worker,
+    WorkItem,
+    connect_shared,
+)
+from storage.db import open_db
+
+__all__ = ["JobUnavailable", "Jobs", "Service", "WorkItem", "catchup_items"]
+
+log = logging.getLogger(__name__)
+
+# How often the live service retries the outbox and writes its heartbeat.
+POLL_SECONDS = 30.0
+
+
+def catchup_items(last_done: date | None, now: datetime, settings: Settings) -> list[WorkItem]:
+    """Evaluations missed while the bot was down, oldest first, each followed by delivery.
+
+    Events of sessions older than `settings.catchup_alert_days` are evaluated (so rule
+    state and the events table stay right) with `alert=False`: recorded, never posted.
+    """
+    items = []
+    for session in schedule.catchup_sessions(last_done, now, settings):
+        alert = schedule.should_alert(session, now, settings.catchup_alert_days)
+        at = schedule.evaluation_time(session, settings)
+        items.append(WorkItem("evaluate", at, session, alert=alert, origin="catchup"))
+    if items:
+        items.append(WorkItem("deliver", now, origin="catchup"))
+    return items
+
+
+def planned_items(
+    jobs: Iterable[schedule.PlannedJob], now: datetime, settings: Settings
+) -> list[WorkItem]:
+    """Work for planned jobs that came due; evaluations and refreshes are followed by delivery."""
+    items = []
+    stale = now - timedelta(minutes=settings.intraday_minutes)
+    for job in jobs:
+        if job.kind == "intraday" and job.at < stale:
+            continue  # a refresh for a moment long gone is worthless (e.g. after a suspend)
+        alert = schedule.should_alert(job.session, now, settings.catchup_alert_days)
+        items.append(WorkItem(job.kind, job.at, job.session, alert=alert))
+        if job.kind in ("intraday", "evaluate"):
+            items.append(WorkItem("deliver", job.at))
+    return items
+
+
+class Service:
+    """One asyncio loop hosting the scheduler, the worker and optional chat adapters.
+
+    Args:
+        extra_tasks: coroutines run alongside (Discord client, Slack app), cancelled at stop.
+        replay: (first, last) session dates: run the plan of that span on `clock`, then stop.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        jobs: Jobs,
+        *,
+        db_path: Path,
+        clock: Clock | None = None,
+        extra_tasks: Iterable[Coroutine[Any, Any, None]] = (),
+        replay: tuple[date, date] | None = None,
+        observer: JobObserver | None = None,
+        redact: Callable[[str], str] = str,
+        install_signals: bool = True,
+    ) -> None:
+        self.settings, self.jobs, self.db_path = settings, jobs, db_path
+        self.clock: Clock = clock or RealClock()
+        self._extra = list(extra_tasks)
+        self.replay = replay
+        self._observer, self._redact = observer, redact
+        self._install_signals = install_signals
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._cursor = self.clock.now()
+        self._until: datetime | None = None
+        self.worker: Worker | None = None
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Stop taking work; the job in flight finishes, then `run` returns 0."""
+        if not self._stop.is_set():
+            log.info("shutting down: %s", reason)
+            self._stop.set()
+
+    async def run(self) -> int:
+        """Migrate, catch up, run the plan until stopped (or the replay ends); return 0."""
+        await asyncio.to_thread(_migrate, self.db_path)
+        state = StateStore(await asyncio.to_thread(connect_shared, self.db_path))
+        self.worker = Worker(self.jobs, self.clock, state, self._observer, self._redact)
+        worker_task = asyncio.create_task(self.worker.run(), name="worker")
+        extra = [asyncio.create_task(_guarded(coro)) for coro in self._extra]
+        self._add_signal_handlers()
+        try:
+            await self._start(state)
+            self.ready.set()
+            await self._stop.wait()
+        finally:
+            await self._shutdown(worker_task, extra, state)
+        return 0
+
+    async def _start(self, state: StateStore) -> None:
+        mode = "replay" if self.replay else "live"
+        self._cursor = self.clock.now()  # jobs due before the start are the catch-up's
+        await state.set_state(
+            {"pid": str(os.getpid()), "mode": mode, "started_at": _iso(self.clock.now())},
+            datetime.now(UTC),
+        )
+        if self.replay:
+            self._cursor, self._until = schedule.replay_window(*self.replay)
+            self.clock.advance_to(self._cursor)
+            log.info("replaying sessions %s to %s", *self.replay)
+        else:
+            last = await state.last_evaluated_session()
+            catchup = catchup_items(last, self.clock.now(), self.settings)
+            if catchup:
+                log.info("catching up %d evaluation(s) missed since %s", len(catchup) - 1, last)
+            self.worker.submit(catchup)  # type: ignore[union-attr]
+            self._add_poll(state)
+        self._scheduler.start()
+        self._chain_next()
+
+    def _add_poll(self, state: StateStore) -> None:
+        # Outbox retries and heartbeat. misfire_grace_time = one period: a poll that could not
+        # run on time (loop blocked, host suspended) is simply dropped, the next one does the
+        # same work; coalesce=True turns a backlog of missed polls into one, not a burst;
+        # max_instances=1 because two passes over the outbox must never overlap.
+        self._scheduler.add_job(
+            self._on_poll,
+            IntervalTrigger(seconds=POLL_SECONDS),
+            args=[state],
+            id="poll",
+            misfire_grace_time=int(POLL_SECONDS),
+            coalesce=True,
+            max_instances=1,
+        )
+
+    async def _on_poll(self, state: StateStore) -> None:
+        self.worker.submit([WorkItem("deliver", self.clock.now(), origin="poll")])  # type: ignore[union-attr]
+        await state.set_state({"heartbeat": _iso(self.clock.now())}, datetime.now(UTC))
+
+    def _chain_next(self) -> None:
+        if self._stop.is_set():
+            return
+        at = schedule.next_slot_after(self._cursor, self.settings, until=self._until)
+        if at is None:
+            if self.replay:
+                self.request_stop("replay finished")
+                return
+            at = self._cursor + timedelta(days=schedule.LOOKAHEAD_DAYS)  # re-plan then
+        run_date = datetime.now(UTC) + timedelta(seconds=self.clock.seconds_until(at))
+        # One job per slot, unique id. misfire_grace_time=None: a slot must run however late
+        # it fires (after a suspend, or behind a long job), since it also schedules the next
+        # slot; the cursor makes a late slot queue everything due since the previous one,
+        # once. coalesce/max_instances only matter for repeating triggers, set for clarity.
+        self._scheduler.add_job(
+            self._on_slot,
+            DateTrigger(run_date=run_date),
+            args=[at],
+            id=f"slot-{at.isoformat()}",
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+        )
+
+    async def _on_slot(self, at: datetime) -> None:
+        try:
+            self.clock.advance_to(at)
+            now = max(at, self.clock.now())
+            if self._until is not None:
+                now = min(now, self._until)
+            due = schedule.jobs_between(self._cursor, now, self.settings)
+            self._cursor = now
+            self.worker.submit(planned_items(due, now, self.settings))  # type: ignore[union-attr]
+            if self.clock.simulated:
+                # Simulated time waits for the work, so jobs see the time they were planned for.
+                await self.worker.wait_idle()  # type: ignore[union-attr]
+        except Exception:
+            log.exception("planning failed at %s; will retry at the next slot", at)
+        self._chain_next()
+
+    def _add_signal_handlers(self) -> None:
+        if not self._install_signals:
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.request_stop, signal.Signals(signum).name)
+
+    async def _shutdown(
+        self, worker_task: asyncio.Task[None], extra: list[asyncio.Task[None]], state: StateStore
+    ) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        if self.worker is not None:
+            self.worker.close()
+        await worker_task  # the job in flight finishes; nothing new starts
+        for task in extra:
+            task.cancel()
+        await asyncio.gather(*extra, return_exceptions=True)
+        if self._install_signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+        await state.set_state({"stopped_at": _iso(self.clock.now())}, datetime.now(UTC))
+        await asyncio.to_thread(state.close)
+        log.info("stopped")
+
+
+def _migrate(path: Path) -> None:
+    open_db(path).close()
+
+
+async def _guarded(coro: Coroutine[Any, Any, None]) -> None:
+    # An adapter that crashes (bad token, network) is reported; alerts still flow via REST.
+    try:
+        await coro
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background task %s stopped with an error", getattr(coro, "__name__", coro))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")

@@ -1,0 +1,241 @@
+"""The service's single worker: runs queued jobs one at a time, in order, and records them.
+
+The scheduler only decides *when*; it hands `WorkItem`s to this worker and returns at once.
+One worker means jobs never overlap (one SQLite writer, one pass over the outbox at a time),
+a slow refresh delays the next job instead of racing it, and on shutdown there is exactly
+one job in flight to let finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+from sqlite_utils import Database
+
+from bot.clock import Clock
+from storage import service_state
+
+log = logging.getLogger(__name__)
+
+WorkKind = Literal["intraday", "evaluate", "snapshot", "digest", "deliver"]
+
+
+class JobUnavailable(Exception):
+    """A job step cannot run in this build or mode (recorded as `unavailable`, not an error)."""
+
+
+class Jobs(Protocol):
+    """The work the service schedules; implementations do blocking work off the event loop."""
+
+    async def refresh_intraday(self, now: datetime) -> None:
+        """Fetch provisional bars during the session; only intraday rules may fire on them."""
+        ...
+
+    async def evaluate_session(self, session: date, now: datetime, *, alert: bool) -> int:
+        """Final evaluation of `session`; return new events (queued as alerts when `alert`)."""
+        ...
+
+    async def snapshot_after_close(self, session: date, now: datetime) -> None:
+        """Store the after-close valuation (P/E) snapshot and refresh FRED series."""
+        ...
+
+    async def send_digest(self, session: date, now: datetime) -> None:
+        """Post the daily digest for `session`."""
+        ...
+
+    async def deliver(self) -> Mapping[str, int]:
+        """One pass over the outbox; return counts by outcome (delivered, retry, dead)."""
+        ...
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One job to run: `at` is the instant it was planned for (simulated during replay)."""
+
+    kind: WorkKind
+    at: datetime
+    session: date | None = None
+    alert: bool = True
+    origin: str = "plan"  # plan | catchup | poll
+
+    def describe(self) -> str:
+        """`kind session (origin)`, for logs."""
+        session = f" {self.session}" if self.session else ""
+        return f"{self.kind}{session} ({self.origin})"
+
+
+class JobObserver(Protocol):
+    """Told about every finished job (the metrics implement it)."""
+
+    def job_finished(self, item: WorkItem, outcome: str, seconds: float, result: object) -> None:
+        """Called once per job with its outcome and what the job returned."""
+        ...
+
+
+def connect_shared(path: Path) -> Database:
+    """A connection usable from worker threads; callers serialise access with a lock."""
+    db = Database(sqlite3.connect(str(path), check_same_thread=False))
+    db.execute("PRAGMA busy_timeout = 5000")
+    return db
+
+
+class StateStore:
+    """Thread-safe access to the service tables, from the loop through `asyncio.to_thread`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+
+    async def record(self, run: dict[str, object]) -> None:
+        """Store one finished run."""
+        await asyncio.to_thread(self._locked, service_state.record_run, run)
+
+    async def set_state(self, values: dict[str, str], at: datetime) -> None:
+        """Upsert heartbeat keys."""
+        await asyncio.to_thread(self._locked, service_state.set_state, values, at)
+
+    async def last_evaluated_session(self) -> date | None:
+        """The latest session evaluated `ok`."""
+        return await asyncio.to_thread(self._locked, service_state.last_evaluated_session)
+
+    def _locked(self, function: Callable[..., object], *args: object) -> object:
+        with self._lock:
+            return function(self._db, *args)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+
+class Worker:
+    """Runs submitted items one by one; `close()` drops the queue and lets the current finish."""
+
+    def __init__(
+        self,
+        jobs: Jobs,
+        clock: Clock,
+        state: StateStore,
+        observer: JobObserver | None = None,
+        redact: Callable[[str], str] = str,
+    ) -> None:
+        self._jobs, self._clock, self._state = jobs, clock, state
+        self._observer, self._redact = observer, redact
+        self._queue: deque[WorkItem] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+        self.current: WorkItem | None = None
+
+    def submit(self, items: Iterable[WorkItem]) -> None:
+        """Queue items in order; a delivery pass already queued is not queued twice."""
+        for item in items:
+            if self._closing:
+                log.warning("not starting %s: shutting down", item.describe())
+                continue
+            if item.kind == "deliver" and any(q.kind == "deliver" for q in self._queue):
+                continue
+            self._queue.append(item)
+        if self._queue:
+            self._idle.clear()
+            self._wake.set()
+
+    def close(self) -> None:
+        """Take no more work; queued items are dropped (the plan or catch-up redoes them)."""
+        self._closing = True
+        if self._queue:
+            names = ", ".join(item.describe() for item in self._queue)
+            log.info("dropping %d queued job(s) at shutdown: %s", len(self._queue), names)
+            self._queue.clear()
+        if self.current is not None:
+            log.info("letting %s finish before exiting", self.current.describe())
+        self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Return once the queue is empty and no job is running."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """Process the queue until closed."""
+        while True:
+            if not self._queue:
+                self._idle.set()
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            item = self._queue.popleft()
+            if self._superseded(item):
+                log.info("skipping %s: a newer intraday refresh is queued", item.describe())
+                continue
+            self.current = item
+            try:
+                await self._execute(item)
+            finally:
+                self.current = None
+
+    def _superseded(self, item: WorkItem) -> bool:
+        # Refreshes that piled up behind a slow job are worth only the latest one.
+        return item.kind == "intraday" and any(q.kind == "intraday" for q in self._queue)
+
+    async def _execute(self, item: WorkItem) -> None:
+        started, began = self._clock.now(), time.monotonic()
+        outcome, detail, result = "ok", "", None
+        try:
+            result = await self._dispatch(item)
+            detail = "" if result is None else str(result)
+        except JobUnavailable as error:
+            outcome, detail = "unavailable", self._redact(str(error))
+            log.warning("%s unavailable: %s", item.describe(), detail)
+        except Exception as error:
+            outcome, detail = "error", self._redact(f"{type(error).__name__}: {error}")
+            log.exception("%s failed", item.describe())
+        seconds = time.monotonic() - began
+        if self._observer is not None:
+            self._observer.job_finished(item, outcome, seconds, result)
+        if item.kind != "deliver" or outcome != "ok" or _did_something(result):
+            await self._state.record(_run_row(item, started, self._clock.now(), outcome, detail))
+        log.info("%s: %s in %.2fs %s", item.describe(), outcome, seconds, detail)
+
+    async def _dispatch(self, item: WorkItem) -> object:
+        jobs = self._jobs
+        if item.kind == "intraday":
+            return await jobs.refresh_intraday(item.at)
+        if item.kind == "deliver":
+            return await jobs.deliver()
+        assert item.session is not None, item
+        if item.kind == "evaluate":
+            return await jobs.evaluate_session(item.session, item.at, alert=item.alert)
+        if item.kind == "snapshot":
+            return await jobs.snapshot_after_close(item.session, item.at)
+        return await jobs.send_digest(item.session, item.at)
+
+
+def _did_something(result: object) -> bool:
+    return isinstance(result, Mapping) and any(result.values())
+
+
+def _run_row(
+    item: WorkItem, started: datetime, finished: datetime, outcome: str, detail: str
+) -> dict[str, object]:
+    return {
+        "job": item.kind,
+        "session": item.session,
+        "planned_at": item.at,
+        "started_at": started,
+        "finished_at": finished,
+        "outcome": outcome,
+        "detail": detail,
+    }

@@ -1,0 +1,168 @@
+"""The run loop on injected clocks: replay order, catch-up without duplicates, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import schedule
+from bot.calendar import NEW_YORK
+from bot.clock import SimulatedClock
+from bot.config import Settings, load_settings
+from bot.service import Service
+from storage import service_state
+from storage.db import open_db
+from tests.conftest import PROJECT_ROOT
+from tests.fakes.recording_jobs import RecordingJobs, local
+
+
+class FrozenClock:
+    """Live-mode clock stuck at one instant; the next slot is always an hour of real time away."""
+
+    simulated = False
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def seconds_until(self, at: datetime) -> float:
+        return 3600.0
+
+    def advance_to(self, at: datetime) -> None:
+        pass
+
+
+def new_york(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def settings(**overrides: object) -> Settings:
+    return load_settings(None, **overrides)
+
+
+def expected_calls(start: date, end: date, config: Settings) -> list[tuple[str, str, str]]:
+    calls = []
+    for job in schedule.plan_days(start, end, config):
+        session = "" if job.kind == "intraday" else job.session.isoformat()
+        calls.append((job.kind, session, local(job.at)))
+        if job.kind in ("intraday", "evaluate"):
+            calls.append(("deliver", "", ""))
+    return calls
+
+
+async def run_until_idle(service: Service) -> int:
+    task = asyncio.create_task(service.run())
+    await service.ready.wait()
+    assert service.worker is not None
+    await service.worker.wait_idle()
+    service.request_stop("test done")
+    return await asyncio.wait_for(task, 10)
+
+
+async def test_replay_of_thanksgiving_week_runs_exactly_the_planned_jobs(db_path: Path) -> None:
+    config = settings(intraday_minutes=60)
+    jobs = RecordingJobs()
+    clock = SimulatedClock(new_york("2025-11-20T00:00"), speed=0)
+    replay = (date(2025, 11, 24), date(2025, 11, 28))
+    service = Service(config, jobs, db_path=db_path, clock=clock, replay=replay)
+
+    assert await asyncio.wait_for(service.run(), 20) == 0
+
+    got = [call[:3] for call in jobs.calls]
+    assert got == expected_calls(*replay, config)
+    evaluations = [call[1:3] for call in jobs.calls if call[0] == "evaluate"]
+    assert evaluations == [
+        ("2025-11-24", "2025-11-24 16:20"),
+        ("2025-11-25", "2025-11-25 16:20"),
+        ("2025-11-26", "2025-11-26 16:20"),
+        ("2025-11-28", "2025-11-28 13:20"),  # early close; nothing on Thanksgiving
+    ]
+    assert all(call[3] for call in jobs.calls if call[0] == "evaluate")
+
+
+async def test_restart_after_two_missed_sessions_catches_up_in_order_once(db_path: Path) -> None:
+    db = open_db(db_path)
+    last = {"job": "evaluate", "session": date(2025, 11, 21), "outcome": "ok"}
+    service_state.record_run(db, {**last, "started_at": "2025-11-21T21:20:00+00:00"})
+    db.close()
+    now = new_york("2025-11-25T18:00")  # evaluations of Mon 24 and Tue 25 are due
+    config = settings(catchup_alert_days=0)
+
+    first = RecordingJobs()
+    assert (
+        await run_until_idle(Service(config, first, db_path=db_path, clock=FrozenClock(now))) == 0
+    )
+    second = RecordingJobs()
+    assert (
+        await run_until_idle(Service(config, second, db_path=db_path, clock=FrozenClock(now))) == 0
+    )
+
+    assert first.calls == [
+        ("evaluate", "2025-11-24", "2025-11-24 16:20", False),  # older than the alert window
+        ("evaluate", "2025-11-25", "2025-11-25 16:20", True),
+        ("deliver", "", "", None),
+    ]
+    assert second.calls == []
+
+
+async def test_first_start_evaluates_only_the_latest_due_session(db_path: Path) -> None:
+    jobs = RecordingJobs()
+    now = new_york("2025-11-27T12:00")  # Thanksgiving: Wednesday's evaluation is the latest
+    await run_until_idle(Service(settings(), jobs, db_path=db_path, clock=FrozenClock(now)))
+    assert jobs.calls[0] == ("evaluate", "2025-11-26", "2025-11-26 16:20", True)
+
+
+async def test_live_slots_fire_in_order_on_a_fast_simulated_clock(db_path: Path) -> None:
+    jobs = RecordingJobs()
+    # 15 simulated minutes per real second; the start leaves 0.33 s for migrations.
+    clock = SimulatedClock(new_york("2025-11-28T12:40"), speed=900)
+    service = Service(settings(close_delay_minutes=5), jobs, db_path=db_path, clock=clock)
+    task = asyncio.create_task(service.run())
+    deadline = time.monotonic() + 5
+    while ("snapshot", "2025-11-28") not in [c[:2] for c in jobs.calls]:
+        assert time.monotonic() < deadline, jobs.calls
+        await asyncio.sleep(0.02)
+    service.request_stop("test done")
+    assert await asyncio.wait_for(task, 5) == 0
+
+    assert [c[:3] for c in jobs.calls[:6]] == [
+        ("evaluate", "2025-11-26", "2025-11-26 16:05"),  # catch-up on first start
+        ("deliver", "", ""),
+        ("intraday", "", "2025-11-28 12:45"),
+        ("deliver", "", ""),
+        ("evaluate", "2025-11-28", "2025-11-28 13:05"),
+        ("deliver", "", ""),
+    ]
+
+
+def test_sigterm_during_a_long_job_lets_it_finish_and_exits_0(tmp_path: Path) -> None:
+    script = PROJECT_ROOT / "tests" / "fakes" / "slow_service.py"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path)], env=env)
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "started").exists():
+        assert process.poll() is None, "service exited early"
+        assert time.monotonic() < deadline, "the slow job never started"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=20) == 0
+    assert (tmp_path / "finished").exists()
+    db = open_db(tmp_path / "rotation.db")
+    assert [r["outcome"] for r in service_state.runs(db) if r["job"] == "evaluate"] == ["ok"]
+
+
+@pytest.mark.parametrize("speed", [-1.0])
+def test_simulated_clock_rejects_negative_speed(speed: float) -> None:
+    with pytest.raises(ValueError, match="speed"):
+        SimulatedClock(datetime.now(UTC) - timedelta(days=1), speed=speed)
