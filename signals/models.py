@@ -108,3 +108,89 @@ class Event:
     def dedupe_key(self) -> str:
         """Stable key for one alert: rule, episode and kind."""
         return f"{self.rule_id}:{self.episode}:{self.kind}"
+
+
+# --- Signal engine results (issue 3) -------------------------------------------------------
+
+Phase = Literal["inactive", "pending", "firing"]
+Status = Literal["OK", "NO DATA", "STALE"]
+
+
+@dataclass(frozen=True)
+class LegReturn:
+    """One leg of a spread: the return of `name` from `start` to `end` (both sessions used)."""
+
+    name: str
+    start: date
+    end: date
+    start_value: float
+    end_value: float
+    ret: float  # fraction: 0.124 = +12.4 %
+
+    @property
+    def pct(self) -> float:
+        """The return in percent."""
+        return self.ret * 100.0
+
+
+@dataclass(frozen=True)
+class SpreadReport:
+    """A's return over a window minus B's, in percentage points and basis points."""
+
+    a: LegReturn
+    b: LegReturn
+    window: str
+    basis: Literal["total", "price"]
+    as_of: date
+
+    @property
+    def spread_pp(self) -> float:
+        """A's return minus B's, in percentage points."""
+        return (self.a.ret - self.b.ret) * 100.0
+
+    @property
+    def spread_bps(self) -> float:
+        """A's return minus B's, in basis points."""
+        return (self.a.ret - self.b.ret) * 10_000.0
+
+
+@dataclass(frozen=True)
+class SideState:
+    """The anti-flap state of one side (up or down) of a rule."""
+
+    phase: Phase = "inactive"
+    streak: int = 0  # consecutive bars the condition has held while pending
+    episode: str | None = None  # ISO date the current or last episode fired
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """A rule's persisted state: one `SideState` per side, cooldown and counters."""
+
+    up: SideState = SideState()
+    down: SideState = SideState()
+    cooldown: int = 0  # bars to wait before the rule may fire again
+    fired: int = 0  # episodes fired so far (trigger = "once" stops after the first)
+    last_session: date | None = None  # last bar stepped through the state machine
+
+    @property
+    def phase(self) -> Phase:
+        """The most advanced phase of either side (firing > pending > inactive)."""
+        order = {"inactive": 0, "pending": 1, "firing": 2}
+        return max((self.up.phase, self.down.phase), key=order.__getitem__)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The result of evaluating one rule: status, current measure, new state and events."""
+
+    rule_id: str
+    status: Status
+    reason: str
+    state: RuleState
+    events: tuple[Event, ...] = ()
+    session: date | None = None  # the last bar evaluated
+    measure: float | None = None
+    threshold: float | None = None
+    unit: str = ""
+    summary: str = ""  # one line a desk reads, e.g. "IWC +12.4% vs OEF +11.9% YTD"

@@ -1,0 +1,290 @@
+"""Turn a state-machine transition into a full `Event`: title, fields and chart a desk reads.
+
+Everything here reads only data on or before the event's bar, so a live event and the same
+event found by a backtest are equal.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from signals.formatting import fmt_bps, fmt_pct, fmt_pp, fmt_value
+from signals.frames import RuleFrame, curve_expression
+from signals.legs import split_expression
+from signals.measures import anchor_positions
+from signals.models import ChartSpec, Direction, Event
+from signals.rules import (
+    Curve,
+    ExtremeSince,
+    NewHigh,
+    RallyFromLow,
+    RateChange,
+    RelativeCrossover,
+    Rule,
+    SpreadThreshold,
+)
+from signals.state import Transition
+
+Fields = list[tuple[str, str]]
+_CHART_YEARS = 2
+
+
+def build_event(rule: Rule, transition: Transition, built: RuleFrame) -> Event:
+    """The Event for one transition of `rule`, from its frame row on the transition's bar."""
+    row = built.frame.loc[pd.Timestamp(transition.day)]
+    direction = _direction(rule, transition)
+    title, fields, chart = _DESCRIBERS[type(rule)](rule, transition, built, row)
+    threshold = None if pd.isna(row["threshold"]) else float(row["threshold"])
+    return Event(
+        rule_id=rule.id,
+        kind=transition.kind,
+        date=transition.day,
+        episode=transition.episode,
+        title=title,
+        measure=float(row["measure"]),
+        threshold=threshold,
+        unit=rule.unit,
+        direction=direction,
+        symbols=tuple(leaf for leg in rule.legs() for leaf in split_expression(leg)),
+        description=rule.description,
+        fields=tuple(fields),
+        context={"rule_type": rule.type, "severity": rule.severity, "tags": list(rule.tags)},
+        chart=chart,
+    )
+
+
+def _direction(rule: Rule, transition: Transition) -> Direction:
+    """The side that fired, in market terms; a reversal points the other way."""
+    side = transition.side
+    if getattr(rule, "direction", None) == "down" or (
+        isinstance(rule, ExtremeSince) and rule.extreme == "low"
+    ):
+        side = "down"
+    if transition.kind == "reversed":
+        return "down" if side == "up" else "up"
+    return side
+
+
+def _chart_start(day: date) -> date:
+    return day - timedelta(days=365 * _CHART_YEARS)
+
+
+def _describe_crossover(
+    rule: RelativeCrossover | SpreadThreshold, t: Transition, built: RuleFrame, row: pd.Series
+) -> tuple[str, Fields, ChartSpec]:
+    window = rule.parsed_window
+    a_start = _anchor_date(built.legs[rule.a], window, t.day)
+    b_start = _anchor_date(built.legs[rule.b], window, t.day)
+    label = window.text.upper() if window.kind in ("ytd", "qtd", "mtd") else window.text
+    returns = f"{fmt_pct(row['a'])} vs {fmt_pct(row['b'])}"
+    if isinstance(rule, SpreadThreshold):
+        title = _spread_title(rule, t, row, label)
+        spread = ("Spread", fmt_bps(row["measure"]))
+    else:
+        title = f"{rule.a} {_cross_verb(rule, t)} {rule.b} {label}: {returns}"
+        spread = ("Spread", fmt_pp(row["measure"]))
+    fields = [
+        (f"{rule.a} {label}", fmt_pct(row["a"])),
+        (f"{rule.b} {label}", fmt_pct(row["b"])),
+        spread,
+        ("Window", f"{min(a_start, b_start)} → {t.day}"),
+    ]
+    basis = "adj_close" if rule.basis == "total" else "close"
+    chart = ChartSpec("relative", (rule.a, rule.b), min(a_start, b_start), t.day, basis=basis)
+    return title, fields, chart
+
+
+def _anchor_date(values: pd.Series, window: object, day: date) -> date:
+    index = pd.DatetimeIndex(values.index[values.index <= pd.Timestamp(day)])
+    position = int(anchor_positions(index, window)[-1])  # type: ignore[arg-type]
+    return index[max(position, 0)].date()
+
+
+def _cross_verb(rule: RelativeCrossover, t: Transition) -> str:
+    up = _direction(rule, t) == "up"
+    if t.kind == "reversed":
+        return "loses its lead over" if not up else "climbs back above"
+    return "overtakes" if up else "falls behind"
+
+
+def _spread_title(rule: SpreadThreshold, t: Transition, row: pd.Series, label: str) -> str:
+    verb = "beats" if rule.direction == "up" else "trails"
+    spread = fmt_bps(abs(row["measure"]), signed=False)
+    if t.kind == "reversed":
+        limit = fmt_bps(rule.threshold_bps, signed=False)
+        return f"{rule.a} no longer {verb} {rule.b} by {limit} over {label}: {spread}"
+    returns = f"{fmt_pct(row['a'])} vs {fmt_pct(row['b'])}"
+    return f"{rule.a} {verb} {rule.b} by {spread} over {label}: {returns}"
+
+
+def _describe_new_high(
+    rule: NewHigh, t: Transition, built: RuleFrame, row: pd.Series
+) -> tuple[str, Fields, ChartSpec]:
+    values = built.legs[rule.symbol]
+    before = values[values.index < pd.Timestamp(t.day)]
+    if rule.lookback is not None:
+        before = before.iloc[-rule.lookback :]
+    record_day = before.idxmax().date()
+    span = "all-time" if rule.lookback is None else f"{rule.lookback}-session"
+    what = "trades at" if rule.basis == "high" else "closes at"
+    title = f"{rule.symbol} {what} a new {span} high: {fmt_value(row['measure'])}"
+    if t.kind == "reversed":
+        title = f"{rule.symbol} falls {fmt_pct(-row['x'], signed=False)} below its {span} high"
+    fields = [
+        ("Level", fmt_value(row["measure"])),
+        ("Previous record", f"{fmt_value(row['threshold'])} on {record_day}"),
+        ("Above record", fmt_pct(row["x"])),
+    ]
+    basis = rule.basis if rule.basis != "adj_close" else "adj_close"
+    chart = ChartSpec(
+        "new_high", (rule.symbol,), min(record_day, _chart_start(t.day)), t.day,
+        reference_date=record_day, reference_value=float(row["threshold"]), basis=basis,
+    )  # fmt: skip
+    return title, fields, chart
+
+
+def _describe_extreme(
+    rule: ExtremeSince, t: Transition, built: RuleFrame, row: pd.Series
+) -> tuple[str, Fields, ChartSpec]:
+    values = built.legs[rule.series]
+    before = values[values.index < pd.Timestamp(t.day)]
+    value = float(row["measure"])
+    beyond = before <= value if rule.extreme == "low" else before >= value
+    word = "lowest" if rule.extreme == "low" else "highest"
+    since = f"since {before[beyond].index[-1].date()}" if beyond.any() else "on record"
+    prior_day = _prior_extreme_day(before, rule)
+    title = f"{rule.series} at its {word} {since}: {fmt_value(value)}"
+    if t.kind == "reversed":
+        title = f"{rule.series} moves {fmt_pct(-row['x'], signed=False)} off its {word} level"
+    window = f"since {rule.since}" if rule.since else f"in {rule.years:g} years"
+    fields = [
+        ("Value", fmt_value(value)),
+        (f"Prior {word} {window}", f"{fmt_value(row['threshold'])} on {prior_day}"),
+        ("Last this extreme", since.removeprefix("since ")),
+    ]
+    start = rule.since or (t.day - timedelta(days=round((rule.years or 0) * 365.25)))
+    chart = ChartSpec(
+        "extreme", (rule.series,), start, t.day, reference_date=prior_day,
+        reference_value=float(row["threshold"]),
+        basis="adj_close" if rule.basis == "total" else "close",
+    )  # fmt: skip
+    return title, fields, chart
+
+
+def _prior_extreme_day(before: pd.Series, rule: ExtremeSince) -> date | None:
+    if rule.since is not None:
+        window = before[before.index >= pd.Timestamp(rule.since)]
+    else:
+        span = pd.Timedelta(days=round((rule.years or 0) * 365.25))
+        window = before[before.index >= before.index[-1] - span] if len(before) else before
+    if window.empty:
+        return None
+    return (window.idxmin() if rule.extreme == "low" else window.idxmax()).date()
+
+
+def _describe_rally(
+    rule: RallyFromLow, t: Transition, built: RuleFrame, row: pd.Series
+) -> tuple[str, Fields, ChartSpec]:
+    values = built.legs[rule.symbol]
+    recent = values[values.index <= pd.Timestamp(t.day)].iloc[-rule.lookback :]
+    low_day = recent.idxmin().date()
+    gain = fmt_pct(row["measure"])
+    span = f"{rule.lookback}-session low"
+    low = f"{fmt_value(row['low'])} on {low_day}"
+    title = f"{rule.symbol} up {fmt_pct(row['measure'], signed=False)} from its {span} ({low})"
+    if t.kind == "reversed":
+        title = f"{rule.symbol} rally fades: {gain} from its {span}"
+    fields = [
+        ("Rally", gain),
+        ("Threshold", fmt_pct(rule.threshold_pct)),
+        ("Low", f"{fmt_value(row['low'])} on {low_day}"),
+        ("Close", fmt_value(float(recent.iloc[-1]))),
+    ]
+    chart = ChartSpec(
+        "level", (rule.symbol,), min(low_day, _chart_start(t.day)), t.day,
+        reference_date=low_day, reference_value=float(row["low"]),
+        basis="adj_close" if rule.basis == "total" else "close",
+    )  # fmt: skip
+    return title, fields, chart
+
+
+def _describe_rate(
+    rule: RateChange, t: Transition, built: RuleFrame, row: pd.Series
+) -> tuple[str, Fields, ChartSpec]:
+    change = float(row["measure"])
+    verb = "cut" if change < 0 else "hiked"
+    title = f"{rule.series} {verb} by {fmt_bps(abs(change), signed=False)} to {row['level']:.2f}%"
+    if t.kind == "reversed":
+        title = f"{rule.series} holds at {row['level']:.2f}%"
+    fields = [
+        ("Change", fmt_bps(change)),
+        ("New level", f"{row['level']:.2f}%"),
+        ("Previous level", f"{row['level'] - change / 100.0:.2f}%"),
+    ]
+    chart = ChartSpec(
+        "level", (rule.series,), _chart_start(t.day), t.day,
+        reference_date=t.day, reference_value=float(row["level"]),
+    )  # fmt: skip
+    return title, fields, chart
+
+
+def _describe_curve(
+    rule: Curve, t: Transition, built: RuleFrame, row: pd.Series
+) -> tuple[str, Fields, ChartSpec]:
+    expression = curve_expression(rule)
+    up = _direction(rule, t) == "up"
+    level = fmt_bps(row["level"])
+    if rule.mode == "level" and rule.level_bps == 0:
+        title = f"{expression} {'un-inverts' if up else 'inverts'}: {level}"
+    elif rule.mode == "level":
+        where = "above" if up else "below"
+        title = f"{expression} moves {where} {fmt_bps(rule.level_bps)}: {level}"
+    else:
+        verb = "steepens" if up else "flattens"
+        moved = fmt_bps(abs(row["measure"]), signed=False)
+        title = f"{expression} {verb} {moved} over {rule.sessions} sessions: {level}"
+    fields = [("Spread", level), ("Level watched", fmt_bps(rule.level_bps))]
+    if rule.mode == "change":
+        fields = [
+            ("Spread", level),
+            (f"Change over {rule.sessions} sessions", fmt_bps(row["measure"])),
+        ]
+    chart = ChartSpec(
+        "level", (expression,), _chart_start(t.day), t.day, reference_value=rule.level_bps / 100.0
+    )
+    return title, fields, chart
+
+
+_DESCRIBERS = {
+    RelativeCrossover: _describe_crossover,
+    SpreadThreshold: _describe_crossover,
+    NewHigh: _describe_new_high,
+    ExtremeSince: _describe_extreme,
+    RallyFromLow: _describe_rally,
+    RateChange: _describe_rate,
+    Curve: _describe_curve,
+}
+
+
+def summarize(rule: Rule, built: RuleFrame, session: date) -> str:
+    """One line on where the rule's measure stands on `session`, for `check`."""
+    row = built.frame.loc[pd.Timestamp(session)]
+    if isinstance(rule, RelativeCrossover | SpreadThreshold):
+        label = rule.parsed_window.text
+        spread = fmt_pp(row["measure"]) if rule.unit == "pp" else fmt_bps(row["measure"])
+        return f"{rule.a} {fmt_pct(row['a'])} vs {rule.b} {fmt_pct(row['b'])} {label} ({spread})"
+    if isinstance(rule, NewHigh):
+        record = fmt_value(row["threshold"])
+        return f"{rule.symbol} {fmt_value(row['measure'])}, {fmt_pct(row['x'])} vs record {record}"
+    if isinstance(rule, ExtremeSince):
+        word = "low" if rule.extreme == "low" else "high"
+        prior = fmt_value(row["threshold"])
+        return f"{rule.series} {fmt_value(row['measure'])} vs prior {word} {prior}"
+    if isinstance(rule, RallyFromLow):
+        return f"{rule.symbol} {fmt_pct(row['measure'])} from its {rule.lookback}-session low"
+    if isinstance(rule, RateChange):
+        return f"{rule.series} at {row['level']:.2f}% (last change {fmt_bps(row['measure'])})"
+    assert isinstance(rule, Curve)
+    return f"{curve_expression(rule)} at {fmt_bps(row['level'])}"

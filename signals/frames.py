@@ -1,0 +1,237 @@
+"""Each rule's measure over its whole history, vectorised: the input of the state machine.
+
+`rule_frame` returns, per bar, `measure` and `threshold` (what a desk reads, in the rule's
+unit), `x` (the signed distance from firing that `signals.state.step` consumes, in the same
+unit as the rule's hysteresis; NaN where history is too thin) and `final`. Every value at a
+date depends only on data up to that date, so the backtest can compute the frame once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from signals.legs import load_leg
+from signals.measures import basis_column, spread_series
+from signals.models import MarketData
+from signals.rules import (
+    Curve,
+    ExtremeSince,
+    NewHigh,
+    RallyFromLow,
+    RateChange,
+    RelativeCrossover,
+    Rule,
+    SpreadThreshold,
+)
+
+# A "since 2008" rule accepts history starting a few days after the date (weekends, holidays).
+COVERAGE_SLACK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RuleFrame:
+    """A rule's measure per bar, the cleaned legs it came from, and why it may be empty."""
+
+    frame: pd.DataFrame
+    legs: dict[str, pd.Series] = field(default_factory=dict)
+    note: str | None = None  # why no bar is usable (too little history), for NO DATA
+
+
+def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> RuleFrame:
+    """The measure frame of `rule` on data up to `as_of` (all data when None)."""
+    builder = _BUILDERS[type(rule)]
+    legs = {
+        name: _cut(
+            load_leg(market, name, column, final_only=not rule.intraday, positive=pos), as_of
+        )
+        for name, column, pos in leg_specs(rule)
+    }
+    result = builder(rule, legs)
+    frame = _mark_final(result.frame, rule, market)
+    return RuleFrame(frame=frame, legs=legs, note=result.note)
+
+
+def _cut(values: pd.Series, as_of: date | None) -> pd.Series:
+    return values if as_of is None else values[values.index <= pd.Timestamp(as_of)]
+
+
+def leg_specs(rule: Rule) -> list[tuple[str, str, bool]]:
+    """(name, column, drop non-positive) for every series the rule's builder reads."""
+    if isinstance(rule, RelativeCrossover | SpreadThreshold):
+        column = basis_column(rule.basis)
+        return [(rule.a, column, True), (rule.b, column, True)]
+    if isinstance(rule, NewHigh):
+        return [(rule.symbol, rule.basis, True)]
+    if isinstance(rule, RallyFromLow):
+        return [(rule.symbol, basis_column(rule.basis), True)]
+    if isinstance(rule, ExtremeSince):
+        return [(rule.series, basis_column(rule.basis), True)]
+    if isinstance(rule, RateChange):
+        return [(rule.series, "adj_close", False)]
+    assert isinstance(rule, Curve)
+    return [(curve_expression(rule), "adj_close", False)]
+
+
+def curve_expression(rule: Curve) -> str:
+    """The difference the curve rule watches, e.g. `DGS10 - DGS3MO`."""
+    return f"{rule.long} - {rule.short}"
+
+
+def _mark_final(frame: pd.DataFrame, rule: Rule, market: MarketData) -> pd.DataFrame:
+    final = pd.Series(True, index=frame.index)
+    if rule.intraday:
+        for name in rule.legs():
+            bars = market.prices.get(name)
+            if bars is not None and "final" in bars:
+                provisional = bars.index[~bars["final"].astype(bool)]
+                final &= ~frame.index.isin(provisional)
+    return frame.assign(final=final.to_numpy(dtype=bool))
+
+
+def _frame(measure: pd.Series, threshold: pd.Series | float, x: pd.Series, **extra: pd.Series):
+    data = {"measure": measure, "threshold": threshold, "x": x, **extra}
+    return pd.DataFrame(data, index=measure.index)
+
+
+@dataclass(frozen=True)
+class _Built:
+    frame: pd.DataFrame
+    note: str | None = None
+
+
+def _signed(measure: pd.Series, level: float, direction: str) -> pd.Series:
+    return level - measure if direction == "down" else measure - level
+
+
+def _crossover(rule: RelativeCrossover, legs: dict[str, pd.Series]) -> _Built:
+    both = spread_series(legs[rule.a], legs[rule.b], rule.parsed_window)
+    measure = both["spread"] * 100.0
+    x = _signed(measure, rule.level, rule.direction)
+    return _Built(_frame(measure, rule.level, x, a=both["a"] * 100.0, b=both["b"] * 100.0))
+
+
+def _spread_threshold(rule: SpreadThreshold, legs: dict[str, pd.Series]) -> _Built:
+    both = spread_series(legs[rule.a], legs[rule.b], rule.parsed_window)
+    measure = both["spread"] * 10_000.0
+    sign = -1.0 if rule.direction == "down" else 1.0
+    x = sign * measure - rule.threshold_bps
+    extra = {"a": both["a"] * 100.0, "b": both["b"] * 100.0}
+    return _Built(_frame(measure, sign * rule.threshold_bps, x, **extra))
+
+
+def _new_high(rule: NewHigh, legs: dict[str, pd.Series]) -> _Built:
+    values = legs[rule.symbol]
+    previous = values.shift(1)
+    if rule.lookback is None:
+        prior = previous.cummax()
+    else:
+        prior = previous.rolling(rule.lookback, min_periods=rule.lookback).max()
+    x = (values / prior - 1.0) * 100.0
+    x[np.arange(len(values)) < rule.min_history - 1] = np.nan
+    note = _count_note(values, rule.min_history, "bars")
+    return _Built(_frame(values, prior, x), note)
+
+
+def _count_note(values: pd.Series, needed: int, what: str) -> str | None:
+    if len(values) >= needed:
+        return None
+    since = f" from {values.index[0].date()}" if len(values) else ""
+    return f"{values.name}: {len(values)} {what}{since}; needs at least {needed}"
+
+
+def _extreme(rule: ExtremeSince, legs: dict[str, pd.Series]) -> _Built:
+    values = legs[rule.series]
+    if rule.since is not None:
+        prior, covered, note = _since_prior(values, rule)
+    else:
+        prior, covered, note = _years_prior(values, rule)
+    sign = 1.0 if rule.extreme == "high" else -1.0
+    scale = prior.abs().replace(0.0, np.nan)
+    x = (sign * (values - prior) / scale * 100.0).where(covered)
+    return _Built(_frame(values, prior, x), note)
+
+
+def _since_prior(values: pd.Series, rule: ExtremeSince) -> tuple[pd.Series, pd.Series, str | None]:
+    assert rule.since is not None
+    start = pd.Timestamp(rule.since)
+    masked = values.where(values.index >= start).shift(1)
+    prior = masked.cummax() if rule.extreme == "high" else masked.cummin()
+    first = values.index[0] if len(values) else None
+    ok = first is not None and first <= start + COVERAGE_SLACK
+    covered = pd.Series(ok, index=values.index) & (values.index > start)
+    note = None if ok else _history_note(values, rule.since)
+    return prior, covered, note
+
+
+def _years_prior(values: pd.Series, rule: ExtremeSince) -> tuple[pd.Series, pd.Series, str | None]:
+    assert rule.years is not None
+    span = pd.Timedelta(days=round(rule.years * 365.25))
+    rolling = values.rolling(span, closed="left")
+    prior = rolling.max() if rule.extreme == "high" else rolling.min()
+    if len(values) == 0:
+        return prior, pd.Series(False, index=values.index), _history_note(values, None)
+    starts = values.index - span + COVERAGE_SLACK
+    covered = pd.Series(starts >= values.index[0], index=values.index)
+    note = None
+    if not covered.any():
+        needed = (values.index[-1] - span).date() if len(values) else None
+        note = _history_note(values, needed)
+    return prior, covered, note
+
+
+def _history_note(values: pd.Series, needed: date | None) -> str:
+    if len(values) == 0:
+        return f"{values.name}: no data"
+    first = values.index[0].date()
+    return f"{values.name}: {len(values)} values from {first}; needs history from {needed}"
+
+
+def _rally(rule: RallyFromLow, legs: dict[str, pd.Series]) -> _Built:
+    values = legs[rule.symbol]
+    low = values.rolling(rule.lookback, min_periods=rule.lookback).min()
+    measure = (values / low - 1.0) * 100.0
+    x = measure - rule.threshold_pct
+    note = _count_note(values, rule.lookback, "bars")
+    return _Built(_frame(measure, rule.threshold_pct, x, low=low), note)
+
+
+def _rate_change(rule: RateChange, legs: dict[str, pd.Series]) -> _Built:
+    values = legs[rule.series]
+    change = values.diff() * 100.0
+    stepped = change.where(change.abs() >= rule.min_change_bps, 0.0).where(change.notna())
+    x = -stepped if rule.direction == "down" else stepped
+    threshold = -rule.min_change_bps if rule.direction == "down" else rule.min_change_bps
+    note = _count_note(values, 2, "values")
+    return _Built(_frame(change, threshold, x, level=values), note)
+
+
+def _curve(rule: Curve, legs: dict[str, pd.Series]) -> _Built:
+    spread_bps = legs[curve_expression(rule)] * 100.0
+    if rule.mode == "level":
+        x = _signed(spread_bps, rule.level_bps, rule.direction)
+        return _Built(_frame(spread_bps, rule.level_bps, x, level=spread_bps))
+    assert rule.change_bps is not None and rule.sessions is not None
+    change = spread_bps - spread_bps.shift(rule.sessions)
+    if rule.direction == "either":
+        x = np.sign(change) * (change.abs() - rule.change_bps).clip(lower=0.0)
+    else:
+        x = _signed(change, 0.0, rule.direction) - rule.change_bps
+    threshold = -rule.change_bps if rule.direction == "down" else rule.change_bps
+    note = _count_note(spread_bps, rule.sessions + 1, "values")
+    return _Built(_frame(change, threshold, x, level=spread_bps), note)
+
+
+_BUILDERS: dict[type[Rule], Callable[..., _Built]] = {
+    RelativeCrossover: _crossover,
+    SpreadThreshold: _spread_threshold,
+    NewHigh: _new_high,
+    ExtremeSince: _extreme,
+    RallyFromLow: _rally,
+    RateChange: _rate_change,
+    Curve: _curve,
+}

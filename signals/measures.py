@@ -1,0 +1,171 @@
+"""Returns over windows (ytd, 3m, 42d, since:DATE ...), as one value or as a series over history.
+
+Total return uses `adj_close` (split- and dividend-adjusted), price return uses `close`.
+A window's anchor is the session whose close the return starts from: `ytd` starts from the
+last close of the previous year (likewise `qtd`, `mtd`), calendar offsets (`1m`, `3m`, `6m`,
+`1y`) from the last session on or before the same day N months earlier, `Nd` from the session
+N sessions back and `since:YYYY-MM-DD` from the last session on or before that day.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from signals.legs import DataError, load_leg
+from signals.models import LegReturn, MarketData, SpreadReport
+
+Basis = Literal["total", "price"]
+WindowKind = Literal["ytd", "qtd", "mtd", "months", "sessions", "since"]
+
+_MONTHS = {"1m": 1, "3m": 3, "6m": 6, "1y": 12}
+_SESSIONS = re.compile(r"^(\d+)d$")
+WINDOW_HELP = "ytd, qtd, mtd, 1m, 3m, 6m, 1y, Nd (N sessions, e.g. 42d) or since:YYYY-MM-DD"
+
+
+class WindowError(ValueError):
+    """A window string that is not one of the supported forms."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """A parsed window; `text` is its canonical spelling."""
+
+    kind: WindowKind
+    text: str
+    count: int = 0  # months for "months", sessions for "sessions"
+    since: date | None = None
+
+
+def parse_window(text: str) -> Window:
+    """Parse `ytd`, `qtd`, `mtd`, `1m`, `3m`, `6m`, `1y`, `Nd` or `since:YYYY-MM-DD`."""
+    spelled = text.strip().lower()
+    if spelled in ("ytd", "qtd", "mtd"):
+        return Window(kind=spelled, text=spelled)  # type: ignore[arg-type]
+    if spelled in _MONTHS:
+        return Window(kind="months", text=spelled, count=_MONTHS[spelled])
+    if (match := _SESSIONS.match(spelled)) is not None:
+        count = int(match[1])
+        if count < 1:
+            raise WindowError(f"window {text!r}: the number of sessions must be at least 1")
+        return Window(kind="sessions", text=spelled, count=count)
+    if spelled.startswith("since:"):
+        return Window(kind="since", text=spelled, since=_parse_since(text, spelled[6:]))
+    raise WindowError(f"unknown window {text!r}; use {WINDOW_HELP}")
+
+
+def _parse_since(text: str, day: str) -> date:
+    try:
+        return date.fromisoformat(day)
+    except ValueError:
+        raise WindowError(f"window {text!r}: {day!r} is not a date (YYYY-MM-DD)") from None
+
+
+def basis_column(basis: str) -> str:
+    """The price column a return basis reads: total → adj_close, price → close."""
+    if basis not in ("total", "price"):
+        raise ValueError(f"unknown basis {basis!r}; use total or price")
+    return "adj_close" if basis == "total" else "close"
+
+
+def anchor_targets(index: pd.DatetimeIndex, window: Window) -> tuple[np.ndarray, str]:
+    """Per date of `index`, the day the window's anchor is searched from and the search side.
+
+    Side "left" means "last session strictly before the day", "right" "on or before".
+    """
+    if window.kind == "ytd":
+        return index.to_period("Y").start_time.values, "left"
+    if window.kind == "qtd":
+        return index.to_period("Q").start_time.values, "left"
+    if window.kind == "mtd":
+        return index.to_period("M").start_time.values, "left"
+    if window.kind == "months":
+        return (index - pd.DateOffset(months=window.count)).values, "right"
+    assert window.since is not None
+    return np.full(len(index), np.datetime64(window.since, "ns")), "right"
+
+
+def anchor_positions(index: pd.DatetimeIndex, window: Window) -> np.ndarray:
+    """Per date of `index`, the position of the anchor session, or -1 when history is short."""
+    if window.kind == "sessions":
+        positions = np.arange(len(index)) - window.count
+        return np.where(positions >= 0, positions, -1)
+    targets, side = anchor_targets(index, window)
+    positions = index.values.searchsorted(targets, side=side) - 1  # type: ignore[call-overload]
+    return np.where(positions >= 0, positions, -1)
+
+
+def return_series(values: pd.Series, window: Window) -> pd.Series:
+    """The window return (fraction) at every date of `values`; NaN where history is too short."""
+    index = pd.DatetimeIndex(values.index)
+    anchors = anchor_positions(index, window)
+    data = values.to_numpy(dtype="float64")
+    start = np.where(anchors >= 0, data[np.maximum(anchors, 0)], np.nan)
+    if window.kind == "since":
+        start = np.where(index.values >= np.datetime64(window.since, "ns"), start, np.nan)
+    return pd.Series(data / start - 1.0, index=index, name=values.name)
+
+
+def leg_return(values: pd.Series, window: Window, as_of: date | None = None) -> LegReturn:
+    """The return of one leg over `window` ending at the last date on or before `as_of`."""
+    name = str(values.name)
+    if values.empty:
+        raise DataError(f"{name}: no data")
+    end_pos = _end_position(values, name, as_of)
+    index = pd.DatetimeIndex(values.index[: end_pos + 1])
+    anchor = int(anchor_positions(index, window)[-1])
+    if anchor < 0 or (window.since is not None and index[-1].date() < window.since):
+        first = values.index[0].date()
+        raise DataError(f"{name}: history starts {first}, too short for window {window.text}")
+    start, end = float(values.iloc[anchor]), float(values.iloc[end_pos])
+    return LegReturn(
+        name=name,
+        start=index[anchor].date(),
+        end=index[-1].date(),
+        start_value=start,
+        end_value=end,
+        ret=end / start - 1.0,
+    )
+
+
+def _end_position(values: pd.Series, name: str, as_of: date | None) -> int:
+    if as_of is None:
+        return len(values) - 1
+    position = int(values.index.searchsorted(pd.Timestamp(as_of), side="right")) - 1
+    if position < 0:
+        first = values.index[0].date()
+        raise DataError(f"{name}: no data on or before {as_of} (history starts {first})")
+    return position
+
+
+def spread(
+    market: MarketData,
+    a: str,
+    b: str,
+    window: str | Window = "ytd",
+    as_of: date | None = None,
+    basis: Basis = "total",
+) -> SpreadReport:
+    """A's return over `window` minus B's, each leg with the start and end sessions it used.
+
+    Raises DataError (unknown symbol, no data at `as_of`, history too short) and WindowError.
+    """
+    parsed = parse_window(window) if isinstance(window, str) else window
+    column = basis_column(basis)
+    legs = [load_leg(market, name, column) for name in (a, b)]
+    end = as_of or min(leg.index[-1].date() for leg in legs if not leg.empty)
+    a_leg, b_leg = (leg_return(leg, parsed, end) for leg in legs)
+    return SpreadReport(a=a_leg, b=b_leg, window=parsed.text, basis=basis, as_of=end)
+
+
+def spread_series(a: pd.Series, b: pd.Series, window: Window) -> pd.DataFrame:
+    """Per common date: each leg's window return and A minus B (fractions), NaN-free."""
+    frame = pd.DataFrame({"a": return_series(a, window), "b": return_series(b, window)})
+    frame = frame.dropna()
+    frame["spread"] = frame["a"] - frame["b"]
+    return frame

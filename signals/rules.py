@@ -1,0 +1,282 @@
+"""Rule definitions: one frozen dataclass per rule type, and `parse_rule` to validate a mapping.
+
+Shared options (every type): `name`, `description`, `enabled`, `severity`, `tags`,
+`confirm` (bars the condition must hold), `hysteresis` (band, in the rule's measure unit,
+the measure must cross back beyond before the rule re-arms), `cooldown` (bars after a firing
+before the next), `trigger` (episode | once | once_per_bar), `emit_reversed`, `intraday`
+(may fire on provisional bars) and `renotify_minutes` (stored for the delivery layer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields
+from datetime import date
+from typing import Any, ClassVar, Literal
+
+from signals.legs import split_expression
+from signals.measures import Window, parse_window
+from signals.rule_fields import RuleError, Spec, check_fields, common_spec, v
+
+Direction3 = Literal["up", "down", "either"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """Options every rule type shares; subclasses add their own parameters."""
+
+    type: ClassVar[str] = ""
+    unit: ClassVar[str] = ""
+    id: str
+    name: str = ""
+    description: str = ""
+    enabled: bool = True
+    severity: Literal["info", "warning", "critical"] = "info"
+    tags: tuple[str, ...] = ()
+    confirm: int = 1
+    hysteresis: float = 0.0
+    cooldown: int = 0
+    trigger: Literal["episode", "once", "once_per_bar"] = "episode"
+    emit_reversed: bool = True
+    intraday: bool = False
+    renotify_minutes: int | None = None
+
+    @property
+    def title(self) -> str:
+        """The rule's display name (its id when it has none)."""
+        return self.name or self.id
+
+    def legs(self) -> tuple[str, ...]:
+        """The symbols and series ids the rule reads."""
+        raise NotImplementedError
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The rule as a plain mapping (the inverse of `parse_rule`)."""
+        data: dict[str, Any] = {"type": self.type}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            data[item.name] = list(value) if isinstance(value, tuple) else value
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelativeCrossover(Rule):
+    """A's return over `window` crosses B's (plus `level` pp): up, down or either."""
+
+    type: ClassVar[str] = "relative_crossover"
+    unit: ClassVar[str] = "pp"
+    a: str
+    b: str
+    window: str = "ytd"
+    basis: Literal["total", "price"] = "total"
+    direction: Direction3 = "up"
+    level: float = 0.0
+    hysteresis: float = 1.0
+
+    def legs(self) -> tuple[str, ...]:
+        """The two symbols compared."""
+        return (self.a, self.b)
+
+    @property
+    def parsed_window(self) -> Window:
+        """The window, parsed."""
+        return parse_window(self.window)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewHigh(Rule):
+    """A symbol closes (or trades, basis high) above its all-time or N-session high."""
+
+    type: ClassVar[str] = "new_high"
+    unit: ClassVar[str] = "%"
+    symbol: str
+    lookback: int | None = None  # sessions; None = all-time
+    basis: Literal["close", "high", "adj_close"] = "close"
+    min_history: int = 252
+    hysteresis: float = 2.0  # % below the record before the rule re-arms
+    emit_reversed: bool = False
+
+    def legs(self) -> tuple[str, ...]:
+        """The symbol watched."""
+        return (self.symbol,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtremeSince(Rule):
+    """A series reaches its highest/lowest value since a date or in at least N years."""
+
+    type: ClassVar[str] = "extreme_since"
+    unit: ClassVar[str] = ""
+    series: str
+    extreme: Literal["high", "low"] = "high"
+    since: date | None = None
+    years: float | None = None
+    basis: Literal["total", "price"] = "total"
+    hysteresis: float = 2.0  # % back from the extreme before the rule re-arms
+    emit_reversed: bool = False
+
+    def legs(self) -> tuple[str, ...]:
+        """The leaves of the series expression."""
+        return split_expression(self.series)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpreadThreshold(Rule):
+    """A beats B (direction up) or trails B (down) by at least `threshold_bps` over a window."""
+
+    type: ClassVar[str] = "spread_threshold"
+    unit: ClassVar[str] = "bps"
+    a: str
+    b: str
+    window: str = "42d"
+    basis: Literal["total", "price"] = "total"
+    threshold_bps: float
+    direction: Literal["up", "down"] = "up"
+    hysteresis: float = 100.0
+
+    def legs(self) -> tuple[str, ...]:
+        """The two symbols compared."""
+        return (self.a, self.b)
+
+    @property
+    def parsed_window(self) -> Window:
+        """The window, parsed."""
+        return parse_window(self.window)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RallyFromLow(Rule):
+    """A symbol is up at least `threshold_pct` % from its lowest close of the last N sessions."""
+
+    type: ClassVar[str] = "rally_from_low"
+    unit: ClassVar[str] = "%"
+    symbol: str
+    lookback: int = 252
+    threshold_pct: float
+    basis: Literal["total", "price"] = "total"
+    hysteresis: float = 10.0
+
+    def legs(self) -> tuple[str, ...]:
+        """The symbol watched."""
+        return (self.symbol,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateChange(Rule):
+    """A stored rate steps up (hike), down (cut) or either by at least `min_change_bps`."""
+
+    type: ClassVar[str] = "rate_change"
+    unit: ClassVar[str] = "bps"
+    series: str
+    direction: Direction3 = "either"
+    min_change_bps: float = 1.0
+    emit_reversed: bool = False
+
+    def legs(self) -> tuple[str, ...]:
+        """The series watched."""
+        return (self.series,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Curve(Rule):
+    """`long - short` (yields in %) crosses `level_bps`, or changes by `change_bps` over N bars."""
+
+    type: ClassVar[str] = "curve"
+    unit: ClassVar[str] = "bps"
+    long: str
+    short: str
+    mode: Literal["level", "change"] = "level"
+    level_bps: float = 0.0
+    change_bps: float | None = None
+    sessions: int | None = None
+    direction: Direction3 = "up"
+    hysteresis: float = 10.0
+
+    def legs(self) -> tuple[str, ...]:
+        """The two yields."""
+        return (self.long, self.short)
+
+
+RULE_TYPES: dict[str, type[Rule]] = {
+    cls.type: cls
+    for cls in (
+        RelativeCrossover,
+        NewHigh,
+        ExtremeSince,
+        SpreadThreshold,
+        RallyFromLow,
+        RateChange,
+        Curve,
+    )
+}
+
+_DIR3 = ("up", "down", "either")
+_TOTAL = ("total", "price")
+SPECS: dict[str, Spec] = {
+    "relative_crossover": {
+        "a": v.symbol(), "b": v.symbol(), "window": v.window(), "basis": v.choice(_TOTAL),
+        "direction": v.choice(_DIR3), "level": v.number(),
+    },
+    "new_high": {
+        "symbol": v.symbol(), "lookback": v.integer(2), "min_history": v.integer(1),
+        "basis": v.choice(("close", "high", "adj_close")),
+    },
+    "extreme_since": {
+        "series": v.expression(), "extreme": v.choice(("high", "low")), "since": v.day(),
+        "years": v.number(0.1, 200), "basis": v.choice(_TOTAL),
+    },
+    "spread_threshold": {
+        "a": v.symbol(), "b": v.symbol(), "window": v.window(), "basis": v.choice(_TOTAL),
+        "threshold_bps": v.number(0.0001), "direction": v.choice(("up", "down")),
+    },
+    "rally_from_low": {
+        "symbol": v.symbol(), "lookback": v.integer(2), "threshold_pct": v.number(0.0001),
+        "basis": v.choice(_TOTAL),
+    },
+    "rate_change": {
+        "series": v.symbol(), "direction": v.choice(_DIR3), "min_change_bps": v.number(0.0001),
+    },
+    "curve": {
+        "long": v.symbol(), "short": v.symbol(), "mode": v.choice(("level", "change")),
+        "level_bps": v.number(), "change_bps": v.number(0.0001), "sessions": v.integer(1),
+        "direction": v.choice(_DIR3),
+    },
+}  # fmt: skip
+
+
+def parse_rule(mapping: Mapping[str, Any]) -> Rule:
+    """Validate a mapping (from TOML) into a Rule; RuleError lists every problem by field."""
+    kind = mapping.get("type")
+    if kind not in RULE_TYPES:
+        known = ", ".join(RULE_TYPES)
+        problem = "missing" if kind is None else f"unknown rule type {kind!r}"
+        raise RuleError([("type", f"{problem}; use one of {known}")], rule_id=mapping.get("id"))
+    cls = RULE_TYPES[kind]
+    spec = {**common_spec(), **SPECS[kind]}
+    required = {f.name for f in fields(cls) if _is_required(f)}
+    values, problems = check_fields(mapping, spec, required)
+    problems.extend(_cross_checks(kind, {**_defaults(cls), **values}))
+    if problems:
+        raise RuleError(problems, rule_id=mapping.get("id"))
+    return cls(**values)
+
+
+def _is_required(item: Any) -> bool:
+    return item.default is MISSING and item.default_factory is MISSING
+
+
+def _defaults(cls: type[Rule]) -> dict[str, Any]:
+    return {f.name: f.default for f in fields(cls) if not _is_required(f)}
+
+
+def _cross_checks(kind: str, values: dict[str, Any]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if "a" in values and values.get("a") == values.get("b"):
+        problems.append(("b", "must differ from a"))
+    if kind == "extreme_since" and (values.get("since") is None) == (values.get("years") is None):
+        problems.append(("since", "give exactly one of since (a date) or years"))
+    if kind == "curve" and values.get("mode") == "change":
+        for name in ("change_bps", "sessions"):
+            if values.get(name) is None:
+                problems.append((name, "required when mode = 'change'"))
+    return problems

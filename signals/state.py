@@ -1,0 +1,133 @@
+"""The anti-flap state machine: a pure step from (state, one bar's measure) to (state, events).
+
+A rule turns its measure into a signed distance `x` from firing: side "up" holds when x > 0
+(x >= 0 when the threshold is inclusive), side "down" (two-sided rules only) when x < 0.
+A side goes inactive → pending → firing once its condition has held `confirm` bars in a row,
+and stays firing until x is back beyond the hysteresis band (x <= -hysteresis for "up"),
+which emits a `reversed` transition and re-arms it. So a crossover that wobbles around zero
+by less than the band alerts once, not daily. `cooldown` bars must pass after a firing
+before the next; trigger `once` fires a single episode ever, `once_per_bar` every bar the
+condition holds. The live check and the backtest both call `step`, bar by bar.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Literal, NamedTuple
+
+from signals.models import RuleState, SideState
+
+Trigger = Literal["episode", "once", "once_per_bar"]
+SideName = Literal["up", "down"]
+_INACTIVE = SideState()
+
+
+@dataclass(frozen=True)
+class MachineOptions:
+    """The anti-flap options of one rule, as the state machine needs them."""
+
+    confirm: int = 1
+    hysteresis: float = 0.0
+    cooldown: int = 0
+    trigger: Trigger = "episode"
+    inclusive: bool = False  # x == 0 counts as the condition holding (a threshold "at least")
+    two_sided: bool = False  # side "down" is armed too (crossovers in either direction)
+
+
+class Transition(NamedTuple):
+    """A side fired or reversed on bar `day`; `episode` is the ISO date it fired."""
+
+    kind: Literal["fired", "reversed"]
+    side: SideName
+    day: date
+    episode: str
+
+
+def step(
+    state: RuleState, x: float, day: date, options: MachineOptions
+) -> tuple[RuleState, list[Transition]]:
+    """Advance `state` by one final bar whose signed distance from firing is `x`."""
+    if math.isnan(x) or _is_idle(state, x, options):
+        return state, []
+    can_fire = state.cooldown == 0 and not (options.trigger == "once" and state.fired > 0)
+    transitions: list[Transition] = []
+    up, fired_up = _step_side(state.up, x, day, options, can_fire, "up", transitions)
+    down, fired_down = state.down, False
+    if options.two_sided:
+        can_down = can_fire and not fired_up
+        down, fired_down = _step_side(state.down, -x, day, options, can_down, "down", transitions)
+    fired = fired_up or fired_down
+    cooldown = options.cooldown if fired else max(0, state.cooldown - 1)
+    new = RuleState(
+        up=up,
+        down=down,
+        cooldown=cooldown,
+        fired=state.fired + int(fired),
+        last_session=state.last_session,
+    )
+    return new, transitions
+
+
+def _is_idle(state: RuleState, x: float, options: MachineOptions) -> bool:
+    """Fast path: nothing pending or firing, no cooldown, and no side's condition holds."""
+    if state.cooldown or state.up.phase != "inactive" or state.down.phase != "inactive":
+        return False
+    if state.up.streak or state.down.streak:
+        return False
+    if options.inclusive:
+        return x < 0 and not (options.two_sided and x <= 0)
+    return x <= 0 and not (options.two_sided and x < 0)
+
+
+def _holds(sx: float, options: MachineOptions) -> bool:
+    return sx >= 0 if options.inclusive else sx > 0
+
+
+def _step_side(
+    side: SideState,
+    sx: float,
+    day: date,
+    options: MachineOptions,
+    can_fire: bool,
+    name: SideName,
+    out: list[Transition],
+) -> tuple[SideState, bool]:
+    """One side's transition; appends what happened to `out`, returns (state, fired)."""
+    on = _holds(sx, options)
+    if side.phase == "firing":
+        if not on and sx <= -options.hysteresis:
+            assert side.episode is not None
+            out.append(Transition("reversed", name, day, side.episode))
+            return replace(_INACTIVE, episode=side.episode), False
+        if options.trigger == "once_per_bar" and on and can_fire:
+            return _fire(day, name, out), True
+        return side, False
+    if not on:
+        return (
+            side if side.phase == "inactive" else replace(_INACTIVE, episode=side.episode)
+        ), False
+    streak = side.streak + 1
+    if streak >= options.confirm and can_fire:
+        return _fire(day, name, out), True
+    return SideState(phase="pending", streak=streak, episode=side.episode), False
+
+
+def _fire(day: date, name: SideName, out: list[Transition]) -> SideState:
+    episode = day.isoformat()
+    out.append(Transition("fired", name, day, episode))
+    return SideState(phase="firing", streak=0, episode=episode)
+
+
+def run_steps(
+    state: RuleState, xs: list[float], days: list[date], options: MachineOptions
+) -> tuple[RuleState, list[Transition]]:
+    """Step through many bars in order (the backtest and the live catch-up share this)."""
+    transitions: list[Transition] = []
+    for x, day in zip(xs, days, strict=True):
+        state, happened = step(state, x, day, options)
+        transitions.extend(happened)
+    if days:
+        state = replace(state, last_session=days[-1])
+    return state, transitions
