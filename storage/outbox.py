@@ -1,0 +1,284 @@
+"""The outbox: every alert, one row per destination, written before anything is sent.
+
+`outbox_alerts` keeps what is needed to render an alert (the event as JSON and the chart PNG)
+so delivery never depends on other tables; `outbox` keeps one row per (dedupe_key,
+destination) with its delivery state. Rows are delivered per destination in id order.
+
+States: pending -> sending (claimed; `next_attempt_at` is then the claim's lease) ->
+delivered | pending (retry at `next_attempt_at`) | dead (after too many failures; kept).
+A row found in `sending` after its lease means a sender died mid-send: the outcome is
+unknown and the sender must look for the message before posting it again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from signals.models import ChartSpec, Event
+from storage.db import register
+
+migrations = register(Migrations("rotation.outbox"))
+
+STATUSES = ("pending", "sending", "delivered", "dead")
+OPEN = ("pending", "sending")
+
+
+@migrations()
+def create_outbox(db: Database) -> None:
+    """Alert payloads and per-destination delivery rows."""
+    db.execute(
+        """
+        CREATE TABLE outbox_alerts (
+            dedupe_key TEXT PRIMARY KEY,
+            payload TEXT NOT NULL,
+            chart BLOB,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dedupe_key TEXT NOT NULL REFERENCES outbox_alerts(dedupe_key),
+            destination TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sending', 'delivered', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            message_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            delivered_at TEXT,
+            UNIQUE (dedupe_key, destination)
+        )
+        """
+    )
+    db.execute("CREATE INDEX outbox_open ON outbox (destination, status, id)")
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One delivery of one alert to one destination."""
+
+    id: int
+    dedupe_key: str
+    destination: str
+    status: str
+    attempts: int
+    next_attempt_at: str
+    last_error: str | None
+    message_id: str | None
+    created_at: str
+    updated_at: str
+    delivered_at: str | None
+
+
+def stamp(moment: datetime) -> str:
+    """A UTC timestamp in one fixed format, so that text comparison orders it."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (the default clock)."""
+    return datetime.now(UTC)
+
+
+def enqueue_alerts(
+    db: Database,
+    events: Iterable[Event],
+    destinations: Sequence[str],
+    *,
+    charts: Mapping[str, bytes | None] | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Record each event once and one row per destination; return how many rows are new.
+
+    Idempotent: an event already recorded (same dedupe key) never gets a second row for a
+    destination, in this process or after a restart.
+    """
+    when = stamp(now or utc_now())
+    charts = charts or {}
+    before = _count_rows(db)
+    with db.atomic():
+        for event in events:
+            _insert_alert(db, event, charts.get(event.dedupe_key), when)
+            for destination in destinations:
+                _insert_row(db, event.dedupe_key, destination, when)
+    return _count_rows(db) - before
+
+
+def _insert_alert(db: Database, event: Event, chart: bytes | None, when: str) -> None:
+    payload = json.dumps(event_to_payload(event), default=str, sort_keys=True)
+    db.execute(
+        "INSERT OR IGNORE INTO outbox_alerts (dedupe_key, payload, chart, created_at)"
+        " VALUES (?, ?, ?, ?)",
+        [event.dedupe_key, payload, chart, when],
+    )
+
+
+def _insert_row(db: Database, key: str, destination: str, when: str) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO outbox (dedupe_key, destination, next_attempt_at, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?)",
+        [key, destination, when, when, when],
+    )
+
+
+def _count_rows(db: Database) -> int:
+    return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+
+def known_alert_keys(db: Database, keys: Iterable[str]) -> set[str]:
+    """The keys among `keys` that already have an outbox entry."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return set()
+    marks = ", ".join("?" for _ in wanted)
+    sql = f"SELECT dedupe_key FROM outbox_alerts WHERE dedupe_key IN ({marks})"  # noqa: S608
+    return {row[0] for row in db.execute(sql, wanted)}
+
+
+_DUE = """
+SELECT o.* FROM outbox o
+WHERE o.status IN ('pending', 'sending')
+  AND (SELECT h.next_attempt_at FROM outbox h
+       WHERE h.destination = o.destination AND h.status IN ('pending', 'sending')
+       ORDER BY h.id LIMIT 1) <= ?
+ORDER BY o.destination, o.id
+"""
+
+
+def due_rows(db: Database, now: datetime) -> list[OutboxRow]:
+    """Open rows of every destination whose oldest open row is due, in delivery order.
+
+    A destination's queue is strictly ordered: while its oldest open row waits for a retry,
+    none of its later rows is due.
+    """
+    return [OutboxRow(**dict(row)) for row in db.query(_DUE, [stamp(now)])]
+
+
+def next_due_at(db: Database, destinations: Iterable[str]) -> datetime | None:
+    """When the earliest open head row among `destinations` becomes due, if any."""
+    names = list(destinations)
+    if not names:
+        return None
+    marks = ", ".join("?" for _ in names)
+    sql = (
+        "SELECT min(next_attempt_at) FROM outbox o WHERE status IN ('pending', 'sending')"  # noqa: S608
+        f" AND destination IN ({marks}) AND id = (SELECT min(id) FROM outbox h"
+        " WHERE h.destination = o.destination AND h.status IN ('pending', 'sending'))"
+    )
+    value = db.execute(sql, names).fetchone()[0]
+    return datetime.fromisoformat(value) if value else None
+
+
+def claim_row(db: Database, row: OutboxRow, now: datetime, lease_seconds: float) -> bool:
+    """Mark `row` as being sent and count the attempt; False if another sender changed it."""
+    lease = stamp(now + timedelta(seconds=lease_seconds))
+    with db.atomic():
+        cursor = db.execute(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?,"
+            " updated_at = ? WHERE id = ? AND status = ? AND next_attempt_at = ?",
+            [lease, stamp(now), row.id, row.status, row.next_attempt_at],
+        )
+    return cursor.rowcount == 1
+
+
+def mark_delivered(db: Database, row_id: int, message_id: str | None, now: datetime) -> None:
+    """Record the platform's acceptance and its message id."""
+    with db.atomic():
+        db.execute(
+            "UPDATE outbox SET status = 'delivered', message_id = ?, last_error = NULL,"
+            " delivered_at = ?, updated_at = ? WHERE id = ?",
+            [message_id, stamp(now), stamp(now), row_id],
+        )
+
+
+def mark_failed(
+    db: Database,
+    row_id: int,
+    error: str,
+    *,
+    retry_at: datetime | None,
+    now: datetime,
+    count_attempt: bool = True,
+) -> None:
+    """Record a failure: retry at `retry_at`, or mark the row dead when it is None.
+
+    `count_attempt=False` gives the attempt back (a 429 is the platform pacing us, not a
+    failure of the message).
+    """
+    status = "dead" if retry_at is None else "pending"
+    next_at = stamp(retry_at or now)
+    refund = 0 if count_attempt else 1
+    with db.atomic():
+        db.execute(
+            "UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, updated_at = ?,"
+            " attempts = max(attempts - ?, 0) WHERE id = ?",
+            [status, error, next_at, stamp(now), refund, row_id],
+        )
+
+
+def get_row(db: Database, row_id: int) -> OutboxRow:
+    """One outbox row by id."""
+    row = next(db.query("SELECT * FROM outbox WHERE id = ?", [row_id]))
+    return OutboxRow(**dict(row))
+
+
+def list_outbox(db: Database, status: str | None = None) -> list[dict[str, Any]]:
+    """Every outbox row (optionally of one status) with its alert title, oldest first."""
+    where, params = ("WHERE o.status = ?", [status]) if status else ("", [])
+    sql = f"""
+        SELECT o.id, o.dedupe_key, o.destination, o.status, o.attempts, o.next_attempt_at,
+               o.last_error, o.message_id, o.created_at, o.updated_at, o.delivered_at,
+               json_extract(a.payload, '$.title') AS title
+        FROM outbox o JOIN outbox_alerts a USING (dedupe_key) {where}
+        ORDER BY o.id
+    """  # noqa: S608
+    return [dict(row) for row in db.query(sql, params)]
+
+
+def load_alert(db: Database, dedupe_key: str) -> tuple[Event, bytes | None]:
+    """The stored event and chart PNG of one alert."""
+    row = db.execute(
+        "SELECT payload, chart FROM outbox_alerts WHERE dedupe_key = ?", [dedupe_key]
+    ).fetchone()
+    if row is None:
+        raise KeyError(dedupe_key)
+    return event_from_payload(json.loads(row[0])), row[1]
+
+
+def event_to_payload(event: Event) -> dict[str, Any]:
+    """An event as JSON-ready data (dates as ISO strings)."""
+    data = asdict(event)
+    data["context"] = dict(event.context)
+    return data
+
+
+def event_from_payload(data: Mapping[str, Any]) -> Event:
+    """The event `event_to_payload` wrote."""
+    values = dict(data)
+    values["date"] = date.fromisoformat(values["date"])
+    values["symbols"] = tuple(values.get("symbols", ()))
+    values["fields"] = tuple(tuple(pair) for pair in values.get("fields", ()))
+    chart = values.get("chart")
+    values["chart"] = _chart_from_payload(chart) if chart else None
+    return Event(**values)
+
+
+def _chart_from_payload(data: Mapping[str, Any]) -> ChartSpec:
+    values = dict(data)
+    values["legs"] = tuple(values["legs"])
+    for key in ("start", "end", "reference_date"):
+        if values.get(key):
+            values[key] = date.fromisoformat(values[key])
+    return ChartSpec(**values)
