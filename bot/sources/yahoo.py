@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -29,7 +29,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from yfinance.data import YfData
 from yfinance.exceptions import YFRateLimitError
 
-from bot.market_calendar import is_provisional, last_session, new_york_date, utc_now
+from bot import calendar as nyse
 from bot.sources.base import FetchResult, SourceError
 from signals.models import PriceBar, SeriesPoint
 
@@ -71,6 +71,28 @@ class YahooSession(Session):
         if symbol:
             self.chart_outcomes[symbol] = response.status_code
         return response
+
+
+def utc_now() -> datetime:
+    """The real clock; `YahooSource(clock=...)` replaces it in tests."""
+    return datetime.now(UTC)
+
+
+def is_provisional(day: date, now: datetime) -> bool:
+    """True while the NYSE session of `day` has not closed at `now` (a bar still trading)."""
+    today = nyse.new_york_date(now)
+    if day != today:
+        return day > today
+    try:
+        return nyse.is_session(day) and now < nyse.session_close(day)
+    except nyse.CalendarRangeError:
+        return False
+
+
+def last_opened_session(now: datetime) -> date:
+    """The latest NYSE session that has opened by `now` (today once the bell has rung)."""
+    day = nyse.session_on_or_before(nyse.new_york_date(now))
+    return day if nyse.session_open(day) <= now else nyse.previous_session(day)
 
 
 def describe_network_error(error: BaseException) -> str:
@@ -121,7 +143,7 @@ class YahooSource:
 
         Symbols without a usable P/E are left out; their reasons go into `failures` if given.
         """
-        day = last_session(self.clock())
+        day = last_opened_session(self.clock())
         points = []
         for symbol in symbols:
             try:
@@ -173,7 +195,7 @@ class YahooSource:
         outcomes = getattr(session, "chart_outcomes", {})
         outcomes.clear()
         forget_cached_responses()
-        end = new_york_date(self.clock()) + timedelta(days=1)  # yfinance's end is exclusive
+        end = nyse.new_york_date(self.clock()) + timedelta(days=1)  # yfinance's end is exclusive
         try:
             with quiet_yfinance():
                 frame = yf.download(

@@ -1,0 +1,192 @@
+"""Refresh the price cache incrementally from a `PriceSource`, and P/E snapshots.
+
+Each symbol is fetched from its last cached final session minus a few sessions of overlap, so
+revised bars are picked up. When an overlapping bar's Close or Adj Close differs from the
+cached one, the source has re-based the history (a split, or a dividend that rescales every
+earlier Adj Close): the symbol is then fetched again from its first cached date so the whole
+cached history stays on one adjustment basis. A symbol that failed writes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Protocol
+
+import pandas as pd
+from sqlite_utils import Database
+
+from bot import calendar as nyse
+from bot.sources.base import FetchResult, PriceSource
+from signals.models import PriceBar, SeriesPoint
+from storage.prices import last_dates, load_prices, upsert_bars
+from storage.series import upsert_points
+
+# Relative difference above which a re-served bar counts as re-based, not float noise.
+REBASE_TOLERANCE = 1e-6
+
+
+@dataclass
+class SymbolRefresh:
+    """What one symbol's refresh did."""
+
+    symbol: str
+    start: date
+    fetched: int = 0
+    changed: int = 0
+    last_date: date | None = None
+    provisional: bool = False
+    rebased: bool = False
+    error: str | None = None
+
+
+@dataclass
+class RefreshReport:
+    """Per-symbol outcome of one refresh, in the order the symbols were asked for."""
+
+    symbols: list[SymbolRefresh] = field(default_factory=list)
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """Reason per symbol that failed."""
+        return {s.symbol: s.error for s in self.symbols if s.error is not None}
+
+    @property
+    def rows_changed(self) -> int:
+        """Rows inserted or updated, all symbols together."""
+        return sum(s.changed for s in self.symbols)
+
+    @property
+    def ok(self) -> bool:
+        """True when every symbol refreshed."""
+        return not self.failures
+
+
+class ValuationSource(Protocol):
+    """A source of trailing P/E snapshots (YahooSource)."""
+
+    def fetch_trailing_pe(
+        self, symbols: Iterable[str], failures: dict[str, str] | None = None
+    ) -> list[SeriesPoint]:
+        """Points `pe:<SYMBOL>`; reasons for symbols without one go into `failures`."""
+        ...
+
+
+@dataclass
+class PeRefresh:
+    """P/E snapshots stored by `refresh_pe`."""
+
+    points: list[SeriesPoint]
+    changed: int
+    failures: dict[str, str]
+
+
+def refresh_prices(
+    db: Database,
+    source: PriceSource,
+    symbols: Sequence[str],
+    *,
+    history_start: date,
+    overlap_sessions: int,
+    today: date,
+) -> RefreshReport:
+    """Fetch what is missing (plus overlap) for each symbol and upsert it in one transaction."""
+    starts = plan_starts(db, symbols, history_start, overlap_sessions, today)
+    result = source.fetch(starts)
+    rebased = refetch_rebased(db, source, result)
+    report = RefreshReport([SymbolRefresh(symbol, starts[symbol]) for symbol in symbols])
+    with db.atomic():
+        for item in report.symbols:
+            _store_symbol(db, item, result, rebased)
+    return report
+
+
+def plan_starts(
+    db: Database, symbols: Sequence[str], history_start: date, overlap: int, today: date
+) -> dict[str, date]:
+    """Start date per symbol: last cached final session minus `overlap` sessions."""
+    cached = last_dates(db, final_only=True)
+    starts = {}
+    for symbol in symbols:
+        start = sessions_before(cached[symbol], overlap) if symbol in cached else history_start
+        starts[symbol] = min(start, today)
+    return starts
+
+
+def sessions_before(day: date, count: int) -> date:
+    """The NYSE session `count` sessions before the session on or before `day`."""
+    try:
+        session = nyse.session_on_or_before(day)
+        for _ in range(count):
+            session = nyse.previous_session(session)
+    except nyse.CalendarRangeError:
+        return day - timedelta(days=count * 7 // 5 + 4)  # before 1990: weekdays are close enough
+    return session
+
+
+def refetch_rebased(db: Database, source: PriceSource, result: FetchResult) -> set[str]:
+    """Fetch again from the first cached date every symbol whose history was re-based."""
+    firsts = {}
+    for symbol, bars in result.bars.items():
+        cached = load_prices(db, [symbol], start=min(bar.date for bar in bars)).get(symbol)
+        if cached is not None and is_rebased(bars, cached):
+            firsts[symbol] = _first_cached_date(db, symbol)
+    if not firsts:
+        return set()
+    again = source.fetch(firsts)
+    for symbol in firsts:
+        if symbol in again.bars:
+            result.bars[symbol] = again.bars[symbol]
+        else:
+            del result.bars[symbol]  # never store overlap bars on a basis the history lacks
+            reason = again.failures.get(symbol, "no bars")
+            result.failures[symbol] = f"history was re-based but the full refetch failed: {reason}"
+    return set(firsts)
+
+
+def is_rebased(bars: Iterable[PriceBar], cached: pd.DataFrame) -> bool:
+    """True when a re-served final bar's Close or Adj Close moved beyond float noise."""
+    stored = cached[cached["final"]]
+    for bar in bars:
+        stamp = pd.Timestamp(bar.date)
+        if stamp not in stored.index:
+            continue
+        row = stored.loc[stamp]
+        if _moved(bar.close, row["close"]) or _moved(bar.adj_close, row["adj_close"]):
+            return True
+    return False
+
+
+def _moved(new: float | None, old: float) -> bool:
+    if new is None or old is None or math.isnan(old) or math.isnan(new) or old == 0:
+        return False
+    return abs(new / old - 1) > REBASE_TOLERANCE
+
+
+def _first_cached_date(db: Database, symbol: str) -> date:
+    frame = load_prices(db, [symbol])[symbol]
+    return frame.index[0].date()
+
+
+def _store_symbol(
+    db: Database, item: SymbolRefresh, result: FetchResult, rebased: set[str]
+) -> None:
+    bars = result.bars.get(item.symbol)
+    if not bars:
+        item.error = result.failures.get(item.symbol, "no bars returned")
+        return
+    item.fetched = len(bars)
+    item.changed = upsert_bars(db, bars)
+    item.last_date = bars[-1].date
+    item.provisional = not bars[-1].final
+    item.rebased = item.symbol in rebased
+
+
+def refresh_pe(db: Database, source: ValuationSource, symbols: Sequence[str]) -> PeRefresh:
+    """Fetch trailing P/E snapshots (`pe:<SYMBOL>`) and store them as series points."""
+    failures: dict[str, str] = {}
+    points = source.fetch_trailing_pe(symbols, failures=failures)
+    changed = upsert_points(db, points) if points else 0
+    return PeRefresh(points, changed, failures)
