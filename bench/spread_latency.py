@@ -1,0 +1,113 @@
+"""`/spread` latency through the command core from a warm cache (target: p95 <= 50 ms).
+
+Fills a temporary SQLite file from ../shared/data/prices (every symbol, full history), opens
+the command core on it, warms it with one call, then times a few hundred `/spread` calls over
+a mix of symbol pairs and windows, as a chat adapter would make them (parsing included).
+
+    python bench/spread_latency.py [--calls 400] [--data ../shared/data/prices]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.commands import Commands  # noqa: E402
+from bot.config import load_settings  # noqa: E402
+from bot.sources.csv_dir import CsvDirSource, price_files, symbol_for  # noqa: E402
+from signals.measures import spread  # noqa: E402
+from signals.models import MarketData  # noqa: E402
+from storage.db import open_db  # noqa: E402
+from storage.prices import count_rows, load_prices, upsert_bars  # noqa: E402
+
+PAIRS = [("IWC", "OEF"), ("IWM", "IWB"), ("^RUT", "^GSPC"), ("IJR", "SPY"), ("RSP", "QQQ")]
+WINDOWS = ["ytd", "qtd", "mtd", "1m", "3m", "6m", "1y", "42d", "252d", "since:2020-03-23"]
+
+
+def fill_cache(db_file: Path, data: Path) -> int:
+    """Import every price file into a fresh database; return the rows stored."""
+    db = open_db(db_file)
+    source = CsvDirSource(data)
+    symbols = [symbol_for(path) for path in price_files(data)]
+    result = source.fetch({symbol: date(1900, 1, 1) for symbol in symbols})
+    for bars in result.bars.values():
+        upsert_bars(db, bars)
+    rows = count_rows(db)
+    db.close()
+    return rows
+
+
+def time_calls(core: Commands, calls: int) -> list[float]:
+    """Milliseconds per `/spread` call, cycling through pairs and windows."""
+    timings = []
+    for i in range(calls):
+        a, b = PAIRS[i % len(PAIRS)]
+        window = WINDOWS[(i // len(PAIRS)) % len(WINDOWS)]
+        start = time.perf_counter()
+        core.spread(a.lower(), b, window)
+        timings.append((time.perf_counter() - start) * 1000)
+    return timings
+
+
+def time_full_loads(db_file: Path, calls: int) -> list[float]:
+    """Milliseconds per spread when every call loads both legs' full history (the baseline)."""
+    db = open_db(db_file)
+    timings = []
+    for i in range(calls):
+        a, b = PAIRS[i % len(PAIRS)]
+        window = WINDOWS[(i // len(PAIRS)) % len(WINDOWS)]
+        start = time.perf_counter()
+        spread(MarketData(prices=load_prices(db, [a, b])), a, b, window)
+        timings.append((time.perf_counter() - start) * 1000)
+    db.close()
+    return timings
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by the nearest-rank method."""
+    ordered = sorted(values)
+    rank = max(1, round(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def main() -> int:
+    """Run the benchmark and print p50/p95."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "prices")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        print(f"no price data at {args.data}; see ../shared/data/README.md", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        db_file = Path(tmp) / "bench.db"
+        started = time.perf_counter()
+        rows = fill_cache(db_file, args.data)
+        print(f"cache: {rows} rows in {time.perf_counter() - started:.1f} s")
+        clock = lambda: datetime(2026, 11, 21, tzinfo=UTC)  # noqa: E731
+        core = Commands(load_settings(None), open_db(db_file), rules=[], clock=clock)
+        time_calls(core, len(PAIRS) * 2)  # warm: imports, page cache, pandas paths
+        timings = time_calls(core, args.calls)
+        baseline = time_full_loads(db_file, min(args.calls, 100))
+    p50, p95 = percentile(timings, 50), percentile(timings, 95)
+    print(
+        f"/spread x{len(timings)}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+        f"max {max(timings):.1f} ms, mean {statistics.fmean(timings):.1f} ms (target p95 <= 50 ms)"
+    )
+    print(
+        f"baseline, full-history load per call x{len(baseline)}: "
+        f"p50 {percentile(baseline, 50):.1f} ms, p95 {percentile(baseline, 95):.1f} ms"
+    )
+    return 0 if p95 <= 50 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
