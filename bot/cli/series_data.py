@@ -63,6 +63,8 @@ def _print_summary(
         last = str(values[-1].date) if values else "-"
         table.add_row(sid, f"{len(values):,}", first, last, f"{changed.get(sid, 0):,}")
     console.print(table)
+    total = sum(len(values) for values in points.values())
+    console.print(f"{len(points)} series, {total:,} points, {sum(changed.values()):,} changed")
 
 
 @series_app.command("update")

@@ -103,7 +103,7 @@ def _bars(
         values: list[float | None] = [None] * 6
         for (slot, field), cell in zip(slots, row[1:], strict=True):
             if cell:
-                values[slot] = _parse_number(cell, field, name, line)
+                values[slot] = _fast_number(cell, field, name, line)
         if values != _EMPTY:
             yield PriceBar(symbol, day, *values, True, "csv")
 
@@ -126,6 +126,16 @@ def _parse_date(text: str, name: str, line: int) -> date:
         except ValueError:
             pass
     raise SourceError(f"{name}, line {line}: unparsable date {text!r} (expected YYYY-MM-DD)")
+
+
+def _fast_number(cell: str, field: str, name: str, line: int) -> float | None:
+    """`float(cell)` for the common case; markers, NaN, inf and garbage take the slow path."""
+    try:
+        value = float(cell)
+    except ValueError:
+        return _parse_number(cell, field, name, line)
+    # NaN and infinities are the only floats for which value - value is not 0.
+    return value if value - value == 0 else _parse_number(cell, field, name, line)
 
 
 def _parse_number(text: str, field: str, name: str, line: int) -> float | None:
