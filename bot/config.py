@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     refresh_overlap_sessions: int = Field(5, ge=0, le=60, validation_alias="ROTATION_OVERLAP")
     fetch_retries: int = Field(4, ge=0, le=10, validation_alias="ROTATION_FETCH_RETRIES")
     fetch_timeout: float = Field(30.0, gt=0, le=300, validation_alias="ROTATION_FETCH_TIMEOUT")
+    # Unset: Yahoo Finance itself. A URL: every *.yahoo.com request goes to <URL>/<host>/<path>
+    # instead (a mirror or proxy; the tests point it at their local fake Yahoo).
+    yahoo_url: str | None = Field(None, validation_alias="ROTATION_YAHOO_URL")
     fred_url: str = Field(DEFAULT_FRED_URL, validation_alias="FRED_CSV_URL")
     fred_series: CommaList = Field(
         ("DFEDTARU", "DGS10", "DGS3MO"), validation_alias="FRED_SERIES"
