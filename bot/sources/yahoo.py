@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import yfinance as yf
@@ -50,20 +50,23 @@ _PRICES = ("open", "high", "low", "close", "adj_close")
 class YahooSession(Session):
     """A curl_cffi session that remembers the outcome of the last chart request per symbol.
 
-    `chart_outcomes[symbol]` is the HTTP status, or a short text for a network error.
+    `chart_outcomes[symbol]` is the HTTP status, or a short text for a network error. With a
+    `base_url` (ROTATION_YAHOO_URL), every `https://<host>.yahoo.com/<path>` request goes to
+    `<base_url>/<host>.yahoo.com/<path>` instead: a mirror, or the local fake in tests.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, base_url: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("impersonate", "chrome")
         super().__init__(**kwargs)
+        self.base_url = base_url.rstrip("/") if base_url else None
         self.chart_outcomes: dict[str, int | str] = {}
 
     def request(self, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
-        """Send the request and record its outcome when it is a chart request."""
+        """Send the request (re-routed if configured) and record a chart request's outcome."""
         match = _CHART_PATH.search(url)
         symbol = unquote(match.group(1)).upper() if match else None
         try:
-            response = super().request(method, url, *args, **kwargs)
+            response = super().request(method, self.route(url), *args, **kwargs)
         except RequestException as error:
             if symbol:
                 self.chart_outcomes[symbol] = describe_network_error(error)
@@ -71,6 +74,14 @@ class YahooSession(Session):
         if symbol:
             self.chart_outcomes[symbol] = response.status_code
         return response
+
+    def route(self, url: str) -> str:
+        """Where a request for `url` really goes."""
+        parts = urlsplit(url)
+        if self.base_url is None or not (parts.hostname or "").endswith("yahoo.com"):
+            return url
+        query = f"?{parts.query}" if parts.query else ""
+        return f"{self.base_url}/{parts.hostname}{parts.path or '/'}{query}"
 
 
 def utc_now() -> datetime:
@@ -114,6 +125,7 @@ class YahooSource:
     """`PriceSource` for Yahoo Finance daily bars (Close as traded, Adj Close adjusted)."""
 
     session: Session | None = None
+    base_url: str | None = None
     retries: int = 4
     timeout: float = 30.0
     clock: Callable[[], datetime] = utc_now
@@ -219,7 +231,7 @@ class YahooSource:
 
     def _session(self) -> Session:
         if self.session is None:
-            self.session = YahooSession()
+            self.session = YahooSession(self.base_url)
         return self.session
 
     # -- valuation --------------------------------------------------------------------

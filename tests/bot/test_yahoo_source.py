@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.sources.yahoo import YahooSource
+from bot.sources.yahoo import YahooSession, YahooSource
 from signals.models import PriceBar
-from tests.fakes.yahoo import DATA, HANG, OK, FakeYahoo, FakeYahooSession, start_fake_yahoo
+from tests.fakes.yahoo import DATA, HANG, OK, FakeYahoo, start_fake_yahoo
 
 AFTER_CLOSE = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)  # Friday, NYSE closed at 21:00 UTC
 IWM = DATA / "chart-IWM-2026-11-16-to-2026-11-20.json"
@@ -29,7 +29,7 @@ def recorded(shared_data: Path) -> Path:
 
 
 def make_source(
-    session: FakeYahooSession, sleeps: list[float], now: datetime = AFTER_CLOSE, **kwargs: object
+    session: YahooSession, sleeps: list[float], now: datetime = AFTER_CLOSE, **kwargs: object
 ) -> YahooSource:
     return YahooSource(session=session, clock=lambda: now, sleep=sleeps.append, **kwargs)
 
@@ -150,7 +150,7 @@ def test_timeout_is_retried(fake: FakeYahoo) -> None:
 
 
 def test_no_network_gives_one_clear_reason_per_symbol(fake: FakeYahoo) -> None:
-    dead = FakeYahooSession("http://127.0.0.1:9")  # discard port: nothing listens
+    dead = YahooSession("http://127.0.0.1:9")  # discard port: nothing listens
     sleeps: list[float] = []
     result = make_source(dead, sleeps, retries=1, timeout=2).fetch(
         {"IWM": date(2026, 11, 16), "SPY": date(2026, 11, 16)}

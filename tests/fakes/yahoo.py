@@ -1,9 +1,9 @@
 """A local stand-in for Yahoo Finance on 127.0.0.1 that the real yfinance code talks to.
 
-The seam: `FakeYahooSession` is a `curl_cffi.requests.Session` (through our `YahooSession`)
-whose `request` rewrites every `https://<host>.yahoo.com/<path>` to
-`http://127.0.0.1:<port>/<host>.yahoo.com/<path>`; the server reads the original host from the
-first path segment. It serves what yfinance requests: the cookie (fc.yahoo.com), the crumb
+The seam: yfinance's `session=` argument. `YahooSession(base_url)` (a `curl_cffi.requests.Session`,
+also what production uses, see ROTATION_YAHOO_URL) rewrites every `https://<host>.yahoo.com/<path>`
+to `http://127.0.0.1:<port>/<host>.yahoo.com/<path>`; the server reads the original host from
+the first path segment. It serves what yfinance requests: the cookie (fc.yahoo.com), the crumb
 (`/v1/test/getcrumb`), the consent page (guce.yahoo.com), `v8/finance/chart/<symbol>` in the
 real wire format, and for `.info` `v10/finance/quoteSummary/<symbol>`, `v7/finance/quote` and
 the fundamentals timeseries. `reset_yfinance` forgets yfinance's process-wide state (the
@@ -144,9 +144,9 @@ class FakeYahoo:
             queue = self.failures.get(symbol.upper())
             return queue.pop(0) if queue else None
 
-    def session(self) -> FakeYahooSession:
-        """A curl_cffi session whose Yahoo requests land on this fake."""
-        return FakeYahooSession(self.base_url)
+    def session(self) -> YahooSession:
+        """Our curl_cffi session, routed so that its Yahoo requests land on this fake."""
+        return YahooSession(self.base_url)
 
     def __enter__(self) -> FakeYahoo:
         self.thread.start()
@@ -155,22 +155,6 @@ class FakeYahoo:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class FakeYahooSession(YahooSession):
-    """Our recording session with every *.yahoo.com URL redirected to the local fake."""
-
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.base_url = base_url
-
-    def request(self, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
-        """Rewrite https://host.yahoo.com/path to http://127.0.0.1:port/host.yahoo.com/path."""
-        parts = urlsplit(url)
-        if parts.hostname and parts.hostname.endswith("yahoo.com"):
-            query = f"?{parts.query}" if parts.query else ""
-            url = f"{self.base_url}/{parts.hostname}{parts.path or '/'}{query}"
-        return super().request(method, url, *args, **kwargs)
 
 
 def _handler_for(fake: FakeYahoo) -> type[BaseHTTPRequestHandler]:
