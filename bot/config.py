@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="ROTATION_LOG_LEVEL"
     )
+    log_format: Literal["kv", "json"] = Field("kv", validation_alias="ROTATION_LOG_FORMAT")
 
     # Market data
     history_start: str = Field("2000-01-01", validation_alias="ROTATION_HISTORY_START")
@@ -49,9 +50,7 @@ class Settings(BaseSettings):
     # instead (a mirror or proxy; the tests point it at their local fake Yahoo).
     yahoo_url: str | None = Field(None, validation_alias="ROTATION_YAHOO_URL")
     fred_url: str = Field(DEFAULT_FRED_URL, validation_alias="FRED_CSV_URL")
-    fred_series: CommaList = Field(
-        ("DFEDTARU", "DGS10", "DGS3MO"), validation_alias="FRED_SERIES"
-    )
+    fred_series: CommaList = Field(("DFEDTARU", "DGS10", "DGS3MO"), validation_alias="FRED_SERIES")
 
     # Discord
     discord_bot_token: SecretStr | None = Field(None, validation_alias="DISCORD_BOT_TOKEN")
@@ -77,6 +76,12 @@ class Settings(BaseSettings):
     delivery_base_delay: float = Field(
         2.0, gt=0, le=600, validation_alias="DELIVERY_BASE_DELAY_SECONDS"
     )
+    delivery_lease_seconds: float = Field(
+        60.0, gt=0, le=3600, validation_alias="DELIVERY_LEASE_SECONDS"
+    )
+    delivery_max_wait: float = Field(
+        300.0, ge=0, le=3600, validation_alias="DELIVERY_MAX_WAIT_SECONDS"
+    )
 
     # Service
     intraday_minutes: int = Field(15, ge=1, le=390, validation_alias="ROTATION_INTRADAY_MINUTES")
@@ -86,6 +91,7 @@ class Settings(BaseSettings):
     digest_time: time = Field(time(17, 30), validation_alias="ROTATION_DIGEST_TIME")
     catchup_alert_days: int = Field(3, ge=0, le=60, validation_alias="ROTATION_CATCHUP_ALERT_DAYS")
     metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias="ROTATION_METRICS_PORT")
+    metrics_host: str = Field("127.0.0.1", validation_alias="ROTATION_METRICS_HOST")
 
     @field_validator(
         "extra_symbols",

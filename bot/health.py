@@ -1,0 +1,174 @@
+"""One health model for `rotation-bot status`, the `/status` chat command and `/healthz`.
+
+Health is read from SQLite only (prices, service runs, heartbeat, outbox), so the CLI can
+report on a service running in another process.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot import calendar
+from bot.config import Settings
+from storage import prices, service_state
+from storage.db import open_db
+
+# The service writes its heartbeat every 30 s; three missed beats mean it is not running.
+HEARTBEAT_STALE = timedelta(seconds=90)
+OUTBOX_STATUSES = ("pending", "sending", "delivered", "dead")
+
+
+@dataclass(frozen=True)
+class SymbolHealth:
+    """Freshness of one cached symbol against the last completed NYSE session."""
+
+    symbol: str
+    last_final_date: date | None
+    last_date: date | None
+    sessions_behind: int
+    fetched_at: str | None
+
+    @property
+    def stale(self) -> bool:
+        """True when final bars are missing for a completed session."""
+        return self.sessions_behind > 0
+
+
+@dataclass(frozen=True)
+class Health:
+    """Everything `status` reports; `problems` empty means healthy."""
+
+    checked_at: datetime
+    expected_session: date
+    symbols: list[SymbolHealth]
+    last_evaluation: dict[str, Any] | None
+    last_evaluated_session: date | None
+    service: dict[str, str]
+    service_running: bool
+    outbox: dict[str, int] | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is nothing to fix."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the `status --json` shape)."""
+        data = asdict(self)
+        data["status"] = "ok" if self.ok else "degraded"
+        data["symbols"] = [{**asdict(s), "stale": s.stale} for s in self.symbols]
+        return data
+
+
+def collect_health(db: Database, now: datetime, settings: Settings) -> Health:
+    """Read the health of data, evaluations, the service and the outbox at `now`."""
+    expected = calendar.last_completed_session(now)
+    symbols = [_symbol_health(row, expected) for row in prices.freshness(db)]
+    state = service_state.get_state(db)
+    health = Health(
+        checked_at=now,
+        expected_session=expected,
+        symbols=symbols,
+        last_evaluation=service_state.last_run(db, "evaluate", outcome=None),
+        last_evaluated_session=service_state.last_evaluated_session(db),
+        service=state,
+        service_running=_running(state, now),
+        outbox=outbox_counts(db),
+    )
+    health.problems.extend(find_problems(health, now, settings))
+    return health
+
+
+def read_health(path: Path, now: datetime, settings: Settings) -> Health:
+    """`collect_health` on its own connection (safe from any thread)."""
+    db = open_db(path, migrate=False)
+    try:
+        return collect_health(db, now, settings)
+    finally:
+        db.close()
+
+
+def _symbol_health(row: dict[str, object], expected: date) -> SymbolHealth:
+    last_final = _date(row.get("last_final_date"))
+    behind = 0
+    if last_final is None:
+        behind = 1
+    elif last_final < expected:
+        behind = len(calendar.sessions_between(last_final + timedelta(days=1), expected))
+    return SymbolHealth(
+        symbol=str(row["symbol"]),
+        last_final_date=last_final,
+        last_date=_date(row.get("last_date")),
+        sessions_behind=behind,
+        fetched_at=str(row["fetched_at"]) if row.get("fetched_at") else None,
+    )
+
+
+def _date(value: object) -> date | None:
+    return date.fromisoformat(str(value)) if value else None
+
+
+def _running(state: dict[str, str], now: datetime) -> bool:
+    beat = max(state.get("heartbeat", ""), state.get("started_at", ""))
+    if not beat or state.get("stopped_at", "") >= beat:
+        return False
+    return now - datetime.fromisoformat(beat) <= HEARTBEAT_STALE
+
+
+def outbox_counts(db: Database) -> dict[str, int] | None:
+    """Outbox rows by status, or None when delivery has not created its table yet."""
+    if not db["outbox"].exists():
+        return None
+    try:
+        rows = db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
+    except sqlite3.OperationalError:
+        return None
+    counts = dict.fromkeys(OUTBOX_STATUSES, 0)
+    counts.update({str(status): int(count) for status, count in rows})
+    return counts
+
+
+def find_problems(health: Health, now: datetime, settings: Settings) -> list[str]:
+    """Human-readable problems, one line each."""
+    problems = []
+    stale = [s for s in health.symbols if s.stale]
+    if stale:
+        names = ", ".join(f"{s.symbol} ({s.sessions_behind} behind)" for s in stale[:8])
+        more = f" and {len(stale) - 8} more" if len(stale) > 8 else ""
+        problems.append(f"stale data for {health.expected_session}: {names}{more}")
+    due = calendar.last_completed_session(now, timedelta(minutes=settings.close_delay_minutes))
+    evaluated = health.last_evaluated_session
+    if evaluated is None or evaluated < due:
+        problems.append(f"session {due} not evaluated yet (last: {evaluated or 'never'})")
+    if not health.service_running:
+        problems.append("service not running (no recent heartbeat)")
+    if health.outbox and health.outbox["dead"]:
+        problems.append(f"{health.outbox['dead']} dead deliveries (see rotation-bot outbox)")
+    return problems
+
+
+def render_lines(health: Health) -> list[str]:
+    """Plain-text report, one fact per line (the CLI and `/status` format from this)."""
+    lines = [f"status: {'ok' if health.ok else 'degraded'}"]
+    lines += [f"  problem: {problem}" for problem in health.problems]
+    lines.append(f"expected session: {health.expected_session}")
+    last = health.last_evaluation
+    when = f"{last['finished_at']} ({last['outcome']})" if last else "never"
+    lines.append(f"last evaluation: {health.last_evaluated_session or 'none'}, run {when}")
+    running = "running" if health.service_running else "not running"
+    lines.append(f"service: {running}, heartbeat {health.service.get('heartbeat', 'none')}")
+    if health.outbox is None:
+        lines.append("outbox: not created yet")
+    else:
+        lines.append("outbox: " + ", ".join(f"{k} {v}" for k, v in health.outbox.items()))
+    for symbol in health.symbols:
+        behind = f"{symbol.sessions_behind} behind" if symbol.stale else "fresh"
+        lines.append(f"  {symbol.symbol:<8} {symbol.last_final_date or '-'}  {behind}")
+    return lines

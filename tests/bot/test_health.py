@@ -1,0 +1,78 @@
+"""The shared health model: freshness per symbol, evaluations, heartbeat, outbox backlog."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlite_utils import Database
+
+from bot.calendar import NEW_YORK
+from bot.config import load_settings
+from bot.health import collect_health, render_lines
+from signals.models import Event, PriceBar
+from storage import outbox, service_state
+from storage.prices import upsert_bars
+
+SETTINGS = load_settings(None)
+NOW = datetime(2025, 12, 1, 18, 0, tzinfo=NEW_YORK).astimezone(UTC)  # Monday evening
+
+
+def bars(symbol: str, *days: date, final: bool = True) -> list[PriceBar]:
+    return [PriceBar(symbol, day, close=100.0, adj_close=100.0, final=final) for day in days]
+
+
+def evaluated(db: Database, session: date, outcome: str = "ok") -> None:
+    run = {"job": "evaluate", "session": session, "outcome": outcome}
+    service_state.record_run(db, {**run, "started_at": NOW, "finished_at": NOW})
+
+
+def test_healthy_when_data_evaluations_and_heartbeat_are_current(fresh_db: Database) -> None:
+    upsert_bars(fresh_db, bars("IWM", date(2025, 11, 28), date(2025, 12, 1)))
+    evaluated(fresh_db, date(2025, 12, 1))
+    service_state.set_state(fresh_db, {"heartbeat": NOW.isoformat()}, NOW)
+
+    health = collect_health(fresh_db, NOW, SETTINGS)
+
+    assert health.problems == []
+    assert health.expected_session == date(2025, 12, 1)
+    assert health.to_dict()["status"] == "ok"
+    assert health.to_dict()["outbox"] == {"pending": 0, "sending": 0, "delivered": 0, "dead": 0}
+
+
+def test_stale_symbols_count_sessions_not_days(fresh_db: Database) -> None:
+    upsert_bars(fresh_db, bars("IWC", date(2025, 11, 26)))  # Thanksgiving and a weekend after
+    upsert_bars(fresh_db, bars("OEF", date(2025, 11, 26)))
+    upsert_bars(fresh_db, bars("OEF", date(2025, 11, 28), date(2025, 12, 1), final=False))
+
+    health = collect_health(fresh_db, NOW, SETTINGS)
+
+    behind = {s.symbol: s.sessions_behind for s in health.symbols}
+    assert behind == {"IWC": 2, "OEF": 2}  # OEF's later bars are provisional
+    assert health.problems[0] == "stale data for 2025-12-01: IWC (2 behind), OEF (2 behind)"
+    assert "session 2025-12-01 not evaluated yet (last: never)" in health.problems
+    assert "service not running (no recent heartbeat)" in health.problems
+
+
+def test_outbox_backlog_and_dead_deliveries_are_reported(fresh_db: Database) -> None:
+    event = Event("iwc_over_oef", "fired", date(2025, 12, 1), "2025-12-01", "IWC leads", 1.0)
+    outbox.enqueue_alerts(fresh_db, [event], ["console", "discord"], now=NOW)
+    fresh_db.execute("UPDATE outbox SET status = 'dead' WHERE destination = 'discord'")
+
+    health = collect_health(fresh_db, NOW, SETTINGS)
+
+    assert health.outbox == {"pending": 1, "sending": 0, "delivered": 0, "dead": 1}
+    assert "1 dead deliveries (see rotation-bot outbox)" in health.problems
+    assert "outbox: pending 1, sending 0, delivered 0, dead 1" in render_lines(health)
+
+
+def test_missing_outbox_table_is_not_an_error(fresh_db: Database) -> None:
+    fresh_db["outbox"].drop()
+    health = collect_health(fresh_db, NOW, SETTINGS)
+    assert health.outbox is None
+    assert "outbox: not created yet" in render_lines(health)
+
+
+def test_a_stopped_service_is_not_running(fresh_db: Database) -> None:
+    state = {"started_at": NOW.isoformat(), "stopped_at": NOW.isoformat()}
+    service_state.set_state(fresh_db, state, NOW)
+    assert not collect_health(fresh_db, NOW, SETTINGS).service_running

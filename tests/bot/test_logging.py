@@ -1,0 +1,95 @@
+"""Structured log lines, and no secret from Settings ever reaching a log."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from bot.config import load_settings
+from bot.logging_setup import REDACTED, Redactor, configure_logging, secret_values
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.bot-token-value-0123456789"
+WEBHOOK = "https://discord.com/api/webhooks/123456789012/hook-token-abcdefghijklmnop"
+SLACK = "xoxb-1111-2222-slacksecretvalue"
+
+
+@pytest.fixture
+def settings():  # type: ignore[no-untyped-def]
+    return load_settings(
+        None,
+        discord_bot_token=SecretStr(TOKEN),
+        discord_webhook_url=SecretStr(WEBHOOK),
+        slack_bot_token=SecretStr(SLACK),
+    )
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def capture(settings, log_format: str = "kv") -> io.StringIO:  # type: ignore[no-untyped-def]
+    stream = io.StringIO()
+    configure_logging(settings.model_copy(update={"log_format": log_format}), stream)
+    return stream
+
+
+def secrets_in(text: str) -> list[str]:
+    pieces = [TOKEN, WEBHOOK, SLACK, "hook-token-abcdefghijklmnop", "slacksecretvalue"]
+    return [piece for piece in pieces if piece in text]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_secrets_are_redacted_from_messages_and_arguments(settings) -> None:  # type: ignore[no-untyped-def]
+    stream = capture(settings)
+    log = logging.getLogger("some.library")
+    log.warning("posting to %s with token %s", WEBHOOK, TOKEN)
+    log.error(f"slack said invalid_auth for {SLACK}")
+
+    text = stream.getvalue()
+    assert secrets_in(text) == []
+    assert text.count(REDACTED) == 3
+    assert "level=WARNING logger=some.library" in text
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_secrets_are_redacted_from_tracebacks_and_url_fragments(settings) -> None:  # type: ignore[no-untyped-def]
+    stream = capture(settings, "json")
+    try:
+        raise RuntimeError("404 for /api/webhooks/123456789012/hook-token-abcdefghijklmnop")
+    except RuntimeError:
+        logging.getLogger("bot.delivery").exception("delivery failed")
+
+    record = json.loads(stream.getvalue())
+    assert record["msg"] == "delivery failed"
+    assert "RuntimeError" in record["exc"]
+    assert secrets_in(stream.getvalue()) == []
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_key_value_lines_quote_what_needs_quoting(settings) -> None:  # type: ignore[no-untyped-def]
+    stream = capture(settings)
+    logging.getLogger("bot").info('evaluated "IWC/OEF" a=b\nsecond line')
+    line = stream.getvalue().strip()
+    assert "\n" not in line
+    assert line.endswith('msg="evaluated \\"IWC/OEF\\" a=b\\nsecond line"')
+
+
+def test_every_secret_field_is_collected(settings) -> None:  # type: ignore[no-untyped-def]
+    values = secret_values(settings)
+    assert {TOKEN, WEBHOOK, SLACK, "hook-token-abcdefghijklmnop"} <= set(values)
+    assert secret_values(load_settings(None)) == []
+
+
+def test_redactor_without_secrets_changes_nothing() -> None:
+    assert Redactor([])("plain text") == "plain text"
+    assert Redactor(["abcd", "abcdefgh"])("xabcdefghx") == f"x{REDACTED}x"
