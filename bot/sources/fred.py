@@ -8,6 +8,7 @@ with exponential backoff and jitter; anything else, or running out of attempts, 
 
 from __future__ import annotations
 
+import http.client
 import logging
 import random
 import time
@@ -130,8 +131,9 @@ class FredSource:
             raise _Retryable(f"timed out after {self.timeout:g}s") from None
         except urllib.error.URLError as error:
             raise _url_failure(error, url) from None
-        except (ConnectionError, OSError) as error:
-            raise _Retryable(f"connection failed ({error})") from None
+        except (OSError, http.client.HTTPException) as error:
+            # The connection broke mid-answer (reset, truncated body): worth another try.
+            raise _Retryable(f"connection failed ({type(error).__name__}: {error})") from None
         return _csv_text(body, content_type, series_id)
 
 

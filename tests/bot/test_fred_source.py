@@ -134,6 +134,14 @@ def test_timeout_is_retried(fred: FakeFred) -> None:
     assert len(sleeps) == 1
 
 
+def test_truncated_answer_is_retried(fred: FakeFred) -> None:
+    cut = Failure(200, body=b"observation_date,DGS10\n2024-01-02,3.9", truncate=True)
+    fred.fail_next("DGS10", cut)
+    sleeps = Sleeps()
+    assert len(make_source(fred, sleeps).fetch_one("DGS10")) == 3
+    assert len(sleeps) == 1
+
+
 def test_unreachable_host_fails_at_once() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

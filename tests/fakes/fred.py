@@ -31,6 +31,7 @@ class Failure:
     delay: float = 0.0
     body: bytes = b"<html><body>Service Unavailable</body></html>"
     content_type: str = "text/html"
+    truncate: bool = False  # promise more bytes than are sent, then hang up
 
 
 @dataclass
@@ -65,6 +66,8 @@ class FakeFred:
         if failure.delay:
             time.sleep(failure.delay)
         headers = {"Content-Type": failure.content_type}
+        if failure.truncate:
+            headers["Content-Length"] = str(len(failure.body) + 100)
         if failure.retry_after is not None:
             headers["Retry-After"] = failure.retry_after
         return failure.status, headers, failure.body
@@ -90,9 +93,9 @@ def _handler(fake: FakeFred) -> type[BaseHTTPRequestHandler]:
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             try:
                 self.send_response(status)
+                headers.setdefault("Content-Length", str(len(body)))
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
