@@ -50,6 +50,7 @@ def _register_commands() -> None:
     app.add_typer(rules_app, name="rules")
     from bot.cli import (  # noqa: F401
         prices_data,
+        prices_update,
         run,
         series_data,
     )
