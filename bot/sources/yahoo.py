@@ -25,7 +25,13 @@ import pandas as pd
 import yfinance as yf
 from curl_cffi.requests import Session
 from curl_cffi.requests.exceptions import RequestException
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 from yfinance.data import YfData
 from yfinance.exceptions import YFRateLimitError
 
@@ -82,6 +88,15 @@ class YahooSession(Session):
             return url
         query = f"?{parts.query}" if parts.query else ""
         return f"{self.base_url}/{parts.hostname}{parts.path or '/'}{query}"
+
+
+def log_retry(state: RetryCallState) -> None:
+    """One INFO line before each backoff sleep: which symbols, why, how long."""
+    error = state.outcome.exception() if state.outcome else None
+    reasons = error.reasons if isinstance(error, _Transient) else {}
+    wait = state.next_action.sleep if state.next_action else 0.0
+    first = next(iter(reasons.values()), "")
+    log.info("Yahoo: retrying %s in %.1f s (%s)", ", ".join(reasons), wait, first)
 
 
 def utc_now() -> datetime:
@@ -145,7 +160,8 @@ class YahooSource:
         except _Transient as exhausted:
             tries = self.retries + 1
             for symbol, reason in exhausted.reasons.items():
-                result.failures[symbol] = f"{reason} (gave up after {tries} attempts)"
+                attempts = "attempt" if tries == 1 else "attempts"
+                result.failures[symbol] = f"{reason} (gave up after {tries} {attempts})"
         return result
 
     def fetch_trailing_pe(
@@ -176,6 +192,7 @@ class YahooSource:
             stop=stop_after_attempt(self.retries + 1),
             wait=wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max),
             retry=retry_if_exception_type(_Transient),
+            before_sleep=log_retry,
             sleep=self.sleep,
             reraise=True,
         )
@@ -199,7 +216,6 @@ class YahooSource:
                 result.failures[symbol] = reason
                 del pending[symbol]
         if transient:
-            log.info("Yahoo: retrying %s", "; ".join(f"{s}: {r}" for s, r in transient.items()))
             raise _Transient(transient)
 
     def _download(self, starts: dict[str, date]) -> tuple[pd.DataFrame, dict[str, int | str]]:

@@ -1,0 +1,154 @@
+"""`rotation-bot prices update [SYMBOL...]`: refresh the price cache from Yahoo Finance.
+
+One batched download for every symbol, incremental from each symbol's last cached final
+session minus ROTATION_OVERLAP sessions. Symbols that fail are named on stderr, one line
+each, and make the exit code 1; the others are stored all the same.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from bot import calendar as nyse
+from bot.cli.common import app_context, console, err_console, fail, print_json
+from bot.cli.groups import prices_app
+from bot.config import Settings
+from bot.refresh import PeRefresh, RefreshReport, SymbolRefresh, refresh_pe, refresh_prices
+from bot.sources.base import SourceError
+from bot.sources.yahoo import YahooSource
+from bot.universe import configured_symbols, normalize_symbol
+
+
+@prices_app.command("update")
+def update_prices(
+    ctx: typer.Context,
+    symbols: Annotated[
+        list[str] | None,
+        typer.Argument(help="Symbols to update, e.g. IWM ^RUT (default: the configured ones)."),
+    ] = None,
+    pe: Annotated[
+        bool, typer.Option("--pe", help="Also store trailing P/E snapshots (pe:<SYMBOL>).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Update cached daily prices from Yahoo Finance (incremental, one batched download)."""
+    context = app_context(ctx)
+    wanted = parse_symbols(symbols) if symbols else configured_symbols(context.settings)
+    source = yahoo_source(context.settings)
+    started = time.perf_counter()
+    try:
+        with err_console.status(f"fetching {len(wanted)} symbols from Yahoo Finance"):
+            report = refresh_prices(
+                context.db,
+                source,
+                wanted,
+                history_start=history_start(context.settings),
+                overlap_sessions=context.settings.refresh_overlap_sessions,
+                today=nyse.new_york_date(source.clock()),
+            )
+            valuations = refresh_pe(context.db, source, pe_symbols(wanted)) if pe else None
+    except SourceError as error:
+        fail(str(error))
+    show_report(report, valuations, time.perf_counter() - started, as_json)
+    exit_on_failures(report, valuations)
+
+
+def parse_symbols(texts: list[str]) -> list[str]:
+    """Upper-cased, validated, de-duplicated symbols; exit 2 with one line on a bad one."""
+    try:
+        return list(dict.fromkeys(normalize_symbol(text) for text in texts))
+    except ValueError as error:
+        fail(str(error), code=2)
+
+
+def history_start(settings: Settings) -> date:
+    """ROTATION_HISTORY_START as a date; exit 2 with one line if it is not one."""
+    try:
+        return date.fromisoformat(settings.history_start)
+    except ValueError:
+        fail(f"ROTATION_HISTORY_START must be a date YYYY-MM-DD, got {settings.history_start!r}", 2)
+
+
+def yahoo_source(settings: Settings) -> YahooSource:
+    """The Yahoo source as configured (retries, timeout, optional ROTATION_YAHOO_URL)."""
+    return YahooSource(
+        base_url=settings.yahoo_url,
+        retries=settings.fetch_retries,
+        timeout=settings.fetch_timeout,
+    )
+
+
+def pe_symbols(symbols: list[str]) -> list[str]:
+    """Symbols that can have a P/E: not indices or rates (`^...`)."""
+    return [symbol for symbol in symbols if not symbol.startswith("^")]
+
+
+def show_report(
+    report: RefreshReport, valuations: PeRefresh | None, seconds: float, as_json: bool
+) -> None:
+    """The per-symbol summary: a table, or JSON for scripts."""
+    if as_json:
+        print_json(report_json(report, valuations))
+        return
+    table = Table("symbol", "from", "bars", "changed", "last", "note", box=box.SIMPLE_HEAD)
+    for item in report.symbols:
+        table.add_row(*_row(item))
+    console.print(table)
+    fetched = sum(item.fetched for item in report.symbols)
+    console.print(
+        f"{len(report.symbols)} symbols, {fetched:,} bars fetched, "
+        f"{report.rows_changed:,} rows changed, {len(report.failures)} failed in {seconds:.2f}s"
+    )
+    for point in valuations.points if valuations else []:
+        console.print(f"{point.series_id} = {point.value:.2f} on {point.date}")
+
+
+def _row(item: SymbolRefresh) -> tuple[str, ...]:
+    if item.error is not None:
+        return (item.symbol, str(item.start), "-", "-", "-", "[red]failed[/]")
+    notes = [n for n, on in (("provisional", item.provisional), ("re-based", item.rebased)) if on]
+    return (
+        escape(item.symbol),
+        str(item.start),
+        f"{item.fetched:,}",
+        f"{item.changed:,}",
+        str(item.last_date),
+        ", ".join(notes),
+    )
+
+
+def report_json(report: RefreshReport, valuations: PeRefresh | None) -> dict[str, object]:
+    """The JSON shape of `prices update --json`."""
+    data: dict[str, object] = {
+        "symbols": [vars(item) for item in report.symbols],
+        "rows_changed": report.rows_changed,
+        "failures": report.failures,
+    }
+    if valuations is not None:
+        data["pe"] = [
+            {"series_id": p.series_id, "date": p.date, "value": p.value} for p in valuations.points
+        ]
+        data["pe_failures"] = valuations.failures
+    return data
+
+
+def exit_on_failures(report: RefreshReport, valuations: PeRefresh | None) -> None:
+    """One red line per failed symbol on stderr, then exit 1 if there was any."""
+    failures = dict(report.failures)
+    if valuations is not None:
+        failures.update({f"pe:{s}": reason for s, reason in valuations.failures.items()})
+    for symbol, reason in failures.items():
+        err_console.print(
+            f"[bold red]error:[/] {escape(symbol)}: {escape(reason)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if failures:
+        raise typer.Exit(1)

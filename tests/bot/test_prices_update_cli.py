@@ -1,0 +1,112 @@
+"""`rotation-bot prices update` through the real CLI, real yfinance, the fake Yahoo and SQLite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from bot.cli import _register_commands, app
+from bot.universe import DEFAULT_SYMBOLS
+from storage.db import open_db
+from storage.prices import count_rows, tail_rows
+from storage.series import load_series
+from tests.fakes.yahoo import DATA, FakeYahoo, start_fake_yahoo
+
+# Past sessions only, so nothing here depends on the real clock (no provisional bars).
+IWB = DATA / "chart-IWB-dividend-2026-06-05-to-2026-06-11.json"
+RUT = DATA / "chart-RUT-index-2026-11-16-to-2026-11-20.json"
+
+if not any(group.name == "prices" for group in app.registered_groups):
+    _register_commands()
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeYahoo]:
+    for fake in start_fake_yahoo(monkeypatch):
+        monkeypatch.setenv("ROTATION_YAHOO_URL", fake.base_url)
+        monkeypatch.setenv("ROTATION_FETCH_RETRIES", "0")  # the CLI sleeps for real
+        yield fake
+
+
+def invoke(db_path: Path, *args: str) -> Result:
+    return CliRunner().invoke(app, ["--db", str(db_path), "prices", "update", *args])
+
+
+def test_update_stores_bars_and_a_second_run_changes_nothing(
+    fake: FakeYahoo, db_path: Path
+) -> None:
+    fake.add_fixture(IWB)
+    result = invoke(db_path, "iwb")
+    assert result.exit_code == 0, result.output
+    assert "1 symbols, 5 bars fetched, 5 rows changed, 0 failed" in result.stdout
+    db = open_db(db_path)
+    first = tail_rows(db, "IWB", 5)[0]
+    assert (first["date"], first["close"], first["adj_close"], first["final"]) == (
+        "2026-06-05",
+        360.0,
+        359.102493,
+        1,
+    )
+    db.close()
+
+    again = invoke(db_path, "IWB")
+    assert again.exit_code == 0, again.output
+    assert "0 rows changed, 0 failed" in again.stdout
+
+
+def test_failed_symbols_get_one_line_each_and_exit_1_while_others_are_stored(
+    fake: FakeYahoo, db_path: Path
+) -> None:
+    fake.add_fixture(RUT)
+    result = invoke(db_path)  # the configured universe; the fake knows only ^RUT
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    missing = [s for s in DEFAULT_SYMBOLS if s != "^RUT"]
+    assert lines == [
+        f"error: {s}: unknown symbol: Yahoo has no data for {s} (HTTP 404)" for s in missing
+    ]
+    db = open_db(db_path)
+    assert count_rows(db, "^RUT") == 4 and count_rows(db) == 4
+
+
+def test_persistent_rate_limit_is_reported(fake: FakeYahoo, db_path: Path) -> None:
+    fake.add_fixture(IWB)
+    fake.fail("IWB", *[429] * 4)
+    result = invoke(db_path, "IWB")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: IWB: rate limited by Yahoo (HTTP 429) (gave up after 1 attempt)"
+    )
+    assert count_rows(open_db(db_path)) == 0
+
+
+@pytest.mark.parametrize("bad", ["SP Y", "$SPY", "IWM;DROP", "", "^", "ABCDEFGHIJKLMNOPQ"])
+def test_invalid_symbol_is_refused_before_any_request(
+    fake: FakeYahoo, db_path: Path, bad: str
+) -> None:
+    result = invoke(db_path, "IWB", bad)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: invalid symbol {bad!r}")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert fake.requests == []
+
+
+def test_json_summary_and_pe_snapshots(fake: FakeYahoo, db_path: Path) -> None:
+    fake.add_fixture(IWB)
+    fake.add_fixture(RUT)
+    fake.pe["IWB"] = 24.31
+    result = invoke(db_path, "IWB", "^RUT", "--pe", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["rows_changed"] == 9 and data["failures"] == {}
+    assert [(s["symbol"], s["fetched"], s["changed"], s["error"]) for s in data["symbols"]] == [
+        ("IWB", 5, 5, None),
+        ("^RUT", 4, 4, None),
+    ]
+    assert data["symbols"][0]["last_date"] == "2026-06-11"
+    assert [p["series_id"] for p in data["pe"]] == ["pe:IWB"]  # indices have no P/E
+    assert load_series(open_db(db_path), ["pe:IWB"])["pe:IWB"].iloc[-1] == 24.31
