@@ -1,0 +1,76 @@
+"""`rotation-bot rules validate [FILE]` and `rules list`: check and show the rules in force."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from bot.cli.common import app_context, console, err_console, print_json
+from bot.cli.groups import rules_app
+from bot.rules_file import RulesFileError, default_rules_text, load_rules, validate_file
+from signals.rules import Rule
+
+
+@rules_app.command("validate")
+def validate(
+    ctx: typer.Context,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Rules file (default: ROTATION_RULES, else the built-in rules)."),
+    ] = None,
+) -> None:
+    """Report every problem in a rules file with its line; exit 1 if there is any."""
+    target = path or app_context(ctx).settings.rules_path
+    if target is None:
+        problems = _validate_defaults()
+        label = "built-in rules"
+    else:
+        problems = validate_file(target)
+        label = str(target)
+    for problem in problems:
+        err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"ok: {label} is valid", markup=False, highlight=False)
+
+
+def _validate_defaults() -> list[str]:
+    from bot.rules_file import parse_entries, read_entries
+
+    try:
+        return parse_entries(read_entries(default_rules_text(), "<package>/default_rules.toml"))[1]
+    except RulesFileError as error:
+        return error.problems
+
+
+@rules_app.command("list")
+def list_rules(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show the rules in force (built-in rules merged with ROTATION_RULES), disabled ones too."""
+    try:
+        rules = load_rules(app_context(ctx).settings, include_disabled=True)
+    except RulesFileError as error:
+        for problem in error.problems:
+            err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        print_json([rule_json(rule) for rule in rules])
+        return
+    table = Table(box=box.SIMPLE)
+    for column in ("id", "type", "on", "reads", "name"):
+        table.add_column(column, overflow="fold")
+    for rule in rules:
+        on = "yes" if rule.enabled else "no"
+        table.add_row(rule.id, rule.type, on, ", ".join(rule.legs()), rule.title)
+    console.print(table)
+
+
+def rule_json(rule: Rule) -> dict[str, Any]:
+    """The JSON shape of one rule in `rules list --json`: every field, plus `unit`."""
+    return {**rule.to_mapping(), "unit": rule.unit}

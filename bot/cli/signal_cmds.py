@@ -1,0 +1,276 @@
+"""`rotation-bot spread`, `check` and `backtest`: the signal engine from the command line."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from bot.cli import app
+from bot.cli.common import app_context, console, err_console, fail, print_json
+from bot.evaluation import CheckReport, check_rules, load_market
+from bot.rules_file import RulesFileError, load_rules
+from signals.evaluate import backtest_rule
+from signals.formatting import fmt_pct
+from signals.legs import DataError
+from signals.measures import WindowError, spread
+from signals.models import Event, MarketData, SpreadReport
+from signals.rules import Rule
+from storage.prices import load_prices
+from storage.rule_state import event_to_payload
+from storage.series import load_series
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+AsOf = Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD (default: latest).")]
+# A date this far past a leg's last bar is "outside the data", not a weekend or holiday.
+MAX_GAP = timedelta(days=7)
+
+
+def parse_day(text: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option value, or one clear error line."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: {text!r} is not a date (YYYY-MM-DD)")
+
+
+def normalize(name: str) -> str:
+    """Tickers are stored upper case; series ids with a prefix (pe:IWM) are kept as typed."""
+    return name.strip() if ":" in name else name.strip().upper()
+
+
+@app.command("spread")
+def spread_cmd(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(help="First symbol (e.g. IWC).")],
+    b: Annotated[str, typer.Argument(help="Second symbol (e.g. OEF).")],
+    window: Annotated[
+        str, typer.Option("--window", "-w", help="ytd qtd mtd 1m 3m 6m 1y Nd since:DATE")
+    ] = "ytd",
+    as_of: AsOf = None,
+    basis: Annotated[
+        str, typer.Option("--basis", help="total (Adj Close) or price (Close).")
+    ] = "total",
+    as_json: JsonFlag = False,
+) -> None:
+    """A's return minus B's over a window: each return, the spread in bps, the dates used."""
+    day = parse_day(as_of, "--as-of")
+    if basis not in ("total", "price"):
+        fail(f"--basis: {basis!r} is not total or price")
+    db = app_context(ctx).db
+    names = [normalize(a), normalize(b)]
+    market = MarketData(prices=load_prices(db, names), series=load_series(db, names))
+    try:
+        report = spread(market, names[0], names[1], window, day, basis)  # type: ignore[arg-type]
+    except (DataError, WindowError) as error:
+        fail(str(error))
+    _check_inside(report, day)
+    if as_json:
+        print_json(spread_json(report))
+        return
+    _print_spread(report)
+
+
+def _check_inside(report: SpreadReport, day: date | None) -> None:
+    for leg in (report.a, report.b):
+        if day is not None and day - leg.end > MAX_GAP:
+            fail(f"{leg.name}: no data after {leg.end} (asked for {day})")
+
+
+def spread_json(report: SpreadReport) -> dict[str, Any]:
+    """The JSON shape of `spread --json`."""
+    legs = {
+        key: {
+            "symbol": leg.name,
+            "start": leg.start,
+            "end": leg.end,
+            "start_value": leg.start_value,
+            "end_value": leg.end_value,
+            "return_pct": leg.pct,
+        }
+        for key, leg in (("a", report.a), ("b", report.b))
+    }
+    return {
+        **legs,
+        "window": report.window,
+        "basis": report.basis,
+        "as_of": report.as_of,
+        "spread_pp": report.spread_pp,
+        "spread_bps": report.spread_bps,
+    }
+
+
+def _print_spread(report: SpreadReport) -> None:
+    table = Table(
+        box=box.SIMPLE, title=f"{report.window} {report.basis} return, as of {report.as_of}"
+    )
+    for column in ("symbol", "from", "to", "return"):
+        table.add_column(column, justify="right" if column == "return" else "left")
+    for leg in (report.a, report.b):
+        table.add_row(leg.name, str(leg.start), str(leg.end), fmt_pct(leg.pct, signed=True))
+    console.print(table)
+    names = f"{report.a.name} - {report.b.name}"
+    console.print(f"spread {names}: {report.spread_pp:+.2f} pp = {report.spread_bps:+.0f} bps")
+
+
+def _rules(ctx: typer.Context) -> list[Rule]:
+    try:
+        return load_rules(app_context(ctx).settings)
+    except RulesFileError as error:
+        for problem in error.problems:
+            err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("check")
+def check_cmd(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False) -> None:
+    """Evaluate every rule now: state, current measure, threshold, last event, new events.
+
+    Without --as-of the states and new events are saved (as the service does); with --as-of
+    it is a dry run showing what the check would have said on that date.
+    """
+    day = parse_day(as_of, "--as-of")
+    db = app_context(ctx).db
+    report = check_rules(db, _rules(ctx), as_of=day, persist=day is None, now=datetime.now(UTC))
+    if as_json:
+        print_json(check_json(report))
+        return
+    _print_check(report)
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """An event as JSON (the payload stored in the event log, with its dedupe key)."""
+    return event_to_payload(event)
+
+
+def check_json(report: CheckReport) -> dict[str, Any]:
+    """The JSON shape of `check --json`."""
+    return {
+        "expected_session": report.expected_session,
+        "new_events": [event_json(event) for event in report.new_events],
+        "primed": list(report.primed),
+        "rules": [
+            {
+                "id": check.rule.id,
+                "type": check.rule.type,
+                "name": check.rule.title,
+                "status": check.evaluation.status,
+                "reason": check.evaluation.reason,
+                "session": check.evaluation.session,
+                "state": check.evaluation.state.phase,
+                "measure": check.evaluation.measure,
+                "threshold": check.evaluation.threshold,
+                "unit": check.evaluation.unit,
+                "summary": check.evaluation.summary,
+                "events": [event_json(event) for event in check.evaluation.events],
+                "last_event": event_json(check.last_event) if check.last_event else None,
+            }
+            for check in report.checks
+        ],
+    }
+
+
+def _print_check(report: CheckReport) -> None:
+    table = Table(box=box.SIMPLE, title=f"rules (expected session {report.expected_session})")
+    for column in ("rule", "status", "state", "now", "last event"):
+        table.add_column(column, overflow="fold")
+    for check in report.checks:
+        evaluation, last = check.evaluation, check.last_event
+        last_text = f"{last.date} {last.kind}" if last else "-"
+        row = (evaluation.status, evaluation.state.phase, evaluation.summary or "-", last_text)
+        table.add_row(check.rule.id, *row)
+    console.print(table)
+    for check in report.checks:
+        if check.evaluation.reason:
+            text = f"{check.rule.id}: {check.evaluation.status}: {check.evaluation.reason}"
+            console.print(text, markup=False, highlight=False, soft_wrap=True)
+    for event in report.new_events:
+        text = f"NEW {event.kind} {event.date} [{event.rule_id}] {event.title}"
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("backtest")
+def backtest_cmd(
+    ctx: typer.Context,
+    rule_id: Annotated[str | None, typer.Option("--rule", help="Only this rule id.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First date YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date YYYY-MM-DD.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The events each rule would have emitted, using the state machine exactly as live does."""
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    if first and last and first > last:
+        fail(f"--from {first} is after --to {last}")
+    rules = _select(ctx, rule_id)
+    market = load_market(app_context(ctx).db, rules)
+    _check_range(market, first, last)
+    results = [_backtest_one(rule, market, first, last) for rule in rules]
+    if as_json:
+        print_json({"from": first, "to": last, "rules": results})
+        return
+    _print_backtest(results)
+
+
+def _select(ctx: typer.Context, rule_id: str | None) -> list[Rule]:
+    if rule_id is None:
+        return _rules(ctx)
+    try:
+        every = load_rules(app_context(ctx).settings, include_disabled=True)
+    except RulesFileError as error:
+        fail(error.problems[0])
+    chosen = [rule for rule in every if rule.id == rule_id]
+    if not chosen:
+        fail(f"unknown rule id {rule_id!r}; see `rotation-bot rules list`")
+    return chosen
+
+
+def _check_range(market: MarketData, first: date | None, last: date | None) -> None:
+    frames = [*market.prices.values(), *market.series.values()]
+    days = [frame.index for frame in frames if len(frame)]
+    if not days:
+        fail("no stored data for these rules; import prices first (rotation-bot prices import)")
+    lowest, highest = min(i[0] for i in days).date(), max(i[-1] for i in days).date()
+    if first and first > highest:
+        fail(f"--from {first} is after the last stored date {highest}")
+    if last and last < lowest:
+        fail(f"--to {last} is before the first stored date {lowest}")
+
+
+def _backtest_one(
+    rule: Rule, market: MarketData, first: date | None, last: date | None
+) -> dict[str, Any]:
+    try:
+        events = backtest_rule(rule, market, first, last)
+    except DataError as error:
+        return {"id": rule.id, "status": "NO DATA", "reason": str(error), "events": []}
+    rows = [
+        {
+            "kind": e.kind,
+            "date": e.date,
+            "episode": e.episode,
+            "title": e.title,
+            "measure": e.measure,
+            "threshold": e.threshold,
+            "unit": e.unit,
+            "direction": e.direction,
+        }
+        for e in events
+    ]
+    return {"id": rule.id, "status": "OK", "reason": "", "events": rows}
+
+
+def _print_backtest(results: list[dict[str, Any]]) -> None:
+    for result in results:
+        fired = sum(1 for row in result["events"] if row["kind"] == "fired")
+        console.print(
+            f"[bold]{result['id']}[/]: {result['status']} {result['reason']} ({fired} fired)"
+        )
+        for row in result["events"]:
+            console.print(
+                f"  {row['date']} {row['kind']:<8} {row['title']}", markup=False, highlight=False
+            )

@@ -1,0 +1,141 @@
+"""Compose the signal engine with storage: load market data, check every rule, keep state.
+
+`check_rules` is what the scheduler and `rotation-bot check` call. Each rule steps through
+every final bar after its last evaluated session (catching up missed sessions in order),
+its state is saved, and its events go to the deduplicated event log; only events never
+recorded before come back as `new_events`. A rule seen for the first time is primed
+silently on its history, so adding a rule does not replay decades of alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import pandas as pd
+from sqlite_utils import Database
+
+from bot import calendar
+from signals.evaluate import evaluate_rule, last_bar, prime_state
+from signals.legs import DataError, split_expression
+from signals.models import Evaluation, Event, MarketData, RuleState
+from signals.rules import Rule
+from storage.prices import load_prices
+from storage.rule_state import (
+    has_event,
+    last_event_by_rule,
+    load_states,
+    record_events,
+    save_states,
+)
+from storage.series import load_series
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """One rule's evaluation and the last event on record for it."""
+
+    rule: Rule
+    evaluation: Evaluation
+    last_event: Event | None = None
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Every rule's evaluation, and the events recorded for the first time by this check."""
+
+    checks: tuple[RuleCheck, ...]
+    new_events: tuple[Event, ...] = ()
+    expected_session: date | None = None
+    primed: tuple[str, ...] = field(default=())  # rules seen for the first time
+
+
+def expected_last_session(now: datetime) -> date:
+    """The last NYSE session whose close has passed at `now` (holidays, early closes)."""
+    return calendar.last_completed_session(now)
+
+
+def rule_leaves(rules: Iterable[Rule]) -> list[str]:
+    """Every symbol and series id the rules read."""
+    return sorted({leaf for rule in rules for leg in rule.legs() for leaf in split_expression(leg)})
+
+
+def load_market(db: Database, rules: Iterable[Rule], *, end: date | None = None) -> MarketData:
+    """The stored prices (final and provisional) and series the rules read, up to `end`."""
+    leaves = rule_leaves(rules)
+    prices = load_prices(db, leaves, end=end)
+    series = load_series(db, leaves)
+    if end is not None:
+        series = {k: v[v.index <= pd.Timestamp(end)] for k, v in series.items()}
+    return MarketData(prices=prices, series=series)
+
+
+def check_rules(
+    db: Database,
+    rules: Sequence[Rule],
+    *,
+    as_of: date | None = None,
+    now: datetime | None = None,
+    persist: bool = True,
+    market: MarketData | None = None,
+) -> CheckReport:
+    """Evaluate every rule up to `as_of` (default: the last bar stored); save and record.
+
+    With `persist=False` nothing is written: each rule starts from the state a backtest gives
+    just before its last bar on or before `as_of` (a what-if for that date).
+    """
+    expected = expected_last_session(now or datetime.now(UTC))
+    if as_of is not None and as_of < expected:
+        expected = as_of  # checking a past date: only staleness relative to that date counts
+    market = market or load_market(db, rules)
+    states = load_states(db, [rule.id for rule in rules]) if persist else {}
+    checks, primed, events, new_states = [], [], [], {}
+    for rule in rules:
+        state, was_primed = _starting_state(rule, market, states.get(rule.id), as_of)
+        evaluation = evaluate_rule(rule, market, state, as_of=as_of, expected_session=expected)
+        checks.append(evaluation)
+        primed.extend([rule.id] if was_primed else [])
+        events.extend(evaluation.events)
+        if evaluation.state.last_session is not None:
+            new_states[rule.id] = evaluation.state
+    new_events = _store(db, new_states, events) if persist else []
+    last = last_event_by_rule(db)
+    return CheckReport(
+        checks=tuple(RuleCheck(r, e, last.get(r.id)) for r, e in zip(rules, checks, strict=True)),
+        new_events=tuple(new_events),
+        expected_session=expected,
+        primed=tuple(primed),
+    )
+
+
+def _starting_state(
+    rule: Rule, market: MarketData, state: RuleState | None, as_of: date | None
+) -> tuple[RuleState | None, bool]:
+    """The stored state, or for a rule never evaluated one primed up to its last bar."""
+    if state is not None and state.last_session is not None:
+        return state, False
+    try:
+        last = last_bar(rule, market, as_of)
+    except DataError:
+        return state, False
+    if last is None:
+        return state, False
+    return prime_state(rule, market, before=last), True
+
+
+def _store(db: Database, states: dict[str, RuleState], events: list[Event]) -> list[Event]:
+    with db.atomic():
+        save_states(db, states)
+        new = [event for event in record_events(db, events) if _announced(db, event)]
+    for event in new:
+        log.info("event %s: %s", event.dedupe_key, event.title)
+    return new
+
+
+def _announced(db: Database, event: Event) -> bool:
+    """A reversal is worth alerting only when its firing is on record (not primed away)."""
+    return event.kind == "fired" or has_event(db, f"{event.rule_id}:{event.episode}:fired")

@@ -1,0 +1,189 @@
+"""Rules files: the defaults shipped with the package plus the user's `ROTATION_RULES` file.
+
+A file is TOML with one `[[rules]]` table per rule. Validation reports every problem with
+its file and line (`path:12: rule x: confirm: must be ...`). A user rule whose id matches a
+default overrides it: without `type` (or with the same type) it changes only the fields it
+sets; with another type it replaces the default entirely.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from signals.legs import split_expression
+from signals.rule_fields import RuleError
+from signals.rules import Curve, RateChange, Rule, parse_rule
+
+DEFAULT_RULES = "default_rules.toml"
+_TOML_LINE = re.compile(r"line (\d+)")
+_HEADER = re.compile(r"^\s*\[\[\s*rules\s*\]\]\s*(#.*)?$")
+
+
+class RulesFileError(ValueError):
+    """A rules file is invalid; `problems` holds one `path:line: message` per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RuleEntry:
+    """One `[[rules]]` table as written, with where it came from."""
+
+    mapping: Mapping[str, Any]
+    source: str
+    line: int  # the line of its `[[rules]]` header
+    field_lines: Mapping[str, int]
+
+
+def default_rules_text() -> str:
+    """The TOML of the rules shipped with the package."""
+    return resources.files("bot").joinpath(DEFAULT_RULES).read_text(encoding="utf-8")
+
+
+def read_entries(text: str, source: str) -> list[RuleEntry]:
+    """The `[[rules]]` tables of a TOML text; RulesFileError on syntax or shape errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = _TOML_LINE.search(str(error))
+        line = match[1] if match else "?"
+        raise RulesFileError([f"{source}:{line}: TOML syntax error: {error}"]) from None
+    extra = sorted(set(data) - {"rules"})
+    problems = [f"{source}:1: unknown top-level key {key!r}; use [[rules]] tables" for key in extra]
+    tables = data.get("rules", [])
+    if not isinstance(tables, list):
+        problems.append(f"{source}:1: 'rules' must be an array of tables: [[rules]]")
+        tables = []
+    if problems:
+        raise RulesFileError(problems)
+    headers = _header_lines(text)
+    return [
+        RuleEntry(
+            table, source, headers[i] if i < len(headers) else 1, _field_lines(text, headers, i)
+        )
+        for i, table in enumerate(tables)
+    ]
+
+
+def _header_lines(text: str) -> list[int]:
+    return [n for n, line in enumerate(text.splitlines(), 1) if _HEADER.match(line)]
+
+
+def _field_lines(text: str, headers: list[int], index: int) -> dict[str, int]:
+    """Line of every `key =` inside the index-th `[[rules]]` block."""
+    if index >= len(headers):
+        return {}
+    lines = text.splitlines()
+    end = headers[index + 1] - 1 if index + 1 < len(headers) else len(lines)
+    found: dict[str, int] = {}
+    for number in range(headers[index], end):
+        match = re.match(r"\s*([A-Za-z0-9_\"-]+)\s*=", lines[number])
+        if match:
+            found.setdefault(match[1].strip('"'), number + 1)
+    return found
+
+
+def parse_entries(entries: Iterable[RuleEntry]) -> tuple[list[Rule], list[str]]:
+    """Validate entries into rules; every problem comes back as `source:line: message`."""
+    rules: list[Rule] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for entry in entries:
+        rule_id = entry.mapping.get("id")
+        if isinstance(rule_id, str) and rule_id in seen:
+            problems.append(
+                f"{entry.source}:{entry.line}: rule {rule_id}: duplicate id "
+                f"(first defined on line {seen[rule_id]})"
+            )
+            continue
+        if isinstance(rule_id, str):
+            seen[rule_id] = entry.line
+        try:
+            rules.append(parse_rule(entry.mapping))
+        except RuleError as error:
+            problems.extend(_located(entry, error))
+    return rules, problems
+
+
+def _located(entry: RuleEntry, error: RuleError) -> list[str]:
+    label = f"rule {error.rule_id}: " if error.rule_id else ""
+    return [
+        f"{entry.source}:{entry.field_lines.get(name, entry.line)}: {label}{name}: {message}"
+        for name, message in error.problems
+    ]
+
+
+def validate_file(path: Path) -> list[str]:
+    """Every problem in a rules file (empty when it is valid), each with its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        return [f"{path}: cannot read: {error.strerror or error}"]
+    try:
+        entries = read_entries(text, str(path))
+    except RulesFileError as error:
+        return error.problems
+    defaults = {entry.mapping.get("id"): entry for entry in read_entries(default_rules_text(), "")}
+    return parse_entries(_merged(entries, defaults))[1]
+
+
+def _merged(entries: list[RuleEntry], defaults: Mapping[Any, RuleEntry]) -> list[RuleEntry]:
+    """User entries with a default's fields filled in where they override it by id."""
+    out = []
+    for entry in entries:
+        base = defaults.get(entry.mapping.get("id"))
+        kind = entry.mapping.get("type")
+        if base is not None and kind in (None, base.mapping.get("type")):
+            merged = {**base.mapping, **entry.mapping}
+            entry = RuleEntry(merged, entry.source, entry.line, entry.field_lines)
+        out.append(entry)
+    return out
+
+
+def load_rules(settings: Settings, *, include_disabled: bool = False) -> list[Rule]:
+    """The defaults, overridden and extended by the user's file; RulesFileError if invalid."""
+    defaults = read_entries(default_rules_text(), f"<package>/{DEFAULT_RULES}")
+    by_id = {entry.mapping.get("id"): entry for entry in defaults}
+    if settings.rules_path is not None:
+        problems = validate_file(settings.rules_path)
+        if problems:
+            raise RulesFileError(problems)
+        user = read_entries(
+            settings.rules_path.read_text(encoding="utf-8"), str(settings.rules_path)
+        )
+        for entry in _merged(user, by_id):
+            by_id[entry.mapping.get("id")] = entry
+    rules, problems = parse_entries(by_id.values())
+    if problems:
+        raise RulesFileError(problems)
+    return [rule for rule in rules if include_disabled or rule.enabled]
+
+
+def rule_series(rules: Iterable[Rule]) -> list[str]:
+    """Stored series ids the rules read (FRED rates, `pe:` snapshots), sorted."""
+    found = set()
+    for rule in rules:
+        for leaf in _leaves(rule):
+            if ":" in leaf or (isinstance(rule, RateChange | Curve) and not leaf.startswith("^")):
+                found.add(leaf)
+    return sorted(found)
+
+
+def rule_symbols(rules: Iterable[Rule]) -> list[str]:
+    """Price symbols the rules read (to fetch from Yahoo), sorted; series ids excluded."""
+    rules = list(rules)
+    series = set(rule_series(rules))
+    return sorted({leaf for rule in rules for leaf in _leaves(rule)} - series)
+
+
+def _leaves(rule: Rule) -> list[str]:
+    return [leaf for leg in rule.legs() for leaf in split_expression(leg)]

@@ -1,0 +1,193 @@
+"""Rule states and the event log: `rule_state` (one row per rule) and `events` (deduped alerts).
+
+`events.dedupe_key` (rule_id:episode:kind) is UNIQUE, so recording the same event twice, even
+across restarts, never creates a second row; the delivery outbox builds on that key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from signals.models import ChartSpec, Event, RuleState, SideState
+from storage.db import register
+from storage.prices import now_utc
+
+migrations = register(Migrations("rotation.rule_state"))
+
+
+@migrations()
+def create_rule_state(db: Database) -> None:
+    """Per-rule state machine state and the log of every event fired or reversed."""
+    db.execute(
+        """
+        CREATE TABLE rule_state (
+            rule_id TEXT PRIMARY KEY,
+            phase TEXT NOT NULL,
+            state TEXT NOT NULL,
+            last_session TEXT,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            rule_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            date TEXT NOT NULL,
+            episode TEXT NOT NULL,
+            measure REAL,
+            payload TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX events_rule_date ON events (rule_id, date)")
+
+
+def state_to_json(state: RuleState) -> str:
+    """A RuleState as JSON text."""
+    data = asdict(state)
+    data["last_session"] = state.last_session.isoformat() if state.last_session else None
+    return json.dumps(data, sort_keys=True)
+
+
+def state_from_json(text: str) -> RuleState:
+    """The RuleState `state_to_json` wrote."""
+    data = json.loads(text)
+    last = data.get("last_session")
+    return RuleState(
+        up=SideState(**data["up"]),
+        down=SideState(**data["down"]),
+        cooldown=int(data.get("cooldown", 0)),
+        fired=int(data.get("fired", 0)),
+        last_session=date.fromisoformat(last) if last else None,
+    )
+
+
+def load_states(db: Database, rule_ids: Iterable[str] | None = None) -> dict[str, RuleState]:
+    """Stored states by rule id (all rules, or those named)."""
+    rows = db.execute("SELECT rule_id, state FROM rule_state").fetchall()
+    wanted = set(rule_ids) if rule_ids is not None else None
+    return {
+        rule_id: state_from_json(text)
+        for rule_id, text in rows
+        if wanted is None or rule_id in wanted
+    }
+
+
+def save_states(db: Database, states: Mapping[str, RuleState]) -> None:
+    """Insert or replace the state of every rule given, in one transaction."""
+    stamp = now_utc()
+    rows = [
+        (rule_id, state.phase, state_to_json(state), _iso(state.last_session), stamp)
+        for rule_id, state in states.items()
+    ]
+    with db.atomic():
+        db.conn.executemany(
+            "INSERT INTO rule_state (rule_id, phase, state, last_session, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(rule_id) DO UPDATE SET phase = excluded.phase,"
+            " state = excluded.state, last_session = excluded.last_session,"
+            " updated_at = excluded.updated_at",
+            rows,
+        )
+
+
+def delete_states(db: Database, rule_ids: Iterable[str]) -> int:
+    """Forget the state of the rules named (they re-prime on the next check)."""
+    ids = list(rule_ids)
+    with db.atomic():
+        cursor = db.conn.executemany(
+            "DELETE FROM rule_state WHERE rule_id = ?", [(i,) for i in ids]
+        )
+    return cursor.rowcount
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def event_to_payload(event: Event) -> dict[str, Any]:
+    """An Event as a JSON-ready dict (dates as ISO text, tuples as lists)."""
+    data = asdict(event)
+    data["date"] = event.date.isoformat()
+    data["fields"] = [list(pair) for pair in event.fields]
+    data["context"] = dict(event.context)
+    if event.chart is not None:
+        chart = asdict(event.chart)
+        for name in ("start", "end", "reference_date"):
+            chart[name] = _iso(chart[name])
+        data["chart"] = chart
+    data["dedupe_key"] = event.dedupe_key
+    return data
+
+
+def event_from_payload(payload: str | Mapping[str, Any]) -> Event:
+    """The Event `event_to_payload` wrote (accepts the dict or its JSON text)."""
+    data = dict(json.loads(payload) if isinstance(payload, str) else payload)
+    data.pop("dedupe_key", None)
+    data["date"] = date.fromisoformat(data["date"])
+    data["symbols"] = tuple(data.get("symbols", ()))
+    data["fields"] = tuple(tuple(pair) for pair in data.get("fields", ()))
+    chart = data.get("chart")
+    if chart is not None:
+        chart = dict(chart)
+        for name in ("start", "end", "reference_date"):
+            chart[name] = date.fromisoformat(chart[name]) if chart.get(name) else None
+        chart["legs"] = tuple(chart["legs"])
+        data["chart"] = ChartSpec(**chart)
+    return Event(**data)
+
+
+_INSERT = """
+INSERT OR IGNORE INTO events
+    (dedupe_key, rule_id, kind, date, episode, measure, payload, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+def record_events(db: Database, events: Iterable[Event]) -> list[Event]:
+    """Store events in the log; return only those not recorded before (by dedupe key)."""
+    stamp = now_utc()
+    new: list[Event] = []
+    with db.atomic():
+        for event in events:
+            payload = json.dumps(event_to_payload(event), sort_keys=True, allow_nan=False)
+            row = (event.dedupe_key, event.rule_id, event.kind, event.date.isoformat())
+            row += (event.episode, event.measure, payload, stamp)
+            if db.conn.execute(_INSERT, row).rowcount == 1:
+                new.append(event)
+    return new
+
+
+def last_events(db: Database, rule_id: str | None = None, limit: int = 20) -> list[Event]:
+    """The most recent events (newest first), for one rule or all."""
+    where, params = ("WHERE rule_id = ?", [rule_id]) if rule_id else ("", [])
+    sql = f"SELECT payload FROM events {where} ORDER BY date DESC, id DESC LIMIT ?"  # noqa: S608
+    return [event_from_payload(row[0]) for row in db.execute(sql, [*params, limit])]
+
+
+def last_event_by_rule(db: Database) -> dict[str, Event]:
+    """The most recent event of every rule that has one."""
+    sql = """
+        SELECT payload FROM events e
+        WHERE id = (SELECT id FROM events f WHERE f.rule_id = e.rule_id
+                    ORDER BY date DESC, id DESC LIMIT 1)
+    """
+    events = [event_from_payload(row[0]) for row in db.execute(sql)]
+    return {event.rule_id: event for event in events}
+
+
+def has_event(db: Database, dedupe_key: str) -> bool:
+    """True when the event log holds an event with this dedupe key."""
+    sql = "SELECT 1 FROM events WHERE dedupe_key = ?"
+    return db.execute(sql, [dedupe_key]).fetchone() is not None
