@@ -51,8 +51,10 @@ def _register_commands() -> None:
     from bot.cli import (  # noqa: F401
         prices_data,
         prices_update,
+        rules_cmds,
         run,
         series_data,
+        signal_cmds,
     )
 
 
