@@ -1,0 +1,185 @@
+"""Alert charts as PNG bytes, sized and lettered to be read on a phone (1200x750 px).
+
+matplotlib is imported inside the functions: it costs a noticeable fraction of a second, and
+CLI commands that draw nothing should not pay it. Figures are built with the object API and
+the Agg canvas (no pyplot global state), so rendering is safe from worker threads.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from signals.models import ChartSpec, MarketData
+from signals.series_expr import resolve_series
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+WIDTH_IN, HEIGHT_IN, DPI = 12.0, 7.5, 100
+FONT = {
+    "font.size": 16,
+    "axes.titlesize": 20,
+    "axes.labelsize": 16,
+    "legend.fontsize": 15,
+    "xtick.labelsize": 14,
+    "ytick.labelsize": 14,
+}
+COLOURS = ("#1f77b4", "#ff7f0e")
+MARK = "#d62728"
+
+
+class ChartError(ValueError):
+    """The chart cannot be drawn (no data in the window, wrong number of legs)."""
+
+
+def render_chart(spec: ChartSpec, market: MarketData, *, title: str = "") -> bytes:
+    """The PNG for `spec` drawn from `market`."""
+    drawers = {
+        "relative": _draw_relative,
+        "new_high": _draw_marked,
+        "extreme": _draw_marked,
+        "level": _draw_marked,
+    }
+    figure = _new_figure()
+    drawers[spec.kind](figure, spec, market)
+    if title:
+        figure.suptitle(title, fontsize=20, fontweight="bold")
+    return _to_png(figure)
+
+
+def _new_figure() -> Figure:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    return figure
+
+
+def _to_png(figure: Figure) -> bytes:
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buffer = io.BytesIO()
+    with rc_context(FONT):
+        FigureCanvasAgg(figure).print_png(buffer)
+    return buffer.getvalue()
+
+
+def window(market: MarketData, name: str, spec: ChartSpec) -> pd.Series:
+    """One leg's values between the spec's start and end, oldest first."""
+    series = resolve_series(market, name, spec.basis)
+    sliced = series.loc[pd.Timestamp(spec.start) : pd.Timestamp(spec.end)]
+    if sliced.empty:
+        raise ChartError(f"no data for {name} between {spec.start} and {spec.end}")
+    return sliced
+
+
+def rebased_legs(market: MarketData, spec: ChartSpec) -> tuple[pd.Series, pd.Series]:
+    """The two legs on their common dates, each rebased to 100 on the first of them."""
+    if len(spec.legs) != 2:
+        raise ChartError(f"a relative chart needs two legs, got {len(spec.legs)}")
+    left, right = (window(market, leg, spec) for leg in spec.legs)
+    left, right = left.align(right, join="inner")
+    if left.empty:
+        raise ChartError(f"{spec.legs[0]} and {spec.legs[1]} share no dates in the window")
+    return left / left.iloc[0] * 100, right / right.iloc[0] * 100
+
+
+def _draw_relative(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
+    with _fonts():
+        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+        left, right = rebased_legs(market, spec)
+        for series, colour in zip((left, right), COLOURS, strict=True):
+            top.plot(
+                series.index,
+                series.to_numpy(),
+                color=colour,
+                linewidth=2.5,
+                label=f"{series.name} {series.iloc[-1]:.1f}",
+            )
+        top.axhline(100, color="grey", linewidth=1, linestyle=":")
+        top.set_ylabel(f"rebased to 100 on {left.index[0]:%Y-%m-%d}")
+        top.legend(loc="upper left")
+        _draw_spread(bottom, left - right)
+        _style(top, bottom)
+
+
+def _draw_spread(axes: Axes, spread: pd.Series) -> None:
+    values = spread.to_numpy()
+    axes.fill_between(spread.index, values, 0, where=values >= 0, color="#2ca02c", alpha=0.5)
+    axes.fill_between(spread.index, values, 0, where=values < 0, color=MARK, alpha=0.5)
+    axes.plot(spread.index, values, color="black", linewidth=1.5)
+    axes.axhline(0, color="grey", linewidth=1)
+    axes.set_ylabel("spread, pts")
+    axes.annotate(
+        f"{values[-1]:+.1f}",
+        (spread.index[-1], values[-1]),
+        xytext=(6, 0),
+        textcoords="offset points",
+        va="center",
+        fontweight="bold",
+    )
+
+
+_MARK_LABELS = {"new_high": "previous record", "extreme": "prior extreme", "level": "level"}
+
+
+def _draw_marked(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
+    if not spec.legs:
+        raise ChartError("a chart needs at least one leg")
+    with _fonts():
+        axes = figure.subplots()
+        series = window(market, spec.legs[0], spec)
+        axes.plot(
+            series.index, series.to_numpy(), color=COLOURS[0], linewidth=2.5, label=str(series.name)
+        )
+        _mark_last(axes, series)
+        _mark_reference(axes, spec, _MARK_LABELS[spec.kind])
+        axes.legend(loc="upper left")
+        _style(axes)
+
+
+def _mark_last(axes: Axes, series: pd.Series) -> None:
+    last_day, last = series.index[-1], float(series.iloc[-1])
+    axes.scatter([last_day], [last], s=120, color=COLOURS[0], zorder=5)
+    axes.annotate(
+        f"{last:,.2f}",
+        (last_day, last),
+        xytext=(-10, 12),
+        textcoords="offset points",
+        ha="right",
+        fontweight="bold",
+    )
+
+
+def _mark_reference(axes: Axes, spec: ChartSpec, label: str) -> None:
+    if spec.reference_value is None:
+        return
+    value = spec.reference_value
+    text = f"{label} {value:,.2f}"
+    if spec.reference_date is not None:
+        text += f" ({spec.reference_date:%Y-%m-%d})"
+        axes.scatter([_ts(spec.reference_date)], [value], s=160, marker="D", color=MARK, zorder=6)
+    axes.axhline(value, color=MARK, linestyle="--", linewidth=2, label=text)
+
+
+def _ts(day: date) -> pd.Timestamp:
+    return pd.Timestamp(day)
+
+
+def _style(*axes_list: Any) -> None:
+    for axes in axes_list:
+        axes.grid(True, alpha=0.3)
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.tick_params(labelsize=14)
+        axes.yaxis.label.set_size(15)
+
+
+def _fonts() -> Any:
+    from matplotlib import rc_context
+
+    return rc_context(FONT)

@@ -1,0 +1,316 @@
+"""The sender: deliver due outbox rows, per destination in order, with retries.
+
+Each row is claimed (status `sending`, attempt counted) before the platform is called and
+updated after it answers. A row still `sending` when its claim expires means a sender died
+between the call and the update: the notifier is asked whether the message already exists
+(Discord: recent posts by the bot, plus the nonce; Slack: message metadata) before posting.
+Transient failures retry with exponential backoff and jitter, HTTP 429 waits for the
+platform's `retry_after`, and after `max_attempts` the row is marked dead and stays visible.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from bot.config import Settings
+from bot.notifier import (
+    AlertMessage,
+    DeliveryError,
+    DeliveryResult,
+    Notifier,
+    PermanentError,
+    RateLimited,
+    TransientError,
+    build_alert_message,
+    redact,
+)
+from signals.models import Event, MarketData
+from storage.outbox import (
+    OutboxRow,
+    claim_row,
+    due_rows,
+    enqueue_alerts,
+    known_alert_keys,
+    load_alert,
+    mark_delivered,
+    mark_failed,
+    next_due_at,
+    utc_now,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], None]
+
+MAX_BACKOFF_SECONDS = 900.0
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How hard to try: attempts before a row is dead, backoff base, claim lease, wait budget."""
+
+    max_attempts: int = 6
+    base_delay: float = 2.0
+    lease_seconds: float = 60.0
+    max_wait: float = 300.0
+
+
+@dataclass
+class DeliveryReport:
+    """What one `deliver_pending` run did; `outcomes` has one line per attempt."""
+
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    outcomes: list[dict[str, object]] = field(default_factory=list)
+
+    def note(self, row: OutboxRow, outcome: str, detail: str = "") -> None:
+        """Record one attempt's outcome."""
+        self.outcomes.append(
+            {
+                "id": row.id,
+                "key": row.dedupe_key,
+                "destination": row.destination,
+                "outcome": outcome,
+                "detail": detail,
+            }
+        )
+
+
+def backoff_delay(attempts: int, base: float, rng: Callable[[], float] = random.random) -> float:
+    """Seconds before retry number `attempts`: base * 2^(attempts-1), jittered by ±50%, capped."""
+    delay = base * 2 ** max(attempts - 1, 0)
+    return min(delay * (0.5 + rng()), MAX_BACKOFF_SECONDS)
+
+
+def deliver_pending(
+    db: Database,
+    notifiers: Sequence[Notifier],
+    *,
+    now: Clock = utc_now,
+    sleep: Sleep = time.sleep,
+    policy: DeliveryPolicy | None = None,
+    rng: Callable[[], float] = random.random,
+) -> DeliveryReport:
+    """Deliver every due row; wait for retries that come due within `policy.max_wait` seconds.
+
+    Args:
+        now: the clock (returns an aware UTC datetime); `sleep` waits that many seconds.
+    """
+    sender = _Sender(
+        db, {n.name: n for n in notifiers}, now, sleep, policy or DeliveryPolicy(), rng
+    )
+    return sender.run()
+
+
+class _Sender:
+    def __init__(
+        self,
+        db: Database,
+        notifiers: dict[str, Notifier],
+        now: Clock,
+        sleep: Sleep,
+        policy: DeliveryPolicy,
+        rng: Callable[[], float],
+    ) -> None:
+        self.db, self.notifiers, self.now, self.sleep = db, notifiers, now, sleep
+        self.policy, self.rng = policy, rng
+        self.report = DeliveryReport()
+        self.last_post: dict[str, datetime] = {}
+        self.messages: dict[str, AlertMessage] = {}
+        self.warned: set[str] = set()
+
+    def run(self) -> DeliveryReport:
+        deadline = self.now() + timedelta(seconds=self.policy.max_wait)
+        while True:
+            if self._deliver_due():
+                continue
+            next_at = next_due_at(self.db, self.notifiers)
+            if next_at is None or next_at > deadline:
+                return self.report
+            self.sleep(max((next_at - self.now()).total_seconds(), 0.0))
+
+    def _deliver_due(self) -> bool:
+        """One pass over every destination's due queue; True if any row was attempted."""
+        attempted = False
+        for destination, rows in _by_destination(due_rows(self.db, self.now())).items():
+            notifier = self.notifiers.get(destination)
+            if notifier is None:
+                self._warn_unconfigured(destination, len(rows))
+                continue
+            for row in rows:
+                attempted = True
+                if not self._deliver_row(notifier, row):
+                    break  # keep the destination's order: later rows wait for this one
+        return attempted
+
+    def _warn_unconfigured(self, destination: str, count: int) -> None:
+        if destination not in self.warned:
+            self.warned.add(destination)
+            log.warning("%d alert(s) wait for %s, which is not configured", count, destination)
+
+    def _deliver_row(self, notifier: Notifier, row: OutboxRow) -> bool:
+        self._pace(notifier)
+        if not claim_row(self.db, row, self.now(), self.policy.lease_seconds):
+            return False  # another sender took it
+        attempts = row.attempts + 1
+        try:
+            result = self._send(notifier, row)
+        except DeliveryError as error:
+            self._fail(row, attempts, error)
+            return False
+        except Exception as error:  # adapter bug: log with traceback, retry like a 5xx
+            log.exception("delivery to %s raised unexpectedly", row.destination)
+            self._fail(row, attempts, TransientError(f"{type(error).__name__}: {error}"))
+            return False
+        mark_delivered(self.db, row.id, result.message_id, self.now())
+        self.report.delivered += 1
+        self.report.note(row, "delivered", result.message_id or "")
+        log.info(
+            "delivered %s to %s (message %s)", row.dedupe_key, row.destination, result.message_id
+        )
+        return True
+
+    def _pace(self, notifier: Notifier) -> None:
+        last = self.last_post.get(notifier.name)
+        interval = getattr(notifier, "min_interval", 0.0)
+        if last is not None and interval > 0:
+            wait = interval - (self.now() - last).total_seconds()
+            if wait > 0:
+                self.sleep(wait)
+        self.last_post[notifier.name] = self.now()
+
+    def _send(self, notifier: Notifier, row: OutboxRow) -> DeliveryResult:
+        if row.status == "sending":
+            found = self._find_existing(notifier, row)
+            if found is not None:
+                return found
+        return notifier.send(self._message(row.dedupe_key), idempotency_key=row.dedupe_key)
+
+    def _find_existing(self, notifier: Notifier, row: OutboxRow) -> DeliveryResult | None:
+        since = datetime.fromisoformat(row.created_at) - timedelta(minutes=1)
+        try:
+            found = notifier.find_existing(row.dedupe_key, since=since)
+        except PermanentError as error:
+            log.warning(
+                "cannot check %s for %s (%s); sending again, a duplicate is possible",
+                row.destination,
+                row.dedupe_key,
+                error.reason,
+            )
+            return None
+        if found is None:
+            log.warning(
+                "outcome of an earlier send of %s to %s unknown and not found; sending",
+                row.dedupe_key,
+                row.destination,
+            )
+        return found
+
+    def _message(self, key: str) -> AlertMessage:
+        if key not in self.messages:
+            event, chart = load_alert(self.db, key)
+            self.messages[key] = build_alert_message(event, chart)
+        return self.messages[key]
+
+    def _fail(self, row: OutboxRow, attempts: int, error: DeliveryError) -> None:
+        reason = redact(error.reason)
+        now = self.now()
+        if isinstance(error, RateLimited):
+            # A floor keeps a platform answering retry_after=0 from spinning this loop.
+            retry_at = now + timedelta(seconds=max(error.retry_after, 0.5))
+            mark_failed(self.db, row.id, reason, retry_at=retry_at, now=now, count_attempt=False)
+            self._log_retry(row, attempts, reason, retry_at, "rate limited")
+        elif isinstance(error, PermanentError) or attempts >= self.policy.max_attempts:
+            mark_failed(self.db, row.id, reason, retry_at=None, now=now)
+            self.report.dead += 1
+            self.report.note(row, "dead", reason)
+            log.error(
+                "alert %s to %s is dead after %d attempt(s): %s",
+                row.dedupe_key,
+                row.destination,
+                attempts,
+                reason,
+            )
+        else:
+            delay = backoff_delay(attempts, self.policy.base_delay, self.rng)
+            retry_at = now + timedelta(seconds=delay)
+            mark_failed(self.db, row.id, reason, retry_at=retry_at, now=now)
+            self._log_retry(row, attempts, reason, retry_at, "failed")
+
+    def _log_retry(
+        self, row: OutboxRow, attempts: int, reason: str, retry_at: datetime, what: str
+    ) -> None:
+        self.report.retried += 1
+        self.report.note(row, "retry", reason)
+        log.warning(
+            "delivery of %s to %s %s (attempt %d/%d): %s; retry at %s",
+            row.dedupe_key,
+            row.destination,
+            what,
+            attempts,
+            self.policy.max_attempts,
+            reason,
+            retry_at.isoformat(timespec="seconds"),
+        )
+
+
+def _by_destination(rows: Iterable[OutboxRow]) -> dict[str, list[OutboxRow]]:
+    queues: dict[str, list[OutboxRow]] = {}
+    for row in rows:
+        queues.setdefault(row.destination, []).append(row)
+    return queues
+
+
+ChartRenderer = Callable[[Event, MarketData], bytes | None]
+
+
+def enqueue_and_deliver(
+    db: Database,
+    events: Sequence[Event],
+    notifiers: Sequence[Notifier],
+    market: MarketData,
+    *,
+    render: ChartRenderer | None = None,
+    now: Clock = utc_now,
+    sleep: Sleep = time.sleep,
+    policy: DeliveryPolicy | None = None,
+) -> DeliveryReport:
+    """Record new events in the outbox (with their charts) for every notifier, then deliver."""
+    render = render or render_event_chart
+    known = known_alert_keys(db, (event.dedupe_key for event in events))
+    charts = {e.dedupe_key: render(e, market) for e in events if e.dedupe_key not in known}
+    added = enqueue_alerts(db, events, [n.name for n in notifiers], charts=charts, now=now())
+    log.info("%d new outbox row(s) for %d event(s)", added, len(events))
+    return deliver_pending(db, notifiers, now=now, sleep=sleep, policy=policy)
+
+
+def render_event_chart(event: Event, market: MarketData) -> bytes | None:
+    """The event's chart as PNG, or None (logged) when it has none or cannot be drawn."""
+    if event.chart is None:
+        return None
+    from bot.charts import render_chart  # lazy: matplotlib is slow to import
+
+    try:
+        return render_chart(event.chart, market, title=event.title)
+    except Exception as error:  # a missing series must not hold the alert back
+        log.warning("no chart for %s: %s", event.dedupe_key, error)
+        return None
+
+
+def policy_from_settings(settings: Settings) -> DeliveryPolicy:
+    """The DeliveryPolicy the settings describe."""
+    return DeliveryPolicy(
+        max_attempts=settings.delivery_max_attempts,
+        base_delay=settings.delivery_base_delay,
+        lease_seconds=settings.delivery_lease_seconds,
+        max_wait=settings.delivery_max_wait,
+    )

@@ -1,0 +1,214 @@
+"""A local stand-in for Slack's Web API and incoming webhooks, driven by the real slack_sdk.
+
+Implements chat.postMessage (Block Kit limits checked: 50 blocks, header 150, section text
+3000, 10 fields of 2000; `{"ok": false, "error": "invalid_blocks"}` otherwise; metadata
+stored and returned by conversations.history only with include_all_metadata), the three-step
+file upload (files.getUploadURLExternal, the upload URL, files.completeUploadExternal) and
+incoming webhooks (`ok` / `invalid_blocks` as text). 429s carry `Retry-After`. `kill_pid`
+kills a client process after its message is stored but before the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fakes.httpfake import FakeServer, Request, Response
+
+CHANNEL_ID = "C0ALERTS1"
+
+
+@dataclass
+class SlackPost:
+    """One message the fake accepted."""
+
+    ts: str
+    channel: str
+    payload: dict[str, Any]
+    via: str
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class FakeSlack(FakeServer):
+    """Fake Slack; `api_url` is what SLACK_API_URL should be set to (trailing slash kept)."""
+
+    token: str = "xoxb-fake-slack-token"
+    messages: list[SlackPost] = field(default_factory=list)
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    kill_pid: int | None = None
+    _script: deque[Response] = field(default_factory=deque)
+    _counter: int = 0
+
+    def __post_init__(self) -> None:
+        FakeServer.__init__(self)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.url}/services/T000/B000/fakewebhooksecret"
+
+    def fail_next(self, status: int, times: int = 1, *, retry_after: int = 1) -> None:
+        """The next `times` message posts get this status (429 with Retry-After, 5xx)."""
+        for _ in range(times):
+            error = "ratelimited" if status == 429 else "internal_error"
+            headers = {"Retry-After": str(retry_after)} if status == 429 else {}
+            self._script.append(Response(status, {"ok": False, "error": error}, headers))
+
+    def handle(self, request: Request) -> Response | None:
+        with self.lock:
+            self.requests.append(request.path)
+            return self._route(request)
+
+    def _route(self, request: Request) -> Response | None:
+        if request.path.startswith("/services/"):
+            return self._webhook(request)
+        if request.path.startswith("/upload/"):
+            self.uploads[request.path.rsplit("/", 1)[1]]["bytes"] = request.body
+            return Response(200, f"OK - {len(request.body)}")
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return Response(200, {"ok": False, "error": "invalid_auth"})
+        method = request.path.removeprefix("/api/")
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return Response(200, {"ok": False, "error": "unknown_method"})
+        return handler(_params(request))
+
+    def _chat_postMessage(self, params: dict[str, Any]) -> Response | None:
+        problems = check_blocks(params.get("blocks") or [])
+        if problems:
+            return Response(200, {"ok": False, "error": "invalid_blocks", "errors": problems})
+        if not params.get("text") and not params.get("blocks"):
+            return Response(200, {"ok": False, "error": "no_text"})
+        if self._script:
+            return self._script.popleft()
+        post = self._record(params, "bot")
+        if self.kill_pid is not None:
+            os.kill(self.kill_pid, signal.SIGKILL)
+            self.kill_pid = None
+            return None
+        return Response(
+            200,
+            {
+                "ok": True,
+                "channel": post.channel,
+                "ts": post.ts,
+                "message": self._message(post, with_metadata=True),
+            },
+        )
+
+    def _record(self, params: dict[str, Any], via: str) -> SlackPost:
+        self._counter += 1
+        ts = f"{int(time.time())}.{self._counter:06d}"
+        channel = CHANNEL_ID if via == "bot" else "webhook"
+        post = SlackPost(ts, channel, params, via)
+        self.messages.append(post)
+        return post
+
+    def _message(self, post: SlackPost, *, with_metadata: bool) -> dict[str, Any]:
+        data = {
+            "type": "message",
+            "ts": post.ts,
+            "text": post.payload.get("text", ""),
+            "blocks": post.payload.get("blocks", []),
+            "bot_id": "B0BOT",
+        }
+        if with_metadata and post.payload.get("metadata"):
+            data["metadata"] = post.payload["metadata"]
+        return data
+
+    def _conversations_history(self, params: dict[str, Any]) -> Response:
+        oldest = float(params.get("oldest") or 0)
+        with_metadata = str(params.get("include_all_metadata")).lower() in ("1", "true")
+        found = [
+            p for p in self.messages if p.channel == params["channel"] and float(p.ts) > oldest
+        ]
+        newest_first = sorted(found, key=lambda p: float(p.ts), reverse=True)
+        limit = int(params.get("limit") or 100)
+        messages = [self._message(p, with_metadata=with_metadata) for p in newest_first[:limit]]
+        return Response(200, {"ok": True, "messages": messages, "has_more": False})
+
+    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> Response:
+        file_id = f"F{len(self.uploads) + 1:08d}"
+        self.uploads[file_id] = {"filename": params["filename"], "length": int(params["length"])}
+        upload_url = f"{self.url}/upload/{file_id}"
+        return Response(200, {"ok": True, "upload_url": upload_url, "file_id": file_id})
+
+    def _files_completeUploadExternal(self, params: dict[str, Any]) -> Response:
+        files = json.loads(params["files"])
+        for item in files:
+            upload = self.uploads.get(item["id"])
+            if upload is None or "bytes" not in upload:
+                return Response(200, {"ok": False, "error": "file_not_found"})
+            upload.update(
+                title=item.get("title"),
+                channel=params.get("channel_id"),
+                thread_ts=params.get("thread_ts"),
+            )
+            for post in self.messages:
+                if post.ts == params.get("thread_ts"):
+                    post.files.append(upload)
+        return Response(200, {"ok": True, "files": [{"id": f["id"]} for f in files]})
+
+    def _webhook(self, request: Request) -> Response:
+        params = request.json()
+        if check_blocks(params.get("blocks") or []):
+            return Response(400, "invalid_blocks")
+        if self._script:
+            scripted = self._script.popleft()
+            return Response(scripted.status, scripted.body["error"], scripted.headers)
+        self._record(params, "webhook")
+        return Response(200, "ok")
+
+
+def _params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        params.update(request.json())
+    elif request.body:
+        params.update(request.form())
+    for key in ("blocks", "metadata"):
+        if isinstance(params.get(key), str):
+            params[key] = json.loads(params[key])
+    return params
+
+
+def check_blocks(blocks: list[dict[str, Any]]) -> list[str]:
+    """Block Kit limit violations, in Slack's `invalid_blocks` wording."""
+    problems = []
+    if len(blocks) > 50:
+        problems.append("no more than 50 items allowed [json-pointer:/blocks]")
+    for index, block in enumerate(blocks):
+        problems += _check_block(index, block)
+    return problems
+
+
+def _check_block(index: int, block: dict[str, Any]) -> list[str]:
+    where = f"[json-pointer:/blocks/{index}"
+    text = (block.get("text") or {}).get("text", "")
+    if block["type"] == "header" and len(text) > 150:
+        return [f"must be less than 151 characters {where}/text/text]"]
+    problems = []
+    if block["type"] == "section":
+        if len(text) > 3000:
+            problems.append(f"must be less than 3001 characters {where}/text/text]")
+        fields = block.get("fields") or []
+        if len(fields) > 10:
+            problems.append(f"no more than 10 items allowed {where}/fields]")
+        problems += [
+            f"must be less than 2001 characters {where}/fields/{i}/text]"
+            for i, item in enumerate(fields)
+            if len(item["text"]) > 2000
+        ]
+        if not text and not fields:
+            problems.append(f"must provide text or fields {where}]")
+    return problems
