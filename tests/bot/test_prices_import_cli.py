@@ -75,11 +75,15 @@ def assert_show_agrees(db_path: Path, path: Path) -> None:
         assert (row["final"], row["source"]) == (True, "csv")
 
 
-def test_show_json_agrees_with_the_files(shared_data: Path, db_path: Path) -> None:
-    prices = shared_data / "prices"
-    assert invoke(db_path, "prices", "import", str(prices)).exit_code == 0
+def test_show_json_agrees_with_the_files(shared_data: Path, db_path: Path, tmp_path: Path) -> None:
+    # A few files with different quirks, linked (not copied) into a folder of their own.
+    folder = tmp_path / "some"
+    folder.mkdir()
     for name in ("IWC.csv", "IWM.csv", "^GSPC.csv", "^VIX.csv", "QQQ.csv"):
-        assert_show_agrees(db_path, prices / name)
+        (folder / name).symlink_to(shared_data / "prices" / name)
+    assert invoke(db_path, "prices", "import", str(folder)).exit_code == 0
+    for path in sorted(folder.iterdir()):
+        assert_show_agrees(db_path, path)
 
 
 def test_import_fixture_dir_and_show_table(db_path: Path) -> None:
