@@ -49,12 +49,14 @@ def _register_commands() -> None:
     app.add_typer(series_app, name="series")
     app.add_typer(rules_app, name="rules")
     from bot.cli import (  # noqa: F401
+        outbox_cmd,
         prices_data,
         prices_update,
         rules_cmds,
         run,
         series_data,
         signal_cmds,
+        status_cmd,
     )
 
 

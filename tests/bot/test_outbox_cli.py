@@ -1,0 +1,64 @@
+"""`rotation-bot outbox`: pending, delivered and dead rows, as a table and as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from bot.cli import _register_commands, app
+from storage.db import open_db
+from storage.outbox import claim_row, due_rows, enqueue_alerts, mark_delivered, mark_failed
+from tests.fakes.delivery_kit import T0, make_event
+
+if not any(group.name == "prices" for group in app.registered_groups):
+    _register_commands()
+
+
+def invoke(db_path: Path, *args: str) -> Result:
+    return CliRunner().invoke(app, ["--db", str(db_path), *args])
+
+
+def seed(db_path: Path) -> None:
+    db = open_db(db_path)
+    events = [make_event(18), make_event(19), make_event(20, title="@everyone [bold]x[/]")]
+    enqueue_alerts(db, events, ["discord:1"], now=T0)
+    first, second, _ = due_rows(db, T0)
+    claim_row(db, first, T0, 60)
+    mark_delivered(db, first.id, "111", T0)
+    claim_row(db, second, T0, 60)
+    mark_failed(
+        db, second.id, "Discord HTTP 403 (code 50001): Missing Access", retry_at=None, now=T0
+    )
+    db.close()
+
+
+def test_outbox_json_lists_every_state(db_path):
+    seed(db_path)
+    result = invoke(db_path, "outbox", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["status"], r["message_id"]) for r in rows] == [
+        ("delivered", "111"),
+        ("dead", None),
+        ("pending", None),
+    ]
+    assert set(rows[0]) >= {"dedupe_key", "destination", "attempts", "last_error", "title"}
+    assert rows[2]["title"] == "@everyone [bold]x[/]"
+
+
+def test_outbox_status_filter_and_table(db_path):
+    seed(db_path)
+    dead = json.loads(invoke(db_path, "outbox", "--json", "--status", "dead").stdout)
+    assert [r["last_error"] for r in dead] == ["Discord HTTP 403 (code 50001): Missing Access"]
+    table = invoke(db_path, "outbox")
+    assert table.exit_code == 0
+    assert "delivered" in table.output and "dead" in table.output and "pending" in table.output
+
+
+def test_outbox_empty_and_bad_status(db_path):
+    assert "outbox is empty" in invoke(db_path, "outbox").output
+    bad = invoke(db_path, "outbox", "--status", "lost")
+    assert bad.exit_code == 2
+    assert "unknown status 'lost'" in bad.output
