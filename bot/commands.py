@@ -16,46 +16,40 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from bot import parsing
 from bot.config import Settings
+from bot.health import collect_health, render_lines
 from bot.help_text import help_reply
+from bot.on_call import OnCallCommands, make_actor
 from bot.parsing import CommandError
 from bot.replies import (
-    AckReply,
     Actor,
     HelpReply,
-    LegReply,
-    MuteReply,
-    Platform,
+    SignalDetail,
+    SignalsReply,
     SpreadReply,
-    SubscriptionReply,
-    SubscriptionRow,
-    SubscriptionsReply,
+    StatusReply,
 )
+from bot.rules_file import RulesFileError, load_rules
+from bot.signal_queries import signal_detail, signal_rows
 from bot.sources.base import PriceSource
-from bot.spread_query import has_symbol, spread_from_cache
+from bot.spread_query import has_symbol, spread_from_cache, spread_reply
 from signals.legs import DataError
 from signals.measures import Basis, WindowError
-from signals.models import ChartSpec, LegReturn, SpreadReport
+from signals.models import SpreadReport
+from signals.rules import Rule
 from storage import prices as price_store
 from storage import subscriptions as subs
+from storage.db import open_db
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Actor", "CommandError", "Commands", "make_actor"]
-
-
-def make_actor(
-    settings: Settings, platform: Platform, user_id: str, role_ids: Sequence[str] = ()
-) -> Actor:
-    """An Actor, admin when the user id or one of their role ids is configured as admin."""
-    admins = settings.discord_admin_ids if platform == "discord" else settings.slack_admin_ids
-    ids = {str(user_id), *(str(role) for role in role_ids)}
-    return Actor(platform, str(user_id), tuple(str(r) for r in role_ids), bool(ids & set(admins)))
 
 
 def utc_now() -> datetime:
@@ -63,7 +57,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Commands:
+class Commands(OnCallCommands):
     """The chat commands, independent of any platform."""
 
     def __init__(
@@ -72,7 +66,7 @@ class Commands:
         db: Database | Callable[[], Database],
         *,
         source: PriceSource | None = None,
-        rules: Sequence[Any] | None = None,
+        rules: Sequence[Rule] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
@@ -81,6 +75,11 @@ class Commands:
         self.source = source
         self._rules = list(rules) if rules is not None else None
         self.clock = clock
+
+    @classmethod
+    def for_path(cls, settings: Settings, path: Path, **options: Any) -> Commands:
+        """A core that opens one connection to the SQLite file `path` per worker thread."""
+        return cls(settings, lambda: open_db(path), **options)
 
     @property
     def db(self) -> Database:
@@ -147,6 +146,33 @@ class Commands:
         price_store.upsert_bars(self.db, bars)
         return f"{symbol} was not cached: fetched {len(bars)} bars from {self.source.name}."
 
+    # /signals, /signal ID
+
+    def signals(self) -> SignalsReply:
+        """Every rule: state, current measure against threshold, last fired (nothing saved)."""
+        rows = tuple(signal_rows(self.db, self.rules(), self.clock(), self._mutes()))
+        firing = [row.rule_id for row in rows if row.phase == "firing"]
+        text = f"{len(rows)} signals, {len(firing)} firing" + (
+            f": {', '.join(firing)}." if firing else "."
+        )
+        return SignalsReply(rows, text)
+
+    def signal(self, rule: str | None, actor: Actor | None = None) -> SignalDetail:
+        """One rule in detail: state, parameters, last events, backtest since 2000, chart."""
+        rule_id = parsing.parse_rule_id(rule, self.rule_ids())
+        (chosen,) = [r for r in self.rules() if r.id == rule_id]
+        platform = actor.platform if actor else "discord"
+        count = len(subs.subscribers_for(self.db, rule_id, platform)) if actor else 0
+        return signal_detail(self.db, chosen, self.clock(), self._mutes(), count)
+
+    def _mutes(self) -> dict[str, subs.Mute]:
+        return {m.rule_id: m for m in subs.active_mutes(self.db, self.clock())}
+
+    def rule_choices(self, prefix: str = "", limit: int = 25) -> list[str]:
+        """Rule ids containing `prefix` (case-insensitive), for autocomplete."""
+        wanted = prefix.strip().lower()
+        return [rule_id for rule_id in self.rule_ids() if wanted in rule_id.lower()][:limit]
+
     # Autocomplete helpers (fast, never raise)
 
     def symbol_choices(self, prefix: str = "", limit: int = 25) -> list[str]:
@@ -154,94 +180,14 @@ class Commands:
         wanted = prefix.strip().upper()
         return [s for s in price_store.cached_symbols(self.db) if s.startswith(wanted)][:limit]
 
-    # /subscribe, /unsubscribe, /subscriptions
+    # /status
 
-    def subscribe(
-        self, actor: Actor, rule: str | None, mode: str | None = None
-    ) -> SubscriptionReply:
-        """Subscribe the actor to a rule or `all`, mentioned in the channel (default) or by DM."""
-        rule_id = parsing.parse_rule_id(rule, self.rule_ids(), allow_all=True)
-        chosen = parsing.parse_mode(mode)
-        before = {s.rule_id: s.mode for s in self._subscriptions_of(actor)}
-        subs.subscribe(self.db, actor.platform, actor.user_id, rule_id, chosen, now=self.clock())
-        action = "updated" if rule_id in before else "subscribed"
-        how = "by direct message" if chosen == "dm" else "with a mention in the channel"
-        what = "every signal" if rule_id == parsing.ALL else rule_id
-        verb = "Updated: you will" if action == "updated" else "Subscribed: you will"
-        return SubscriptionReply(action, rule_id, chosen, 0, f"{verb} hear about {what} {how}.")
-
-    def unsubscribe(self, actor: Actor, rule: str | None) -> SubscriptionReply:
-        """Remove one subscription, or all of the actor's with `all`."""
-        rule_id = self._owned_rule_id(actor, rule)
-        removed = subs.unsubscribe(self.db, actor.platform, actor.user_id, rule_id)
-        if removed == 0:
-            text = f"You were not subscribed to {rule_id}."
-            return SubscriptionReply("not_subscribed", rule_id, None, 0, text)
-        what = f"all {removed} subscriptions" if rule_id == parsing.ALL else rule_id
-        return SubscriptionReply(
-            "unsubscribed", rule_id, None, removed, f"Unsubscribed from {what}."
-        )
-
-    def _owned_rule_id(self, actor: Actor, rule: str | None) -> str:
-        # A rule removed from the rules file can still be unsubscribed from.
-        owned = [s.rule_id for s in self._subscriptions_of(actor) if s.rule_id != parsing.ALL]
-        return parsing.parse_rule_id(rule, {*self.rule_ids(), *owned}, allow_all=True)
-
-    def subscriptions(self, actor: Actor) -> SubscriptionsReply:
-        """The actor's own subscriptions on this platform."""
-        rows = tuple(
-            SubscriptionRow(s.rule_id, s.mode, s.created_at) for s in self._subscriptions_of(actor)
-        )
-        if not rows:
-            return SubscriptionsReply(rows, "You have no subscriptions. Try /subscribe all.")
-        listed = ", ".join(f"{r.rule_id} ({r.mode})" for r in rows)
-        return SubscriptionsReply(rows, f"Your subscriptions: {listed}.")
-
-    def _subscriptions_of(self, actor: Actor) -> list[subs.Subscription]:
-        return subs.list_subscriptions(self.db, actor.platform, actor.user_id)
-
-    # /mute, /unmute (admins), Acknowledge button
-
-    def mute(self, actor: Actor, rule: str | None, duration: str | None) -> MuteReply:
-        """Silence a rule (or `all`) for a duration such as 4h or 1d; admins only."""
-        self._require_admin(actor, "mute")
-        rule_id = parsing.parse_rule_id(rule, self.rule_ids(), allow_all=True)
-        length = parsing.parse_duration(duration)
-        now = self.clock()
-        record = subs.mute(
-            self.db, rule_id, now + length, by=actor.user_id, platform=actor.platform, now=now
-        )
-        text = f"Muted {rule_id} until {_short_time(record.until)}."
-        return MuteReply("muted", rule_id, record.until, actor.user_id, text)
-
-    def unmute(self, actor: Actor, rule: str | None) -> MuteReply:
-        """Lift a mute; admins only."""
-        self._require_admin(actor, "unmute")
-        muted_ids = [m.rule_id for m in subs.active_mutes(self.db, self.clock())]
-        rule_id = parsing.parse_rule_id(rule, {*self.rule_ids(), *muted_ids}, allow_all=True)
-        if subs.unmute(self.db, rule_id):
-            return MuteReply("unmuted", rule_id, None, actor.user_id, f"Unmuted {rule_id}.")
-        return MuteReply("not_muted", rule_id, None, actor.user_id, f"{rule_id} was not muted.")
-
-    def _require_admin(self, actor: Actor, verb: str) -> None:
-        if not actor.is_admin:
-            raise CommandError(f"Only admins can {verb} signals.")
-
-    def acknowledge(self, actor: Actor, alert_key: str) -> AckReply:
-        """Record an alert's acknowledgement; the first one wins and later ones are told who."""
-        key = parsing.one_line(alert_key, 200)
-        if not key:
-            raise CommandError("Missing alert key.")
-        ack = subs.acknowledge(
-            self.db, key, platform=actor.platform, user_id=actor.user_id, now=self.clock()
-        )
-        when = _short_time(ack.acked_at)
-        text = (
-            f"Acknowledged at {when}."
-            if ack.first
-            else f"Already acknowledged by {ack.user_id} ({ack.platform}) at {when}."
-        )
-        return AckReply(key, ack.first, ack.platform, ack.user_id, ack.acked_at, text)
+    def status(self) -> StatusReply:
+        """Data freshness per symbol, last evaluation, service heartbeat, outbox backlog."""
+        health = collect_health(self.db, self.clock(), self.settings)
+        lines = tuple(render_lines(health))
+        summary = "ok" if health.ok else "degraded: " + "; ".join(health.problems)
+        return StatusReply(health.ok, tuple(health.problems), lines, health, f"Status {summary}")
 
     # /help
 
@@ -255,49 +201,16 @@ class Commands:
         """Ids of the rules in force, in rules-file order."""
         return [rule.id for rule in self.rules()]
 
-    def rules(self) -> list[Any]:
+    def rules(self) -> list[Rule]:
         """The rules in force (loaded once from the package defaults and ROTATION_RULES)."""
         if self._rules is None:
             self._rules = _load_rules(self.settings)
         return self._rules
 
 
-def _load_rules(settings: Settings) -> list[Any]:
-    # TODO(issue 3): bot/rules_file.load_rules is being written by the engine helper.
-    from bot.rules_file import load_rules  # type: ignore[import-not-found]
-
-    return list(load_rules(settings))
-
-
-def _short_time(stamp: str) -> str:
-    """`2026-03-02T14:30:00+00:00` as `2026-03-02 14:30 UTC`."""
-    moment = datetime.fromisoformat(stamp).astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def spread_reply(report: SpreadReport, notes: tuple[str, ...] = ()) -> SpreadReply:
-    """The platform-neutral answer for an engine `SpreadReport`."""
-    a, b = _leg(report.a), _leg(report.b)
-    start = min(report.a.start, report.b.start)
-    chart = ChartSpec(
-        kind="relative",
-        legs=(a.symbol, b.symbol),
-        start=start,
-        end=report.as_of,
-        basis="adj_close" if report.basis == "total" else "close",
-    )
-    text = (
-        f"{a.symbol} {a.return_pct:+.2f}% vs {b.symbol} {b.return_pct:+.2f}% "
-        f"({report.window}, {report.basis} return): spread {report.spread_bps:+,.0f} bps, "
-        f"from {start.isoformat()} to {report.as_of.isoformat()}"
-    )
-    if report.a.end != report.b.end:
-        notes = (*notes, f"Legs end on different sessions: {a.symbol} {a.end}, {b.symbol} {b.end}.")
-    return SpreadReply(
-        a, b, report.window, report.basis, report.as_of,
-        report.spread_bps, report.spread_pp, chart, text, notes,
-    )  # fmt: skip
-
-
-def _leg(leg: LegReturn) -> LegReply:
-    return LegReply(leg.name, leg.pct, leg.start, leg.end, leg.start_value, leg.end_value)
+def _load_rules(settings: Settings) -> list[Rule]:
+    try:
+        return list(load_rules(settings))
+    except RulesFileError as error:
+        # The service validates the rules file at start; a chat user still gets one line.
+        raise CommandError(f"The rules file is invalid: {error.problems[0]}") from None

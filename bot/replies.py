@@ -169,8 +169,11 @@ class AckReply:
 
 @dataclass(frozen=True)
 class StatusReply:
-    """`/status`: the service's health model as plain data (see bot/health.py)."""
+    """`/status`: the service's health model (bot/health.py `Health`) and its report lines."""
 
+    ok: bool
+    problems: tuple[str, ...]
+    lines: tuple[str, ...]
     health: Any
     text: str
 

@@ -15,9 +15,10 @@ from datetime import date, timedelta
 
 from sqlite_utils import Database
 
+from bot.replies import LegReply, SpreadReply
 from signals.legs import DataError
 from signals.measures import Basis, WindowError, spread
-from signals.models import MarketData, SpreadReport
+from signals.models import ChartSpec, LegReturn, MarketData, SpreadReport
 from storage.prices import load_prices
 
 _MARGIN = timedelta(days=40)  # longer than any market closure plus a missing stretch
@@ -81,3 +82,31 @@ def spread_from_cache(
 
 def _market(db: Database, symbols: Sequence[str], start: date | None) -> MarketData:
     return MarketData(prices=load_prices(db, list(dict.fromkeys(symbols)), start=start))
+
+
+def spread_reply(report: SpreadReport, notes: tuple[str, ...] = ()) -> SpreadReply:
+    """The platform-neutral answer for an engine `SpreadReport`."""
+    a, b = _leg(report.a), _leg(report.b)
+    start = min(report.a.start, report.b.start)
+    chart = ChartSpec(
+        kind="relative",
+        legs=(a.symbol, b.symbol),
+        start=start,
+        end=report.as_of,
+        basis="adj_close" if report.basis == "total" else "close",
+    )
+    text = (
+        f"{a.symbol} {a.return_pct:+.2f}% vs {b.symbol} {b.return_pct:+.2f}% "
+        f"({report.window}, {report.basis} return): spread {report.spread_bps:+,.0f} bps, "
+        f"from {start.isoformat()} to {report.as_of.isoformat()}"
+    )
+    if report.a.end != report.b.end:
+        notes = (*notes, f"Legs end on different sessions: {a.symbol} {a.end}, {b.symbol} {b.end}.")
+    return SpreadReply(
+        a, b, report.window, report.basis, report.as_of,
+        report.spread_bps, report.spread_pp, chart, text, notes,
+    )  # fmt: skip
+
+
+def _leg(leg: LegReturn) -> LegReply:
+    return LegReply(leg.name, leg.pct, leg.start, leg.end, leg.start_value, leg.end_value)

@@ -349,8 +349,21 @@ async def test_core_with_a_factory_works_from_worker_threads(
     db = open_db(db_path)
     upsert_bars(db, bars("AAA", AAA) + bars("BBB", BBB))
     db.close()
-    core = Commands(settings, lambda: open_db(db_path), rules=RULES, clock=lambda: NOW)
+    core = Commands.for_path(settings, db_path, rules=RULES, clock=lambda: NOW)
     replies = await asyncio.gather(
         *(asyncio.to_thread(core.spread, "AAA", "BBB") for _ in range(8))
     )
     assert [r.spread_bps for r in replies] == [pytest.approx(500.0)] * 8
+
+
+# /status
+
+
+def test_status_delegates_to_the_health_model(core: Commands) -> None:
+    reply = core.status()
+    symbols = [s.symbol for s in reply.health.symbols]
+    assert symbols == ["AAA", "BBB"]
+    assert reply.ok is False  # no service has run in this test database
+    assert any("not running" in p for p in reply.problems)
+    assert reply.lines[0] == "status: degraded"
+    assert reply.text.startswith("Status degraded: ")

@@ -99,6 +99,8 @@ def _calls(core: Commands, a: str | None, b: str | None, c: str | None) -> list[
         lambda: parsing.parse_rule_id(a, RULE_IDS, allow_all=True),
         lambda: parsing.parse_mode(a),
         lambda: core.spread(a, b, c),
+        lambda: core.signal(a, user),
+        lambda: core.rule_choices(a or ""),
         lambda: core.subscribe(user, a, b),
         lambda: core.unsubscribe(user, a),
         lambda: core.subscriptions(user),
@@ -138,3 +140,8 @@ def test_no_exception_escapes_and_no_mention_survives(
                 assert find_mentions(neutralise(error.message, platform), platform) == []
         else:
             _check_safe(reply)
+
+
+def test_argument_free_commands_are_safe(core: Commands) -> None:
+    for reply in (core.signals(), core.status(), core.help()):
+        _check_safe(reply)

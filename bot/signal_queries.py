@@ -1,0 +1,158 @@
+"""Answer `/signals` and `/signal ID` from stored data without changing any state.
+
+Rules are evaluated with the engine's `check_rules(..., persist=False)`: nothing is saved and
+no event is recorded, so asking never steals an alert from delivery. "Last fired" comes from
+the live event log; the backtest count from the engine's `backtest_rule` since 2000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from sqlite_utils import Database
+
+from bot.evaluation import RuleCheck, check_rules, load_market
+from bot.replies import BacktestSummary, EventRow, SignalDetail, SignalRow
+from signals.evaluate import backtest_rule
+from signals.models import ChartKind, ChartSpec, Event, MarketData
+from signals.rules import ExtremeSince, Rule
+from storage.rule_state import last_events
+from storage.subscriptions import Mute
+
+BACKTEST_START = date(2000, 1, 1)
+RECENT_EVENTS = 5
+_CHART_SPAN = timedelta(days=365)
+ChartBasis = Literal["adj_close", "close", "high"]
+
+
+def signal_rows(
+    db: Database, rules: Sequence[Rule], now: datetime, mutes: Mapping[str, Mute]
+) -> list[SignalRow]:
+    """Every rule's current state, measure against threshold and last firing."""
+    if not rules:
+        return []
+    report = check_rules(db, rules, now=now, persist=False)
+    return [_row(db, check, _mute_for(check.rule.id, mutes)) for check in report.checks]
+
+
+def _mute_for(rule_id: str, mutes: Mapping[str, Mute]) -> str | None:
+    found = mutes.get(rule_id) or mutes.get("all")
+    return found.until if found else None
+
+
+def _row(db: Database, check: RuleCheck, muted_until: str | None) -> SignalRow:
+    evaluation = check.evaluation
+    return SignalRow(
+        rule_id=check.rule.id,
+        title=check.rule.title,
+        type=check.rule.type,
+        status=evaluation.status,
+        phase=evaluation.state.phase,
+        reason=evaluation.reason,
+        measure=evaluation.measure,
+        threshold=evaluation.threshold,
+        unit=evaluation.unit,
+        summary=evaluation.summary,
+        session=evaluation.session,
+        last_fired=_last_fired(db, check),
+        muted_until=muted_until,
+    )
+
+
+def _last_fired(db: Database, check: RuleCheck) -> date | None:
+    if check.last_event is None:
+        return None
+    if check.last_event.kind == "fired":
+        return check.last_event.date
+    fired = [e for e in last_events(db, check.rule.id, limit=50) if e.kind == "fired"]
+    return fired[0].date if fired else None
+
+
+def signal_detail(
+    db: Database, rule: Rule, now: datetime, mutes: Mapping[str, Mute], subscribers: int
+) -> SignalDetail:
+    """One rule: its current row, parameters, recent events, backtest since 2000 and a chart."""
+    market = load_market(db, [rule])
+    (check,) = check_rules(db, [rule], now=now, persist=False, market=market).checks
+    row = _row(db, check, _mute_for(rule.id, mutes))
+    recent = last_events(db, rule.id, limit=RECENT_EVENTS)
+    backtest = _backtest(rule, market)
+    text = f"{row.title}: {row.status}, {row.phase}. {row.summary or row.reason}".strip()
+    return SignalDetail(
+        row=row,
+        description=rule.description,
+        parameters=_parameters(rule),
+        last_events=tuple(_event_row(e) for e in recent),
+        backtest=backtest,
+        chart=_chart(rule, row, recent),
+        subscribers=subscribers,
+        text=text,
+    )
+
+
+def _backtest(rule: Rule, market: MarketData) -> BacktestSummary | None:
+    try:
+        events = backtest_rule(rule, market, start=BACKTEST_START)
+    except ValueError:  # DataError and friends: no history to backtest on
+        return None
+    fired = [e.date for e in events if e.kind == "fired"]
+    return BacktestSummary(
+        since=BACKTEST_START,
+        fired=len(fired),
+        reversed=sum(1 for e in events if e.kind == "reversed"),
+        first_fired=min(fired, default=None),
+        last_fired=max(fired, default=None),
+    )
+
+
+def _parameters(rule: Rule) -> tuple[tuple[str, str], ...]:
+    """The rule's own parameters first, then the shared options; no id, name or description."""
+    skip = {"id", "name", "description", "type"}
+    shared = {item.name for item in fields(Rule)}
+    items = [(k, v) for k, v in rule.to_mapping().items() if k not in skip and v not in (None, [])]
+    ordered = sorted(items, key=lambda item: item[0] in shared)
+    return tuple((key, _plain(value)) for key, value in ordered)
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
+def _event_row(event: Event) -> EventRow:
+    return EventRow(event.kind, event.date, event.measure, event.title)
+
+
+def _chart(rule: Rule, row: SignalRow, recent: list[Event]) -> ChartSpec | None:
+    """The latest event's chart when it is recent, else the rule's legs over the last year."""
+    if recent and recent[0].chart is not None and row.session is not None:
+        if recent[0].date >= row.session - _CHART_SPAN:
+            return recent[0].chart
+    if row.session is None:
+        return None
+    kind, legs = _chart_legs(rule)
+    return ChartSpec(kind, legs, row.session - _CHART_SPAN, row.session, basis=_basis(rule))
+
+
+def _chart_legs(rule: Rule) -> tuple[ChartKind, tuple[str, ...]]:
+    legs = rule.legs()
+    if rule.type in ("relative_crossover", "spread_threshold"):
+        return "relative", legs
+    if rule.type == "new_high":
+        return "new_high", legs[:1]
+    if rule.type == "curve":
+        return "level", (f"{legs[0]} - {legs[1]}",)
+    if isinstance(rule, ExtremeSince):
+        return "extreme", (rule.series,)
+    return "level", legs[:1]
+
+
+def _basis(rule: Rule) -> ChartBasis:
+    basis = getattr(rule, "basis", "total")
+    if basis in ("close", "high", "adj_close"):
+        return basis  # type: ignore[no-any-return]
+    return "close" if basis == "price" else "adj_close"
