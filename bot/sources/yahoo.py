@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import yfinance as yf
@@ -37,11 +34,12 @@ from yfinance.exceptions import YFRateLimitError
 
 from bot import calendar as nyse
 from bot.sources.base import FetchResult, SourceError
+from bot.sources.yahoo_checks import explain_empty, flag_stale, is_provisional, last_opened_session
+from bot.sources.yahoo_http import YahooSession, describe_network_error
 from signals.models import PriceBar, SeriesPoint
 
 log = logging.getLogger(__name__)
 
-_CHART_PATH = re.compile(r"/v8/finance/chart/([^/?#]+)")
 _COLUMNS = {
     "Open": "open",
     "High": "high",
@@ -51,43 +49,6 @@ _COLUMNS = {
     "Volume": "volume",
 }
 _PRICES = ("open", "high", "low", "close", "adj_close")
-
-
-class YahooSession(Session):
-    """A curl_cffi session that remembers the outcome of the last chart request per symbol.
-
-    `chart_outcomes[symbol]` is the HTTP status, or a short text for a network error. With a
-    `base_url` (ROTATION_YAHOO_URL), every `https://<host>.yahoo.com/<path>` request goes to
-    `<base_url>/<host>.yahoo.com/<path>` instead: a mirror, or the local fake in tests.
-    """
-
-    def __init__(self, base_url: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("impersonate", "chrome")
-        super().__init__(**kwargs)
-        self.base_url = base_url.rstrip("/") if base_url else None
-        self.chart_outcomes: dict[str, int | str] = {}
-
-    def request(self, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
-        """Send the request (re-routed if configured) and record a chart request's outcome."""
-        match = _CHART_PATH.search(url)
-        symbol = unquote(match.group(1)).upper() if match else None
-        try:
-            response = super().request(method, self.route(url), *args, **kwargs)
-        except RequestException as error:
-            if symbol:
-                self.chart_outcomes[symbol] = describe_network_error(error)
-            raise
-        if symbol:
-            self.chart_outcomes[symbol] = response.status_code
-        return response
-
-    def route(self, url: str) -> str:
-        """Where a request for `url` really goes."""
-        parts = urlsplit(url)
-        if self.base_url is None or not (parts.hostname or "").endswith("yahoo.com"):
-            return url
-        query = f"?{parts.query}" if parts.query else ""
-        return f"{self.base_url}/{parts.hostname}{parts.path or '/'}{query}"
 
 
 def log_retry(state: RetryCallState) -> None:
@@ -102,29 +63,6 @@ def log_retry(state: RetryCallState) -> None:
 def utc_now() -> datetime:
     """The real clock; `YahooSource(clock=...)` replaces it in tests."""
     return datetime.now(UTC)
-
-
-def is_provisional(day: date, now: datetime) -> bool:
-    """True while the NYSE session of `day` has not closed at `now` (a bar still trading)."""
-    today = nyse.new_york_date(now)
-    if day != today:
-        return day > today
-    try:
-        return nyse.is_session(day) and now < nyse.session_close(day)
-    except nyse.CalendarRangeError:
-        return False
-
-
-def last_opened_session(now: datetime) -> date:
-    """The latest NYSE session that has opened by `now` (today once the bell has rung)."""
-    day = nyse.session_on_or_before(nyse.new_york_date(now))
-    return day if nyse.session_open(day) <= now else nyse.previous_session(day)
-
-
-def describe_network_error(error: BaseException) -> str:
-    """One short line for a curl error (no URL query strings, no help links)."""
-    text = str(error).removeprefix("Failed to perform, ").split(". See ")[0]
-    return f"{type(error).__name__}: {text}"[:160]
 
 
 class _Transient(Exception):
@@ -152,16 +90,17 @@ class YahooSource:
     def fetch(self, starts: dict[str, date]) -> FetchResult:
         """Bars per symbol from its start date to today; failures carry one readable reason."""
         result = FetchResult()
+        if not starts:
+            return result
         pending = dict(starts)
         try:
             for attempt in self._retrying():
                 with attempt:
                     self._attempt(pending, result)
         except _Transient as exhausted:
-            tries = self.retries + 1
             for symbol, reason in exhausted.reasons.items():
-                attempts = "attempt" if tries == 1 else "attempts"
-                result.failures[symbol] = f"{reason} (gave up after {tries} {attempts})"
+                result.failures[symbol] = self._gave_up(reason)
+        flag_stale(result)
         return result
 
     def fetch_trailing_pe(
@@ -177,13 +116,18 @@ class YahooSource:
             try:
                 value = self._trailing_pe(symbol)
             except (SourceError, _Transient) as error:
-                reason = str(error)
+                transient = error.reasons.get(symbol) if isinstance(error, _Transient) else None
+                reason = self._gave_up(transient) if transient else str(error)
                 if failures is not None:
                     failures[symbol] = reason
                 log.warning("trailing P/E for %s: %s", symbol, reason)
                 continue
             points.append(SeriesPoint(f"pe:{symbol}", day, value, source=self.name))
         return points
+
+    def _gave_up(self, reason: str) -> str:
+        tries = self.retries + 1
+        return f"{reason} (gave up after {tries} attempt{'s' if tries > 1 else ''})"
 
     # -- prices -----------------------------------------------------------------------
 
@@ -267,6 +211,10 @@ class YahooSource:
             raise _Transient({symbol: "rate limited by Yahoo (HTTP 429)"}) from error
         except RequestException as error:
             raise _Transient({symbol: describe_network_error(error)}) from error
+        except Exception as error:  # yfinance raises bare YFException/JSON errors on odd replies
+            raise SourceError(
+                f"Yahoo info request failed: {type(error).__name__}: {error}"
+            ) from error
         value = (info or {}).get("trailingPE")
         if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
             raise SourceError(f"Yahoo has no trailing P/E for {symbol}")
@@ -294,23 +242,6 @@ def _number(value: object) -> float | None:
     if value is None or pd.isna(value):
         return None
     return float(value)  # type: ignore[arg-type]
-
-
-def explain_empty(symbol: str, start: date, outcome: int | str | None) -> tuple[str, bool]:
-    """Why a symbol delivered no bars, and whether trying again may help."""
-    if isinstance(outcome, str):
-        return f"cannot reach Yahoo Finance ({outcome})", True
-    if outcome == 429:
-        return "rate limited by Yahoo (HTTP 429)", True
-    if outcome is not None and outcome >= 500:
-        return f"Yahoo server error (HTTP {outcome})", True
-    if outcome == 404:
-        return f"unknown symbol: Yahoo has no data for {symbol} (HTTP 404)", False
-    if outcome is not None and outcome >= 400:
-        return f"Yahoo refused the request (HTTP {outcome})", False
-    if outcome is None:
-        return "no response from Yahoo for this symbol", False
-    return f"empty result: Yahoo returned no bars since {start.isoformat()}", False
 
 
 def forget_cached_responses() -> None:

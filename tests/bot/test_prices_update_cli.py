@@ -95,18 +95,22 @@ def test_invalid_symbol_is_refused_before_any_request(
     assert fake.requests == []
 
 
-def test_json_summary_and_pe_snapshots(fake: FakeYahoo, db_path: Path) -> None:
-    fake.add_fixture(IWB)
+def test_json_summary_names_a_stuck_symbol_and_stores_pe(fake: FakeYahoo, db_path: Path) -> None:
+    fake.add_fixture(IWB)  # bars stop in June, while ^RUT reaches November: a stuck feed
     fake.add_fixture(RUT)
     fake.pe["IWB"] = 24.31
     result = invoke(db_path, "IWB", "^RUT", "--pe", "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1
+    stuck = "partial result: Yahoo's bars stop at 2026-06-11, other symbols reach 2026-11-20"
+    assert result.stderr.strip() == f"error: IWB: {stuck}"
     data = json.loads(result.stdout)
-    assert data["rows_changed"] == 9 and data["failures"] == {}
+    assert data["rows_changed"] == 4 and data["failures"] == {"IWB": stuck}
     assert [(s["symbol"], s["fetched"], s["changed"], s["error"]) for s in data["symbols"]] == [
-        ("IWB", 5, 5, None),
+        ("IWB", 0, 0, stuck),
         ("^RUT", 4, 4, None),
     ]
-    assert data["symbols"][0]["last_date"] == "2026-06-11"
+    assert data["symbols"][1]["last_date"] == "2026-11-20"
     assert [p["series_id"] for p in data["pe"]] == ["pe:IWB"]  # indices have no P/E
-    assert load_series(open_db(db_path), ["pe:IWB"])["pe:IWB"].iloc[-1] == 24.31
+    db = open_db(db_path)
+    assert count_rows(db, "IWB") == 0
+    assert load_series(db, ["pe:IWB"])["pe:IWB"].iloc[-1] == 24.31

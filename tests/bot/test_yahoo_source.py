@@ -10,7 +10,15 @@ import pytest
 
 from bot.sources.yahoo import YahooSession, YahooSource
 from signals.models import PriceBar
-from tests.fakes.yahoo import DATA, HANG, OK, FakeYahoo, start_fake_yahoo
+from tests.fakes.yahoo import (
+    DATA,
+    HANG,
+    OK,
+    FakeYahoo,
+    load_chart,
+    slice_chart,
+    start_fake_yahoo,
+)
 
 AFTER_CLOSE = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)  # Friday, NYSE closed at 21:00 UTC
 IWM = DATA / "chart-IWM-2026-11-16-to-2026-11-20.json"
@@ -59,6 +67,19 @@ def test_only_bars_from_each_symbols_start_are_returned(fake: FakeYahoo) -> None
     # The session Yahoo left empty for ^RUT is not invented (yfinance reindexes onto IWM's dates).
     assert [bar.date.day for bar in result.bars["^RUT"]] == [16, 17, 18, 20]
     assert {bar.volume for bar in result.bars["^RUT"]} == {0.0}
+
+
+def test_symbol_whose_bars_stop_days_before_the_others_is_reported(fake: FakeYahoo) -> None:
+    fake.add_fixture(IWM)
+    nov_17 = int(datetime(2026, 11, 17, tzinfo=UTC).timestamp())
+    fake.add_chart(slice_chart(load_chart(RUT), None, nov_17))  # ^RUT stuck on the 16th
+    result = make_source(fake.session(), []).fetch(
+        {"IWM": date(2026, 11, 16), "^RUT": date(2026, 11, 16)}
+    )
+    assert list(result.bars) == ["IWM"]
+    assert result.failures == {
+        "^RUT": "partial result: Yahoo's bars stop at 2026-11-16, other symbols reach 2026-11-20"
+    }
 
 
 def test_dividend_adj_close_below_close_before_the_ex_date(fake: FakeYahoo) -> None:
@@ -177,6 +198,24 @@ def test_trailing_pe_is_dated_the_last_session(fake: FakeYahoo) -> None:
         "IWM": "Yahoo has no trailing P/E for IWM",
         "NOPE": "Yahoo has no trailing P/E for NOPE",
     }
+
+
+def test_trailing_pe_rate_limit_is_retried(fake: FakeYahoo) -> None:
+    fake.pe["IWB"] = 24.31
+    fake.fail("summary:IWB", 429, 429)  # yfinance retries once itself, then raises
+    sleeps: list[float] = []
+    points = make_source(fake.session(), sleeps).fetch_trailing_pe(["IWB"])
+    assert [(p.series_id, p.value) for p in points] == [("pe:IWB", 24.31)]
+    assert len(sleeps) == 1
+
+
+def test_trailing_pe_persistent_rate_limit_is_reported(fake: FakeYahoo) -> None:
+    fake.pe["IWB"] = 24.31
+    fake.fail("summary:IWB", *[429] * 10)
+    failures: dict[str, str] = {}
+    source = make_source(fake.session(), [], retries=1)
+    assert source.fetch_trailing_pe(["IWB"], failures=failures) == []
+    assert failures == {"IWB": "rate limited by Yahoo (HTTP 429) (gave up after 2 attempts)"}
 
 
 # -- contract tests against recorded Yahoo responses (../shared/data/yahoo_chart) -------------

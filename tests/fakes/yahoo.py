@@ -219,7 +219,17 @@ def serve_chart(fake: FakeYahoo, out: BaseHTTPRequestHandler, symbol: str, query
 
 
 def serve_summary(fake: FakeYahoo, out: BaseHTTPRequestHandler, symbol: str) -> None:
-    """The quoteSummary endpoint behind `Ticker.info` (summaryDetail carries trailingPE)."""
+    """The quoteSummary endpoint behind `Ticker.info` (summaryDetail carries trailingPE).
+
+    Scripted failures for it are queued under `summary:<SYMBOL>`.
+    """
+    failure = fake.next_failure(f"summary:{symbol}")
+    if failure == 429:
+        send(out, 429, "text/plain", b"Too Many Requests\r\n")
+        return
+    if isinstance(failure, int):
+        send_json(out, failure, {"finance": {"result": None, "error": {"code": "error"}}})
+        return
     if symbol not in fake.pe and symbol not in fake.charts:
         send_json(out, 404, SUMMARY_NOT_FOUND)
         return
