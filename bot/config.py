@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     slack_command_prefix: str = Field("", validation_alias="SLACK_COMMAND_PREFIX")
     slack_admin_ids: CommaList = Field((), validation_alias="SLACK_ADMIN_IDS")
 
+    # On-call: after this many unacknowledged re-notification rounds, escalate to the channel
+    renotify_rounds: int = Field(3, ge=0, le=20, validation_alias="ROTATION_RENOTIFY_ROUNDS")
+
     # Delivery
     delivery_max_attempts: int = Field(6, ge=1, le=50, validation_alias="DELIVERY_MAX_ATTEMPTS")
     delivery_base_delay: float = Field(

@@ -181,6 +181,23 @@ def subscribers_for(db: Database, rule_id: str, platform: str) -> list[Subscript
     return list(chosen.values())
 
 
+@dataclass(frozen=True)
+class Recipients:
+    """Subscribers of a rule on one platform, split by how they asked to be told."""
+
+    mention: tuple[str, ...]
+    dm: tuple[str, ...]
+
+
+def recipients(db: Database, rule_id: str, platform: str) -> Recipients:
+    """User ids to mention in the channel alert and to DM, for `rule_id` (expanding `all`)."""
+    found = subscribers_for(db, rule_id, platform)
+    return Recipients(
+        mention=tuple(s.user_id for s in found if s.mode == "mention"),
+        dm=tuple(s.user_id for s in found if s.mode == "dm"),
+    )
+
+
 # Mutes
 
 

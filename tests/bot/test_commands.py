@@ -367,3 +367,22 @@ def test_status_delegates_to_the_health_model(core: Commands) -> None:
     assert any("not running" in p for p in reply.problems)
     assert reply.lines[0] == "status: degraded"
     assert reply.text.startswith("Status degraded: ")
+
+
+# Renotify bookkeeping the service calls for each delivered event
+
+
+def test_track_event_schedules_and_reversal_stops(fresh_db: Database, settings: Settings) -> None:
+    from bot.on_call import track_event
+    from signals.models import Event
+
+    rule = parse_rule({"type": "new_high", "id": "x", "symbol": "AAA", "renotify_minutes": 30})
+    quiet = parse_rule({"type": "new_high", "id": "q", "symbol": "AAA"})
+    fired = Event("x", "fired", date(2026, 3, 2), "2026-03-02", "t", 1.0)
+    scheduled = track_event(fresh_db, fired, rule, settings, now=NOW)
+    assert scheduled is not None and scheduled.max_rounds == settings.renotify_rounds == 3
+    assert track_event(fresh_db, fired, quiet, settings, now=NOW) is None  # off by default
+    assert subs.due_renotifications(fresh_db, NOW + timedelta(minutes=30))
+    reversed_ = Event("x", "reversed", date(2026, 3, 5), "2026-03-02", "t", 1.0)
+    assert track_event(fresh_db, reversed_, rule, settings, now=NOW) is None
+    assert subs.due_renotifications(fresh_db, NOW + timedelta(days=1)) == []

@@ -173,3 +173,12 @@ def test_state_survives_reopen(db_path: Path) -> None:
     db = open_db(db_path)
     assert subs.subscribers_for(db, "r1", "discord")[0].mode == "dm"
     assert subs.acknowledge(db, "k", platform="slack", user_id="U", now=NOW).first is False
+
+
+def test_recipients_split_by_mode(fresh_db: Database) -> None:
+    subs.subscribe(fresh_db, "slack", "U1", "all", "dm", now=NOW)
+    subs.subscribe(fresh_db, "slack", "U2", "r1", "mention", now=NOW)
+    subs.subscribe(fresh_db, "slack", "U3", "r2", "mention", now=NOW)
+    found = subs.recipients(fresh_db, "r1", "slack")
+    assert (found.mention, found.dm) == (("U2",), ("U1",))
+    assert subs.recipients(fresh_db, "r1", "discord") == subs.Recipients((), ())
