@@ -31,7 +31,11 @@ def update_prices(
     ctx: typer.Context,
     symbols: Annotated[
         list[str] | None,
-        typer.Argument(help="Symbols to update, e.g. IWM ^RUT (default: the configured ones)."),
+        typer.Argument(
+            metavar="SYMBOL...",
+            help="Symbols to update, e.g. IWM ^RUT (default: the configured ones).",
+            show_default=False,
+        ),
     ] = None,
     pe: Annotated[
         bool, typer.Option("--pe", help="Also store trailing P/E snapshots (pe:<SYMBOL>).")
