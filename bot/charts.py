@@ -55,7 +55,9 @@ def render_chart(spec: ChartSpec, market: MarketData, *, title: str = "") -> byt
 def _new_figure() -> Figure:
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    # Fixed margins instead of constrained layout: that costs ~250 ms a chart, above budget.
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    figure.subplots_adjust(left=0.09, right=0.93, top=0.9, bottom=0.08, hspace=0.08)
     return figure
 
 
@@ -65,14 +67,15 @@ def _to_png(figure: Figure) -> bytes:
 
     buffer = io.BytesIO()
     with rc_context(FONT):
-        FigureCanvasAgg(figure).print_png(buffer)
+        # Light compression: the bytes barely grow and encoding is several times faster.
+        FigureCanvasAgg(figure).print_png(buffer, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
-def window(market: MarketData, name: str, spec: ChartSpec) -> pd.Series:
-    """One leg's values between the spec's start and end, oldest first."""
+def window(market: MarketData, name: str, spec: ChartSpec, start: date | None = None) -> pd.Series:
+    """One leg's values between the spec's start (or `start`) and end, oldest first."""
     series = resolve_series(market, name, spec.basis)
-    sliced = series.loc[pd.Timestamp(spec.start) : pd.Timestamp(spec.end)]
+    sliced = series.loc[pd.Timestamp(start or spec.start) : pd.Timestamp(spec.end)]
     if sliced.empty:
         raise ChartError(f"no data for {name} between {spec.start} and {spec.end}")
     return sliced
@@ -122,6 +125,7 @@ def _draw_spread(axes: Axes, spread: pd.Series) -> None:
         textcoords="offset points",
         va="center",
         fontweight="bold",
+        bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8, "ec": "none"},
     )
 
 
@@ -133,7 +137,9 @@ def _draw_marked(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
         raise ChartError("a chart needs at least one leg")
     with _fonts():
         axes = figure.subplots()
-        series = window(market, spec.legs[0], spec)
+        # Widen the window so the marked reference (an old record) is on the line itself.
+        start = min(spec.start, spec.reference_date or spec.start)
+        series = window(market, spec.legs[0], spec, start)
         axes.plot(
             series.index, series.to_numpy(), color=COLOURS[0], linewidth=2.5, label=str(series.name)
         )
@@ -147,12 +153,13 @@ def _mark_last(axes: Axes, series: pd.Series) -> None:
     last_day, last = series.index[-1], float(series.iloc[-1])
     axes.scatter([last_day], [last], s=120, color=COLOURS[0], zorder=5)
     axes.annotate(
-        f"{last:,.2f}",
+        format_value(last),
         (last_day, last),
         xytext=(-10, 12),
         textcoords="offset points",
         ha="right",
         fontweight="bold",
+        bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8, "ec": "none"},
     )
 
 
@@ -160,11 +167,16 @@ def _mark_reference(axes: Axes, spec: ChartSpec, label: str) -> None:
     if spec.reference_value is None:
         return
     value = spec.reference_value
-    text = f"{label} {value:,.2f}"
+    text = f"{label} {format_value(value)}"
     if spec.reference_date is not None:
         text += f" ({spec.reference_date:%Y-%m-%d})"
         axes.scatter([_ts(spec.reference_date)], [value], s=160, marker="D", color=MARK, zorder=6)
     axes.axhline(value, color=MARK, linestyle="--", linewidth=2, label=text)
+
+
+def format_value(value: float) -> str:
+    """Prices with 2 decimals, small ratios and yields with 4 significant digits."""
+    return f"{value:.4g}" if abs(value) < 10 else f"{value:,.2f}"
 
 
 def _ts(day: date) -> pd.Timestamp:
@@ -172,7 +184,15 @@ def _ts(day: date) -> pd.Timestamp:
 
 
 def _style(*axes_list: Any) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.ticker import MaxNLocator
+
+    # Few ticks: tick creation dominates render time, and a phone shows few labels anyway.
+    locator = AutoDateLocator(minticks=3, maxticks=7)
     for axes in axes_list:
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        axes.yaxis.set_major_locator(MaxNLocator(6))
         axes.grid(True, alpha=0.3)
         axes.spines[["top", "right"]].set_visible(False)
         axes.tick_params(labelsize=14)

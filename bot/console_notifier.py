@@ -47,7 +47,8 @@ def render_panel(message: AlertMessage) -> Panel:
     body.add_row(table)
     if message.description:
         body.add_row(Text(message.description))
-    chart = " · chart attached on chat platforms" if message.chart_png else ""
-    body.add_row(Text(f"data {message.data_date.isoformat()} · {message.footer}{chart}", "dim"))
+    body.add_row(Text(f"data {message.data_date.isoformat()} · {message.footer}", "dim"))
+    if message.chart_png:
+        body.add_row(Text("chart attached on chat platforms", "dim"))
     title = Text(message.headline, style=f"bold {style}")
     return Panel(body, title=title, title_align="left", border_style=style)

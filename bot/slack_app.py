@@ -110,7 +110,7 @@ class SlackBotNotifier:
 
     def send(self, message: AlertMessage, *, idempotency_key: str) -> DeliveryResult:
         """Post the blocks with the alert key as metadata, then upload the chart to the thread."""
-        response = _call(
+        response = call_slack(
             lambda: self.client.chat_postMessage(
                 channel=self.channel,
                 text=fallback_text(message),
@@ -145,7 +145,7 @@ class SlackBotNotifier:
         """The alert posted since `since`, found by its metadata in the channel history."""
         if self.channel_id is None:
             raise PermanentError("SLACK_CHANNEL is a name, not an id: cannot search history")
-        response = _call(
+        response = call_slack(
             lambda: self.client.conversations_history(
                 channel=self.channel_id,
                 oldest=f"{since.timestamp():.6f}",
@@ -189,7 +189,7 @@ class SlackWebhookNotifier:
         return None
 
 
-def _call(request: Any) -> Any:
+def call_slack(request: Any) -> Any:
     """Run one Web API call, translating slack_sdk errors into DeliveryErrors."""
     try:
         return request()
