@@ -32,7 +32,7 @@ def update_prices(
     symbols: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="SYMBOL...",
+            metavar="SYMBOL",
             help="Symbols to update, e.g. IWM ^RUT (default: the configured ones).",
             show_default=False,
         ),
