@@ -75,7 +75,11 @@ class _Transient(Exception):
 
 @dataclass
 class YahooSource:
-    """`PriceSource` for Yahoo Finance daily bars (Close as traded, Adj Close adjusted)."""
+    """`PriceSource` for Yahoo Finance daily bars, stored as Yahoo serves them.
+
+    Yahoo's Close is split-adjusted (not dividend-adjusted); Adj Close is split- and
+    dividend-adjusted. `session` should be a `YahooSession` (it tells failures apart).
+    """
 
     session: Session | None = None
     base_url: str | None = None
