@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -171,7 +172,10 @@ def test_timeout_is_retried(fake: FakeYahoo) -> None:
 
 
 def test_no_network_gives_one_clear_reason_per_symbol(fake: FakeYahoo) -> None:
-    dead = YahooSession("http://127.0.0.1:9")  # discard port: nothing listens
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dead = YahooSession(f"http://127.0.0.1:{port}")
     sleeps: list[float] = []
     result = make_source(dead, sleeps, retries=1, timeout=2).fetch(
         {"IWM": date(2026, 11, 16), "SPY": date(2026, 11, 16)}
