@@ -7,7 +7,6 @@ last session, so catching up missed sessions gives the events a backtest gives.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -169,6 +168,13 @@ def _stale(built: RuleFrame, market: MarketData, expected: date | None) -> list[
     return reasons
 
 
+def last_bar(rule: Rule, market: MarketData, as_of: date | None = None) -> date | None:
+    """The last final bar on or before `as_of` with a usable measure (None if there is none)."""
+    frame = rule_frame(rule, market, as_of).frame
+    usable = frame[frame["x"].notna() & frame["final"]]
+    return usable.index[-1].date() if len(usable) else None
+
+
 def prime_state(rule: Rule, market: MarketData, before: date) -> RuleState:
     """The state a rule would have after every final bar before `before` (no events kept)."""
     built = rule_frame(rule, market)
@@ -192,8 +198,3 @@ def backtest_rule(
     if start is not None:
         transitions = [t for t in transitions if t.day >= start]
     return _events(rule, built, transitions)
-
-
-def with_session(state: RuleState, session: date) -> RuleState:
-    """`state` marked as evaluated through `session`."""
-    return replace(state, last_session=session)

@@ -57,10 +57,7 @@ def _leaf(
     market: MarketData, name: str, column: str, final_only: bool, positive: bool
 ) -> pd.Series:
     if name in market.prices:
-        frame = market.prices[name]
-        if final_only and "final" in frame:
-            frame = frame[frame["final"].astype(bool)]
-        values = frame[column] if column in frame else pd.Series(dtype="float64")
+        values = _column(market.prices[name], column, final_only)
         values = values[values > 0] if positive else values
     elif name in market.series:
         values = market.series[name]
@@ -90,12 +87,20 @@ def inspect_leg(
         return _inspect_values(name, market.series[name], as_of, positive=False)
     if name not in market.prices:
         return [f"{name}: no data stored (unknown symbol or series)"]
-    frame = market.prices[name]
-    if final_only and "final" in frame:
-        frame = frame[frame["final"].astype(bool)]
-    if column not in frame:
+    if column not in market.prices[name]:
         return [f"{name}: no {column} column"]
-    return _inspect_values(name, frame[column], as_of, positive=positive, column=column)
+    values = _column(market.prices[name], column, final_only)
+    return _inspect_values(name, values, as_of, positive=positive, column=column)
+
+
+def _column(frame: pd.DataFrame, column: str, final_only: bool) -> pd.Series:
+    """One column of a price frame, final bars only when asked."""
+    if column not in frame:
+        return pd.Series(dtype="float64", index=pd.DatetimeIndex([]))
+    values = frame[column]
+    if final_only and "final" in frame:
+        values = values[frame["final"].to_numpy(dtype=bool)]
+    return values
 
 
 def _inspect_values(

@@ -165,7 +165,7 @@ def spread(
 
 def spread_series(a: pd.Series, b: pd.Series, window: Window) -> pd.DataFrame:
     """Per common date: each leg's window return and A minus B (fractions), NaN-free."""
-    frame = pd.DataFrame({"a": return_series(a, window), "b": return_series(b, window)})
-    frame = frame.dropna()
-    frame["spread"] = frame["a"] - frame["b"]
-    return frame
+    left, right = return_series(a, window).align(return_series(b, window), join="inner")
+    keep = (left.notna() & right.notna()).to_numpy()
+    left, right = left[keep], right[keep]
+    return pd.DataFrame({"a": left, "b": right, "spread": left - right}, index=left.index)

@@ -51,11 +51,12 @@ class Rule:
         raise NotImplementedError
 
     def to_mapping(self) -> dict[str, Any]:
-        """The rule as a plain mapping (the inverse of `parse_rule`)."""
+        """The rule as a plain mapping, unset options left out (the inverse of `parse_rule`)."""
         data: dict[str, Any] = {"type": self.type}
         for item in fields(self):
             value = getattr(self, item.name)
-            data[item.name] = list(value) if isinstance(value, tuple) else value
+            if value is not None:  # None means "not set" (TOML has no null)
+                data[item.name] = list(value) if isinstance(value, tuple) else value
         return data
 
 
