@@ -83,5 +83,9 @@ class SimulatedClock:
     def advance_to(self, at: datetime) -> None:
         """Jump forward to `at` (never backwards), re-anchoring the simulated time there."""
         if at > self.now():
-            self._anchor_sim = at
-            self._anchor_real = self._monotonic()
+            self.reset(at)
+
+    def reset(self, at: datetime) -> None:
+        """Set the simulated time to `at`, forwards or backwards (the start of a replay)."""
+        self._anchor_sim = at
+        self._anchor_real = self._monotonic()

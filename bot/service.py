@@ -25,7 +25,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import schedule
-from bot.clock import Clock, RealClock
+from bot.clock import Clock, RealClock, SimulatedClock
 from bot.config import Settings
 from bot.worker import (
     JobObserver,
@@ -63,17 +63,18 @@ def catchup_items(last_done: date | None, now: datetime, settings: Settings) -> 
 
 
 def planned_items(
-    jobs: Iterable[schedule.PlannedJob], now: datetime, settings: Settings
+    jobs: Iterable[schedule.PlannedJob], now: datetime, settings: Settings, *, replay: bool = False
 ) -> list[WorkItem]:
-    """Work for planned jobs that came due; evaluations and refreshes are followed by delivery."""
+    """Work for planned jobs that came due; evaluations (and live refreshes) then deliver."""
     items = []
     stale = now - timedelta(minutes=settings.intraday_minutes)
+    deliver_after = ("evaluate",) if replay else ("intraday", "evaluate")
     for job in jobs:
         if job.kind == "intraday" and job.at < stale:
             continue  # a refresh for a moment long gone is worthless (e.g. after a suspend)
         alert = schedule.should_alert(job.session, now, settings.catchup_alert_days)
         items.append(WorkItem(job.kind, job.at, job.session, alert=alert))
-        if job.kind in ("intraday", "evaluate"):
+        if job.kind in deliver_after:  # replay fetches nothing intraday: nothing to deliver
             items.append(WorkItem("deliver", job.at))
     return items
 
@@ -143,7 +144,9 @@ class Service:
         )
         if self.replay:
             self._cursor, self._until = schedule.replay_window(*self.replay)
-            self.clock.advance_to(self._cursor)
+            if not isinstance(self.clock, SimulatedClock):
+                raise TypeError("replay runs on a SimulatedClock")
+            self.clock.reset(self._cursor)
             log.info("replaying sessions %s to %s", *self.replay)
         else:
             last = await state.last_evaluated_session()
@@ -206,7 +209,8 @@ class Service:
                 now = min(now, self._until)
             due = schedule.jobs_between(self._cursor, now, self.settings)
             self._cursor = now
-            self.worker.submit(planned_items(due, now, self.settings))  # type: ignore[union-attr]
+            items = planned_items(due, now, self.settings, replay=self.replay is not None)
+            self.worker.submit(items)  # type: ignore[union-attr]
             if self.clock.simulated:
                 # Simulated time waits for the work, so jobs see the time they were planned for.
                 await self.worker.wait_idle()  # type: ignore[union-attr]

@@ -86,6 +86,8 @@ def connect_shared(path: Path) -> Database:
     """A connection usable from worker threads; callers serialise access with a lock."""
     db = Database(sqlite3.connect(str(path), check_same_thread=False))
     db.execute("PRAGMA busy_timeout = 5000")
+    # Run history needs no fsync per row: WAL with NORMAL stays consistent after a crash.
+    db.execute("PRAGMA synchronous = NORMAL")
     return db
 
 
@@ -137,6 +139,7 @@ class Worker:
         self._idle.set()
         self._closing = False
         self.current: WorkItem | None = None
+        self._told_unavailable: set[str] = set()
 
     def submit(self, items: Iterable[WorkItem]) -> None:
         """Queue items in order; a delivery pass already queued is not queued twice."""
@@ -198,7 +201,9 @@ class Worker:
             detail = "" if result is None else str(result)
         except JobUnavailable as error:
             outcome, detail = "unavailable", self._redact(str(error))
-            log.warning("%s unavailable: %s", item.describe(), detail)
+            level = logging.DEBUG if item.kind in self._told_unavailable else logging.WARNING
+            self._told_unavailable.add(item.kind)  # say it once, not every session
+            log.log(level, "%s unavailable: %s", item.describe(), detail)
         except Exception as error:
             outcome, detail = "error", self._redact(f"{type(error).__name__}: {error}")
             log.exception("%s failed", item.describe())
@@ -207,7 +212,10 @@ class Worker:
             self._observer.job_finished(item, outcome, seconds, result)
         if item.kind != "deliver" or outcome != "ok" or _did_something(result):
             await self._state.record(_run_row(item, started, self._clock.now(), outcome, detail))
-        log.info("%s: %s in %.2fs %s", item.describe(), outcome, seconds, detail)
+        if outcome == "ok":
+            # Routine refreshes and empty outbox passes would drown the evaluations in the log.
+            level = logging.INFO if _worth_telling(item, result) else logging.DEBUG
+            log.log(level, "%s done in %.2fs: %s", item.describe(), seconds, detail or "ok")
 
     async def _dispatch(self, item: WorkItem) -> object:
         jobs = self._jobs
@@ -225,6 +233,12 @@ class Worker:
 
 def _did_something(result: object) -> bool:
     return isinstance(result, Mapping) and any(result.values())
+
+
+def _worth_telling(item: WorkItem, result: object) -> bool:
+    if item.kind == "deliver":
+        return _did_something(result)
+    return item.kind != "intraday" or not str(result).startswith("replay")
 
 
 def _run_row(

@@ -1,15 +1,129 @@
-"""`rotation-bot run`: the product's main job (filled in by the service issue)."""
+"""`rotation-bot run [--replay FROM:TO] [--speed N]`: the product's main job.
+
+Heavy modules (APScheduler, pandas, the chat SDKs) are imported inside the command so that
+`rotation-bot --help` stays fast.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Coroutine
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from bot.cli import app
-from bot.cli.common import app_context, console
+from bot.cli.common import app_context, fail
+from bot.config import Settings
+
+ReplayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--replay",
+        metavar="FROM:TO",
+        help="Rehearse sessions FROM..TO (YYYY-MM-DD:YYYY-MM-DD) on cached data, no network.",
+    ),
+]
+SpeedOption = Annotated[
+    float,
+    typer.Option(
+        "--speed",
+        min=0,
+        help="Replay pace in simulated seconds per real second; 0 = as fast as possible.",
+    ),
+]
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
-    """Start the bot: refresh data, evaluate rules on schedule, deliver alerts."""
-    context = app_context(ctx)
-    console.print(f"database: {context.settings.db_path}")
+def run(ctx: typer.Context, replay: ReplayOption = None, speed: SpeedOption = 0.0) -> None:
+    """Start the bot: refresh data, evaluate rules on the NYSE schedule, deliver alerts."""
+    settings = app_context(ctx).settings
+    window = parse_window(replay) if replay is not None else None
+    if speed and window is None:
+        fail("--speed only applies to --replay", code=2)
+    if window is not None and not settings.db_path.exists():
+        fail(f"no database at {settings.db_path}: import or update prices before a replay", 2)
+    raise typer.Exit(serve(settings, window, speed))
+
+
+def parse_window(text: str) -> tuple[date, date]:
+    """`FROM:TO` as two dates with at least one NYSE session between them; exit 2 if not."""
+    from bot import calendar
+
+    first, _, last = text.partition(":")
+    try:
+        start, end = date.fromisoformat(first.strip()), date.fromisoformat(last.strip())
+    except ValueError:
+        fail(f"--replay wants FROM:TO as YYYY-MM-DD:YYYY-MM-DD, got {text!r}", code=2)
+    if start > end:
+        fail(f"--replay FROM {start} is after TO {end}", code=2)
+    try:
+        sessions = calendar.sessions_between(start, end)
+    except calendar.CalendarRangeError as error:
+        fail(str(error), code=2)
+    if not sessions:
+        fail(f"no NYSE session between {start} and {end}", code=2)
+    return start, end
+
+
+def serve(settings: Settings, window: tuple[date, date] | None, speed: float) -> int:
+    """Compose and run the service (live, or a replay on a scratch copy of the database)."""
+    from bot.logging_setup import configure_logging
+
+    redact = configure_logging(settings)
+    if window is None:
+        return _run(settings, settings.db_path, None, speed, redact)
+    from bot.jobs import replay_copy
+
+    with tempfile.TemporaryDirectory(prefix="rotation-replay-") as scratch:
+        copy = replay_copy(settings.db_path, Path(scratch) / "replay.db")
+        return _run(settings, copy, window, speed, redact)
+
+
+def _run(
+    settings: Settings, db_path: Path, window: tuple[date, date] | None, speed: float, redact: Any
+) -> int:
+    from bot.clock import RealClock, SimulatedClock
+    from bot.jobs import ServiceJobs
+    from bot.schedule import replay_window
+    from bot.service import Service
+
+    jobs = ServiceJobs(settings, db_path, network=window is None)
+    clock = SimulatedClock(replay_window(*window)[0], speed) if window else RealClock()
+    observer, extra = _metrics(settings, db_path, clock)
+    extra += chat_adapters(settings)
+    service = Service(
+        settings, jobs, db_path=db_path, clock=clock, replay=window,
+        observer=observer, redact=redact, extra_tasks=extra,
+    )  # fmt: skip
+    try:
+        return asyncio.run(service.run())
+    finally:
+        jobs.close()
+
+
+def _metrics(
+    settings: Settings, db_path: Path, clock: Any
+) -> tuple[Any, list[Coroutine[Any, Any, None]]]:
+    if settings.metrics_port is None:
+        return None, []
+    from bot.health import read_health
+    from bot.metrics import Metrics, MetricsServer
+
+    async def health() -> Any:
+        return await asyncio.to_thread(read_health, db_path, clock.now(), settings)
+
+    metrics = Metrics()
+    server = MetricsServer(metrics, health, settings.metrics_host, settings.metrics_port)
+    return metrics, [server.serve()]
+
+
+def chat_adapters(settings: Settings) -> list[Coroutine[Any, Any, None]]:
+    """Long-running chat clients (Discord gateway, Slack Socket Mode), run until cancelled.
+
+    Posting alerts needs none of them (REST and webhooks); they serve the slash commands.
+    """
+    return []  # wired by the chat-commands integration (issue 5)

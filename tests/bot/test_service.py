@@ -50,12 +50,12 @@ def settings(**overrides: object) -> Settings:
     return load_settings(None, **overrides)
 
 
-def expected_calls(start: date, end: date, config: Settings) -> list[tuple[str, str, str]]:
+def expected_replay_calls(start: date, end: date, config: Settings) -> list[tuple[str, str, str]]:
     calls = []
     for job in schedule.plan_days(start, end, config):
         session = "" if job.kind == "intraday" else job.session.isoformat()
         calls.append((job.kind, session, local(job.at)))
-        if job.kind in ("intraday", "evaluate"):
+        if job.kind == "evaluate":  # replay refreshes nothing intraday, so delivers only here
             calls.append(("deliver", "", ""))
     return calls
 
@@ -79,7 +79,7 @@ async def test_replay_of_thanksgiving_week_runs_exactly_the_planned_jobs(db_path
     assert await asyncio.wait_for(service.run(), 20) == 0
 
     got = [call[:3] for call in jobs.calls]
-    assert got == expected_calls(*replay, config)
+    assert got == expected_replay_calls(*replay, config)
     evaluations = [call[1:3] for call in jobs.calls if call[0] == "evaluate"]
     assert evaluations == [
         ("2025-11-24", "2025-11-24 16:20"),

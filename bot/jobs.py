@@ -1,0 +1,197 @@
+"""The jobs `rotation-bot run` schedules, composed from the data, signal and delivery modules.
+
+Each step imports its module when it runs and reports `JobUnavailable` when that module is
+missing from this build, so the service starts and says what it cannot do yet. Blocking
+work (yfinance, pandas, SQLite) runs in a thread via `asyncio.to_thread`, one job at a time.
+With `network=False` (replay) nothing is fetched: evaluations read the cached data only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping
+from contextlib import closing
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
+
+from bot import calendar
+from bot.config import Settings
+from bot.schedule import alert_cutoff
+from bot.worker import JobUnavailable
+from storage.db import open_db
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# Tables a replay starts without, so it alerts like a fresh install over FROM..TO and
+# nothing of the live bot's state (rule states, events, outbox, runs) leaks into it.
+REPLAY_RESET = ("outbox", "outbox_alerts", "events", "rule_state", "service_runs", "service_state")
+
+
+def _need(module: str) -> Any:
+    try:
+        return __import__(module, fromlist=["_"])
+    except ImportError as error:
+        raise JobUnavailable(f"{module} is not available: {error}") from None
+
+
+class ServiceJobs:
+    """The real jobs (see `bot.worker.Jobs`)."""
+
+    def __init__(self, settings: Settings, db_path: Path, *, network: bool = True) -> None:
+        self.settings, self.db_path, self.network = settings, db_path, network
+        self._notifiers: list[Any] | None = None
+        self._replay_market: Any = None
+
+    async def refresh_intraday(self, now: datetime) -> str:
+        """Fetch today's provisional bars (skipped in replay)."""
+        if not self.network:
+            return "replay: no fetch"
+        return await self._in_thread(self._refresh_prices, now)
+
+    async def evaluate_session(self, session: date, now: datetime, *, alert: bool) -> int:
+        """Fetch the session's final bars, evaluate every rule as of it, queue new alerts."""
+        return await self._in_thread(self._evaluate, session, now, alert)
+
+    async def snapshot_after_close(self, session: date, now: datetime) -> str:
+        """Store trailing P/E snapshots and refresh FRED series (skipped in replay)."""
+        if not self.network:
+            return "replay: no fetch"
+        return await self._in_thread(self._snapshot, now)
+
+    async def send_digest(self, session: date, now: datetime) -> str:
+        """Post the daily digest."""
+        digest = _need("bot.digest")
+        return await self._in_thread(lambda db: digest.send_digest(db, self.settings, session, now))
+
+    async def deliver(self) -> Mapping[str, int]:
+        """One pass over the outbox; retries wait for the next pass instead of sleeping here."""
+        return await self._in_thread(self._deliver)
+
+    def close(self) -> None:
+        """Release the notifiers' HTTP sessions."""
+        if self._notifiers:
+            _need("bot.notifiers").close_notifiers(self._notifiers)
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        def run() -> T:
+            db = open_db(self.db_path, migrate=False)
+            try:
+                return function(db, *args)
+            finally:
+                db.close()
+
+        return await asyncio.to_thread(run)
+
+    def _refresh_prices(self, db: Database, now: datetime) -> str:
+        refresh, yahoo, universe = (
+            _need(f"bot.{m}") for m in ("refresh", "sources.yahoo", "universe")
+        )
+        rules = _need("bot.rules_file")
+        symbols = universe.configured_symbols(self.settings, rules.rule_symbols(self._rules()))
+        report = refresh.refresh_prices(
+            db,
+            self._yahoo(yahoo),
+            symbols,
+            history_start=date.fromisoformat(self.settings.history_start),
+            overlap_sessions=self.settings.refresh_overlap_sessions,
+            today=calendar.new_york_date(now),
+        )
+        for symbol, reason in report.failures.items():
+            log.warning("refresh of %s failed: %s", symbol, reason)
+        return f"{report.rows_changed} rows changed, {len(report.failures)} failed"
+
+    def _rules(self) -> list[Any]:
+        return _need("bot.rules_file").load_rules(self.settings)
+
+    def _yahoo(self, yahoo: Any) -> Any:
+        return yahoo.YahooSource(
+            base_url=self.settings.yahoo_url,
+            retries=self.settings.fetch_retries,
+            timeout=self.settings.fetch_timeout,
+        )
+
+    def _evaluate(self, db: Database, session: date, now: datetime, alert: bool) -> int:
+        evaluation = _need("bot.evaluation")
+        if self.network:
+            self._refresh_prices(db, now)
+        rules = self._rules()
+        market = self._market(evaluation, db, rules)
+        report = evaluation.check_rules(db, rules, as_of=session, now=now, market=market)
+        cutoff = alert_cutoff(now, self.settings.catchup_alert_days)
+        events = [e for e in report.new_events if alert and e.date >= cutoff]
+        silent = len(report.new_events) - len(events)
+        if silent:
+            log.info("%d event(s) of %s recorded without alerting (too old)", silent, session)
+        if events:
+            self._enqueue(db, events, market)
+        return len(events)
+
+    def _market(self, evaluation: Any, db: Database, rules: list[Any]) -> Any:
+        # Without network the cache never changes, so a replay loads it once, not per session.
+        if self.network or self._replay_market is None:
+            market = evaluation.load_market(db, rules)
+            if self.network:
+                return market
+            self._replay_market = market
+        return self._replay_market
+
+    def _enqueue(self, db: Database, events: list[Any], market: Any) -> None:
+        delivery, outbox = _need("bot.delivery"), _need("storage.outbox")
+        names = [notifier.name for notifier in self._get_notifiers()]
+        charts = {e.dedupe_key: delivery.render_event_chart(e, market) for e in events}
+        added = outbox.enqueue_alerts(db, events, names, charts=charts)
+        log.info("%d alert(s) queued for %s", added, ", ".join(names))
+
+    def _get_notifiers(self) -> list[Any]:
+        if self._notifiers is None:
+            self._notifiers = _need("bot.notifiers").build_notifiers(self.settings)
+        return self._notifiers
+
+    def _deliver(self, db: Database) -> Mapping[str, int]:
+        if not db["outbox"].exists():
+            raise JobUnavailable("the outbox table does not exist")
+        delivery = _need("bot.delivery")
+        policy = replace(delivery.policy_from_settings(self.settings), max_wait=0)
+        report = delivery.deliver_pending(db, self._get_notifiers(), policy=policy)
+        return {"delivered": report.delivered, "retried": report.retried, "dead": report.dead}
+
+    def _snapshot(self, db: Database, now: datetime) -> str:
+        refresh, yahoo, universe = (
+            _need(f"bot.{m}") for m in ("refresh", "sources.yahoo", "universe")
+        )
+        symbols = [s for s in universe.configured_symbols(self.settings) if not s.startswith("^")]
+        pe = refresh.refresh_pe(db, self._yahoo(yahoo), symbols)
+        fred_points = self._refresh_fred(db)
+        return f"{len(pe.points)} P/E snapshots, {fred_points} FRED points"
+
+    def _refresh_fred(self, db: Database) -> int:
+        fred, series = _need("bot.sources.fred"), _need("storage.series")
+        source = fred.FredSource.from_settings(self.settings)
+        last = series.last_series_dates(db)
+        changed = 0
+        for series_id in self.settings.fred_series:
+            start = last.get(series_id)
+            points = source.fetch_one(series_id, start - timedelta(days=7) if start else None)
+            changed += series.upsert_points(db, points)
+        return changed
+
+
+def replay_copy(source: Path, target: Path) -> Path:
+    """Copy the database for a replay and clear its alert state; the original is untouched."""
+    if not source.exists():
+        raise FileNotFoundError(f"no database at {source}: import or update prices first")
+    with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(target)) as copy:
+        live.backup(copy)
+    db = open_db(target)  # migrate the copy (creates tables a feature may add later)
+    with db.atomic():
+        for table in REPLAY_RESET:
+            if db[table].exists():
+                db.execute(f"DELETE FROM [{table}]")  # noqa: S608 - fixed names above
+    db.close()
+    return target
