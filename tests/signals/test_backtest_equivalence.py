@@ -31,40 +31,46 @@ OPTIONS = st.fixed_dictionaries(
 )
 DIRECTION = st.sampled_from(["up", "down", "either"])
 
+
+def _rule(kind: str, **fields: object) -> dict[str, object]:
+    return {"type": kind, **fields}
+
+
 RULES = st.one_of(
     st.builds(
-        lambda w, d: {"type": "relative_crossover", "a": "A", "b": "B", "window": w, "direction": d},
+        lambda w, d: _rule("relative_crossover", a="A", b="B", window=w, direction=d),
         st.sampled_from(["5d", "mtd", "ytd", "1m", "since:2024-12-20"]),
         DIRECTION,
     ),
     st.builds(
-        lambda t, d: {"type": "spread_threshold", "a": "A", "b": "B", "window": "10d",
-                      "threshold_bps": t, "direction": d},
-        st.sampled_from([50, 200, 500]), st.sampled_from(["up", "down"]),
-    ),  # fmt: skip
+        lambda t, d: _rule(
+            "spread_threshold", a="A", b="B", window="10d", threshold_bps=t, direction=d
+        ),
+        st.sampled_from([50, 200, 500]),
+        st.sampled_from(["up", "down"]),
+    ),
     st.builds(
-        lambda lb, basis: {"type": "new_high", "symbol": "A", "lookback": lb, "min_history": 5,
-                           "basis": basis},
-        st.sampled_from([None, 10]), st.sampled_from(["close", "adj_close", "high"]),
-    ),  # fmt: skip
+        lambda lb, basis: _rule("new_high", symbol="A", lookback=lb, min_history=5, basis=basis),
+        st.sampled_from([None, 10]),
+        st.sampled_from(["close", "adj_close", "high"]),
+    ),
     st.builds(
-        lambda t: {"type": "rally_from_low", "symbol": "B", "lookback": 15, "threshold_pct": t},
+        lambda t: _rule("rally_from_low", symbol="B", lookback=15, threshold_pct=t),
         st.sampled_from([2, 5, 10]),
     ),
     st.builds(
-        lambda e, years: {"type": "extreme_since", "series": "A / B", "extreme": e, "years": years},
-        st.sampled_from(["high", "low"]), st.sampled_from([0.1, 0.2]),
-    ),  # fmt: skip
+        lambda e, years: _rule("extreme_since", series="A / B", extreme=e, years=years),
+        st.sampled_from(["high", "low"]),
+        st.sampled_from([0.1, 0.2]),
+    ),
+    st.builds(lambda d: _rule("curve", long="L", short="S", direction=d, level_bps=0), DIRECTION),
     st.builds(
-        lambda d: {"type": "curve", "long": "L", "short": "S", "direction": d, "level_bps": 0},
+        lambda d: _rule(
+            "curve", long="L", short="S", mode="change", change_bps=20, sessions=5, direction=d
+        ),
         DIRECTION,
     ),
-    st.builds(
-        lambda d: {"type": "curve", "long": "L", "short": "S", "mode": "change",
-                   "change_bps": 20, "sessions": 5, "direction": d},
-        DIRECTION,
-    ),  # fmt: skip
-    st.builds(lambda d: {"type": "rate_change", "series": "L", "direction": d}, DIRECTION),
+    st.builds(lambda d: _rule("rate_change", series="L", direction=d), DIRECTION),
 )
 
 
