@@ -14,7 +14,7 @@ from bot.refresh import refresh_pe, refresh_prices
 from bot.sources.yahoo import YahooSource
 from storage.prices import count_rows, tail_rows
 from storage.series import load_series
-from tests.fakes.yahoo import DATA, FakeYahoo, start_fake_yahoo
+from tests.fakes.yahoo import DATA, OK, FakeYahoo, start_fake_yahoo
 
 IWM = DATA / "chart-IWM-2026-11-16-to-2026-11-20.json"
 AFTER_CLOSE = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
@@ -111,6 +111,24 @@ def test_dividend_rescaling_old_adj_close_refetches_the_whole_history(
     assert period1_dates(fake, "IWM")[-1] == date(2026, 11, 16)  # from the first cached date
     stored = [r["adj_close"] for r in tail_rows(fresh_db, "IWM", 5)]
     assert stored == [239.184, 237.501, 239.283, 240.768, 244.9]
+
+
+def test_rebased_symbol_whose_full_refetch_fails_writes_nothing(
+    fake: FakeYahoo, fresh_db: Database
+) -> None:
+    fake.add_fixture(IWM)
+    source = YahooSource(session=fake.session(), clock=Clock(AFTER_CLOSE), sleep=lambda s: None)
+    refresh(fresh_db, source, ["IWM"], overlap=1)
+    before = tail_rows(fresh_db, "IWM", 5)
+    adjclose = quote(fake, "IWM")["indicators"]["adjclose"][0]["adjclose"]
+    adjclose[:4] = [value * 0.99 for value in adjclose[:4]]
+    fake.fail("IWM", OK, OK, 404, 404)  # the incremental fetch works, the full refetch does not
+    report = refresh(fresh_db, source, ["IWM"], overlap=1)
+    assert report.failures == {
+        "IWM": "history was re-based but the full refetch failed: "
+        "unknown symbol: Yahoo has no data for IWM (HTTP 404)"
+    }
+    assert tail_rows(fresh_db, "IWM", 5) == before
 
 
 def test_failed_symbol_writes_nothing_and_others_are_stored(
