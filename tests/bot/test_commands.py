@@ -386,3 +386,14 @@ def test_track_event_schedules_and_reversal_stops(fresh_db: Database, settings: 
     reversed_ = Event("x", "reversed", date(2026, 3, 5), "2026-03-02", "t", 1.0)
     assert track_event(fresh_db, reversed_, rule, settings, now=NOW) is None
     assert subs.due_renotifications(fresh_db, NOW + timedelta(days=1)) == []
+
+
+def test_symbols_without_usable_final_bars(fresh_db: Database, settings: Settings) -> None:
+    upsert_bars(fresh_db, bars("AAA", {"2026-01-02": 1.0}, final=False))
+    upsert_bars(fresh_db, bars("BBB", {"2026-01-02": 1.0}, final=False))
+    upsert_bars(fresh_db, [PriceBar("VOL", date(2026, 1, 2), volume=5.0)])
+    upsert_bars(fresh_db, bars("NEG", {"2026-01-02": -1.0}))
+    core = Commands(settings, fresh_db, rules=RULES, clock=lambda: NOW)
+    for a, b in [("AAA", "BBB"), ("VOL", "NEG"), ("AAA", "VOL")]:
+        with pytest.raises(CommandError, match="No usable final adjusted closes"):
+            core.spread(a, b)

@@ -45,6 +45,9 @@ ATTACKS = [
 TOKENS = [
     "AAA",
     "bbb",
+    "prv",
+    "VOL",
+    "neg",
     "^rut",
     "ytd",
     "42d",
@@ -76,6 +79,15 @@ def core() -> Iterator[Commands]:
             PriceBar(symbol, date.fromisoformat(day), close=v * k, adj_close=v * k)
             for symbol, k in (("AAA", 1.0), ("BBB", 0.5), ("^RUT", 20.0))
             for day, v in values.items()
+        ],
+    )
+    # Cached but unusable: only a provisional bar, only volume, a negative price.
+    upsert_bars(
+        db,
+        [
+            PriceBar("PRV", date(2026, 3, 2), close=5.0, adj_close=5.0, final=False),
+            PriceBar("VOL", date(2026, 3, 2), volume=5.0),
+            PriceBar("NEG", date(2026, 3, 2), close=-1.0, adj_close=-1.0),
         ],
     )
     rules = [
@@ -126,6 +138,8 @@ def _check_safe(value: Any) -> None:
 )
 @given(a=ARG, b=ARG, c=ARG)
 @example(a="AAA", b="bbb", c="ytd")
+@example(a="prv", b="VOL", c="1d")
+@example(a="AAA", b="neg", c="since:2025-12-31")
 @example(a="rut-ath", b="dm", c=None)
 @example(a="iwm-ath", b="<@&1>", c="@here")
 def test_no_exception_escapes_and_no_mention_survives(
