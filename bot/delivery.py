@@ -189,7 +189,10 @@ class _Sender:
         self.last_post[notifier.name] = self.now()
 
     def _send(self, notifier: Notifier, row: OutboxRow) -> DeliveryResult:
-        if row.status == "sending":
+        # Look before posting again whenever an earlier attempt may have reached the platform:
+        # a sender died mid-call ('sending'), or a call failed after the platform accepted it
+        # (a timeout or a proxy's 502). A 429 gives its attempt back, so it never looks.
+        if row.status == "sending" or row.attempts > 0:
             found = self._find_existing(notifier, row)
             if found is not None:
                 return found
@@ -207,7 +210,7 @@ class _Sender:
                 error.reason,
             )
             return None
-        if found is None:
+        if found is None and row.status == "sending":
             log.warning(
                 "outcome of an earlier send of %s to %s unknown and not found; sending",
                 row.dedupe_key,

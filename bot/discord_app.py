@@ -76,17 +76,30 @@ def to_discord_embed(message: AlertMessage) -> discord.Embed:
     return discord.Embed.from_dict(fit_discord_embeds([embed])[0])
 
 
+def subscriber_ids(message: AlertMessage) -> list[str]:
+    """The message's subscriber ids that are real Discord user ids (others are logged, dropped)."""
+    valid = [user_id for user_id in message.mentions if user_id.isdigit()]
+    if len(valid) < len(message.mentions):
+        log.warning(
+            "alert %s: ignored %d malformed Discord user id(s)",
+            message.key,
+            len(message.mentions) - len(valid),
+        )
+    return valid
+
+
 def allowed_mentions(message: AlertMessage) -> discord.AllowedMentions:
     """Nobody may be pinged except the subscribers the message names."""
-    users = [discord.Object(int(user_id)) for user_id in message.mentions]
+    users = [discord.Object(int(user_id)) for user_id in subscriber_ids(message)]
     return discord.AllowedMentions(everyone=False, roles=False, replied_user=False, users=users)
 
 
 def mention_content(message: AlertMessage) -> str | None:
     """Message content: the subscribers' mentions, or None when there are none."""
-    if not message.mentions:
+    users = subscriber_ids(message)
+    if not users:
         return None
-    return fit_discord_content(" ".join(mention_user(u, "discord") for u in message.mentions))
+    return fit_discord_content(" ".join(mention_user(u, "discord") for u in users))
 
 
 @dataclass

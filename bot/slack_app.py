@@ -55,6 +55,7 @@ _TRANSIENT = {
     "team_added_to_org",
 }
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _EMOJI = {"up": ":large_green_circle:", "down": ":red_circle:", "neutral": ":white_circle:"}
 
 
@@ -65,9 +66,8 @@ def to_slack_blocks(message: AlertMessage) -> list[dict[str, Any]]:
     blocks = [slack_header(escape_slack(message.headline))]
     blocks += slack_field_sections(fields)
     blocks += slack_text_sections(escape_slack(message.description))
-    if message.mentions:
-        pings = " ".join(mention_user(user, "slack") for user in message.mentions)
-        blocks += slack_text_sections(pings)
+    pings = " ".join(mention_user(user, "slack") for user in subscriber_ids(message))
+    blocks += slack_text_sections(pings)
     context = f"{emoji} data {message.data_date.isoformat()} · {escape_slack(message.footer)}"
     blocks.append(
         {
@@ -76,6 +76,15 @@ def to_slack_blocks(message: AlertMessage) -> list[dict[str, Any]]:
         }
     )
     return fit_slack_blocks(blocks)
+
+
+def subscriber_ids(message: AlertMessage) -> list[str]:
+    """The message's subscriber ids that are real Slack user ids (others are logged, dropped)."""
+    valid = [user_id for user_id in message.mentions if _USER_ID.match(user_id)]
+    if len(valid) < len(message.mentions):
+        dropped = len(message.mentions) - len(valid)
+        log.warning("alert %s: ignored %d malformed Slack user id(s)", message.key, dropped)
+    return valid
 
 
 def fallback_text(message: AlertMessage) -> str:

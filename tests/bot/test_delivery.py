@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pydantic import SecretStr
 from rich.console import Console
 
+from bot.config import load_settings
 from bot.console_notifier import ConsoleNotifier
 from bot.delivery import DeliveryPolicy, backoff_delay, deliver_pending, enqueue_and_deliver
 from bot.discord_app import DiscordBotNotifier, DiscordRest
@@ -26,6 +28,7 @@ from bot.notifier import (
     TransientError,
     build_alert_message,
 )
+from bot.notifiers import build_notifiers, close_notifiers
 from bot.slack_app import SlackBotNotifier, SlackWebhookNotifier
 from signals.models import MarketData
 from storage.db import open_db
@@ -137,6 +140,15 @@ def test_5xx_then_recovery_loses_nothing_duplicates_nothing_keeps_order(
     assert clock.sleeps[0] == 2.0
     # Slack is paced at about one message per second.
     assert clock.sleeps.count(1.0) >= 2
+
+
+def test_failure_after_acceptance_is_found_not_reposted(fresh_db, fake_slack, slack_notifier):
+    enqueue_alerts(fresh_db, [make_event()], [slack_notifier.name], now=T0)
+    fake_slack.fail_after_accept = 1
+    report = deliver(fresh_db, [slack_notifier], FakeClock())
+    assert (report.retried, report.delivered) == (1, 1)
+    assert len(fake_slack.messages) == 1
+    assert list_outbox(fresh_db)[0]["message_id"] == fake_slack.messages[0].ts
 
 
 def test_dead_destination_never_blocks_a_working_one(
@@ -338,3 +350,32 @@ def test_alert_message_is_built_once_from_the_event():
     assert message.fields[:2] == (("Measure", "1.37 pp"), ("Threshold", "0.00 pp"))
     assert message.headline == "▲ IWC overtook OEF YTD"
     assert message.with_mentions(["42"]).mentions == ("42",)
+
+
+def test_build_notifiers_from_settings(fake_discord, fake_slack):
+    settings = load_settings(env_file=None)
+    [console] = build_notifiers(settings)
+    assert console.name == "console"
+    settings = load_settings(
+        env_file=None,
+        discord_bot_token=SecretStr(fake_discord.token),
+        discord_channel_ids=("1", "2"),
+        discord_webhook_url=SecretStr("https://discord.com/api/webhooks/3/" + "t" * 68),
+        discord_api_base=fake_discord.api_base,
+        slack_bot_token=SecretStr(fake_slack.token),
+        slack_channel=CHANNEL_ID,
+        slack_webhook_url=SecretStr(fake_slack.webhook_url),
+        slack_api_url=fake_slack.api_url,
+    )
+    notifiers = build_notifiers(settings)
+    try:
+        names = [n.name for n in notifiers]
+    finally:
+        close_notifiers(notifiers)
+    assert names == [
+        "discord:1",
+        "discord:2",
+        "discord:webhook:3",
+        f"slack:{CHANNEL_ID}",
+        "slack:webhook",
+    ]

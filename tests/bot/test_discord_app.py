@@ -13,8 +13,10 @@ from bot.discord_app import (
     DiscordBotNotifier,
     DiscordRest,
     DiscordWebhookNotifier,
+    allowed_mentions,
     delivery_error,
     discord_nonce,
+    mention_content,
     to_discord_embed,
 )
 from bot.limits import embed_length
@@ -142,3 +144,9 @@ def test_error_mapping_separates_rate_limits_from_permanent_failures():
     limited = delivery_error(discord.RateLimited(42.0))
     assert limited.retry_after == 42.0
     assert isinstance(delivery_error(discord.LoginFailure("bad")), PermanentError)
+
+
+def test_malformed_subscriber_ids_are_dropped_not_pinged():
+    message = build_alert_message(make_event()).with_mentions(["42", "@everyone"])
+    assert mention_content(message) == "<@42>"
+    assert allowed_mentions(message).to_dict() == {"parse": [], "users": [42]}

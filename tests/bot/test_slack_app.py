@@ -139,3 +139,9 @@ def test_api_url_keeps_the_trailing_slash_and_fallback_is_escaped():
     assert api_url(None) == "https://slack.com/api/"
     text = fallback_text(build_alert_message(make_event(title="<!everyone>")))
     assert find_mentions(text, "slack") == []
+
+
+def test_malformed_subscriber_ids_are_dropped_not_pinged():
+    message = build_alert_message(make_event()).with_mentions(["U0GOOD", "<!everyone>"])
+    texts = [t for t in all_texts(to_slack_blocks(message))]
+    assert [m for t in texts for m in find_mentions(t, "slack")] == ["<@U0GOOD>"]

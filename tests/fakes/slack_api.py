@@ -43,6 +43,7 @@ class FakeSlack(FakeServer):
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     kill_pid: int | None = None
+    fail_after_accept: int = 0  # store the next N posts, then answer 503 (a proxy timing out)
     _script: deque[Response] = field(default_factory=deque)
     _counter: int = 0
 
@@ -92,6 +93,9 @@ class FakeSlack(FakeServer):
         if self._script:
             return self._script.popleft()
         post = self._record(params, "bot")
+        if self.fail_after_accept > 0:
+            self.fail_after_accept -= 1
+            return Response(503, {"ok": False, "error": "service_unavailable"})
         if self.kill_pid is not None:
             os.kill(self.kill_pid, signal.SIGKILL)
             self.kill_pid = None
