@@ -1,0 +1,90 @@
+"""The real jobs against the local fake Yahoo and FRED: live fetches, replay fetches nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.calendar import NEW_YORK
+from bot.config import Settings, load_settings
+from bot.jobs import ServiceJobs, replay_copy
+from storage import service_state
+from storage.db import open_db
+from storage.prices import tail_rows
+from storage.series import load_series
+from tests.fakes.fred import FakeFred, serve_fred
+from tests.fakes.yahoo import DATA, FakeYahoo, start_fake_yahoo
+
+IWB = DATA / "chart-IWB-dividend-2026-06-05-to-2026-06-11.json"
+AFTER_CLOSE = datetime(2026, 6, 11, 16, 20, tzinfo=NEW_YORK).astimezone(UTC)
+
+
+@pytest.fixture
+def yahoo(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeYahoo]:
+    for fake in start_fake_yahoo(monkeypatch):
+        fake.add_fixture(IWB)
+        yield fake
+
+
+@pytest.fixture
+def fred() -> Iterator[FakeFred]:
+    with serve_fred(
+        FakeFred(series={"DGS10": [("2026-06-10", "4.41"), ("2026-06-11", "4.38")]})
+    ) as fake:
+        yield fake
+
+
+def settings_for(yahoo: FakeYahoo, fred: FakeFred, db_path: Path) -> Settings:
+    return load_settings(
+        None,
+        db_path=db_path,
+        yahoo_url=yahoo.base_url,
+        fred_url=fred.url,
+        fred_series=("DGS10",),
+        fetch_retries=0,
+        history_start="2026-06-01",
+    )
+
+
+async def test_live_jobs_fetch_evaluate_snapshot_and_deliver(
+    yahoo: FakeYahoo, fred: FakeFred, db_path: Path
+) -> None:
+    open_db(db_path).close()
+    jobs = ServiceJobs(settings_for(yahoo, fred, db_path), db_path)
+
+    summary = await jobs.refresh_intraday(AFTER_CLOSE)
+    new_events = await jobs.evaluate_session(date(2026, 6, 11), AFTER_CLOSE, alert=True)
+    snapshot = await jobs.snapshot_after_close(date(2026, 6, 11), AFTER_CLOSE)
+    delivered = await jobs.deliver()
+    jobs.close()
+
+    assert "failed" in summary  # the fake knows IWB only; every other symbol is reported
+    assert new_events == 0  # five bars of one symbol fire nothing
+    assert "2 FRED points" in snapshot
+    assert delivered == {"delivered": 0, "retried": 0, "dead": 0}
+    db = open_db(db_path)
+    assert [row["date"] for row in tail_rows(db, "IWB", 5)][-1] == "2026-06-11"
+    assert list(load_series(db, ["DGS10"])["DGS10"]) == [4.41, 4.38]
+
+
+async def test_replay_jobs_never_touch_the_network(
+    yahoo: FakeYahoo, fred: FakeFred, db_path: Path, tmp_path: Path
+) -> None:
+    db = open_db(db_path)
+    service_state.record_run(
+        db, {"job": "evaluate", "session": "2026-06-10", "outcome": "ok", "started_at": "x"}
+    )
+    db.close()
+    copy = replay_copy(db_path, tmp_path / "replay.db")
+    jobs = ServiceJobs(settings_for(yahoo, fred, copy), copy, network=False)
+
+    assert await jobs.refresh_intraday(AFTER_CLOSE) == "replay: no fetch"
+    assert await jobs.snapshot_after_close(date(2026, 6, 11), AFTER_CLOSE) == "replay: no fetch"
+    assert await jobs.evaluate_session(date(2026, 6, 11), AFTER_CLOSE, alert=True) == 0
+
+    assert yahoo.requests == [] and fred.requests == []
+    assert service_state.last_evaluated_session(open_db(copy)) is None  # the copy starts clean
+    assert service_state.last_evaluated_session(open_db(db_path)) == date(2026, 6, 10)
