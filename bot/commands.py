@@ -173,12 +173,16 @@ class Commands(OnCallCommands):
     def _mutes(self) -> dict[str, subs.Mute]:
         return {m.rule_id: m for m in subs.active_mutes(self.db, self.clock())}
 
+    # Autocomplete helpers (fast, never raise)
+
     def rule_choices(self, prefix: str = "", limit: int = 25) -> list[str]:
         """Rule ids containing `prefix` (case-insensitive), for autocomplete."""
         wanted = prefix.strip().lower()
-        return [rule_id for rule_id in self.rule_ids() if wanted in rule_id.lower()][:limit]
-
-    # Autocomplete helpers (fast, never raise)
+        try:
+            known = self.rule_ids()
+        except CommandError:  # an invalid rules file: the command itself will say so
+            return []
+        return [rule_id for rule_id in known if wanted in rule_id.lower()][:limit]
 
     def symbol_choices(self, prefix: str = "", limit: int = 25) -> list[str]:
         """Cached symbols starting with `prefix` (case-insensitive), for autocomplete."""

@@ -123,6 +123,7 @@ def test_invalid_rules_file_is_one_line(fresh_db: Database, tmp_path: Path) -> N
     core = Commands(load_settings(None, rules_path=bad), fresh_db, clock=lambda: NOW)
     with pytest.raises(CommandError, match="rules file is invalid"):
         core.signals()
+    assert core.rule_choices("") == []  # autocomplete never raises
 
 
 # The default rules over real data
