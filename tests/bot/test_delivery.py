@@ -108,6 +108,17 @@ def test_discord_429_waits_for_the_platforms_retry_after(fresh_db, fake_discord,
     assert (row["status"], row["attempts"]) == ("delivered", 1)  # a 429 is not a failed attempt
 
 
+def test_discord_short_429_is_waited_out_by_the_client(fresh_db, fake_discord, discord_notifier):
+    """discord.py itself sleeps through waits up to 30 s and retries; the row sees one attempt."""
+    enqueue_alerts(fresh_db, [make_event()], [discord_notifier.name], now=T0)
+    fake_discord.fail_next(429, retry_after=0.05)
+    clock = FakeClock()
+    report = deliver(fresh_db, [discord_notifier], clock)
+    assert (report.delivered, report.retried, clock.sleeps) == (1, 0, [])
+    assert len([r for r in fake_discord.requests if r[0] == "POST"]) == 2
+    assert len(fake_discord.messages) == 1
+
+
 def test_slack_429_waits_for_retry_after_header(fresh_db, fake_slack, slack_notifier):
     enqueue_alerts(fresh_db, [make_event()], [slack_notifier.name], now=T0)
     fake_slack.fail_next(429, retry_after=7)
