@@ -41,17 +41,21 @@ def outbox(
 
 def outbox_table(rows: list[dict[str, object]]) -> Table:
     """The rows as a rich table; long errors are cut to keep one line per row."""
-    table = Table("id", "alert", "destination", "status", "tries", "next / delivered", "detail")
+    table = Table("id", "status", "tries")
+    table.add_column("alert", overflow="fold")
+    table.add_column("destination", overflow="fold")
+    table.add_column("when (UTC)", no_wrap=True)
+    table.add_column("message id / last error", overflow="fold")
     for row in rows:
         when = row["delivered_at"] if row["status"] == "delivered" else row["next_attempt_at"]
         detail = row["message_id"] if row["status"] == "delivered" else row["last_error"]
         table.add_row(
             str(row["id"]),
-            Text(str(row["dedupe_key"])),
-            Text(str(row["destination"])),
             Text(str(row["status"]), style=_STYLES.get(str(row["status"]), "")),
             str(row["attempts"]),
-            str(when or "")[:19],
-            Text(str(detail or "")[:80]),
+            Text(str(row["dedupe_key"])),
+            Text(str(row["destination"])),
+            str(when or "")[:16].replace("T", " "),
+            Text(str(detail or "")[:200]),
         )
     return table
