@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # How often the live service retries the outbox and writes its heartbeat.
 POLL_SECONDS = 30.0
+# A digest that could not go out within this long after its time is skipped.
+DIGEST_STALE = timedelta(hours=3)
 
 
 def catchup_items(last_done: date | None, now: datetime, settings: Settings) -> list[WorkItem]:
@@ -72,6 +74,8 @@ def planned_items(
     for job in jobs:
         if job.kind == "intraday" and job.at < stale:
             continue  # a refresh for a moment long gone is worthless (e.g. after a suspend)
+        if job.kind == "digest" and job.at < now - DIGEST_STALE:
+            continue  # yesterday's digest posted today would only confuse the desk
         alert = schedule.should_alert(job.session, now, settings.catchup_alert_days)
         items.append(WorkItem(job.kind, job.at, job.session, alert=alert))
         if job.kind in deliver_after:  # replay fetches nothing intraday: nothing to deliver
@@ -138,8 +142,9 @@ class Service:
     async def _start(self, state: StateStore) -> None:
         mode = "replay" if self.replay else "live"
         self._cursor = self.clock.now()  # jobs due before the start are the catch-up's
+        started = _iso(self.clock.now())
         await state.set_state(
-            {"pid": str(os.getpid()), "mode": mode, "started_at": _iso(self.clock.now())},
+            {"pid": str(os.getpid()), "mode": mode, "started_at": started, "heartbeat": started},
             datetime.now(UTC),
         )
         if self.replay:

@@ -48,7 +48,7 @@ def test_replay_of_a_quarter_matches_the_backtest(cached: Path, tmp_path: Path) 
     expected = backtest_events(cached)
     copy = replay_copy(cached, tmp_path / "replay.db")
     settings = load_settings(None, db_path=copy)
-    jobs = ServiceJobs(settings, copy, network=False)
+    jobs = ServiceJobs(settings, copy, network=False, digests=False)  # digests: test_digest.py
     clock = SimulatedClock(replay_window(FROM, TO)[0], speed=0)
     service = Service(settings, jobs, db_path=copy, clock=clock, replay=(FROM, TO))
 

@@ -17,7 +17,8 @@ from bot import schedule
 from bot.calendar import NEW_YORK
 from bot.clock import SimulatedClock
 from bot.config import Settings, load_settings
-from bot.service import Service
+from bot.service import Service, planned_items
+from bot.worker import StateStore, Worker, WorkItem, connect_shared
 from storage import service_state
 from storage.db import open_db
 from tests.conftest import PROJECT_ROOT
@@ -166,3 +167,35 @@ def test_sigterm_during_a_long_job_lets_it_finish_and_exits_0(tmp_path: Path) ->
 def test_simulated_clock_rejects_negative_speed(speed: float) -> None:
     with pytest.raises(ValueError, match="speed"):
         SimulatedClock(datetime.now(UTC) - timedelta(days=1), speed=speed)
+
+
+def test_late_slots_drop_stale_refreshes_but_keep_evaluations() -> None:
+    config = settings(catchup_alert_days=0)
+    woke = new_york("2025-11-28T12:05")  # after a suspend that began on Wednesday afternoon
+    due = schedule.jobs_between(new_york("2025-11-26T15:00"), woke, config)
+    items = planned_items(due, woke, config)
+
+    assert [(item.kind, item.session, item.alert) for item in items] == [
+        ("evaluate", date(2025, 11, 26), False),  # older than the alert window: recorded only
+        ("deliver", None, True),
+        ("snapshot", date(2025, 11, 26), False),  # the digest of Wednesday is skipped
+        ("intraday", date(2025, 11, 28), True),  # 12:00 only: 11:45 is over an interval old
+        ("deliver", None, True),
+    ]
+
+
+async def test_worker_runs_only_the_latest_of_queued_refreshes(db_path: Path) -> None:
+    open_db(db_path).close()
+    jobs = RecordingJobs()
+    state = StateStore(connect_shared(db_path))
+    worker = Worker(jobs, FrozenClock(new_york("2025-11-28T12:00")), state)
+    at = [new_york(f"2025-11-28T{hh}:00") for hh in ("10", "11", "12")]
+    worker.submit([WorkItem("intraday", moment, date(2025, 11, 28)) for moment in at])
+    worker.submit([WorkItem("deliver", at[-1]), WorkItem("deliver", at[-1])])
+    task = asyncio.create_task(worker.run())
+    await worker.wait_idle()
+    worker.close()
+    await task
+    state.close()
+
+    assert jobs.calls == [("intraday", "", "2025-11-28 12:00", None), ("deliver", "", "", None)]
