@@ -6,14 +6,15 @@ event found by a backtest are equal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 
 from signals.formatting import fmt_bps, fmt_pct, fmt_pp, fmt_value
 from signals.frames import RuleFrame, curve_expression
 from signals.legs import split_expression
-from signals.measures import anchor_positions
 from signals.models import ChartSpec, Direction, Event
 from signals.rules import (
     Curve,
@@ -28,12 +29,16 @@ from signals.rules import (
 from signals.state import Transition
 
 Fields = list[tuple[str, str]]
+Row = Mapping[str, Any]
 _CHART_YEARS = 2
 
 
-def build_event(rule: Rule, transition: Transition, built: RuleFrame) -> Event:
+def build_event(
+    rule: Rule, transition: Transition, built: RuleFrame, row: Mapping[str, Any] | None = None
+) -> Event:
     """The Event for one transition of `rule`, from its frame row on the transition's bar."""
-    row = built.frame.loc[pd.Timestamp(transition.day)]
+    if row is None:
+        row = built.frame.loc[pd.Timestamp(transition.day)].to_dict()
     direction = _direction(rule, transition)
     title, fields, chart = _DESCRIBERS[type(rule)](rule, transition, built, row)
     threshold = None if pd.isna(row["threshold"]) else float(row["threshold"])
@@ -72,11 +77,10 @@ def _chart_start(day: date) -> date:
 
 
 def _describe_crossover(
-    rule: RelativeCrossover | SpreadThreshold, t: Transition, built: RuleFrame, row: pd.Series
+    rule: RelativeCrossover | SpreadThreshold, t: Transition, built: RuleFrame, row: Row
 ) -> tuple[str, Fields, ChartSpec]:
     window = rule.parsed_window
-    a_start = _anchor_date(built.legs[rule.a], window, t.day)
-    b_start = _anchor_date(built.legs[rule.b], window, t.day)
+    a_start, b_start = row["a_start"].date(), row["b_start"].date()
     label = window.text.upper() if window.kind in ("ytd", "qtd", "mtd") else window.text
     returns = f"{fmt_pct(row['a'])} vs {fmt_pct(row['b'])}"
     if isinstance(rule, SpreadThreshold):
@@ -96,12 +100,6 @@ def _describe_crossover(
     return title, fields, chart
 
 
-def _anchor_date(values: pd.Series, window: object, day: date) -> date:
-    index = pd.DatetimeIndex(values.index[values.index <= pd.Timestamp(day)])
-    position = int(anchor_positions(index, window)[-1])  # type: ignore[arg-type]
-    return index[max(position, 0)].date()
-
-
 def _cross_verb(rule: RelativeCrossover, t: Transition) -> str:
     up = _direction(rule, t) == "up"
     if t.kind == "reversed":
@@ -109,7 +107,7 @@ def _cross_verb(rule: RelativeCrossover, t: Transition) -> str:
     return "overtakes" if up else "falls behind"
 
 
-def _spread_title(rule: SpreadThreshold, t: Transition, row: pd.Series, label: str) -> str:
+def _spread_title(rule: SpreadThreshold, t: Transition, row: Row, label: str) -> str:
     verb = "beats" if rule.direction == "up" else "trails"
     spread = fmt_bps(abs(row["measure"]), signed=False)
     if t.kind == "reversed":
@@ -120,13 +118,9 @@ def _spread_title(rule: SpreadThreshold, t: Transition, row: pd.Series, label: s
 
 
 def _describe_new_high(
-    rule: NewHigh, t: Transition, built: RuleFrame, row: pd.Series
+    rule: NewHigh, t: Transition, built: RuleFrame, row: Row
 ) -> tuple[str, Fields, ChartSpec]:
-    values = built.legs[rule.symbol]
-    before = values[values.index < pd.Timestamp(t.day)]
-    if rule.lookback is not None:
-        before = before.iloc[-rule.lookback :]
-    record_day = before.idxmax().date()
+    record_day = _record_day(rule, built, t.day, row)
     span = "all-time" if rule.lookback is None else f"{rule.lookback}-session"
     what = "trades at" if rule.basis == "high" else "closes at"
     title = f"{rule.symbol} {what} a new {span} high: {fmt_value(row['measure'])}"
@@ -145,8 +139,18 @@ def _describe_new_high(
     return title, fields, chart
 
 
+def _record_day(rule: NewHigh, built: RuleFrame, day: date, row: Row) -> date:
+    """The day of the record the new high beat (first day of that level)."""
+    if rule.lookback is None:
+        return row["record_day"].date()
+    values = built.legs[rule.symbol]
+    end = int(values.index.get_loc(pd.Timestamp(day)))
+    window = values.to_numpy()[end - rule.lookback : end]
+    return values.index[end - rule.lookback + int(window.argmax())].date()
+
+
 def _describe_extreme(
-    rule: ExtremeSince, t: Transition, built: RuleFrame, row: pd.Series
+    rule: ExtremeSince, t: Transition, built: RuleFrame, row: Row
 ) -> tuple[str, Fields, ChartSpec]:
     values = built.legs[rule.series]
     before = values[values.index < pd.Timestamp(t.day)]
@@ -185,10 +189,11 @@ def _prior_extreme_day(before: pd.Series, rule: ExtremeSince) -> date | None:
 
 
 def _describe_rally(
-    rule: RallyFromLow, t: Transition, built: RuleFrame, row: pd.Series
+    rule: RallyFromLow, t: Transition, built: RuleFrame, row: Row
 ) -> tuple[str, Fields, ChartSpec]:
     values = built.legs[rule.symbol]
-    recent = values[values.index <= pd.Timestamp(t.day)].iloc[-rule.lookback :]
+    end = int(values.index.get_loc(pd.Timestamp(t.day))) + 1
+    recent = values.iloc[max(0, end - rule.lookback) : end]
     low_day = recent.idxmin().date()
     gain = fmt_pct(row["measure"])
     span = f"{rule.lookback}-session low"
@@ -211,7 +216,7 @@ def _describe_rally(
 
 
 def _describe_rate(
-    rule: RateChange, t: Transition, built: RuleFrame, row: pd.Series
+    rule: RateChange, t: Transition, built: RuleFrame, row: Row
 ) -> tuple[str, Fields, ChartSpec]:
     change = float(row["measure"])
     verb = "cut" if change < 0 else "hiked"
@@ -231,7 +236,7 @@ def _describe_rate(
 
 
 def _describe_curve(
-    rule: Curve, t: Transition, built: RuleFrame, row: pd.Series
+    rule: Curve, t: Transition, built: RuleFrame, row: Row
 ) -> tuple[str, Fields, ChartSpec]:
     expression = curve_expression(rule)
     up = _direction(rule, t) == "up"
@@ -270,7 +275,7 @@ _DESCRIBERS = {
 
 def summarize(rule: Rule, built: RuleFrame, session: date) -> str:
     """One line on where the rule's measure stands on `session`, for `check`."""
-    row = built.frame.loc[pd.Timestamp(session)]
+    row = built.frame.loc[pd.Timestamp(session)].to_dict()
     if isinstance(rule, RelativeCrossover | SpreadThreshold):
         label = rule.parsed_window.text
         spread = fmt_pp(row["measure"]) if rule.unit == "pp" else fmt_bps(row["measure"])

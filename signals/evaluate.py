@@ -7,6 +7,7 @@ last session, so catching up missed sessions gives the events a backtest gives.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -18,6 +19,8 @@ from signals.legs import inspect_leg, split_expression, stale_reason
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
 from signals.state import MachineOptions, Transition, run_steps
+
+_UNKNOWN = "no data stored (unknown symbol or series)"
 
 
 def machine_options(rule: Rule) -> MachineOptions:
@@ -52,15 +55,20 @@ def evaluate_rule(
     """
     state = state or RuleState()
     problems = _leg_problems(rule, market, as_of)
-    if problems:
+    if any(problem.endswith(_UNKNOWN) for problem in problems):
         return Evaluation(rule.id, "NO DATA", "; ".join(problems), state, unit=rule.unit)
     built = rule_frame(rule, market, as_of)
     usable = built.frame[built.frame["x"].notna()]
     if usable.empty:
-        reason = built.note or "not enough history for this rule yet"
+        reason = "; ".join([*problems, built.note or "not enough history for this rule yet"])
         return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit)
+    # Valid bars before a bad last bar are still stepped (the frame leaves the bad one out),
+    # so a check that lands on a bad bar catches up exactly as a backtest would.
     new_state, events = _step_new_bars(rule, built, usable, state)
-    return _evaluation(rule, market, built, usable, new_state, events, expected_session)
+    evaluation = _evaluation(rule, market, built, usable, new_state, events, expected_session)
+    if problems:
+        evaluation = replace(evaluation, status="NO DATA", reason="; ".join(problems))
+    return evaluation
 
 
 def _leg_problems(rule: Rule, market: MarketData, as_of: date | None) -> list[str]:
@@ -70,7 +78,7 @@ def _leg_problems(rule: Rule, market: MarketData, as_of: date | None) -> list[st
         for leaf in split_expression(leg):
             day = as_of or _last_day(market, leaf)
             if day is None:
-                problems.append(f"{leaf}: no data stored (unknown symbol or series)")
+                problems.append(f"{leaf}: {_UNKNOWN}")
                 continue
             column, positive = _column_of(rule)
             problems.extend(
@@ -110,18 +118,18 @@ def _step_new_bars(
     return new_state, _events(rule, built, transitions)
 
 
-def _bars(frame: pd.DataFrame) -> tuple[list[float], list[date]]:
-    days = [stamp.date() for stamp in frame.index]
-    return frame["x"].to_numpy(dtype=np.float64).tolist(), days
+def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, list[date]]:
+    return frame["x"].to_numpy(dtype=np.float64), list(pd.DatetimeIndex(frame.index).date)
 
 
 def _events(rule: Rule, built: RuleFrame, transitions: list[Transition]) -> list[Event]:
     wanted = rule.emit_reversed and getattr(rule, "direction", None) != "either"
-    return [
-        build_event(rule, transition, built)
-        for transition in transitions
-        if transition.kind == "fired" or wanted
-    ]
+    kept = [t for t in transitions if t.kind == "fired" or wanted]
+    if not kept:
+        return []
+    positions = built.frame.index.get_indexer(pd.DatetimeIndex([t.day for t in kept]))
+    rows = built.frame.iloc[positions].to_dict("records")
+    return [build_event(rule, t, built, row) for t, row in zip(kept, rows, strict=True)]
 
 
 def _evaluation(

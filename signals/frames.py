@@ -112,7 +112,17 @@ def _crossover(rule: RelativeCrossover, legs: dict[str, pd.Series]) -> _Built:
     both = spread_series(legs[rule.a], legs[rule.b], rule.parsed_window)
     measure = both["spread"] * 100.0
     x = _signed(measure, rule.level, rule.direction)
-    return _Built(_frame(measure, rule.level, x, a=both["a"] * 100.0, b=both["b"] * 100.0))
+    return _Built(_frame(measure, rule.level, x, **_legs_extra(both)))
+
+
+def _legs_extra(both: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each leg's return in % and the anchor dates, for titles and fields."""
+    return {
+        "a": both["a"] * 100.0,
+        "b": both["b"] * 100.0,
+        "a_start": both["a_start"],
+        "b_start": both["b_start"],
+    }
 
 
 def _spread_threshold(rule: SpreadThreshold, legs: dict[str, pd.Series]) -> _Built:
@@ -120,8 +130,7 @@ def _spread_threshold(rule: SpreadThreshold, legs: dict[str, pd.Series]) -> _Bui
     measure = both["spread"] * 10_000.0
     sign = -1.0 if rule.direction == "down" else 1.0
     x = sign * measure - rule.threshold_bps
-    extra = {"a": both["a"] * 100.0, "b": both["b"] * 100.0}
-    return _Built(_frame(measure, sign * rule.threshold_bps, x, **extra))
+    return _Built(_frame(measure, sign * rule.threshold_bps, x, **_legs_extra(both)))
 
 
 def _new_high(rule: NewHigh, legs: dict[str, pd.Series]) -> _Built:
@@ -134,7 +143,23 @@ def _new_high(rule: NewHigh, legs: dict[str, pd.Series]) -> _Built:
     x = (values / prior - 1.0) * 100.0
     x[np.arange(len(values)) < rule.min_history - 1] = np.nan
     note = _count_note(values, rule.min_history, "bars")
-    return _Built(_frame(values, prior, x), note)
+    extra = {"record_day": _record_days(values)} if rule.lookback is None else {}
+    return _Built(_frame(values, prior, x, **extra), note)
+
+
+def _record_days(values: pd.Series) -> pd.Series:
+    """Per date, the day of the previous all-time record (its first occurrence), or NaT."""
+    data = values.to_numpy(dtype=np.float64)
+    if len(data) == 0:
+        return pd.Series(pd.NaT, index=values.index)
+    running = np.maximum.accumulate(data)
+    earlier = np.concatenate(([-np.inf], running[:-1]))
+    setting = np.where(data > earlier, np.arange(len(data)), -1)
+    last_setter = np.maximum.accumulate(setting)
+    before = np.concatenate(([-1], last_setter[:-1]))
+    index = values.index.values
+    days = np.where(before >= 0, index[np.maximum(before, 0)], np.datetime64("NaT"))
+    return pd.Series(days, index=values.index)
 
 
 def _count_note(values: pd.Series, needed: int, what: str) -> str | None:

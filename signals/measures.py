@@ -164,8 +164,19 @@ def spread(
 
 
 def spread_series(a: pd.Series, b: pd.Series, window: Window) -> pd.DataFrame:
-    """Per common date: each leg's window return and A minus B (fractions), NaN-free."""
+    """Per common date: each leg's window return, A minus B (fractions) and anchor dates."""
     left, right = return_series(a, window).align(return_series(b, window), join="inner")
     keep = (left.notna() & right.notna()).to_numpy()
     left, right = left[keep], right[keep]
-    return pd.DataFrame({"a": left, "b": right, "spread": left - right}, index=left.index)
+    data = {"a": left, "b": right, "spread": left - right}
+    data["a_start"] = anchor_dates(a, window).reindex(left.index)
+    data["b_start"] = anchor_dates(b, window).reindex(left.index)
+    return pd.DataFrame(data, index=left.index)
+
+
+def anchor_dates(values: pd.Series, window: Window) -> pd.Series:
+    """Per date of `values`, the date of the window's anchor session (NaT when too short)."""
+    index = pd.DatetimeIndex(values.index)
+    positions = anchor_positions(index, window)
+    starts = np.where(positions >= 0, index.values[np.maximum(positions, 0)], np.datetime64("NaT"))
+    return pd.Series(starts, index=index)

@@ -13,9 +13,12 @@ condition holds. The live check and the backtest both call `step`, bar by bar.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal, NamedTuple
+
+import numpy as np
 
 from signals.models import RuleState, SideState
 
@@ -121,13 +124,70 @@ def _fire(day: date, name: SideName, out: list[Transition]) -> SideState:
 
 
 def run_steps(
-    state: RuleState, xs: list[float], days: list[date], options: MachineOptions
+    state: RuleState, xs: Sequence[float], days: Sequence[date], options: MachineOptions
 ) -> tuple[RuleState, list[Transition]]:
-    """Step through many bars in order (the backtest and the live catch-up share this)."""
+    """Step through many bars in order (the backtest and the live catch-up share this).
+
+    Equivalent to calling `step` on every bar; bars on which `step` provably changes nothing
+    (a quiet state whose wake-up condition does not hold) are skipped with a vectorised search.
+    """
+    values = np.asarray(xs, dtype=np.float64)
+    wakes = _Wakes(values, options)
     transitions: list[Transition] = []
-    for x, day in zip(xs, days, strict=True):
-        state, happened = step(state, x, day, options)
+    position, count = 0, len(values)
+    while position < count:
+        if _is_quiet(state, options):
+            position = wakes.next(position, _wake_key(state, options))
+            if position >= count:
+                break
+        state, happened = step(state, float(values[position]), days[position], options)
         transitions.extend(happened)
-    if days:
+        position += 1
+    if len(days):
         state = replace(state, last_session=days[-1])
     return state, transitions
+
+
+def _is_quiet(state: RuleState, options: MachineOptions) -> bool:
+    """No cooldown, nothing pending, so only a wake-up condition can change the state."""
+    if state.cooldown or state.up.streak or state.down.streak:
+        return False
+    phases = (state.up.phase, state.down.phase)
+    if "pending" in phases:
+        return False
+    return not (options.trigger == "once_per_bar" and "firing" in phases)
+
+
+def _wake_key(state: RuleState, options: MachineOptions) -> tuple[str, str]:
+    """Which condition wakes each side: `clear` for a firing side, `on` for an inactive one."""
+    up = "clear" if state.up.phase == "firing" else "on"
+    if not options.two_sided:
+        return up, "none"
+    return up, "clear" if state.down.phase == "firing" else "on"
+
+
+class _Wakes:
+    """Per wake key, the sorted bar positions where that condition holds (computed lazily)."""
+
+    def __init__(self, values: np.ndarray, options: MachineOptions) -> None:
+        with np.errstate(invalid="ignore"):
+            up = values >= 0 if options.inclusive else values > 0
+            down = -values >= 0 if options.inclusive else -values > 0
+            self._masks = {
+                ("up", "on"): up,
+                ("up", "clear"): ~up & (values <= -options.hysteresis),
+                ("down", "on"): down,
+                ("down", "clear"): ~down & (-values <= -options.hysteresis),
+            }
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def next(self, position: int, key: tuple[str, str]) -> int:
+        """The first position at or after `position` where the key's condition holds."""
+        if key not in self._cache:
+            mask = self._masks[("up", key[0])]
+            if key[1] != "none":
+                mask = mask | self._masks[("down", key[1])]
+            self._cache[key] = np.flatnonzero(mask)
+        positions = self._cache[key]
+        found = int(np.searchsorted(positions, position))
+        return int(positions[found]) if found < len(positions) else len(self._masks[("up", "on")])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signals.models import RuleState
 from signals.state import MachineOptions, Transition, run_steps, step
@@ -101,3 +104,29 @@ def test_stepping_in_pieces_equals_stepping_at_once(split: int) -> None:
     second, part2 = run_steps(first, xs[split:], days(len(xs))[split:], options)
     assert part1 + part2 == whole
     assert second == whole_state
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    xs=st.lists(
+        st.one_of(st.floats(-3, 3, allow_nan=False), st.just(0.0), st.just(float("nan"))),
+        max_size=60,
+    ),
+    confirm=st.integers(1, 3),
+    hysteresis=st.sampled_from([0.0, 0.5, 1.0]),
+    cooldown=st.integers(0, 3),
+    trigger=st.sampled_from(["episode", "once", "once_per_bar"]),
+    inclusive=st.booleans(),
+    two_sided=st.booleans(),
+)
+def test_run_steps_skipping_quiet_bars_equals_stepping_every_bar(
+    xs, confirm, hysteresis, cooldown, trigger, inclusive, two_sided
+) -> None:
+    options = MachineOptions(confirm, hysteresis, cooldown, trigger, inclusive, two_sided)
+    state, naive = RuleState(), []
+    for x, day in zip(xs, days(len(xs)), strict=True):
+        state, happened = step(state, x, day, options)
+        naive.extend(happened)
+    fast_state, fast = run_steps(RuleState(), xs, days(len(xs)), options)
+    assert fast == naive
+    assert replace(fast_state, last_session=None) == state
