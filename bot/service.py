@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot import schedule
+from bot import calendar, schedule
 from bot.clock import Clock, RealClock, SimulatedClock
 from bot.config import Settings
 from bot.worker import (
@@ -164,9 +164,12 @@ class Service:
         self._chain_next()
 
     def _add_poll(self, state: StateStore) -> None:
-        # Outbox retries and heartbeat. misfire_grace_time = one period: a poll that could not
-        # run on time (loop blocked, host suspended) is simply dropped, the next one does the
-        # same work; coalesce=True turns a backlog of missed polls into one, not a burst;
+        # Outbox retries and heartbeat. The poll also wakes the scheduler every 30 s, which
+        # bounds how late a slot fires after a host suspend (asyncio timers run on the
+        # monotonic clock, which stops while suspended).
+        # misfire_grace_time = one period: a poll that could not run on time (loop blocked,
+        # host suspended) is simply dropped, the next one does the same work;
+        # coalesce=True turns a backlog of missed polls into one, not a burst;
         # max_instances=1 because two passes over the outbox must never overlap.
         self._scheduler.add_job(
             self._on_poll,
@@ -192,6 +195,10 @@ class Service:
                 return
             at = self._cursor + timedelta(days=schedule.LOOKAHEAD_DAYS)  # re-plan then
         run_date = datetime.now(UTC) + timedelta(seconds=self.clock.seconds_until(at))
+        if not self.clock.simulated:
+            log.info(
+                "next jobs at %s", at.astimezone(calendar.NEW_YORK).strftime("%a %Y-%m-%d %H:%M %Z")
+            )
         # One job per slot, unique id. misfire_grace_time=None: a slot must run however late
         # it fires (after a suspend, or behind a long job), since it also schedules the next
         # slot; the cursor makes a late slot queue everything due since the previous one,

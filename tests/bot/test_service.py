@@ -17,6 +17,7 @@ from bot import schedule
 from bot.calendar import NEW_YORK
 from bot.clock import SimulatedClock
 from bot.config import Settings, load_settings
+from bot.logging_setup import Redactor
 from bot.service import Service, planned_items
 from bot.worker import StateStore, Worker, WorkItem, connect_shared
 from storage import service_state
@@ -199,3 +200,32 @@ async def test_worker_runs_only_the_latest_of_queued_refreshes(db_path: Path) ->
     state.close()
 
     assert jobs.calls == [("intraday", "", "2025-11-28 12:00", None), ("deliver", "", "", None)]
+
+
+class FailingJobs(RecordingJobs):
+    """Evaluations fail with an error message that carries a secret."""
+
+    async def evaluate_session(self, session: date, now: datetime, *, alert: bool) -> int:
+        raise RuntimeError("401 from https://hooks.example/T000/SECRET-TOKEN")
+
+
+async def test_failed_jobs_are_recorded_redacted_and_the_worker_goes_on(db_path: Path) -> None:
+    open_db(db_path).close()
+    jobs = FailingJobs()
+    state = StateStore(connect_shared(db_path))
+    redact = Redactor(["SECRET-TOKEN"])
+    worker = Worker(jobs, FrozenClock(new_york("2025-11-28T14:00")), state, redact=redact)
+    at = new_york("2025-11-28T13:20")
+    worker.submit([WorkItem("evaluate", at, date(2025, 11, 28)), WorkItem("deliver", at)])
+    task = asyncio.create_task(worker.run())
+    await worker.wait_idle()
+    worker.close()
+    await task
+    state.close()
+
+    assert jobs.kinds() == ["deliver"]  # the failure did not stop the queue
+    db = open_db(db_path)
+    (run,) = [r for r in service_state.runs(db) if r["job"] == "evaluate"]
+    assert run["outcome"] == "error"
+    assert run["detail"] == "RuntimeError: 401 from https://hooks.example/T000/[redacted]"
+    assert service_state.last_evaluated_session(db) is None  # so the next start catches up
