@@ -55,7 +55,13 @@ def build_event(
         symbols=tuple(leaf for leg in rule.legs() for leaf in split_expression(leg)),
         description=rule.description,
         fields=tuple(fields),
-        context={"rule_type": rule.type, "severity": rule.severity, "tags": list(rule.tags)},
+        context={
+            "rule_type": rule.type,
+            "rule_name": rule.title,
+            "severity": rule.severity,
+            "tags": list(rule.tags),
+            "renotify_minutes": rule.renotify_minutes,
+        },
         chart=chart,
     )
 

@@ -93,7 +93,9 @@ def _mark_final(frame: pd.DataFrame, rule: Rule, market: MarketData) -> pd.DataF
     return frame.assign(final=final.to_numpy(dtype=bool))
 
 
-def _frame(measure: pd.Series, threshold: pd.Series | float, x: pd.Series, **extra: pd.Series):
+def _frame(
+    measure: pd.Series, threshold: pd.Series | float, x: pd.Series, **extra: pd.Series
+) -> pd.DataFrame:
     data = {"measure": measure, "threshold": threshold, "x": x, **extra}
     return pd.DataFrame(data, index=measure.index)
 
@@ -112,7 +114,18 @@ def _crossover(rule: RelativeCrossover, legs: dict[str, pd.Series]) -> _Built:
     both = spread_series(legs[rule.a], legs[rule.b], rule.parsed_window)
     measure = both["spread"] * 100.0
     x = _signed(measure, rule.level, rule.direction)
-    return _Built(_frame(measure, rule.level, x, **_legs_extra(both)))
+    note = _window_note(legs, rule.a, rule.b, rule.window) if both.empty else None
+    return _Built(_frame(measure, rule.level, x, **_legs_extra(both)), note)
+
+
+def _window_note(legs: dict[str, pd.Series], a: str, b: str, window: str) -> str:
+    """How much history two legs have when no date has both window returns."""
+    parts = []
+    for name in (a, b):
+        values = legs[name]
+        since = f" from {values.index[0].date()}" if len(values) else ""
+        parts.append(f"{name}: {len(values)} bars{since}")
+    return f"{'; '.join(parts)}; not enough for window {window} on common dates"
 
 
 def _legs_extra(both: pd.DataFrame) -> dict[str, pd.Series]:
@@ -130,7 +143,8 @@ def _spread_threshold(rule: SpreadThreshold, legs: dict[str, pd.Series]) -> _Bui
     measure = both["spread"] * 10_000.0
     sign = -1.0 if rule.direction == "down" else 1.0
     x = sign * measure - rule.threshold_bps
-    return _Built(_frame(measure, sign * rule.threshold_bps, x, **_legs_extra(both)))
+    note = _window_note(legs, rule.a, rule.b, rule.window) if both.empty else None
+    return _Built(_frame(measure, sign * rule.threshold_bps, x, **_legs_extra(both)), note)
 
 
 def _new_high(rule: NewHigh, legs: dict[str, pd.Series]) -> _Built:

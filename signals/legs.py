@@ -68,11 +68,6 @@ def _leaf(
     return values.sort_index().rename(name)
 
 
-def is_price(market: MarketData, name: str) -> bool:
-    """True when `name` is a price symbol (not a stored series)."""
-    return name in market.prices
-
-
 def inspect_leg(
     market: MarketData,
     name: str,

@@ -208,3 +208,14 @@ def test_extreme_since_says_since_when() -> None:
     assert last.title == f"R at its lowest since {days[100].date()}: 0.5000"
     assert last.direction == "down" and last.threshold == 1.0
     assert last.chart is not None and last.chart.kind == "extreme"
+
+
+def test_window_longer_than_history_says_how_much_there_is() -> None:
+    rule = parse_rule({"id": "c", "type": "relative_crossover", "a": "X", "b": "Y", "window": "1y"})
+    data = market({"X": frame(DAYS, [1, 2, 3, 4, 5, 6]), "Y": frame(DAYS[2:], [1, 2, 3, 4])})
+    result = evaluate_rule(rule, data)
+    assert result.status == "NO DATA"
+    assert result.reason == (
+        f"X: 6 bars from {DAYS[0]}; Y: 4 bars from {DAYS[2]}; "
+        "not enough for window 1y on common dates"
+    )
