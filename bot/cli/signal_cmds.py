@@ -136,7 +136,12 @@ def check_cmd(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False)
     """
     day = parse_day(as_of, "--as-of")
     db = app_context(ctx).db
-    report = check_rules(db, _rules(ctx), as_of=day, persist=day is None, now=datetime.now(UTC))
+    rules = _rules(ctx)
+    market = load_market(db, rules)
+    if day is not None:
+        _check_range(market, day, day, ("--as-of", "--as-of"))
+    now = datetime.now(UTC)
+    report = check_rules(db, rules, as_of=day, persist=day is None, now=now, market=market)
     if as_json:
         print_json(check_json(report))
         return
@@ -229,16 +234,21 @@ def _select(ctx: typer.Context, rule_id: str | None) -> list[Rule]:
     return chosen
 
 
-def _check_range(market: MarketData, first: date | None, last: date | None) -> None:
+def _check_range(
+    market: MarketData,
+    first: date | None,
+    last: date | None,
+    options: tuple[str, str] = ("--from", "--to"),
+) -> None:
     frames = [*market.prices.values(), *market.series.values()]
     days = [frame.index for frame in frames if len(frame)]
     if not days:
         fail("no stored data for these rules; import prices first (rotation-bot prices import)")
     lowest, highest = min(i[0] for i in days).date(), max(i[-1] for i in days).date()
     if first and first > highest:
-        fail(f"--from {first} is after the last stored date {highest}")
+        fail(f"{options[0]} {first} is after the last stored date {highest}")
     if last and last < lowest:
-        fail(f"--to {last} is before the first stored date {lowest}")
+        fail(f"{options[1]} {last} is before the first stored date {lowest}")
 
 
 def _backtest_one(

@@ -132,6 +132,22 @@ def test_check_as_of_is_a_dry_run(db_path: Path, rules_env: Path) -> None:
     assert after["primed"] == ["x-high"]  # nothing was saved by the dry run
 
 
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [
+        ("1990-01-01", "--as-of 1990-01-01 is before the first stored date 2024-12-27"),
+        ("2030-01-01", "--as-of 2030-01-01 is after the last stored date 2024-12-31"),
+        ("01/02/2025", "is not a date"),
+    ],
+)
+def test_check_as_of_outside_the_data_fails(
+    db_path: Path, rules_env: Path, day: str, message: str
+) -> None:
+    fill(db_path, "X", [1, 2, 1])
+    result = invoke(db_path, "check", "--as-of", day)
+    assert result.exit_code == 1 and message in result.stderr
+
+
 def test_backtest_json_and_filters(db_path: Path, rules_env: Path) -> None:
     fill(db_path, "X", [1, 2, 1, 3, 1, 4, 1, 5])
     data = json.loads(invoke(db_path, "backtest", "--rule", "x-high", "--json").stdout)
