@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -22,8 +22,10 @@ from bot.cli.groups import prices_app
 from bot.config import Settings
 from bot.refresh import PeRefresh, RefreshReport, SymbolRefresh, refresh_pe, refresh_prices
 from bot.sources.base import SourceError
-from bot.sources.yahoo import YahooSource
 from bot.universe import configured_symbols, normalize_symbol
+
+if TYPE_CHECKING:
+    from bot.sources.yahoo import YahooSource
 
 
 @prices_app.command("update")
@@ -82,6 +84,9 @@ def history_start(settings: Settings) -> date:
 
 def yahoo_source(settings: Settings) -> YahooSource:
     """The Yahoo source as configured (retries, timeout, optional ROTATION_YAHOO_URL)."""
+    # Imported here: yfinance costs ~0.2 s to import and only this command needs it.
+    from bot.sources.yahoo import YahooSource
+
     return YahooSource(
         base_url=settings.yahoo_url,
         retries=settings.fetch_retries,
