@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -35,9 +34,10 @@ def root(
         for line in error.lines:
             err_console.print(line, markup=False, highlight=False)
         raise typer.Exit(2) from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Every command logs through the same redacting formatter as the service.
+    from bot.logging_setup import configure_logging
+
+    configure_logging(settings)
     ctx.obj = AppContext(settings=settings)
 
 
