@@ -26,6 +26,7 @@ from storage.prices import load_prices
 from storage.rule_state import (
     has_event,
     last_event_by_rule,
+    load_fingerprints,
     load_states,
     record_events,
     save_states,
@@ -92,7 +93,7 @@ def check_rules(
     if as_of is not None and as_of < expected:
         expected = as_of  # checking a past date: only staleness relative to that date counts
     market = market or load_market(db, rules)
-    states = load_states(db, [rule.id for rule in rules]) if persist else {}
+    states = _current_states(db, rules) if persist else {}
     checks, primed, events, new_states = [], [], [], {}
     for rule in rules:
         state, was_primed = _starting_state(rule, market, states.get(rule.id), as_of)
@@ -102,7 +103,8 @@ def check_rules(
         events.extend(evaluation.events)
         if evaluation.state.last_session is not None:
             new_states[rule.id] = evaluation.state
-    new_events = _store(db, new_states, events) if persist else []
+    prints = {rule.id: rule.fingerprint() for rule in rules}
+    new_events = _store(db, new_states, prints, events) if persist else []
     last = last_event_by_rule(db)
     return CheckReport(
         checks=tuple(RuleCheck(r, e, last.get(r.id)) for r, e in zip(rules, checks, strict=True)),
@@ -127,9 +129,22 @@ def _starting_state(
     return prime_state(rule, market, before=last), True
 
 
-def _store(db: Database, states: dict[str, RuleState], events: list[Event]) -> list[Event]:
+def _current_states(db: Database, rules: Sequence[Rule]) -> dict[str, RuleState]:
+    """Stored states of rules whose definition is unchanged; an edited rule re-primes."""
+    states = load_states(db, [rule.id for rule in rules])
+    prints = load_fingerprints(db)
+    return {
+        rule.id: states[rule.id]
+        for rule in rules
+        if rule.id in states and prints.get(rule.id, rule.fingerprint()) == rule.fingerprint()
+    }
+
+
+def _store(
+    db: Database, states: dict[str, RuleState], prints: dict[str, str], events: list[Event]
+) -> list[Event]:
     with db.atomic():
-        save_states(db, states)
+        save_states(db, states, prints)
         new = [event for event in record_events(db, events) if _announced(db, event)]
     for event in new:
         log.info("event %s: %s", event.dedupe_key, event.title)

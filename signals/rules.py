@@ -9,6 +9,8 @@ before the next), `trigger` (episode | once | once_per_bar), `emit_reversed`, `i
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from datetime import date
@@ -49,6 +51,13 @@ class Rule:
     def legs(self) -> tuple[str, ...]:
         """The symbols and series ids the rule reads."""
         raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        """A digest of what decides the rule's events (not its name, text or delivery options)."""
+        cosmetic = {"name", "description", "severity", "tags", "enabled", "renotify_minutes"}
+        fields_ = {k: v for k, v in self.to_mapping().items() if k not in cosmetic}
+        text = json.dumps(fields_, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_mapping(self) -> dict[str, Any]:
         """The rule as a plain mapping, unset options left out (the inverse of `parse_rule`)."""

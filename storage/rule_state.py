@@ -54,6 +54,12 @@ def create_rule_state(db: Database) -> None:
     db.execute("CREATE INDEX events_rule_date ON events (rule_id, date)")
 
 
+@migrations()
+def add_rule_fingerprint(db: Database) -> None:
+    """The definition a state was computed for: a changed rule starts afresh."""
+    db.execute("ALTER TABLE rule_state ADD COLUMN fingerprint TEXT")
+
+
 def state_to_json(state: RuleState) -> str:
     """A RuleState as JSON text."""
     data = asdict(state)
@@ -85,21 +91,43 @@ def load_states(db: Database, rule_ids: Iterable[str] | None = None) -> dict[str
     }
 
 
-def save_states(db: Database, states: Mapping[str, RuleState]) -> None:
-    """Insert or replace the state of every rule given, in one transaction."""
+def save_states(
+    db: Database, states: Mapping[str, RuleState], fingerprints: Mapping[str, str] | None = None
+) -> None:
+    """Insert or replace the state (and rule fingerprint) of every rule given, atomically."""
     stamp = now_utc()
+    prints = fingerprints or {}
     rows = [
-        (rule_id, state.phase, state_to_json(state), _iso(state.last_session), stamp)
-        for rule_id, state in states.items()
+        _state_row(rule_id, state, stamp, prints.get(rule_id)) for rule_id, state in states.items()
     ]
     with db.atomic():
         db.conn.executemany(
-            "INSERT INTO rule_state (rule_id, phase, state, last_session, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(rule_id) DO UPDATE SET phase = excluded.phase,"
-            " state = excluded.state, last_session = excluded.last_session,"
-            " updated_at = excluded.updated_at",
+            "INSERT INTO rule_state (rule_id, phase, state, last_session, updated_at, fingerprint)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(rule_id) DO UPDATE SET"
+            " phase = excluded.phase, state = excluded.state,"
+            " last_session = excluded.last_session, updated_at = excluded.updated_at,"
+            " fingerprint = coalesce(excluded.fingerprint, rule_state.fingerprint)",
             rows,
         )
+
+
+def _state_row(
+    rule_id: str, state: RuleState, stamp: str, fingerprint: str | None
+) -> tuple[object, ...]:
+    return (
+        rule_id,
+        state.phase,
+        state_to_json(state),
+        _iso(state.last_session),
+        stamp,
+        fingerprint,
+    )
+
+
+def load_fingerprints(db: Database) -> dict[str, str]:
+    """The rule fingerprint each stored state was computed for (rules that have one)."""
+    sql = "SELECT rule_id, fingerprint FROM rule_state WHERE fingerprint IS NOT NULL"
+    return dict(db.execute(sql).fetchall())
 
 
 def delete_states(db: Database, rule_ids: Iterable[str]) -> int:

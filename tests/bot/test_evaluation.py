@@ -43,6 +43,16 @@ def test_first_check_primes_silently_then_alerts_once(fresh_db) -> None:
     assert check_rules(fresh_db, [HIGH], now=NOW).new_events == ()
 
 
+def test_an_edited_rule_starts_afresh_but_a_renamed_one_does_not(fresh_db) -> None:
+    store(fresh_db, [1, 2, 3])
+    check_rules(fresh_db, [HIGH], now=NOW)
+    renamed = parse_rule({**HIGH.to_mapping(), "name": "X record", "severity": "critical"})
+    assert check_rules(fresh_db, [renamed], now=NOW).primed == ()
+    edited = parse_rule({**HIGH.to_mapping(), "hysteresis": 1.0})
+    assert check_rules(fresh_db, [edited], now=NOW).primed == ("hi",)
+    assert check_rules(fresh_db, [edited], now=NOW).primed == ()
+
+
 def test_missed_sessions_are_caught_up_in_order(fresh_db) -> None:
     store(fresh_db, [1, 2])
     assert [e.date for e in check_rules(fresh_db, [HIGH], now=NOW).new_events] == [DAYS[1]]

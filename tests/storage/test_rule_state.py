@@ -13,6 +13,7 @@ from storage.rule_state import (
     has_event,
     last_event_by_rule,
     last_events,
+    load_fingerprints,
     load_states,
     record_events,
     save_states,
@@ -86,6 +87,14 @@ def test_states_save_load_and_overwrite(fresh_db) -> None:
     ).fetchone()
     assert phase == ("inactive", None)
     assert delete_states(fresh_db, ["a"]) == 1 and set(load_states(fresh_db)) == {"b"}
+
+
+def test_fingerprints_are_kept_when_a_save_has_none(fresh_db) -> None:
+    save_states(fresh_db, {"a": RuleState(), "b": RuleState()}, {"a": "f1"})
+    save_states(fresh_db, {"a": RuleState(cooldown=1)})
+    assert load_fingerprints(fresh_db) == {"a": "f1"}
+    save_states(fresh_db, {"a": RuleState()}, {"a": "f2", "b": "g"})
+    assert load_fingerprints(fresh_db) == {"a": "f2"}
 
 
 def test_last_events_newest_first_per_rule(fresh_db) -> None:
