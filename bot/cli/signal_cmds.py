@@ -127,14 +127,24 @@ def _rules(ctx: typer.Context) -> list[Rule]:
         raise typer.Exit(1) from None
 
 
+DeliverFlag = Annotated[
+    bool,
+    typer.Option("--deliver", help="Queue the new alerts in the outbox and deliver them once."),
+]
+
+
 @app.command("check")
-def check_cmd(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False) -> None:
+def check_cmd(
+    ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False, deliver: DeliverFlag = False
+) -> None:
     """Evaluate every rule now: state, current measure, threshold, last event, new events.
 
     Without --as-of the states and new events are saved (as the service does); with --as-of
     it is a dry run showing what the check would have said on that date.
     """
     day = parse_day(as_of, "--as-of")
+    if deliver and day is not None:
+        fail("--deliver cannot be combined with --as-of (a dry run records no alerts)", 2)
     db = app_context(ctx).db
     rules = _rules(ctx)
     market = load_market(db, rules)
@@ -142,10 +152,49 @@ def check_cmd(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False)
         _check_range(market, day, day, ("--as-of", "--as-of"))
     now = datetime.now(UTC)
     report = check_rules(db, rules, as_of=day, persist=day is None, now=now, market=market)
+    delivered = _deliver(ctx, report, market, now) if deliver else None
     if as_json:
-        print_json(check_json(report))
-        return
-    _print_check(report)
+        print_json(check_json(report) | ({"delivery": delivered} if delivered else {}))
+    else:
+        _print_check(report)
+    if delivered:
+        _print_delivery(delivered, as_json)
+
+
+def _deliver(
+    ctx: typer.Context, report: CheckReport, market: MarketData, now: datetime
+) -> dict[str, Any]:
+    """Queue the report's new events (within the catch-up window) and deliver the outbox once."""
+    from bot.delivery import enqueue_and_deliver, policy_from_settings
+    from bot.notifiers import build_notifiers, close_notifiers
+    from bot.schedule import alert_cutoff
+
+    context = app_context(ctx)
+    cutoff = alert_cutoff(now, context.settings.catchup_alert_days)
+    events = [event for event in report.new_events if event.date >= cutoff]
+    notifiers = build_notifiers(context.settings)
+    try:
+        delivery = enqueue_and_deliver(
+            context.db, events, notifiers, market, policy=policy_from_settings(context.settings)
+        )
+    finally:
+        close_notifiers(notifiers)
+    return {
+        "alerts": len(events),
+        "too_old": len(report.new_events) - len(events),
+        "delivered": delivery.delivered,
+        "retried": delivery.retried,
+        "dead": delivery.dead,
+    }
+
+
+def _print_delivery(delivered: dict[str, Any], as_json: bool) -> None:
+    # With --json stdout is for the JSON document; the summary goes to stderr.
+    out = err_console if as_json else console
+    text = ", ".join(f"{key} {value}" for key, value in delivered.items())
+    out.print(f"delivery: {text}", markup=False, highlight=False)
+    if delivered["dead"] or delivered["retried"]:
+        raise typer.Exit(1)
 
 
 def event_json(event: Event) -> dict[str, Any]:

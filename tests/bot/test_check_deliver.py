@@ -1,0 +1,64 @@
+"""`rotation-bot check --deliver`: evaluate, queue new alerts and deliver them once (CLI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from storage.db import open_db
+from storage.outbox import list_outbox
+from tests.bot.test_signal_cli import TEST_RULES, fill, invoke
+from tests.fakes.discord_api import FakeDiscord
+
+CHANNEL = "111222333"
+
+
+@pytest.fixture
+def desk(
+    db_path: Path, tmp_path: Path, fake_discord: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> FakeDiscord:
+    """A test rule set, a Discord bot pointed at the fake, and a generous alert window."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(TEST_RULES, encoding="utf-8")
+    monkeypatch.setenv("ROTATION_RULES", str(rules))
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", fake_discord.token)
+    monkeypatch.setenv("DISCORD_CHANNEL_IDS", CHANNEL)
+    monkeypatch.setenv("DISCORD_API_BASE", fake_discord.api_base)
+    # The hand-made bars are from 2025; let events that old still alert.
+    monkeypatch.setenv("ROTATION_CATCHUP_ALERT_DAYS", "3650")
+    fill(db_path, "X", [1, 2, 1])
+    assert invoke(db_path, "check").exit_code == 0  # primes the new rule silently
+    return fake_discord
+
+
+def test_new_event_is_posted_once_across_repeated_checks(db_path: Path, desk: FakeDiscord) -> None:
+    fill(db_path, "X", [3], start=3)
+    first = invoke(db_path, "check", "--deliver", "--json")
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert report["delivery"] == {
+        "alerts": 1, "too_old": 0, "delivered": 1, "retried": 0, "dead": 0
+    }  # fmt: skip
+    titles = [m.embed["title"] for m in desk.messages]
+    assert titles == ["▲ X closes at a new all-time high: 3.0000"]
+    again = invoke(db_path, "check", "--deliver")
+    assert again.exit_code == 0 and len(desk.messages) == 1
+    (row,) = list_outbox(open_db(db_path))
+    assert (row["status"], row["destination"]) == ("delivered", f"discord:{CHANNEL}")
+
+
+def test_events_outside_the_alert_window_are_recorded_not_posted(
+    db_path: Path, desk: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROTATION_CATCHUP_ALERT_DAYS", "3")
+    fill(db_path, "X", [3], start=3)
+    result = invoke(db_path, "check", "--deliver", "--json")
+    assert json.loads(result.stdout)["delivery"]["too_old"] == 1
+    assert desk.messages == [] and list_outbox(open_db(db_path)) == []
+
+
+def test_deliver_with_as_of_is_refused(db_path: Path, desk: FakeDiscord) -> None:
+    result = invoke(db_path, "check", "--deliver", "--as-of", "2025-01-03")
+    assert result.exit_code == 2 and "--deliver cannot be combined" in result.stderr
