@@ -10,26 +10,26 @@ earlier attempt's outcome is unknown, `find_existing` looks for it with `convers
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from urllib.error import URLError
 
+from aiohttp import web
+from pydantic import SecretStr
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot.limits import (
-    SLACK_FALLBACK_TEXT,
-    SLACK_FIELD_TEXT,
-    SLACK_SECONDS_PER_MESSAGE,
-    fit_slack_blocks,
-    slack_field_sections,
-    slack_header,
-    slack_text_sections,
-    trim,
-)
+from bot.commands import Commands
+from bot.config import ConfigError, Settings
+from bot.limits import SLACK_SECONDS_PER_MESSAGE
 from bot.notifier import (
     AlertMessage,
     DeliveryError,
@@ -38,7 +38,27 @@ from bot.notifier import (
     RateLimited,
     TransientError,
 )
-from bot.safety import escape_slack, mention_user
+from bot.replies import AckReply
+from bot.safety import escape_slack
+from bot.slack_commands import (
+    COMMAND_NAMES,
+    SlackAnswer,
+    answer_command,
+    check_slack_settings,
+    error_answer,
+    note_answer,
+    press_acknowledge,
+    press_mute,
+    slash_name,
+)
+from bot.slack_format import (
+    ACK_ACTION,
+    MUTE_ACTION,
+    acknowledged_blocks,
+    alert_blocks,
+    fallback_text,
+    to_slack_blocks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +66,7 @@ EVENT_TYPE = "rotation_alert"
 DEFAULT_API_URL = "https://slack.com/api/"
 CHART_NAME = "chart.png"
 HISTORY_LIMIT = 200
+EVENTS_PATH = "/slack/events"
 _TRANSIENT = {
     "ratelimited",
     "internal_error",
@@ -56,42 +77,6 @@ _TRANSIENT = {
 }
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
-_EMOJI = {"up": ":large_green_circle:", "down": ":red_circle:", "neutral": ":white_circle:"}
-
-
-def to_slack_blocks(message: AlertMessage) -> list[dict[str, Any]]:
-    """The alert as Block Kit within Slack's limits, every text escaped (no stray pings)."""
-    emoji = _EMOJI.get(message.direction, _EMOJI["neutral"])
-    fields = [f"*{escape_slack(name)}*\n{escape_slack(value)}" for name, value in message.fields]
-    blocks = [slack_header(escape_slack(message.headline))]
-    blocks += slack_field_sections(fields)
-    blocks += slack_text_sections(escape_slack(message.description))
-    pings = " ".join(mention_user(user, "slack") for user in subscriber_ids(message))
-    blocks += slack_text_sections(pings)
-    context = f"{emoji} data {message.data_date.isoformat()} · {escape_slack(message.footer)}"
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": trim(context, SLACK_FIELD_TEXT)}],
-        }
-    )
-    return fit_slack_blocks(blocks)
-
-
-def subscriber_ids(message: AlertMessage) -> list[str]:
-    """The message's subscriber ids that are real Slack user ids (others are logged, dropped)."""
-    valid = [user_id for user_id in message.mentions if _USER_ID.match(user_id)]
-    if len(valid) < len(message.mentions):
-        dropped = len(message.mentions) - len(valid)
-        log.warning("alert %s: ignored %d malformed Slack user id(s)", message.key, dropped)
-    return valid
-
-
-def fallback_text(message: AlertMessage) -> str:
-    """The notification text shown where blocks are not (push notifications, screen readers)."""
-    return trim(
-        escape_slack(f"{message.headline} ({message.data_date.isoformat()})"), SLACK_FALLBACK_TEXT
-    )
 
 
 def alert_metadata(idempotency_key: str) -> dict[str, Any]:
@@ -123,7 +108,7 @@ class SlackBotNotifier:
             lambda: self.client.chat_postMessage(
                 channel=self.channel,
                 text=fallback_text(message),
-                blocks=to_slack_blocks(message),
+                blocks=alert_blocks(message),
                 metadata=alert_metadata(idempotency_key),
                 unfurl_links=False,
                 unfurl_media=False,
@@ -167,6 +152,45 @@ class SlackBotNotifier:
             if payload.get("alert_key") == idempotency_key:
                 return DeliveryResult(self.name, str(item["ts"]), "found")
         return None
+
+    def dm(self, user_id: str) -> SlackDmNotifier:
+        """A notifier for `user_id`'s direct messages with the bot, sharing this client."""
+        return SlackDmNotifier(self.client, user_id)
+
+    def send_dm(
+        self, user_id: str, message: AlertMessage, *, idempotency_key: str
+    ) -> DeliveryResult:
+        """DM the alert (with its buttons, without pings) to one subscriber."""
+        return self.dm(user_id).send(message, idempotency_key=idempotency_key)
+
+
+class SlackDmNotifier(SlackBotNotifier):
+    """Alerts by DM to one user (`slack:dm:<user id>`): `conversations.open` then post.
+
+    It is a Notifier, so the outbox can carry DM rows with the same retries and look-ups.
+    """
+
+    def __init__(self, client: WebClient, user_id: str) -> None:
+        if not _USER_ID.match(user_id):
+            raise PermanentError(f"not a Slack user id: {user_id[:40]!r}")
+        self.client, self.user_id = client, user_id
+        self.channel, self.channel_id = user_id, None
+        self.name = f"slack:dm:{user_id}"
+
+    def send(self, message: AlertMessage, *, idempotency_key: str) -> DeliveryResult:
+        """Open (or reuse) the DM channel and post the alert there, mentioning nobody."""
+        self._open()
+        return super().send(message.with_mentions(()), idempotency_key=idempotency_key)
+
+    def find_existing(self, idempotency_key: str, *, since: datetime) -> DeliveryResult | None:
+        """The alert already DMed since `since` (needs the im:history scope)."""
+        self._open()
+        return super().find_existing(idempotency_key, since=since)
+
+    def _open(self) -> None:
+        if self.channel_id is None:
+            response = call_slack(lambda: self.client.conversations_open(users=self.user_id))
+            self.channel = self.channel_id = str(response["channel"]["id"])
 
 
 class SlackWebhookNotifier:
@@ -229,3 +253,177 @@ def _header(headers: Any, name: str) -> str | None:
 
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
+
+
+# Slash commands and alert buttons (slack_bolt)
+
+
+def build_slack_app(
+    settings: Settings, commands: Commands, client: AsyncWebClient | None = None
+) -> AsyncApp:
+    """The bolt app: `/<prefix><name>` for every command, and the alert buttons."""
+    client = client or AsyncWebClient(
+        token=_secret(settings.slack_bot_token), base_url=api_url(settings.slack_api_url)
+    )
+    app = AsyncApp(
+        client=client, signing_secret=_secret(settings.slack_signing_secret) or "", logger=log
+    )
+    for name in COMMAND_NAMES:
+        command = slash_name(settings.slack_command_prefix, name)
+        app.command(command)(_command_listener(commands, name))
+    app.action(ACK_ACTION)(_ack_listener(commands))
+    app.action(MUTE_ACTION)(_mute_listener(commands))
+    return app
+
+
+def _command_listener(commands: Commands, name: str) -> Callable[..., Awaitable[None]]:
+    async def on_command(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()  # within Slack's 3 seconds, before any slow work
+        user_id, text = str(command.get("user_id", "")), command.get("text")
+        answer = await asyncio.to_thread(answer_command, commands, name, text, user_id)
+        await _respond(respond, answer)
+        if answer.chart and command.get("channel_id"):
+            await _upload_chart(client, respond, answer, str(command["channel_id"]))
+
+    return on_command
+
+
+def _ack_listener(commands: Commands) -> Callable[..., Awaitable[None]]:
+    async def on_acknowledge(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        user_id, key = _pressed(body)
+        outcome = await asyncio.to_thread(press_acknowledge, commands, user_id, key)
+        if outcome.ack is not None:
+            await _show_acknowledged(client, respond, body, outcome.ack)
+        if outcome.note is not None:
+            await _respond(respond, outcome.note)
+
+    return on_acknowledge
+
+
+def _mute_listener(commands: Commands) -> Callable[..., Awaitable[None]]:
+    async def on_mute(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id, rule_id = _pressed(body)
+        await _respond(respond, await asyncio.to_thread(press_mute, commands, user_id, rule_id))
+
+    return on_mute
+
+
+def _pressed(body: dict[str, Any]) -> tuple[str, str]:
+    """Who pressed the button and its value."""
+    action = (body.get("actions") or [{}])[0]
+    return str((body.get("user") or {}).get("id", "")), str(action.get("value", ""))
+
+
+async def _respond(respond: AsyncRespond, answer: SlackAnswer) -> None:
+    """Answer through the response_url: it works in any channel, member or not, and in DMs."""
+    visibility = "ephemeral" if answer.ephemeral else "in_channel"
+    try:
+        response = await respond(
+            text=answer.text,
+            blocks=answer.blocks,
+            response_type=visibility,
+            replace_original=False,
+        )
+    except Exception as error:  # network trouble: the user sees nothing, the log says why
+        log.warning("Slack reply not delivered: %s", _describe(error))
+        return
+    if response.status_code != 200:
+        log.warning("Slack refused a reply: HTTP %s %s", response.status_code, response.body)
+
+
+async def _upload_chart(
+    client: AsyncWebClient, respond: AsyncRespond, answer: SlackAnswer, channel_id: str
+) -> None:
+    # Files cannot go through a response_url: upload into the channel, which needs the bot in it.
+    try:
+        await client.files_upload_v2(
+            channel=channel_id,
+            content=answer.chart,
+            filename=CHART_NAME,
+            title=escape_slack(answer.chart_title),
+        )
+    except (TimeoutError, SlackClientError, OSError) as error:
+        reason = _api_error(error)
+        log.warning("chart not uploaded to %s: %s", channel_id, reason)
+        note = f"The chart could not be posted here ({reason}). Invite the bot to see charts."
+        await _respond(respond, error_answer(note))
+
+
+async def _show_acknowledged(
+    client: AsyncWebClient, respond: AsyncRespond, body: dict[str, Any], reply: AckReply
+) -> None:
+    """Edit the alert so the channel sees who acknowledged it and when."""
+    container, message = body.get("container") or {}, body.get("message") or {}
+    channel, ts = container.get("channel_id"), container.get("message_ts") or message.get("ts")
+    if not channel or not ts:
+        return  # nothing to edit (not a message button)
+    try:
+        await client.chat_update(
+            channel=channel,
+            ts=ts,
+            text=message.get("text") or "Alert",
+            blocks=acknowledged_blocks(message.get("blocks") or [], reply),
+            metadata=alert_metadata(reply.alert_key),
+        )
+    except (TimeoutError, SlackClientError, OSError) as error:
+        log.warning("alert %s not updated after its ack: %s", reply.alert_key, _api_error(error))
+        note = "Acknowledged, but the alert message could not be updated."
+        await _respond(respond, note_answer(note))
+
+
+def _api_error(error: BaseException) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error"))
+    return _describe(error)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+# Running: Socket Mode (default) or HTTP
+
+
+async def run_slack(
+    settings: Settings,
+    commands: Commands,
+    *,
+    client: AsyncWebClient | None = None,
+    host: str = "0.0.0.0",  # noqa: S104  (Slack must reach it; put TLS in front)
+    started: asyncio.Event | None = None,
+) -> None:
+    """Serve commands and buttons until cancelled; ConfigError when a needed token is missing."""
+    problems = check_slack_settings(settings)
+    if problems:
+        raise ConfigError(problems)
+    app = build_slack_app(settings, commands, client)
+    if settings.slack_mode == "http":
+        runner, port = await start_http(app, host, settings.slack_http_port)
+        log.info("Slack commands over HTTP on %s:%d%s", host, port, EVENTS_PATH)
+        stop: Callable[[], Awaitable[None]] = runner.cleanup
+    else:
+        handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
+        await handler.connect_async()
+        log.info("Slack commands over Socket Mode")
+        stop = handler.close_async
+    try:
+        if started is not None:
+            started.set()
+        await asyncio.Event().wait()  # until the service cancels this task
+    finally:
+        await stop()
+
+
+async def start_http(app: AsyncApp, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve `app` at `EVENTS_PATH` (bolt verifies signatures); the runner and bound port."""
+    server = app.server(port=port, path=EVENTS_PATH, host=host)
+    runner = web.AppRunner(server.web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner, int(runner.addresses[0][1])

@@ -23,13 +23,14 @@ from tests.fakes.slack_api import CHANNEL_ID, FakeSlack, check_blocks
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def all_texts(blocks: list[dict]) -> list[str]:
-    texts = []
-    for block in blocks:
-        if "text" in block:
-            texts.append(block["text"]["text"])
-        texts += [item["text"] for item in block.get("fields", []) + block.get("elements", [])]
-    return texts
+def all_texts(blocks: object) -> list[str]:
+    """Every `text` string anywhere in the blocks (sections, fields, context, buttons, confirm)."""
+    if isinstance(blocks, list):
+        return [text for item in blocks for text in all_texts(item)]
+    if not isinstance(blocks, dict):
+        return []
+    texts = [blocks["text"]] if isinstance(blocks.get("text"), str) else []
+    return texts + [text for value in blocks.values() for text in all_texts(value)]
 
 
 @pytest.fixture

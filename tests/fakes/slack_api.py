@@ -6,6 +6,11 @@ stored and returned by conversations.history only with include_all_metadata), th
 file upload (files.getUploadURLExternal, the upload URL, files.completeUploadExternal) and
 incoming webhooks (`ok` / `invalid_blocks` as text). 429s carry `Retry-After`. `kill_pid`
 kills a client process after its message is stored but before the answer.
+
+For the bolt app (issue 5): auth.test, chat.update (blocks checked, metadata kept),
+conversations.open (a DM channel `D…` per user) and slash-command / interaction
+`response_url`s (`response_url(n)`), recorded with their arrival time in `responses`.
+Uploads into a channel listed in `not_member_of` fail with `not_in_channel`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,16 @@ from typing import Any
 from tests.fakes.httpfake import FakeServer, Request, Response
 
 CHANNEL_ID = "C0ALERTS1"
+BOT_USER_ID = "U0ROTBOT"
+
+
+@dataclass
+class SlackResponse:
+    """One message posted to a response_url."""
+
+    path: str
+    payload: dict[str, Any]
+    received_at: float  # time.monotonic()
 
 
 @dataclass
@@ -44,6 +59,9 @@ class FakeSlack(FakeServer):
     requests: list[str] = field(default_factory=list)
     kill_pid: int | None = None
     fail_after_accept: int = 0  # store the next N posts, then answer 503 (a proxy timing out)
+    responses: list[SlackResponse] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    not_member_of: set[str] = field(default_factory=set)
     _script: deque[Response] = field(default_factory=deque)
     _counter: int = 0
 
@@ -57,6 +75,10 @@ class FakeSlack(FakeServer):
     @property
     def webhook_url(self) -> str:
         return f"{self.url}/services/T000/B000/fakewebhooksecret"
+
+    def response_url(self, number: int = 1) -> str:
+        """A response_url as Slack puts in slash commands and interactions."""
+        return f"{self.url}/commands/T000/{number}/responsesecret"
 
     def fail_next(self, status: int, times: int = 1, *, retry_after: int = 1) -> None:
         """The next `times` message posts get this status (429 with Retry-After, 5xx)."""
@@ -73,6 +95,9 @@ class FakeSlack(FakeServer):
     def _route(self, request: Request) -> Response | None:
         if request.path.startswith("/services/"):
             return self._webhook(request)
+        if request.path.startswith("/commands/"):
+            self.responses.append(SlackResponse(request.path, request.json(), time.monotonic()))
+            return Response(200, "ok")
         if request.path.startswith("/upload/"):
             self.uploads[request.path.rsplit("/", 1)[1]]["bytes"] = request.body
             return Response(200, f"OK - {len(request.body)}")
@@ -113,7 +138,9 @@ class FakeSlack(FakeServer):
     def _record(self, params: dict[str, Any], via: str) -> SlackPost:
         self._counter += 1
         ts = f"{int(time.time())}.{self._counter:06d}"
-        channel = CHANNEL_ID if via == "bot" else "webhook"
+        channel = "webhook" if via == "webhook" else CHANNEL_ID
+        if via == "bot" and str(params.get("channel", "")).startswith("D"):
+            channel = params["channel"]  # a DM opened with conversations.open
         post = SlackPost(ts, channel, params, via)
         self.messages.append(post)
         return post
@@ -141,6 +168,38 @@ class FakeSlack(FakeServer):
         messages = [self._message(p, with_metadata=with_metadata) for p in newest_first[:limit]]
         return Response(200, {"ok": True, "messages": messages, "has_more": False})
 
+    def _auth_test(self, params: dict[str, Any]) -> Response:
+        return Response(
+            200,
+            {
+                "ok": True,
+                "url": f"{self.url}/",
+                "team": "Desk",
+                "user": "rotation-bot",
+                "team_id": "T000",
+                "user_id": BOT_USER_ID,
+                "bot_id": "B0BOT",
+            },
+        )
+
+    def _conversations_open(self, params: dict[str, Any]) -> Response:
+        user = str(params.get("users", ""))
+        if not user.startswith(("U", "W")) or "," in user:
+            return Response(200, {"ok": False, "error": "user_not_found"})
+        return Response(200, {"ok": True, "channel": {"id": "D" + user[1:].ljust(8, "0")}})
+
+    def _chat_update(self, params: dict[str, Any]) -> Response:
+        problems = check_blocks(params.get("blocks") or [])
+        if problems:
+            return Response(200, {"ok": False, "error": "invalid_blocks", "errors": problems})
+        found = [p for p in self.messages if p.ts == params.get("ts")]
+        if not found or found[0].channel != params.get("channel"):
+            return Response(200, {"ok": False, "error": "message_not_found"})
+        post = found[0]
+        post.payload = {**post.payload, "text": params.get("text"), "blocks": params["blocks"]}
+        self.updates.append(params)
+        return Response(200, {"ok": True, "channel": post.channel, "ts": post.ts})
+
     def _files_getUploadURLExternal(self, params: dict[str, Any]) -> Response:
         file_id = f"F{len(self.uploads) + 1:08d}"
         self.uploads[file_id] = {"filename": params["filename"], "length": int(params["length"])}
@@ -148,6 +207,8 @@ class FakeSlack(FakeServer):
         return Response(200, {"ok": True, "upload_url": upload_url, "file_id": file_id})
 
     def _files_completeUploadExternal(self, params: dict[str, Any]) -> Response:
+        if params.get("channel_id") in self.not_member_of:
+            return Response(200, {"ok": False, "error": "not_in_channel"})
         files = json.loads(params["files"])
         for item in files:
             upload = self.uploads.get(item["id"])

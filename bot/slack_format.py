@@ -1,0 +1,276 @@
+"""Block Kit for Slack: alerts (with their buttons) and command replies. No Slack SDK here.
+
+Command replies arrive already passed through `bot.safety.sanitize(reply, "slack")`, so their
+strings are escaped once and are never escaped again here; alert messages are escaped here.
+The only mentions built are subscriber pings and the acknowledging user, via `mention_user`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.limits import (
+    SLACK_BLOCKS,
+    SLACK_CONTEXT_ELEMENTS,
+    SLACK_FALLBACK_TEXT,
+    SLACK_FIELD_TEXT,
+    SLACK_SECTION_TEXT,
+    fit_slack_blocks,
+    slack_field_sections,
+    slack_header,
+    slack_text_sections,
+    split_text,
+    trim,
+)
+from bot.notifier import AlertMessage
+from bot.replies import (
+    AckReply,
+    HelpReply,
+    Reply,
+    SignalDetail,
+    SignalRow,
+    SignalsReply,
+    SpreadReply,
+    StatusReply,
+    SubscriptionsReply,
+)
+from bot.safety import escape_slack, mention_user
+
+log = logging.getLogger(__name__)
+
+Block = dict[str, Any]
+
+ACK_ACTION = "rot_ack"
+MUTE_ACTION = "rot_mute1d"
+ACTIONS_BLOCK = "rot_alert_actions"
+ACK_BLOCK = "rot_acknowledged"
+BUTTON_VALUE = 2000
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+_EMOJI = {"up": ":large_green_circle:", "down": ":red_circle:", "neutral": ":white_circle:"}
+_PHASE = {"firing": ":red_circle:", "pending": ":large_yellow_circle:"}
+
+
+# Alerts
+
+
+def to_slack_blocks(message: AlertMessage) -> list[Block]:
+    """The alert as Block Kit within Slack's limits, every text escaped (no stray pings)."""
+    emoji = _EMOJI.get(message.direction, _EMOJI["neutral"])
+    fields = [f"*{escape_slack(name)}*\n{escape_slack(value)}" for name, value in message.fields]
+    blocks = [slack_header(escape_slack(message.headline))]
+    blocks += slack_field_sections(fields)
+    blocks += slack_text_sections(escape_slack(message.description))
+    pings = " ".join(mention_user(user, "slack") for user in subscriber_ids(message))
+    blocks += slack_text_sections(pings)
+    context = f"{emoji} data {message.data_date.isoformat()} · {escape_slack(message.footer)}"
+    blocks.append(context_block([context]))
+    return fit_slack_blocks(blocks)
+
+
+def alert_blocks(message: AlertMessage) -> list[Block]:
+    """The alert's blocks plus its buttons (Acknowledge for a firing, Mute 1 day)."""
+    blocks = to_slack_blocks(message)
+    if len(blocks) >= SLACK_BLOCKS:
+        blocks = [*blocks[: SLACK_BLOCKS - 3], *blocks[-2:]]  # room for the buttons
+    return [*blocks, alert_actions(message)]
+
+
+def alert_actions(message: AlertMessage) -> Block:
+    """Buttons: Acknowledge (value = alert key) on firings, Mute 1 day (value = rule id)."""
+    elements = []
+    if message.kind == "fired":
+        elements.append(_button("Acknowledge", ACK_ACTION, message.key, style="primary"))
+    mute = _button("Mute 1 day", MUTE_ACTION, message.rule_id)
+    mute["confirm"] = _confirm(
+        f"Silence {escape_slack(message.rule_id)} for one day (admins only)?"
+    )
+    elements.append(mute)
+    return {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": elements}
+
+
+def _button(label: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": value[:BUTTON_VALUE],
+    }
+    return {**button, "style": style} if style else button
+
+
+def _confirm(question: str) -> Block:
+    return {
+        "title": {"type": "plain_text", "text": "Mute this signal?"},
+        "text": {"type": "plain_text", "text": trim(question, 300)},
+        "confirm": {"type": "plain_text", "text": "Mute"},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
+
+
+def subscriber_ids(message: AlertMessage) -> list[str]:
+    """The message's subscriber ids that are real Slack user ids (others are logged, dropped)."""
+    valid = [user_id for user_id in message.mentions if _USER_ID.match(user_id)]
+    if len(valid) < len(message.mentions):
+        dropped = len(message.mentions) - len(valid)
+        log.warning("alert %s: ignored %d malformed Slack user id(s)", message.key, dropped)
+    return valid
+
+
+def fallback_text(message: AlertMessage) -> str:
+    """The notification text shown where blocks are not (push notifications, screen readers)."""
+    return trim(
+        escape_slack(f"{message.headline} ({message.data_date.isoformat()})"), SLACK_FALLBACK_TEXT
+    )
+
+
+def acknowledged_blocks(blocks: Sequence[Block], ack: AckReply) -> list[Block]:
+    """The alert's blocks without the Acknowledge button, saying who acknowledged it and when."""
+    # An earlier acknowledgement line is replaced, never repeated.
+    kept = [_without_ack(b) for b in blocks if b.get("block_id") != ACK_BLOCK]
+    kept = [b for b in kept if b.get("type") != "actions" or b.get("elements")]
+    note = f":white_check_mark: Acknowledged by {acknowledger(ack)} at {short_time(ack.acked_at)}"
+    return [*kept[: SLACK_BLOCKS - 1], {**context_block([note]), "block_id": ACK_BLOCK}]
+
+
+def _without_ack(block: Block) -> Block:
+    if block.get("type") != "actions":
+        return block
+    elements = [e for e in block.get("elements", []) if e.get("action_id") != ACK_ACTION]
+    return {**block, "elements": elements}
+
+
+def acknowledger(ack: AckReply) -> str:
+    """Who acknowledged: a Slack mention (shown as the name) or the other platform's id."""
+    if ack.platform == "slack" and _USER_ID.match(ack.user_id):
+        return mention_user(ack.user_id, "slack")
+    return escape_slack(f"{ack.user_id} on {ack.platform}")
+
+
+def short_time(stamp: str) -> str:
+    """`2026-03-02T14:30:00+00:00` as `2026-03-02 14:30 UTC` (the input if unparseable)."""
+    try:
+        return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return escape_slack(stamp)
+
+
+# Command replies (already sanitized)
+
+
+def reply_blocks(reply: Reply) -> list[Block]:
+    """Block Kit for a sanitized command reply; a plain section for the simple ones."""
+    formatter = _FORMATTERS.get(type(reply))
+    blocks = formatter(reply) if formatter else slack_text_sections(reply.text)
+    return fit_slack_blocks(blocks or slack_text_sections("-"))
+
+
+def reply_text(reply: Reply) -> str:
+    """The fallback text of a sanitized reply."""
+    return trim(reply.text or "-", SLACK_FALLBACK_TEXT)
+
+
+def text_blocks(text: str) -> list[Block]:
+    """One plain line (already escaped) as blocks."""
+    return slack_text_sections(trim(text, SLACK_SECTION_TEXT) or "-")
+
+
+def context_block(texts: Sequence[str]) -> Block:
+    """A context block of up to 10 mrkdwn texts."""
+    elements = [
+        {"type": "mrkdwn", "text": trim(text, SLACK_FIELD_TEXT)}
+        for text in texts[:SLACK_CONTEXT_ELEMENTS]
+    ]
+    return {"type": "context", "elements": elements}
+
+
+def _spread_blocks(reply: SpreadReply) -> list[Block]:
+    legs = [
+        f"*{leg.symbol}*\n{leg.return_pct:+.2f}% ({leg.start} to {leg.end})"
+        for leg in (reply.a, reply.b)
+    ]
+    spread = f"*Spread*\n{reply.spread_bps:+,.0f} bps ({reply.spread_pp:+.2f} pp)"
+    basis = f"*Window*\n{reply.window}, {reply.basis} return, as of {reply.as_of}"
+    blocks = [slack_header(f"{reply.a.symbol} vs {reply.b.symbol} ({reply.window})")]
+    blocks += slack_field_sections([*legs, spread, basis])
+    if reply.notes:
+        blocks.append(context_block(list(reply.notes)))
+    return blocks
+
+
+def _signals_blocks(reply: SignalsReply) -> list[Block]:
+    lines = [_signal_line(row) for row in reply.rows]
+    return [*slack_text_sections(f"*{reply.text}*"), *slack_text_sections("\n".join(lines))]
+
+
+def _signal_line(row: SignalRow) -> str:
+    icon = _PHASE.get(row.phase, ":white_circle:")
+    line = f"{icon} `{row.rule_id}` {row.phase}, {row.status}: {row.summary or row.reason}"
+    if row.last_fired:
+        line += f" · last fired {row.last_fired}"
+    if row.muted_until:
+        line += f" · muted until {short_time(row.muted_until)}"
+    return line
+
+
+def _detail_blocks(reply: SignalDetail) -> list[Block]:
+    blocks = [slack_header(reply.row.title or reply.row.rule_id)]
+    blocks += slack_text_sections(reply.text)
+    blocks += slack_text_sections(reply.description)
+    blocks += slack_field_sections([f"*{name}*\n{value}" for name, value in reply.parameters])
+    events = [f"{e.date} {e.kind}: {e.title} ({e.measure:,.2f})" for e in reply.last_events]
+    blocks += slack_text_sections("*Last events*\n" + ("\n".join(events) or "none"))
+    facts = [f"rule `{reply.row.rule_id}`", f"{reply.subscribers} subscriber(s) here"]
+    if reply.backtest is not None:
+        backtest = reply.backtest
+        facts.append(
+            f"backtest since {backtest.since}: fired {backtest.fired}x, "
+            f"reversed {backtest.reversed}x, last {backtest.last_fired or 'never'}"
+        )
+    return [*blocks, context_block(facts)]
+
+
+def _subscriptions_blocks(reply: SubscriptionsReply) -> list[Block]:
+    lines = [f"`{row.rule_id}` by {row.mode} since {row.since[:10]}" for row in reply.rows]
+    return slack_text_sections("\n".join(lines) or reply.text)
+
+
+def _status_blocks(reply: StatusReply) -> list[Block]:
+    icon = ":white_check_mark:" if reply.ok else ":warning:"
+    return [*slack_text_sections(f"{icon} {reply.text}"), *code_sections(reply.lines)]
+
+
+def code_sections(lines: Sequence[str]) -> list[Block]:
+    """Lines in code blocks, each section within Slack's text limit."""
+    limit = SLACK_SECTION_TEXT - 8
+    chunks = split_text("\n".join(lines).replace("```", "'''"), limit) if lines else []
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"```{chunk}```"}}
+        for chunk in chunks
+        if chunk
+    ]
+
+
+def _help_blocks(reply: HelpReply) -> list[Block]:
+    lines = [
+        f"`{item.usage}` {item.description}{' (admins)' if item.admin_only else ''}"
+        for item in reply.commands
+    ]
+    facts = [f"Windows: {reply.windows}"] if reply.windows else []
+    if reply.examples:
+        facts.append("Examples: " + ", ".join(f"`{example}`" for example in reply.examples))
+    return [*slack_text_sections("\n".join(lines)), context_block(facts or ["-"])]
+
+
+_FORMATTERS: dict[type, Callable[[Any], list[Block]]] = {
+    SpreadReply: _spread_blocks,
+    SignalsReply: _signals_blocks,
+    SignalDetail: _detail_blocks,
+    SubscriptionsReply: _subscriptions_blocks,
+    StatusReply: _status_blocks,
+    HelpReply: _help_blocks,
+}
