@@ -11,6 +11,7 @@ For the bolt app (issue 5): auth.test, chat.update (blocks checked, metadata kep
 conversations.open (a DM channel `D…` per user) and slash-command / interaction
 `response_url`s (`response_url(n)`), recorded with their arrival time in `responses`.
 Uploads into a channel listed in `not_member_of` fail with `not_in_channel`.
+`apps.connections.open` (with the app-level token) hands out `socket_url` for Socket Mode.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class FakeSlack(FakeServer):
     """Fake Slack; `api_url` is what SLACK_API_URL should be set to (trailing slash kept)."""
 
     token: str = "xoxb-fake-slack-token"
+    app_token: str = "xapp-fake-app-token"
+    socket_url: str | None = None
     messages: list[SlackPost] = field(default_factory=list)
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
@@ -101,6 +104,8 @@ class FakeSlack(FakeServer):
         if request.path.startswith("/upload/"):
             self.uploads[request.path.rsplit("/", 1)[1]]["bytes"] = request.body
             return Response(200, f"OK - {len(request.body)}")
+        if request.path == "/api/apps.connections.open":
+            return self._apps_connections_open(request)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return Response(200, {"ok": False, "error": "invalid_auth"})
         method = request.path.removeprefix("/api/")
@@ -167,6 +172,13 @@ class FakeSlack(FakeServer):
         limit = int(params.get("limit") or 100)
         messages = [self._message(p, with_metadata=with_metadata) for p in newest_first[:limit]]
         return Response(200, {"ok": True, "messages": messages, "has_more": False})
+
+    def _apps_connections_open(self, request: Request) -> Response:
+        if request.headers.get("Authorization") != f"Bearer {self.app_token}":
+            return Response(200, {"ok": False, "error": "invalid_auth"})
+        if self.socket_url is None:
+            return Response(200, {"ok": False, "error": "socket_mode_not_enabled"})
+        return Response(200, {"ok": True, "url": self.socket_url})
 
     def _auth_test(self, params: dict[str, Any]) -> Response:
         return Response(
