@@ -17,32 +17,67 @@ import asyncio
 import hashlib
 import io
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import aiohttp
 import discord
+from discord import app_commands
+from discord.app_commands import AppCommandError, Choice
 from discord.http import HTTPClient, Route, handle_message_parameters
 
+from bot import parsing
+from bot.config import Settings
+from bot.discord_format import (
+    ACK_PREFIX,
+    ACK_TEMPLATE,
+    CHART_NAME,
+    MUTE_TEMPLATE,
+    Payload,
+    ack_custom_id,
+    acknowledged_embed,
+    format_reply,
+    key_from_footer,
+    mute_custom_id,
+)
+from bot.help_text import COMMANDS
 from bot.limits import fit_discord_content, fit_discord_embeds
 from bot.notifier import (
     AlertMessage,
     DeliveryError,
     DeliveryResult,
+    Notifier,
     PermanentError,
     RateLimited,
     TransientError,
 )
-from bot.safety import mention_user, neutralise_discord
+from bot.on_call import make_actor
+from bot.parsing import WINDOW_HELP, CommandError
+from bot.replies import Actor, Reply
+from bot.reply_charts import signal_chart, spread_chart
+from bot.safety import mention_user, neutralise_discord, sanitize
+
+if TYPE_CHECKING:
+    from bot.commands import Commands
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-CHART_NAME = "chart.png"
+Interaction = discord.Interaction[Any]
 LOOKBACK_MESSAGES = 100
 NONCE_LENGTH = 25  # Discord's maximum nonce length
+DM_PREFIX = "discord:dm:"
+NO_MENTIONS = discord.AllowedMentions.none()
+GENERIC_ERROR = "Something went wrong on our side; it has been logged. Please try again later."
+_DESCRIPTIONS = {name: text for name, _, text, _ in COMMANDS}
+
+
+def describe(command: str) -> str:
+    """A slash command's description (from the /help list), within Discord's 100 characters."""
+    return _DESCRIPTIONS[command][:100]
 
 
 def configure_api_base(base: str | None) -> None:
@@ -120,7 +155,7 @@ def _build_post(message: AlertMessage) -> _Post:
 async def post_channel_message(
     http: HTTPClient, channel_id: str, message: AlertMessage, *, nonce: str
 ) -> dict[str, Any]:
-    """POST the alert to a channel with an enforced nonce; the created (or existing) message."""
+    """POST the alert with its buttons and an enforced nonce; the created (or existing) message."""
     post = _build_post(message)
     chart = post.file if post.file else discord.utils.MISSING
     params = handle_message_parameters(
@@ -129,6 +164,7 @@ async def post_channel_message(
         file=chart,
         allowed_mentions=post.allowed_mentions,
         nonce=nonce,
+        view=alert_view(message),
     )
     with params:
         return await http.send_message(int(channel_id), params=params)
@@ -210,13 +246,22 @@ class DiscordBotNotifier:
         self.rest, self.channel_id = rest, channel_id
         self.name = f"discord:{channel_id}"
 
+    async def target(self, http: HTTPClient) -> str:
+        """The channel id to post into."""
+        return self.channel_id
+
+    def prepare(self, message: AlertMessage) -> AlertMessage:
+        """The message as this destination posts it."""
+        return message
+
     def send(self, message: AlertMessage, *, idempotency_key: str) -> DeliveryResult:
         """Post with a nonce derived from the key; a repeat within minutes returns the original."""
         nonce = discord_nonce(idempotency_key)
 
         async def post() -> dict[str, Any]:
             http = await self.rest.login()
-            return await post_channel_message(http, self.channel_id, message, nonce=nonce)
+            channel = await self.target(http)
+            return await post_channel_message(http, channel, self.prepare(message), nonce=nonce)
 
         data = self.rest.runner.run(post)
         return DeliveryResult(self.name, str(data["id"]))
@@ -227,12 +272,49 @@ class DiscordBotNotifier:
         async def find() -> dict[str, Any] | None:
             http = await self.rest.login()
             bot_id = self.rest.bot_id or ""
+            channel = await self.target(http)
             return await find_channel_message(
-                http, self.channel_id, idempotency_key, since=since, bot_id=bot_id
+                http, channel, idempotency_key, since=since, bot_id=bot_id
             )
 
         found = self.rest.runner.run(find)
         return DeliveryResult(self.name, str(found["id"]), "found") if found else None
+
+
+class DiscordDmNotifier(DiscordBotNotifier):
+    """Sends alerts to one subscriber by direct message (destination `discord:dm:<user_id>`).
+
+    The DM channel comes from `POST /users/@me/channels` (Discord returns the same channel
+    every time); the post itself is a channel post, so nonce and lookup work as in a channel.
+    """
+
+    def __init__(self, rest: DiscordRest, user_id: str) -> None:
+        if not user_id.isdigit():
+            raise ValueError(f"not a Discord user id: {user_id[:40]!r}")
+        super().__init__(rest, "")
+        self.user_id, self.name = user_id, f"{DM_PREFIX}{user_id}"
+
+    async def target(self, http: HTTPClient) -> str:
+        """The DM channel with the user, opened once."""
+        if not self.channel_id:
+            channel = await http.start_private_message(int(self.user_id))
+            self.channel_id = str(channel["id"])
+        return self.channel_id
+
+    def prepare(self, message: AlertMessage) -> AlertMessage:
+        """No mentions in a DM: the recipient is already the only reader."""
+        return message.with_mentions(())
+
+
+def dm_notifiers(rest: DiscordRest, user_ids: Iterable[str]) -> list[Notifier]:
+    """One DM destination per well-formed user id (others are logged and skipped)."""
+    notifiers: list[Notifier] = []
+    for user_id in dict.fromkeys(user_ids):
+        if user_id.isdigit():
+            notifiers.append(DiscordDmNotifier(rest, user_id))
+        else:
+            log.warning("ignored a malformed Discord user id for DMs")
+    return notifiers
 
 
 class DiscordWebhookNotifier:
@@ -301,3 +383,429 @@ def _http_error(error: discord.HTTPException) -> DeliveryError:
     if error.status >= 500 or error.status == 408:
         return TransientError(detail)
     return PermanentError(detail)
+
+
+# Alert buttons: dynamic custom ids, so a restarted bot still answers old alerts.
+
+
+class AckButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACK_TEMPLATE):
+    """Acknowledge: records who and when, then edits the alert to show it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Acknowledge", style=discord.ButtonStyle.primary, custom_id=ack_custom_id(key)
+            )
+        )
+        self.key = key
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> AckButton:
+        """Rebuild the button from a pressed custom id."""
+        return cls(match["key"])
+
+    async def callback(self, interaction: Interaction) -> None:
+        """Record the acknowledgement and edit the alert (or say who was first)."""
+        await guarded(interaction, acknowledge_alert(interaction, self.key))
+
+
+class MuteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=MUTE_TEMPLATE):
+    """Mute 1 day: admins only; anyone else gets a private refusal."""
+
+    def __init__(self, rule_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Mute 1 day",
+                style=discord.ButtonStyle.secondary,
+                custom_id=mute_custom_id(rule_id),
+            )
+        )
+        self.rule_id = rule_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> MuteButton:
+        """Rebuild the button from a pressed custom id."""
+        return cls(match["rule"])
+
+    async def callback(self, interaction: Interaction) -> None:
+        """Mute the rule for a day through the command core."""
+        await guarded(interaction, mute_from_alert(interaction, self.rule_id))
+
+
+def alert_view(message: AlertMessage) -> discord.ui.View:
+    """The alert's buttons: Acknowledge (fired alerts only) and Mute 1 day."""
+    view = discord.ui.View(timeout=None)
+    if message.kind == "fired":
+        view.add_item(AckButton(message.key))
+    view.add_item(MuteButton(message.rule_id))
+    return view
+
+
+async def acknowledge_alert(interaction: Interaction, key: str) -> None:
+    """Defer the update, record the ack, edit the alert; a later presser is told privately."""
+    await interaction.response.defer()
+    embeds = [e.to_dict() for e in interaction.message.embeds] if interaction.message else []
+    key = key or key_from_footer(embeds)  # type: ignore[arg-type]
+    core = core_of(interaction)
+    reply = await asyncio.to_thread(core.acknowledge, actor_of(interaction), key)
+    if not reply.first or not embeds:
+        await send_private(interaction, sanitize(reply, "discord").text)
+        return
+    who = neutralise_discord(interaction.user.display_name)
+    embeds[0] = acknowledged_embed(embeds[0], who, reply.acked_at)  # type: ignore[arg-type]
+    await interaction.edit_original_response(
+        embeds=[discord.Embed.from_dict(e) for e in embeds],  # type: ignore[arg-type]
+        view=acknowledged_view(interaction.message),
+        allowed_mentions=NO_MENTIONS,
+    )
+
+
+def acknowledged_view(message: discord.Message | None) -> discord.ui.View | None:
+    """The alert's buttons with Acknowledge disabled and relabelled."""
+    if message is None:
+        return None
+    view = discord.ui.View.from_message(message, timeout=None)
+    for item in view.children:
+        if isinstance(item, discord.ui.Button) and (item.custom_id or "").startswith(ACK_PREFIX):
+            item.disabled, item.label = True, "Acknowledged"
+    return view
+
+
+async def mute_from_alert(interaction: Interaction, rule_id: str) -> None:
+    """Mute for one day (admins); the result is public, a refusal private."""
+    await interaction.response.defer()
+    core = core_of(interaction)
+    reply = await asyncio.to_thread(core.mute, actor_of(interaction), rule_id, "1d")
+    who = neutralise_discord(interaction.user.display_name)
+    text = f"{sanitize(reply, 'discord').text.rstrip('.')}, by {who}."
+    await interaction.followup.send(text, allowed_mentions=NO_MENTIONS)
+
+
+# Slash commands
+
+
+class Ticker(app_commands.Transformer):
+    """A symbol normalised and checked by `bot.parsing.parse_symbol`; cached symbols offered."""
+
+    async def transform(self, interaction: Interaction, value: Any, /) -> str:
+        """The upper-case ticker, or a CommandError the tree answers privately."""
+        return parsing.parse_symbol(str(value))
+
+    async def autocomplete(self, interaction: Interaction, value: Any, /) -> list[Choice[str]]:
+        """Cached symbols starting with what was typed."""
+        found = await asyncio.to_thread(core_of(interaction).symbol_choices, str(value))
+        return [Choice(name=s, value=s) for s in found]
+
+
+class Window(app_commands.Transformer):
+    """A window name checked by `bot.parsing.parse_window`; the fixed windows offered."""
+
+    async def transform(self, interaction: Interaction, value: Any, /) -> str:
+        """The normalised window."""
+        return parsing.parse_window(str(value))
+
+    async def autocomplete(self, interaction: Interaction, value: Any, /) -> list[Choice[str]]:
+        """Fixed windows starting with what was typed, plus the typed text if it is valid."""
+        typed = str(value).strip().lower()
+        names = [w for w in parsing.FIXED_WINDOWS if w.startswith(typed)]
+        if typed and typed not in names and _valid_window(typed):
+            names.insert(0, typed)
+        return [Choice(name=w, value=w) for w in names]
+
+
+def _valid_window(text: str) -> bool:
+    try:
+        parsing.parse_window(text)
+    except CommandError:
+        return False
+    return True
+
+
+async def rule_autocomplete(interaction: Interaction, current: str) -> list[Choice[str]]:
+    """Rule ids containing what was typed."""
+    found = await asyncio.to_thread(core_of(interaction).rule_choices, current)
+    return [Choice(name=r, value=r) for r in found]
+
+
+async def rule_or_all_autocomplete(interaction: Interaction, current: str) -> list[Choice[str]]:
+    """`all` and the rule ids containing what was typed."""
+    found = await rule_autocomplete(interaction, current)
+    wanted = current.strip().lower()
+    every = [Choice(name=parsing.ALL, value=parsing.ALL)] if wanted in parsing.ALL else []
+    return (every + found)[:25]
+
+
+TickerArg = app_commands.Transform[str, Ticker]
+WindowArg = app_commands.Transform[str, Window]
+RULE_HELP = "Signal id (see /signals)"
+
+
+@app_commands.command(name="spread", description=describe("spread"))
+@app_commands.describe(a="First symbol, e.g. IWC", b="Second symbol, e.g. OEF", window=WINDOW_HELP)
+async def spread_command(
+    interaction: Interaction, a: TickerArg, b: TickerArg, window: WindowArg | None = None
+) -> None:
+    """A's return minus B's over a window, with a chart."""
+    core = core_of(interaction)
+
+    def work() -> Answer:
+        reply = core.spread(a, b, window)
+        return reply, spread_chart(core.db, reply)
+
+    await answer(interaction, work, defer=True)
+
+
+@app_commands.command(name="signals", description=describe("signals"))
+async def signals_command(interaction: Interaction) -> None:
+    """Every rule's state."""
+    await answer(interaction, plain(core_of(interaction).signals), defer=True)
+
+
+@app_commands.command(name="signal", description=describe("signal"))
+@app_commands.rename(rule="id")
+@app_commands.describe(rule=RULE_HELP)
+@app_commands.autocomplete(rule=rule_autocomplete)
+async def signal_command(interaction: Interaction, rule: str) -> None:
+    """One rule in detail, with its chart."""
+    core, actor = core_of(interaction), actor_of(interaction)
+
+    def work() -> Answer:
+        detail = core.signal(rule, actor)
+        (chosen,) = [r for r in core.rules() if r.id == detail.row.rule_id]
+        return detail, signal_chart(core.db, chosen, detail)
+
+    await answer(interaction, work, defer=True)
+
+
+@app_commands.command(name="subscribe", description=describe("subscribe"))
+@app_commands.rename(rule="id")
+@app_commands.describe(rule="Signal id, or all", mode="mention in the channel (default) or dm")
+@app_commands.autocomplete(rule=rule_or_all_autocomplete)
+async def subscribe_command(
+    interaction: Interaction, rule: str, mode: Literal["mention", "dm"] = "mention"
+) -> None:
+    """Subscribe the caller."""
+    core, actor = core_of(interaction), actor_of(interaction)
+    await answer(interaction, plain(core.subscribe, actor, rule, mode), ephemeral=True)
+
+
+@app_commands.command(name="unsubscribe", description=describe("unsubscribe"))
+@app_commands.rename(rule="id")
+@app_commands.describe(rule="Signal id, or all")
+@app_commands.autocomplete(rule=rule_or_all_autocomplete)
+async def unsubscribe_command(interaction: Interaction, rule: str) -> None:
+    """Unsubscribe the caller."""
+    core, actor = core_of(interaction), actor_of(interaction)
+    await answer(interaction, plain(core.unsubscribe, actor, rule), ephemeral=True)
+
+
+@app_commands.command(name="subscriptions", description=describe("subscriptions"))
+async def subscriptions_command(interaction: Interaction) -> None:
+    """The caller's subscriptions, privately."""
+    core, actor = core_of(interaction), actor_of(interaction)
+    await answer(interaction, plain(core.subscriptions, actor), ephemeral=True)
+
+
+@app_commands.command(name="mute", description=describe("mute"))
+@app_commands.rename(rule="id")
+@app_commands.describe(rule="Signal id, or all", duration="30m, 4h, 1d, 2w ... (up to 90d)")
+@app_commands.autocomplete(rule=rule_or_all_autocomplete)
+async def mute_command(interaction: Interaction, rule: str, duration: str) -> None:
+    """Silence a rule (admins)."""
+    core, actor = core_of(interaction), actor_of(interaction)
+    await answer(interaction, plain(core.mute, actor, rule, duration))
+
+
+@app_commands.command(name="unmute", description=describe("unmute"))
+@app_commands.rename(rule="id")
+@app_commands.describe(rule="Signal id, or all")
+@app_commands.autocomplete(rule=rule_or_all_autocomplete)
+async def unmute_command(interaction: Interaction, rule: str) -> None:
+    """Lift a mute (admins)."""
+    core, actor = core_of(interaction), actor_of(interaction)
+    await answer(interaction, plain(core.unmute, actor, rule))
+
+
+@app_commands.command(name="status", description=describe("status"))
+async def status_command(interaction: Interaction) -> None:
+    """Data freshness, last evaluation, outbox backlog."""
+    await answer(interaction, plain(core_of(interaction).status), defer=True)
+
+
+@app_commands.command(name="help", description=describe("help"))
+async def help_command(interaction: Interaction) -> None:
+    """Every command, privately."""
+    await answer(interaction, plain(core_of(interaction).help), ephemeral=True)
+
+
+SLASH_COMMANDS = (
+    spread_command,
+    signals_command,
+    signal_command,
+    subscribe_command,
+    unsubscribe_command,
+    subscriptions_command,
+    mute_command,
+    unmute_command,
+    status_command,
+    help_command,
+)
+
+
+# Answering: core call in a thread, then one response (or defer + follow-up); errors private.
+
+Answer = tuple[Reply, "bytes | None"]
+
+
+def plain(method: Callable[..., Reply], *args: Any) -> Callable[[], Answer]:
+    """A blocking core call without a chart."""
+    return lambda: (method(*args), None)
+
+
+async def answer(
+    interaction: Interaction,
+    work: Callable[[], Answer],
+    *,
+    defer: bool = False,
+    ephemeral: bool = False,
+) -> None:
+    """Defer if asked, run `work` in a thread, then reply (CommandError: one private line)."""
+    if defer:
+        interaction.extras["public_defer"] = not ephemeral
+        await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+    try:
+        reply, png = await asyncio.to_thread(work)
+    except CommandError as error:
+        await send_private(interaction, error.message)
+        return
+    payload = format_reply(sanitize(reply, "discord"), chart=png is not None)
+    await send_payload(interaction, payload, png, ephemeral=ephemeral)
+
+
+async def send_payload(
+    interaction: Interaction, payload: Payload, png: bytes | None, *, ephemeral: bool
+) -> None:
+    """The reply as the interaction response, or as the follow-up after a defer."""
+    kwargs: dict[str, Any] = {"ephemeral": ephemeral, "allowed_mentions": NO_MENTIONS}
+    if payload["content"]:
+        kwargs["content"] = payload["content"]
+    if payload["embeds"]:
+        kwargs["embeds"] = [discord.Embed.from_dict(e) for e in payload["embeds"]]
+    if png is not None:
+        kwargs["file"] = discord.File(io.BytesIO(png), CHART_NAME)
+    if interaction.response.is_done():
+        await interaction.followup.send(**kwargs)
+    else:
+        await interaction.response.send_message(**kwargs)
+
+
+async def send_private(interaction: Interaction, text: str) -> None:
+    """One ephemeral line; after a public defer the "thinking" message is removed first."""
+    content = fit_discord_content(neutralise_discord(parsing.one_line(text)))
+    if not interaction.response.is_done():
+        await interaction.response.send_message(
+            content, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+        return
+    if interaction.extras.pop("public_defer", False):
+        # The first follow-up inherits a public defer's visibility: delete it to stay private.
+        await interaction.delete_original_response()
+    await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def guarded(interaction: Interaction, work: Awaitable[None]) -> None:
+    """Run a button handler: a CommandError answers privately, anything else is logged."""
+    try:
+        await work
+    except CommandError as error:
+        await _safely(send_private(interaction, error.message))
+    except Exception:
+        log.exception("button %s failed", _custom_id(interaction))
+        await _safely(send_private(interaction, GENERIC_ERROR))
+
+
+async def _safely(reply: Awaitable[None]) -> None:
+    try:
+        await reply
+    except discord.HTTPException as error:
+        log.warning("could not send an error reply: %s", error)
+
+
+def _custom_id(interaction: Interaction) -> str:
+    data = interaction.data or {}
+    return str(data.get("custom_id", "?"))[:40]
+
+
+class RotationTree(app_commands.CommandTree["RotationClient"]):
+    """The command tree: any failure becomes one private line, never a crash."""
+
+    async def on_error(self, interaction: Interaction, error: AppCommandError, /) -> None:
+        """CommandError (also from a Transformer): its line; anything else: logged, generic."""
+        cause = _command_error(error)
+        if cause is None:
+            name = interaction.command.name if interaction.command else "?"
+            log.error("command /%s failed", name, exc_info=error)
+        await _safely(send_private(interaction, cause.message if cause else GENERIC_ERROR))
+
+
+def _command_error(error: BaseException) -> CommandError | None:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, CommandError):
+            return seen
+        seen = seen.__cause__ or getattr(seen, "original", None)
+    return None
+
+
+class RotationClient(discord.Client):
+    """The command bot: slash commands and alert buttons, over the shared command core.
+
+    No privileged intents: interactions arrive without any. Commands are synced globally in
+    `setup_hook` (pass `sync=False` to skip, e.g. when another instance already did).
+    """
+
+    def __init__(self, core: Commands, settings: Settings, *, sync: bool = True) -> None:
+        super().__init__(intents=discord.Intents(guilds=True), allowed_mentions=NO_MENTIONS)
+        self.core, self.settings, self.sync_commands = core, settings, sync
+        self.tree = RotationTree(self)
+        for command in SLASH_COMMANDS:
+            self.tree.add_command(command)
+
+    async def setup_hook(self) -> None:
+        """Register the alert buttons and sync the slash commands."""
+        self.add_dynamic_items(AckButton, MuteButton)
+        if not self.sync_commands:
+            return
+        try:
+            synced = await self.tree.sync()
+        except discord.HTTPException as error:  # commands synced earlier keep working
+            log.error("syncing Discord commands failed: %s", delivery_error(error).reason)
+            return
+        log.info("synced %d Discord commands", len(synced))
+
+
+def core_of(interaction: Interaction) -> Commands:
+    """The command core of the client that received the interaction."""
+    return cast(RotationClient, interaction.client).core
+
+
+def actor_of(interaction: Interaction) -> Actor:
+    """Who pressed or typed: user id and, in a guild, role ids (for the admin check)."""
+    client = cast(RotationClient, interaction.client)
+    # Member._roles holds the interaction's role ids even when the guild is not cached;
+    # discord.py's own app_commands.checks.has_role reads it the same way.
+    roles = [str(role) for role in getattr(interaction.user, "_roles", ())]
+    return make_actor(client.settings, "discord", str(interaction.user.id), roles)
+
+
+async def run_discord(settings: Settings, core: Commands) -> None:
+    """Log in, sync commands and serve interactions until cancelled (the service's task)."""
+    if settings.discord_bot_token is None:
+        raise ValueError("DISCORD_BOT_TOKEN is not set")
+    configure_api_base(settings.discord_api_base)
+    async with RotationClient(core, settings) as client:
+        await client.start(settings.discord_bot_token.get_secret_value())

@@ -169,8 +169,8 @@ class FakeDiscord(FakeServer):
             "mentions": [],
             "mention_roles": [],
             "pinned": False,
-            "flags": 0,
-            "components": [],
+            "flags": posted.payload.get("flags") or 0,
+            "components": posted.payload.get("components") or [],
         }
         if posted.via.startswith("webhook:"):
             data["webhook_id"] = posted.via.removeprefix("webhook:")

@@ -81,6 +81,12 @@ class FakeServer:
             def do_PUT(self) -> None:
                 self._any("PUT")
 
+            def do_PATCH(self) -> None:
+                self._any("PATCH")
+
+            def do_DELETE(self) -> None:
+                self._any("DELETE")
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -103,7 +109,9 @@ class FakeServer:
 
     @staticmethod
     def write(handler: BaseHTTPRequestHandler, response: Response) -> None:
-        if isinstance(response.body, (bytes, str)):
+        if response.status == 204:  # No Content: a body would break the client's parsing
+            data, ctype = b"", "text/plain"
+        elif isinstance(response.body, (bytes, str)):
             data = response.body.encode() if isinstance(response.body, str) else response.body
             ctype = "text/plain; charset=utf-8"
         else:

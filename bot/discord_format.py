@@ -1,0 +1,187 @@
+"""Chat replies as Discord payload pieces (content, embed dicts, button ids); no SDK import.
+
+`bot/discord_app.py` turns these dicts into discord.py objects. Every reply must already have
+passed through `bot.safety.sanitize(reply, "discord")`: nothing here escapes mentions.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from bot.limits import fit_discord_content, fit_discord_embeds, split_text
+from bot.notifier import COLOURS
+from bot.replies import (
+    HelpReply,
+    Reply,
+    SignalDetail,
+    SignalRow,
+    SignalsReply,
+    SpreadReply,
+    StatusReply,
+)
+
+CHART_NAME = "chart.png"
+CUSTOM_ID_LIMIT = 100  # Discord's maximum custom_id length
+ACK_PREFIX, MUTE_PREFIX = "rot:ack:", "rot:mute1d:"
+ACK_TEMPLATE = r"rot:ack:(?P<key>.{0,92})"
+MUTE_TEMPLATE = r"rot:mute1d:(?P<rule>.{1,89})"
+ACK_FIELD = "Acknowledged"
+_FOOTER_KEY = re.compile(r"alert (\S+)$")
+_PHASES = {"firing": "🔴", "pending": "🟡", "inactive": "⚪"}
+_GREY = COLOURS["neutral"]
+
+Payload = dict[str, Any]  # {"content": str | None, "embeds": [embed dicts]}
+
+
+def format_reply(reply: Reply, *, chart: bool = False) -> Payload:
+    """Content and embeds for a command reply; `chart` says a chart.png goes with it."""
+    if isinstance(reply, SpreadReply):
+        return _embeds(spread_embed(reply, chart=chart))
+    if isinstance(reply, SignalsReply):
+        return _embeds(*signals_embeds(reply))
+    if isinstance(reply, SignalDetail):
+        return _embeds(signal_embed(reply, chart=chart))
+    if isinstance(reply, StatusReply):
+        return _embeds(status_embed(reply))
+    if isinstance(reply, HelpReply):
+        return _embeds(help_embed(reply))
+    return error_payload(reply.text)
+
+
+def error_payload(text: str) -> Payload:
+    """A one-line reply (errors, subscription and mute results)."""
+    return {"content": fit_discord_content(text), "embeds": []}
+
+
+def _embeds(*embeds: dict[str, Any]) -> Payload:
+    return {"content": None, "embeds": fit_discord_embeds(list(embeds))}
+
+
+def spread_embed(reply: SpreadReply, *, chart: bool = False) -> dict[str, Any]:
+    """`/spread`: both legs with their dates, the spread in bps, notes in the footer."""
+    colour = COLOURS["up"] if reply.spread_bps >= 0 else COLOURS["down"]
+    fields = [
+        _field(leg.symbol, f"{leg.return_pct:+.2f}%\n{leg.start} → {leg.end}")
+        for leg in (reply.a, reply.b)
+    ]
+    fields.append(_field("Spread", f"{reply.spread_bps:+,.0f} bps"))
+    embed: dict[str, Any] = {
+        "title": f"{reply.a.symbol} vs {reply.b.symbol} · {reply.window}",
+        "description": f"{reply.basis} return, as of {reply.as_of}",
+        "color": colour,
+        "fields": fields,
+    }
+    if reply.notes:
+        embed["footer"] = {"text": " ".join(reply.notes)}
+    return _with_chart(embed, chart)
+
+
+def signals_embeds(reply: SignalsReply) -> list[dict[str, Any]]:
+    """`/signals`: one line per rule, split over embeds when long."""
+    lines = [_signal_line(row) for row in reply.rows] or ["No signals are configured."]
+    chunks = split_text("\n".join(lines), 4000)
+    embeds = [{"description": chunk, "color": _GREY} for chunk in chunks]
+    embeds[0]["title"] = reply.text
+    return embeds
+
+
+def _signal_line(row: SignalRow) -> str:
+    icon = _PHASES.get(row.phase, "⚪")
+    status = "" if row.status == "OK" else f" [{row.status}]"
+    fired = f", last fired {row.last_fired}" if row.last_fired else ""
+    muted = f", muted until {row.muted_until}" if row.muted_until else ""
+    return f"{icon} **{row.rule_id}**{status}: {row.summary}{fired}{muted}"
+
+
+def signal_embed(detail: SignalDetail, *, chart: bool = False) -> dict[str, Any]:
+    """`/signal ID`: state, parameters, recent events, backtest and subscriber count."""
+    row = detail.row
+    fields = [
+        _field("State", f"{_PHASES.get(row.phase, '')} {row.phase} ({row.status})"),
+        _field("Now", row.summary or row.reason or "-"),
+        _field("Last fired", str(row.last_fired or "never")),
+        _field("Subscribers", str(detail.subscribers)),
+    ]
+    if detail.backtest is not None:
+        bt = detail.backtest
+        fields.append(
+            _field(f"Backtest since {bt.since}", f"fired {bt.fired}×, last {bt.last_fired}")
+        )
+    if row.muted_until:
+        fields.append(_field("Muted until", row.muted_until))
+    fields += [_field(name, value) for name, value in detail.parameters]
+    if detail.last_events:
+        events = "\n".join(f"{e.date} {e.kind} ({e.measure:,.2f})" for e in detail.last_events)
+        fields.append(_field("Last events", events, inline=False))
+    embed = {
+        "title": f"{row.title} ({row.rule_id})",
+        "description": detail.description or detail.text,
+        "color": _GREY,
+        "fields": fields,
+    }
+    return _with_chart(embed, chart)
+
+
+def status_embed(reply: StatusReply) -> dict[str, Any]:
+    """`/status`: the health report lines in a code block, problems as a field."""
+    body = "\n".join(reply.lines).replace("```", "'''")
+    embed: dict[str, Any] = {
+        "title": reply.text,
+        "description": f"```\n{body}\n```",
+        "color": COLOURS["up"] if reply.ok else COLOURS["down"],
+    }
+    if reply.problems:
+        embed["fields"] = [_field("Problems", "\n".join(reply.problems), inline=False)]
+    return embed
+
+
+def help_embed(reply: HelpReply) -> dict[str, Any]:
+    """`/help`: each command's usage and what it does, windows and examples."""
+    lines = [f"`{c.usage}`: {c.description}" for c in reply.commands]
+    fields = [_field("Windows", reply.windows, inline=False)] if reply.windows else []
+    if reply.examples:
+        fields.append(_field("Examples", "\n".join(f"`{e}`" for e in reply.examples)))
+    return {"title": "Commands", "description": "\n".join(lines), "color": _GREY, "fields": fields}
+
+
+def _field(name: str, value: str, *, inline: bool = True) -> dict[str, Any]:
+    return {"name": name, "value": value or "-", "inline": inline}
+
+
+def _with_chart(embed: dict[str, Any], chart: bool) -> dict[str, Any]:
+    if chart:
+        embed["image"] = {"url": f"attachment://{CHART_NAME}"}
+    return embed
+
+
+# Alert buttons
+
+
+def ack_custom_id(key: str) -> str:
+    """`rot:ack:<key>`; just `rot:ack:` when the key is too long (it is read from the footer)."""
+    custom_id = ACK_PREFIX + key
+    return custom_id if len(custom_id) <= CUSTOM_ID_LIMIT else ACK_PREFIX
+
+
+def mute_custom_id(rule_id: str) -> str:
+    """`rot:mute1d:<rule_id>` (rule ids are at most 80 characters)."""
+    return (MUTE_PREFIX + rule_id)[:CUSTOM_ID_LIMIT]
+
+
+def key_from_footer(embeds: list[dict[str, Any]]) -> str:
+    """The alert key an alert embed's footer ends with (`... · alert <key>`), or ""."""
+    for embed in embeds:
+        found = _FOOTER_KEY.search(embed.get("footer", {}).get("text", ""))
+        if found:
+            return found[1]
+    return ""
+
+
+def acknowledged_embed(embed: dict[str, Any], who: str, acked_at: str) -> dict[str, Any]:
+    """The alert embed with an `Acknowledged` field naming who and when (Discord timestamp)."""
+    fields = [f for f in embed.get("fields", []) if f.get("name") != ACK_FIELD][:24]
+    stamp = int(datetime.fromisoformat(acked_at).timestamp())
+    fields.append(_field(ACK_FIELD, f"by {who} at <t:{stamp}:f>", inline=False))
+    return fit_discord_embeds([{**embed, "fields": fields}])[0]
