@@ -15,20 +15,28 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from bot.commands import Commands
+from bot.config import load_settings
 from bot.notifier import AlertMessage, PermanentError, build_alert_message
 from bot.replies import AckReply
 from bot.safety import find_mentions
 from bot.slack_app import SlackBotNotifier, SlackDmNotifier
+from bot.slack_commands import press_acknowledge, press_mute
 from bot.slack_format import ACK_ACTION, ACK_BLOCK, MUTE_ACTION, acknowledged_blocks, alert_blocks
 from storage import subscriptions as subs
 from tests.fakes.delivery_kit import make_event
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack
 from tests.fakes.slack_bolt_kit import (
     ADMIN,
+    NOW,
+    RULES,
     TRADER,
     SlackBot,
     block_actions,
+    seed_prices,
     seeded_bot,
     texts_of,
 )
@@ -230,3 +238,34 @@ def test_dm_notifier_needs_a_user_id(fake_slack: FakeSlack) -> None:
     with pytest.raises(PermanentError, match="not a Slack user id"):
         notifier.dm("<!everyone>")
     assert isinstance(notifier.dm(TRADER), SlackDmNotifier)
+
+
+# Button values are data: whatever they hold, nothing raises and nobody is pinged
+
+
+@pytest.fixture(scope="module")
+def button_core(tmp_path_factory: pytest.TempPathFactory) -> Commands:
+    path = tmp_path_factory.mktemp("buttons") / "rotation.db"
+    seed_prices(path)
+    settings = load_settings(None, slack_admin_ids=(ADMIN,))
+    return Commands.for_path(settings, path, rules=RULES, clock=lambda: NOW)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=st.text(max_size=120) | st.sampled_from(["aaa-ath", "all", "<!here>", ""]),
+    user=st.sampled_from([TRADER, ADMIN, "", "<!channel>"]),
+)
+def test_any_button_value_gets_a_safe_answer(button_core: Commands, value: str, user: str):
+    muted = press_mute(button_core, user, value)
+    acked = press_acknowledge(button_core, user, value)
+    answers = [muted] + ([acked.note] if acked.note else [])
+    allowed = {f"<@{user}>"} if user == ADMIN else set()
+    for answer in answers:
+        assert set(m for t in texts_of(answer) for m in find_mentions(t, "slack")) <= allowed
+        assert answer.text and "Traceback" not in answer.text
+    if acked.ack is not None:
+        first = acked.ack.user_id  # the first press of this value wins, maybe an earlier user
+        text = str(acknowledged_blocks(alert_blocks(alert()), acked.ack))
+        expected = [f"<@{first}>"] if first in (TRADER, ADMIN) else []
+        assert find_mentions(text, "slack") == expected
