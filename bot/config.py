@@ -92,7 +92,9 @@ class Settings(BaseSettings):
         20, ge=0, le=600, validation_alias="ROTATION_CLOSE_DELAY_MINUTES"
     )
     digest_time: time = Field(time(17, 30), validation_alias="ROTATION_DIGEST_TIME")
-    catchup_alert_days: int = Field(3, ge=0, le=3650, validation_alias="ROTATION_CATCHUP_ALERT_DAYS")
+    catchup_alert_days: int = Field(
+        3, ge=0, le=3650, validation_alias="ROTATION_CATCHUP_ALERT_DAYS"
+    )
     metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias="ROTATION_METRICS_PORT")
     metrics_host: str = Field("127.0.0.1", validation_alias="ROTATION_METRICS_HOST")
 
