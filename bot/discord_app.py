@@ -802,10 +802,35 @@ def actor_of(interaction: Interaction) -> Actor:
     return make_actor(client.settings, "discord", str(interaction.user.id), roles)
 
 
-async def run_discord(settings: Settings, core: Commands) -> None:
-    """Log in, sync commands and serve interactions until cancelled (the service's task)."""
+async def run_discord(
+    settings: Settings,
+    core: Commands,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    max_delay: float = 300.0,
+) -> None:
+    """Log in, sync commands once and serve interactions until cancelled (the service's task).
+
+    A lost or unreachable gateway is retried with backoff (discord.py itself gives up when the
+    very first connection fails); a rejected token is logged and raised.
+    """
     if settings.discord_bot_token is None:
         raise ValueError("DISCORD_BOT_TOKEN is not set")
+    token = settings.discord_bot_token.get_secret_value()
     configure_api_base(settings.discord_api_base)
-    async with RotationClient(core, settings) as client:
-        await client.start(settings.discord_bot_token.get_secret_value())
+    delay, synced = 5.0, False
+    while True:
+        try:
+            async with RotationClient(core, settings, sync=not synced) as client:
+                await client.login(token)
+                synced = True
+                await client.connect(reconnect=True)
+            return
+        except discord.LoginFailure:
+            log.error("Discord rejected the bot token; the Discord bot is not running")
+            raise
+        except Exception as error:
+            reason = delivery_error(error).reason
+            log.warning("Discord gateway failed (%s); reconnecting in %.0f s", reason, delay)
+        await sleep(delay)
+        delay = min(delay * 2, max_delay)

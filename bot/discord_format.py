@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.limits import fit_discord_content, fit_discord_embeds, split_text
+from bot.limits import fit_discord_content, fit_discord_embeds, split_text, trim
 from bot.notifier import COLOURS
 from bot.replies import (
     HelpReply,
@@ -28,6 +28,7 @@ ACK_PREFIX, MUTE_PREFIX = "rot:ack:", "rot:mute1d:"
 ACK_TEMPLATE = r"rot:ack:(?P<key>.{0,92})"
 MUTE_TEMPLATE = r"rot:mute1d:(?P<rule>.{1,89})"
 ACK_FIELD = "Acknowledged"
+SIGNALS_BUDGET = 5200  # of the 6000 characters a message's embeds may hold in total
 _FOOTER_KEY = re.compile(r"alert (\S+)$")
 _PHASES = {"firing": "🔴", "pending": "🟡", "inactive": "⚪"}
 _GREY = COLOURS["neutral"]
@@ -79,9 +80,15 @@ def spread_embed(reply: SpreadReply, *, chart: bool = False) -> dict[str, Any]:
 
 
 def signals_embeds(reply: SignalsReply) -> list[dict[str, Any]]:
-    """`/signals`: one line per rule, split over embeds when long."""
+    """`/signals`: one line per rule, split over embeds; past the size budget, a count."""
     lines = [_signal_line(row) for row in reply.rows] or ["No signals are configured."]
-    chunks = split_text("\n".join(lines), 4000)
+    kept: list[str] = []
+    for line in lines:
+        if sum(len(k) + 1 for k in kept) + len(line) > SIGNALS_BUDGET:
+            kept.append(f"… and {len(lines) - len(kept)} more: ask /signal ID.")
+            break
+        kept.append(line)
+    chunks = split_text("\n".join(kept), 4000)
     embeds = [{"description": chunk, "color": _GREY} for chunk in chunks]
     embeds[0]["title"] = reply.text
     return embeds
@@ -92,7 +99,7 @@ def _signal_line(row: SignalRow) -> str:
     status = "" if row.status == "OK" else f" [{row.status}]"
     fired = f", last fired {row.last_fired}" if row.last_fired else ""
     muted = f", muted until {row.muted_until}" if row.muted_until else ""
-    return f"{icon} **{row.rule_id}**{status}: {row.summary}{fired}{muted}"
+    return trim(f"{icon} **{row.rule_id}**{status}: {row.summary}{fired}{muted}", 400)
 
 
 def signal_embed(detail: SignalDetail, *, chart: bool = False) -> dict[str, Any]:
@@ -116,7 +123,7 @@ def signal_embed(detail: SignalDetail, *, chart: bool = False) -> dict[str, Any]
         events = "\n".join(f"{e.date} {e.kind} ({e.measure:,.2f})" for e in detail.last_events)
         fields.append(_field("Last events", events, inline=False))
     embed = {
-        "title": f"{row.title} ({row.rule_id})",
+        "title": row.title if row.title == row.rule_id else f"{row.title} ({row.rule_id})",
         "description": detail.description or detail.text,
         "color": _GREY,
         "fields": fields,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
+import discord
 import pytest
+import yarl
 
 from bot.commands import Commands
-from bot.config import Settings
-from bot.discord_app import GENERIC_ERROR, RotationClient, configure_api_base
+from bot.config import Settings, load_settings
+from bot.discord_app import GENERIC_ERROR, RotationClient, configure_api_base, run_discord
 from bot.safety import find_mentions
 from storage import subscriptions as subs
 from storage.db import open_db
@@ -142,7 +145,7 @@ async def test_signal_detail_defers_and_attaches_its_chart(bot: Harness) -> None
     token = await bot.command("signal", id="IWC-ATH")
     assert bot.fake.sequence(token) == ["callback:5", "followup"]
     followup = bot.fake.steps_for(token)[-1]
-    assert followup.message["embeds"][0]["title"].endswith("(iwc-ath)")
+    assert "iwc-ath" in followup.message["embeds"][0]["title"]
     assert "chart.png" in followup.files
 
 
@@ -266,3 +269,51 @@ async def test_replies_through_the_gateway_path_only_once(bot: Harness) -> None:
     await settle()
     assert bot.fake.sequence(token) == ["callback:4"]
     assert find_mentions(str(bot.fake.steps), "discord") == []
+
+
+# The service's task
+
+
+async def test_run_discord_syncs_once_retries_the_gateway_and_stops_when_cancelled(
+    fake_discord_app: FakeDiscordApp, seeded_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK edge: the gateway URL points at the fake, which refuses the websocket.
+    gateway = yarl.URL(fake_discord_app.url.replace("http", "ws") + "/gateway")
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", gateway)
+    settings = load_settings(
+        None, discord_bot_token=fake_discord_app.token, discord_api_base=fake_discord_app.api_base
+    )
+    core = Commands.for_path(settings, seeded_db, rules=RULES, clock=lambda: NOW)
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    task = asyncio.create_task(run_discord(settings, core, sleep=record, max_delay=20))
+    for _ in range(500):
+        if len(waits) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert waits[:3] == [5.0, 10.0, 20.0]
+    syncs = [r for r in fake_discord_app.requests if r[0] == "PUT"]
+    assert len(syncs) == 1 and len(fake_discord_app.synced or []) == len(EXPECTED)
+
+
+async def test_run_discord_stops_on_a_rejected_token(
+    fake_discord_app: FakeDiscordApp, seeded_db: Path
+) -> None:
+    settings = load_settings(
+        None, discord_bot_token="wrong-token", discord_api_base=fake_discord_app.api_base
+    )
+    core = Commands.for_path(settings, seeded_db, rules=RULES, clock=lambda: NOW)
+    with pytest.raises(discord.LoginFailure):
+        await run_discord(settings, core)
+
+
+async def test_run_discord_needs_a_token() -> None:
+    with pytest.raises(ValueError, match="DISCORD_BOT_TOKEN"):
+        await run_discord(load_settings(None), Commands(load_settings(None), open_db(None)))

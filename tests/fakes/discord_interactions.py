@@ -1,6 +1,7 @@
 """The fake Discord API plus what an interactive bot needs: login, command sync, interactions.
 
 Adds to `FakeDiscord`: GET /oauth2/applications/@me, PUT /applications/{app}/commands,
+GET /gateway/bot (pointing at this server, which refuses the websocket),
 POST /interactions/{id}/{token}/callback (types 4 message, 5 deferred, 6 deferred update,
 7 update message, 8 autocomplete; a second response is refused with 40060 like Discord),
 follow-ups POST /webhooks/{app}/{token}, PATCH and DELETE
@@ -122,6 +123,10 @@ class FakeDiscordApp(FakeDiscord):
     def _app_route(self, request: Request, parts: list[str]) -> Response | None:
         if parts == ["oauth2", "applications", "@me"]:
             return _ok(_app_info())
+        if parts == ["gateway", "bot"]:  # a local URL that refuses the websocket: no network
+            limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+            url = self.url.replace("http", "ws") + "/gateway"
+            return _ok({"url": url, "shards": 1, "session_start_limit": limit})
         if parts[:1] == ["applications"] and parts[2:] == ["commands"] and request.method == "PUT":
             self.synced = request.json()
             return _ok([_command(c) for c in self.synced])
