@@ -119,11 +119,6 @@ class Commands(OnCallCommands):
             return spread_from_cache(self.db, a, b, window, as_of=as_of, basis=basis)
         except (DataError, WindowError) as error:
             raise CommandError(str(error)) from None
-        except ValueError:
-            # The engine's spread raises a bare ValueError when no leg has a usable final bar.
-            log.warning("spread %s %s %s failed", a, b, window, exc_info=True)
-            kind = "adjusted closes" if basis == "total" else "closes"
-            raise CommandError(f"No usable final {kind} for {a} and {b} yet.") from None
 
     def _ensure_symbol(self, symbol: str) -> str | None:
         """None when cached; a note after fetching it; CommandError with close matches."""

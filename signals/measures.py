@@ -119,7 +119,9 @@ def leg_return(values: pd.Series, window: Window, as_of: date | None = None) -> 
     end_pos = _end_position(values, name, as_of)
     index = pd.DatetimeIndex(values.index[: end_pos + 1])
     anchor = int(anchor_positions(index, window)[-1])
-    if anchor < 0 or (window.since is not None and index[-1].date() < window.since):
+    if window.since is not None and index[-1].date() < window.since:
+        raise DataError(f"{name}: window {window.text} starts after {index[-1].date()}")
+    if anchor < 0:
         first = values.index[0].date()
         raise DataError(f"{name}: history starts {first}, too short for window {window.text}")
     start, end = float(values.iloc[anchor]), float(values.iloc[end_pos])
@@ -158,7 +160,12 @@ def spread(
     parsed = parse_window(window) if isinstance(window, str) else window
     column = basis_column(basis)
     legs = [load_leg(market, name, column) for name in (a, b)]
-    end = as_of or min(leg.index[-1].date() for leg in legs if not leg.empty)
+    unusable = [name for name, leg in zip((a, b), legs, strict=True) if leg.empty]
+    if unusable:
+        # Cached rows can all be unusable: provisional only, no such column, zero or negative.
+        kind = "adjusted closes" if basis == "total" else "closes"
+        raise DataError(f"No usable final {kind} for {' and '.join(unusable)} yet.")
+    end = as_of or min(leg.index[-1].date() for leg in legs)
     a_leg, b_leg = (leg_return(leg, parsed, end) for leg in legs)
     return SpreadReport(a=a_leg, b=b_leg, window=parsed.text, basis=basis, as_of=end)
 

@@ -165,6 +165,30 @@ def test_spread_errors_are_one_clear_line(split_market) -> None:
         spread(split_market, "SPLT", "FLAT", "1y")
 
 
+@pytest.mark.parametrize("basis", ["total", "price"])
+def test_spread_without_any_usable_final_bar_is_a_data_error(basis: str) -> None:
+    days = ["2025-01-02", "2025-01-03"]
+    data = market(
+        {
+            "PRV": frame(days, [1.0, 2.0], final=[False, False]),  # provisional only
+            "NEG": frame(days, [-1.0, -2.0]),  # no positive price
+            "OK": frame(days, [1.0, 2.0]),
+        }
+    )
+    kind = "adjusted closes" if basis == "total" else "closes"
+    with pytest.raises(DataError, match=f"^No usable final {kind} for PRV and NEG yet.$"):
+        spread(data, "PRV", "NEG", "1d", basis=basis)  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=f"^No usable final {kind} for NEG yet.$"):
+        spread(data, "OK", "NEG", "1d", basis=basis)  # type: ignore[arg-type]
+
+
+def test_since_window_after_the_data_says_so(split_market) -> None:
+    with pytest.raises(DataError, match=r"^SPLT: window since:2030-01-01 starts after 2025-01-10$"):
+        spread(split_market, "SPLT", "FLAT", "since:2030-01-01")
+    with pytest.raises(DataError, match="window since:2025-01-06 starts after 2025-01-03"):
+        spread(split_market, "SPLT", "FLAT", "since:2025-01-06", date(2025, 1, 3))
+
+
 def _csv_ytd(path: Path, year: int) -> tuple[float, date]:
     """YTD total return from the file's rows, read with the csv module."""
     rows = [(date.fromisoformat(r["Date"]), r["Adj Close"]) for r in csv.DictReader(path.open())]
