@@ -156,7 +156,9 @@ def _new_high(rule: NewHigh, legs: dict[str, pd.Series]) -> _Built:
         prior = previous.rolling(rule.lookback, min_periods=rule.lookback).max()
     x = (values / prior - 1.0) * 100.0
     x[np.arange(len(values)) < rule.min_history - 1] = np.nan
-    note = _count_note(values, rule.min_history, "bars")
+    # An N-session high compares with the N bars before, so it needs N + 1 bars.
+    needed = max(rule.min_history, (rule.lookback or 0) + 1)
+    note = _count_note(values, needed, "bars")
     extra = {"record_day": _record_days(values)} if rule.lookback is None else {}
     return _Built(_frame(values, prior, x, **extra), note)
 

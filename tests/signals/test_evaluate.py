@@ -122,6 +122,44 @@ def test_thin_history_reports_how_much_there_is() -> None:
     )
 
 
+THIN = {
+    "relative_crossover": ({"a": "A", "b": "B", "window": "5d", "hysteresis": 0}, 6),
+    "spread_threshold": ({"a": "A", "b": "B", "window": "5d", "threshold_bps": 1}, 6),
+    "new_high": ({"symbol": "A", "min_history": 5, "hysteresis": 0}, 5),
+    "new_high_lookback": ({"symbol": "A", "lookback": 5, "min_history": 1}, 6),
+    "rally_from_low": ({"symbol": "A", "lookback": 5, "threshold_pct": 1}, 5),
+    "rate_change": ({"series": "L"}, 2),
+    "curve": ({"long": "L", "short": "S", "mode": "change", "change_bps": 1, "sessions": 3}, 4),
+    # 0.1 years = 37 days; with the 7-day slack the 23rd session is the first one covered.
+    "extreme_since": ({"series": "A", "years": 0.1}, 23),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(THIN))
+def test_thin_history_never_fires_and_the_first_covered_bar_does(kind: str) -> None:
+    fields, needed = THIN[kind]
+    rule = parse_rule({"id": "t", "type": kind.removesuffix("_lookback"), **fields})
+
+    def rising(count: int):  # A and L rise every bar: each rule fires as soon as it may
+        days = sessions("2025-03-03", count)
+        flat = [4.0] * count
+        a, level = np.linspace(1, 2, count), np.linspace(4, 5, count)
+        return days, market(
+            {"A": frame(days, a), "B": frame(days, flat)},
+            L=series(days, level, "L"),
+            S=series(days, flat, "S"),
+        )
+
+    _, thin = rising(needed - 1)
+    result = evaluate_rule(rule, thin)
+    assert result.status == "NO DATA" and result.events == ()
+    assert f"{needed - 1} " in result.reason and "from 2025-03-03" in result.reason
+    assert backtest_rule(rule, thin) == []
+    days, enough = rising(needed)
+    assert evaluate_rule(rule, enough).status == "OK"
+    assert [e.date for e in backtest_rule(rule, enough)] == [days[-1]]
+
+
 def test_new_high_tie_is_not_a_record_and_event_names_the_previous_one() -> None:
     rule = high_rule(hysteresis=0.0)
     events = backtest_rule(rule, market(closes([5, 4, 5, 6])))
