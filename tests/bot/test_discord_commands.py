@@ -9,6 +9,8 @@ from pathlib import Path
 import discord
 import pytest
 import yarl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.commands import Commands
 from bot.config import Settings, load_settings
@@ -317,3 +319,36 @@ async def test_run_discord_stops_on_a_rejected_token(
 async def test_run_discord_needs_a_token() -> None:
     with pytest.raises(ValueError, match="DISCORD_BOT_TOKEN"):
         await run_discord(load_settings(None), Commands(load_settings(None), open_db(None)))
+
+
+ANSWERED = (
+    ["callback:4"],
+    ["callback:5", "followup"],
+    ["callback:5", "delete_original", "followup"],
+)
+argument = st.one_of(
+    st.text(min_size=1, max_size=100),
+    st.sampled_from(["@everyone", "<@123456789012345678>", "<@&1>", "IWC", "spy", "all", "1d"]),
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(name=st.sampled_from(["spread", "subscribe", "mute", "signal"]), x=argument, y=argument)
+async def test_arbitrary_arguments_always_get_exactly_one_answer(
+    bot: Harness, name: str, x: str, y: str
+) -> None:
+    options = {
+        "spread": {"a": x, "b": y, "window": y},
+        "subscribe": {"id": x, "mode": "dm"},
+        "mute": {"id": x, "duration": y},
+        "signal": {"id": x},
+    }[name]
+    token = await bot.command(name, BOB, **options)
+    assert bot.fake.sequence(token) in ANSWERED
+    last = bot.fake.steps_for(token)[-1].message
+    assert last.get("embeds") or "\n" not in (last.get("content") or "")
+    assert_no_pings(bot.fake)
