@@ -67,6 +67,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 CHART_NAME = "chart.png"
 HISTORY_LIMIT = 200
 EVENTS_PATH = "/slack/events"
+DM_PREFIX = "slack:dm:"
 _TRANSIENT = {
     "ratelimited",
     "internal_error",
@@ -163,6 +164,12 @@ class SlackBotNotifier:
         """DM the alert (with its buttons, without pings) to one subscriber."""
         return self.dm(user_id).send(message, idempotency_key=idempotency_key)
 
+    def for_destination(self, destination: str) -> SlackDmNotifier | None:
+        """The DM notifier an outbox destination `slack:dm:<user id>` names; None otherwise."""
+        if not destination.startswith(DM_PREFIX):
+            return None
+        return self.dm(destination.removeprefix(DM_PREFIX))
+
 
 class SlackDmNotifier(SlackBotNotifier):
     """Alerts by DM to one user (`slack:dm:<user id>`): `conversations.open` then post.
@@ -175,7 +182,7 @@ class SlackDmNotifier(SlackBotNotifier):
             raise PermanentError(f"not a Slack user id: {user_id[:40]!r}")
         self.client, self.user_id = client, user_id
         self.channel, self.channel_id = user_id, None
-        self.name = f"slack:dm:{user_id}"
+        self.name = f"{DM_PREFIX}{user_id}"
 
     def send(self, message: AlertMessage, *, idempotency_key: str) -> DeliveryResult:
         """Open (or reuse) the DM channel and post the alert there, mentioning nobody."""

@@ -62,6 +62,18 @@ def slash_name(prefix: str, name: str) -> str:
     return f"/{prefix}{name}"
 
 
+def slack_commands_wanted(settings: Settings) -> bool:
+    """True when the settings ask for Slack commands (an app token, a signing secret, HTTP mode).
+
+    A bot token alone only posts alerts; then `check_slack_settings` says what else is missing.
+    """
+    return (
+        settings.slack_app_token is not None
+        or settings.slack_signing_secret is not None
+        or settings.slack_mode == "http"
+    )
+
+
 def check_slack_settings(settings: Settings) -> list[str]:
     """One `config error:` line per missing or invalid Slack setting for the chosen mode."""
     problems = []

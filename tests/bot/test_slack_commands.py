@@ -25,6 +25,7 @@ from bot.slack_commands import (
     PRIVATE,
     answer_command,
     check_slack_settings,
+    slack_commands_wanted,
     slash_name,
     split_arguments,
 )
@@ -288,6 +289,19 @@ async def test_missing_or_bad_settings_are_one_config_line(
 def test_socket_mode_with_both_tokens_is_valid() -> None:
     settings = load_settings(None, slack_bot_token="xoxb-1", slack_app_token="xapp-1")
     assert settings.slack_mode == "socket" and check_slack_settings(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "wanted"),
+    [
+        ({"slack_bot_token": "xoxb-1", "slack_channel": "C0ALERTS1"}, False),  # alerts only
+        ({"slack_bot_token": "xoxb-1", "slack_app_token": "xapp-1"}, True),
+        ({"slack_signing_secret": "s"}, True),
+        ({"slack_mode": "http"}, True),
+    ],
+)
+def test_commands_are_wanted_only_when_asked_for(overrides: dict, wanted: bool) -> None:
+    assert slack_commands_wanted(load_settings(None, **overrides)) is wanted
 
 
 async def test_run_slack_serves_http_mode_on_the_port_until_cancelled(

@@ -240,6 +240,13 @@ def test_dm_notifier_needs_a_user_id(fake_slack: FakeSlack) -> None:
     assert isinstance(notifier.dm(TRADER), SlackDmNotifier)
 
 
+def test_outbox_destination_names_a_dm_notifier(fake_slack: FakeSlack) -> None:
+    notifier = SlackBotNotifier(fake_slack.token, CHANNEL_ID, api_base=fake_slack.api_url)
+    dm = notifier.for_destination(f"slack:dm:{TRADER}")
+    assert dm is not None and dm.name == f"slack:dm:{TRADER}" and dm.user_id == TRADER
+    assert notifier.for_destination(f"slack:{CHANNEL_ID}") is None
+
+
 # Button values are data: whatever they hold, nothing raises and nobody is pinged
 
 
