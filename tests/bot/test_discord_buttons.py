@@ -161,6 +161,20 @@ def test_dm_opens_a_channel_and_posts_without_mentions(
     assert requests.count("/api/v10/users/@me/channels") == 1  # the DM channel is opened once
 
 
+async def test_buttons_work_in_a_dm(bot: Harness, rest: DiscordRest, seeded_db: Path) -> None:
+    message = alert()
+    notifier = DiscordDmNotifier(rest, ALICE.id)
+    sent = await asyncio.to_thread(notifier.send, message, idempotency_key=message.key)
+    posted = bot.fake.message_by_id(str(sent.message_id))
+    payload = bot.fake.message_json(posted)
+    token = await bot.press(buttons(posted)[0]["custom_id"], payload, ALICE, dm=True)
+    assert bot.fake.sequence(token) == ["callback:6", "edit_original"]
+    refused = await bot.press("rot:mute1d:iwc-ath", payload, ALICE, dm=True)
+    assert bot.fake.steps_for(refused)[-1].message["content"] == "Only admins can mute signals."
+    recorded = subs.acknowledgement(open_db(seeded_db), message.key)
+    assert recorded is not None and recorded.user_id == ALICE.id
+
+
 def test_dm_notifiers_skip_malformed_ids(rest: DiscordRest) -> None:
     found = dm_notifiers(rest, ["1", "1", "@everyone", "2"])
     assert [n.name for n in found] == ["discord:dm:1", "discord:dm:2"]

@@ -80,17 +80,29 @@ class Harness:
             option["focused"] = option["name"] == focused
         return await self._send(4, data, user)
 
-    async def press(self, custom_id: str, message: dict[str, Any], user: User = ALICE) -> str:
+    async def press(
+        self, custom_id: str, message: dict[str, Any], user: User = ALICE, *, dm: bool = False
+    ) -> str:
         """Press the button `custom_id` on a message (its JSON as Discord sends it)."""
         data = {"custom_id": custom_id, "component_type": 2}
-        return await self._send(3, data, user, message=message)
+        return await self._send(3, data, user, message=message, dm=dm)
 
     async def _send(
-        self, kind: int, data: dict[str, Any], user: User, message: dict[str, Any] | None = None
+        self,
+        kind: int,
+        data: dict[str, Any],
+        user: User,
+        message: dict[str, Any] | None = None,
+        dm: bool = False,
     ) -> str:
         message_id = message["id"] if message else None
-        interaction_id, token = self.fake.open_interaction(kind, message_id=message_id)
+        channel = message["channel_id"] if message else CHANNEL
+        interaction_id, token = self.fake.open_interaction(
+            kind, channel_id=channel, message_id=message_id
+        )
         payload = interaction_payload(interaction_id, token, kind, data, user)
+        if dm:
+            payload = dm_payload(payload, channel)
         if message is not None:
             payload["message"] = message
         self.client._connection.parse_interaction_create(payload)  # the gateway's path
@@ -154,6 +166,15 @@ def interaction_payload(
         "context": 0,
         "attachment_size_limit": 26214400,
     }
+
+
+def dm_payload(payload: dict[str, Any], channel_id: str) -> dict[str, Any]:
+    """The same interaction sent from a DM: a `user` instead of a guild `member`."""
+    user = payload.pop("member")["user"]
+    del payload["guild_id"], payload["guild_locale"]
+    recipients = [user]
+    channel = {"id": channel_id, "type": 1, "recipients": recipients}
+    return {**payload, "user": user, "channel_id": channel_id, "channel": channel, "context": 1}
 
 
 def texts_of(step: Step) -> list[str]:
