@@ -6,7 +6,8 @@ program at start with one line per problem (see `format_errors`), never a traceb
 
 from __future__ import annotations
 
-from datetime import time
+import re
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,6 +18,8 @@ CommaList = Annotated[tuple[str, ...], NoDecode]
 
 DEFAULT_DB = Path("rotation.db")
 DEFAULT_FRED_URL = "https://fred.stlouisfed.org/graph/fredgraph.csv"
+# Yahoo symbols: letters, digits, `.`, `-`, `=`; indices start with `^` (^GSPC, BRK-B, EURUSD=X).
+SYMBOL_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
 
 
 class Settings(BaseSettings):
@@ -116,8 +119,24 @@ class Settings(BaseSettings):
     @field_validator("extra_symbols", mode="after")
     @classmethod
     def upper_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        """Symbols are stored upper case everywhere."""
-        return tuple(symbol.upper() for symbol in value)
+        """Symbols are stored upper case everywhere; a typo fails at start, not at Yahoo."""
+        symbols = tuple(symbol.upper() for symbol in value)
+        bad = [symbol for symbol in symbols if not SYMBOL_PATTERN.fullmatch(symbol)]
+        if bad:
+            raise ValueError(
+                f"invalid symbols {', '.join(bad)} (letters, digits, . - =, or ^ first)"
+            )
+        return symbols
+
+    @field_validator("history_start", mode="after")
+    @classmethod
+    def iso_date(cls, value: str) -> str:
+        """A YYYY-MM-DD date, checked at start rather than at the first refresh."""
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}") from None
+        return value
 
     @field_validator("discord_channel_ids", "discord_admin_ids", mode="after")
     @classmethod

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-from bot.config import Settings
+from bot.config import SYMBOL_PATTERN, Settings
 
 # ETFs and indices the built-in rotation statements talk about, plus rates and volatility.
 DEFAULT_SYMBOLS = (
     "IWC", "OEF", "SPY", "IWM", "IWB", "IJR", "RSP", "QQQ",
     "^RUT", "^GSPC", "^IRX", "^TNX", "^VIX",
 )  # fmt: skip
-
-# Yahoo symbols: letters, digits, `.`, `-`, `=`; indices start with `^` (^GSPC, BRK-B, EURUSD=X).
-SYMBOL_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
 
 
 def normalize_symbol(text: str) -> str:

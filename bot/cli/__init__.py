@@ -32,7 +32,7 @@ def root(
         settings = load_settings(**overrides)
     except ConfigError as error:
         for line in error.lines:
-            err_console.print(line, markup=False, highlight=False)
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     # Every command logs through the same redacting formatter as the service.
     from bot.logging_setup import configure_logging

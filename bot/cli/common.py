@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -31,7 +32,11 @@ class AppContext:
     def db(self) -> Database:
         """The migrated database named by `--db` or ROTATION_DB."""
         if self._db is None:
-            self._db = open_db(self.settings.db_path)
+            path = self.settings.db_path
+            try:
+                self._db = open_db(path)
+            except (OSError, sqlite3.DatabaseError) as error:
+                fail(f"cannot open the database {path}: {error}", 2)
         return self._db
 
 

@@ -75,11 +75,8 @@ def parse_symbols(texts: list[str]) -> list[str]:
 
 
 def history_start(settings: Settings) -> date:
-    """ROTATION_HISTORY_START as a date; exit 2 with one line if it is not one."""
-    try:
-        return date.fromisoformat(settings.history_start)
-    except ValueError:
-        fail(f"ROTATION_HISTORY_START must be a date YYYY-MM-DD, got {settings.history_start!r}", 2)
+    """ROTATION_HISTORY_START as a date (Settings checked its format at start)."""
+    return date.fromisoformat(settings.history_start)
 
 
 def yahoo_source(settings: Settings) -> YahooSource:

@@ -86,3 +86,34 @@ def test_db_option_overrides_environment(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("ROTATION_DB", str(tmp_path / "env.db"))
     settings = load_settings(None, db_path=tmp_path / "flag.db")
     assert settings.db_path == tmp_path / "flag.db"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ROTATION_HISTORY_START", "2020-13-01", "must be a date YYYY-MM-DD, got '2020-13-01'"),
+        ("ROTATION_SYMBOLS", "IWM,SP$Y", "invalid symbols SP$Y"),
+    ],
+)
+def test_market_data_settings_fail_at_start(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    # A command that never touches Yahoo still refuses to start: the typo is found at once.
+    result = CliRunner().invoke(app, ["rules", "list"])
+    assert result.exit_code == 2
+    (line,) = result.output.splitlines()  # one line, even in a narrow terminal
+    assert line.startswith(f"config error: {name}: ") and message in line
+
+
+@pytest.mark.parametrize("kind", ["directory", "not a database"])
+def test_unusable_db_path_is_one_line(tmp_path: Path, kind: str) -> None:
+    path = tmp_path
+    if kind == "not a database":
+        path = tmp_path / "notes.db"
+        path.write_text("hello, not SQLite\n")
+    result = CliRunner().invoke(app, ["--db", str(path), "prices", "show", "IWM"])
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot open the database {path}: ")
+    assert result.exception is None or isinstance(result.exception, SystemExit)
