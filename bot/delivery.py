@@ -99,14 +99,17 @@ def deliver_pending(
     sleep: Sleep = time.sleep,
     policy: DeliveryPolicy | None = None,
     rng: Callable[[], float] = random.random,
+    stop: Callable[[], bool] = lambda: False,
 ) -> DeliveryReport:
     """Deliver every due row; wait for retries that come due within `policy.max_wait` seconds.
 
     Args:
         now: the clock (returns an aware UTC datetime); `sleep` waits that many seconds.
+        stop: checked before each row; once True the send in flight ends the pass and the
+            remaining rows stay pending (a shutdown must not wait for a whole backlog).
     """
     sender = _Sender(
-        db, {n.name: n for n in notifiers}, now, sleep, policy or DeliveryPolicy(), rng
+        db, {n.name: n for n in notifiers}, now, sleep, policy or DeliveryPolicy(), rng, stop
     )
     return sender.run()
 
@@ -120,9 +123,10 @@ class _Sender:
         sleep: Sleep,
         policy: DeliveryPolicy,
         rng: Callable[[], float],
+        stop: Callable[[], bool],
     ) -> None:
         self.db, self.notifiers, self.now, self.sleep = db, notifiers, now, sleep
-        self.policy, self.rng = policy, rng
+        self.policy, self.rng, self.stop = policy, rng, stop
         self.report = DeliveryReport()
         self.last_post: dict[str, datetime] = {}
         self.messages: dict[str, AlertMessage] = {}
@@ -130,13 +134,14 @@ class _Sender:
 
     def run(self) -> DeliveryReport:
         deadline = self.now() + timedelta(seconds=self.policy.max_wait)
-        while True:
+        while not self.stop():
             if self._deliver_due():
                 continue
             next_at = next_due_at(self.db, self.notifiers)
             if next_at is None or next_at > deadline:
-                return self.report
+                break
             self.sleep(max((next_at - self.now()).total_seconds(), 0.0))
+        return self.report
 
     def _deliver_due(self) -> bool:
         """One pass over every destination's due queue; True if any row was attempted."""
@@ -147,6 +152,8 @@ class _Sender:
                 self._warn_unconfigured(destination, len(rows))
                 continue
             for row in rows:
+                if self.stop():
+                    return False
                 attempted = True
                 if not self._deliver_row(notifier, row):
                     break  # keep the destination's order: later rows wait for this one

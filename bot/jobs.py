@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import replace
@@ -50,6 +51,7 @@ class ServiceJobs:
         self.digests = digests
         self._notifiers: list[Any] | None = None
         self._replay_market: Any = None
+        self._stopping = threading.Event()
 
     async def refresh_intraday(self, now: datetime) -> str:
         """Fetch today's provisional bars (skipped in replay)."""
@@ -77,6 +79,10 @@ class ServiceJobs:
     async def deliver(self) -> Mapping[str, int]:
         """One pass over the outbox; retries wait for the next pass instead of sleeping here."""
         return await self._in_thread(self._deliver)
+
+    def stop(self) -> None:
+        """Shutting down: a delivery pass in flight finishes its current send, then returns."""
+        self._stopping.set()
 
     def close(self) -> None:
         """Release the notifiers' HTTP sessions."""
@@ -163,7 +169,9 @@ class ServiceJobs:
             raise JobUnavailable("the outbox table does not exist")
         delivery = _need("bot.delivery")
         policy = replace(delivery.policy_from_settings(self.settings), max_wait=0)
-        report = delivery.deliver_pending(db, self._get_notifiers(), policy=policy)
+        report = delivery.deliver_pending(
+            db, self._get_notifiers(), policy=policy, stop=self._stopping.is_set
+        )
         return {"delivered": report.delivered, "retried": report.retried, "dead": report.dead}
 
     def _snapshot(self, db: Database, now: datetime) -> str:

@@ -57,6 +57,10 @@ class Jobs(Protocol):
         """One pass over the outbox; return counts by outcome (delivered, retry, dead)."""
         ...
 
+    def stop(self) -> None:
+        """Shutting down: cut the job in flight short where that is safe (between sends)."""
+        ...
+
 
 @dataclass(frozen=True)
 class WorkItem:
@@ -163,6 +167,7 @@ class Worker:
             self._queue.clear()
         if self.current is not None:
             log.info("letting %s finish before exiting", self.current.describe())
+        self._jobs.stop()
         self._wake.set()
 
     async def wait_idle(self) -> None:

@@ -96,6 +96,24 @@ def test_second_run_sends_nothing_again(fresh_db, fake_discord, discord_notifier
     assert len(fake_discord.messages) == 1
 
 
+def test_stop_ends_the_pass_after_the_send_in_flight(fresh_db, fake_discord, discord_notifier):
+    events = [make_event(day) for day in (18, 19, 20)]
+    enqueue_alerts(fresh_db, events, [discord_notifier.name], now=T0)
+    clock = FakeClock()
+    report = deliver_pending(
+        fresh_db,
+        [discord_notifier],
+        now=clock.now,
+        sleep=clock.sleep,
+        policy=POLICY,
+        stop=lambda: len(fake_discord.messages) > 0,  # shutdown asked during the first post
+    )
+    assert report.delivered == 1
+    assert [r["status"] for r in list_outbox(fresh_db)] == ["delivered", "pending", "pending"]
+    assert deliver(fresh_db, [discord_notifier], clock).delivered == 2
+    assert len(fake_discord.messages) == 3
+
+
 def test_discord_429_waits_for_the_platforms_retry_after(fresh_db, fake_discord, discord_notifier):
     enqueue_alerts(fresh_db, [make_event()], [discord_notifier.name], now=T0)
     fake_discord.fail_next(429, retry_after=45.0)

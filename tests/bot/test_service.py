@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,12 +18,18 @@ from bot import schedule
 from bot.calendar import NEW_YORK
 from bot.clock import SimulatedClock
 from bot.config import Settings, load_settings
+from bot.delivery import deliver_pending
+from bot.discord_app import DiscordBotNotifier, DiscordRest
 from bot.logging_setup import Redactor
 from bot.service import Service, planned_items
 from bot.worker import StateStore, Worker, WorkItem, connect_shared
 from storage import service_state
 from storage.db import open_db
+from storage.outbox import enqueue_alerts, list_outbox
 from tests.conftest import PROJECT_ROOT
+from tests.fakes.delivery_kit import make_event
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.httpfake import Request, Response
 from tests.fakes.recording_jobs import RecordingJobs, local
 
 
@@ -229,3 +236,64 @@ async def test_failed_jobs_are_recorded_redacted_and_the_worker_goes_on(db_path:
     assert run["outcome"] == "error"
     assert run["detail"] == "RuntimeError: 401 from https://hooks.example/T000/[redacted]"
     assert service_state.last_evaluated_session(db) is None  # so the next start catches up
+
+
+class TermOnPost(FakeDiscord):
+    """Fake Discord that sends SIGTERM to `term_pid` when a message post arrives, then answers
+    late, so the signal lands while the service's delivery is in flight."""
+
+    term_pid: int | None = None
+
+    def handle(self, request: Request) -> Response | None:
+        if self.term_pid is not None and request.method == "POST":
+            os.kill(self.term_pid, signal.SIGTERM)
+            self.term_pid = None
+            time.sleep(0.5)
+        return super().handle(request)
+
+
+def test_sigterm_during_a_delivery_loses_nothing(tmp_path: Path) -> None:
+    """`rotation-bot run` gets SIGTERM mid-post: that post is recorded, the rest wait, exit 0."""
+    from discord.http import Route
+
+    db_path, base = tmp_path / "rotation.db", Route.BASE
+    events = [make_event(day) for day in (18, 19, 20)]
+    channel = "123456789012345678"
+    with closing(open_db(db_path)) as db:
+        enqueue_alerts(db, events, [f"discord:{channel}"])
+    fake = TermOnPost().start()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "DISCORD_BOT_TOKEN": fake.token,
+        "DISCORD_CHANNEL_IDS": channel,
+        "DISCORD_API_BASE": fake.api_base,
+        "ROTATION_YAHOO_URL": "http://127.0.0.1:9",  # the catch-up's refresh fails at once
+        "ROTATION_FETCH_RETRIES": "0",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "--db", str(db_path), "run"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    fake.term_pid = process.pid
+    try:
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr.decode()[-3000:]
+        with closing(open_db(db_path)) as db:
+            rows = list_outbox(db)
+            assert [r["status"] for r in rows] == ["delivered", "pending", "pending"]
+            assert rows[0]["message_id"] == fake.messages[0].id
+            assert [r["attempts"] for r in rows] == [1, 0, 0]
+            rest = DiscordRest(fake.token, api_base=fake.api_base)
+            try:  # the next start delivers the rest, once each, in order
+                report = deliver_pending(db, [DiscordBotNotifier(rest, channel)])
+            finally:
+                rest.close()
+        assert report.delivered == 2
+        footers = [m.embed["footer"]["text"] for m in fake.messages]
+        assert footers == [f"rule iwc_over_oef_ytd · alert {e.dedupe_key}" for e in events]
+    finally:
+        fake.stop()
+        Route.BASE = base

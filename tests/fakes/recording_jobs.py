@@ -56,6 +56,9 @@ class RecordingJobs:
         """Record."""
         self._record("digest", session, now, None)
 
+    def stop(self) -> None:
+        """Nothing to cut short."""
+
     async def deliver(self) -> Mapping[str, int]:
         """Record (with no instant: delivery is not planned for a moment)."""
         self.calls.append(("deliver", "", "", None))
