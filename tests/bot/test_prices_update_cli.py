@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from bot.universe import DEFAULT_SYMBOLS
 from storage.db import open_db
 from storage.prices import count_rows, tail_rows
 from storage.series import load_series
-from tests.fakes.yahoo import DATA, FakeYahoo, start_fake_yahoo
+from tests.fakes.yahoo import DATA, FakeYahoo, load_chart, slice_chart, start_fake_yahoo
 
 # Past sessions only, so nothing here depends on the real clock (no provisional bars).
 IWB = DATA / "chart-IWB-dividend-2026-06-05-to-2026-06-11.json"
@@ -114,3 +115,32 @@ def test_json_summary_names_a_stuck_symbol_and_stores_pe(fake: FakeYahoo, db_pat
     db = open_db(db_path)
     assert count_rows(db, "IWB") == 0
     assert load_series(db, ["pe:IWB"])["pe:IWB"].iloc[-1] == 24.31
+
+
+def test_empty_download_keeps_the_cached_history(fake: FakeYahoo, db_path: Path) -> None:
+    fake.add_fixture(IWB)
+    assert invoke(db_path, "IWB").exit_code == 0
+    before = tail_rows(open_db(db_path), "IWB", 0)
+    fake.add_chart(slice_chart(load_chart(IWB), 0, 1))  # Yahoo now answers with no bars
+    result = invoke(db_path, "IWB")
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: IWB: empty result: Yahoo returned no bars since ")
+    assert tail_rows(open_db(db_path), "IWB", 0) == before
+
+
+def test_no_network_is_one_line_per_symbol_and_writes_nothing(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("ROTATION_YAHOO_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("ROTATION_FETCH_RETRIES", "0")
+    result = invoke(db_path, "IWM", "^RUT")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert [line.split(":")[1] for line in lines] == [" IWM", " ^RUT"]
+    assert all(": cannot reach Yahoo Finance (" in line for line in lines)
+    assert "Traceback" not in result.output
+    assert count_rows(open_db(db_path)) == 0
