@@ -131,3 +131,26 @@ def test_load_market_reads_prices_and_series_the_rules_need(fresh_db) -> None:
 )
 def test_expected_last_session(now: datetime, expected: date) -> None:
     assert expected_last_session(now) == expected
+
+
+@pytest.mark.parametrize(
+    ("last", "now", "status"),
+    [
+        (date(2025, 7, 3), datetime(2025, 7, 4, 23, 0, tzinfo=UTC), "OK"),  # Independence Day
+        (date(2025, 7, 3), datetime(2025, 7, 7, 19, 0, tzinfo=UTC), "OK"),  # Monday, still open
+        (date(2025, 7, 3), datetime(2025, 7, 7, 20, 30, tzinfo=UTC), "STALE"),
+        (date(2025, 7, 2), datetime(2025, 7, 3, 16, 59, tzinfo=UTC), "OK"),  # before 13:00 ET
+        (date(2025, 7, 2), datetime(2025, 7, 3, 17, 1, tzinfo=UTC), "STALE"),  # early close
+    ],
+)
+def test_staleness_follows_nyse_holidays_and_early_closes(
+    fresh_db, last: date, now: datetime, status: str
+) -> None:
+    days = [d.date() for d in pd.bdate_range(end=last, periods=3)]
+    upsert_bars(
+        fresh_db, [PriceBar("X", d, close=1.0 + i, adj_close=1.0 + i) for i, d in enumerate(days)]
+    )
+    (check,) = check_rules(fresh_db, [HIGH], now=now, persist=False).checks
+    assert check.evaluation.status == status, check.evaluation.reason
+    if status == "STALE":
+        assert check.evaluation.reason.startswith(f"X: last final bar {last}, expected session ")
