@@ -6,6 +6,12 @@ the alert's thread with `files_upload_v2`; an incoming-webhook URL posts the blo
 message metadata (`event_type` rotation_alert, the alert key in `event_payload`) and, when an
 earlier attempt's outcome is unknown, `find_existing` looks for it with `conversations.history`
 (`include_all_metadata`) before posting again. Webhook posts cannot be looked up.
+Alerts carry Acknowledge / Mute 1 day buttons; `SlackDmNotifier` sends them by DM.
+
+Commands: `build_slack_app` registers `/<SLACK_COMMAND_PREFIX><name>` on a bolt `AsyncApp`;
+each listener `ack()`s at once, runs the blocking answer (`bot/slack_commands.py`) in a
+thread and replies through the response_url. `run_slack` serves it in Socket Mode (default)
+or over HTTP (`SLACK_MODE=http`, bolt verifies the signatures) until cancelled.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
 from aiohttp import web
@@ -27,7 +33,6 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot.commands import Commands
 from bot.config import ConfigError, Settings
 from bot.limits import SLACK_SECONDS_PER_MESSAGE
 from bot.notifier import (
@@ -49,6 +54,7 @@ from bot.slack_commands import (
     note_answer,
     press_acknowledge,
     press_mute,
+    render_chart_of,
     slash_name,
 )
 from bot.slack_format import (
@@ -59,6 +65,9 @@ from bot.slack_format import (
     fallback_text,
     to_slack_blocks,
 )
+
+if TYPE_CHECKING:
+    from bot.commands import Commands
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +301,9 @@ def _command_listener(commands: Commands, name: str) -> Callable[..., Awaitable[
         answer = await asyncio.to_thread(answer_command, commands, name, text, user_id)
         await _respond(respond, answer)
         if answer.chart and command.get("channel_id"):
-            await _upload_chart(client, respond, answer, str(command["channel_id"]))
+            png = await asyncio.to_thread(render_chart_of, commands, answer)
+            if png:
+                await _upload_chart(client, respond, png, answer, str(command["channel_id"]))
 
     return on_command
 
@@ -345,19 +356,19 @@ async def _respond(respond: AsyncRespond, answer: SlackAnswer) -> None:
 
 
 async def _upload_chart(
-    client: AsyncWebClient, respond: AsyncRespond, answer: SlackAnswer, channel_id: str
+    client: AsyncWebClient, respond: AsyncRespond, png: bytes, answer: SlackAnswer, channel: str
 ) -> None:
     # Files cannot go through a response_url: upload into the channel, which needs the bot in it.
     try:
         await client.files_upload_v2(
-            channel=channel_id,
-            content=answer.chart,
+            channel=channel,
+            content=png,
             filename=CHART_NAME,
             title=escape_slack(answer.chart_title),
         )
     except (TimeoutError, SlackClientError, OSError) as error:
         reason = _api_error(error)
-        log.warning("chart not uploaded to %s: %s", channel_id, reason)
+        log.warning("chart not uploaded to %s: %s", channel, reason)
         note = f"The chart could not be posted here ({reason}). Invite the bot to see charts."
         await _respond(respond, error_answer(note))
 

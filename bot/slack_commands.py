@@ -24,6 +24,7 @@ from bot.replies import AckReply, Actor, Reply, SignalDetail, SpreadReply
 from bot.reply_chart import render_reply_chart
 from bot.safety import escape_slack, mention_user, sanitize
 from bot.slack_format import Block, reply_blocks, reply_text, text_blocks
+from signals.models import ChartSpec
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,15 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": 
 
 @dataclass(frozen=True)
 class SlackAnswer:
-    """One reply to post: escaped fallback text, blocks, visibility and an optional chart."""
+    """One reply to post: escaped fallback text, blocks, visibility and an optional chart.
+
+    The chart is drawn after the text is posted (`render_chart_of`), so the answer comes first.
+    """
 
     text: str
     blocks: list[Block]
     ephemeral: bool
-    chart: bytes | None = None
+    chart: ChartSpec | None = None
     chart_title: str = ""
 
 
@@ -148,20 +152,24 @@ _RUNNERS: dict[str, _Runner] = {
 
 
 def to_answer(core: Commands, reply: Reply, *, ephemeral: bool) -> SlackAnswer:
-    """Blocks for a reply (sanitized here) and, for /spread and /signal, its chart."""
-    chart, title = _chart(core, reply) if not ephemeral else (None, "")
+    """Blocks for a reply (sanitized here) and, for /spread and /signal, what to chart."""
+    chart, title = _chart(reply) if not ephemeral else (None, "")
     safe = sanitize(reply, "slack")
     return SlackAnswer(reply_text(safe), reply_blocks(safe), ephemeral, chart, title)
 
 
-def _chart(core: Commands, reply: Reply) -> tuple[bytes | None, str]:
+def _chart(reply: Reply) -> tuple[ChartSpec | None, str]:
+    # The title is drawn into the image from the raw reply: pixels cannot ping anyone.
     if isinstance(reply, SpreadReply):
-        title = f"{reply.a.symbol} vs {reply.b.symbol} ({reply.window})"
-        return render_reply_chart(core.db, reply.chart, title), title
+        return reply.chart, f"{reply.a.symbol} vs {reply.b.symbol} ({reply.window})"
     if isinstance(reply, SignalDetail):
-        title = reply.row.title or reply.row.rule_id
-        return render_reply_chart(core.db, reply.chart, title), title
+        return reply.chart, reply.row.title or reply.row.rule_id
     return None, ""
+
+
+def render_chart_of(core: Commands, answer: SlackAnswer) -> bytes | None:
+    """The answer's chart as PNG (None when it has none or it cannot be drawn); blocking."""
+    return render_reply_chart(core.db, answer.chart, answer.chart_title)
 
 
 def error_answer(message: str) -> SlackAnswer:

@@ -366,3 +366,14 @@ def test_no_text_makes_a_command_raise_or_ping(
     assert [m for t in texts_of(answer) for m in find_mentions(t, "slack")] == []
     assert answer.text and "Traceback" not in answer.text
     assert answer.ephemeral or name not in PRIVATE
+
+
+async def test_signal_chart_is_uploaded_only_when_it_can_be_drawn(slack_bot: SlackBot) -> None:
+    await slack_bot.command("/rot-signal", "rut-ath")  # no ^RUT prices: no chart, no error
+    await slack_bot.answers(1)
+    await slack_bot.settle()
+    assert slack_bot.fake.uploads == {}
+    await slack_bot.command("/rot-signal", "aaa-ath")
+    await slack_bot.answers(2)
+    upload = await _one_upload(slack_bot.fake)
+    assert upload["bytes"].startswith(PNG_MAGIC) and upload["channel"] == CHANNEL_ID
