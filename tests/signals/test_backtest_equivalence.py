@@ -63,6 +63,10 @@ RULES = st.one_of(
         st.sampled_from(["high", "low"]),
         st.sampled_from([0.1, 0.2]),
     ),
+    st.builds(
+        lambda e: _rule("extreme_since", series="A - B", extreme=e, since="2024-12-06"),
+        st.sampled_from(["high", "low"]),
+    ),
     st.builds(lambda d: _rule("curve", long="L", short="S", direction=d, level_bps=0), DIRECTION),
     st.builds(
         lambda d: _rule(
