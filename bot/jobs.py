@@ -1,9 +1,8 @@
 """The jobs `rotation-bot run` schedules, composed from the data, signal and delivery modules.
 
-Each step imports its module when it runs and reports `JobUnavailable` when that module is
-missing from this build, so the service starts and says what it cannot do yet. Blocking
-work (yfinance, pandas, SQLite) runs in a thread via `asyncio.to_thread`, one job at a time.
-With `network=False` (replay) nothing is fetched: evaluations read the cached data only.
+Blocking work (yfinance, pandas, SQLite) runs in a thread via `asyncio.to_thread`, one job
+at a time. With `network=False` (replay) nothing is fetched: evaluations read the cached
+data only, and yfinance is never imported.
 """
 
 from __future__ import annotations
@@ -21,10 +20,11 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
-from bot import calendar
+from bot import calendar, delivery, digest, evaluation, notifiers, refresh, rules_file, universe
 from bot.config import Settings
 from bot.schedule import alert_cutoff
-from bot.worker import JobUnavailable
+from bot.sources.fred import FredSource
+from storage import outbox, series
 from storage.db import open_db
 
 log = logging.getLogger(__name__)
@@ -32,13 +32,6 @@ T = TypeVar("T")
 # Tables a replay starts without, so it alerts like a fresh install over FROM..TO and
 # nothing of the live bot's state (rule states, events, outbox, runs) leaks into it.
 REPLAY_RESET = ("outbox", "outbox_alerts", "events", "rule_state", "service_runs", "service_state")
-
-
-def _need(module: str) -> Any:
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError as error:
-        raise JobUnavailable(f"{module} is not available: {error}") from None
 
 
 class ServiceJobs:
@@ -73,7 +66,6 @@ class ServiceJobs:
         """Post the daily digest (about 0.4 s of pandas per session)."""
         if not self.digests:
             return "digests off"
-        digest = _need("bot.digest")
         return await self._in_thread(lambda db: digest.send_digest(db, self.settings, session, now))
 
     async def deliver(self) -> Mapping[str, int]:
@@ -87,7 +79,7 @@ class ServiceJobs:
     def close(self) -> None:
         """Release the notifiers' HTTP sessions."""
         if self._notifiers:
-            _need("bot.notifiers").close_notifiers(self._notifiers)
+            notifiers.close_notifiers(self._notifiers)
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
         def run() -> T:
@@ -100,14 +92,11 @@ class ServiceJobs:
         return await asyncio.to_thread(run)
 
     def _refresh_prices(self, db: Database, now: datetime) -> str:
-        refresh, yahoo, universe = (
-            _need(f"bot.{m}") for m in ("refresh", "sources.yahoo", "universe")
-        )
-        rules = _need("bot.rules_file")
-        symbols = universe.configured_symbols(self.settings, rules.rule_symbols(self._rules()))
+        rule_symbols = rules_file.rule_symbols(self._rules())
+        symbols = universe.configured_symbols(self.settings, rule_symbols)
         report = refresh.refresh_prices(
             db,
-            self._yahoo(yahoo),
+            self._yahoo(),
             symbols,
             history_start=date.fromisoformat(self.settings.history_start),
             overlap_sessions=self.settings.refresh_overlap_sessions,
@@ -118,21 +107,22 @@ class ServiceJobs:
         return f"{report.rows_changed} rows changed, {len(report.failures)} failed"
 
     def _rules(self) -> list[Any]:
-        return _need("bot.rules_file").load_rules(self.settings)
+        return rules_file.load_rules(self.settings)
 
-    def _yahoo(self, yahoo: Any) -> Any:
-        return yahoo.YahooSource(
+    def _yahoo(self) -> Any:
+        from bot.sources.yahoo import YahooSource  # lazy: yfinance is slow and replay needs none
+
+        return YahooSource(
             base_url=self.settings.yahoo_url,
             retries=self.settings.fetch_retries,
             timeout=self.settings.fetch_timeout,
         )
 
     def _evaluate(self, db: Database, session: date, now: datetime, alert: bool) -> int:
-        evaluation = _need("bot.evaluation")
         if self.network:
             self._refresh_prices(db, now)
         rules = self._rules()
-        market = self._market(evaluation, db, rules)
+        market = self._market(db, rules)
         report = evaluation.check_rules(db, rules, as_of=session, now=now, market=market)
         cutoff = alert_cutoff(now, self.settings.catchup_alert_days)
         events = [e for e in report.new_events if alert and e.date >= cutoff]
@@ -143,7 +133,7 @@ class ServiceJobs:
             self._enqueue(db, events, market)
         return len(events)
 
-    def _market(self, evaluation: Any, db: Database, rules: list[Any]) -> Any:
+    def _market(self, db: Database, rules: list[Any]) -> Any:
         # Without network the cache never changes, so a replay loads it once, not per session.
         if self.network or self._replay_market is None:
             market = evaluation.load_market(db, rules)
@@ -153,7 +143,6 @@ class ServiceJobs:
         return self._replay_market
 
     def _enqueue(self, db: Database, events: list[Any], market: Any) -> None:
-        delivery, outbox = _need("bot.delivery"), _need("storage.outbox")
         names = [notifier.name for notifier in self._get_notifiers()]
         charts = {e.dedupe_key: delivery.render_event_chart(e, market) for e in events}
         added = outbox.enqueue_alerts(db, events, names, charts=charts)
@@ -161,13 +150,10 @@ class ServiceJobs:
 
     def _get_notifiers(self) -> list[Any]:
         if self._notifiers is None:
-            self._notifiers = _need("bot.notifiers").build_notifiers(self.settings)
+            self._notifiers = notifiers.build_notifiers(self.settings)
         return self._notifiers
 
     def _deliver(self, db: Database) -> Mapping[str, int]:
-        if not db["outbox"].exists():
-            raise JobUnavailable("the outbox table does not exist")
-        delivery = _need("bot.delivery")
         policy = replace(delivery.policy_from_settings(self.settings), max_wait=0)
         report = delivery.deliver_pending(
             db, self._get_notifiers(), policy=policy, stop=self._stopping.is_set
@@ -175,17 +161,13 @@ class ServiceJobs:
         return {"delivered": report.delivered, "retried": report.retried, "dead": report.dead}
 
     def _snapshot(self, db: Database, now: datetime) -> str:
-        refresh, yahoo, universe = (
-            _need(f"bot.{m}") for m in ("refresh", "sources.yahoo", "universe")
-        )
         symbols = [s for s in universe.configured_symbols(self.settings) if not s.startswith("^")]
-        pe = refresh.refresh_pe(db, self._yahoo(yahoo), symbols)
+        pe = refresh.refresh_pe(db, self._yahoo(), symbols)
         fred_points = self._refresh_fred(db)
         return f"{len(pe.points)} P/E snapshots, {fred_points} FRED points"
 
     def _refresh_fred(self, db: Database) -> int:
-        fred, series = _need("bot.sources.fred"), _need("storage.series")
-        source = fred.FredSource.from_settings(self.settings)
+        source = FredSource.from_settings(self.settings)
         last = series.last_series_dates(db)
         changed = 0
         for series_id in self.settings.fred_series:

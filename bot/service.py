@@ -30,7 +30,6 @@ from bot.config import Settings
 from bot.worker import (
     JobObserver,
     Jobs,
-    JobUnavailable,
     StateStore,
     Worker,
     WorkItem,
@@ -38,7 +37,7 @@ from bot.worker import (
 )
 from storage.db import open_db
 
-__all__ = ["JobUnavailable", "Jobs", "Service", "WorkItem", "catchup_items"]
+__all__ = ["Jobs", "Service", "WorkItem", "catchup_items"]
 
 log = logging.getLogger(__name__)
 

@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 WorkKind = Literal["intraday", "evaluate", "snapshot", "digest", "deliver"]
 
 
-class JobUnavailable(Exception):
-    """A job step cannot run in this build or mode (recorded as `unavailable`, not an error)."""
-
-
 class Jobs(Protocol):
     """The work the service schedules; implementations do blocking work off the event loop."""
 
@@ -143,7 +139,6 @@ class Worker:
         self._idle.set()
         self._closing = False
         self.current: WorkItem | None = None
-        self._told_unavailable: set[str] = set()
 
     def submit(self, items: Iterable[WorkItem]) -> None:
         """Queue items in order; a delivery pass already queued is not queued twice."""
@@ -204,11 +199,6 @@ class Worker:
         try:
             result = await self._dispatch(item)
             detail = "" if result is None else str(result)
-        except JobUnavailable as error:
-            outcome, detail = "unavailable", self._redact(str(error))
-            level = logging.DEBUG if item.kind in self._told_unavailable else logging.WARNING
-            self._told_unavailable.add(item.kind)  # say it once, not every session
-            log.log(level, "%s unavailable: %s", item.describe(), detail)
         except Exception as error:
             outcome, detail = "error", self._redact(f"{type(error).__name__}: {error}")
             log.exception("%s failed", item.describe())
