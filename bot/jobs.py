@@ -23,12 +23,15 @@ from sqlite_utils import Database
 from bot import calendar, delivery, digest, evaluation, notifiers, refresh, rules_file, universe
 from bot.config import Settings
 from bot.schedule import alert_cutoff
+from bot.sources.base import SourceError
 from bot.sources.fred import FredSource
 from storage import outbox, series
 from storage.db import open_db
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# FRED revises recent observations now and then: refetch this much before the last one.
+FRED_OVERLAP = timedelta(days=7)
 # Tables a replay starts without, so it alerts like a fresh install over FROM..TO and
 # nothing of the live bot's state (rule states, events, outbox, runs) leaks into it.
 REPLAY_RESET = ("outbox", "outbox_alerts", "events", "rule_state", "service_runs", "service_state")
@@ -163,18 +166,27 @@ class ServiceJobs:
     def _snapshot(self, db: Database, now: datetime) -> str:
         symbols = [s for s in universe.configured_symbols(self.settings) if not s.startswith("^")]
         pe = refresh.refresh_pe(db, self._yahoo(), symbols)
-        fred_points = self._refresh_fred(db)
-        return f"{len(pe.points)} P/E snapshots, {fred_points} FRED points"
+        fred_points, fred_failed = self._refresh_fred(db)
+        return (
+            f"{len(pe.points)} P/E snapshots, {len(pe.failures)} failed;"
+            f" {fred_points} FRED points, {fred_failed} series failed"
+        )
 
-    def _refresh_fred(self, db: Database) -> int:
+    def _refresh_fred(self, db: Database) -> tuple[int, int]:
+        """FRED points changed and series failed; one failing series never stops the others."""
         source = FredSource.from_settings(self.settings)
         last = series.last_series_dates(db)
-        changed = 0
+        changed, failed = 0, 0
         for series_id in self.settings.fred_series:
             start = last.get(series_id)
-            points = source.fetch_one(series_id, start - timedelta(days=7) if start else None)
+            try:
+                points = source.fetch_one(series_id, start - FRED_OVERLAP if start else None)
+            except SourceError as error:
+                failed += 1
+                log.warning("FRED refresh of %s failed: %s", series_id, error)
+                continue
             changed += series.upsert_points(db, points)
-        return changed
+        return changed, failed
 
 
 def replay_copy(source: Path, target: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -63,11 +64,28 @@ async def test_live_jobs_fetch_evaluate_snapshot_and_deliver(
 
     assert "failed" in summary  # the fake knows IWB only; every other symbol is reported
     assert new_events == 0  # five bars of one symbol fire nothing
-    assert "2 FRED points" in snapshot
+    assert "2 FRED points, 0 series failed" in snapshot
     assert delivered == {"delivered": 0, "retried": 0, "dead": 0}
     db = open_db(db_path)
     assert [row["date"] for row in tail_rows(db, "IWB", 5)][-1] == "2026-06-11"
     assert list(load_series(db, ["DGS10"])["DGS10"]) == [4.41, 4.38]
+
+
+async def test_one_failing_fred_series_is_logged_and_the_others_still_refresh(
+    yahoo: FakeYahoo, fred: FakeFred, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    open_db(db_path).close()
+    settings = settings_for(yahoo, fred, db_path).model_copy(
+        update={"fred_series": ("NOSUCH", "DGS10")}
+    )
+    jobs = ServiceJobs(settings, db_path)
+    with caplog.at_level(logging.WARNING):
+        snapshot = await jobs.snapshot_after_close(date(2026, 6, 11), AFTER_CLOSE)
+    jobs.close()
+
+    assert "2 FRED points, 1 series failed" in snapshot
+    assert "FRED refresh of NOSUCH failed" in caplog.text
+    assert list(load_series(open_db(db_path), ["DGS10"])["DGS10"]) == [4.41, 4.38]
 
 
 async def test_replay_jobs_never_touch_the_network(
