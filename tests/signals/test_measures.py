@@ -21,7 +21,7 @@ from signals.measures import (
     spread_series,
 )
 from tests.conftest import FIXTURES
-from tests.signals.builders import frame, market, read_csv_frame, sessions
+from tests.signals.builders import frame, market, read_csv_frame, series, sessions
 
 SIGNALS = FIXTURES / "signals"
 
@@ -154,6 +154,21 @@ def test_spread_series_keeps_common_dates_only() -> None:
     both = spread_series(a, b, parse_window("1d"))
     assert len(both) == 3  # day 0 has no anchor, day 2 is missing in B
     assert both["spread"].iloc[-1] == pytest.approx(5 / 4 - 1)
+
+
+def test_ratio_and_difference_of_symbols_and_series_on_common_dates() -> None:
+    days = sessions("2025-01-06", 4)
+    data = market(
+        {"A": frame(days, [10, 20, 30, 40]), "B": frame(days[1:], [5, 10, 15])},
+        **{"pe:A": series(days[:3], [20.0, 21.0, 22.0], "pe:A")},
+    )
+    ratio = load_leg(data, "A / B")
+    assert ratio.name == "A / B" and list(ratio) == [4.0, 3.0, 8 / 3]
+    assert list(ratio.index.date) == days[1:]  # the first day has no B
+    difference = load_leg(data, "pe:A - A")
+    assert list(difference) == [10.0, 1.0, -8.0] and list(difference.index.date) == days[:3]
+    with pytest.raises(DataError, match="unknown symbol or series: C"):
+        load_leg(data, "A / C")
 
 
 def test_spread_errors_are_one_clear_line(split_market) -> None:
