@@ -31,6 +31,9 @@ from signals.rules import (
 
 # A "since 2008" rule accepts history starting a few days after the date (weekends, holidays).
 COVERAGE_SLACK = timedelta(days=7)
+# Float noise must not decide an exact threshold ((4.10 - 3.85) * 100 = 24.99999999999996):
+# measures compared with a threshold are rounded to 1e-9 of their unit (bps, pp, %).
+DECIMALS = 9
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def _mark_final(frame: pd.DataFrame, rule: Rule, market: MarketData) -> pd.DataF
 def _frame(
     measure: pd.Series, threshold: pd.Series | float, x: pd.Series, **extra: pd.Series
 ) -> pd.DataFrame:
-    data = {"measure": measure, "threshold": threshold, "x": x, **extra}
+    data = {"measure": measure, "threshold": threshold, "x": x.round(DECIMALS), **extra}
     return pd.DataFrame(data, index=measure.index)
 
 
@@ -243,7 +246,7 @@ def _rally(rule: RallyFromLow, legs: dict[str, pd.Series]) -> _Built:
 
 def _rate_change(rule: RateChange, legs: dict[str, pd.Series]) -> _Built:
     values = legs[rule.series]
-    change = values.diff() * 100.0
+    change = (values.diff() * 100.0).round(DECIMALS)
     stepped = change.where(change.abs() >= rule.min_change_bps, 0.0).where(change.notna())
     x = -stepped if rule.direction == "down" else stepped
     threshold = -rule.min_change_bps if rule.direction == "down" else rule.min_change_bps

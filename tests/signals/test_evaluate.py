@@ -206,6 +206,33 @@ def test_rally_fires_at_exactly_the_threshold() -> None:
     assert event.title == f"X up 50.0% from its 3-session low (8.0000 on {DAYS[1]})"
 
 
+def test_spread_at_exactly_the_threshold_fires_and_a_tie_does_not_overtake() -> None:
+    two = DAYS[:2]
+    data = market({"A": frame(two, [1.0, 1.25]), "B": frame(two, [1.0, 1.0]),
+                   "C": frame(two, [2.0, 2.5])})  # fmt: skip
+    beats = {"id": "s", "type": "spread_threshold", "a": "A", "b": "B", "window": "1d"}
+    (event,) = backtest_rule(parse_rule({**beats, "threshold_bps": 2500}), data)
+    assert event.measure == 2500.0  # exactly: 1.25 and 0.25 are exact binary fractions
+    assert backtest_rule(parse_rule({**beats, "threshold_bps": 2500.01}), data) == []
+    # C returns exactly what A returns: a tie is not a crossover, in either direction.
+    tie = {"id": "x", "type": "relative_crossover", "a": "A", "b": "C", "window": "1d"}
+    for direction in ("up", "down", "either"):
+        assert backtest_rule(parse_rule({**tie, "direction": direction}), data) == []
+
+
+def test_curve_steepening_by_x_bps_over_n_sessions() -> None:
+    days = sessions("2025-01-06", 6)
+    data = market(
+        L=series(days, [4.0, 4.0, 4.05, 4.1, 4.2, 4.2], "L"),
+        S=series(days, [4.0] * 6, "S"),
+    )
+    rule = parse_rule({"id": "c", "type": "curve", "long": "L", "short": "S", "mode": "change",
+                       "change_bps": 10, "sessions": 2})  # fmt: skip
+    (event,) = backtest_rule(rule, data)
+    assert event.date == days[3]  # +10 bps over 2 sessions: exactly the change asked for
+    assert event.measure == pytest.approx(10.0)
+
+
 def test_rate_cut_and_hike_titles() -> None:
     days = sessions("2025-09-15", 5)
     data = market(FED=series(days, [4.5, 4.5, 4.25, 4.25, 4.5], "FED"))
@@ -217,6 +244,13 @@ def test_rate_cut_and_hike_titles() -> None:
     ]
     cuts = parse_rule({"id": "cut", "type": "rate_change", "series": "FED", "direction": "down"})
     assert [e.date for e in backtest_rule(cuts, data)] == [days[2]]
+
+
+def test_a_25_bps_cut_meets_a_25_bps_minimum_despite_float_noise() -> None:
+    days = sessions("2025-09-15", 3)
+    data = market(FED=series(days, [4.10, 4.10, 3.85], "FED"))  # (3.85 - 4.10) * 100 > -25
+    rule = parse_rule({"id": "cut", "type": "rate_change", "series": "FED", "min_change_bps": 25})
+    assert [e.title for e in backtest_rule(rule, data)] == ["FED cut by 25 bps to 3.85%"]
 
 
 def test_curve_uninverts_after_confirmation() -> None:
