@@ -57,7 +57,7 @@ from bot.notifier import (
 from bot.on_call import make_actor
 from bot.parsing import WINDOW_HELP, CommandError
 from bot.replies import Actor, Reply
-from bot.reply_charts import signal_chart, spread_chart
+from bot.reply_chart import render_reply_chart
 from bot.safety import mention_user, neutralise_discord, sanitize
 
 if TYPE_CHECKING:
@@ -554,7 +554,8 @@ async def spread_command(
 
     def work() -> Answer:
         reply = core.spread(a, b, window)
-        return reply, spread_chart(core.db, reply)
+        title = f"{reply.a.symbol} vs {reply.b.symbol} ({reply.window})"
+        return reply, render_reply_chart(core.db, reply.chart, title)
 
     await answer(interaction, work, defer=True)
 
@@ -575,8 +576,7 @@ async def signal_command(interaction: Interaction, rule: str) -> None:
 
     def work() -> Answer:
         detail = core.signal(rule, actor)
-        (chosen,) = [r for r in core.rules() if r.id == detail.row.rule_id]
-        return detail, signal_chart(core.db, chosen, detail)
+        return detail, render_reply_chart(core.db, detail.chart, detail.row.title)
 
     await answer(interaction, work, defer=True)
 
