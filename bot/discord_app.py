@@ -9,6 +9,11 @@ Exactly-once on the bot path: every post carries `nonce` + `enforce_nonce` (Disc
 the existing message for a repeated nonce within a few minutes), and after a crash
 `find_existing` scans the channel's recent messages for the alert key in the bot's footer.
 Webhooks can do neither, so a webhook post interrupted by a crash may appear twice.
+
+Bot posts (channels and DMs, `discord:dm:<user_id>`) carry the alert buttons as components;
+`RotationClient` answers them and the slash commands over the gateway (`run_discord`).
+Commands call the platform-neutral core (`bot.commands.Commands`) in a worker thread and
+format with `bot.discord_format`; this module only adapts to discord.py.
 """
 
 from __future__ import annotations
