@@ -133,12 +133,13 @@ def _fast_number(cell: str, field: str, name: str, line: int) -> float | None:
     try:
         value = float(cell)
     except ValueError:
-        return _parse_number(cell, field, name, line)
+        return parse_number(cell, field, name, line)
     # NaN and infinities are the only floats for which value - value is not 0.
-    return value if value - value == 0 else _parse_number(cell, field, name, line)
+    return value if value - value == 0 else parse_number(cell, field, name, line)
 
 
-def _parse_number(text: str, field: str, name: str, line: int) -> float | None:
+def parse_number(text: str, field: str, name: str, line: int) -> float | None:
+    """A finite number, None for a missing-value marker, else SourceError naming file and line."""
     cell = text.strip()
     if cell in MISSING:
         return None

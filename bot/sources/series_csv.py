@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 from bot.sources.base import SourceError
-from bot.sources.csv_dir import MISSING, note_date
+from bot.sources.csv_dir import note_date, parse_number
 from signals.models import SeriesPoint
 
 _DATE_HEADERS = frozenset({"date", "observation_date"})
-_MISSING = MISSING | {"."}
 
 
 def read_series_file(path: Path, series_id: str | None = None) -> dict[str, list[SeriesPoint]]:
@@ -114,13 +112,6 @@ def _parse_day(text: str, name: str, line: int) -> date:
 
 
 def _parse_value(text: str, name: str, line: int) -> float | None:
-    cell = text.strip()
-    if cell in _MISSING:
+    if text.strip() == ".":  # FRED's "no observation"
         return None
-    try:
-        value = float(cell)
-    except ValueError:
-        raise SourceError(f"{name}, line {line}: unparsable value {text!r}") from None
-    if not math.isfinite(value):
-        raise SourceError(f"{name}, line {line}: value {text!r} is not a finite number")
-    return value
+    return parse_number(text, "value", name, line)
