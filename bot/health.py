@@ -138,6 +138,8 @@ def outbox_counts(db: Database) -> dict[str, int] | None:
 def find_problems(health: Health, now: datetime, settings: Settings) -> list[str]:
     """Human-readable problems, one line each."""
     problems = []
+    if not health.symbols:
+        problems.append("no price data cached (run rotation-bot prices update)")
     stale = [s for s in health.symbols if s.stale]
     if stale:
         names = ", ".join(f"{s.symbol} ({s.sessions_behind} behind)" for s in stale[:8])

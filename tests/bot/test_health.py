@@ -76,3 +76,10 @@ def test_a_stopped_service_is_not_running(fresh_db: Database) -> None:
     state = {"started_at": NOW.isoformat(), "stopped_at": NOW.isoformat()}
     service_state.set_state(fresh_db, state, NOW)
     assert not collect_health(fresh_db, NOW, SETTINGS).service_running
+
+
+def test_an_empty_price_cache_is_a_problem_not_healthy(fresh_db: Database) -> None:
+    evaluated(fresh_db, date(2025, 12, 1))
+    service_state.set_state(fresh_db, {"heartbeat": NOW.isoformat()}, NOW)
+    health = collect_health(fresh_db, NOW, SETTINGS)
+    assert health.problems == ["no price data cached (run rotation-bot prices update)"]
