@@ -17,6 +17,7 @@ from bot.jobs import ServiceJobs, replay_copy
 from bot.schedule import replay_window
 from bot.service import Service
 from storage.db import open_db
+from storage.outbox import list_outbox
 
 FROM, TO = date(2025, 1, 1), date(2025, 3, 31)
 
@@ -67,4 +68,10 @@ def test_replay_of_a_quarter_matches_the_backtest(cached: Path, tmp_path: Path) 
     # (their firing was never announced, so evaluation does not announce the reversal).
     announced = {f"{r}:{ep}:{k}" for r, ep, k, _ in expected if ep >= FROM.isoformat()}
     assert alerted == announced
+    silent = {f"{r}:{ep}:{k}" for r, ep, k, _ in expected} - announced
+    assert silent and all(key.endswith(":reversed") for key in silent)  # the case occurs here
+    # Every alert reached the configured destination (the console), once.
+    rows = list_outbox(db)
+    assert sorted(r["dedupe_key"] for r in rows) == sorted(alerted)
+    assert {r["status"] for r in rows} == {"delivered"}
     assert not Path(settings.db_path).samefile(cached)
