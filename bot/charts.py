@@ -145,7 +145,9 @@ def _draw_marked(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
         )
         _mark_last(axes, series)
         _mark_reference(axes, spec, _MARK_LABELS[spec.kind])
-        axes.legend(loc="upper left")
+        # The record line runs along the top of a new-high chart: let matplotlib pick the
+        # emptiest corner and keep the legend above every line.
+        axes.legend(loc="best", framealpha=0.95).set_zorder(10)
         _style(axes)
 
 
