@@ -115,11 +115,7 @@ class ServiceJobs:
     def _yahoo(self) -> Any:
         from bot.sources.yahoo import YahooSource  # lazy: yfinance is slow and replay needs none
 
-        return YahooSource(
-            base_url=self.settings.yahoo_url,
-            retries=self.settings.fetch_retries,
-            timeout=self.settings.fetch_timeout,
-        )
+        return YahooSource.from_settings(self.settings)
 
     def _evaluate(self, db: Database, session: date, now: datetime, alert: bool) -> int:
         if self.network:

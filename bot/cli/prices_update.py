@@ -84,11 +84,7 @@ def yahoo_source(settings: Settings) -> YahooSource:
     # Imported here: yfinance costs ~0.2 s to import and only this command needs it.
     from bot.sources.yahoo import YahooSource
 
-    return YahooSource(
-        base_url=settings.yahoo_url,
-        retries=settings.fetch_retries,
-        timeout=settings.fetch_timeout,
-    )
+    return YahooSource.from_settings(settings)
 
 
 def pe_symbols(symbols: list[str]) -> list[str]:

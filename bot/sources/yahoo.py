@@ -33,6 +33,7 @@ from yfinance.data import YfData
 from yfinance.exceptions import YFRateLimitError
 
 from bot import calendar as nyse
+from bot.config import Settings
 from bot.sources.base import FetchResult, SourceError
 from bot.sources.yahoo_checks import explain_empty, flag_stale, is_provisional, last_opened_session
 from bot.sources.yahoo_http import YahooSession, describe_network_error
@@ -90,6 +91,15 @@ class YahooSource:
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     name: str = field(default="yahoo", init=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> YahooSource:
+        """A source using ROTATION_YAHOO_URL, ROTATION_FETCH_RETRIES and ROTATION_FETCH_TIMEOUT."""
+        return cls(
+            base_url=settings.yahoo_url,
+            retries=settings.fetch_retries,
+            timeout=settings.fetch_timeout,
+        )
 
     def fetch(self, starts: dict[str, date]) -> FetchResult:
         """Bars per symbol from its start date to today; failures carry one readable reason."""
