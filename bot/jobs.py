@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,14 +24,12 @@ from bot import calendar, delivery, digest, evaluation, notifiers, refresh, rule
 from bot.config import Settings
 from bot.schedule import alert_cutoff
 from bot.sources.base import SourceError
-from bot.sources.fred import FredSource
+from bot.sources.fred import FredSource, update_start
 from storage import outbox, series
 from storage.db import open_db
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# FRED revises recent observations now and then: refetch this much before the last one.
-FRED_OVERLAP = timedelta(days=7)
 # Tables a replay starts without, so it alerts like a fresh install over FROM..TO and
 # nothing of the live bot's state (rule states, events, outbox, runs) leaks into it.
 REPLAY_RESET = ("outbox", "outbox_alerts", "events", "rule_state", "service_runs", "service_state")
@@ -174,9 +172,8 @@ class ServiceJobs:
         last = series.last_series_dates(db)
         changed, failed = 0, 0
         for series_id in self.settings.fred_series:
-            start = last.get(series_id)
             try:
-                points = source.fetch_one(series_id, start - FRED_OVERLAP if start else None)
+                points = source.fetch_one(series_id, update_start(last.get(series_id)))
             except SourceError as error:
                 failed += 1
                 log.warning("FRED refresh of %s failed: %s", series_id, error)

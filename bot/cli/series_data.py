@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -14,13 +14,10 @@ from bot.cli.common import app_context, console, err_console, fail, print_json
 from bot.cli.groups import series_app
 from bot.cli.prices_data import describe_unknown, format_number, print_error
 from bot.sources.base import SourceError
-from bot.sources.fred import FredSource
+from bot.sources.fred import FredSource, update_start
 from bot.sources.series_csv import read_series_file
 from signals.models import SeriesPoint
 from storage.series import last_series_dates, series_ids, tail_points, upsert_points
-
-# FRED revises recent observations now and then; refetch this many days before the last one.
-OVERLAP_DAYS = 7
 
 
 @series_app.command("import")
@@ -93,7 +90,7 @@ def update_series(
 
 def _update_starts(db: Database, ids: list[str]) -> dict[str, date | None]:
     last = last_series_dates(db)
-    return {sid: last[sid] - timedelta(days=OVERLAP_DAYS) if sid in last else None for sid in ids}
+    return {sid: update_start(last.get(sid)) for sid in ids}
 
 
 def _fetch_all(

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from email.message import Message
 
 from bot.config import Settings
@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "rotation-bot/0.1 (+https://github.com/rotation-bot)"
 MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped rather than obeyed
+# FRED revises recent observations now and then; an update refetches this far back.
+REVISION_OVERLAP = timedelta(days=7)
+
+
+def update_start(last: date | None) -> date | None:
+    """Where an incremental download starts: a week before the last stored date (all if none)."""
+    return last - REVISION_OVERLAP if last else None
 
 
 class _Retryable(Exception):
