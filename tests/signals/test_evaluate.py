@@ -172,6 +172,17 @@ def test_new_high_tie_is_not_a_record_and_event_names_the_previous_one() -> None
     assert event.measure == 6.0 and event.threshold == 5.0
 
 
+def test_new_high_on_intraday_highs_and_over_n_sessions() -> None:
+    # Day 3 trades above the record close (high 5.5) but closes below it at 4.5.
+    data = market(closes([5, 4, 3, 4.5], high=[5, 4, 3, 5.5]))
+    assert backtest_rule(high_rule(), data) == []
+    (event,) = backtest_rule(high_rule(basis="high"), data)
+    assert event.date == DAYS[3] and event.measure == 5.5
+    # Over the last 2 sessions 4.5 is a high (4 and 3 before it); all-time it is not.
+    (recent,) = backtest_rule(high_rule(lookback=2), data)
+    assert recent.date == DAYS[3] and recent.threshold == 4.0
+
+
 def test_relative_crossover_event_reads_at_a_glance() -> None:
     days = ["2024-12-31", "2025-01-02", "2025-01-03", "2025-01-06"]
     data = market(
