@@ -20,6 +20,7 @@ from signals.measures import (
     spread,
     spread_series,
 )
+from signals.series_expr import UnknownSeries, resolve_series
 from tests.conftest import FIXTURES
 from tests.signals.builders import frame, market, read_csv_frame, series, sessions
 
@@ -169,6 +170,16 @@ def test_ratio_and_difference_of_symbols_and_series_on_common_dates() -> None:
     assert list(difference) == [10.0, 1.0, -8.0] and list(difference.index.date) == days[:3]
     with pytest.raises(DataError, match="unknown symbol or series: C"):
         load_leg(data, "A / C")
+
+
+def test_chart_series_keep_the_bar_still_trading() -> None:
+    days = sessions("2025-01-06", 3)
+    data = market({"A": frame(days, [1, 2, 4], final=[True, True, False]),
+                   "B": frame(days, [1, 1, 2])})  # fmt: skip
+    assert list(resolve_series(data, "A / B")) == [1.0, 2.0, 2.0]
+    assert list(load_leg(data, "A / B")) == [1.0, 2.0]  # rules see final bars only
+    with pytest.raises(UnknownSeries, match="unknown symbol or series: C"):
+        resolve_series(data, "A - C")
 
 
 def test_spread_errors_are_one_clear_line(split_market) -> None:
