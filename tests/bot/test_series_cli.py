@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,6 +164,23 @@ def test_update_server_error_without_retries_left(db_path: Path, fred: FakeFred)
     assert result.exit_code == 1
     assert "failed after 1 attempts: HTTP 503" in result.stderr
     assert "Traceback" not in result.output and stored(db_path) == {}
+
+
+def test_update_without_network_is_one_line_per_series_and_keeps_the_store(
+    db_path: Path,
+) -> None:
+    invoke(db_path, "series", "import", str(SERIES / "wide.csv"))
+    before = stored(db_path)
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"FRED_CSV_URL": f"http://127.0.0.1:{port}/fredgraph.csv", "FRED_SERIES": "DGS10,DGS2"}
+    result = invoke(db_path, "series", "update", env=env)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert [line.split(":")[1] for line in lines] == [" DGS10", " DGS2"]
+    assert all(f"cannot reach FRED at 127.0.0.1:{port}" in line for line in lines)
+    assert "Traceback" not in result.output and stored(db_path) == before
 
 
 def test_show_finds_ids_in_any_case_and_suggests_close_ones(db_path: Path) -> None:
