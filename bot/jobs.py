@@ -48,10 +48,10 @@ class ServiceJobs:
         self._stopping = threading.Event()
 
     async def refresh_intraday(self, now: datetime) -> str:
-        """Fetch today's provisional bars (skipped in replay)."""
+        """Fetch today's provisional bars, then let rules marked intraday fire on them."""
         if not self.network:
             return "replay: no fetch"
-        return await self._in_thread(self._refresh_prices, now)
+        return await self._in_thread(self._intraday, now)
 
     async def evaluate_session(self, session: date, now: datetime, *, alert: bool) -> int:
         """Fetch the session's final bars, evaluate every rule as of it, queue new alerts."""
@@ -106,6 +106,18 @@ class ServiceJobs:
         for symbol, reason in report.failures.items():
             log.warning("refresh of %s failed: %s", symbol, reason)
         return f"{report.rows_changed} rows changed, {len(report.failures)} failed"
+
+    def _intraday(self, db: Database, now: datetime) -> str:
+        summary = self._refresh_prices(db, now)
+        rules = [rule for rule in self._rules() if rule.intraday]
+        if not rules:
+            return summary
+        market = evaluation.load_market(db, rules)
+        # No as_of: the last stored bar, provisional included; those bars never advance state.
+        report = evaluation.check_rules(db, rules, now=now, market=market)
+        if report.new_events:
+            self._enqueue(db, list(report.new_events), market)
+        return f"{summary}; {len(report.new_events)} intraday event(s)"
 
     def _rules(self) -> list[Any]:
         return rules_file.load_rules(self.settings)

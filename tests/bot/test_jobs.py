@@ -12,9 +12,11 @@ import pytest
 from bot.calendar import NEW_YORK
 from bot.config import Settings, load_settings
 from bot.jobs import ServiceJobs, replay_copy
+from signals.models import PriceBar
 from storage import service_state
 from storage.db import open_db
-from storage.prices import tail_rows
+from storage.outbox import list_outbox
+from storage.prices import tail_rows, upsert_bars
 from storage.series import load_series
 from tests.fakes.fred import FakeFred, serve_fred
 from tests.fakes.yahoo import DATA, FakeYahoo, start_fake_yahoo
@@ -69,6 +71,60 @@ async def test_live_jobs_fetch_evaluate_snapshot_and_deliver(
     db = open_db(db_path)
     assert [row["date"] for row in tail_rows(db, "IWB", 5)][-1] == "2026-06-11"
     assert list(load_series(db, ["DGS10"])["DGS10"]) == [4.41, 4.38]
+
+
+INTRADAY_RULES = """
+[[rules]]
+id = "iwm-high-intraday"
+type = "new_high"
+name = "IWM new high (intraday)"
+symbol = "IWM"
+basis = "close"
+min_history = 2
+intraday = true
+
+[[rules]]
+id = "iwm-high-at-close"
+type = "new_high"
+name = "IWM new high (final bars only)"
+symbol = "IWM"
+basis = "close"
+min_history = 2
+"""
+
+
+async def test_intraday_refresh_lets_only_intraday_rules_fire_on_provisional_bars(
+    yahoo: FakeYahoo, fred: FakeFred, db_path: Path, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(INTRADAY_RULES)
+    open_db(db_path).close()
+    settings = settings_for(yahoo, fred, db_path).model_copy(update={"rules_path": rules})
+    db = open_db(db_path)
+    closes = {8: 100.0, 9: 105.0, 10: 95.0, 11: 96.0}  # a record, then a pullback re-arms
+    upsert_bars(db, [PriceBar("IWM", date(2026, 6, d), close=c) for d, c in closes.items()])
+    jobs = ServiceJobs(settings, db_path)
+    await jobs.evaluate_session(date(2026, 6, 11), AFTER_CLOSE, alert=True)  # primes both
+    # Friday noon: the bar of the day so far is provisional and above the record.
+    upsert_bars(db, [PriceBar("IWM", date(2026, 6, 12), close=110.0, final=False)])
+    noon = datetime(2026, 6, 12, 12, 0, tzinfo=NEW_YORK).astimezone(UTC)
+
+    summary = await jobs.refresh_intraday(noon)
+    again = await jobs.refresh_intraday(noon)
+    keys = [row["dedupe_key"] for row in list_outbox(db)]
+    # The close confirms the high: the final-bar rule fires, the intraday one is not re-sent.
+    upsert_bars(db, [PriceBar("IWM", date(2026, 6, 12), close=108.0)])
+    after_close = datetime(2026, 6, 12, 16, 20, tzinfo=NEW_YORK).astimezone(UTC)
+    assert await jobs.evaluate_session(date(2026, 6, 12), after_close, alert=True) == 1
+    jobs.close()
+
+    assert summary.endswith("; 1 intraday event(s)")
+    assert again.endswith("; 0 intraday event(s)")  # recorded once, never re-alerted
+    assert keys == ["iwm-high-intraday:2026-06-12:fired"]
+    assert [row["dedupe_key"] for row in list_outbox(db)] == [
+        "iwm-high-intraday:2026-06-12:fired",
+        "iwm-high-at-close:2026-06-12:fired",
+    ]
 
 
 async def test_one_failing_fred_series_is_logged_and_the_others_still_refresh(
