@@ -60,7 +60,8 @@ def evaluate_rule(
     built = rule_frame(rule, market, as_of)
     usable = built.frame[built.frame["x"].notna()]
     if usable.empty:
-        reason = "; ".join([*problems, built.note or "not enough history for this rule yet"])
+        # A bad bar is the reason to fix first; the history note follows once it is gone.
+        reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
         return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit)
     # Valid bars before a bad last bar are still stepped (the frame leaves the bad one out),
     # so a check that lands on a bad bar catches up exactly as a backtest would.

@@ -64,7 +64,8 @@ def _leaf(
     else:
         raise DataError(f"unknown symbol or series: {name}")
     values = values.astype("float64").dropna()
-    values = values[~values.index.duplicated(keep="last")]
+    # Which of two bars on one date is right cannot be known: use neither (inspect_leg says so).
+    values = values[~values.index.duplicated(keep=False)]
     return values.sort_index().rename(name)
 
 

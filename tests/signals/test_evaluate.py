@@ -46,6 +46,14 @@ def test_duplicated_dates_are_no_data() -> None:
     assert result.status == "NO DATA" and result.reason == f"X: duplicated date {DAYS[1]}"
 
 
+def test_a_duplicated_bar_never_fires_and_the_bars_around_it_still_count() -> None:
+    doubled = frame([DAYS[0], DAYS[1], DAYS[1]], [1, 2, 2.5])
+    result = evaluate_rule(high_rule(), market({"X": doubled}))
+    assert result.status == "NO DATA" and result.events == ()
+    later = frame([DAYS[0], DAYS[1], DAYS[1], DAYS[2]], [1, 2, 2.5, 3])
+    assert [e.date for e in backtest_rule(high_rule(), market({"X": later}))] == [DAYS[2]]
+
+
 def test_missing_symbol_is_no_data() -> None:
     rule = parse_rule({"id": "c", "type": "relative_crossover", "a": "X", "b": "Y"})
     result = evaluate_rule(rule, market(closes([1, 2])))
