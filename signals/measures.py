@@ -164,7 +164,7 @@ def spread(
     if unusable:
         # Cached rows can all be unusable: provisional only, no such column, zero or negative.
         kind = "adjusted closes" if basis == "total" else "closes"
-        raise DataError(f"No usable final {kind} for {' and '.join(unusable)} yet.")
+        raise DataError(f"No usable final {kind} for {' and '.join(unusable)}.")
     end = as_of or min(leg.index[-1].date() for leg in legs)
     a_leg, b_leg = (leg_return(leg, parsed, end) for leg in legs)
     return SpreadReport(a=a_leg, b=b_leg, window=parsed.text, basis=basis, as_of=end)

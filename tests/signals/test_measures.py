@@ -202,9 +202,9 @@ def test_spread_without_any_usable_final_bar_is_a_data_error(basis: str) -> None
         }
     )
     kind = "adjusted closes" if basis == "total" else "closes"
-    with pytest.raises(DataError, match=f"^No usable final {kind} for PRV and NEG yet.$"):
+    with pytest.raises(DataError, match=f"^No usable final {kind} for PRV and NEG\\.$"):
         spread(data, "PRV", "NEG", "1d", basis=basis)  # type: ignore[arg-type]
-    with pytest.raises(DataError, match=f"^No usable final {kind} for NEG yet.$"):
+    with pytest.raises(DataError, match=f"^No usable final {kind} for NEG\\.$"):
         spread(data, "OK", "NEG", "1d", basis=basis)  # type: ignore[arg-type]
 
 
