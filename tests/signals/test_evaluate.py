@@ -216,6 +216,17 @@ def test_relative_crossover_event_reads_at_a_glance() -> None:
     )  # fmt: skip
 
 
+def test_default_crossover_wobbling_for_weeks_alerts_once() -> None:
+    days = [date(2024, 12, 31), *sessions("2025-01-02", 40)]  # eight weeks after the anchor
+    wobble = [100.0] + [100.3 if i % 2 else 99.7 for i in range(40)]  # YTD spread ±0.3 pp
+    data = market({"A": frame(days, wobble), "B": frame(days, [100.0] * 41)})
+    rule = parse_rule({"id": "x", "type": "relative_crossover", "a": "A", "b": "B"})
+    assert [e.kind for e in backtest_rule(rule, data)] == ["fired"]  # defaults only
+    flappy = parse_rule({"id": "x", "type": "relative_crossover", "a": "A", "b": "B",
+                         "hysteresis": 0, "emit_reversed": False})  # fmt: skip
+    assert len(backtest_rule(flappy, data)) == 20  # what the default band prevents
+
+
 def test_rally_fires_at_exactly_the_threshold() -> None:
     rule = parse_rule(
         {"id": "r", "type": "rally_from_low", "symbol": "X", "threshold_pct": 50, "lookback": 3}
