@@ -14,11 +14,12 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
+from bot.alerting import mentions_to_send, queue_alerts
 from bot.config import Settings
 from bot.notifier import (
     AlertMessage,
@@ -31,17 +32,18 @@ from bot.notifier import (
     build_alert_message,
     redact,
 )
+from bot.notifiers import close_notifiers, dm_notifiers
 from signals.models import Event, MarketData
+from signals.rules import Rule
 from storage.outbox import (
     OutboxRow,
     claim_row,
     due_rows,
-    enqueue_alerts,
-    known_alert_keys,
     load_alert,
     mark_delivered,
     mark_failed,
     next_due_at,
+    open_destinations,
     utc_now,
 )
 
@@ -203,7 +205,9 @@ class _Sender:
             found = self._find_existing(notifier, row)
             if found is not None:
                 return found
-        return notifier.send(self._message(row.dedupe_key), idempotency_key=row.dedupe_key)
+        message = self._message(row.dedupe_key)
+        message = message.with_mentions(mentions_to_send(self.db, row, message.rule_id))
+        return notifier.send(message, idempotency_key=row.dedupe_key)
 
     def _find_existing(self, notifier: Notifier, row: OutboxRow) -> DeliveryResult | None:
         since = datetime.fromisoformat(row.created_at) - timedelta(minutes=1)
@@ -228,7 +232,8 @@ class _Sender:
     def _message(self, key: str) -> AlertMessage:
         if key not in self.messages:
             event, chart = load_alert(self.db, key)
-            self.messages[key] = build_alert_message(event, chart)
+            # A re-notification round has its own key (footer, nonce, metadata, buttons).
+            self.messages[key] = replace(build_alert_message(event, chart), key=key)
         return self.messages[key]
 
     def _fail(self, row: OutboxRow, attempts: int, error: DeliveryError) -> None:
@@ -293,14 +298,30 @@ def enqueue_and_deliver(
     now: Clock = utc_now,
     sleep: Sleep = time.sleep,
     policy: DeliveryPolicy | None = None,
+    settings: Settings | None = None,
+    rules: Sequence[Rule] = (),
 ) -> DeliveryReport:
-    """Record new events in the outbox (with their charts) for every notifier, then deliver."""
-    render = render or render_event_chart
-    known = known_alert_keys(db, (event.dedupe_key for event in events))
-    charts = {e.dedupe_key: render(e, market) for e in events if e.dedupe_key not in known}
-    added = enqueue_alerts(db, events, [n.name for n in notifiers], charts=charts, now=now())
-    log.info("%d new outbox row(s) for %d event(s)", added, len(events))
-    return deliver_pending(db, notifiers, now=now, sleep=sleep, policy=policy)
+    """Queue new events like the service does (`bot.alerting.queue_alerts`), then deliver.
+
+    Args:
+        settings, rules: enable subscriber DMs and re-notification (None: mentions only).
+    """
+    draw = render or render_event_chart
+    queued = queue_alerts(
+        db,
+        events,
+        [n.name for n in notifiers],
+        settings=settings,
+        rules=rules,
+        render=lambda event: draw(event, market),
+        now=now(),
+    )
+    log.info("%d new outbox row(s) for %d event(s)", queued.rows, len(events))
+    dms = dm_notifiers(settings, open_destinations(db), notifiers) if settings else []
+    try:
+        return deliver_pending(db, [*notifiers, *dms], now=now, sleep=sleep, policy=policy)
+    finally:
+        close_notifiers(dms, keep=notifiers)
 
 
 def render_event_chart(event: Event, market: MarketData) -> bytes | None:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from bot import calendar, delivery, digest, evaluation, notifiers, refresh, rules_file, universe
+from bot.alerting import queue_alerts, queue_renotifications
 from bot.config import Settings
 from bot.schedule import alert_cutoff
 from bot.sources.base import SourceError
@@ -38,12 +39,15 @@ REPLAY_RESET = ("outbox", "outbox_alerts", "events", "rule_state", "service_runs
 class ServiceJobs:
     """The real jobs (see `bot.worker.Jobs`)."""
 
+    clock: Callable[[], datetime] = staticmethod(outbox.utc_now)  # on-call times (tests set it)
+
     def __init__(
         self, settings: Settings, db_path: Path, *, network: bool = True, digests: bool = True
     ) -> None:
         self.settings, self.db_path, self.network = settings, db_path, network
         self.digests = digests
         self._notifiers: list[Any] | None = None
+        self._dms: dict[str, Any] = {}  # DM notifiers by destination, kept for their sessions
         self._replay_market: Any = None
         self._stopping = threading.Event()
 
@@ -80,7 +84,7 @@ class ServiceJobs:
     def close(self) -> None:
         """Release the notifiers' HTTP sessions."""
         if self._notifiers:
-            notifiers.close_notifiers(self._notifiers)
+            notifiers.close_notifiers([*self._notifiers, *self._dms.values()])
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
         def run() -> T:
@@ -152,10 +156,14 @@ class ServiceJobs:
         return self._replay_market
 
     def _enqueue(self, db: Database, events: list[Any], market: Any) -> None:
+        # Replay (no network) rehearses without on-call: nobody is pinged, DMed or reminded.
         names = [notifier.name for notifier in self._get_notifiers()]
-        charts = {e.dedupe_key: delivery.render_event_chart(e, market) for e in events}
-        added = outbox.enqueue_alerts(db, events, names, charts=charts)
-        log.info("%d alert(s) queued for %s", added, ", ".join(names))
+        queued = queue_alerts(
+            db, events, names, settings=self.settings, rules=self._rules(),
+            render=lambda event: delivery.render_event_chart(event, market),
+            now=self.clock(), on_call=self.network,
+        )  # fmt: skip
+        log.info("%d alert(s) queued (%d row(s)) for %s", queued.alerts, queued.rows, names)
 
     def _get_notifiers(self) -> list[Any]:
         if self._notifiers is None:
@@ -163,11 +171,20 @@ class ServiceJobs:
         return self._notifiers
 
     def _deliver(self, db: Database) -> Mapping[str, int]:
+        names = [notifier.name for notifier in self._get_notifiers()]
+        if self.network:  # re-notification rounds come due between passes (every 30 s)
+            queue_renotifications(db, names, settings=self.settings, now=self.clock())
         policy = replace(delivery.policy_from_settings(self.settings), max_wait=0)
         report = delivery.deliver_pending(
-            db, self._get_notifiers(), policy=policy, stop=self._stopping.is_set
+            db, self._with_dms(db), policy=policy, stop=self._stopping.is_set
         )
         return {"delivered": report.delivered, "retried": report.retried, "dead": report.dead}
+
+    def _with_dms(self, db: Database) -> list[Any]:
+        base = self._get_notifiers()
+        new = [d for d in outbox.open_destinations(db) if d not in self._dms]
+        self._dms.update((n.name, n) for n in notifiers.dm_notifiers(self.settings, new, base))
+        return [*base, *self._dms.values()]
 
     def _snapshot(self, db: Database, now: datetime) -> str:
         symbols = [s for s in universe.configured_symbols(self.settings) if not s.startswith("^")]

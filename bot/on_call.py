@@ -144,7 +144,8 @@ class OnCallCommands:
 
     def acknowledge(self, actor: Actor, alert_key: str) -> AckReply:
         """Record an alert's acknowledgement; the first one wins and later ones are told who."""
-        key = parsing.one_line(alert_key, 200)
+        # A reminder or escalation carries its round's key; the alert is what gets acknowledged.
+        key = subs.original_alert_key(parsing.one_line(alert_key, 200))
         if not key:
             raise CommandError("Missing alert key.")
         ack = subs.acknowledge(

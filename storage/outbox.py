@@ -65,6 +65,12 @@ def create_outbox(db: Database) -> None:
     db.execute("CREATE INDEX outbox_open ON outbox (destination, status, id)")
 
 
+@migrations()
+def add_outbox_mentions(db: Database) -> None:
+    """Subscriber ids a channel row may ping, fixed when the alert is queued (space-separated)."""
+    db.execute("ALTER TABLE outbox ADD COLUMN mentions TEXT NOT NULL DEFAULT ''")
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     """One delivery of one alert to one destination."""
@@ -80,6 +86,12 @@ class OutboxRow:
     created_at: str
     updated_at: str
     delivered_at: str | None
+    mentions: str = ""
+
+    @property
+    def mention_ids(self) -> tuple[str, ...]:
+        """The subscriber ids this row was queued to ping."""
+        return tuple(self.mentions.split())
 
 
 def stamp(moment: datetime) -> str:
@@ -116,20 +128,47 @@ def enqueue_alerts(
     return _count_rows(db) - before
 
 
-def _insert_alert(db: Database, event: Event, chart: bytes | None, when: str) -> None:
+def enqueue_alert(
+    db: Database,
+    key: str,
+    event: Event,
+    rows: Mapping[str, Sequence[str]],
+    *,
+    chart: bytes | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Record one alert under `key` and a row per destination with the ids it may mention.
+
+    `key` may differ from `event.dedupe_key` (a re-notification round of that alert). As
+    with `enqueue_alerts`, a (key, destination) pair is recorded once; return the new rows.
+    """
+    when = stamp(now or utc_now())
+    before = _count_rows(db)
+    with db.atomic():
+        _insert_alert(db, event, chart, when, key=key)
+        for destination, mentions in rows.items():
+            _insert_row(db, key, destination, when, mentions)
+    return _count_rows(db) - before
+
+
+def _insert_alert(
+    db: Database, event: Event, chart: bytes | None, when: str, *, key: str | None = None
+) -> None:
     payload = json.dumps(event_to_payload(event), default=str, sort_keys=True)
     db.execute(
         "INSERT OR IGNORE INTO outbox_alerts (dedupe_key, payload, chart, created_at)"
         " VALUES (?, ?, ?, ?)",
-        [event.dedupe_key, payload, chart, when],
+        [key or event.dedupe_key, payload, chart, when],
     )
 
 
-def _insert_row(db: Database, key: str, destination: str, when: str) -> None:
+def _insert_row(
+    db: Database, key: str, destination: str, when: str, mentions: Sequence[str] = ()
+) -> None:
     db.execute(
         "INSERT OR IGNORE INTO outbox (dedupe_key, destination, next_attempt_at, created_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?)",
-        [key, destination, when, when, when],
+        " updated_at, mentions) VALUES (?, ?, ?, ?, ?, ?)",
+        [key, destination, when, when, when, " ".join(mentions)],
     )
 
 
@@ -145,6 +184,12 @@ def known_alert_keys(db: Database, keys: Iterable[str]) -> set[str]:
     marks = ", ".join("?" for _ in wanted)
     sql = f"SELECT dedupe_key FROM outbox_alerts WHERE dedupe_key IN ({marks})"  # noqa: S608
     return {row[0] for row in db.execute(sql, wanted)}
+
+
+def open_destinations(db: Database) -> set[str]:
+    """Destinations with rows still to send (pending or sending)."""
+    sql = "SELECT DISTINCT destination FROM outbox WHERE status IN ('pending', 'sending')"
+    return {row[0] for row in db.execute(sql)}
 
 
 _DUE = """

@@ -266,6 +266,29 @@ def acknowledgement(db: Database, dedupe_key: str) -> Acknowledgement | None:
 
 # Re-notification rounds
 
+# A round is posted under its own outbox key, so the platforms' duplicate checks (Discord
+# nonce and footer, Slack metadata) never confuse it with the original alert or another round.
+RENOTIFY_SUFFIX = ":renotify:"
+ESCALATION_SUFFIX = ":escalated"
+
+
+def renotify_key(dedupe_key: str, round_number: int) -> str:
+    """The outbox key of re-notification round `round_number` (1, 2, ...) of an alert."""
+    return f"{dedupe_key}{RENOTIFY_SUFFIX}{round_number}"
+
+
+def escalation_key(dedupe_key: str) -> str:
+    """The outbox key of an alert's escalation to the channel."""
+    return f"{dedupe_key}{ESCALATION_SUFFIX}"
+
+
+def original_alert_key(key: str) -> str:
+    """The alert a round's key belongs to (acknowledging a reminder acknowledges the alert)."""
+    if key.endswith(ESCALATION_SUFFIX):
+        return key.removesuffix(ESCALATION_SUFFIX)
+    base, found, number = key.rpartition(RENOTIFY_SUFFIX)
+    return base if found and number.isdigit() else key
+
 
 def schedule_renotify(
     db: Database,

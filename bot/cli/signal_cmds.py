@@ -152,7 +152,7 @@ def check_cmd(
         _check_range(market, day, day, ("--as-of", "--as-of"))
     now = datetime.now(UTC)
     report = check_rules(db, rules, as_of=day, persist=day is None, now=now, market=market)
-    delivered = _deliver(ctx, report, market, now) if deliver else None
+    delivered = _deliver(ctx, report, market, now, rules) if deliver else None
     if as_json:
         print_json(check_json(report) | ({"delivery": delivered} if delivered else {}))
     else:
@@ -162,7 +162,7 @@ def check_cmd(
 
 
 def _deliver(
-    ctx: typer.Context, report: CheckReport, market: MarketData, now: datetime
+    ctx: typer.Context, report: CheckReport, market: MarketData, now: datetime, rules: list[Rule]
 ) -> dict[str, Any]:
     """Queue the report's new events (within the catch-up window) and deliver the outbox once."""
     from bot.delivery import enqueue_and_deliver, policy_from_settings
@@ -175,7 +175,13 @@ def _deliver(
     notifiers = build_notifiers(context.settings)
     try:
         delivery = enqueue_and_deliver(
-            context.db, events, notifiers, market, policy=policy_from_settings(context.settings)
+            context.db,
+            events,
+            notifiers,
+            market,
+            policy=policy_from_settings(context.settings),
+            settings=context.settings,  # subscribers' mentions and DMs, mutes, renotify
+            rules=rules,
         )
     finally:
         close_notifiers(notifiers)

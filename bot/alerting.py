@@ -1,0 +1,227 @@
+"""From new events to outbox rows: mutes, subscriber mentions, DMs and re-notification rounds.
+
+Both `rotation-bot run` (bot/jobs.py) and `check --deliver` (bot/delivery.py) queue alerts
+through `queue_alerts`, so they honour the same mutes and subscriptions.
+
+Who is pinged is decided when an alert is queued and stored with its outbox row (the
+`mentions` column), in the same transaction as the row: a restart can neither lose nor
+repeat it, and a replayed or retried post pings the same people. At send time the stored ids
+are narrowed to those still subscribed with `mention` (`mentions_to_send`), so unsubscribing
+while an alert waits for a retry is honoured, while someone subscribing afterwards is not
+pinged about an alert that fired before they asked. DM subscribers get their own outbox row
+(`discord:dm:<id>` / `slack:dm:<id>`), queued once with the alert and delivered like any row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from bot.config import Settings
+from bot.notifiers import dm_platforms
+from bot.on_call import track_event
+from signals.models import Event
+from signals.rules import Rule
+from storage import outbox
+from storage import subscriptions as subs
+
+log = logging.getLogger(__name__)
+
+Render = Callable[[Event], bytes | None]
+Rows = dict[str, tuple[str, ...]]  # destination -> subscriber ids that row may ping
+
+
+@dataclass
+class QueueReport:
+    """What `queue_alerts` did: rows added, alerts queued, and the alerts a mute held back."""
+
+    rows: int = 0
+    alerts: int = 0
+    muted: list[str] = field(default_factory=list)
+    known: int = 0
+
+
+def platform_of(destination: str) -> str | None:
+    """`discord` or `slack` for a chat destination (channel, webhook or DM); None otherwise."""
+    platform = destination.split(":", 1)[0]
+    return platform if platform in subs.PLATFORMS and ":" in destination else None
+
+
+def is_dm(destination: str) -> bool:
+    """True for a direct-message destination (`<platform>:dm:<user id>`)."""
+    return platform_of(destination) is not None and destination.split(":")[1] == "dm"
+
+
+def queue_alerts(
+    db: Database,
+    events: Sequence[Event],
+    destinations: Sequence[str],
+    *,
+    settings: Settings | None,
+    rules: Iterable[Rule] = (),
+    render: Render = lambda event: None,
+    now: datetime,
+    on_call: bool = True,
+) -> QueueReport:
+    """Queue new events for every destination, with their subscribers' mentions and DMs.
+
+    Args:
+        settings: for the DM platforms and renotify rounds; None: no DMs, no re-notification.
+        rules: the rules in force, for their `renotify_minutes` (re-notification starts here).
+        render: draws an event's chart; called only for alerts actually queued.
+        on_call: False in a replay: no mentions, DMs, mutes or re-notification.
+    """
+    by_id = {rule.id: rule for rule in rules}
+    report = QueueReport()
+    known = outbox.known_alert_keys(db, (e.dedupe_key for e in events))
+    for event in events:
+        if event.dedupe_key in known:
+            report.known += 1  # queued before (a re-run): its rows and DMs already exist
+            continue
+        if on_call and _held_by_mute(db, event, now):
+            report.muted.append(event.dedupe_key)
+            if settings is not None:
+                _stop_if_reversed(db, event, by_id, settings, now)
+            continue
+        rows = _plan_rows(db, event.rule_id, destinations, settings, on_call)
+        with db.atomic():
+            report.rows += outbox.enqueue_alert(
+                db, event.dedupe_key, event, rows, chart=render(event), now=now
+            )
+            if on_call and settings is not None and event.rule_id in by_id:
+                track_event(db, event, by_id[event.rule_id], settings, now=now)
+        report.alerts += 1
+    return report
+
+
+def _held_by_mute(db: Database, event: Event, now: datetime) -> bool:
+    mute = subs.muted(db, event.rule_id, now)
+    if mute is None:
+        return False
+    log.info(
+        "%s is muted (%s until %s, by %s): alert %s recorded, not posted",
+        event.rule_id,
+        mute.rule_id,
+        mute.until,
+        mute.muted_by,
+        event.dedupe_key,
+    )
+    return True
+
+
+def _stop_if_reversed(
+    db: Database, event: Event, rules: dict[str, Rule], settings: Settings, now: datetime
+) -> None:
+    # A reversal ends the reminders of its firing even when it is not posted.
+    if event.kind == "reversed" and event.rule_id in rules:
+        track_event(db, event, rules[event.rule_id], settings, now=now)
+
+
+def _plan_rows(
+    db: Database,
+    rule_id: str,
+    destinations: Sequence[str],
+    settings: Settings | None,
+    on_call: bool,
+) -> Rows:
+    """Every destination with the subscribers it may ping, plus a row per DM subscriber."""
+    if not on_call:
+        return {destination: () for destination in destinations}
+    found = {p: subs.recipients(db, rule_id, p) for p in subs.PLATFORMS}
+    rows: Rows = {}
+    for destination in destinations:
+        platform = platform_of(destination)
+        rows[destination] = found[platform].mention if platform else ()
+    for platform in dm_platforms(settings) if settings is not None else ():
+        rows.update({f"{platform}:dm:{user}": () for user in found[platform].dm})
+    return rows
+
+
+def mentions_to_send(db: Database, row: outbox.OutboxRow, rule_id: str) -> tuple[str, ...]:
+    """The row's stored mentions that are still `mention` subscribers of the rule."""
+    platform = platform_of(row.destination)
+    if not row.mentions or platform is None or is_dm(row.destination):
+        return ()
+    current = set(subs.recipients(db, rule_id, platform).mention)
+    return tuple(user for user in row.mention_ids if user in current)
+
+
+# Re-notification rounds
+
+
+def queue_renotifications(
+    db: Database, destinations: Sequence[str], *, settings: Settings, now: datetime
+) -> int:
+    """Queue every due round: reminders to the subscribers, or the escalation to the channel.
+
+    A round's rows and its bookkeeping are written in one transaction, so a restart neither
+    skips nor repeats it. Rounds of a muted rule wait until the mute ends. Returns rows added.
+    """
+    added = 0
+    for due in subs.due_renotifications(db, now):
+        if subs.muted(db, due.rule_id, now) is not None:
+            continue
+        try:
+            event, chart = outbox.load_alert(db, due.dedupe_key)
+        except KeyError:
+            log.warning("no stored alert %s to re-notify; stopping its rounds", due.dedupe_key)
+            subs.stop_renotify(db, due.dedupe_key)
+            continue
+        with db.atomic():
+            added += _queue_round(db, due, event, chart, destinations, settings, now)
+            subs.record_renotify(db, due.dedupe_key, now=now)
+    return added
+
+
+def _queue_round(
+    db: Database,
+    due: subs.Renotify,
+    event: Event,
+    chart: bytes | None,
+    destinations: Sequence[str],
+    settings: Settings,
+    now: datetime,
+) -> int:
+    channels = [d for d in destinations if not is_dm(d)]
+    rows = _plan_rows(db, event.rule_id, channels, settings, on_call=True)
+    if due.escalate:
+        key, framed = subs.escalation_key(due.dedupe_key), escalation_event(event, due.round)
+        rows = {d: m for d, m in rows.items() if not is_dm(d)}
+        log.info("escalating %s to the channel after %d reminder(s)", due.dedupe_key, due.round)
+    else:
+        number = due.round + 1
+        key, framed = subs.renotify_key(due.dedupe_key, number), reminder_event(event, due, number)
+        rows = {d: m for d, m in rows.items() if is_dm(d) or m}  # only where someone is pinged
+        chart = None  # the original alert already shows it
+        log.info(
+            "re-notifying %s (round %d) to %d destination(s)", due.dedupe_key, number, len(rows)
+        )
+    return outbox.enqueue_alert(db, key, framed, rows, chart=chart, now=now)
+
+
+def reminder_event(event: Event, due: subs.Renotify, number: int) -> Event:
+    """The alert framed as reminder `number` of `due.max_rounds` to its subscribers."""
+    return replace(
+        event,
+        title=f"Reminder {number}/{due.max_rounds}: {event.title}",
+        description=_joined("Not acknowledged yet.", event.description),
+    )
+
+
+def escalation_event(event: Event, reminders: int) -> Event:
+    """The alert framed for the whole channel after `reminders` unanswered reminders."""
+    return replace(
+        event,
+        title=f"Escalated: {event.title}",
+        description=_joined(
+            f"Escalated: not acknowledged after {reminders} reminder(s).", event.description
+        ),
+    )
+
+
+def _joined(first: str, rest: str) -> str:
+    return f"{first} {rest}".strip()
