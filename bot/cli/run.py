@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli import app
-from bot.cli.common import app_context, fail
+from bot.cli.common import app_context, err_console, fail
 from bot.config import Settings
 
 ReplayOption = Annotated[
@@ -46,6 +46,8 @@ def run(ctx: typer.Context, replay: ReplayOption = None, speed: SpeedOption = 0.
         fail("--speed only applies to --replay", code=2)
     if window is not None and not settings.db_path.exists():
         fail(f"no database at {settings.db_path}: import or update prices before a replay", 2)
+    if window is None:
+        check_chat_settings(settings)
     raise typer.Exit(serve(settings, window, speed))
 
 
@@ -94,7 +96,7 @@ def _run(
     jobs = ServiceJobs(settings, db_path, network=window is None)
     clock = SimulatedClock(replay_window(*window)[0], speed) if window else RealClock()
     observer, extra = _metrics(settings, db_path, clock)
-    extra += chat_adapters(settings)
+    extra += chat_adapters(settings, db_path, replay=window is not None)
     service = Service(
         settings, jobs, db_path=db_path, clock=clock, replay=window,
         observer=observer, redact=redact, extra_tasks=extra,
@@ -121,9 +123,44 @@ def _metrics(
     return metrics, [server.serve()]
 
 
-def chat_adapters(settings: Settings) -> list[Coroutine[Any, Any, None]]:
-    """Long-running chat clients (Discord gateway, Slack Socket Mode), run until cancelled.
+def check_chat_settings(settings: Settings) -> None:
+    """Exit 2 with one `config error:` line per problem when Slack commands are half set up."""
+    from bot.slack_commands import check_slack_settings, slack_commands_wanted
 
-    Posting alerts needs none of them (REST and webhooks); they serve the slash commands.
+    problems = check_slack_settings(settings) if slack_commands_wanted(settings) else []
+    for line in problems:
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(2)
+
+
+def chat_adapters(
+    settings: Settings, db_path: Path, *, replay: bool = False
+) -> list[Coroutine[Any, Any, None]]:
+    """Long-running chat clients (Discord gateway, Slack app), run until cancelled.
+
+    Posting alerts needs none of them (REST and webhooks); they serve the slash commands and
+    the alert buttons. A replay starts none: it rehearses alerts, not the desk's commands.
+    Each adapter gets its own command core (its own SQLite connection per worker thread).
     """
-    return []  # wired by the chat-commands integration (issue 5)
+    if replay:
+        return []
+    from bot.slack_commands import slack_commands_wanted
+
+    adapters: list[Coroutine[Any, Any, None]] = []
+    if settings.discord_bot_token is not None:
+        from bot.discord_app import run_discord
+
+        adapters.append(run_discord(settings, _command_core(settings, db_path)))
+    if slack_commands_wanted(settings):
+        from bot.slack_app import run_slack
+
+        adapters.append(run_slack(settings, _command_core(settings, db_path)))
+    return adapters
+
+
+def _command_core(settings: Settings, db_path: Path) -> Any:
+    from bot.commands import Commands
+    from bot.sources.yahoo import YahooSource  # unknown symbols are fetched on demand
+
+    return Commands.for_path(settings, db_path, source=YahooSource.from_settings(settings))
