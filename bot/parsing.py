@@ -12,6 +12,8 @@ from collections.abc import Collection
 from datetime import date, timedelta
 from typing import Literal
 
+from bot.config import SYMBOL_PATTERN
+
 MAX_ARG_LENGTH = 64
 MAX_SESSIONS = 2520  # ten years of sessions: enough for any chat question, cheap to answer
 MIN_MUTE = timedelta(minutes=1)
@@ -25,7 +27,6 @@ ALL = "all"
 SubscriptionMode = Literal["dm", "mention"]
 MODES: tuple[SubscriptionMode, ...] = ("dm", "mention")
 
-SYMBOL_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
 _SESSIONS = re.compile(r"^(\d{1,5})d$", re.ASCII)
 _SINCE = re.compile(r"^since:(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
 _DURATION = re.compile(r"^(\d{1,6})([mhdw])$", re.ASCII)
