@@ -73,6 +73,8 @@ def test_description_gives_way_to_keep_the_total_under_6000():
     fitted = fit_discord_embed(embed)
     assert embed_length(fitted) <= DISCORD_EMBED_TOTAL
     assert len(fitted["fields"]) == 3 and fitted["description"].endswith(ELLIPSIS)
+    alone = fit_discord_embed({"title": "t", "description": "d" * 5000})
+    assert len(alone["description"]) == 4096 and alone["description"].endswith(ELLIPSIS)
 
 
 def test_at_most_ten_embeds_within_6000_together():
@@ -87,7 +89,7 @@ def test_content_within_2000():
 
 
 def test_slack_sections_fields_and_header():
-    assert len(slack_text_sections("x" * 7000)) == 3
+    assert [len(s["text"]["text"]) for s in slack_text_sections("x" * 7000)] == [3000, 3000, 1000]
     assert slack_text_sections("") == []
     sections = slack_field_sections(["f" * 2500] * 23)
     assert [len(s["fields"]) for s in sections] == [10, 10, 3]
