@@ -87,7 +87,7 @@ def _slack_status(port: int) -> int:
         f"http://127.0.0.1:{port}/slack/events", data=b"{}", method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - local
+        with urllib.request.urlopen(request, timeout=5) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
