@@ -27,7 +27,6 @@ from storage.db import register
 migrations = register(Migrations("rotation.outbox"))
 
 STATUSES = ("pending", "sending", "delivered", "dead")
-OPEN = ("pending", "sending")
 
 
 @migrations()
