@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import pytest
 from bot.alerting import queue_alerts
 from bot.commands import Commands
 from bot.config import Settings
+from bot.discord_app import DiscordBotNotifier, DiscordRest
 from bot.jobs import ServiceJobs
+from bot.notifier import build_alert_message
 from bot.on_call import make_actor
 from signals.models import Event
 from signals.rules import Rule, parse_rule
@@ -20,6 +23,8 @@ from storage import subscriptions as subs
 from storage.db import open_db
 from tests.fakes.delivery_kit import FakeClock, make_event
 from tests.fakes.discord_interactions import CHANNEL, FakeDiscordApp
+from tests.fakes.discord_kit import ALICE as HARNESS_ALICE
+from tests.fakes.discord_kit import Harness
 from tests.fakes.on_call_kit import (
     ALICE,
     BOB,
@@ -221,3 +226,41 @@ async def test_slack_reminders_mention_subscribers_under_their_own_key(
     assert keys == [KEY, f"{KEY}:renotify:1"]
     assert all(f"<@{SLACK_ANN}>" in str(p.payload["blocks"]) for p in posts)
     assert channel_posts(fake_discord_app) == channel_posts(fake_discord_app)[:1]  # nobody there
+
+
+@pytest.mark.parametrize(
+    ("key", "original"),
+    [
+        (f"{KEY}:renotify:3", KEY),
+        (f"{KEY}:escalated", KEY),
+        (KEY, KEY),
+        ("odd:renotify:x", "odd:renotify:x"),  # not a round's key: left alone
+    ],
+)
+def test_a_rounds_key_names_its_alert(key: str, original: str) -> None:
+    assert subs.original_alert_key(key) == original
+
+
+async def test_the_acknowledge_button_on_a_discord_reminder_acknowledges_the_alert(
+    bot: Harness, seeded_db: Path
+) -> None:
+    original = "iwc-ath:2026-11-20:fired"
+    reminder = replace(
+        build_alert_message(make_event(rule="iwc-ath")), key=subs.renotify_key(original, 1)
+    )
+    rest = DiscordRest(bot.fake.token, api_base=bot.fake.api_base)
+    try:
+        sent = await asyncio.to_thread(
+            DiscordBotNotifier(rest, CHANNEL).send, reminder, idempotency_key=reminder.key
+        )
+    finally:
+        await asyncio.to_thread(rest.close)
+    posted = bot.fake.message_by_id(str(sent.message_id))
+    button = posted.payload["components"][0]["components"][0]["custom_id"]
+    assert button == f"rot:ack:{original}:renotify:1"
+
+    token = await bot.press(button, bot.fake.message_json(posted), HARNESS_ALICE)
+
+    assert bot.fake.sequence(token) == ["callback:6", "edit_original"]
+    ack = subs.acknowledgement(open_db(seeded_db), original)
+    assert ack is not None and ack.user_id == HARNESS_ALICE.id
