@@ -20,6 +20,7 @@ from signals.models import Event
 from storage import subscriptions as subs
 from storage.db import open_db
 from storage.outbox import claim_row, due_rows, list_outbox, load_alert
+from tests.bot.test_signal_cli import TEST_RULES, fill, invoke
 from tests.fakes.delivery_kit import T0, FakeClock, make_event
 from tests.fakes.discord_interactions import CHANNEL, FakeDiscordApp
 from tests.fakes.on_call_kit import (
@@ -211,3 +212,35 @@ def test_without_on_call_nobody_is_pinged_or_dmed(
     assert (report.alerts, report.rows, report.muted) == (1, 1, [])  # a replay ignores mutes
     [(destination, mentions)] = db.execute("SELECT destination, mentions FROM outbox").fetchall()
     assert (destination, mentions) == (f"discord:{CHANNEL}", "")
+
+
+def test_check_deliver_pings_mentions_and_dms_subscribers(
+    db_path: Path,
+    tmp_path: Path,
+    fake_discord_app: FakeDiscordApp,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(TEST_RULES + "renotify_minutes = 30\n", encoding="utf-8")
+    for name, value in {
+        "ROTATION_RULES": str(rules),
+        "DISCORD_BOT_TOKEN": fake_discord_app.token,
+        "DISCORD_CHANNEL_IDS": CHANNEL,
+        "DISCORD_API_BASE": fake_discord_app.api_base,
+        "ROTATION_CATCHUP_ALERT_DAYS": "3650",
+    }.items():
+        monkeypatch.setenv(name, value)
+    fill(db_path, "X", [1, 2, 1])
+    assert invoke(db_path, "check").exit_code == 0  # primes the rule silently
+    subscribe(db_path, "discord", ALICE, "mention", rule="x-high")
+    subscribe(db_path, "discord", BOB, "dm", rule="all")
+    fill(db_path, "X", [3], start=3)
+
+    result = invoke(db_path, "check", "--deliver")
+
+    assert result.exit_code == 0, result.output
+    [posted] = channel_posts(fake_discord_app)
+    assert posted.payload["allowed_mentions"]["users"] == [int(ALICE)]
+    assert len(dm_posts(fake_discord_app, BOB)) == 1
+    [started] = open_db(db_path).execute("SELECT rule_id, round FROM renotify").fetchall()
+    assert started == ("x-high", 0)  # the rule's renotify_minutes started the rounds
