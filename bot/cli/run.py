@@ -48,6 +48,9 @@ def run(ctx: typer.Context, replay: ReplayOption = None, speed: SpeedOption = 0.
         fail(f"no database at {settings.db_path}: import or update prices before a replay", 2)
     if window is None:
         check_chat_settings(settings)
+    # Open and migrate here, in the foreground: a bad --db is one line and exit 2, not a
+    # traceback from the service's first job.
+    app_context(ctx).db.close()
     raise typer.Exit(serve(settings, window, speed))
 
 

@@ -58,6 +58,12 @@ def test_replay_needs_an_existing_database(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
 
 
+def test_run_with_an_unusable_database_is_one_line(tmp_path: Path) -> None:
+    code, output = invoke("--db", str(tmp_path), "run")
+    assert code == 2
+    assert output.startswith("error: cannot open the database") and "Traceback" not in output
+
+
 def test_status_json_reports_degraded_with_exit_1(db_path: Path) -> None:
     code, output = invoke("--db", str(db_path), "status", "--json")
     assert code == 1
