@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.schedule import alert_cutoff
 from bot.sources.base import SourceError
 from bot.sources.fred import FredSource, update_start
+from signals.rules import Rule
 from storage import outbox, series
 from storage.db import open_db
 
@@ -96,8 +97,8 @@ class ServiceJobs:
 
         return await asyncio.to_thread(run)
 
-    def _refresh_prices(self, db: Database, now: datetime) -> str:
-        rule_symbols = rules_file.rule_symbols(self._rules())
+    def _refresh_prices(self, db: Database, now: datetime, rules: list[Rule]) -> str:
+        rule_symbols = rules_file.rule_symbols(rules)
         symbols = universe.configured_symbols(self.settings, rule_symbols)
         report = refresh.refresh_prices(
             db,
@@ -112,18 +113,20 @@ class ServiceJobs:
         return f"{report.rows_changed} rows changed, {len(report.failures)} failed"
 
     def _intraday(self, db: Database, now: datetime) -> str:
-        summary = self._refresh_prices(db, now)
-        rules = [rule for rule in self._rules() if rule.intraday]
-        if not rules:
+        rules = self._rules()
+        summary = self._refresh_prices(db, now, rules)
+        intraday = [rule for rule in rules if rule.intraday]
+        if not intraday:
             return summary
-        market = evaluation.load_market(db, rules)
+        market = evaluation.load_market(db, intraday)
         # No as_of: the last stored bar, provisional included; those bars never advance state.
-        report = evaluation.check_rules(db, rules, now=now, market=market)
+        report = evaluation.check_rules(db, intraday, now=now, market=market)
         if report.new_events:
-            self._enqueue(db, list(report.new_events), market)
+            self._enqueue(db, list(report.new_events), market, rules)
         return f"{summary}; {len(report.new_events)} intraday event(s)"
 
-    def _rules(self) -> list[Any]:
+    def _rules(self) -> list[Rule]:
+        # Read once per job and passed along: one parse, and one consistent rule set per job.
         return rules_file.load_rules(self.settings)
 
     def _yahoo(self) -> Any:
@@ -132,9 +135,9 @@ class ServiceJobs:
         return YahooSource.from_settings(self.settings)
 
     def _evaluate(self, db: Database, session: date, now: datetime, alert: bool) -> int:
-        if self.network:
-            self._refresh_prices(db, now)
         rules = self._rules()
+        if self.network:
+            self._refresh_prices(db, now, rules)
         market = self._market(db, rules)
         report = evaluation.check_rules(db, rules, as_of=session, now=now, market=market)
         cutoff = alert_cutoff(now, self.settings.catchup_alert_days)
@@ -143,10 +146,10 @@ class ServiceJobs:
         if silent:
             log.info("%d event(s) of %s recorded without alerting (too old)", silent, session)
         if events:
-            self._enqueue(db, events, market)
+            self._enqueue(db, events, market, rules)
         return len(events)
 
-    def _market(self, db: Database, rules: list[Any]) -> Any:
+    def _market(self, db: Database, rules: list[Rule]) -> Any:
         # Without network the cache never changes, so a replay loads it once, not per session.
         if self.network or self._replay_market is None:
             market = evaluation.load_market(db, rules)
@@ -155,11 +158,11 @@ class ServiceJobs:
             self._replay_market = market
         return self._replay_market
 
-    def _enqueue(self, db: Database, events: list[Any], market: Any) -> None:
+    def _enqueue(self, db: Database, events: list[Any], market: Any, rules: list[Rule]) -> None:
         # Replay (no network) rehearses without on-call: nobody is pinged, DMed or reminded.
         names = [notifier.name for notifier in self._get_notifiers()]
         queued = queue_alerts(
-            db, events, names, settings=self.settings, rules=self._rules(),
+            db, events, names, settings=self.settings, rules=rules,
             render=lambda event: delivery.render_event_chart(event, market),
             now=self.clock(), on_call=self.network,
         )  # fmt: skip
