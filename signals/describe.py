@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -20,6 +20,7 @@ from signals.rules import (
     Curve,
     ExtremeSince,
     NewHigh,
+    PairRule,
     RallyFromLow,
     RateChange,
     RelativeCrossover,
@@ -82,8 +83,13 @@ def _chart_start(day: date) -> date:
     return day - timedelta(days=365 * _CHART_YEARS)
 
 
+def _chart_basis(basis: str) -> Literal["adj_close", "close"]:
+    """The column a rule with a return basis is drawn from (total return is adj_close)."""
+    return "adj_close" if basis == "total" else "close"
+
+
 def _describe_crossover(
-    rule: RelativeCrossover | SpreadThreshold, t: Transition, built: RuleFrame, row: Row
+    rule: PairRule, t: Transition, built: RuleFrame, row: Row
 ) -> tuple[str, Fields, ChartSpec]:
     window = rule.parsed_window
     a_start, b_start = row["a_start"].date(), row["b_start"].date()
@@ -101,8 +107,9 @@ def _describe_crossover(
         spread,
         ("Window", f"{min(a_start, b_start)} → {t.day}"),
     ]
-    basis = "adj_close" if rule.basis == "total" else "close"
-    chart = ChartSpec("relative", (rule.a, rule.b), min(a_start, b_start), t.day, basis=basis)
+    chart = ChartSpec(
+        "relative", (rule.a, rule.b), min(a_start, b_start), t.day, basis=_chart_basis(rule.basis)
+    )
     return title, fields, chart
 
 
@@ -137,10 +144,9 @@ def _describe_new_high(
         ("Previous record", f"{fmt_value(row['threshold'])} on {record_day}"),
         ("Above record", fmt_pct(row["x"])),
     ]
-    basis = rule.basis if rule.basis != "adj_close" else "adj_close"
     chart = ChartSpec(
         "new_high", (rule.symbol,), min(record_day, _chart_start(t.day)), t.day,
-        reference_date=record_day, reference_value=float(row["threshold"]), basis=basis,
+        reference_date=record_day, reference_value=float(row["threshold"]), basis=rule.basis,
     )  # fmt: skip
     return title, fields, chart
 
@@ -178,7 +184,7 @@ def _describe_extreme(
     chart = ChartSpec(
         "extreme", (rule.series,), start, t.day, reference_date=prior_day,
         reference_value=float(row["threshold"]),
-        basis="adj_close" if rule.basis == "total" else "close",
+        basis=_chart_basis(rule.basis),
     )  # fmt: skip
     return title, fields, chart
 
@@ -210,13 +216,13 @@ def _describe_rally(
     fields = [
         ("Rally", gain),
         ("Threshold", fmt_pct(rule.threshold_pct)),
-        ("Low", f"{fmt_value(row['low'])} on {low_day}"),
+        ("Low", low),
         ("Close", fmt_value(float(recent.iloc[-1]))),
     ]
     chart = ChartSpec(
         "level", (rule.symbol,), min(low_day, _chart_start(t.day)), t.day,
         reference_date=low_day, reference_value=float(row["low"]),
-        basis="adj_close" if rule.basis == "total" else "close",
+        basis=_chart_basis(rule.basis),
     )  # fmt: skip
     return title, fields, chart
 
@@ -282,7 +288,7 @@ _DESCRIBERS = {
 def summarize(rule: Rule, built: RuleFrame, session: date) -> str:
     """One line on where the rule's measure stands on `session`, for `check`."""
     row = built.frame.loc[pd.Timestamp(session)].to_dict()
-    if isinstance(rule, RelativeCrossover | SpreadThreshold):
+    if isinstance(rule, PairRule):
         label = rule.parsed_window.text
         spread = fmt_pp(row["measure"]) if rule.unit == "pp" else fmt_bps(row["measure"])
         return f"{rule.a} {fmt_pct(row['a'])} vs {rule.b} {fmt_pct(row['b'])} {label} ({spread})"

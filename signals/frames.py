@@ -22,6 +22,7 @@ from signals.rules import (
     Curve,
     ExtremeSince,
     NewHigh,
+    PairRule,
     RallyFromLow,
     RateChange,
     RelativeCrossover,
@@ -65,7 +66,7 @@ def _cut(values: pd.Series, as_of: date | None) -> pd.Series:
 
 def leg_specs(rule: Rule) -> list[tuple[str, str, bool]]:
     """(name, column, drop non-positive) for every series the rule's builder reads."""
-    if isinstance(rule, RelativeCrossover | SpreadThreshold):
+    if isinstance(rule, PairRule):
         column = basis_column(rule.basis)
         return [(rule.a, column, True), (rule.b, column, True)]
     if isinstance(rule, NewHigh):
@@ -114,21 +115,26 @@ def _signed(measure: pd.Series, level: float, direction: str) -> pd.Series:
 
 
 def _crossover(rule: RelativeCrossover, legs: dict[str, pd.Series]) -> _Built:
-    both = spread_series(legs[rule.a], legs[rule.b], rule.parsed_window)
+    both, note = _pair_returns(rule, legs)
     measure = both["spread"] * 100.0
     x = _signed(measure, rule.level, rule.direction)
-    note = _window_note(legs, rule.a, rule.b, rule.window) if both.empty else None
     return _Built(_frame(measure, rule.level, x, **_legs_extra(both)), note)
 
 
-def _window_note(legs: dict[str, pd.Series], a: str, b: str, window: str) -> str:
+def _pair_returns(rule: PairRule, legs: dict[str, pd.Series]) -> tuple[pd.DataFrame, str | None]:
+    """Both legs' window returns per common date, and why there are none (for NO DATA)."""
+    both = spread_series(legs[rule.a], legs[rule.b], rule.parsed_window)
+    return both, _window_note(legs, rule) if both.empty else None
+
+
+def _window_note(legs: dict[str, pd.Series], rule: PairRule) -> str:
     """How much history two legs have when no date has both window returns."""
     parts = []
-    for name in (a, b):
+    for name in (rule.a, rule.b):
         values = legs[name]
         since = f" from {values.index[0].date()}" if len(values) else ""
         parts.append(f"{name}: {len(values)} bars{since}")
-    return f"{'; '.join(parts)}; not enough for window {window} on common dates"
+    return f"{'; '.join(parts)}; not enough for window {rule.window} on common dates"
 
 
 def _legs_extra(both: pd.DataFrame) -> dict[str, pd.Series]:
@@ -142,11 +148,10 @@ def _legs_extra(both: pd.DataFrame) -> dict[str, pd.Series]:
 
 
 def _spread_threshold(rule: SpreadThreshold, legs: dict[str, pd.Series]) -> _Built:
-    both = spread_series(legs[rule.a], legs[rule.b], rule.parsed_window)
+    both, note = _pair_returns(rule, legs)
     measure = both["spread"] * 10_000.0
     sign = -1.0 if rule.direction == "down" else 1.0
     x = sign * measure - rule.threshold_bps
-    note = _window_note(legs, rule.a, rule.b, rule.window) if both.empty else None
     return _Built(_frame(measure, sign * rule.threshold_bps, x, **_legs_extra(both)), note)
 
 
@@ -223,8 +228,7 @@ def _years_prior(values: pd.Series, rule: ExtremeSince) -> tuple[pd.Series, pd.S
     covered = pd.Series(starts >= values.index[0], index=values.index)
     note = None
     if not covered.any():
-        needed = (values.index[-1] - span).date() if len(values) else None
-        note = _history_note(values, needed)
+        note = _history_note(values, (values.index[-1] - span).date())
     return prior, covered, note
 
 

@@ -70,18 +70,13 @@ class Rule:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RelativeCrossover(Rule):
-    """A's return over `window` crosses B's (plus `level` pp): up, down or either."""
+class PairRule(Rule):
+    """A rule comparing A's return with B's over a window (crossover, spread threshold)."""
 
-    type: ClassVar[str] = "relative_crossover"
-    unit: ClassVar[str] = "pp"
     a: str
     b: str
     window: str = "ytd"
     basis: Literal["total", "price"] = "total"
-    direction: Direction3 = "up"
-    level: float = 0.0
-    hysteresis: float = 1.0
 
     def legs(self) -> tuple[str, ...]:
         """The two symbols compared."""
@@ -91,6 +86,17 @@ class RelativeCrossover(Rule):
     def parsed_window(self) -> Window:
         """The window, parsed."""
         return parse_window(self.window)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelativeCrossover(PairRule):
+    """A's return over `window` crosses B's (plus `level` pp): up, down or either."""
+
+    type: ClassVar[str] = "relative_crossover"
+    unit: ClassVar[str] = "pp"
+    direction: Direction3 = "up"
+    level: float = 0.0
+    hysteresis: float = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,27 +137,15 @@ class ExtremeSince(Rule):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SpreadThreshold(Rule):
+class SpreadThreshold(PairRule):
     """A beats B (direction up) or trails B (down) by at least `threshold_bps` over a window."""
 
     type: ClassVar[str] = "spread_threshold"
     unit: ClassVar[str] = "bps"
-    a: str
-    b: str
     window: str = "42d"
-    basis: Literal["total", "price"] = "total"
     threshold_bps: float
     direction: Literal["up", "down"] = "up"
     hysteresis: float = 100.0
-
-    def legs(self) -> tuple[str, ...]:
-        """The two symbols compared."""
-        return (self.a, self.b)
-
-    @property
-    def parsed_window(self) -> Window:
-        """The window, parsed."""
-        return parse_window(self.window)
 
 
 @dataclass(frozen=True, kw_only=True)
