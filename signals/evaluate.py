@@ -74,6 +74,7 @@ def evaluate_rule(
 
 def _leg_problems(rule: Rule, market: MarketData, as_of: date | None) -> list[str]:
     """Unknown legs, and a NaN, non-positive or duplicated last bar on or before `as_of`."""
+    _, column, positive = leg_specs(rule)[0]  # the same column the frame reads
     problems = []
     for leg in rule.legs():
         for leaf in split_expression(leg):
@@ -81,18 +82,12 @@ def _leg_problems(rule: Rule, market: MarketData, as_of: date | None) -> list[st
             if day is None:
                 problems.append(f"{leaf}: {_UNKNOWN}")
                 continue
-            column, positive = _column_of(rule)
             problems.extend(
                 inspect_leg(
                     market, leaf, column, day, final_only=not rule.intraday, positive=positive
                 )
             )
     return problems
-
-
-def _column_of(rule: Rule) -> tuple[str, bool]:
-    _, column, positive = leg_specs(rule)[0]  # the same column the frame reads
-    return column, positive
 
 
 def _last_day(market: MarketData, leaf: str) -> date | None:
