@@ -130,16 +130,6 @@ def load_fingerprints(db: Database) -> dict[str, str]:
     return dict(db.execute(sql).fetchall())
 
 
-def delete_states(db: Database, rule_ids: Iterable[str]) -> int:
-    """Forget the state of the rules named (they re-prime on the next check)."""
-    ids = list(rule_ids)
-    with db.atomic():
-        cursor = db.conn.executemany(
-            "DELETE FROM rule_state WHERE rule_id = ?", [(i,) for i in ids]
-        )
-    return cursor.rowcount
-
-
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
