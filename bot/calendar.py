@@ -15,7 +15,6 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
-REGULAR_CLOSE = time(16, 0)
 CALENDAR_START = date(1990, 1, 1)
 # exchange_calendars computes holidays from rules; two years ahead covers any realistic clock.
 YEARS_AHEAD = 2
@@ -82,11 +81,6 @@ def _hours(day: date) -> tuple[datetime, datetime]:
     return _sessions().hours[day]
 
 
-def is_early_close(day: date) -> bool:
-    """True when the session `day` closes before 16:00 New York."""
-    return session_close(day).astimezone(NEW_YORK).time() < REGULAR_CLOSE
-
-
 def sessions_between(start: date, end: date) -> list[date]:
     """Sessions from `start` to `end`, both inclusive, oldest first."""
     _check_range(start)
@@ -110,16 +104,6 @@ def previous_session(day: date) -> date:
     return session_on_or_before(day - timedelta(days=1))
 
 
-def next_session(day: date) -> date:
-    """The first session strictly after `day`."""
-    _check_range(day)
-    days = _sessions().days
-    index = bisect.bisect_right(days, day)
-    if index >= len(days):
-        raise CalendarRangeError(f"no NYSE session after {day} in the calendar")
-    return days[index]
-
-
 def new_york_date(moment: datetime) -> date:
     """The calendar date in New York at the aware instant `moment`."""
     return moment.astimezone(NEW_YORK).date()
@@ -131,15 +115,6 @@ def last_completed_session(now: datetime, delay: timedelta = timedelta(0)) -> da
     while session_close(day) + delay > now:
         day = previous_session(day)
     return day
-
-
-def is_trading(now: datetime) -> bool:
-    """True during regular hours of a session (open inclusive, close exclusive)."""
-    day = new_york_date(now)
-    if not is_session(day):
-        return False
-    opened, closed = _sessions().hours[day]
-    return opened <= now < closed
 
 
 def at_new_york(day: date, clock_time: time) -> datetime:

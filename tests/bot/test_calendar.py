@@ -17,9 +17,7 @@ def new_york(text: str) -> datetime:
 
 def test_thanksgiving_is_a_holiday_and_the_friday_after_closes_early() -> None:
     assert not calendar.is_session(date(2025, 11, 27))
-    assert calendar.is_early_close(date(2025, 11, 28))
     assert calendar.session_close(date(2025, 11, 28)) == new_york("2025-11-28T13:00")
-    assert not calendar.is_early_close(date(2025, 11, 26))
     assert calendar.session_close(date(2025, 11, 26)) == new_york("2025-11-26T16:00")
 
 
@@ -41,7 +39,6 @@ def test_sessions_between_skips_weekends_and_holidays() -> None:
 
 
 def test_neighbouring_sessions() -> None:
-    assert calendar.next_session(date(2025, 11, 26)) == date(2025, 11, 28)
     assert calendar.previous_session(date(2025, 12, 1)) == date(2025, 11, 28)
     assert calendar.session_on_or_before(date(2025, 11, 27)) == date(2025, 11, 26)
     assert calendar.session_on_or_before(date(2025, 11, 28)) == date(2025, 11, 28)
@@ -60,13 +57,6 @@ def test_neighbouring_sessions() -> None:
 def test_last_completed_session(now: str, delay_minutes: int, expected: date) -> None:
     delay = timedelta(minutes=delay_minutes)
     assert calendar.last_completed_session(new_york(now), delay) == expected
-
-
-def test_is_trading_only_during_regular_hours() -> None:
-    assert calendar.is_trading(new_york("2025-11-28T12:59"))
-    assert not calendar.is_trading(new_york("2025-11-28T13:00"))
-    assert not calendar.is_trading(new_york("2025-11-27T11:00"))
-    assert not calendar.is_trading(new_york("2025-11-26T09:29"))
 
 
 def test_dates_outside_the_calendar_fail_clearly() -> None:
