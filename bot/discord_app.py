@@ -58,12 +58,13 @@ from bot.notifier import (
     PermanentError,
     RateLimited,
     TransientError,
+    subscriber_ids,
 )
 from bot.on_call import make_actor
 from bot.parsing import WINDOW_HELP, CommandError
 from bot.replies import Actor, Reply
 from bot.reply_chart import render_reply_chart
-from bot.safety import mention_user, neutralise_discord, sanitize
+from bot.safety import is_user_id, mention_user, neutralise_discord, sanitize
 
 if TYPE_CHECKING:
     from bot.commands import Commands
@@ -116,27 +117,15 @@ def to_discord_embed(message: AlertMessage) -> discord.Embed:
     return discord.Embed.from_dict(fit_discord_embeds([embed])[0])
 
 
-def subscriber_ids(message: AlertMessage) -> list[str]:
-    """The message's subscriber ids that are real Discord user ids (others are logged, dropped)."""
-    valid = [user_id for user_id in message.mentions if user_id.isdigit()]
-    if len(valid) < len(message.mentions):
-        log.warning(
-            "alert %s: ignored %d malformed Discord user id(s)",
-            message.key,
-            len(message.mentions) - len(valid),
-        )
-    return valid
-
-
 def allowed_mentions(message: AlertMessage) -> discord.AllowedMentions:
     """Nobody may be pinged except the subscribers the message names."""
-    users = [discord.Object(int(user_id)) for user_id in subscriber_ids(message)]
+    users = [discord.Object(int(user_id)) for user_id in subscriber_ids(message, "discord")]
     return discord.AllowedMentions(everyone=False, roles=False, replied_user=False, users=users)
 
 
 def mention_content(message: AlertMessage) -> str | None:
     """Message content: the subscribers' mentions, or None when there are none."""
-    users = subscriber_ids(message)
+    users = subscriber_ids(message, "discord")
     if not users:
         return None
     return fit_discord_content(" ".join(mention_user(u, "discord") for u in users))
@@ -294,7 +283,7 @@ class DiscordDmNotifier(DiscordBotNotifier):
     """
 
     def __init__(self, rest: DiscordRest, user_id: str) -> None:
-        if not user_id.isdigit():
+        if not is_user_id(user_id, "discord"):
             raise ValueError(f"not a Discord user id: {user_id[:40]!r}")
         super().__init__(rest, "")
         self.user_id, self.name = user_id, f"{DM_PREFIX}{user_id}"
@@ -315,7 +304,7 @@ def dm_notifiers(rest: DiscordRest, user_ids: Iterable[str]) -> list[Notifier]:
     """One DM destination per well-formed user id (others are logged and skipped)."""
     notifiers: list[Notifier] = []
     for user_id in dict.fromkeys(user_ids):
-        if user_id.isdigit():
+        if is_user_id(user_id, "discord"):
             notifiers.append(DiscordDmNotifier(rest, user_id))
         else:
             log.warning("ignored a malformed Discord user id for DMs")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
+from bot.safety import Platform, is_user_id
 from signals.models import Direction, Event
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,16 @@ def build_alert_message(event: Event, chart_png: bytes | None = None) -> AlertMe
         symbols=event.symbols,
         chart_png=chart_png,
     )
+
+
+def subscriber_ids(message: AlertMessage, platform: Platform) -> list[str]:
+    """The message's subscriber ids well-formed for `platform` (others are logged, dropped)."""
+    valid = [user_id for user_id in message.mentions if is_user_id(user_id, platform)]
+    if len(valid) < len(message.mentions):
+        dropped = len(message.mentions) - len(valid)
+        name = platform.capitalize()
+        log.warning("alert %s: ignored %d malformed %s user id(s)", message.key, dropped, name)
+    return valid
 
 
 def _measure_fields(event: Event) -> tuple[tuple[str, str], ...]:

@@ -102,11 +102,15 @@ def _sanitize(value: Any, platform: Platform) -> Any:
     return value
 
 
+def is_user_id(user_id: str, platform: Platform) -> bool:
+    """True for a well-formed user id of `platform`: the only ids a mention or DM may use."""
+    pattern = _DISCORD_ID if platform == "discord" else _SLACK_ID
+    return pattern.match(user_id) is not None
+
+
 def mention_user(user_id: str, platform: Platform) -> str:
     """The one legitimate ping: a subscriber's mention, built only from a well-formed id."""
-    if platform == "discord" and _DISCORD_ID.match(user_id):
-        return f"<@{user_id}>"
-    if platform == "slack" and _SLACK_ID.match(user_id):
+    if platform in PLATFORMS and is_user_id(user_id, platform):
         return f"<@{user_id}>"
     raise ValueError(f"not a {platform} user id: {user_id[:40]!r}")
 

@@ -44,7 +44,7 @@ from bot.notifier import (
     TransientError,
 )
 from bot.replies import AckReply
-from bot.safety import escape_slack
+from bot.safety import escape_slack, is_user_id
 from bot.slack_commands import (
     COMMAND_NAMES,
     SlackAnswer,
@@ -86,7 +86,6 @@ _TRANSIENT = {
     "team_added_to_org",
 }
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 
 
 def alert_metadata(idempotency_key: str) -> dict[str, Any]:
@@ -187,7 +186,7 @@ class SlackDmNotifier(SlackBotNotifier):
     """
 
     def __init__(self, client: WebClient, user_id: str) -> None:
-        if not _USER_ID.match(user_id):
+        if not is_user_id(user_id, "slack"):
             raise PermanentError(f"not a Slack user id: {user_id[:40]!r}")
         self.client, self.user_id = client, user_id
         self.channel, self.channel_id = user_id, None

@@ -7,8 +7,6 @@ The only mentions built are subscriber pings and the acknowledging user, via `me
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +24,7 @@ from bot.limits import (
     split_text,
     trim,
 )
-from bot.notifier import AlertMessage
+from bot.notifier import AlertMessage, subscriber_ids
 from bot.replies import (
     AckReply,
     HelpReply,
@@ -38,9 +36,7 @@ from bot.replies import (
     StatusReply,
     SubscriptionsReply,
 )
-from bot.safety import escape_slack, mention_user
-
-log = logging.getLogger(__name__)
+from bot.safety import escape_slack, is_user_id, mention_user
 
 Block = dict[str, Any]
 
@@ -50,7 +46,6 @@ ACTIONS_BLOCK = "rot_alert_actions"
 ACK_BLOCK = "rot_acknowledged"
 BUTTON_VALUE = 2000
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _EMOJI = {"up": ":large_green_circle:", "down": ":red_circle:", "neutral": ":white_circle:"}
 _PHASE = {"firing": ":red_circle:", "pending": ":large_yellow_circle:"}
 
@@ -65,7 +60,7 @@ def to_slack_blocks(message: AlertMessage) -> list[Block]:
     blocks = [slack_header(escape_slack(message.headline))]
     blocks += slack_field_sections(fields)
     blocks += slack_text_sections(escape_slack(message.description))
-    pings = " ".join(mention_user(user, "slack") for user in subscriber_ids(message))
+    pings = " ".join(mention_user(user, "slack") for user in subscriber_ids(message, "slack"))
     blocks += slack_text_sections(pings)
     context = f"{emoji} data {message.data_date.isoformat()} · {escape_slack(message.footer)}"
     blocks.append(context_block([context]))
@@ -112,15 +107,6 @@ def _confirm(question: str) -> Block:
     }
 
 
-def subscriber_ids(message: AlertMessage) -> list[str]:
-    """The message's subscriber ids that are real Slack user ids (others are logged, dropped)."""
-    valid = [user_id for user_id in message.mentions if _USER_ID.match(user_id)]
-    if len(valid) < len(message.mentions):
-        dropped = len(message.mentions) - len(valid)
-        log.warning("alert %s: ignored %d malformed Slack user id(s)", message.key, dropped)
-    return valid
-
-
 def fallback_text(message: AlertMessage) -> str:
     """The notification text shown where blocks are not (push notifications, screen readers)."""
     return trim(
@@ -146,7 +132,7 @@ def _without_ack(block: Block) -> Block:
 
 def acknowledger(ack: AckReply) -> str:
     """Who acknowledged: a Slack mention (shown as the name) or the other platform's id."""
-    if ack.platform == "slack" and _USER_ID.match(ack.user_id):
+    if ack.platform == "slack" and is_user_id(ack.user_id, "slack"):
         return mention_user(ack.user_id, "slack")
     return escape_slack(f"{ack.user_id} on {ack.platform}")
 

@@ -150,3 +150,10 @@ def test_malformed_subscriber_ids_are_dropped_not_pinged():
     message = build_alert_message(make_event()).with_mentions(["42", "@everyone"])
     assert mention_content(message) == "<@42>"
     assert allowed_mentions(message).to_dict() == {"parse": [], "users": [42]}
+
+
+def test_ids_that_only_look_numeric_are_dropped_instead_of_failing_the_post():
+    # "²" passes str.isdigit() but not int(), and a 30-digit id is no Discord snowflake.
+    message = build_alert_message(make_event()).with_mentions(["42", "²", "4" * 30])
+    assert mention_content(message) == "<@42>"
+    assert allowed_mentions(message).to_dict() == {"parse": [], "users": [42]}
