@@ -125,15 +125,27 @@ def _located(entry: RuleEntry, error: RuleError) -> list[str]:
 def validate_file(path: Path) -> list[str]:
     """Every problem in a rules file (empty when it is valid), each with its line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        return [f"{path}: cannot read: {error.strerror or error}"]
-    try:
-        entries = read_entries(text, str(path))
+        return parse_entries(_user_entries(path, _by_id(default_entries())))[1]
     except RulesFileError as error:
         return error.problems
-    defaults = {entry.mapping.get("id"): entry for entry in read_entries(default_rules_text(), "")}
-    return parse_entries(_merged(entries, defaults))[1]
+
+
+def default_entries() -> list[RuleEntry]:
+    """The `[[rules]]` tables shipped with the package."""
+    return read_entries(default_rules_text(), f"<package>/{DEFAULT_RULES}")
+
+
+def _by_id(entries: Iterable[RuleEntry]) -> dict[Any, RuleEntry]:
+    return {entry.mapping.get("id"): entry for entry in entries}
+
+
+def _user_entries(path: Path, defaults: Mapping[Any, RuleEntry]) -> list[RuleEntry]:
+    """The user file's entries, merged over the defaults they override; RulesFileError if unread."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RulesFileError([f"{path}: cannot read: {error.strerror or error}"]) from None
+    return _merged(read_entries(text, str(path)), defaults)
 
 
 def _merged(entries: list[RuleEntry], defaults: Mapping[Any, RuleEntry]) -> list[RuleEntry]:
@@ -151,21 +163,20 @@ def _merged(entries: list[RuleEntry], defaults: Mapping[Any, RuleEntry]) -> list
 
 def load_rules(settings: Settings, *, include_disabled: bool = False) -> list[Rule]:
     """The defaults, overridden and extended by the user's file; RulesFileError if invalid."""
-    defaults = read_entries(default_rules_text(), f"<package>/{DEFAULT_RULES}")
-    by_id = {entry.mapping.get("id"): entry for entry in defaults}
+    defaults = default_entries()
+    by_id = {rule.id: rule for rule in _parsed(defaults)}
     if settings.rules_path is not None:
-        problems = validate_file(settings.rules_path)
-        if problems:
-            raise RulesFileError(problems)
-        user = read_entries(
-            settings.rules_path.read_text(encoding="utf-8"), str(settings.rules_path)
-        )
-        for entry in _merged(user, by_id):
-            by_id[entry.mapping.get("id")] = entry
-    rules, problems = parse_entries(by_id.values())
+        # Parsed on their own too, so a duplicate id in the user file is reported, not merged.
+        for rule in _parsed(_user_entries(settings.rules_path, _by_id(defaults))):
+            by_id[rule.id] = rule
+    return [rule for rule in by_id.values() if include_disabled or rule.enabled]
+
+
+def _parsed(entries: Iterable[RuleEntry]) -> list[Rule]:
+    rules, problems = parse_entries(entries)
     if problems:
         raise RulesFileError(problems)
-    return [rule for rule in rules if include_disabled or rule.enabled]
+    return rules
 
 
 def rule_series(rules: Iterable[Rule]) -> list[str]:

@@ -11,7 +11,13 @@ from rich.table import Table
 
 from bot.cli.common import app_context, console, err_console, print_json
 from bot.cli.groups import rules_app
-from bot.rules_file import RulesFileError, default_rules_text, load_rules, validate_file
+from bot.rules_file import (
+    RulesFileError,
+    default_entries,
+    load_rules,
+    parse_entries,
+    validate_file,
+)
 from signals.rules import Rule
 
 
@@ -39,10 +45,8 @@ def validate(
 
 
 def _validate_defaults() -> list[str]:
-    from bot.rules_file import parse_entries, read_entries
-
     try:
-        return parse_entries(read_entries(default_rules_text(), "<package>/default_rules.toml"))[1]
+        return parse_entries(default_entries())[1]
     except RulesFileError as error:
         return error.problems
 
