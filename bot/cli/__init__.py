@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import AppContext, err_console
+from bot.cli.common import AppContext, print_problems
 from bot.config import ConfigError, load_settings
 
 app = typer.Typer(
@@ -31,8 +31,7 @@ def root(
     try:
         settings = load_settings(**overrides)
     except ConfigError as error:
-        for line in error.lines:
-            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+        print_problems(error.lines)
         raise typer.Exit(2) from None
     # Every command logs through the same redacting formatter as the service.
     from bot.logging_setup import configure_logging

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NoReturn
@@ -15,6 +16,8 @@ from rich.markup import escape
 from sqlite_utils import Database
 
 from bot.config import Settings
+from bot.rules_file import RulesFileError, load_rules
+from signals.rules import Rule
 from storage.db import open_db
 
 console = Console()
@@ -47,9 +50,29 @@ def app_context(ctx: typer.Context) -> AppContext:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one clear line to stderr and exit with `code`, no traceback."""
+    print_error(message)
+    raise typer.Exit(code)
+
+
+def print_error(message: str) -> None:
+    """One red `error:` line on stderr, like `fail` but without exiting."""
     # Escaped and never wrapped: the message is data (file names, cells) and must stay one line.
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+
+
+def print_problems(lines: Iterable[str]) -> None:
+    """Lines that already say where the problem is (`file:line: ...`), as they are, on stderr."""
+    for line in lines:
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def rules_or_exit(settings: Settings, *, include_disabled: bool = False) -> list[Rule]:
+    """The rules in force; on an invalid rules file print every problem and exit 1."""
+    try:
+        return load_rules(settings, include_disabled=include_disabled)
+    except RulesFileError as error:
+        print_problems(error.problems)
+        raise typer.Exit(1) from None
 
 
 def _default(value: Any) -> Any:

@@ -15,12 +15,11 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlite_utils import Database
 
-from bot.cli.common import app_context, console, err_console, fail, print_json
+from bot.cli.common import app_context, console, err_console, fail, print_error, print_json
 from bot.cli.groups import prices_app
 from bot.sources.base import SourceError
 from bot.sources.csv_dir import price_files, read_price_csv, symbol_for
@@ -98,16 +97,9 @@ def _read_files(files: list[Path], progress: Progress) -> list[FileImport]:
     if errors:
         progress.stop()
         for line in errors[:-1]:
-            err_console.print(
-                f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True
-            )
+            print_error(line)
         fail(f"{errors[-1]} (nothing imported: fix the file and run the import again)")
     return imports
-
-
-def print_error(line: str) -> None:
-    """One red `error:` line on stderr, like `fail` but without exiting."""
-    err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def _store_files(db: Database, imports: list[FileImport], progress: Progress) -> None:

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot import calendar as nyse
-from bot.cli.common import app_context, console, err_console, fail, print_json
+from bot.cli.common import app_context, console, err_console, fail, print_error, print_json
 from bot.cli.groups import prices_app
 from bot.config import Settings
 from bot.refresh import PeRefresh, RefreshReport, SymbolRefresh, refresh_pe, refresh_prices
@@ -147,10 +147,6 @@ def exit_on_failures(report: RefreshReport, valuations: PeRefresh | None) -> Non
     if valuations is not None:
         failures.update({f"pe:{s}": reason for s, reason in valuations.failures.items()})
     for symbol, reason in failures.items():
-        err_console.print(
-            f"[bold red]error:[/] {escape(symbol)}: {escape(reason)}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        print_error(f"{symbol}: {reason}")
     if failures:
         raise typer.Exit(1)

@@ -9,12 +9,11 @@ import typer
 from rich import box
 from rich.table import Table
 
-from bot.cli.common import app_context, console, err_console, print_json
+from bot.cli.common import app_context, console, print_json, print_problems, rules_or_exit
 from bot.cli.groups import rules_app
 from bot.rules_file import (
     RulesFileError,
     default_entries,
-    load_rules,
     parse_entries,
     validate_file,
 )
@@ -37,8 +36,7 @@ def validate(
     else:
         problems = validate_file(target)
         label = str(target)
-    for problem in problems:
-        err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
+    print_problems(problems)
     if problems:
         raise typer.Exit(1)
     console.print(f"ok: {label} is valid", markup=False, highlight=False)
@@ -57,12 +55,7 @@ def list_rules(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show the rules in force (built-in rules merged with ROTATION_RULES), disabled ones too."""
-    try:
-        rules = load_rules(app_context(ctx).settings, include_disabled=True)
-    except RulesFileError as error:
-        for problem in error.problems:
-            err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    rules = rules_or_exit(app_context(ctx).settings, include_disabled=True)
     if as_json:
         print_json([rule_json(rule) for rule in rules])
         return

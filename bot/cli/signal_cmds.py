@@ -10,9 +10,8 @@ from rich import box
 from rich.table import Table
 
 from bot.cli import app
-from bot.cli.common import app_context, console, err_console, fail, print_json
+from bot.cli.common import app_context, console, err_console, fail, print_json, rules_or_exit
 from bot.evaluation import CheckReport, check_rules, load_market
-from bot.rules_file import RulesFileError, load_rules
 from signals.evaluate import backtest_rule
 from signals.formatting import fmt_pct
 from signals.legs import DataError
@@ -118,15 +117,6 @@ def _print_spread(report: SpreadReport) -> None:
     console.print(f"spread {names}: {report.spread_pp:+.2f} pp = {report.spread_bps:+.0f} bps")
 
 
-def _rules(ctx: typer.Context) -> list[Rule]:
-    try:
-        return load_rules(app_context(ctx).settings)
-    except RulesFileError as error:
-        for problem in error.problems:
-            err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-
-
 DeliverFlag = Annotated[
     bool,
     typer.Option("--deliver", help="Queue the new alerts in the outbox and deliver them once."),
@@ -146,7 +136,7 @@ def check_cmd(
     if deliver and day is not None:
         fail("--deliver cannot be combined with --as-of (a dry run records no alerts)", 2)
     db = app_context(ctx).db
-    rules = _rules(ctx)
+    rules = rules_or_exit(app_context(ctx).settings)
     market = load_market(db, rules)
     if day is not None:
         _check_range(market, day, day, ("--as-of", "--as-of"))
@@ -277,12 +267,10 @@ def backtest_cmd(
 
 
 def _select(ctx: typer.Context, rule_id: str | None) -> list[Rule]:
+    settings = app_context(ctx).settings
     if rule_id is None:
-        return _rules(ctx)
-    try:
-        every = load_rules(app_context(ctx).settings, include_disabled=True)
-    except RulesFileError as error:
-        fail(error.problems[0])
+        return rules_or_exit(settings)
+    every = rules_or_exit(settings, include_disabled=True)
     chosen = [rule for rule in every if rule.id == rule_id]
     if not chosen:
         fail(f"unknown rule id {rule_id!r}; see `rotation-bot rules list`")
