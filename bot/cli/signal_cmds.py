@@ -16,7 +16,7 @@ from signals.evaluate import backtest_rule
 from signals.formatting import fmt_pct
 from signals.legs import DataError
 from signals.measures import WindowError, spread
-from signals.models import Event, MarketData, SpreadReport
+from signals.models import MarketData, SpreadReport
 from signals.rules import Rule
 from storage.prices import load_prices
 from storage.rule_state import event_to_payload
@@ -193,16 +193,11 @@ def _print_delivery(delivered: dict[str, Any], as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def event_json(event: Event) -> dict[str, Any]:
-    """An event as JSON (the payload stored in the event log, with its dedupe key)."""
-    return event_to_payload(event)
-
-
 def check_json(report: CheckReport) -> dict[str, Any]:
     """The JSON shape of `check --json`."""
     return {
         "expected_session": report.expected_session,
-        "new_events": [event_json(event) for event in report.new_events],
+        "new_events": [event_to_payload(event) for event in report.new_events],
         "primed": list(report.primed),
         "rules": [
             {
@@ -217,8 +212,8 @@ def check_json(report: CheckReport) -> dict[str, Any]:
                 "threshold": check.evaluation.threshold,
                 "unit": check.evaluation.unit,
                 "summary": check.evaluation.summary,
-                "events": [event_json(event) for event in check.evaluation.events],
-                "last_event": event_json(check.last_event) if check.last_event else None,
+                "events": [event_to_payload(event) for event in check.evaluation.events],
+                "last_event": event_to_payload(check.last_event) if check.last_event else None,
             }
             for check in report.checks
         ],
