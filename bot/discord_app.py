@@ -19,7 +19,6 @@ format with `bot.discord_format`; this module only adapts to discord.py.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import logging
 import re
@@ -44,12 +43,16 @@ from bot.discord_format import (
     Payload,
     ack_custom_id,
     acknowledged_embed,
+    alert_embed,
+    describe,
+    discord_nonce,
     format_reply,
     key_from_footer,
+    mention_content,
     mute_custom_id,
+    window_choices,
 )
-from bot.help_text import COMMANDS
-from bot.limits import fit_discord_content, fit_discord_embeds
+from bot.limits import fit_discord_content
 from bot.notifier import (
     AlertMessage,
     DeliveryError,
@@ -64,7 +67,7 @@ from bot.on_call import make_actor
 from bot.parsing import WINDOW_HELP, CommandError
 from bot.replies import Actor, Reply
 from bot.reply_chart import render_reply_chart
-from bot.safety import is_user_id, mention_user, neutralise_discord, sanitize
+from bot.safety import is_user_id, neutralise_discord, sanitize
 
 if TYPE_CHECKING:
     from bot.commands import Commands
@@ -74,16 +77,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Interaction = discord.Interaction[Any]
 LOOKBACK_MESSAGES = 100
-NONCE_LENGTH = 25  # Discord's maximum nonce length
 DM_PREFIX = "discord:dm:"
 NO_MENTIONS = discord.AllowedMentions.none()
 GENERIC_ERROR = "Something went wrong on our side; it has been logged. Please try again later."
-_DESCRIPTIONS = {name: text for name, _, text, _ in COMMANDS}
-
-
-def describe(command: str) -> str:
-    """A slash command's description (from the /help list), within Discord's 100 characters."""
-    return _DESCRIPTIONS[command][:100]
 
 
 def configure_api_base(base: str | None) -> None:
@@ -92,43 +88,15 @@ def configure_api_base(base: str | None) -> None:
         Route.BASE = base.rstrip("/")
 
 
-def discord_nonce(idempotency_key: str) -> str:
-    """A stable nonce of at most 25 characters for an alert key."""
-    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:NONCE_LENGTH]
-
-
 def to_discord_embed(message: AlertMessage) -> discord.Embed:
     """The alert as one embed within Discord's limits: colour, fields, date, footer, chart."""
-    embed: dict[str, Any] = {
-        "type": "rich",
-        "title": neutralise_discord(message.headline),
-        "color": message.colour,
-        "fields": [
-            {"name": neutralise_discord(name), "value": neutralise_discord(value), "inline": True}
-            for name, value in message.fields
-        ]
-        + [{"name": "Data date", "value": message.data_date.isoformat(), "inline": True}],
-        "footer": {"text": neutralise_discord(message.footer)},
-    }
-    if message.description:
-        embed["description"] = neutralise_discord(message.description)
-    if message.chart_png:
-        embed["image"] = {"url": f"attachment://{CHART_NAME}"}
-    return discord.Embed.from_dict(fit_discord_embeds([embed])[0])
+    return discord.Embed.from_dict(alert_embed(message))
 
 
 def allowed_mentions(message: AlertMessage) -> discord.AllowedMentions:
     """Nobody may be pinged except the subscribers the message names."""
     users = [discord.Object(int(user_id)) for user_id in subscriber_ids(message, "discord")]
     return discord.AllowedMentions(everyone=False, roles=False, replied_user=False, users=users)
-
-
-def mention_content(message: AlertMessage) -> str | None:
-    """Message content: the subscribers' mentions, or None when there are none."""
-    users = subscriber_ids(message, "discord")
-    if not users:
-        return None
-    return fit_discord_content(" ".join(mention_user(u, "discord") for u in users))
 
 
 @dataclass
@@ -177,8 +145,7 @@ async def find_channel_message(
 
 
 def _has_key(item: dict[str, Any], key: str) -> bool:
-    footers = [embed.get("footer", {}).get("text", "") for embed in item.get("embeds", [])]
-    return any(text.endswith(f"alert {key}") for text in footers)
+    return key_from_footer(item.get("embeds", [])) == key
 
 
 class _LoopRunner:
@@ -504,19 +471,7 @@ class Window(app_commands.Transformer):
 
     async def autocomplete(self, interaction: Interaction, value: Any, /) -> list[Choice[str]]:
         """Fixed windows starting with what was typed, plus the typed text if it is valid."""
-        typed = str(value).strip().lower()
-        names = [w for w in parsing.FIXED_WINDOWS if w.startswith(typed)]
-        if typed and typed not in names and _valid_window(typed):
-            names.insert(0, typed)
-        return [Choice(name=w, value=w) for w in names]
-
-
-def _valid_window(text: str) -> bool:
-    try:
-        parsing.parse_window(text)
-    except CommandError:
-        return False
-    return True
+        return [Choice(name=w, value=w) for w in window_choices(str(value))]
 
 
 async def rule_autocomplete(interaction: Interaction, current: str) -> list[Choice[str]]:

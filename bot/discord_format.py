@@ -6,12 +6,15 @@ passed through `bot.safety.sanitize(reply, "discord")`: nothing here escapes men
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from typing import Any
 
+from bot import parsing
+from bot.help_text import COMMANDS
 from bot.limits import fit_discord_content, fit_discord_embeds, split_text, trim
-from bot.notifier import COLOURS
+from bot.notifier import COLOURS, AlertMessage, subscriber_ids
 from bot.replies import (
     HelpReply,
     Reply,
@@ -21,6 +24,7 @@ from bot.replies import (
     SpreadReply,
     StatusReply,
 )
+from bot.safety import mention_user, neutralise_discord
 
 CHART_NAME = "chart.png"
 CUSTOM_ID_LIMIT = 100  # Discord's maximum custom_id length
@@ -29,11 +33,77 @@ ACK_TEMPLATE = r"rot:ack:(?P<key>.{0,92})"
 MUTE_TEMPLATE = r"rot:mute1d:(?P<rule>.{1,89})"
 ACK_FIELD = "Acknowledged"
 SIGNALS_BUDGET = 5200  # of the 6000 characters a message's embeds may hold in total
+NONCE_LENGTH = 25  # Discord's maximum nonce length
+DESCRIPTION_LIMIT = 100  # of a slash command
 _FOOTER_KEY = re.compile(r"alert (\S+)$")
 _PHASES = {"firing": "🔴", "pending": "🟡", "inactive": "⚪"}
 _GREY = COLOURS["neutral"]
 
 Payload = dict[str, Any]  # {"content": str | None, "embeds": [embed dicts]}
+_DESCRIPTIONS = {name: text for name, _, text, _ in COMMANDS}
+
+
+# Alerts
+
+
+def alert_embed(message: AlertMessage) -> dict[str, Any]:
+    """The alert as one embed dict within Discord's limits, every text neutralised."""
+    fields = [
+        _field(neutralise_discord(name), neutralise_discord(value))
+        for name, value in message.fields
+    ]
+    fields.append(_field("Data date", message.data_date.isoformat()))
+    embed: dict[str, Any] = {
+        "type": "rich",
+        "title": neutralise_discord(message.headline),
+        "color": message.colour,
+        "fields": fields,
+        "footer": {"text": neutralise_discord(message.footer)},
+    }
+    if message.description:
+        embed["description"] = neutralise_discord(message.description)
+    return fit_discord_embeds([_with_chart(embed, bool(message.chart_png))])[0]
+
+
+def mention_content(message: AlertMessage) -> str | None:
+    """Message content: the subscribers' mentions, or None when there are none."""
+    users = subscriber_ids(message, "discord")
+    if not users:
+        return None
+    return fit_discord_content(" ".join(mention_user(u, "discord") for u in users))
+
+
+def discord_nonce(idempotency_key: str) -> str:
+    """A stable nonce of at most 25 characters for an alert key."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:NONCE_LENGTH]
+
+
+# Slash commands
+
+
+def describe(command: str) -> str:
+    """A slash command's description (from the /help list), within Discord's 100 characters."""
+    return _DESCRIPTIONS[command][:DESCRIPTION_LIMIT]
+
+
+def window_choices(typed: str) -> list[str]:
+    """Fixed windows starting with what was typed, plus the typed text first if it is valid."""
+    wanted = typed.strip().lower()
+    names = [w for w in parsing.FIXED_WINDOWS if w.startswith(wanted)]
+    if wanted and wanted not in names and _valid_window(wanted):
+        names.insert(0, wanted)
+    return names
+
+
+def _valid_window(text: str) -> bool:
+    try:
+        parsing.parse_window(text)
+    except parsing.CommandError:
+        return False
+    return True
+
+
+# Command replies
 
 
 def format_reply(reply: Reply, *, chart: bool = False) -> Payload:

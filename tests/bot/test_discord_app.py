@@ -15,10 +15,9 @@ from bot.discord_app import (
     DiscordWebhookNotifier,
     allowed_mentions,
     delivery_error,
-    discord_nonce,
-    mention_content,
     to_discord_embed,
 )
+from bot.discord_format import discord_nonce, mention_content
 from bot.limits import embed_length
 from bot.notifier import PermanentError, build_alert_message
 from bot.safety import find_mentions
