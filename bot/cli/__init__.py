@@ -48,6 +48,7 @@ def _register_commands() -> None:
     app.add_typer(series_app, name="series")
     app.add_typer(rules_app, name="rules")
     from bot.cli import (  # noqa: F401
+        backtest_cmd,
         outbox_cmd,
         prices_data,
         prices_update,

@@ -1,0 +1,85 @@
+"""`rotation-bot backtest`: the events each rule would have emitted over the stored history."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli import app
+from bot.cli.common import app_context, console, fail, print_json, rules_or_exit
+from bot.cli.signal_cmds import JsonFlag, check_range, parse_day
+from bot.evaluation import load_market
+from signals.evaluate import backtest_rule
+from signals.legs import DataError
+from signals.models import MarketData
+from signals.rules import Rule
+
+
+@app.command("backtest")
+def backtest_cmd(
+    ctx: typer.Context,
+    rule_id: Annotated[str | None, typer.Option("--rule", help="Only this rule id.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First date YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date YYYY-MM-DD.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The events each rule would have emitted, using the state machine exactly as live does."""
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    if first and last and first > last:
+        fail(f"--from {first} is after --to {last}")
+    rules = _select(ctx, rule_id)
+    market = load_market(app_context(ctx).db, rules)
+    check_range(market, first, last)
+    results = [_backtest_one(rule, market, first, last) for rule in rules]
+    if as_json:
+        print_json({"from": first, "to": last, "rules": results})
+        return
+    _print_backtest(results)
+
+
+def _select(ctx: typer.Context, rule_id: str | None) -> list[Rule]:
+    settings = app_context(ctx).settings
+    if rule_id is None:
+        return rules_or_exit(settings)
+    every = rules_or_exit(settings, include_disabled=True)
+    chosen = [rule for rule in every if rule.id == rule_id]
+    if not chosen:
+        fail(f"unknown rule id {rule_id!r}; see `rotation-bot rules list`")
+    return chosen
+
+
+def _backtest_one(
+    rule: Rule, market: MarketData, first: date | None, last: date | None
+) -> dict[str, Any]:
+    try:
+        events = backtest_rule(rule, market, first, last)
+    except DataError as error:
+        return {"id": rule.id, "status": "NO DATA", "reason": str(error), "events": []}
+    rows = [
+        {
+            "kind": e.kind,
+            "date": e.date,
+            "episode": e.episode,
+            "title": e.title,
+            "measure": e.measure,
+            "threshold": e.threshold,
+            "unit": e.unit,
+            "direction": e.direction,
+        }
+        for e in events
+    ]
+    return {"id": rule.id, "status": "OK", "reason": "", "events": rows}
+
+
+def _print_backtest(results: list[dict[str, Any]]) -> None:
+    for result in results:
+        fired = sum(1 for row in result["events"] if row["kind"] == "fired")
+        console.print(
+            f"[bold]{result['id']}[/]: {result['status']} {result['reason']} ({fired} fired)"
+        )
+        for row in result["events"]:
+            console.print(
+                f"  {row['date']} {row['kind']:<8} {row['title']}", markup=False, highlight=False
+            )
