@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_json, rules_or_exit
@@ -76,9 +77,8 @@ def _backtest_one(
 def _print_backtest(results: list[dict[str, Any]]) -> None:
     for result in results:
         fired = sum(1 for row in result["events"] if row["kind"] == "fired")
-        console.print(
-            f"[bold]{result['id']}[/]: {result['status']} {result['reason']} ({fired} fired)"
-        )
+        reason = escape(result["reason"])  # data (symbol names, dates), not markup
+        console.print(f"[bold]{result['id']}[/]: {result['status']} {reason} ({fired} fired)")
         for row in result["events"]:
             console.print(
                 f"  {row['date']} {row['kind']:<8} {row['title']}", markup=False, highlight=False
