@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli import app
-from bot.cli.common import app_context, err_console, fail
+from bot.cli.common import app_context, fail, print_problems
 from bot.config import Settings
 
 ReplayOption = Annotated[
@@ -131,8 +131,7 @@ def check_chat_settings(settings: Settings) -> None:
     from bot.slack_commands import check_slack_settings, slack_commands_wanted
 
     problems = check_slack_settings(settings) if slack_commands_wanted(settings) else []
-    for line in problems:
-        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+    print_problems(problems)
     if problems:
         raise typer.Exit(2)
 
