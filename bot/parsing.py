@@ -162,6 +162,6 @@ def parse_rule_id(text: str | None, known: Collection[str], *, allow_all: bool =
 def parse_mode(text: str | None) -> SubscriptionMode:
     """How a subscriber is told: `mention` in the channel (default) or `dm`."""
     raw = (text or "mention").strip().lower()
-    if raw in ("dm", "mention"):
+    if raw in MODES:
         return raw  # type: ignore[return-value]
     raise CommandError(f"Unknown mode {echo(raw)}: use `mention` or `dm`.")

@@ -166,12 +166,6 @@ class SlackBotNotifier:
         """A notifier for `user_id`'s direct messages with the bot, sharing this client."""
         return SlackDmNotifier(self.client, user_id)
 
-    def send_dm(
-        self, user_id: str, message: AlertMessage, *, idempotency_key: str
-    ) -> DeliveryResult:
-        """DM the alert (with its buttons, without pings) to one subscriber."""
-        return self.dm(user_id).send(message, idempotency_key=idempotency_key)
-
     def for_destination(self, destination: str) -> SlackDmNotifier | None:
         """The DM notifier an outbox destination `slack:dm:<user id>` names; None otherwise."""
         if not destination.startswith(DM_PREFIX):

@@ -213,7 +213,7 @@ def test_acknowledged_blocks_replace_the_note_and_name_other_platforms_plainly()
 async def test_send_dm_opens_the_conversation_and_posts_without_pings(fake_slack: FakeSlack):
     notifier = SlackBotNotifier(fake_slack.token, CHANNEL_ID, api_base=fake_slack.api_url)
     message = alert().with_mentions([TRADER])
-    result = await asyncio.to_thread(notifier.send_dm, TRADER, message, idempotency_key=message.key)
+    result = await asyncio.to_thread(notifier.dm(TRADER).send, message, idempotency_key=message.key)
     [post] = fake_slack.messages
     assert post.channel.startswith("D") and result.message_id == post.ts
     assert "/api/conversations.open" in fake_slack.requests
