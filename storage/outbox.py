@@ -116,15 +116,12 @@ def enqueue_alerts(
     Idempotent: an event already recorded (same dedupe key) never gets a second row for a
     destination, in this process or after a restart.
     """
-    when = stamp(now or utc_now())
-    charts = charts or {}
-    before = _count_rows(db)
+    when, charts, rows = now or utc_now(), charts or {}, dict.fromkeys(destinations, ())
     with db.atomic():
-        for event in events:
-            _insert_alert(db, event, charts.get(event.dedupe_key), when)
-            for destination in destinations:
-                _insert_row(db, event.dedupe_key, destination, when)
-    return _count_rows(db) - before
+        return sum(
+            enqueue_alert(db, e.dedupe_key, e, rows, chart=charts.get(e.dedupe_key), now=when)
+            for e in events
+        )
 
 
 def enqueue_alert(
