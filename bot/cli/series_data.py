@@ -79,7 +79,7 @@ def update_series(
     source = FredSource.from_settings(context.settings)
     starts = _update_starts(context.db, wanted)
     points, failures = _fetch_all(source, wanted, starts)
-    changed = {sid: upsert_points(context.db, values) for sid, values in points.items()}
+    changed = _store_series(context.db, points)
     if points:
         _print_summary("series update (FRED)", points, changed)
     for sid, reason in failures.items():
