@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from bot import calendar as nyse
 from bot.sources.base import FetchResult, PriceSource
 from signals.models import PriceBar, SeriesPoint
-from storage.prices import last_dates, load_prices, upsert_bars
+from storage.prices import first_dates, last_dates, load_prices, upsert_bars
 from storage.series import upsert_points
 
 # Relative difference above which a re-served bar counts as re-based, not float noise.
@@ -128,13 +128,14 @@ def sessions_before(day: date, count: int) -> date:
 
 def refetch_rebased(db: Database, source: PriceSource, result: FetchResult) -> set[str]:
     """Fetch again from the first cached date every symbol whose history was re-based."""
-    firsts = {}
+    rebased = set()
     for symbol, bars in result.bars.items():
         cached = load_prices(db, [symbol], start=min(bar.date for bar in bars)).get(symbol)
         if cached is not None and is_rebased(bars, cached):
-            firsts[symbol] = _first_cached_date(db, symbol)
-    if not firsts:
+            rebased.add(symbol)
+    if not rebased:
         return set()
+    firsts = {symbol: day for symbol, day in first_dates(db).items() if symbol in rebased}
     again = source.fetch(firsts)
     for symbol in firsts:
         if symbol in again.bars:
@@ -163,11 +164,6 @@ def _moved(new: float | None, old: float) -> bool:
     if new is None or old is None or math.isnan(old) or math.isnan(new) or old == 0:
         return False
     return abs(new / old - 1) > REBASE_TOLERANCE
-
-
-def _first_cached_date(db: Database, symbol: str) -> date:
-    frame = load_prices(db, [symbol])[symbol]
-    return frame.index[0].date()
 
 
 def _store_symbol(

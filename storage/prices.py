@@ -88,6 +88,12 @@ def last_dates(db: Database, *, final_only: bool = True) -> dict[str, date]:
     return {symbol: date.fromisoformat(day) for symbol, day in db.execute(sql)}
 
 
+def first_dates(db: Database) -> dict[str, date]:
+    """The earliest cached date per symbol."""
+    sql = "SELECT symbol, min(date) FROM prices GROUP BY symbol"
+    return {symbol: date.fromisoformat(day) for symbol, day in db.execute(sql)}
+
+
 def freshness(db: Database) -> list[dict[str, object]]:
     """Per symbol: last date, last final date, rows and when it was last fetched."""
     sql = """
