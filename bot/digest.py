@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlite_utils import Database
 
 from bot.config import Settings
+from bot.evaluation import check_rules
+from bot.notifier import AlertMessage, Broadcaster, DeliveryError, Notifier
+from bot.notifiers import build_notifiers, close_notifiers
+from bot.rules_file import load_rules
 from signals.legs import DataError
 from signals.measures import WindowError, leg_return, parse_window
 from storage.prices import load_prices
@@ -87,9 +92,6 @@ def _spread_bps(
 
 def nearest_rules(db: Database, settings: Settings, session: date, now: datetime) -> list[NearRule]:
     """Rules not firing, nearest to their threshold first (a what-if check, nothing saved)."""
-    from bot.evaluation import check_rules
-    from bot.rules_file import load_rules
-
     report = check_rules(db, load_rules(settings), as_of=session, now=now, persist=False)
     near = []
     for check in report.checks:
@@ -120,10 +122,8 @@ def digest_fields(digest: Digest) -> tuple[tuple[str, str], ...]:
     return (("Leaderboard", board), ("Key spreads", spreads), ("Closest to firing", near))
 
 
-def digest_message(digest: Digest, chart_png: bytes | None = None) -> object:
+def digest_message(digest: Digest, chart_png: bytes | None = None) -> AlertMessage:
     """The platform-neutral message (an `AlertMessage` with kind `digest`)."""
-    from bot.notifier import AlertMessage
-
     leader = digest.rows[0] if digest.rows and digest.rows[0].ytd is not None else None
     lead = f": {leader.symbol} leads YTD {_pct(leader.ytd)}" if leader else ""
     return AlertMessage(
@@ -163,17 +163,24 @@ def render_leaderboard(digest: Digest) -> bytes | None:
     return buffer.getvalue()
 
 
-def send_digest(db: Database, settings: Settings, session: date, now: datetime) -> str:
-    """Build and post the digest to every configured destination; return a summary."""
-    from bot.notifier import Broadcaster, DeliveryError
-    from bot.notifiers import build_notifiers, close_notifiers
+def send_digest(
+    db: Database,
+    settings: Settings,
+    session: date,
+    now: datetime,
+    notifiers: Sequence[Notifier] | None = None,
+) -> str:
+    """Build and post the digest to every destination; return a summary.
 
+    Args:
+        notifiers: the caller's destinations (left open); None: built from settings and closed.
+    """
     digest = build_digest(db, settings, session, now)
     message = digest_message(digest, render_leaderboard(digest))
-    notifiers = build_notifiers(settings)
+    own = build_notifiers(settings) if notifiers is None else []
     try:
-        outcomes = Broadcaster(notifiers).send(message, idempotency_key=message.key)  # type: ignore[attr-defined]
+        outcomes = Broadcaster(notifiers or own).send(message, idempotency_key=message.key)
     finally:
-        close_notifiers(notifiers)
+        close_notifiers(own)
     failed = [name for name, result in outcomes.items() if isinstance(result, DeliveryError)]
     return f"digest posted to {len(outcomes) - len(failed)}, failed: {', '.join(failed) or 'none'}"

@@ -72,7 +72,7 @@ class ServiceJobs:
         """Post the daily digest (about 0.4 s of pandas per session)."""
         if not self.digests:
             return "digests off"
-        return await self._in_thread(lambda db: digest.send_digest(db, self.settings, session, now))
+        return await self._in_thread(self._digest, session, now)
 
     async def deliver(self) -> Mapping[str, int]:
         """One pass over the outbox; retries wait for the next pass instead of sleeping here."""
@@ -197,6 +197,10 @@ class ServiceJobs:
             f"{len(pe.points)} P/E snapshots, {len(pe.failures)} failed;"
             f" {fred_points} FRED points, {fred_failed} series failed"
         )
+
+    def _digest(self, db: Database, session: date, now: datetime) -> str:
+        # The service's own notifiers: their clients are already logged in, and stay open.
+        return digest.send_digest(db, self.settings, session, now, self._get_notifiers())
 
     def _refresh_fred(self, db: Database) -> tuple[int, int]:
         """FRED points changed and series failed; one failing series never stops the others."""

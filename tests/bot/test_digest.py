@@ -53,9 +53,9 @@ def test_digest_message_has_the_board_the_spreads_and_a_chart(fresh_db: Database
     message = digest_message(digest, png)
 
     assert png is not None and png.startswith(b"\x89PNG")
-    assert message.key == "digest:2025-03-31"  # type: ignore[attr-defined]
-    assert message.title.startswith("Daily rotation digest 2025-03-31: IWC leads YTD +")  # type: ignore[attr-defined]
-    fields = dict(message.fields)  # type: ignore[attr-defined]
+    assert message.key == "digest:2025-03-31"
+    assert message.title.startswith("Daily rotation digest 2025-03-31: IWC leads YTD +")
+    fields = dict(message.fields)
     assert "RSP  YTD     n/a" in fields["Leaderboard"]
     assert fields["Key spreads"].startswith("IWC-OEF: YTD +")
 
