@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from signals.models import ChartSpec, Event
+from signals.models import Event
 from storage.db import register
+from storage.rule_state import event_from_payload, event_to_payload
 
 migrations = register(Migrations("rotation.outbox"))
 
@@ -295,31 +296,4 @@ def load_alert(db: Database, dedupe_key: str) -> tuple[Event, bytes | None]:
     ).fetchone()
     if row is None:
         raise KeyError(dedupe_key)
-    return event_from_payload(json.loads(row[0])), row[1]
-
-
-def event_to_payload(event: Event) -> dict[str, Any]:
-    """An event as JSON-ready data (dates as ISO strings)."""
-    data = asdict(event)
-    data["context"] = dict(event.context)
-    return data
-
-
-def event_from_payload(data: Mapping[str, Any]) -> Event:
-    """The event `event_to_payload` wrote."""
-    values = dict(data)
-    values["date"] = date.fromisoformat(values["date"])
-    values["symbols"] = tuple(values.get("symbols", ()))
-    values["fields"] = tuple(tuple(pair) for pair in values.get("fields", ()))
-    chart = values.get("chart")
-    values["chart"] = _chart_from_payload(chart) if chart else None
-    return Event(**values)
-
-
-def _chart_from_payload(data: Mapping[str, Any]) -> ChartSpec:
-    values = dict(data)
-    values["legs"] = tuple(values["legs"])
-    for key in ("start", "end", "reference_date"):
-        if values.get(key):
-            values[key] = date.fromisoformat(values[key])
-    return ChartSpec(**values)
+    return event_from_payload(row[0]), row[1]
