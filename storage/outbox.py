@@ -140,12 +140,12 @@ def enqueue_alert(
     with `enqueue_alerts`, a (key, destination) pair is recorded once; return the new rows.
     """
     when = stamp(now or utc_now())
-    before = _count_rows(db)
     with db.atomic():
         _insert_alert(db, event, chart, when, key=key)
-        for destination, mentions in rows.items():
+        return sum(
             _insert_row(db, key, destination, when, mentions)
-    return _count_rows(db) - before
+            for destination, mentions in rows.items()
+        )
 
 
 def _insert_alert(
@@ -161,16 +161,14 @@ def _insert_alert(
 
 def _insert_row(
     db: Database, key: str, destination: str, when: str, mentions: Sequence[str] = ()
-) -> None:
-    db.execute(
+) -> int:
+    """Insert one delivery row unless (key, destination) has one; 1 if it was new."""
+    cursor = db.execute(
         "INSERT OR IGNORE INTO outbox (dedupe_key, destination, next_attempt_at, created_at,"
         " updated_at, mentions) VALUES (?, ?, ?, ?, ?, ?)",
         [key, destination, when, when, when, " ".join(mentions)],
     )
-
-
-def _count_rows(db: Database) -> int:
-    return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    return cursor.rowcount
 
 
 def known_alert_keys(db: Database, keys: Iterable[str]) -> set[str]:
