@@ -26,7 +26,7 @@ from bot.notifiers import dm_platforms
 from bot.on_call import track_event
 from signals.models import Event
 from signals.rules import Rule
-from storage import outbox
+from storage import outbox, renotify
 from storage import subscriptions as subs
 
 log = logging.getLogger(__name__)
@@ -162,24 +162,24 @@ def queue_renotifications(
     skips nor repeats it. Rounds of a muted rule wait until the mute ends. Returns rows added.
     """
     added = 0
-    for due in subs.due_renotifications(db, now):
+    for due in renotify.due_renotifications(db, now):
         if subs.muted(db, due.rule_id, now) is not None:
             continue
         try:
             event, chart = outbox.load_alert(db, due.dedupe_key)
         except KeyError:
             log.warning("no stored alert %s to re-notify; stopping its rounds", due.dedupe_key)
-            subs.stop_renotify(db, due.dedupe_key)
+            renotify.stop_renotify(db, due.dedupe_key)
             continue
         with db.atomic():
             added += _queue_round(db, due, event, chart, destinations, settings, now)
-            subs.record_renotify(db, due.dedupe_key, now=now)
+            renotify.record_renotify(db, due.dedupe_key, now=now)
     return added
 
 
 def _queue_round(
     db: Database,
-    due: subs.Renotify,
+    due: renotify.Renotify,
     event: Event,
     chart: bytes | None,
     destinations: Sequence[str],
@@ -189,12 +189,15 @@ def _queue_round(
     channels = [d for d in destinations if not is_dm(d)]
     rows = _plan_rows(db, event.rule_id, channels, settings, on_call=True)
     if due.escalate:
-        key, framed = subs.escalation_key(due.dedupe_key), escalation_event(event, due.round)
+        key, framed = renotify.escalation_key(due.dedupe_key), escalation_event(event, due.round)
         rows = {d: m for d, m in rows.items() if not is_dm(d)}
         log.info("escalating %s to the channel after %d reminder(s)", due.dedupe_key, due.round)
     else:
         number = due.round + 1
-        key, framed = subs.renotify_key(due.dedupe_key, number), reminder_event(event, due, number)
+        key, framed = (
+            renotify.renotify_key(due.dedupe_key, number),
+            reminder_event(event, due, number),
+        )
         rows = {d: m for d, m in rows.items() if is_dm(d) or m}  # only where someone is pinged
         chart = None  # the original alert already shows it
         log.info(
@@ -203,7 +206,7 @@ def _queue_round(
     return outbox.enqueue_alert(db, key, framed, rows, chart=chart, now=now)
 
 
-def reminder_event(event: Event, due: subs.Renotify, number: int) -> Event:
+def reminder_event(event: Event, due: renotify.Renotify, number: int) -> Event:
     """The alert framed as reminder `number` of `due.max_rounds` to its subscribers."""
     return replace(
         event,

@@ -25,6 +25,7 @@ from bot.replies import (
 )
 from signals.models import Event
 from signals.rules import Rule
+from storage import renotify
 from storage import subscriptions as subs
 
 
@@ -39,17 +40,17 @@ def make_actor(
 
 def track_event(
     db: Database, event: Event, rule: Rule, settings: Settings, *, now: datetime
-) -> subs.Renotify | None:
+) -> renotify.Renotify | None:
     """Re-notify a fired alert every `renotify_minutes` of its rule; its reversal stops that.
 
     The service calls this for every new event it delivers; it is idempotent.
     """
     if event.kind == "reversed":
-        subs.stop_renotify(db, f"{event.rule_id}:{event.episode}:fired")
+        renotify.stop_renotify(db, f"{event.rule_id}:{event.episode}:fired")
         return None
     if not rule.renotify_minutes:
         return None
-    return subs.schedule_renotify(
+    return renotify.schedule_renotify(
         db,
         event.dedupe_key,
         event.rule_id,
@@ -145,7 +146,7 @@ class OnCallCommands:
     def acknowledge(self, actor: Actor, alert_key: str) -> AckReply:
         """Record an alert's acknowledgement; the first one wins and later ones are told who."""
         # A reminder or escalation carries its round's key; the alert is what gets acknowledged.
-        key = subs.original_alert_key(parsing.one_line(alert_key, 200))
+        key = renotify.original_alert_key(parsing.one_line(alert_key, 200))
         if not key:
             raise CommandError("Missing alert key.")
         ack = subs.acknowledge(

@@ -19,6 +19,7 @@ from bot.spread_query import spread_from_cache
 from signals.measures import spread
 from signals.models import MarketData, PriceBar
 from signals.rules import parse_rule
+from storage import renotify
 from storage import subscriptions as subs
 from storage.db import open_db
 from storage.prices import load_prices, upsert_bars
@@ -382,10 +383,10 @@ def test_track_event_schedules_and_reversal_stops(fresh_db: Database, settings: 
     scheduled = track_event(fresh_db, fired, rule, settings, now=NOW)
     assert scheduled is not None and scheduled.max_rounds == settings.renotify_rounds == 3
     assert track_event(fresh_db, fired, quiet, settings, now=NOW) is None  # off by default
-    assert subs.due_renotifications(fresh_db, NOW + timedelta(minutes=30))
+    assert renotify.due_renotifications(fresh_db, NOW + timedelta(minutes=30))
     reversed_ = Event("x", "reversed", date(2026, 3, 5), "2026-03-02", "t", 1.0)
     assert track_event(fresh_db, reversed_, rule, settings, now=NOW) is None
-    assert subs.due_renotifications(fresh_db, NOW + timedelta(days=1)) == []
+    assert renotify.due_renotifications(fresh_db, NOW + timedelta(days=1)) == []
 
 
 def test_symbols_without_usable_final_bars(fresh_db: Database, settings: Settings) -> None:

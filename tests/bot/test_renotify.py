@@ -19,6 +19,7 @@ from bot.notifier import build_alert_message
 from bot.on_call import make_actor
 from signals.models import Event
 from signals.rules import Rule, parse_rule
+from storage import renotify
 from storage import subscriptions as subs
 from storage.db import open_db
 from tests.fakes.delivery_kit import FakeClock, make_event
@@ -174,7 +175,7 @@ async def test_renotify_is_off_unless_the_rule_sets_it(
     await desk.after(600)
     await desk.close()
     assert len(fake_discord_app.messages) == 1
-    assert subs.due_renotifications(open_db(db_path), desk.clock.now()) == []
+    assert renotify.due_renotifications(open_db(db_path), desk.clock.now()) == []
 
 
 async def test_rounds_wait_while_the_rule_is_muted(
@@ -238,7 +239,7 @@ async def test_slack_reminders_mention_subscribers_under_their_own_key(
     ],
 )
 def test_a_rounds_key_names_its_alert(key: str, original: str) -> None:
-    assert subs.original_alert_key(key) == original
+    assert renotify.original_alert_key(key) == original
 
 
 async def test_the_acknowledge_button_on_a_discord_reminder_acknowledges_the_alert(
@@ -246,7 +247,7 @@ async def test_the_acknowledge_button_on_a_discord_reminder_acknowledges_the_ale
 ) -> None:
     original = "iwc-ath:2026-11-20:fired"
     reminder = replace(
-        build_alert_message(make_event(rule="iwc-ath")), key=subs.renotify_key(original, 1)
+        build_alert_message(make_event(rule="iwc-ath")), key=renotify.renotify_key(original, 1)
     )
     rest = DiscordRest(bot.fake.token, api_base=bot.fake.api_base)
     try:

@@ -1,4 +1,4 @@
-"""On-call state in real SQLite: subscriptions, mutes, acknowledgements, renotify rounds."""
+"""On-call state in real SQLite: subscriptions, mutes, acknowledgements."""
 
 from __future__ import annotations
 
@@ -120,49 +120,6 @@ def test_first_acknowledgement_wins(fresh_db: Database) -> None:
     assert later.first is False
     assert (later.platform, later.user_id, later.acked_at) == ("slack", "U1", subs.iso(NOW))
     assert subs.acknowledgement(fresh_db, "other") is None
-
-
-def _schedule(db: Database, key: str = "r1:e:fired", rounds: int = 2) -> None:
-    subs.schedule_renotify(db, key, "r1", interval=timedelta(hours=1), max_rounds=rounds, now=NOW)
-
-
-def test_renotify_rounds_then_escalate_then_stop(fresh_db: Database) -> None:
-    _schedule(fresh_db)
-    assert subs.due_renotifications(fresh_db, NOW + timedelta(minutes=59)) == []
-    seen = []
-    moment = NOW
-    for _ in range(5):
-        moment += timedelta(hours=1)
-        due = subs.due_renotifications(fresh_db, moment)
-        if not due:
-            break
-        seen.append((due[0].round, due[0].escalate))
-        subs.record_renotify(fresh_db, due[0].dedupe_key, now=moment)
-    assert seen == [(0, False), (1, False), (2, True)]
-    final = subs.due_renotifications(fresh_db, moment + timedelta(days=9))
-    assert final == []
-
-
-def test_renotify_stops_when_acknowledged(fresh_db: Database) -> None:
-    _schedule(fresh_db)
-    subs.acknowledge(fresh_db, "r1:e:fired", platform="slack", user_id="U1", now=NOW)
-    assert subs.due_renotifications(fresh_db, NOW + timedelta(days=1)) == []
-
-
-def test_renotify_stop_and_reschedule_is_noop(fresh_db: Database) -> None:
-    _schedule(fresh_db)
-    _schedule(fresh_db, rounds=9)  # scheduling again must not reset the rounds
-    assert subs.due_renotifications(fresh_db, NOW + timedelta(hours=1))[0].max_rounds == 2
-    assert subs.stop_renotify(fresh_db, "r1:e:fired") is True
-    assert subs.stop_renotify(fresh_db, "r1:e:fired") is False
-    assert subs.due_renotifications(fresh_db, NOW + timedelta(days=1)) == []
-
-
-def test_zero_rounds_escalates_at_once(fresh_db: Database) -> None:
-    _schedule(fresh_db, rounds=0)
-    (due,) = subs.due_renotifications(fresh_db, NOW + timedelta(hours=1))
-    assert due.escalate
-    assert subs.record_renotify(fresh_db, due.dedupe_key, now=NOW).escalated
 
 
 def test_state_survives_reopen(db_path: Path) -> None:
