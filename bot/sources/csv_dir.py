@@ -9,6 +9,7 @@ and line, so a bad file never imports halfway.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -44,15 +45,20 @@ def price_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
 
 
-def read_price_csv(path: Path, symbol: str | None = None) -> list[PriceBar]:
-    """Bars of one Yahoo-format CSV (source "csv", final), oldest first as in the file."""
+def read_csv_text(path: Path) -> str:
+    """A CSV file's text (a BOM dropped); SourceError if it is unreadable or not UTF-8."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return parse_price_rows(csv.reader(handle), symbol or symbol_for(path), str(path))
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise SourceError(f"{path}: not UTF-8 text") from None
     except OSError as error:
         raise SourceError(f"{path}: cannot read ({error.strerror or error})") from None
+
+
+def read_price_csv(path: Path, symbol: str | None = None) -> list[PriceBar]:
+    """Bars of one Yahoo-format CSV (source "csv", final), oldest first as in the file."""
+    reader = csv.reader(io.StringIO(read_csv_text(path)))
+    return parse_price_rows(reader, symbol or symbol_for(path), str(path))
 
 
 def parse_price_rows(reader: Iterator[list[str]], symbol: str, name: str) -> list[PriceBar]:

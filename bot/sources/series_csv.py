@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.sources.base import SourceError
-from bot.sources.csv_dir import note_date, parse_number
+from bot.sources.csv_dir import note_date, parse_number, read_csv_text
 from signals.models import SeriesPoint
 
 _DATE_HEADERS = frozenset({"date", "observation_date"})
@@ -27,12 +27,7 @@ def read_series_file(path: Path, series_id: str | None = None) -> dict[str, list
     `.csv`. Any other single column is stored under its header, or as `series_id` when given.
     In a wide file every column is a series named by its header; `series_id` picks one column.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise SourceError(f"{path}: not UTF-8 text") from None
-    except OSError as error:
-        raise SourceError(f"{path}: cannot read ({error.strerror or error})") from None
+    text = read_csv_text(path)
     return parse_series_csv(text, str(path), source="csv", series_id=series_id, stem=path.stem)
 
 
