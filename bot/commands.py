@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +46,11 @@ from signals.rules import Rule
 from storage import prices as price_store
 from storage import subscriptions as subs
 from storage.db import open_db
+from storage.outbox import utc_now
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Actor", "CommandError", "Commands", "make_actor"]
-
-
-def utc_now() -> datetime:
-    """The real clock, aware UTC."""
-    return datetime.now(UTC)
 
 
 class Commands(OnCallCommands):

@@ -18,10 +18,10 @@ from bot import calendar
 from bot.config import Settings
 from storage import prices, service_state
 from storage.db import open_db
+from storage.outbox import STATUSES
 
 # The service writes its heartbeat every 30 s; three missed beats mean it is not running.
 HEARTBEAT_STALE = timedelta(seconds=90)
-OUTBOX_STATUSES = ("pending", "sending", "delivered", "dead")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def outbox_counts(db: Database) -> dict[str, int] | None:
         rows = db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
     except sqlite3.OperationalError:
         return None
-    counts = dict.fromkeys(OUTBOX_STATUSES, 0)
+    counts = dict.fromkeys(STATUSES, 0)
     counts.update({str(status): int(count) for status, count in rows})
     return counts
 

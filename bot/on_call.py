@@ -127,7 +127,7 @@ class OnCallCommands:
         record = subs.mute(
             self.db, rule_id, now + length, by=actor.user_id, platform=actor.platform, now=now
         )
-        text = f"Muted {rule_id} until {_short_time(record.until)}."
+        text = f"Muted {rule_id} until {short_time(record.until)}."
         return MuteReply("muted", rule_id, record.until, actor.user_id, text)
 
     def unmute(self, actor: Actor, rule: str | None) -> MuteReply:
@@ -152,7 +152,7 @@ class OnCallCommands:
         ack = subs.acknowledge(
             self.db, key, platform=actor.platform, user_id=actor.user_id, now=self.clock()
         )
-        when = _short_time(ack.acked_at)
+        when = short_time(ack.acked_at)
         text = (
             f"Acknowledged at {when}."
             if ack.first
@@ -161,7 +161,7 @@ class OnCallCommands:
         return AckReply(key, ack.first, ack.platform, ack.user_id, ack.acked_at, text)
 
 
-def _short_time(stamp: str) -> str:
+def short_time(stamp: str) -> str:
     """`2026-03-02T14:30:00+00:00` as `2026-03-02 14:30 UTC`."""
     moment = datetime.fromisoformat(stamp).astimezone(UTC)
     return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -8,9 +8,9 @@ The only mentions built are subscriber pings and the acknowledging user, via `me
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from bot import on_call
 from bot.limits import (
     SLACK_BLOCKS,
     SLACK_CONTEXT_ELEMENTS,
@@ -140,7 +140,7 @@ def acknowledger(ack: AckReply) -> str:
 def short_time(stamp: str) -> str:
     """`2026-03-02T14:30:00+00:00` as `2026-03-02 14:30 UTC` (the input if unparseable)."""
     try:
-        return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return on_call.short_time(stamp)
     except ValueError:
         return escape_slack(stamp)
 
