@@ -93,7 +93,8 @@ def check_rules(
     if as_of is not None and as_of < expected:
         expected = as_of  # checking a past date: only staleness relative to that date counts
     market = market or load_market(db, rules)
-    states = _current_states(db, rules) if persist else {}
+    prints = {rule.id: rule.fingerprint() for rule in rules}
+    states = _current_states(db, rules, prints) if persist else {}
     checks, primed, events, new_states = [], [], [], {}
     for rule in rules:
         state, was_primed = _starting_state(rule, market, states.get(rule.id), as_of)
@@ -103,7 +104,6 @@ def check_rules(
         events.extend(evaluation.events)
         if evaluation.state.last_session is not None:
             new_states[rule.id] = evaluation.state
-    prints = {rule.id: rule.fingerprint() for rule in rules}
     new_events = _store(db, new_states, prints, events) if persist else []
     last = last_event_by_rule(db)
     return CheckReport(
@@ -129,14 +129,16 @@ def _starting_state(
     return prime_state(rule, market, before=last), True
 
 
-def _current_states(db: Database, rules: Sequence[Rule]) -> dict[str, RuleState]:
+def _current_states(
+    db: Database, rules: Sequence[Rule], prints: dict[str, str]
+) -> dict[str, RuleState]:
     """Stored states of rules whose definition is unchanged; an edited rule re-primes."""
     states = load_states(db, [rule.id for rule in rules])
-    prints = load_fingerprints(db)
+    stored = load_fingerprints(db)
     return {
         rule.id: states[rule.id]
         for rule in rules
-        if rule.id in states and prints.get(rule.id, rule.fingerprint()) == rule.fingerprint()
+        if rule.id in states and stored.get(rule.id, prints[rule.id]) == prints[rule.id]
     }
 
 
