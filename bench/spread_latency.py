@@ -18,16 +18,15 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bot.commands import Commands
+from bot.config import load_settings
+from bot.sources.csv_dir import CsvDirSource, price_files, symbol_for
+from signals.measures import spread
+from signals.models import MarketData
+from storage.db import open_db
+from storage.prices import count_rows, load_prices, upsert_bars
 
-from bot.commands import Commands  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.sources.csv_dir import CsvDirSource, price_files, symbol_for  # noqa: E402
-from signals.measures import spread  # noqa: E402
-from signals.models import MarketData  # noqa: E402
-from storage.db import open_db  # noqa: E402
-from storage.prices import count_rows, load_prices, upsert_bars  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PAIRS = [("IWC", "OEF"), ("IWM", "IWB"), ("^RUT", "^GSPC"), ("IJR", "SPY"), ("RSP", "QQQ")]
 WINDOWS = ["ytd", "qtd", "mtd", "1m", "3m", "6m", "1y", "42d", "252d", "since:2020-03-23"]
