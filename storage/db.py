@@ -7,7 +7,6 @@ migrations is the schema version (`schema_version`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -47,9 +46,9 @@ def open_db(path: str | Path | None = None, *, migrate: bool = True) -> Database
     return db
 
 
-def apply_migrations(db: Database, sets: Iterable[Migrations] | None = None) -> None:
+def apply_migrations(db: Database) -> None:
     """Apply every pending migration, each in its own transaction."""
-    for migrations in sets if sets is not None else migration_sets():
+    for migrations in migration_sets():
         migrations.apply(db)
 
 
