@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sqlite3
 import sys
@@ -97,3 +98,31 @@ def _nan_to_none(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_nan_to_none(item) for item in value]
     return value
+
+
+def describe_unknown(prefix: str, name: str, known: list[str]) -> str:
+    """`prefix`, then the closest known names (any case) or a hint that nothing is stored."""
+    if not known:
+        return f"{prefix}: nothing is stored yet"
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.5)
+    close += [k for k in by_lower if name.lower() in k and k not in close][: 3 - len(close)]
+    if close:
+        return f"{prefix}; did you mean {', '.join(by_lower[k] for k in close)}?"
+    return f"{prefix}; stored: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}"
+
+
+def format_number(value: object, volume: bool = False) -> str:
+    """A stored number for a table: no trailing zeros, volume as 1.2M, '' if missing."""
+    if not isinstance(value, int | float):
+        return ""
+    if volume:
+        return _humanize(float(value))
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def _humanize(value: float) -> str:
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= limit:
+            return f"{value / limit:.2f}".rstrip("0").rstrip(".") + suffix
+    return f"{value:.0f}"

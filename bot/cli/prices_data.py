@@ -7,7 +7,6 @@ fixing the file and running the same command again is always safe.
 
 from __future__ import annotations
 
-import difflib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlite_utils import Database
 
-from bot.cli.common import app_context, console, err_console, fail, print_error, print_json
+from bot.cli.common import (
+    app_context,
+    console,
+    describe_unknown,
+    err_console,
+    fail,
+    format_number,
+    print_error,
+    print_json,
+)
 from bot.cli.groups import prices_app
 from bot.sources.base import SourceError
 from bot.sources.csv_dir import price_files, read_price_csv, symbol_for
@@ -148,18 +156,6 @@ def show_prices(
     _print_bars(symbol, rows, count_rows(db, symbol))
 
 
-def describe_unknown(prefix: str, name: str, known: list[str]) -> str:
-    """`prefix`, then the closest known names (any case) or a hint that nothing is stored."""
-    if not known:
-        return f"{prefix}: nothing is stored yet"
-    by_lower = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.5)
-    close += [k for k in by_lower if name.lower() in k and k not in close][: 3 - len(close)]
-    if close:
-        return f"{prefix}; did you mean {', '.join(by_lower[k] for k in close)}?"
-    return f"{prefix}; stored: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}"
-
-
 def _json(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     out = []
     for row in rows:
@@ -188,19 +184,3 @@ def _print_bars(symbol: str, rows: list[dict[str, object]], stored: int) -> None
         source = str(row["source"]) + ("" if row["final"] else "[yellow]*[/]")
         table.add_row(str(row["date"]), *numbers, source)
     console.print(table)
-
-
-def format_number(value: object, volume: bool = False) -> str:
-    """A stored number for a table: no trailing zeros, volume as 1.2M, '' if missing."""
-    if not isinstance(value, int | float):
-        return ""
-    if volume:
-        return _humanize(float(value))
-    return f"{value:.4f}".rstrip("0").rstrip(".")
-
-
-def _humanize(value: float) -> str:
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= limit:
-            return f"{value / limit:.2f}".rstrip("0").rstrip(".") + suffix
-    return f"{value:.0f}"

@@ -10,9 +10,17 @@ import typer
 from rich.table import Table
 from sqlite_utils import Database
 
-from bot.cli.common import app_context, console, err_console, fail, print_error, print_json
+from bot.cli.common import (
+    app_context,
+    console,
+    describe_unknown,
+    err_console,
+    fail,
+    format_number,
+    print_error,
+    print_json,
+)
 from bot.cli.groups import series_app
-from bot.cli.prices_data import describe_unknown, format_number
 from bot.sources.base import SourceError
 from bot.sources.fred import FredSource, update_start
 from bot.sources.series_csv import read_series_file
