@@ -184,10 +184,11 @@ class ServiceJobs:
         return {"delivered": report.delivered, "retried": report.retried, "dead": report.dead}
 
     def _with_dms(self, db: Database) -> list[Any]:
-        base = self._get_notifiers()
+        known = [*self._get_notifiers(), *self._dms.values()]
         new = [d for d in outbox.open_destinations(db) if d not in self._dms]
-        self._dms.update((n.name, n) for n in notifiers.dm_notifiers(self.settings, new, base))
-        return [*base, *self._dms.values()]
+        # Passing the DM notifiers too lets new ones share their client when no channel has one.
+        self._dms.update((n.name, n) for n in notifiers.dm_notifiers(self.settings, new, known))
+        return [*self._get_notifiers(), *self._dms.values()]
 
     def _snapshot(self, db: Database, now: datetime) -> str:
         symbols = [s for s in universe.configured_symbols(self.settings) if not s.startswith("^")]

@@ -29,6 +29,7 @@ from tests.fakes.discord_kit import Harness
 from tests.fakes.on_call_kit import (
     ALICE,
     BOB,
+    CAROL,
     RULE,
     SLACK_ANN,
     channel_posts,
@@ -265,3 +266,28 @@ async def test_the_acknowledge_button_on_a_discord_reminder_acknowledges_the_ale
     assert bot.fake.sequence(token) == ["callback:6", "edit_original"]
     ack = subs.acknowledgement(open_db(seeded_db), original)
     assert ack is not None and ack.user_id == HARNESS_ALICE.id
+
+
+async def test_dm_only_discord_shares_one_client_across_passes(
+    db_path: Path, fake_discord_app: FakeDiscordApp
+) -> None:
+    # A bot token without alert channels: DMs only, so no channel notifier owns a client.
+    db = open_db(db_path)
+    subs.subscribe(db, "discord", BOB, RULE, "dm", now=START)
+    db.close()
+    settings = desk_settings(fake_discord_app, discord_channel_ids=())
+    desk = Desk(settings, db_path, [rule(None)])
+    try:
+        desk.fire(make_event())
+        await desk.after(0)
+        db = open_db(db_path)
+        subs.subscribe(db, "discord", CAROL, RULE, "dm", now=START)
+        db.close()
+        desk.fire(make_event(21))
+        await desk.after(1)
+    finally:
+        await desk.close()
+    assert len(dm_posts(fake_discord_app, BOB)) == 2
+    assert len(dm_posts(fake_discord_app, CAROL)) == 1
+    logins = [r for r in fake_discord_app.requests if r == ("GET", "/api/v10/users/@me")]
+    assert len(logins) == 1
