@@ -8,17 +8,20 @@ the Agg canvas (no pyplot global state), so rendering is safe from worker thread
 from __future__ import annotations
 
 import io
+import logging
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from signals.models import ChartSpec, MarketData
+from signals.models import ChartSpec, Event, MarketData
 from signals.series_expr import resolve_series
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
 
 WIDTH_IN, HEIGHT_IN, DPI = 12.0, 7.5, 100
 FONT = {
@@ -50,6 +53,17 @@ def render_chart(spec: ChartSpec, market: MarketData, *, title: str = "") -> byt
     if title:
         figure.suptitle(title, fontsize=20, fontweight="bold")
     return _to_png(figure)
+
+
+def render_event_chart(event: Event, market: MarketData) -> bytes | None:
+    """The event's chart as PNG, or None (logged) when it has none or cannot be drawn."""
+    if event.chart is None:
+        return None
+    try:
+        return render_chart(event.chart, market, title=event.title)
+    except Exception as error:  # a missing series must not hold the alert back
+        log.warning("no chart for %s: %s", event.dedupe_key, error)
+        return None
 
 
 def _new_figure() -> Figure:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlite_utils import Database
 
 from bot.alerting import mentions_to_send, queue_alerts
+from bot.charts import render_event_chart
 from bot.config import Settings
 from bot.notifier import (
     AlertMessage,
@@ -322,19 +323,6 @@ def enqueue_and_deliver(
         return deliver_pending(db, [*notifiers, *dms], now=now, sleep=sleep, policy=policy)
     finally:
         close_notifiers(dms, keep=notifiers)
-
-
-def render_event_chart(event: Event, market: MarketData) -> bytes | None:
-    """The event's chart as PNG, or None (logged) when it has none or cannot be drawn."""
-    if event.chart is None:
-        return None
-    from bot.charts import render_chart  # lazy: matplotlib is slow to import
-
-    try:
-        return render_chart(event.chart, market, title=event.title)
-    except Exception as error:  # a missing series must not hold the alert back
-        log.warning("no chart for %s: %s", event.dedupe_key, error)
-        return None
 
 
 def policy_from_settings(settings: Settings) -> DeliveryPolicy:

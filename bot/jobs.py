@@ -20,7 +20,17 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
-from bot import calendar, delivery, digest, evaluation, notifiers, refresh, rules_file, universe
+from bot import (
+    calendar,
+    charts,
+    delivery,
+    digest,
+    evaluation,
+    notifiers,
+    refresh,
+    rules_file,
+    universe,
+)
 from bot.alerting import queue_alerts, queue_renotifications
 from bot.config import Settings
 from bot.schedule import alert_cutoff
@@ -163,7 +173,7 @@ class ServiceJobs:
         names = [notifier.name for notifier in self._get_notifiers()]
         queued = queue_alerts(
             db, events, names, settings=self.settings, rules=rules,
-            render=lambda event: delivery.render_event_chart(event, market),
+            render=lambda event: charts.render_event_chart(event, market),
             now=self.clock(), on_call=self.network,
         )  # fmt: skip
         log.info("%d alert(s) queued (%d row(s)) for %s", queued.alerts, queued.rows, names)
