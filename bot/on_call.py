@@ -7,6 +7,7 @@ core's `db`, `clock` and `rule_ids`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
@@ -46,7 +47,7 @@ def track_event(
     The service calls this for every new event it delivers; it is idempotent.
     """
     if event.kind == "reversed":
-        renotify.stop_renotify(db, f"{event.rule_id}:{event.episode}:fired")
+        renotify.stop_renotify(db, replace(event, kind="fired").dedupe_key)  # its firing's key
         return None
     if not rule.renotify_minutes:
         return None
