@@ -126,7 +126,7 @@ def run_command(core: Commands, name: str, args: list[str], actor: Actor) -> Rep
     runner = _RUNNERS.get(name)
     if runner is None:
         raise CommandError(f"Unknown command {slash_name(prefix, name)}.")
-    count = 2 if name == "mute" else len(USAGE[name].split())
+    count = len(USAGE[name].split())
     if name == "mute" and len(args) > 2:
         args = [args[0], "".join(args[1:])]  # `/mute x 1 d` means 1d
     if len(args) > count:
