@@ -150,10 +150,10 @@ def _filters(
 
 
 def tail_rows(db: Database, symbol: str, limit: int) -> list[dict[str, object]]:
-    """The last `limit` stored rows of a symbol, oldest first, as stored."""
+    """The last `limit` stored rows of a symbol (all when `limit` <= 0), oldest first, as stored."""
     rows = db.query(
         "SELECT * FROM (SELECT * FROM prices WHERE symbol = ? ORDER BY date DESC LIMIT ?)"
         " ORDER BY date",
-        [symbol, limit],
+        [symbol, limit if limit > 0 else -1],
     )
     return [dict(row) for row in rows]

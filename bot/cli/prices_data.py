@@ -147,7 +147,7 @@ def show_prices(
     """Show the cached bars of SYMBOL, newest last, with their source and final flag."""
     db = app_context(ctx).db
     symbol = symbol.strip().upper()
-    rows = tail_rows(db, symbol, tail if tail > 0 else -1)
+    rows = tail_rows(db, symbol, tail)
     if not rows:
         fail(describe_unknown(f"no cached prices for {symbol!r}", symbol, cached_symbols(db)))
     if as_json:
