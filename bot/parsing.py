@@ -93,13 +93,6 @@ def parse_symbol(text: str | None) -> str:
     return symbol
 
 
-def require_known_symbol(symbol: str, known: Collection[str]) -> str:
-    """`symbol` if cached, else a CommandError naming close matches among `known`."""
-    if symbol in known:
-        return symbol
-    raise CommandError(f"No data for {echo(symbol)}.{suggestion(symbol, known)}")
-
-
 def parse_window(text: str | None, *, today: date | None = None) -> str:
     """A window name: ytd qtd mtd 1m 3m 6m 1y, `Nd` (1-2520 sessions) or `since:YYYY-MM-DD`."""
     window = _clean(text or "ytd", "window").lower()
