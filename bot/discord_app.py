@@ -64,7 +64,7 @@ from bot.notifier import (
     subscriber_ids,
 )
 from bot.on_call import make_actor
-from bot.parsing import WINDOW_HELP, CommandError
+from bot.parsing import GENERIC_ERROR, WINDOW_HELP, CommandError
 from bot.replies import Actor, Reply
 from bot.reply_chart import render_reply_chart
 from bot.safety import is_user_id, neutralise_discord, sanitize
@@ -79,7 +79,6 @@ Interaction = discord.Interaction[Any]
 LOOKBACK_MESSAGES = 100
 DM_PREFIX = "discord:dm:"
 NO_MENTIONS = discord.AllowedMentions.none()
-GENERIC_ERROR = "Something went wrong on our side; it has been logged. Please try again later."
 
 
 def configure_api_base(base: str | None) -> None:

@@ -23,6 +23,8 @@ EARLIEST_DATE = date(1900, 1, 1)
 FIXED_WINDOWS = ("ytd", "qtd", "mtd", "1m", "3m", "6m", "1y")
 WINDOW_HELP = "ytd, qtd, mtd, 1m, 3m, 6m, 1y, Nd (N sessions, 1-2520) or since:YYYY-MM-DD"
 ALL = "all"
+# The reply to any failure that is not a CommandError (the error itself is logged).
+GENERIC_ERROR = "Sorry, that failed on our side; it has been logged. Please try again later."
 
 SubscriptionMode = Literal["dm", "mention"]
 MODES: tuple[SubscriptionMode, ...] = ("dm", "mention")

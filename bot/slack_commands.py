@@ -19,7 +19,7 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.help_text import COMMANDS
 from bot.on_call import make_actor
-from bot.parsing import CommandError, one_line
+from bot.parsing import GENERIC_ERROR, CommandError, one_line
 from bot.replies import AckReply, Actor, Reply, SignalDetail, SpreadReply
 from bot.reply_chart import render_reply_chart
 from bot.safety import escape_slack, mention_user, sanitize
@@ -32,7 +32,6 @@ COMMAND_NAMES: tuple[str, ...] = tuple(name for name, *_ in COMMANDS)
 USAGE: dict[str, str] = {name: args for name, args, *_ in COMMANDS}
 # Personal answers (and help, status) go to the asker only; the rest to the channel.
 PRIVATE = frozenset({"subscribe", "unsubscribe", "subscriptions", "status", "help"})
-GENERIC_ERROR = "Sorry, that failed on our side; it has been logged. Please try again later."
 MAX_TEXT = 500
 MAX_COMMAND = 32  # Slack's limit on a slash command's name, slash included
 _PREFIX = re.compile(r"^[a-z0-9_-]*$")
