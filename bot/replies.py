@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from bot.safety import Platform
 from signals.models import ChartSpec
-
-Platform = Literal["discord", "slack"]
 
 
 @dataclass(frozen=True)
