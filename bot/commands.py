@@ -202,10 +202,12 @@ class Commands(OnCallCommands):
         return [rule.id for rule in self.rules()]
 
     def rules(self) -> list[Rule]:
-        """The rules in force (loaded once from the package defaults and ROTATION_RULES)."""
-        if self._rules is None:
-            self._rules = _load_rules(self.settings)
-        return self._rules
+        """The rules in force: the defaults and ROTATION_RULES, or the rules given to __init__."""
+        if self._rules is not None:
+            return self._rules
+        # Read afresh each time (under 1 ms), as every scheduled job does, so that after an
+        # edit of the rules file chat answers about the same rules the service evaluates.
+        return _load_rules(self.settings)
 
 
 def _load_rules(settings: Settings) -> list[Rule]:

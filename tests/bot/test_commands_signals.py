@@ -126,6 +126,15 @@ def test_invalid_rules_file_is_one_line(fresh_db: Database, tmp_path: Path) -> N
     assert core.rule_choices("") == []  # autocomplete never raises
 
 
+def test_an_edited_rules_file_is_seen_without_a_restart(fresh_db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text('[[rules]]\nid = "x-high"\ntype = "new_high"\nsymbol = "X"\n')
+    core = Commands(load_settings(None, rules_path=path), fresh_db, clock=lambda: NOW)
+    assert "x-high" in core.rule_ids()
+    path.write_text('[[rules]]\nid = "x-high"\ntype = "new_high"\nsymbol = "X"\nenabled = false\n')
+    assert "x-high" not in core.rule_ids()
+
+
 # The default rules over real data
 
 
