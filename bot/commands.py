@@ -127,7 +127,7 @@ class Commands(OnCallCommands):
 
     def _fetch_symbol(self, symbol: str) -> str:
         assert self.source is not None
-        start = date.fromisoformat(self.settings.history_start)
+        start = self.settings.history_start
         try:
             result = self.source.fetch({symbol: start})
         except Exception as error:  # a source's failure is reported, never a crash

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     log_format: Literal["kv", "json"] = Field("kv", validation_alias="ROTATION_LOG_FORMAT")
 
     # Market data
-    history_start: str = Field("2000-01-01", validation_alias="ROTATION_HISTORY_START")
+    history_start: date = Field(date(2000, 1, 1), validation_alias="ROTATION_HISTORY_START")
     refresh_overlap_sessions: int = Field(5, ge=0, le=60, validation_alias="ROTATION_OVERLAP")
     fetch_retries: int = Field(4, ge=0, le=10, validation_alias="ROTATION_FETCH_RETRIES")
     fetch_timeout: float = Field(30.0, gt=0, le=300, validation_alias="ROTATION_FETCH_TIMEOUT")
@@ -128,15 +128,16 @@ class Settings(BaseSettings):
             )
         return symbols
 
-    @field_validator("history_start", mode="after")
+    @field_validator("history_start", mode="before")
     @classmethod
-    def iso_date(cls, value: str) -> str:
+    def iso_date(cls, value: object) -> object:
         """A YYYY-MM-DD date, checked at start rather than at the first refresh."""
+        if not isinstance(value, str):
+            return value
         try:
-            date.fromisoformat(value)
+            return date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"must be a date YYYY-MM-DD, got {value!r}") from None
-        return value
 
     @field_validator("discord_channel_ids", "discord_admin_ids", mode="after")
     @classmethod

@@ -114,7 +114,7 @@ class ServiceJobs:
             db,
             self._yahoo(),
             symbols,
-            history_start=date.fromisoformat(self.settings.history_start),
+            history_start=self.settings.history_start,
             overlap_sessions=self.settings.refresh_overlap_sessions,
             today=calendar.new_york_date(now),
         )

@@ -8,7 +8,6 @@ each, and make the exit code 1; the others are stored all the same.
 from __future__ import annotations
 
 import time
-from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -55,7 +54,7 @@ def update_prices(
                 context.db,
                 source,
                 wanted,
-                history_start=history_start(context.settings),
+                history_start=context.settings.history_start,
                 overlap_sessions=context.settings.refresh_overlap_sessions,
                 today=nyse.new_york_date(source.clock()),
             )
@@ -72,11 +71,6 @@ def parse_symbols(texts: list[str]) -> list[str]:
         return list(dict.fromkeys(normalize_symbol(text) for text in texts))
     except ValueError as error:
         fail(str(error), code=2)
-
-
-def history_start(settings: Settings) -> date:
-    """ROTATION_HISTORY_START as a date (Settings checked its format at start)."""
-    return date.fromisoformat(settings.history_start)
 
 
 def yahoo_source(settings: Settings) -> YahooSource:
