@@ -150,6 +150,7 @@ class ServiceJobs:
             self._refresh_prices(db, now, rules)
         market = self._market(db, rules)
         report = evaluation.check_rules(db, rules, as_of=session, now=now, market=market)
+        self._log_unevaluated(report, session)
         cutoff = alert_cutoff(now, self.settings.catchup_alert_days)
         events = [e for e in report.new_events if alert and e.date >= cutoff]
         silent = len(report.new_events) - len(events)
@@ -158,6 +159,17 @@ class ServiceJobs:
         if events:
             self._enqueue(db, events, market, rules)
         return len(events)
+
+    def _log_unevaluated(self, report: Any, session: date) -> None:
+        # A rule that cannot be evaluated (stale or missing data) would otherwise stay silent
+        # exactly when the desk most needs to know; a replay only rehearses, so it says it quietly.
+        problems = [c for c in report.checks if c.evaluation.status != "OK"]
+        if problems:
+            level = logging.WARNING if self.network else logging.INFO
+            text = "; ".join(
+                f"{c.rule.id} {c.evaluation.status}: {c.evaluation.reason}" for c in problems
+            )
+            log.log(level, "%d rule(s) not evaluated for %s: %s", len(problems), session, text)
 
     def _market(self, db: Database, rules: list[Rule]) -> Any:
         # Without network the cache never changes, so a replay loads it once, not per session.

@@ -156,7 +156,8 @@ class Service:
             last = await state.last_evaluated_session()
             catchup = catchup_items(last, self.clock.now(), self.settings)
             if catchup:
-                log.info("catching up %d evaluation(s) missed since %s", len(catchup) - 1, last)
+                since = f"since {last}" if last else "(first start: the latest session only)"
+                log.info("catching up %d evaluation(s) missed %s", len(catchup) - 1, since)
             self.worker.submit(catchup)  # type: ignore[union-attr]
             self._add_poll(state)
         self._scheduler.start()

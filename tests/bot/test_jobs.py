@@ -53,10 +53,11 @@ def settings_for(yahoo: FakeYahoo, fred: FakeFred, db_path: Path) -> Settings:
 
 
 async def test_live_jobs_fetch_evaluate_snapshot_and_deliver(
-    yahoo: FakeYahoo, fred: FakeFred, db_path: Path
+    yahoo: FakeYahoo, fred: FakeFred, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     open_db(db_path).close()
     jobs = ServiceJobs(settings_for(yahoo, fred, db_path), db_path)
+    caplog.set_level(logging.WARNING, logger="bot.jobs")
 
     summary = await jobs.refresh_intraday(AFTER_CLOSE)
     new_events = await jobs.evaluate_session(date(2026, 6, 11), AFTER_CLOSE, alert=True)
@@ -66,6 +67,10 @@ async def test_live_jobs_fetch_evaluate_snapshot_and_deliver(
 
     assert "failed" in summary  # the fake knows IWB only; every other symbol is reported
     assert new_events == 0  # five bars of one symbol fire nothing
+    # ... and the operator is told which rules could not be evaluated, and why.
+    (warning,) = [r.getMessage() for r in caplog.records if "not evaluated" in r.getMessage()]
+    assert "rule(s) not evaluated for 2026-06-11" in warning
+    assert "iwc-overtakes-oef-ytd NO DATA" in warning
     assert "2 FRED points, 0 series failed" in snapshot
     assert delivered == {"delivered": 0, "retried": 0, "dead": 0}
     db = open_db(db_path)
