@@ -60,8 +60,7 @@ def to_slack_blocks(message: AlertMessage) -> list[Block]:
     blocks = [slack_header(escape_slack(message.headline))]
     blocks += slack_field_sections(fields)
     blocks += slack_text_sections(escape_slack(message.description))
-    pings = " ".join(mention_user(user, "slack") for user in subscriber_ids(message, "slack"))
-    blocks += slack_text_sections(pings)
+    blocks += slack_text_sections(subscriber_pings(message))
     context = f"{emoji} data {message.data_date.isoformat()} · {escape_slack(message.footer)}"
     blocks.append(context_block([context]))
     return fit_slack_blocks(blocks)
@@ -107,11 +106,20 @@ def _confirm(question: str) -> Block:
     }
 
 
+def subscriber_pings(message: AlertMessage) -> str:
+    """`<@U…>` for each subscriber the message may ping, space-separated ('' for none)."""
+    return " ".join(mention_user(user, "slack") for user in subscriber_ids(message, "slack"))
+
+
 def fallback_text(message: AlertMessage) -> str:
-    """The notification text shown where blocks are not (push notifications, screen readers)."""
-    return trim(
-        escape_slack(f"{message.headline} ({message.data_date.isoformat()})"), SLACK_FALLBACK_TEXT
-    )
+    """The notification text shown where blocks are not (push notifications, screen readers).
+
+    It carries the subscriber pings too: the push notification is built from this text.
+    """
+    text = escape_slack(f"{message.headline} ({message.data_date.isoformat()})")
+    pings = subscriber_pings(message)
+    # Pings go first so trimming a long headline can never cut one in half.
+    return trim(f"{pings} {text}" if pings else text, SLACK_FALLBACK_TEXT)
 
 
 def acknowledged_blocks(blocks: Sequence[Block], ack: AckReply) -> list[Block]:

@@ -93,7 +93,8 @@ def test_rule_named_everyone_and_role_pings_nobody(fake_slack, notifier):
     post = fake_slack.messages[0].payload
     mentions = [m for text in all_texts(post["blocks"]) for m in find_mentions(text, "slack")]
     assert mentions == ["<@U0SUBSCRIBER>"]
-    assert find_mentions(post["text"], "slack") == []
+    # The fallback (push notification) text pings the subscriber too, and nobody else.
+    assert find_mentions(post["text"], "slack") == ["<@U0SUBSCRIBER>"]
     assert "&lt;@&amp;123&gt;" in post["blocks"][0]["text"]["text"]
 
 
