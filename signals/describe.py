@@ -169,7 +169,8 @@ def _describe_extreme(
     value = float(row["measure"])
     beyond = before <= value if rule.extreme == "low" else before >= value
     word = "lowest" if rule.extreme == "low" else "highest"
-    since = f"since {before[beyond].index[-1].date()}" if beyond.any() else "on record"
+    last_day = before[beyond].index[-1].date() if beyond.any() else None
+    since = f"since {last_day}" if last_day else "on record"
     prior_day = _prior_extreme_day(before, rule)
     title = f"{rule.series} at its {word} {since}: {fmt_value(value)}"
     if t.kind == "reversed":
@@ -181,6 +182,8 @@ def _describe_extreme(
         ("Last this extreme", since.removeprefix("since ")),
     ]
     start = rule.since or (t.day - timedelta(days=round((rule.years or 0) * 365.25)))
+    # Reach back to the last time it was this extreme, so the chart shows what the title says.
+    start = min(start, last_day) if last_day else start
     chart = ChartSpec(
         "extreme", (rule.series,), start, t.day, reference_date=prior_day,
         reference_value=float(row["threshold"]),

@@ -310,6 +310,8 @@ def test_extreme_since_says_since_when() -> None:
     assert last.title == f"R at its lowest since {days[100].date()}: 0.5000"
     assert last.direction == "down" and last.threshold == 1.0
     assert last.chart is not None and last.chart.kind == "extreme"
+    # The chart reaches back to the older low the title names, not only the 2-year window.
+    assert last.chart.start == days[100].date()
 
 
 def test_window_longer_than_history_says_how_much_there_is() -> None:
