@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli import app
-from bot.cli.common import app_context, fail, print_problems
+from bot.cli.common import app_context, fail, print_problems, rules_or_exit
 from bot.config import Settings
 
 ReplayOption = Annotated[
@@ -48,9 +48,10 @@ def run(ctx: typer.Context, replay: ReplayOption = None, speed: SpeedOption = 0.
         fail(f"no database at {settings.db_path}: import or update prices before a replay", 2)
     if window is None:
         check_chat_settings(settings)
-    # Open and migrate here, in the foreground: a bad --db is one line and exit 2, not a
-    # traceback from the service's first job.
+    # Open and migrate the database and read the rules here, in the foreground: a bad --db or
+    # an invalid rules file stops the start with clear lines, instead of failing every job later.
     app_context(ctx).db.close()
+    rules_or_exit(settings)
     raise typer.Exit(serve(settings, window, speed))
 
 

@@ -64,6 +64,15 @@ def test_run_with_an_unusable_database_is_one_line(tmp_path: Path) -> None:
     assert output.startswith("error: cannot open the database") and "Traceback" not in output
 
 
+def test_run_with_an_invalid_rules_file_lists_the_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROTATION_RULES", str(tmp_path / "missing.toml"))
+    code, output = invoke("--db", str(tmp_path / "x.db"), "run")
+    assert code == 1
+    assert "missing.toml: cannot read" in output and "Traceback" not in output
+
+
 def test_status_json_reports_degraded_with_exit_1(db_path: Path) -> None:
     code, output = invoke("--db", str(db_path), "status", "--json")
     assert code == 1
