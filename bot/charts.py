@@ -42,6 +42,11 @@ class ChartError(ValueError):
 
 def render_chart(spec: ChartSpec, market: MarketData, *, title: str = "") -> bytes:
     """The PNG for `spec` drawn from `market`."""
+    return _to_png(build_figure(spec, market, title=title))
+
+
+def build_figure(spec: ChartSpec, market: MarketData, *, title: str = "") -> Figure:
+    """The matplotlib figure for `spec`, not yet rendered (tests read its labels)."""
     drawers = {
         "relative": _draw_relative,
         "new_high": _draw_marked,
@@ -52,7 +57,7 @@ def render_chart(spec: ChartSpec, market: MarketData, *, title: str = "") -> byt
     drawers[spec.kind](figure, spec, market)
     if title:
         figure.suptitle(title, fontsize=20, fontweight="bold")
-    return _to_png(figure)
+    return figure
 
 
 def render_event_chart(event: Event, market: MarketData) -> bytes | None:
@@ -95,21 +100,45 @@ def window(market: MarketData, name: str, spec: ChartSpec, start: date | None = 
     return sliced
 
 
+# A window shorter than this (a YTD chart on the year's third session) is drawn with the
+# sessions before it as context, so the reader sees the move against recent history.
+CONTEXT_SESSIONS = 20
+
+
 def rebased_legs(market: MarketData, spec: ChartSpec) -> tuple[pd.Series, pd.Series]:
-    """The two legs on their common dates, each rebased to 100 on the first of them."""
+    """The two legs on their common dates, each rebased to 100 on the window's first of them.
+
+    A window of fewer than `CONTEXT_SESSIONS` sessions comes with the sessions before it, still
+    rebased on the window's first day.
+    """
     if len(spec.legs) != 2:
         raise ChartError(f"a relative chart needs two legs, got {len(spec.legs)}")
-    left, right = (window(market, leg, spec) for leg in spec.legs)
+    left, right = (_with_context(market, leg, spec) for leg in spec.legs)
     left, right = left.align(right, join="inner")
-    if left.empty:
+    base = _rebase_day(left, spec)
+    return left / left[base] * 100, right / right[base] * 100
+
+
+def _with_context(market: MarketData, name: str, spec: ChartSpec) -> pd.Series:
+    inside = window(market, name, spec)
+    if len(inside) >= CONTEXT_SESSIONS:
+        return inside
+    series = resolve_series(market, name, spec.basis).loc[: pd.Timestamp(spec.end)]
+    return series.iloc[-CONTEXT_SESSIONS:]
+
+
+def _rebase_day(series: pd.Series, spec: ChartSpec) -> pd.Timestamp:
+    inside = series.index[series.index >= pd.Timestamp(spec.start)]
+    if inside.empty:
         raise ChartError(f"{spec.legs[0]} and {spec.legs[1]} share no dates in the window")
-    return left / left.iloc[0] * 100, right / right.iloc[0] * 100
+    return inside[0]
 
 
 def _draw_relative(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
     with _fonts():
         top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
         left, right = rebased_legs(market, spec)
+        base = _rebase_day(left, spec)
         for series, colour in zip((left, right), COLOURS, strict=True):
             top.plot(
                 series.index,
@@ -119,24 +148,38 @@ def _draw_relative(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
                 label=f"{series.name} {series.iloc[-1]:.1f}",
             )
         top.axhline(100, color="grey", linewidth=1, linestyle=":")
-        top.set_ylabel(f"rebased to 100 on {left.index[0]:%Y-%m-%d}")
+        top.set_ylabel(f"rebased to 100 on {base:%Y-%m-%d}")
+        if left.index[0] < base:
+            _mark_window_start(top, bottom, base)
         top.legend(loc="upper left")
-        _draw_spread(bottom, left - right)
+        _draw_spread(bottom, left - right, spec.spread_unit)
         _style(top, bottom)
 
 
-def _draw_spread(axes: Axes, spread: pd.Series) -> None:
-    values = spread.to_numpy()
+def _mark_window_start(top: Axes, bottom: Axes, base: pd.Timestamp) -> None:
+    for axes in (top, bottom):
+        axes.axvline(base, color="grey", linewidth=1.5, linestyle="--")
+    top.annotate(
+        "window start", (base, 1.0), xycoords=("data", "axes fraction"), xytext=(6, -6),
+        textcoords="offset points", va="top", color="grey",
+    )  # fmt: skip
+
+
+def _draw_spread(axes: Axes, spread: pd.Series, unit: str) -> None:
+    # Rebased legs differ by percentage points of return; the alert may state basis points.
+    values = spread.to_numpy() * (100 if unit == "bps" else 1)
     axes.fill_between(spread.index, values, 0, where=values >= 0, color="#2ca02c", alpha=0.5)
     axes.fill_between(spread.index, values, 0, where=values < 0, color=MARK, alpha=0.5)
     axes.plot(spread.index, values, color="black", linewidth=1.5)
     axes.axhline(0, color="grey", linewidth=1)
-    axes.set_ylabel("spread, pts")
+    axes.set_ylabel(f"spread, {unit}")
+    label = f"{values[-1]:+,.0f} bps" if unit == "bps" else f"{values[-1]:+.1f} pp"
     axes.annotate(
-        f"{values[-1]:+.1f}",
+        label,
         (spread.index[-1], values[-1]),
-        xytext=(6, 0),
+        xytext=(-8, 0),
         textcoords="offset points",
+        ha="right",
         va="center",
         fontweight="bold",
         bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8, "ec": "none"},
@@ -157,7 +200,7 @@ def _draw_marked(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
         axes.plot(
             series.index, series.to_numpy(), color=COLOURS[0], linewidth=2.5, label=str(series.name)
         )
-        _mark_last(axes, series)
+        _mark_last(axes, series, spec.reference_value)
         _mark_reference(axes, spec, _MARK_LABELS[spec.kind])
         # The record line runs along the top of a new-high chart: let matplotlib pick the
         # emptiest corner and keep the legend above every line.
@@ -165,15 +208,18 @@ def _draw_marked(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
         _style(axes)
 
 
-def _mark_last(axes: Axes, series: pd.Series) -> None:
+def _mark_last(axes: Axes, series: pd.Series, reference: float | None) -> None:
     last_day, last = series.index[-1], float(series.iloc[-1])
     axes.scatter([last_day], [last], s=120, color=COLOURS[0], zorder=5)
+    # The label goes on the side away from the reference line, so the two never overlap.
+    below = reference is not None and reference >= last
     axes.annotate(
         format_value(last),
         (last_day, last),
-        xytext=(-10, 12),
+        xytext=(-10, -14 if below else 14),
         textcoords="offset points",
         ha="right",
+        va="top" if below else "bottom",
         fontweight="bold",
         bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8, "ec": "none"},
     )

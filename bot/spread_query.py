@@ -94,6 +94,7 @@ def spread_reply(report: SpreadReport, notes: tuple[str, ...] = ()) -> SpreadRep
         start=start,
         end=report.as_of,
         basis="adj_close" if report.basis == "total" else "close",
+        spread_unit="bps",
     )
     text = (
         f"{a.symbol} {a.return_pct:+.2f}% vs {b.symbol} {b.return_pct:+.2f}% "

@@ -108,8 +108,10 @@ def _describe_crossover(
         ("Window", f"{min(a_start, b_start)} → {t.day}"),
     ]
     chart = ChartSpec(
-        "relative", (rule.a, rule.b), min(a_start, b_start), t.day, basis=_chart_basis(rule.basis)
-    )
+        "relative", (rule.a, rule.b), min(a_start, b_start), t.day,
+        basis=_chart_basis(rule.basis),
+        spread_unit="bps" if isinstance(rule, SpreadThreshold) else "pp",
+    )  # fmt: skip
     return title, fields, chart
 
 

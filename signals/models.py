@@ -70,6 +70,7 @@ class ChartSpec:
     series id, or `A / B` and `A - B` of those. `relative` rebases two legs to 100 from
     `start` and draws their spread beneath; `new_high`, `extreme` and `level` draw one leg
     and mark `reference_date`/`reference_value` (previous record, prior extreme, a level).
+    `spread_unit` is the unit the alert states the spread in, so the chart says the same.
     """
 
     kind: ChartKind
@@ -79,6 +80,7 @@ class ChartSpec:
     reference_date: date | None = None
     reference_value: float | None = None
     basis: Literal["adj_close", "close", "high"] = "adj_close"
+    spread_unit: Literal["pp", "bps"] = "pp"
 
 
 @dataclass(frozen=True)

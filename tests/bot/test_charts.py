@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +12,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bot.charts import ChartError, rebased_legs, render_chart
+from bot.charts import (
+    CONTEXT_SESSIONS,
+    ChartError,
+    build_figure,
+    format_value,
+    rebased_legs,
+    render_chart,
+)
 from signals.models import ChartSpec, MarketData
 
 INDEX = pd.bdate_range("2025-01-02", "2026-11-20")
@@ -74,3 +82,50 @@ def test_real_prices_iwc_versus_oef(shared_data: Path):
     market = MarketData(prices={"IWC": load("IWC"), "OEF": load("OEF")})
     spec = ChartSpec("relative", ("IWC", "OEF"), date(2026, 1, 2), date(2026, 7, 31))
     assert size_of(render_chart(spec, market, title="IWC overtook OEF YTD")) == (1200, 750)
+
+
+def _texts(axes) -> list[str]:
+    return [text.get_text() for text in axes.texts]
+
+
+def test_spread_panel_states_the_unit_the_alert_uses(market):
+    in_bps = replace(SPECS[0], spread_unit="bps")
+    figure = build_figure(in_bps, market)
+    spread_axes = figure.axes[1]
+    assert spread_axes.get_ylabel() == "spread, bps"
+    left, right = rebased_legs(market, in_bps)
+    expected = (left - right).iloc[-1] * 100
+    assert _texts(spread_axes) == [f"{expected:+,.0f} bps"]
+    assert figure.axes[1].get_ylabel() != build_figure(SPECS[0], market).axes[1].get_ylabel()
+    assert _texts(build_figure(SPECS[0], market).axes[1])[0].endswith(" pp")
+
+
+def test_a_window_of_a_few_sessions_is_drawn_with_context_before_it(market):
+    early_ytd = ChartSpec("relative", ("IWC", "OEF"), date(2026, 1, 2), date(2026, 1, 6))
+    left, right = rebased_legs(market, early_ytd)
+    assert len(left) == CONTEXT_SESSIONS
+    assert left.index[0] < pd.Timestamp("2026-01-02")
+    assert left[pd.Timestamp("2026-01-02")] == pytest.approx(100)
+    assert right[pd.Timestamp("2026-01-02")] == pytest.approx(100)
+    top = build_figure(early_ytd, market).axes[0]
+    assert "window start" in _texts(top)
+    assert top.get_ylabel() == "rebased to 100 on 2026-01-02"
+
+
+def test_a_long_window_gets_no_context_marker(market):
+    top = build_figure(SPECS[0], market).axes[0]
+    assert "window start" not in _texts(top)
+
+
+@pytest.mark.parametrize("reference", [130.3, 129.7], ids=["record-above", "record-below"])
+def test_the_last_value_label_keeps_clear_of_the_reference_line(market, reference):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    spec = ChartSpec("new_high", ("IWC",), date(2026, 6, 1), date(2026, 11, 20), None, reference)
+    figure = build_figure(spec, market)
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    axes = figure.axes[0]
+    label = next(text for text in axes.texts if text.get_text() == format_value(130.0))
+    box = label.get_window_extent(renderer)
+    _, line_y = axes.transData.transform((0, reference))
+    assert not box.y0 <= line_y <= box.y1
