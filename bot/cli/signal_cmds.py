@@ -10,16 +10,24 @@ from rich import box
 from rich.table import Table
 
 from bot.cli import app
-from bot.cli.common import app_context, console, err_console, fail, print_json, rules_or_exit
+from bot.cli.common import (
+    app_context,
+    console,
+    describe_unknown,
+    err_console,
+    fail,
+    print_json,
+    rules_or_exit,
+)
 from bot.evaluation import CheckReport, check_rules, load_market
 from signals.formatting import fmt_pct
 from signals.legs import DataError
 from signals.measures import WindowError, spread
 from signals.models import MarketData, SpreadReport
 from signals.rules import Rule
-from storage.prices import load_prices
+from storage.prices import cached_symbols, load_prices
 from storage.rule_state import event_to_payload
-from storage.series import load_series
+from storage.series import load_series, series_ids
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD (default: latest).")]
@@ -63,6 +71,7 @@ def spread_cmd(
     db = app_context(ctx).db
     names = [normalize(a), normalize(b)]
     market = MarketData(prices=load_prices(db, names), series=load_series(db, names))
+    _ensure_known(market, names, [*cached_symbols(db), *series_ids(db)])
     try:
         report = spread(market, names[0], names[1], window, day, basis)  # type: ignore[arg-type]
     except (DataError, WindowError) as error:
@@ -72,6 +81,13 @@ def spread_cmd(
         print_json(spread_json(report))
         return
     _print_spread(report)
+
+
+def _ensure_known(market: MarketData, names: list[str], known: list[str]) -> None:
+    """Fail on the first leg with nothing stored, naming the stored names it looks like."""
+    for name in names:
+        if name not in market.prices and name not in market.series:
+            fail(describe_unknown(f"unknown symbol or series {name!r}", name, known))
 
 
 def _check_inside(report: SpreadReport, day: date | None) -> None:

@@ -85,7 +85,8 @@ def test_spread_json_gives_each_return_and_the_dates(db_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["A", "NOPE"], "unknown symbol or series: NOPE"),
+        (["A", "NOPE"], "unknown symbol or series 'NOPE'"),
+        (["A", "BB"], "unknown symbol or series 'BB'; did you mean B"),
         (["A", "B", "--window", "7q"], "unknown window '7q'"),
         (["A", "B", "--as-of", "2020-01-01"], "no data on or before 2020-01-01"),
         (["A", "B", "--as-of", "2031-01-01"], "no data after 2025-01-08"),
