@@ -29,7 +29,7 @@ def backtest_cmd(
     """The events each rule would have emitted, using the state machine exactly as live does."""
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     if first and last and first > last:
-        fail(f"--from {first} is after --to {last}")
+        fail(f"--from {first} is after --to {last}", 2)
     rules = _select(ctx, rule_id)
     market = load_market(app_context(ctx).db, rules)
     check_range(market, first, last)

@@ -36,13 +36,13 @@ MAX_GAP = timedelta(days=7)
 
 
 def parse_day(text: str | None, option: str) -> date | None:
-    """A YYYY-MM-DD option value, or one clear error line."""
+    """A YYYY-MM-DD option value, or one clear error line and exit 2 (a usage error)."""
     if text is None:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        fail(f"{option}: {text!r} is not a date (YYYY-MM-DD)")
+        fail(f"{option}: {text!r} is not a date (YYYY-MM-DD)", 2)
 
 
 def normalize(name: str) -> str:
@@ -67,7 +67,7 @@ def spread_cmd(
     """A's return minus B's over a window: each return, the spread in bps, the dates used."""
     day = parse_day(as_of, "--as-of")
     if basis not in ("total", "price"):
-        fail(f"--basis: {basis!r} is not total or price")
+        fail(f"--basis: {basis!r} is not total or price", 2)
     db = app_context(ctx).db
     names = [normalize(a), normalize(b)]
     market = MarketData(prices=load_prices(db, names), series=load_series(db, names))

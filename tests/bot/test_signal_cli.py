@@ -83,25 +83,26 @@ def test_spread_json_gives_each_return_and_the_dates(db_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["A", "NOPE"], "unknown symbol or series 'NOPE'"),
-        (["A", "BB"], "unknown symbol or series 'BB'; did you mean B"),
-        (["A", "B", "--window", "7q"], "unknown window '7q'"),
-        (["A", "B", "--as-of", "2020-01-01"], "no data on or before 2020-01-01"),
-        (["A", "B", "--as-of", "2031-01-01"], "no data after 2025-01-08"),
-        (["A", "B", "--as-of", "tomorrow"], "is not a date"),
-        (["A", "B", "--window", "1y"], "too short for window 1y"),
-        (["A", "B", "--basis", "log"], "is not total or price"),
+        (["A", "NOPE"], "unknown symbol or series 'NOPE'", 1),
+        (["A", "BB"], "unknown symbol or series 'BB'; did you mean B", 1),
+        (["A", "B", "--window", "7q"], "unknown window '7q'", 1),
+        (["A", "B", "--as-of", "2020-01-01"], "no data on or before 2020-01-01", 1),
+        (["A", "B", "--as-of", "2031-01-01"], "no data after 2025-01-08", 1),
+        (["A", "B", "--window", "1y"], "too short for window 1y", 1),
+        # A value that is not a date or not a choice is a usage error, like an unknown option.
+        (["A", "B", "--as-of", "tomorrow"], "is not a date", 2),
+        (["A", "B", "--basis", "log"], "is not total or price", 2),
     ],
 )
 def test_spread_errors_are_one_line_and_nonzero(
-    db_path: Path, args: list[str], message: str
+    db_path: Path, args: list[str], message: str, code: int
 ) -> None:
     fill(db_path, "A", [1, 2, 3, 4, 5, 6, 7, 8])
     fill(db_path, "B", [1, 2, 3, 4, 5, 6, 7, 8])
     result = invoke(db_path, "spread", *args)
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
@@ -134,19 +135,19 @@ def test_check_as_of_is_a_dry_run(db_path: Path, rules_env: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("day", "message"),
+    ("day", "message", "code"),
     [
-        ("1990-01-01", "--as-of 1990-01-01 is before the first stored date 2024-12-27"),
-        ("2030-01-01", "--as-of 2030-01-01 is after the last stored date 2024-12-31"),
-        ("01/02/2025", "is not a date"),
+        ("1990-01-01", "--as-of 1990-01-01 is before the first stored date 2024-12-27", 1),
+        ("2030-01-01", "--as-of 2030-01-01 is after the last stored date 2024-12-31", 1),
+        ("01/02/2025", "is not a date", 2),  # a usage error
     ],
 )
 def test_check_as_of_outside_the_data_fails(
-    db_path: Path, rules_env: Path, day: str, message: str
+    db_path: Path, rules_env: Path, day: str, message: str, code: int
 ) -> None:
     fill(db_path, "X", [1, 2, 1])
     result = invoke(db_path, "check", "--as-of", day)
-    assert result.exit_code == 1 and message in result.stderr
+    assert result.exit_code == code and message in result.stderr
 
 
 def test_backtest_json_and_filters(db_path: Path, rules_env: Path) -> None:
@@ -167,18 +168,20 @@ def test_backtest_json_and_filters(db_path: Path, rules_env: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["--rule", "nope"], "unknown rule id 'nope'"),
-        (["--from", "2025-02-01", "--to", "2025-01-01"], "is after --to"),
-        (["--from", "2030-01-01"], "after the last stored date 2025-01-08"),
-        (["--to", "1990-01-01"], "before the first stored date 2024-12-27"),
+        (["--rule", "nope"], "unknown rule id 'nope'", 1),
+        (["--from", "2025-02-01", "--to", "2025-01-01"], "is after --to", 2),  # a usage error
+        (["--from", "2030-01-01"], "after the last stored date 2025-01-08", 1),
+        (["--to", "1990-01-01"], "before the first stored date 2024-12-27", 1),
     ],
 )
-def test_backtest_errors(db_path: Path, rules_env: Path, args: list[str], message: str) -> None:
+def test_backtest_errors(
+    db_path: Path, rules_env: Path, args: list[str], message: str, code: int
+) -> None:
     fill(db_path, "X", [1, 2, 3, 4, 5, 6, 7, 8])
     result = invoke(db_path, "backtest", *args)
-    assert result.exit_code == 1 and message in result.stderr
+    assert result.exit_code == code and message in result.stderr
 
 
 def test_rules_validate_and_list(db_path: Path, tmp_path: Path, rules_env: Path) -> None:

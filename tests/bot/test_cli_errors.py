@@ -1,0 +1,52 @@
+"""The console entry point: usage errors are one line with exit 2, and `--version` works."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from bot.cli import main
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["rotation-bot", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "No such command 'nope'. (see `rotation-bot --help`)"),
+        (["spread"], "Missing argument 'a'. (see `rotation-bot spread --help`)"),
+        (["spread", "A", "B", "--bogus"], "No such option: --bogus (see `rotation-bot spread"),
+        (["prices", "frobnicate"], "No such command 'frobnicate'. (see `rotation-bot prices"),
+        (["prices", "show", "IWM", "--tail", "many"], "Invalid value for '--tail'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(monkeypatch, capsys, args, message):
+    code, out, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [err.strip()]
+    assert err.startswith("error: ") and message in err
+
+
+def test_version_prints_one_line_and_exits_0(monkeypatch, capsys):
+    code, out, err = run_main(monkeypatch, capsys, "--version")
+    assert code == 0 and err == ""
+    assert out.startswith("rotation-bot ") and len(out.splitlines()) == 1
+
+
+def test_a_command_failure_keeps_its_own_exit_code(monkeypatch, capsys, tmp_path):
+    code, _, err = run_main(
+        monkeypatch, capsys, "--db", str(tmp_path / "x.db"), "prices", "show", "IWM"
+    )
+    assert code == 1 and err.startswith("error: no cached prices for 'IWM'")
+
+
+def test_help_exits_0(monkeypatch, capsys):
+    code, out, _ = run_main(monkeypatch, capsys, "spread", "--help")
+    assert code == 0 and "Usage: rotation-bot spread" in out
