@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 from sqlite_utils import Database
 
 from bot.config import Settings
@@ -110,6 +111,12 @@ def describe_unknown(prefix: str, name: str, known: list[str]) -> str:
     if close:
         return f"{prefix}; did you mean {', '.join(by_lower[k] for k in close)}?"
     return f"{prefix}; stored: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}"
+
+
+def id_table_column(table: Table, header: str, ids: Iterable[str]) -> None:
+    """A column that never breaks an id: a narrow terminal folds the other columns instead."""
+    width = max((len(i) for i in ids), default=len(header))
+    table.add_column(header, no_wrap=True, min_width=max(width, len(header)))
 
 
 def format_number(value: object, volume: bool = False) -> str:

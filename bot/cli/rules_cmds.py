@@ -9,7 +9,14 @@ import typer
 from rich import box
 from rich.table import Table
 
-from bot.cli.common import app_context, console, print_json, print_problems, rules_or_exit
+from bot.cli.common import (
+    app_context,
+    console,
+    id_table_column,
+    print_json,
+    print_problems,
+    rules_or_exit,
+)
 from bot.cli.groups import rules_app
 from bot.rules_file import (
     RulesFileError,
@@ -60,7 +67,8 @@ def list_rules(
         print_json([rule_json(rule) for rule in rules])
         return
     table = Table(box=box.SIMPLE)
-    for column in ("id", "type", "on", "reads", "name"):
+    id_table_column(table, "id", (rule.id for rule in rules))
+    for column in ("type", "on", "reads", "name"):
         table.add_column(column, overflow="fold")
     for rule in rules:
         on = "yes" if rule.enabled else "no"

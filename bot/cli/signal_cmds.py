@@ -16,14 +16,15 @@ from bot.cli.common import (
     describe_unknown,
     err_console,
     fail,
+    id_table_column,
     print_json,
     rules_or_exit,
 )
-from bot.evaluation import CheckReport, check_rules, load_market
+from bot.evaluation import CheckReport, check_rules, expected_last_session, load_market
 from signals.formatting import fmt_pct
 from signals.legs import DataError
 from signals.measures import WindowError, spread
-from signals.models import MarketData, SpreadReport
+from signals.models import Evaluation, MarketData, SpreadReport
 from signals.rules import Rule
 from storage.prices import cached_symbols, load_prices
 from storage.rule_state import event_to_payload
@@ -80,7 +81,8 @@ def spread_cmd(
     if as_json:
         print_json(spread_json(report))
         return
-    _print_spread(report)
+    # With --as-of the figure is what the user asked for; without, it should be today's.
+    _print_spread(report, None if day is not None else expected_last_session(datetime.now(UTC)))
 
 
 def _ensure_known(market: MarketData, names: list[str], known: list[str]) -> None:
@@ -119,17 +121,27 @@ def spread_json(report: SpreadReport) -> dict[str, Any]:
     }
 
 
-def _print_spread(report: SpreadReport) -> None:
+def _print_spread(report: SpreadReport, expected: date | None) -> None:
     table = Table(
         box=box.SIMPLE, title=f"{report.window} {report.basis} return, as of {report.as_of}"
     )
     for column in ("symbol", "from", "to", "return"):
         table.add_column(column, justify="right" if column == "return" else "left")
     for leg in (report.a, report.b):
-        table.add_row(leg.name, str(leg.start), str(leg.end), fmt_pct(leg.pct, signed=True))
+        end = f"{leg.end} STALE" if expected is not None and leg.end < expected else str(leg.end)
+        table.add_row(leg.name, str(leg.start), end, fmt_pct(leg.pct, signed=True))
     console.print(table)
     names = f"{report.a.name} - {report.b.name}"
-    console.print(f"spread {names}: {report.spread_pp:+.2f} pp = {report.spread_bps:+.0f} bps")
+    figure = f"spread {names}: {report.spread_pp:+.2f} pp = {report.spread_bps:+.0f} bps"
+    console.print(figure + _stale_note(report, expected), markup=False, highlight=False)
+
+
+def _stale_note(report: SpreadReport, expected: date | None) -> str:
+    """` (STALE: data to DATE, expected DATE)` when a leg ends before the expected session."""
+    end = min(report.a.end, report.b.end)
+    if expected is None or end >= expected:
+        return ""
+    return f" (STALE: data to {end}, expected {expected})"
 
 
 DeliverFlag = Annotated[
@@ -236,13 +248,17 @@ def check_json(report: CheckReport) -> dict[str, Any]:
 
 
 def _print_check(report: CheckReport) -> None:
-    table = Table(box=box.SIMPLE, title=f"rules (expected session {report.expected_session})")
-    for column in ("rule", "status", "state", "now", "last event"):
+    title = f"rules (expected session {report.expected_session})"
+    table = Table(box=box.SIMPLE, title=title, pad_edge=False)
+    id_table_column(table, "rule", (check.rule.id for check in report.checks))
+    for column in ("status", "state"):
+        table.add_column(column, no_wrap=True)
+    for column in ("now", "last event"):
         table.add_column(column, overflow="fold")
     for check in report.checks:
         evaluation, last = check.evaluation, check.last_event
         last_text = f"{last.date} {last.kind}" if last else "-"
-        row = (evaluation.status, evaluation.state.phase, evaluation.summary or "-", last_text)
+        row = (evaluation.status, evaluation.state.phase, _now_cell(evaluation), last_text)
         table.add_row(check.rule.id, *row)
     console.print(table)
     for check in report.checks:
@@ -252,6 +268,14 @@ def _print_check(report: CheckReport) -> None:
     for event in report.new_events:
         text = f"NEW {event.kind} {event.date} [{event.rule_id}] {event.title}"
         console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _now_cell(evaluation: Evaluation) -> str:
+    """The rule's figure, with STALE and the date it dates from when its data is old."""
+    summary = evaluation.summary or "-"
+    if evaluation.status == "STALE" and evaluation.session is not None:
+        return f"{summary} (STALE: data to {evaluation.session})"
+    return summary
 
 
 def check_range(

@@ -278,3 +278,38 @@ def test_check_on_real_data(real_db: Path) -> None:
     gap = next(r for r in data["rules"] if r["id"] == "valuation-gap-widest-since-2008")
     assert "pe:IWB: no data stored" in gap["reason"]
     assert date.fromisoformat(data["expected_session"]) == date(2026, 7, 31)
+
+
+@pytest.fixture
+def narrow_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cli import common
+
+    monkeypatch.setattr(common.console, "width", 80)
+
+
+def test_check_and_rules_list_keep_rule_ids_whole_at_80_columns(
+    db_path: Path, narrow_console: None
+) -> None:
+    fill(db_path, "IWC", [1, 2, 3, 4, 5, 6, 7, 8])
+    ids = [rule.id for rule in load_rules(load_settings(None))]
+    assert max(len(i) for i in ids) > 25  # long enough to have been split before
+    for command in (["check", "--as-of", "2025-01-08"], ["rules", "list"]):
+        result = invoke(db_path, *command)
+        assert result.exit_code == 0
+        # Table rows fit in 80 columns; the reason lines below the table are not wrapped.
+        rows = [line for line in result.stdout.splitlines() if len(line) <= 80]
+        for rule_id in ids:
+            assert any(f" {rule_id} " in row for row in rows), (command, rule_id)
+
+
+def test_stale_figures_say_so_beside_the_figure(db_path: Path, rules_env: Path) -> None:
+    fill(db_path, "X", [1, 2, 3])  # ends 2024-12-31, long before today's expected session
+    fill(db_path, "A", [1, 2, 3, 4, 5, 6, 7, 8])
+    fill(db_path, "B", [1, 2, 3, 4, 5, 6, 7, 8])
+    spread_out = invoke(db_path, "spread", "A", "B", "--window", "2d").stdout
+    assert "(STALE: data to 2025-01-08, expected " in spread_out
+    assert "2025-01-08 STALE" in spread_out
+    dry = invoke(db_path, "spread", "A", "B", "--window", "2d", "--as-of", "2025-01-08").stdout
+    assert "STALE" not in dry  # the date asked for is the one shown
+    check_out = " ".join(invoke(db_path, "check").stdout.split())
+    assert "(STALE: data to 2024-12-31)" in check_out
