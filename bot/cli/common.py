@@ -38,10 +38,18 @@ class AppContext:
         """The migrated database named by `--db` or ROTATION_DB."""
         if self._db is None:
             path = self.settings.db_path
+            # A new file in an existing folder is a first run; a folder that is not there is
+            # more likely a mistyped ROTATION_DB, which would answer NO DATA everywhere.
+            new_folder = not path.parent.exists()
             try:
                 self._db = open_db(path)
             except (OSError, sqlite3.DatabaseError) as error:
                 fail(f"cannot open the database {path}: {error}", 2)
+            if new_folder:
+                note(
+                    f"{path.parent.resolve()} did not exist: "
+                    f"created it and a new, empty {path.name}"
+                )
         return self._db
 
 
@@ -60,6 +68,11 @@ def print_error(message: str) -> None:
     """One red `error:` line on stderr, like `fail` but without exiting."""
     # Escaped and never wrapped: the message is data (file names, cells) and must stay one line.
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def note(message: str) -> None:
+    """One `note:` line on stderr: worth knowing, not an error."""
+    err_console.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_problems(lines: Iterable[str]) -> None:

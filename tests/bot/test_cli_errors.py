@@ -50,3 +50,12 @@ def test_a_command_failure_keeps_its_own_exit_code(monkeypatch, capsys, tmp_path
 def test_help_exits_0(monkeypatch, capsys):
     code, out, _ = run_main(monkeypatch, capsys, "spread", "--help")
     assert code == 0 and "Usage: rotation-bot spread" in out
+
+
+def test_a_database_in_a_missing_folder_is_announced_once(monkeypatch, capsys, tmp_path):
+    path = tmp_path / "typo" / "desk.db"
+    _, _, first = run_main(monkeypatch, capsys, "--db", str(path), "prices", "show", "IWM")
+    expected = f"note: {path.parent} did not exist: created it and a new, empty desk.db"
+    assert first.splitlines()[0] == expected
+    _, _, second = run_main(monkeypatch, capsys, "--db", str(path), "prices", "show", "IWM")
+    assert "note:" not in second
