@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from bot.safety import Platform, is_user_id
+from signals.formatting import distinct_decimals
 from signals.models import Direction, Event
 
 log = logging.getLogger(__name__)
@@ -93,16 +94,22 @@ def subscriber_ids(message: AlertMessage, platform: Platform) -> list[str]:
 
 
 def _measure_fields(event: Event) -> tuple[tuple[str, str], ...]:
-    measure = ("Measure", format_number(event.measure, event.unit))
-    base = [measure]
-    if event.threshold is not None:
-        base.append(("Threshold", format_number(event.threshold, event.unit)))
-    return (*base, *event.fields)
+    # A rule's own fields already state its measure and threshold in the rule's words
+    # ("Level", "Previous record"); repeating them as Measure/Threshold said each thing twice.
+    if event.fields:
+        return event.fields
+    if event.threshold is None:
+        return (("Measure", format_number(event.measure, event.unit)),)
+    decimals = distinct_decimals(event.measure, event.threshold, 2)
+    return (
+        ("Measure", format_number(event.measure, event.unit, decimals)),
+        ("Threshold", format_number(event.threshold, event.unit, decimals)),
+    )
 
 
-def format_number(value: float, unit: str = "") -> str:
+def format_number(value: float, unit: str = "", decimals: int = 2) -> str:
     """A measure as a desk reads it: 2 decimals, thousands separators, the unit attached."""
-    text = f"{value:,.2f}"
+    text = f"{value:,.{decimals}f}"
     if unit in ("%", "pct"):
         return f"{text}%"
     return f"{text} {unit}".strip()

@@ -12,7 +12,15 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from signals.formatting import fmt_bps, fmt_pct, fmt_pp, fmt_value
+from signals.formatting import (
+    fmt_bps,
+    fmt_bps_pair,
+    fmt_pct,
+    fmt_pct_pair,
+    fmt_pp,
+    fmt_value,
+    fmt_value_pair,
+)
 from signals.frames import RuleFrame, curve_expression
 from signals.legs import split_expression
 from signals.models import ChartSpec, Direction, Event
@@ -138,12 +146,13 @@ def _describe_new_high(
     record_day = _record_day(rule, built, t.day, row)
     span = "all-time" if rule.lookback is None else f"{rule.lookback}-session"
     what = "trades at" if rule.basis == "high" else "closes at"
-    title = f"{rule.symbol} {what} a new {span} high: {fmt_value(row['measure'])}"
+    level, record = fmt_value_pair(float(row["measure"]), float(row["threshold"]))
+    title = f"{rule.symbol} {what} a new {span} high: {level}"
     if t.kind == "reversed":
         title = f"{rule.symbol} falls {fmt_pct(-row['x'], signed=False)} below its {span} high"
     fields = [
-        ("Level", fmt_value(row["measure"])),
-        ("Previous record", f"{fmt_value(row['threshold'])} on {record_day}"),
+        ("Level", level),
+        ("Previous record", f"{record} on {record_day}"),
         ("Above record", fmt_pct(row["x"])),
     ]
     chart = ChartSpec(
@@ -174,13 +183,14 @@ def _describe_extreme(
     last_day = before[beyond].index[-1].date() if beyond.any() else None
     since = f"since {last_day}" if last_day else "on record"
     prior_day = _prior_extreme_day(before, rule)
-    title = f"{rule.series} at its {word} {since}: {fmt_value(value)}"
+    shown, prior = fmt_value_pair(value, float(row["threshold"]))
+    title = f"{rule.series} at its {word} {since}: {shown}"
     if t.kind == "reversed":
         title = f"{rule.series} moves {fmt_pct(-row['x'], signed=False)} off its {word} level"
     window = f"since {rule.since}" if rule.since else f"in {rule.years:g} years"
     fields = [
-        ("Value", fmt_value(value)),
-        (f"Prior {word} {window}", f"{fmt_value(row['threshold'])} on {prior_day}"),
+        ("Value", shown),
+        (f"Prior {word} {window}", f"{prior} on {prior_day}"),
         ("Last this extreme", since.removeprefix("since ")),
     ]
     start = rule.since or (t.day - timedelta(days=round((rule.years or 0) * 365.25)))
@@ -212,15 +222,15 @@ def _describe_rally(
     end = int(values.index.get_loc(pd.Timestamp(t.day))) + 1
     recent = values.iloc[max(0, end - rule.lookback) : end]
     low_day = recent.idxmin().date()
-    gain = fmt_pct(row["measure"])
+    gain, threshold = fmt_pct_pair(float(row["measure"]), rule.threshold_pct)
     span = f"{rule.lookback}-session low"
     low = f"{fmt_value(row['low'])} on {low_day}"
-    title = f"{rule.symbol} up {fmt_pct(row['measure'], signed=False)} from its {span} ({low})"
+    title = f"{rule.symbol} up {gain.removeprefix('+')} from its {span} ({low})"
     if t.kind == "reversed":
         title = f"{rule.symbol} rally fades: {gain} from its {span}"
     fields = [
         ("Rally", gain),
-        ("Threshold", fmt_pct(rule.threshold_pct)),
+        ("Threshold", threshold),
         ("Low", low),
         ("Close", fmt_value(float(recent.iloc[-1]))),
     ]
@@ -267,7 +277,8 @@ def _describe_curve(
         verb = "steepens" if up else "flattens"
         moved = fmt_bps(abs(row["measure"]), signed=False)
         title = f"{expression} {verb} {moved} over {rule.sessions} sessions: {level}"
-    fields = [("Spread", level), ("Level watched", fmt_bps(rule.level_bps))]
+    spread, watched = fmt_bps_pair(row["level"], rule.level_bps)
+    fields = [("Spread", spread), ("Level watched", watched)]
     if rule.mode == "change":
         fields = [
             ("Spread", level),

@@ -26,8 +26,51 @@ def fmt_bps(value: float, *, signed: bool = True) -> str:
     return f"{value:+.0f} bps" if signed else f"{value:.0f} bps"
 
 
-def fmt_value(value: float) -> str:
+def fmt_value(value: float, decimals: int | None = None) -> str:
     """A level: 2517.3 → '2,517.30', 0.35123 → '0.3512'."""
     if value is None or math.isnan(value):
         return "n/a"
-    return f"{value:,.2f}" if abs(value) >= 10 else f"{value:,.4f}"
+    if decimals is None:
+        decimals = 2 if abs(value) >= 10 else 4
+    return f"{value:,.{decimals}f}"
+
+
+# More decimals than this shows noise, not a difference a desk cares about.
+MAX_DECIMALS = 6
+
+
+def distinct_decimals(value: float, other: float, decimals: int) -> int:
+    """The fewest decimals, at least `decimals`, that show two different numbers differently.
+
+    A measure printed next to its threshold must not read "0.36 / 0.36" when it crossed it.
+    """
+    while decimals < MAX_DECIMALS and value != other:
+        if f"{value:.{decimals}f}" != f"{other:.{decimals}f}":
+            break
+        decimals += 1
+    return decimals
+
+
+def fmt_value_pair(value: float, other: float) -> tuple[str, str]:
+    """Two levels with the same decimals, enough of them to tell the two apart."""
+    if math.isnan(value) or math.isnan(other):
+        return fmt_value(value), fmt_value(other)
+    base = 2 if min(abs(value), abs(other)) >= 10 else 4
+    decimals = distinct_decimals(value, other, base)
+    return fmt_value(value, decimals), fmt_value(other, decimals)
+
+
+def fmt_pct_pair(value: float, other: float) -> tuple[str, str]:
+    """Two signed percentages with enough decimals to tell the two apart."""
+    if math.isnan(value) or math.isnan(other):
+        return fmt_pct(value), fmt_pct(other)
+    decimals = distinct_decimals(value, other, 1)
+    return f"{value:+.{decimals}f}%", f"{other:+.{decimals}f}%"
+
+
+def fmt_bps_pair(value: float, other: float) -> tuple[str, str]:
+    """Two signed basis-point figures with enough decimals to tell the two apart."""
+    if math.isnan(value) or math.isnan(other):
+        return fmt_bps(value), fmt_bps(other)
+    decimals = distinct_decimals(value, other, 0)
+    return f"{value:+.{decimals}f} bps", f"{other:+.{decimals}f} bps"

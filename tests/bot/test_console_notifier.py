@@ -24,8 +24,6 @@ def test_alert_shows_title_fields_date_and_rule():
     text = printed(build_alert_message(make_event(), PNG))
     for part in (
         "▲ IWC overtook OEF YTD",
-        "Measure",
-        "1.37 pp",
         "IWC YTD",
         "+14.20%",
         "data 2026-11-20",

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -376,9 +377,15 @@ def test_webhook_outcome_unknown_is_sent_again_at_least_once(fresh_db, fake_slac
 def test_alert_message_is_built_once_from_the_event():
     message = build_alert_message(make_event(), PNG)
     assert isinstance(message, AlertMessage)
-    assert message.fields[:2] == (("Measure", "1.37 pp"), ("Threshold", "0.00 pp"))
+    # The rule's own fields, each stated once (no generic Measure/Threshold repeating them).
+    assert message.fields == make_event().fields
     assert message.headline == "▲ IWC overtook OEF YTD"
     assert message.with_mentions(["42"]).mentions == ("42",)
+
+
+def test_an_event_without_fields_shows_measure_and_threshold_distinctly():
+    event = replace(make_event(), fields=(), measure=0.3633, threshold=0.36, unit="")
+    assert build_alert_message(event).fields == (("Measure", "0.363"), ("Threshold", "0.360"))
 
 
 def test_build_notifiers_from_settings(fake_discord, fake_slack):

@@ -41,7 +41,7 @@ def test_embed_has_title_colour_fields_date_footer_and_chart():
     assert embed["title"] == "▲ IWC overtook OEF YTD"
     assert embed["color"] == 0x2ECC71
     names = [item["name"] for item in embed["fields"]]
-    assert names == ["Measure", "Threshold", "IWC YTD", "OEF YTD", "Data date"]
+    assert names == ["IWC YTD", "OEF YTD", "Data date"]
     assert embed["fields"][-1]["value"] == "2026-11-20"
     assert embed["footer"]["text"].startswith("rule iwc_over_oef_ytd")
     assert embed["image"]["url"] == "attachment://chart.png"

@@ -42,7 +42,7 @@ def test_blocks_have_header_fields_description_and_context():
     blocks = to_slack_blocks(build_alert_message(make_event()))
     assert [b["type"] for b in blocks] == ["header", "section", "section", "context"]
     assert blocks[0]["text"] == {"type": "plain_text", "text": "▲ IWC overtook OEF YTD"}
-    assert blocks[1]["fields"][0]["text"] == "*Measure*\n1.37 pp"
+    assert blocks[1]["fields"][0]["text"] == "*IWC YTD*\n+14.20%"
     context = blocks[-1]["elements"][0]["text"]
     assert "data 2026-11-20" in context and "rule iwc_over_oef_ytd" in context
 
