@@ -28,6 +28,13 @@ MIN_SECRET = 4
 QUIET_LOGGERS = ("apscheduler", "asyncio", "urllib3", "aiohttp.access")
 
 
+class NoVoiceWarnings(logging.Filter):
+    """Drop discord.py's start-up warnings about voice packages: this bot never joins voice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
 def secret_values(settings: Settings) -> list[str]:
     """Every secret string in `settings`, plus the token-like parts of secret URLs."""
     values: set[str] = set()
@@ -134,7 +141,13 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> Redac
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    _add_once(logging.getLogger("discord.client"), NoVoiceWarnings())
     if settings.log_level != "DEBUG":
         for name in QUIET_LOGGERS:  # per-run chatter ("Running job ...") drowns our own lines
             logging.getLogger(name).setLevel(logging.WARNING)
     return redactor
+
+
+def _add_once(logger: logging.Logger, new: logging.Filter) -> None:
+    if not any(type(old) is type(new) for old in logger.filters):
+        logger.addFilter(new)

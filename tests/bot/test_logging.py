@@ -93,3 +93,16 @@ def test_every_secret_field_is_collected(settings) -> None:  # type: ignore[no-u
 def test_redactor_without_secrets_changes_nothing() -> None:
     assert Redactor([])("plain text") == "plain text"
     assert Redactor(["abcd", "abcdefgh"])("xabcdefghx") == f"x{REDACTED}x"
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_discord_voice_package_warnings_are_not_logged(settings) -> None:  # type: ignore[no-untyped-def]
+    import discord
+    from discord.voice_client import VoiceClient
+
+    stream = capture(settings)
+    VoiceClient.warn_nacl = VoiceClient.warn_dave = True  # as in a fresh process
+    discord.Client(intents=discord.Intents.none())
+    logging.getLogger("discord.client").warning("a real discord.client warning")
+    assert "voice will NOT be supported" not in stream.getvalue()
+    assert "a real discord.client warning" in stream.getvalue()
