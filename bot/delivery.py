@@ -205,10 +205,18 @@ class _Sender:
         if row.status == "sending" or row.attempts > 0:
             found = self._find_existing(notifier, row)
             if found is not None:
+                self._finish_recovered(notifier, row, found)
                 return found
         message = self._message(row.dedupe_key)
         message = message.with_mentions(mentions_to_send(self.db, row, message.rule_id))
         return notifier.send(message, idempotency_key=row.dedupe_key)
+
+    def _finish_recovered(self, notifier: Notifier, row: OutboxRow, found: DeliveryResult) -> None:
+        # A post found after a crash may lack what the send adds after posting (Slack uploads
+        # the chart into the thread in a second call); adapters that do so finish it here.
+        finish = getattr(notifier, "finish_recovered", None)
+        if finish is not None:
+            finish(self._message(row.dedupe_key), found)
 
     def _find_existing(self, notifier: Notifier, row: OutboxRow) -> DeliveryResult | None:
         since = datetime.fromisoformat(row.created_at) - timedelta(minutes=1)

@@ -179,6 +179,29 @@ class SlackBotNotifier:
                 return
         log.warning("%s: stopped looking after %d history pages", self.name, HISTORY_MAX_PAGES)
 
+    def finish_recovered(self, message: AlertMessage, found: DeliveryResult) -> None:
+        """Complete an alert found after a crash: upload its chart unless the thread has it.
+
+        The sender may have died (or lost the answer) between the post and the upload; a
+        failed look at the thread raises, so the row is retried rather than left chartless.
+        """
+        if not message.chart_png or found.message_id is None:
+            return
+        if not self._chart_in_thread(found.message_id):
+            self._upload_chart(message, found.message_id)
+
+    def _chart_in_thread(self, thread_ts: str) -> bool:
+        response = call_slack(
+            lambda: self.client.conversations_replies(
+                channel=self.channel_id or self.channel, ts=thread_ts, limit=HISTORY_LIMIT
+            )
+        )
+        return any(
+            item.get("name") == CHART_NAME
+            for reply in response.get("messages", [])
+            for item in reply.get("files") or []
+        )
+
     def dm(self, user_id: str) -> SlackDmNotifier:
         """A notifier for `user_id`'s direct messages with the bot, sharing this client."""
         return SlackDmNotifier(self.client, user_id)

@@ -66,7 +66,7 @@ def run_trial(
         db_path = workdir / f"{platform}-{kill_at}-{time.monotonic_ns()}.db"
         keys = _queue(db_path, platform, queued)
         fake.kill_at_post = kill_at
-        _run_killed_sender(db_path, fake, _env(platform, fake))
+        run_killed_sender(db_path, fake, _env(platform, fake))
         _after_the_nonce_window(fake, chatter)
         _restart(db_path, fake)
         posted = Counter(_posted_keys(fake))
@@ -113,7 +113,7 @@ def _env(platform: Platform, fake: FakeDiscord | FakeSlack) -> dict[str, str]:
     }
 
 
-def _run_killed_sender(db_path: Path, fake: FakeDiscord | FakeSlack, env: dict[str, str]) -> None:
+def run_killed_sender(db_path: Path, fake: FakeDiscord | FakeSlack, env: dict[str, str]) -> None:
     """Start the sender process, arm the stand-in to SIGKILL it, wait for it to die."""
     full_env = {**os.environ, "ROTATION_DB": str(db_path), "PYTHONPATH": str(PROJECT_ROOT), **env}
     process = subprocess.Popen(

@@ -70,6 +70,7 @@ class FakeSlack(FakeServer):
     kill_pid: int | None = None
     kill_at: str = "post"  # where kill_pid dies: "post", "upload" (chart not begun), "shared"
     kill_at_post: int = 0  # ... and only once the bot's N-th post is accepted (0: the next)
+    fail_replies: int = 0  # the next N conversations.replies answer internal_error
     max_page: int = 999  # Slack may return fewer messages than `limit` asks for
     fail_after_accept: int = 0  # store the next N posts, then answer 503 (a proxy timing out)
     responses: list[SlackResponse] = field(default_factory=list)
@@ -214,6 +215,9 @@ class FakeSlack(FakeServer):
 
     def _conversations_replies(self, params: dict[str, Any]) -> Response:
         """A thread: the parent, then its replies (here: the files shared into it), oldest first."""
+        if self.fail_replies > 0:
+            self.fail_replies -= 1
+            return Response(500, {"ok": False, "error": "internal_error"})
         parent = [p for p in self.messages if p.ts == params.get("ts")]
         if not parent or parent[0].channel != params.get("channel"):
             return Response(200, {"ok": False, "error": "thread_not_found"})
