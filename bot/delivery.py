@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlite_utils import Database
@@ -30,17 +30,16 @@ from bot.notifier import (
     PermanentError,
     RateLimited,
     TransientError,
-    build_alert_message,
     redact,
 )
 from bot.notifiers import close_notifiers, dm_notifiers
+from bot.outbox_messages import outbox_message
 from signals.models import Event, MarketData
 from signals.rules import Rule
 from storage.outbox import (
     OutboxRow,
     claim_row,
     due_rows,
-    load_alert,
     mark_delivered,
     mark_failed,
     next_due_at,
@@ -205,10 +204,18 @@ class _Sender:
         if row.status == "sending" or row.attempts > 0:
             found = self._find_existing(notifier, row)
             if found is not None:
+                self._finish_recovered(notifier, row, found)
                 return found
         message = self._message(row.dedupe_key)
         message = message.with_mentions(mentions_to_send(self.db, row, message.rule_id))
         return notifier.send(message, idempotency_key=row.dedupe_key)
+
+    def _finish_recovered(self, notifier: Notifier, row: OutboxRow, found: DeliveryResult) -> None:
+        # A post found after a crash may lack what the send adds after posting (Slack uploads
+        # the chart into the thread in a second call); adapters that do so finish it here.
+        finish = getattr(notifier, "finish_recovered", None)
+        if finish is not None:
+            finish(self._message(row.dedupe_key), found)
 
     def _find_existing(self, notifier: Notifier, row: OutboxRow) -> DeliveryResult | None:
         since = datetime.fromisoformat(row.created_at) - timedelta(minutes=1)
@@ -232,9 +239,7 @@ class _Sender:
 
     def _message(self, key: str) -> AlertMessage:
         if key not in self.messages:
-            event, chart = load_alert(self.db, key)
-            # A re-notification round has its own key (footer, nonce, metadata, buttons).
-            self.messages[key] = replace(build_alert_message(event, chart), key=key)
+            self.messages[key] = outbox_message(self.db, key)
         return self.messages[key]
 
     def _fail(self, row: OutboxRow, attempts: int, error: DeliveryError) -> None:

@@ -1,27 +1,33 @@
 """The daily digest: a leaderboard (YTD, 1M), the key spreads and the rules nearest to firing.
 
 `build_digest` returns plain data; `digest_message` turns it into the same platform-neutral
-`AlertMessage` alerts use, so every notifier (console, Discord, Slack) can post it. A digest
-is informational: it is posted once to each destination, failures are logged, not retried.
+`AlertMessage` alerts use, so every notifier (console, Discord, Slack) can post it. It goes
+through the outbox like an alert (`queue_digest`): once per session per destination (key
+`digest:<session>`), retried when a destination fails, and found again rather than re-posted
+after a crash with bot tokens.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlite_utils import Database
 
 from bot.config import Settings
+from bot.delivery import DeliveryPolicy, DeliveryReport, deliver_pending, policy_from_settings
 from bot.evaluation import check_rules
-from bot.notifier import AlertMessage, Broadcaster, DeliveryError, Notifier
+from bot.notifier import AlertMessage, Notifier
 from bot.notifiers import build_notifiers, close_notifiers
+from bot.outbox_messages import queue_message
 from bot.rules_file import load_rules
 from signals.legs import DataError
 from signals.measures import WindowError, leg_return, parse_window
+from storage.outbox import utc_now
 from storage.prices import load_prices
 
 log = logging.getLogger(__name__)
@@ -166,24 +172,65 @@ def render_leaderboard(digest: Digest) -> bytes | None:
     return buffer.getvalue()
 
 
+def queue_digest(
+    db: Database,
+    settings: Settings,
+    session: date,
+    now: datetime,
+    destinations: Sequence[str],
+    *,
+    queued_at: datetime | None = None,
+) -> int:
+    """Build the digest of `session` and queue it once per destination; return rows added.
+
+    A second call for the same session (a restart, a catch-up) adds no row for a destination
+    that already has one. `queued_at` (default `now`) is the real time the rows are written:
+    a crash lookup searches the channels from it.
+    """
+    digest = build_digest(db, settings, session, now)
+    message = digest_message(digest, render_leaderboard(digest))
+    return queue_message(db, message, destinations, now=queued_at or now)
+
+
 def send_digest(
     db: Database,
     settings: Settings,
     session: date,
     now: datetime,
     notifiers: Sequence[Notifier] | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+    policy: DeliveryPolicy | None = None,
 ) -> str:
-    """Build and post the digest to every destination; return a summary.
+    """Queue the digest for every destination and run one delivery pass; return a summary.
 
     Args:
         notifiers: the caller's destinations (left open); None: built from settings and closed.
+        clock, sleep, policy: as for `bot.delivery.deliver_pending` (default: no waiting, a
+            failed destination is retried by the next pass).
     """
-    digest = build_digest(db, settings, session, now)
-    message = digest_message(digest, render_leaderboard(digest))
     own = build_notifiers(settings) if notifiers is None else []
+    targets = list(notifiers or own)
     try:
-        outcomes = Broadcaster(notifiers or own).send(message, idempotency_key=message.key)
+        names = [notifier.name for notifier in targets]
+        queue_digest(db, settings, session, now, names, queued_at=clock())
+        report = deliver_pending(
+            db, targets, now=clock, sleep=sleep, policy=policy or _one_pass(settings)
+        )
     finally:
         close_notifiers(own)
-    failed = [name for name, result in outcomes.items() if isinstance(result, DeliveryError)]
-    return f"digest posted to {len(outcomes) - len(failed)}, failed: {', '.join(failed) or 'none'}"
+    return digest_summary(report, f"digest:{session.isoformat()}")
+
+
+def _one_pass(settings: Settings) -> DeliveryPolicy:
+    return replace(policy_from_settings(settings), max_wait=0)
+
+
+def digest_summary(report: DeliveryReport, key: str) -> str:
+    """Where the digest went in this pass, and where it failed (and stays queued)."""
+    tried = [o for o in report.outcomes if o["key"] == key]
+    posted = {o["destination"] for o in tried if o["outcome"] == "delivered"}
+    failed = sorted({str(o["destination"]) for o in tried} - posted)
+    retry = " (kept in the outbox)" if failed else ""
+    return f"digest posted to {len(posted)}, failed: {', '.join(failed) or 'none'}{retry}"

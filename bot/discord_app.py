@@ -76,7 +76,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Interaction = discord.Interaction[Any]
-LOOKBACK_MESSAGES = 100
+LOOKBACK_MESSAGES = 100  # Discord's largest history page
+LOOKUP_MAX_PAGES = 100  # a crash lookup reads at most 10,000 messages, then posts (nonce)
 DM_PREFIX = "discord:dm:"
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -134,10 +135,32 @@ async def post_channel_message(
 async def find_channel_message(
     http: HTTPClient, channel_id: str, key: str, *, since: datetime, bot_id: str
 ) -> dict[str, Any] | None:
-    """The bot's message in the channel since `since` whose footer carries the alert key."""
+    """The bot's message in the channel since `since` whose footer carries the alert key.
+
+    Pages forward through everything posted since `since`: Discord answers `after=X` with the
+    `limit` messages just after X (newest first within the page), so a post preceded by more
+    than one page of messages is only on a later page.
+    """
     after = discord.utils.time_snowflake(since)
-    messages = await http.logs_from(int(channel_id), LOOKBACK_MESSAGES, after=after)
-    for item in messages:
+    for _ in range(LOOKUP_MAX_PAGES):
+        page = await http.logs_from(int(channel_id), LOOKBACK_MESSAGES, after=after)
+        found = _bot_message_with_key(page, key, bot_id)
+        if found is not None or len(page) < LOOKBACK_MESSAGES:
+            return found
+        after = max(int(item["id"]) for item in page)
+    log.warning(
+        "alert %s not found in the first %d messages of channel %s since it was queued",
+        key,
+        LOOKUP_MAX_PAGES * LOOKBACK_MESSAGES,
+        channel_id,
+    )
+    return None
+
+
+def _bot_message_with_key(
+    page: list[dict[str, Any]], key: str, bot_id: str
+) -> dict[str, Any] | None:
+    for item in page:
         if str(item.get("author", {}).get("id")) == bot_id and _has_key(item, key):
             return item
     return None

@@ -222,8 +222,12 @@ class ServiceJobs:
         )
 
     def _digest(self, db: Database, session: date, now: datetime) -> str:
-        # The service's own notifiers: their clients are already logged in, and stay open.
-        return digest.send_digest(db, self.settings, session, now, self._get_notifiers())
+        # Through the outbox like alerts: once per session and destination, retried by the
+        # delivery passes, found again after a crash. The pass also sends what waits before it.
+        names = [notifier.name for notifier in self._get_notifiers()]
+        rows = digest.queue_digest(db, self.settings, session, now, names, queued_at=self.clock())
+        counts = self._deliver(db)
+        return f"digest queued for {rows} destination(s); delivery: {dict(counts)}"
 
     def _refresh_fred(self, db: Database) -> tuple[int, int]:
         """FRED points changed and series failed; one failing series never stops the others."""

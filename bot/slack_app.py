@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
@@ -74,7 +74,8 @@ log = logging.getLogger(__name__)
 EVENT_TYPE = "rotation_alert"
 DEFAULT_API_URL = "https://slack.com/api/"
 CHART_NAME = "chart.png"
-HISTORY_LIMIT = 200
+HISTORY_LIMIT = 200  # Slack's recommended page size for conversations.history
+HISTORY_MAX_PAGES = 50  # a crash lookup reads at most 10,000 messages, then posts again
 EVENTS_PATH = "/slack/events"
 DM_PREFIX = "slack:dm:"
 _TRANSIENT = {
@@ -148,19 +149,58 @@ class SlackBotNotifier:
         """The alert posted since `since`, found by its metadata in the channel history."""
         if self.channel_id is None:
             raise PermanentError("SLACK_CHANNEL is a name, not an id: cannot search history")
+        for page in self._history_since(since):
+            for item in page:
+                payload = (item.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("alert_key") == idempotency_key:
+                    return DeliveryResult(self.name, str(item["ts"]), "found")
+        return None
+
+    def _history_since(self, since: datetime) -> Iterator[list[dict[str, Any]]]:
+        """Every page of the channel's messages since `since`, newest first, cursor by cursor.
+
+        A busy channel holds more than one page since the alert was queued, and Slack may
+        return fewer messages than `limit` while `has_more` is still true.
+        """
+        cursor: str | None = None
+        for _ in range(HISTORY_MAX_PAGES):
+            response = call_slack(
+                lambda cursor=cursor: self.client.conversations_history(
+                    channel=self.channel_id,
+                    oldest=f"{since.timestamp():.6f}",
+                    include_all_metadata=True,
+                    limit=HISTORY_LIMIT,
+                    cursor=cursor,
+                )
+            )
+            yield response.get("messages", [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                return
+        log.warning("%s: stopped looking after %d history pages", self.name, HISTORY_MAX_PAGES)
+
+    def finish_recovered(self, message: AlertMessage, found: DeliveryResult) -> None:
+        """Complete an alert found after a crash: upload its chart unless the thread has it.
+
+        The sender may have died (or lost the answer) between the post and the upload; a
+        failed look at the thread raises, so the row is retried rather than left chartless.
+        """
+        if not message.chart_png or found.message_id is None:
+            return
+        if not self._chart_in_thread(found.message_id):
+            self._upload_chart(message, found.message_id)
+
+    def _chart_in_thread(self, thread_ts: str) -> bool:
         response = call_slack(
-            lambda: self.client.conversations_history(
-                channel=self.channel_id,
-                oldest=f"{since.timestamp():.6f}",
-                include_all_metadata=True,
-                limit=HISTORY_LIMIT,
+            lambda: self.client.conversations_replies(
+                channel=self.channel_id or self.channel, ts=thread_ts, limit=HISTORY_LIMIT
             )
         )
-        for item in response.get("messages", []):
-            payload = (item.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("alert_key") == idempotency_key:
-                return DeliveryResult(self.name, str(item["ts"]), "found")
-        return None
+        return any(
+            item.get("name") == CHART_NAME
+            for reply in response.get("messages", [])
+            for item in reply.get("files") or []
+        )
 
     def dm(self, user_id: str) -> SlackDmNotifier:
         """A notifier for `user_id`'s direct messages with the bot, sharing this client."""

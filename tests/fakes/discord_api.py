@@ -1,13 +1,18 @@
 """A local stand-in for Discord's REST API, spoken to by the real discord.py client.
 
 Implements what posting alerts needs: GET /users/@me (token check), POST and GET
-/channels/{id}/messages, POST /webhooks/{id}/{token}. It enforces the documented message and
-embed limits (400 with nested `errors`, code 50035), answers 429 like Discord (JSON
-`retry_after`, `X-RateLimit-*` headers, a `Via` header so the client believes it), and honours
+/channels/{id}/messages, POST /webhooks/{id}/{token}. History follows Discord's documented
+paging: `limit` 1-100 (default 50), one of `before`/`after`/`around`, `after=X` returns the
+oldest messages after X, and every page is sorted newest first; snowflakes grow with time.
+`post_chatter` fills a channel with other people's messages (a busy channel). It enforces
+the documented message and embed limits (400 with nested `errors`, code 50035), answers 429
+like Discord (JSON `retry_after`, `X-RateLimit-*` headers, a `Via` header so the client
+believes it; every answer carries them), and honours
 `nonce` + `enforce_nonce`: a repeated nonce within `nonce_window` seconds returns the existing
 message instead of creating a new one. Tests script failures with `fail_next`, and
 `kill_pid` makes the server kill a client process after recording its message but before
-answering (the crash-between-acceptance-and-record case).
+answering (the crash-between-acceptance-and-record case); with `kill_at_post` = N only once
+the bot's N-th post has been accepted.
 """
 
 from __future__ import annotations
@@ -49,7 +54,8 @@ class Posted:
     files: dict[str, bytes]
     nonce: str | None
     created: float
-    via: str  # "bot" or "webhook:<id>"
+    via: str  # "bot", "webhook:<id>" or "user" (chatter)
+    author: dict[str, Any] = field(default_factory=lambda: _user())
 
     @property
     def embed(self) -> dict[str, Any]:
@@ -65,6 +71,7 @@ class FakeDiscord(FakeServer):
     messages: list[Posted] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     kill_pid: int | None = None
+    kill_at_post: int = 0  # with kill_pid: kill on accepting the bot's post number N (1-based)
     hide_history: bool = False  # history lags behind (eventual consistency): list nothing
     _script: deque[Response] = field(default_factory=deque)
     _counter: int = 0
@@ -97,7 +104,7 @@ class FakeDiscord(FakeServer):
         if parts[:1] == ["channels"] and parts[2:] == ["messages"]:
             if request.method == "POST":
                 return self._post(request, channel_id=parts[1], via="bot")
-            return Response(200, self._history(parts[1], request.query), _headers())
+            return self._history(parts[1], request.query)
         return Response(404, {"message": "404: Not Found", "code": 0}, _headers())
 
     def _authorised(self, request: Request) -> bool:
@@ -115,11 +122,18 @@ class FakeDiscord(FakeServer):
         if self._script:
             return self._script.popleft()
         posted = self._record(channel_id, payload, files, nonce, via)
-        if self.kill_pid is not None:
+        if self._kill_now():
             os.kill(self.kill_pid, signal.SIGKILL)  # accepted and stored, the client never hears
             self.kill_pid = None
             return None
         return Response(200, self._message(posted), _headers())
+
+    def _kill_now(self) -> bool:
+        if self.kill_pid is None:
+            return False
+        return not self.kill_at_post or self.kill_at_post <= sum(
+            1 for m in self.messages if m.via == "bot"
+        )
 
     def _same_nonce(self, channel_id: str, nonce: str | None) -> Posted | None:
         for posted in self.messages:
@@ -142,13 +156,38 @@ class FakeDiscord(FakeServer):
         self.messages.append(posted)
         return posted
 
-    def _history(self, channel_id: str, query: dict[str, str]) -> list[dict[str, Any]]:
+    def _history(self, channel_id: str, query: dict[str, str]) -> Response:
+        """GET /channels/{id}/messages as Discord documents it.
+
+        `limit` 1-100 (default 50); at most one of `before`, `after`, `around`. `after=X`
+        gives the `limit` messages immediately after X (the oldest ones), `before=X` the
+        newest before X, `around=X` those nearest X; the array is newest first in every case.
+        """
+        limit, problems = _history_limit(query.get("limit"))
+        anchors = [name for name in ("before", "after", "around") if name in query]
+        if len(anchors) > 1:
+            problems["_errors"] = [
+                {"code": "INVALID_QUERY", "message": "before, after and around are exclusive"}
+            ]
+        if problems:
+            return Response(400, _form_error(problems), _headers())
         if self.hide_history:
-            return []
-        after = int(query.get("after", 0))
-        found = [m for m in self.messages if m.channel_id == channel_id and int(m.id) > after]
-        newest_first = sorted(found, key=lambda m: int(m.id), reverse=True)
-        return [self._message(m, with_nonce=False) for m in newest_first[: int(query["limit"])]]
+            return Response(200, [], _headers())
+        oldest_first = sorted(
+            (m for m in self.messages if m.channel_id == channel_id), key=lambda m: int(m.id)
+        )
+        page = _page(oldest_first, anchors[0] if anchors else None, query, limit)
+        newest_first = sorted(page, key=lambda m: int(m.id), reverse=True)
+        return Response(200, [self._message(m, with_nonce=False) for m in newest_first], _headers())
+
+    def post_chatter(self, channel_id: str, count: int) -> None:
+        """`count` messages from people (not the bot) in the channel: a busy desk channel."""
+        with self.lock:
+            for number in range(count):
+                posted = self._record(
+                    channel_id, {"content": f"chatter {number}"}, {}, None, "user"
+                )
+                posted.author = _person(number)
 
     def _message(self, posted: Posted, *, with_nonce: bool = True) -> dict[str, Any]:
         # Like Discord, the nonce is echoed only in the create response, never in history.
@@ -161,7 +200,7 @@ class FakeDiscord(FakeServer):
             "attachments": [
                 _attachment(name, data, posted.id) for name, data in posted.files.items()
             ],
-            "author": _user(),
+            "author": posted.author,
             "timestamp": "2026-11-20T21:00:00.000000+00:00",
             "edited_timestamp": None,
             "tts": False,
@@ -251,6 +290,33 @@ def _form_error(errors: dict[str, Any]) -> dict[str, Any]:
     return {"code": 50035, "errors": errors, "message": "Invalid Form Body"}
 
 
+def _history_limit(raw: str | None) -> tuple[int, dict[str, Any]]:
+    """Discord's `limit`: 1-100, 50 when absent; out of range is a 50035 form error."""
+    try:
+        limit = 50 if raw is None else int(raw)
+    except ValueError:
+        return 0, {"limit": {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Not int"}]}}
+    if not 1 <= limit <= 100:
+        message = "Int should be between 1 and 100."
+        return 0, {"limit": {"_errors": [{"code": "NUMBER_TYPE_MAX", "message": message}]}}
+    return limit, {}
+
+
+def _page(
+    oldest_first: list[Posted], anchor: str | None, query: dict[str, str], limit: int
+) -> list[Posted]:
+    """The messages one history request selects (any order; the caller sorts them)."""
+    if anchor is None:
+        return oldest_first[-limit:]
+    snowflake = int(query[anchor])
+    if anchor == "after":
+        return [m for m in oldest_first if int(m.id) > snowflake][:limit]
+    if anchor == "before":
+        return [m for m in oldest_first if int(m.id) < snowflake][-limit:]
+    nearest = sorted(oldest_first, key=lambda m: abs(int(m.id) - snowflake))
+    return nearest[:limit]
+
+
 def _error_response(status: int, retry_after: float) -> Response:
     if status == 429:
         body = {
@@ -283,6 +349,16 @@ def _user() -> dict[str, Any]:
         "global_name": None,
         "avatar": None,
         "bot": True,
+    }
+
+
+def _person(number: int) -> dict[str, Any]:
+    return {
+        "id": str(700000000000000000 + number),
+        "username": f"trader{number}",
+        "discriminator": "0",
+        "global_name": None,
+        "avatar": None,
     }
 
 

@@ -5,7 +5,12 @@ Implements chat.postMessage (Block Kit limits checked: 50 blocks, header 150, se
 stored and returned by conversations.history only with include_all_metadata), the three-step
 file upload (files.getUploadURLExternal, the upload URL, files.completeUploadExternal) and
 incoming webhooks (`ok` / `invalid_blocks` as text). 429s carry `Retry-After`. `kill_pid`
-kills a client process after its message is stored but before the answer.
+kills a client process after its message is stored but before the answer (`kill_at_post`:
+the N-th post; `kill_at`: or later, as the chart upload starts or once it is shared).
+conversations.history follows Slack's documented paging (`oldest`/`latest`/`inclusive`,
+`limit`, newest first, `has_more` and `response_metadata.next_cursor`; `max_page` makes
+pages shorter than asked, as Slack may); conversations.replies lists a thread with the
+charts shared into it; `post_chatter` fills a channel with people's messages.
 
 For the bolt app (issue 5): auth.test, chat.update (blocks checked, metadata kept),
 conversations.open (a DM channel `D…` per user) and slash-command / interaction
@@ -16,11 +21,13 @@ Uploads into a channel listed in `not_member_of` fail with `not_in_channel`.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +68,10 @@ class FakeSlack(FakeServer):
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     kill_pid: int | None = None
+    kill_at: str = "post"  # where kill_pid dies: "post", "upload" (chart not begun), "shared"
+    kill_at_post: int = 0  # ... and only once the bot's N-th post is accepted (0: the next)
+    fail_replies: int = 0  # the next N conversations.replies answer internal_error
+    max_page: int = 999  # Slack may return fewer messages than `limit` asks for
     fail_after_accept: int = 0  # store the next N posts, then answer 503 (a proxy timing out)
     responses: list[SlackResponse] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -126,9 +137,7 @@ class FakeSlack(FakeServer):
         if self.fail_after_accept > 0:
             self.fail_after_accept -= 1
             return Response(503, {"ok": False, "error": "service_unavailable"})
-        if self.kill_pid is not None:
-            os.kill(self.kill_pid, signal.SIGKILL)
-            self.kill_pid = None
+        if self._kill_now("post"):
             return None
         return Response(
             200,
@@ -140,12 +149,24 @@ class FakeSlack(FakeServer):
             },
         )
 
+    def _kill_now(self, point: str) -> bool:
+        """SIGKILL the armed client at this point (`kill_at`), once its N-th post is in."""
+        if self.kill_pid is None or point != self.kill_at:
+            return False
+        if self.kill_at_post and sum(p.via == "bot" for p in self.messages) < self.kill_at_post:
+            return False
+        os.kill(self.kill_pid, signal.SIGKILL)
+        self.kill_pid = None
+        return True
+
     def _record(self, params: dict[str, Any], via: str) -> SlackPost:
         self._counter += 1
         ts = f"{int(time.time())}.{self._counter:06d}"
         channel = "webhook" if via == "webhook" else CHANNEL_ID
         if via == "bot" and str(params.get("channel", "")).startswith("D"):
             channel = params["channel"]  # a DM opened with conversations.open
+        if via == "user":
+            channel = params["channel"]
         post = SlackPost(ts, channel, params, via)
         self.messages.append(post)
         return post
@@ -156,22 +177,60 @@ class FakeSlack(FakeServer):
             "ts": post.ts,
             "text": post.payload.get("text", ""),
             "blocks": post.payload.get("blocks", []),
-            "bot_id": "B0BOT",
         }
+        if post.via == "user":
+            data["user"] = "U0TRADER1"
+        else:
+            data["bot_id"] = "B0BOT"
         if with_metadata and post.payload.get("metadata"):
             data["metadata"] = post.payload["metadata"]
         return data
 
     def _conversations_history(self, params: dict[str, Any]) -> Response:
-        oldest = float(params.get("oldest") or 0)
+        """conversations.history as Slack documents it: newest first, paged by cursor.
+
+        Messages between `oldest` and `latest` (exclusive unless `inclusive`; `latest` defaults
+        to now), at most `limit` (default 100, at most 999, and never more than `max_page`: Slack
+        may return fewer than asked) per page; `has_more` and `response_metadata.next_cursor`
+        lead to the next, older page.
+        """
+        try:
+            window = _history_window(params)
+            start = _decode_cursor(params.get("cursor"))
+        except ValueError as error:
+            return Response(200, {"ok": False, "error": str(error)})
         with_metadata = str(params.get("include_all_metadata")).lower() in ("1", "true")
-        found = [
-            p for p in self.messages if p.channel == params["channel"] and float(p.ts) > oldest
-        ]
-        newest_first = sorted(found, key=lambda p: float(p.ts), reverse=True)
-        limit = int(params.get("limit") or 100)
-        messages = [self._message(p, with_metadata=with_metadata) for p in newest_first[:limit]]
+        found = [p for p in self.messages if p.channel == params["channel"] and window(p.ts)]
+        newest_first = sorted(found, key=lambda p: _ts_key(p.ts), reverse=True)
+        size = min(int(params.get("limit") or 100), 999, self.max_page)
+        page = newest_first[start : start + size]
+        body: dict[str, Any] = {
+            "ok": True,
+            "messages": [self._message(p, with_metadata=with_metadata) for p in page],
+            "has_more": start + size < len(newest_first),
+        }
+        if body["has_more"]:
+            body["response_metadata"] = {"next_cursor": _encode_cursor(start + size)}
+        return Response(200, body)
+
+    def _conversations_replies(self, params: dict[str, Any]) -> Response:
+        """A thread: the parent, then its replies (here: the files shared into it), oldest first."""
+        if self.fail_replies > 0:
+            self.fail_replies -= 1
+            return Response(500, {"ok": False, "error": "internal_error"})
+        parent = [p for p in self.messages if p.ts == params.get("ts")]
+        if not parent or parent[0].channel != params.get("channel"):
+            return Response(200, {"ok": False, "error": "thread_not_found"})
+        post = parent[0]
+        replies = [_file_reply(post, number, f) for number, f in enumerate(post.files, 1)]
+        messages = [self._message(post, with_metadata=False), *replies]
         return Response(200, {"ok": True, "messages": messages, "has_more": False})
+
+    def post_chatter(self, channel: str, count: int) -> None:
+        """`count` messages from people (no metadata) in the channel: a busy desk channel."""
+        with self.lock:
+            for number in range(count):
+                self._record({"channel": channel, "text": f"chatter {number}"}, "user")
 
     def _apps_connections_open(self, request: Request) -> Response:
         if request.headers.get("Authorization") != f"Bearer {self.app_token}":
@@ -212,13 +271,16 @@ class FakeSlack(FakeServer):
         self.updates.append(params)
         return Response(200, {"ok": True, "channel": post.channel, "ts": post.ts})
 
-    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> Response:
+    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> Response | None:
         file_id = f"F{len(self.uploads) + 1:08d}"
-        self.uploads[file_id] = {"filename": params["filename"], "length": int(params["length"])}
+        if self._kill_now("upload"):
+            return None  # posted, but the chart never started: the sender died in between
+        upload = {"id": file_id, "filename": params["filename"], "length": int(params["length"])}
+        self.uploads[file_id] = upload
         upload_url = f"{self.url}/upload/{file_id}"
         return Response(200, {"ok": True, "upload_url": upload_url, "file_id": file_id})
 
-    def _files_completeUploadExternal(self, params: dict[str, Any]) -> Response:
+    def _files_completeUploadExternal(self, params: dict[str, Any]) -> Response | None:
         if params.get("channel_id") in self.not_member_of:
             return Response(200, {"ok": False, "error": "not_in_channel"})
         files = json.loads(params["files"])
@@ -234,6 +296,8 @@ class FakeSlack(FakeServer):
             for post in self.messages:
                 if post.ts == params.get("thread_ts"):
                     post.files.append(upload)
+        if self._kill_now("shared"):
+            return None  # the chart is in the thread, the sender never hears it
         return Response(200, {"ok": True, "files": [{"id": f["id"]} for f in files]})
 
     def _webhook(self, request: Request) -> Response:
@@ -245,6 +309,48 @@ class FakeSlack(FakeServer):
             return Response(scripted.status, scripted.body["error"], scripted.headers)
         self._record(params, "webhook")
         return Response(200, "ok")
+
+
+def _ts_key(ts: str) -> tuple[int, int]:
+    seconds, _, micros = ts.partition(".")
+    return int(seconds), int(micros or 0)
+
+
+def _history_window(params: dict[str, Any]) -> Callable[[str], bool]:
+    """Which message timestamps lie between `oldest` and `latest` (bounds per `inclusive`)."""
+    try:
+        oldest = _ts_key(str(params.get("oldest") or "0"))
+        latest = _ts_key(str(params["latest"])) if params.get("latest") else (2**62, 0)
+    except ValueError:
+        raise ValueError("invalid_ts_oldest") from None
+    if str(params.get("inclusive")).lower() in ("1", "true"):
+        return lambda ts: oldest <= _ts_key(ts) <= latest
+    return lambda ts: oldest < _ts_key(ts) < latest
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.b64encode(f"next_offset:{offset}".encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.b64decode(cursor, validate=True).decode()
+        return int(text.removeprefix("next_offset:"))
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("invalid_cursor") from None
+
+
+def _file_reply(post: SlackPost, number: int, upload: dict[str, Any]) -> dict[str, Any]:
+    seconds, _, micros = post.ts.partition(".")
+    return {
+        "type": "message",
+        "ts": f"{seconds}.{int(micros) + number:06d}",
+        "thread_ts": post.ts,
+        "bot_id": "B0BOT",
+        "files": [{"id": upload["id"], "name": upload["filename"], "title": upload.get("title")}],
+    }
 
 
 def _params(request: Request) -> dict[str, Any]:
