@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.notifier import AlertMessage, DeliveryResult
+from bot.notifier import AlertMessage, DeliveryResult, without_fence
 
 _STYLES = {"up": "green", "down": "red", "neutral": "white"}
 
@@ -42,7 +42,7 @@ def render_panel(message: AlertMessage) -> Panel:
     table.add_column(style="bold")
     table.add_column()
     for name, value in message.fields:
-        table.add_row(Text(name), Text(value))
+        table.add_row(Text(name), Text(without_fence(value)))
     body = Table.grid()
     body.add_row(table)
     if message.description:

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from bot.config import Settings
 from bot.delivery import DeliveryPolicy, DeliveryReport, deliver_pending, policy_from_settings
 from bot.evaluation import check_rules
-from bot.notifier import AlertMessage, Notifier
+from bot.notifier import AlertMessage, Notifier, monospace
 from bot.notifiers import build_notifiers, close_notifiers
 from bot.outbox_messages import queue_message
 from bot.rules_file import load_rules
@@ -123,8 +123,10 @@ def _bps(value: float | None) -> str:
 
 def digest_fields(digest: Digest) -> tuple[tuple[str, str], ...]:
     """The digest as name/value fields, the form every notifier lays out."""
-    board = "\n".join(
-        f"{r.symbol:<4} YTD {_pct(r.ytd):>7}  1M {_pct(r.one_month):>7}" for r in digest.rows
+    board = monospace(
+        "\n".join(
+            f"{r.symbol:<4} YTD {_pct(r.ytd):>7}  1M {_pct(r.one_month):>7}" for r in digest.rows
+        )
     )
     spreads = "\n".join(f"{a}-{b}: YTD {_bps(y)}, 1M {_bps(m)}" for a, b, y, m in digest.spreads)
     near = "\n".join(f"{rule.rule_id}: {rule.summary}" for rule in digest.near) or "none"

@@ -107,6 +107,22 @@ def _measure_fields(event: Event) -> tuple[tuple[str, str], ...]:
     )
 
 
+FENCE = "```"
+
+
+def monospace(text: str) -> str:
+    """A field value whose columns must line up: Discord and Slack show a fenced block in a
+    fixed-width font (spaces alone collapse or misalign in a proportional one)."""
+    return f"{FENCE}\n{text}\n{FENCE}"
+
+
+def without_fence(text: str) -> str:
+    """The text inside a `monospace` value, for destinations that are fixed-width anyway."""
+    if text.startswith(FENCE + "\n") and text.endswith("\n" + FENCE):
+        return text[len(FENCE) + 1 : -len(FENCE) - 1]
+    return text
+
+
 def format_number(value: float, unit: str = "", decimals: int = 2) -> str:
     """A measure as a desk reads it: 2 decimals, thousands separators, the unit attached."""
     text = f"{value:,.{decimals}f}"

@@ -57,6 +57,9 @@ def test_digest_message_has_the_board_the_spreads_and_a_chart(fresh_db: Database
     assert message.title.startswith("Daily rotation digest 2025-03-31: IWC leads YTD +")
     fields = dict(message.fields)
     assert "RSP  YTD     n/a" in fields["Leaderboard"]
+    # Columns line up only in a fixed-width font: chat platforms need the fence for that.
+    board = fields["Leaderboard"].splitlines()
+    assert board[0] == board[-1] == "```" and len({len(line) for line in board[1:-1]}) == 1
     assert fields["Key spreads"].startswith("IWC-OEF: YTD +")
 
 
@@ -66,4 +69,6 @@ def test_send_digest_posts_to_the_console_by_default(
     seed(fresh_db)
     summary = send_digest(fresh_db, load_settings(None), SESSION, NOW)
     assert summary == "digest posted to 1, failed: none"
-    assert "Daily rotation digest 2025-03-31" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Daily rotation digest 2025-03-31" in out
+    assert "RSP  YTD     n/a" in out and "```" not in out  # a terminal is fixed-width already

@@ -74,6 +74,11 @@ def test_digest_reaches_both_platforms_once_per_session(fresh_db, fake_discord, 
     assert list(posted.files) == ["chart.png"]
     [slack_post] = fake_slack.messages
     assert [f["filename"] for f in slack_post.files] == ["chart.png"]  # threaded, as alerts
+    # The leaderboard reaches both platforms as a fenced, fixed-width block.
+    board = next(f["value"] for f in posted.embed["fields"] if f["name"] == "Leaderboard")
+    assert board.startswith("```\nIWC ") and board.endswith("\n```")
+    slack_fields = [f["text"] for b in slack_post.payload["blocks"] for f in b.get("fields", [])]
+    assert any(text.startswith("*Leaderboard*\n```\nIWC ") for text in slack_fields)
     again = send_digest(fresh_db, settings, SESSION, NOW, notifiers, clock=clock.now)
     assert again == "digest posted to 0, failed: none"
     assert (len(fake_discord.messages), len(fake_slack.messages)) == (1, 1)
