@@ -168,7 +168,24 @@ def requeue_rows(db: Database, row_ids: Iterable[int], now: datetime) -> int:
     return moved
 
 
-def count_open(db: Database) -> int:
-    """Rows still to deliver (pending or sending), any destination."""
+def count_open(db: Database, destination: str | None = None) -> int:
+    """Rows still to deliver (pending or sending), of one destination or all."""
     sql = "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
-    return int(db.execute(sql).fetchone()[0])
+    if destination is None:
+        return int(db.execute(sql).fetchone()[0])
+    return int(db.execute(sql + " AND destination = ?", [destination]).fetchone()[0])
+
+
+def head_due_times(db: Database, destinations: Iterable[str]) -> dict[str, datetime]:
+    """When the oldest open row of each of `destinations` (that has one) becomes due."""
+    sql = (
+        "SELECT destination, next_attempt_at FROM outbox o WHERE status IN ('pending', 'sending')"
+        " AND destination = ? AND id = (SELECT min(id) FROM outbox h"
+        " WHERE h.destination = o.destination AND h.status IN ('pending', 'sending'))"
+    )
+    heads: dict[str, datetime] = {}
+    for name in destinations:
+        row = db.execute(sql, [name]).fetchone()
+        if row is not None:
+            heads[name] = datetime.fromisoformat(row[1])
+    return heads
