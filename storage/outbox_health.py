@@ -2,8 +2,8 @@
 
 An outage belongs to a destination, not to a row: while a destination fails with retryable
 errors, `destination_pauses` holds its consecutive failures and when the next single probe
-may go out, so the rows behind the probe wait without spending attempts. A row gives up by
-its age (since it was queued, or re-queued by `requeue_rows`), never by attempts spent
+may go out, so the rows behind the probe wait without spending attempts. A failing row gives
+up by its age (since it was queued, or re-queued by `requeue_rows`), never by attempts spent
 during an outage.
 """
 
@@ -106,6 +106,8 @@ _STALE = """
 SELECT o.id, o.dedupe_key, o.destination, o.last_error FROM outbox o
 LEFT JOIN outbox_requeued r ON r.row_id = o.id
 WHERE o.status = 'pending' AND o.destination = ? AND coalesce(r.requeued_at, o.created_at) < ?
+  AND (o.last_error IS NOT NULL
+       OR o.destination IN (SELECT destination FROM destination_pauses))
 ORDER BY o.id
 """
 
@@ -113,7 +115,11 @@ ORDER BY o.id
 def expire_rows(
     db: Database, destinations: Iterable[str], *, older_than: datetime, now: datetime, why: str
 ) -> list[ExpiredRow]:
-    """Mark dead every pending row of `destinations` queued before `older_than`."""
+    """Mark dead the pending rows of `destinations` queued before `older_than` that are failing.
+
+    Failing: the row's own last attempt failed, or its destination is paused by an outage.
+    A row that merely waited (the service was down) is still sent, as catch-up alerts are.
+    """
     expired: list[ExpiredRow] = []
     with db.atomic():
         for destination in destinations:
