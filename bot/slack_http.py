@@ -87,6 +87,8 @@ def slack_request_guard(
             return await handler(request)
         try:
             body = await request.read()
+            if "X-Slack-Signature" not in request.headers and is_ssl_check(body):
+                return await _shape_checked(request, handler)  # Slack's unsigned probe
             signature, timestamp = check_signed(request, body, signing_secret, now())
             check_body(request.content_type, body)
         except Rejected as rejected:
@@ -112,6 +114,17 @@ async def _shape_checked(request: web.Request, handler: Handler) -> web.StreamRe
     except (TypeError, AttributeError, KeyError, ValueError, IndexError) as error:
         reason = f"body of an unexpected shape ({type(error).__name__}: {error})"
         return _reject(request, Rejected(400, reason[:200]))
+
+
+def is_ssl_check(body: bytes) -> bool:
+    """Slack's certificate check (`ssl_check=1`), which it may send unsigned."""
+    if len(body) > 1024 or b"ssl_check=1" not in body:
+        return False
+    try:
+        check_body("application/x-www-form-urlencoded", body)
+    except Rejected:
+        return False
+    return ("ssl_check", "1") in parse_qsl(body.decode("utf-8"))
 
 
 def check_signed(request: web.Request, body: bytes, secret: str, now: float) -> tuple[str, int]:

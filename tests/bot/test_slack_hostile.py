@@ -118,6 +118,11 @@ async def test_hostile_request_is_refused_without_traceback_before_anything_runs
     assert len(rejected) == 1 and str(expected) in rejected[0]
 
 
+async def test_slacks_unsigned_ssl_check_is_still_answered(slack_bot: SlackBot) -> None:
+    answer = await raw_post(slack_bot, b"ssl_check=1&token=legacy", {})
+    assert answer.status == 200
+
+
 async def test_json_body_that_is_not_an_object_is_refused(slack_bot: SlackBot) -> None:
     body = b"[1, 2, 3]"
     answer = await raw_post(slack_bot, body, signed(body), ctype="application/json")
