@@ -78,7 +78,10 @@ class Settings(BaseSettings):
     renotify_rounds: int = Field(3, ge=0, le=20, validation_alias="ROTATION_RENOTIFY_ROUNDS")
 
     # Delivery
-    delivery_max_attempts: int = Field(6, ge=1, le=50, validation_alias="DELIVERY_MAX_ATTEMPTS")
+    # An alert not delivered this long after it was queued (or re-queued) is given up (dead).
+    delivery_max_age_hours: float = Field(
+        6.0, gt=0, le=168, validation_alias="DELIVERY_MAX_AGE_HOURS"
+    )
     delivery_base_delay: float = Field(
         2.0, gt=0, le=600, validation_alias="DELIVERY_BASE_DELAY_SECONDS"
     )

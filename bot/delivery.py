@@ -4,8 +4,11 @@ Each row is claimed (status `sending`, attempt counted) before the platform is c
 updated after it answers. A row still `sending` when its claim expires means a sender died
 between the call and the update: the notifier is asked whether the message already exists
 (Discord: recent posts by the bot, plus the nonce; Slack: message metadata) before posting.
-Transient failures retry with exponential backoff and jitter, HTTP 429 waits for the
-platform's `retry_after`, and after `max_attempts` the row is marked dead and stays visible.
+A transient failure (5xx, timeout, connection refused) pauses the destination (bot/outage.py):
+one probe at a time with the destination's own backoff, the rows behind it waiting without
+spending attempts. HTTP 429 waits for the platform's `retry_after`. A permanent error (bad
+token, unknown channel, missing permission) makes the row dead at once; otherwise a row gives
+up only by age (`max_age_hours`). Dead rows stay visible and can be re-queued.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from bot.notifier import (
     redact,
 )
 from bot.notifiers import close_notifiers, dm_notifiers
+from bot.outage import DestinationHealth, expire_old_rows
 from bot.outbox_messages import outbox_message
 from signals.models import Event, MarketData
 from signals.rules import Rule
@@ -42,10 +46,10 @@ from storage.outbox import (
     due_rows,
     mark_delivered,
     mark_failed,
-    next_due_at,
     open_destinations,
     utc_now,
 )
+from storage.outbox_health import ExpiredRow
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +61,9 @@ MAX_BACKOFF_SECONDS = 900.0
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
-    """How hard to try: attempts before a row is dead, backoff base, claim lease, wait budget."""
+    """How long to try: age before a row is dead, backoff base, claim lease, wait budget."""
 
-    max_attempts: int = 6
+    max_age_hours: float = 6.0
     base_delay: float = 2.0
     lease_seconds: float = 60.0
     max_wait: float = 300.0
@@ -74,7 +78,7 @@ class DeliveryReport:
     dead: int = 0
     outcomes: list[dict[str, object]] = field(default_factory=list)
 
-    def note(self, row: OutboxRow, outcome: str, detail: str = "") -> None:
+    def note(self, row: OutboxRow | ExpiredRow, outcome: str, detail: str = "") -> None:
         """Record one attempt's outcome."""
         self.outcomes.append(
             {
@@ -133,13 +137,14 @@ class _Sender:
         self.last_post: dict[str, datetime] = {}
         self.messages: dict[str, AlertMessage] = {}
         self.warned: set[str] = set()
+        self.health = DestinationHealth(db, lambda n: backoff_delay(n, policy.base_delay, rng))
 
     def run(self) -> DeliveryReport:
         deadline = self.now() + timedelta(seconds=self.policy.max_wait)
         while not self.stop():
             if self._deliver_due():
                 continue
-            next_at = next_due_at(self.db, self.notifiers)
+            next_at = self.health.next_due(self.notifiers)
             if next_at is None or next_at > deadline:
                 break
             self.sleep(max((next_at - self.now()).total_seconds(), 0.0))
@@ -148,11 +153,14 @@ class _Sender:
     def _deliver_due(self) -> bool:
         """One pass over every destination's due queue; True if any row was attempted."""
         attempted = False
+        self._give_up_old_rows()
         for destination, rows in _by_destination(due_rows(self.db, self.now())).items():
             notifier = self.notifiers.get(destination)
             if notifier is None:
                 self._warn_unconfigured(destination, len(rows))
                 continue
+            if self.health.paused(destination, self.now()):
+                continue  # an outage: only the probe goes out, when the destination's backoff says
             for row in rows:
                 if self.stop():
                     return False
@@ -160,6 +168,12 @@ class _Sender:
                 if not self._deliver_row(notifier, row):
                     break  # keep the destination's order: later rows wait for this one
         return attempted
+
+    def _give_up_old_rows(self) -> None:
+        now = self.now()
+        for row in expire_old_rows(self.db, self.notifiers, self.policy.max_age_hours, now):
+            self.report.dead += 1
+            self.report.note(row, "dead", "too old")
 
     def _warn_unconfigured(self, destination: str, count: int) -> None:
         if destination not in self.warned:
@@ -181,6 +195,7 @@ class _Sender:
             self._fail(row, attempts, TransientError(f"{type(error).__name__}: {error}"))
             return False
         mark_delivered(self.db, row.id, result.message_id, self.now())
+        self.health.answered(row.destination, self.now())
         self.report.delivered += 1
         self.report.note(row, "delivered", result.message_id or "")
         log.info(
@@ -250,7 +265,8 @@ class _Sender:
             retry_at = now + timedelta(seconds=max(error.retry_after, 0.5))
             mark_failed(self.db, row.id, reason, retry_at=retry_at, now=now, count_attempt=False)
             self._log_retry(row, attempts, reason, retry_at, "rate limited")
-        elif isinstance(error, PermanentError) or attempts >= self.policy.max_attempts:
+        elif isinstance(error, PermanentError):
+            self.health.answered(row.destination, now)  # it answered: not an outage
             mark_failed(self.db, row.id, reason, retry_at=None, now=now)
             self.report.dead += 1
             self.report.note(row, "dead", reason)
@@ -262,8 +278,8 @@ class _Sender:
                 reason,
             )
         else:
-            delay = backoff_delay(attempts, self.policy.base_delay, self.rng)
-            retry_at = now + timedelta(seconds=delay)
+            # The destination is failing, not this row: pause it; this row is its next probe.
+            retry_at = self.health.failed(row.destination, reason, now)
             mark_failed(self.db, row.id, reason, retry_at=retry_at, now=now)
             self._log_retry(row, attempts, reason, retry_at, "failed")
 
@@ -273,12 +289,11 @@ class _Sender:
         self.report.retried += 1
         self.report.note(row, "retry", reason)
         log.warning(
-            "delivery of %s to %s %s (attempt %d/%d): %s; retry at %s",
+            "delivery of %s to %s %s (attempt %d): %s; retry at %s",
             row.dedupe_key,
             row.destination,
             what,
             attempts,
-            self.policy.max_attempts,
             reason,
             retry_at.isoformat(timespec="seconds"),
         )
@@ -333,7 +348,7 @@ def enqueue_and_deliver(
 def policy_from_settings(settings: Settings) -> DeliveryPolicy:
     """The DeliveryPolicy the settings describe."""
     return DeliveryPolicy(
-        max_attempts=settings.delivery_max_attempts,
+        max_age_hours=settings.delivery_max_age_hours,
         base_delay=settings.delivery_base_delay,
         lease_seconds=settings.delivery_lease_seconds,
         max_wait=settings.delivery_max_wait,

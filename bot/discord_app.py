@@ -202,16 +202,30 @@ class DiscordRest:
         configure_api_base(api_base)
         self._token = token
         self.runner = _LoopRunner()
-        # Waits longer than 30 s come back as RateLimited so the outbox schedules the retry.
-        self.http = HTTPClient(self.runner.loop, max_ratelimit_timeout=30.0)
+        self.http = self._new_client()
         self.bot_id: str | None = None
+
+    def _new_client(self) -> HTTPClient:
+        # Waits longer than 30 s come back as RateLimited so the outbox schedules the retry.
+        return HTTPClient(self.runner.loop, max_ratelimit_timeout=30.0)
 
     async def login(self) -> HTTPClient:
         """Log in on first use (GET /users/@me checks the token) and return the client."""
         if self.bot_id is None:
-            me = await self.http.static_login(self._token)
-            self.bot_id = str(me["id"])
+            self.bot_id = await self._login()
         return self.http
+
+    async def _login(self) -> str:
+        try:
+            me = await self.http.static_login(self._token)
+        except BaseException:
+            # static_login opens a new aiohttp session on every call and keeps it on failure:
+            # close it, or each failed login leaks one ("Unclosed client session"). Closing
+            # also closes its connector, so the next login starts from a new client.
+            await self.http.close()
+            self.http = self._new_client()
+            raise
+        return str(me["id"])
 
     def close(self) -> None:
         """Close the HTTP session and the loop."""

@@ -15,7 +15,8 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -182,8 +183,20 @@ class Service:
         )
 
     async def _on_poll(self, state: StateStore) -> None:
-        self.worker.submit([WorkItem("deliver", self.clock.now(), origin="poll")])  # type: ignore[union-attr]
-        await state.set_state({"heartbeat": _iso(self.clock.now())}, datetime.now(UTC))
+        with self._cut_short_by_stop("poll"):
+            self.worker.submit([WorkItem("deliver", self.clock.now(), origin="poll")])  # type: ignore[union-attr]
+            await state.set_state({"heartbeat": _iso(self.clock.now())}, datetime.now(UTC))
+
+    @contextmanager
+    def _cut_short_by_stop(self, what: str) -> Iterator[None]:
+        # The scheduler's shutdown cancels the jobs in flight: at a stop that is expected
+        # (the next start redoes their work) and must not be logged as a crash.
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+            log.debug("%s cut short by the shutdown", what)
 
     def _chain_next(self) -> None:
         if self._stop.is_set():
@@ -214,6 +227,11 @@ class Service:
         )
 
     async def _on_slot(self, at: datetime) -> None:
+        with self._cut_short_by_stop(f"planning at {at}"):
+            await self._plan_slot(at)
+        self._chain_next()
+
+    async def _plan_slot(self, at: datetime) -> None:
         try:
             self.clock.advance_to(at)
             now = max(at, self.clock.now())
@@ -228,7 +246,6 @@ class Service:
                 await self.worker.wait_idle()  # type: ignore[union-attr]
         except Exception:
             log.exception("planning failed at %s; will retry at the next slot", at)
-        self._chain_next()
 
     def _add_signal_handlers(self) -> None:
         if not self._install_signals:

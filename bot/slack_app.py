@@ -65,6 +65,7 @@ from bot.slack_format import (
     fallback_text,
     to_slack_blocks,
 )
+from bot.slack_http import slack_request_guard
 
 if TYPE_CHECKING:
     from bot.commands import Commands
@@ -455,7 +456,8 @@ async def run_slack(
         raise ConfigError(problems)
     app = build_slack_app(settings, commands, client)
     if settings.slack_mode == "http":
-        runner, port = await start_http(app, host, settings.slack_http_port)
+        secret = _secret(settings.slack_signing_secret) or ""
+        runner, port = await start_http(app, host, settings.slack_http_port, signing_secret=secret)
         log.info("Slack commands over HTTP on %s:%d%s", host, port, EVENTS_PATH)
         stop: Callable[[], Awaitable[None]] = runner.cleanup
     else:
@@ -471,9 +473,12 @@ async def run_slack(
         await stop()
 
 
-async def start_http(app: AsyncApp, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Serve `app` at `EVENTS_PATH` (bolt verifies signatures); the runner and bound port."""
+async def start_http(
+    app: AsyncApp, host: str, port: int, *, signing_secret: str
+) -> tuple[web.AppRunner, int]:
+    """Serve `app` at `EVENTS_PATH` behind `slack_request_guard`; the runner and bound port."""
     server = app.server(port=port, path=EVENTS_PATH, host=host)
+    server.web_app.middlewares.append(slack_request_guard(signing_secret, EVENTS_PATH))
     runner = web.AppRunner(server.web_app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

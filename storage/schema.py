@@ -1,3 +1,11 @@
 """Imports every storage module that registers a migration set, in the order they apply."""
 
-from storage import outbox, prices, rule_state, series, service_state, subscriptions  # noqa: F401
+from storage import (  # noqa: F401
+    outbox,
+    outbox_health,
+    prices,
+    rule_state,
+    series,
+    service_state,
+    subscriptions,
+)

@@ -1,4 +1,4 @@
-"""`rotation-bot outbox`: list alerts waiting, delivered and dead, per destination."""
+"""`rotation-bot outbox`: list alerts waiting, delivered and dead; `outbox retry` re-queues."""
 
 from __future__ import annotations
 
@@ -7,15 +7,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 from rich.text import Text
+from sqlite_utils import Database
 
 from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_json
-from storage.outbox import STATUSES, list_outbox
+from storage.outbox import STATUSES, list_outbox, utc_now
+from storage.outbox_health import dead_row_ids, requeue_rows, row_status
 
 _STYLES = {"pending": "yellow", "sending": "cyan", "delivered": "green", "dead": "bold red"}
 
 
-@app.command("outbox")
+outbox_app = typer.Typer(help="List outbox rows; `retry` puts dead ones back in the queue.")
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.callback(invoke_without_command=True)
 def outbox(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
@@ -27,6 +33,8 @@ def outbox(
     ] = None,
 ) -> None:
     """List outbox rows: pending, delivered and dead alerts per destination."""
+    if ctx.invoked_subcommand is not None:
+        return
     if status is not None and status not in STATUSES:
         fail(f"unknown status {status!r}; use one of {', '.join(STATUSES)}", 2)
     rows = list_outbox(app_context(ctx).db, status)
@@ -59,3 +67,30 @@ def outbox_table(rows: list[dict[str, object]]) -> Table:
             Text(str(detail or "")[:200]),
         )
     return table
+
+
+@outbox_app.command("retry")
+def retry(
+    ctx: typer.Context,
+    row_id: Annotated[int | None, typer.Argument(help="The id of a dead row.")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Every dead row.")] = False,
+) -> None:
+    """Put a dead row (or every dead row) back in the queue, due now, its age starting again."""
+    if (row_id is None) == (not dead):
+        fail("give a row id or --dead (not both)", 2)
+    db = app_context(ctx).db
+    ids = [_dead_row(db, row_id)] if row_id is not None else dead_row_ids(db)
+    moved = requeue_rows(db, ids, utc_now())
+    if dead and not moved:
+        console.print("no dead rows")
+        return
+    console.print(f"{moved} row(s) back in the queue; the service or `check --deliver` sends them")
+
+
+def _dead_row(db: Database, row_id: int) -> int:
+    status = row_status(db, row_id)
+    if status is None:
+        fail(f"no outbox row {row_id} (see rotation-bot outbox)")
+    if status != "dead":
+        fail(f"outbox row {row_id} is {status}, not dead: nothing to retry")
+    return row_id

@@ -185,6 +185,7 @@ def _deliver(
     from bot.delivery import enqueue_and_deliver, policy_from_settings
     from bot.notifiers import build_notifiers, close_notifiers
     from bot.schedule import alert_cutoff
+    from storage.outbox_health import count_open
 
     context = app_context(ctx)
     cutoff = alert_cutoff(now, context.settings.catchup_alert_days)
@@ -208,6 +209,7 @@ def _deliver(
         "delivered": delivery.delivered,
         "retried": delivery.retried,
         "dead": delivery.dead,
+        "pending": count_open(context.db),
     }
 
 
@@ -216,7 +218,8 @@ def _print_delivery(delivered: dict[str, Any], as_json: bool) -> None:
     out = err_console if as_json else console
     text = ", ".join(f"{key} {value}" for key, value in delivered.items())
     out.print(f"delivery: {text}", markup=False, highlight=False)
-    if delivered["dead"] or delivered["retried"]:
+    # A retry that then went through is a success; only what is still owed, or lost, fails.
+    if delivered["dead"] or delivered["pending"]:
         raise typer.Exit(1)
 
 

@@ -39,7 +39,7 @@ def test_new_event_is_posted_once_across_repeated_checks(db_path: Path, desk: Fa
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)
     assert report["delivery"] == {
-        "alerts": 1, "too_old": 0, "delivered": 1, "retried": 0, "dead": 0
+        "alerts": 1, "too_old": 0, "delivered": 1, "retried": 0, "dead": 0, "pending": 0
     }  # fmt: skip
     titles = [m.embed["title"] for m in desk.messages]
     assert titles == ["▲ X closes at a new all-time high: 3.0000"]
@@ -62,3 +62,41 @@ def test_events_outside_the_alert_window_are_recorded_not_posted(
 def test_deliver_with_as_of_is_refused(db_path: Path, desk: FakeDiscord) -> None:
     result = invoke(db_path, "check", "--deliver", "--as-of", "2025-01-03")
     assert result.exit_code == 2 and "--deliver cannot be combined" in result.stderr
+
+
+def test_a_retry_that_then_delivers_exits_0(
+    db_path: Path, desk: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELIVERY_BASE_DELAY_SECONDS", "0.01")  # the CLI sleeps for real
+    desk.fail_next(503)
+    fill(db_path, "X", [3], start=3)
+    result = invoke(db_path, "check", "--deliver", "--json")
+    assert result.exit_code == 0, result.output
+    delivery = json.loads(result.stdout)["delivery"]
+    assert (delivery["retried"], delivery["delivered"], delivery["pending"]) == (1, 1, 0)
+    assert len(desk.messages) == 1
+
+
+def test_a_delivery_still_pending_exits_1(
+    db_path: Path, desk: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DELIVERY_MAX_WAIT_SECONDS", "0")  # give up the pass after one try
+    desk.fail_next(503, times=5)
+    fill(db_path, "X", [3], start=3)
+    result = invoke(db_path, "check", "--deliver", "--json")
+    assert result.exit_code == 1
+    delivery = json.loads(result.stdout)["delivery"]
+    assert (delivery["delivered"], delivery["dead"], delivery["pending"]) == (0, 0, 1)
+    assert "pending 1" in result.stderr
+
+
+def test_a_dead_delivery_exits_1(
+    db_path: Path, desk: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISCORD_BOT_TOKEN", "not-the-token")  # 401: permanent, dead at once
+    fill(db_path, "X", [3], start=3)
+    result = invoke(db_path, "check", "--deliver", "--json")
+    assert result.exit_code == 1
+    delivery = json.loads(result.stdout)["delivery"]
+    assert (delivery["delivered"], delivery["dead"], delivery["pending"]) == (0, 1, 0)
+    assert "not-the-token" not in result.output

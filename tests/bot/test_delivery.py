@@ -40,7 +40,7 @@ from tests.fakes.slack_api import CHANNEL_ID, FakeSlack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "123456789012345678"
-POLICY = DeliveryPolicy(max_attempts=4, base_delay=2.0, lease_seconds=60.0, max_wait=600.0)
+POLICY = DeliveryPolicy(max_age_hours=6.0, base_delay=2.0, lease_seconds=60.0, max_wait=600.0)
 
 
 @pytest.fixture
@@ -187,14 +187,22 @@ def test_dead_destination_never_blocks_a_working_one(
     down = SlackBotNotifier("xoxb-secret-token-123", CHANNEL_ID, api_base="http://127.0.0.1:9/api/")
     events = [make_event(19), make_event(20)]
     enqueue_alerts(fresh_db, events, [discord_notifier.name, down.name], now=T0)
+    clock = FakeClock()
     with caplog.at_level(logging.WARNING):
-        report = deliver(fresh_db, [down, discord_notifier], FakeClock())
+        report = deliver(fresh_db, [down, discord_notifier], clock)
     assert len(fake_discord.messages) == 2
     assert report.delivered == 2
+    # Issue 10: an outage pauses the destination; only its head row probes, nothing dies yet.
     rows = [r for r in list_outbox(fresh_db) if r["destination"] == down.name]
-    assert [(r["status"], r["attempts"]) for r in rows] == [("dead", 4), ("dead", 4)]
+    assert [r["status"] for r in rows] == ["pending", "pending"]
+    assert rows[0]["attempts"] > 4 and rows[1]["attempts"] == 0
     assert "cannot reach Slack" in rows[0]["last_error"]
-    assert f"to {down.name}" in caplog.text and "dead after 4 attempt(s)" in caplog.text
+    assert f"{down.name} is failing" in caplog.text
+    clock.moment = T0 + timedelta(hours=6, seconds=1)  # they give up by age, with the reason
+    assert deliver(fresh_db, [down, discord_notifier], clock).dead == 2
+    rows = [r for r in list_outbox(fresh_db) if r["destination"] == down.name]
+    assert [r["status"] for r in rows] == ["dead", "dead"]
+    assert rows[0]["last_error"].startswith("not delivered within 6 h (last error: cannot reach")
     assert "xoxb-secret" not in caplog.text
 
 

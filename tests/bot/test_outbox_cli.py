@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import _register_commands, app
@@ -62,3 +63,38 @@ def test_outbox_empty_and_bad_status(db_path):
     bad = invoke(db_path, "outbox", "--status", "lost")
     assert bad.exit_code == 2
     assert "unknown status 'lost'" in bad.output
+
+
+def test_retry_puts_one_dead_row_back_in_the_queue(db_path):
+    seed(db_path)
+    result = invoke(db_path, "outbox", "retry", "2")
+    assert result.exit_code == 0, result.output
+    assert "1 row(s) back in the queue" in result.stdout
+    rows = json.loads(invoke(db_path, "outbox", "--json").stdout)
+    assert [r["status"] for r in rows] == ["delivered", "pending", "pending"]
+    assert rows[1]["attempts"] == 1  # kept: the next attempt looks for an earlier post first
+
+
+def test_retry_dead_puts_every_dead_row_back(db_path):
+    seed(db_path)
+    assert "1 row(s) back" in invoke(db_path, "outbox", "retry", "--dead").stdout
+    assert invoke(db_path, "outbox", "--status", "dead", "--json").stdout.strip() == "[]"
+    again = invoke(db_path, "outbox", "retry", "--dead")
+    assert again.exit_code == 0 and "no dead rows" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["99"], 1, "no outbox row 99"),
+        (["1"], 1, "outbox row 1 is delivered, not dead"),
+        (["3"], 1, "outbox row 3 is pending, not dead"),
+        ([], 2, "give a row id or --dead"),
+        (["2", "--dead"], 2, "give a row id or --dead"),
+    ],
+)
+def test_retry_refuses_clearly(db_path, args, code, message):
+    seed(db_path)
+    result = invoke(db_path, "outbox", "retry", *args)
+    assert result.exit_code == code
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

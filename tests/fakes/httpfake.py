@@ -66,7 +66,12 @@ class FakeServer:
                 pass
 
             def _any(self, method: str) -> None:
-                response = fake.handle(Request(self, method))
+                request = Request(self, method)
+                if fake.down_status is not None:  # an outage: every request fails the same way
+                    fake.failed_in_outage += 1
+                    fake.write(self, _outage_response(fake.down_status))
+                    return
+                response = fake.handle(request)
                 if response is None:  # the handler killed the client: answer nothing
                     self.close_connection = True
                     return
@@ -87,18 +92,35 @@ class FakeServer:
             def do_DELETE(self) -> None:
                 self._any("DELETE")
 
+        self.down_status: int | None = None  # set: answer every request with this status
+        self.failed_in_outage = 0
+        self._handler = Handler
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.lock = threading.Lock()
-        self._thread = threading.Thread(
+        self._thread = self._serving_thread()
+
+    def _serving_thread(self) -> threading.Thread:
+        return threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
 
     def start(self) -> FakeServer:
         self._thread.start()
         return self
+
+    def go_down(self) -> None:
+        """Stop listening: clients now get 'connection refused' on the same port."""
+        self.stop()
+
+    def come_back(self) -> None:
+        """Listen again on the same port (an outage ends)."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        self.server.daemon_threads = True
+        self._thread = self._serving_thread()
+        self._thread.start()
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -127,3 +149,7 @@ class FakeServer:
             handler.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+def _outage_response(status: int) -> Response:
+    return Response(status, {"message": f"{status}: Service Unavailable", "code": 0})

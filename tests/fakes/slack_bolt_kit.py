@@ -210,7 +210,9 @@ async def serve(fake: FakeSlack, core: Commands, settings: Settings) -> AsyncIte
     """Run `build_slack_app` behind `start_http` on 127.0.0.1 (a free port) until done."""
     client = AsyncWebClient(token=fake.token, base_url=fake.api_url)
     app = build_slack_app(settings, core, client)
-    runner, port = await start_http(app, "127.0.0.1", 0)
+    secret = settings.slack_signing_secret
+    signing_secret = secret.get_secret_value() if secret is not None else ""
+    runner, port = await start_http(app, "127.0.0.1", 0, signing_secret=signing_secret)
     bot = SlackBot(f"http://127.0.0.1:{port}/slack/events", fake, core, settings)
     try:
         yield bot
