@@ -26,7 +26,7 @@ from tests.fakes.kill_trials import DISCORD_CHANNEL, run_killed_sender
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack
 
 KEY = f"digest:{SESSION.isoformat()}"
-RETRYING = DeliveryPolicy(max_attempts=4, base_delay=2.0, lease_seconds=60.0, max_wait=600.0)
+RETRYING = DeliveryPolicy(max_age_hours=6.0, base_delay=2.0, lease_seconds=60.0, max_wait=600.0)
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from tests.fakes.slack_api import CHANNEL_ID, FakeSlack
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DISCORD_CHANNEL = "123456789012345678"
 Platform = Literal["discord", "slack"]
-POLICY = DeliveryPolicy(max_attempts=4, base_delay=2.0, lease_seconds=60.0, max_wait=600.0)
+POLICY = DeliveryPolicy(max_age_hours=6.0, base_delay=2.0, lease_seconds=60.0, max_wait=600.0)
 
 
 @dataclass(frozen=True)
