@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -36,6 +32,7 @@ from storage.db import open_db
 from storage.outbox import enqueue_alerts, list_outbox
 from tests.fakes.delivery_kit import PNG, T0, FakeClock, make_event
 from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.kill_trials import run_killed_sender
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -281,22 +278,6 @@ def test_broadcaster_isolates_a_failing_notifier(caplog):
 # --- The crash case: the platform accepted the message, the sender died before recording it.
 
 
-def run_killed_sender(db_path: Path, fake, env: dict[str, str]) -> int:
-    """Start a sender process, arm the fake to SIGKILL it on acceptance, return its exit code."""
-    full_env = {**os.environ, "ROTATION_DB": str(db_path), "PYTHONPATH": str(PROJECT_ROOT), **env}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.deliver_once"],
-        cwd=PROJECT_ROOT,
-        env=full_env,
-        stdin=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    fake.kill_pid = process.pid
-    _, stderr = process.communicate(b"go\n", timeout=60)
-    assert process.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
-    return process.returncode
-
-
 def after_lease() -> FakeClock:
     return FakeClock(datetime.now(UTC) + timedelta(minutes=2))
 
@@ -311,7 +292,7 @@ def test_discord_kill_between_acceptance_and_record_posts_once(db_path, fake_dis
         "DISCORD_CHANNEL_IDS": CHANNEL,
         "DISCORD_API_BASE": fake_discord.api_base,
     }
-    run_killed_sender(db_path, fake_discord, env)
+    run_killed_sender(db_path, fake_discord, env, pace=True)
     assert len(fake_discord.messages) == 1
     assert statuses(db) == [(name, event.dedupe_key, "sending")]
     rest = DiscordRest(fake_discord.token, api_base=fake_discord.api_base)
@@ -337,7 +318,7 @@ def test_discord_nonce_stops_a_repost_the_history_missed(db_path, fake_discord):
         "DISCORD_CHANNEL_IDS": CHANNEL,
         "DISCORD_API_BASE": fake_discord.api_base,
     }
-    run_killed_sender(db_path, fake_discord, env)
+    run_killed_sender(db_path, fake_discord, env, pace=True)
     fake_discord.hide_history = True  # the platform's history lags behind
     rest = DiscordRest(fake_discord.token, api_base=fake_discord.api_base)
     try:
@@ -359,7 +340,7 @@ def test_slack_kill_between_acceptance_and_record_posts_once(db_path, fake_slack
         "SLACK_CHANNEL": CHANNEL_ID,
         "SLACK_API_URL": fake_slack.api_url,
     }
-    run_killed_sender(db_path, fake_slack, env)
+    run_killed_sender(db_path, fake_slack, env, pace=True)
     assert len(fake_slack.messages) == 1
     assert statuses(db) == [(name, event.dedupe_key, "sending")]
     notifier = SlackBotNotifier(fake_slack.token, CHANNEL_ID, api_base=fake_slack.api_url)

@@ -4,7 +4,6 @@ exactly once with bot tokens even when the sender dies after the platform accept
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,13 +26,6 @@ from tests.fakes.slack_api import CHANNEL_ID, FakeSlack
 
 KEY = f"digest:{SESSION.isoformat()}"
 RETRYING = DeliveryPolicy(max_age_hours=6.0, base_delay=2.0, lease_seconds=60.0, max_wait=600.0)
-
-
-@pytest.fixture
-def rest(fake_discord: FakeDiscord) -> Iterator[DiscordRest]:
-    client = DiscordRest(fake_discord.token, api_base=fake_discord.api_base)
-    yield client
-    client.close()
 
 
 def settings_for(fake_discord: FakeDiscord, fake_slack: FakeSlack, db_path: Path) -> Settings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -11,7 +10,6 @@ import pytest
 
 from bot.discord_app import (
     DiscordBotNotifier,
-    DiscordRest,
     DiscordWebhookNotifier,
     allowed_mentions,
     delivery_error,
@@ -22,18 +20,10 @@ from bot.limits import embed_length
 from bot.notifier import PermanentError, build_alert_message
 from bot.safety import find_mentions
 from tests.fakes.delivery_kit import PNG, make_event
-from tests.fakes.discord_api import FakeDiscord
 
 CHANNEL = "123456789012345678"
 WEBHOOK = "https://discord.com/api/webhooks/223456789012345678/" + "w" * 68
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def rest(fake_discord: FakeDiscord) -> Iterator[DiscordRest]:
-    client = DiscordRest(fake_discord.token, api_base=fake_discord.api_base)
-    yield client
-    client.close()
 
 
 def test_embed_has_title_colour_fields_date_footer_and_chart():

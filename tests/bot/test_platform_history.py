@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -21,18 +20,10 @@ from bot.discord_app import DiscordBotNotifier, DiscordRest
 from bot.notifier import PermanentError, build_alert_message
 from bot.slack_app import SlackBotNotifier
 from tests.fakes.delivery_kit import make_event
-from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import CHANNEL_ID
 
 CHANNEL = "123456789012345678"
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def rest(fake_discord: FakeDiscord) -> Iterator[DiscordRest]:
-    client = DiscordRest(fake_discord.token, api_base=fake_discord.api_base)
-    yield client
-    client.close()
 
 
 def history(rest: DiscordRest, **query: int) -> list[int]:

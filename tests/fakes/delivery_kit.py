@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.discord_app import DiscordRest
 from signals.models import ChartSpec, Event
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import FakeSlack
@@ -66,6 +67,14 @@ def fake_discord() -> Iterator[FakeDiscord]:
     yield fake
     fake.stop()
     Route.BASE = base
+
+
+@pytest.fixture
+def rest(fake_discord: FakeDiscord) -> Iterator[DiscordRest]:
+    """A DiscordRest client (the bot-token sender's HTTP side) on the fake Discord."""
+    client = DiscordRest(fake_discord.token, api_base=fake_discord.api_base)
+    yield client
+    client.close()
 
 
 @pytest.fixture

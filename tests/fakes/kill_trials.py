@@ -113,11 +113,16 @@ def _env(platform: Platform, fake: FakeDiscord | FakeSlack) -> dict[str, str]:
     }
 
 
-def run_killed_sender(db_path: Path, fake: FakeDiscord | FakeSlack, env: dict[str, str]) -> None:
-    """Start the sender process, arm the stand-in to SIGKILL it, wait for it to die."""
+def run_killed_sender(
+    db_path: Path, fake: FakeDiscord | FakeSlack, env: dict[str, str], *, pace: bool = False
+) -> None:
+    """Start the sender process, arm the stand-in to SIGKILL it, wait for it to die.
+
+    `pace` keeps the sender's own pacing between posts (off: 150 queued posts in seconds).
+    """
     full_env = {**os.environ, "ROTATION_DB": str(db_path), "PYTHONPATH": str(PROJECT_ROOT), **env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.deliver_once", "--no-pace"],
+        [sys.executable, "-m", "tests.fakes.deliver_once", *([] if pace else ["--no-pace"])],
         cwd=PROJECT_ROOT,
         env=full_env,
         stdin=subprocess.PIPE,
