@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from signals.describe import build_event, summarize
-from signals.frames import RuleFrame, leg_specs, rule_frame
+from signals.frames import RuleFrame, leg_specs, rule_frame, waiting_reason
 from signals.legs import inspect_leg, split_expression, stale_reason
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
@@ -59,8 +59,10 @@ def evaluate_rule(
         return Evaluation(rule.id, "NO DATA", "; ".join(problems), state, unit=rule.unit)
     built = rule_frame(rule, market, as_of)
     usable = built.frame[built.frame["x"].notna()]
+    # A bad bar is the reason to fix first; then why the last bar may not fire yet.
+    waiting = waiting_reason(rule, built)
+    problems = problems or ([waiting] if waiting else [])
     if usable.empty:
-        # A bad bar is the reason to fix first; the history note follows once it is gone.
         reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
         return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit)
     # Valid bars before a bad last bar are still stepped (the frame leaves the bad one out),

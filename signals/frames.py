@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from signals.legs import load_leg
-from signals.measures import basis_column, spread_series
+from signals.measures import basis_column, is_period_to_date, spread_series, window_spans
 from signals.models import MarketData
 from signals.rules import (
     Curve,
@@ -117,14 +117,38 @@ def _signed(measure: pd.Series, level: float, direction: str) -> pd.Series:
 def _crossover(rule: RelativeCrossover, legs: dict[str, pd.Series]) -> _Built:
     both, note = _pair_returns(rule, legs)
     measure = both["spread"] * 100.0
-    x = _signed(measure, rule.level, rule.direction)
+    x = _long_enough(rule, both, _signed(measure, rule.level, rule.direction))
     return _Built(_frame(measure, rule.level, x, **_legs_extra(both)), note)
 
 
 def _pair_returns(rule: PairRule, legs: dict[str, pd.Series]) -> tuple[pd.DataFrame, str | None]:
     """Both legs' window returns per common date, and why there are none (for NO DATA)."""
-    both = spread_series(legs[rule.a], legs[rule.b], rule.parsed_window)
+    window = rule.parsed_window
+    both = spread_series(legs[rule.a], legs[rule.b], window)
+    spans = [window_spans(legs[name], window).reindex(both.index) for name in (rule.a, rule.b)]
+    both["span"] = np.minimum(spans[0], spans[1])
     return both, _window_note(legs, rule) if both.empty else None
+
+
+def _long_enough(rule: PairRule, both: pd.DataFrame, x: pd.Series) -> pd.Series:
+    """`x`, blanked (NaN) where a ytd/qtd/mtd window spans fewer than `min_sessions` sessions."""
+    if not is_period_to_date(rule.parsed_window):
+        return x
+    return x.where(both["span"] >= rule.min_sessions)
+
+
+def waiting_reason(rule: Rule, built: RuleFrame) -> str | None:
+    """Why the rule's last bar may not fire yet: its period-to-date window is still too short."""
+    frame = built.frame
+    if not isinstance(rule, PairRule) or "span" not in frame or frame.empty:
+        return None
+    span = int(frame["span"].iloc[-1])
+    if not is_period_to_date(rule.parsed_window) or span >= rule.min_sessions:
+        return None
+    return (
+        f"waiting: the {rule.window} window spans {span} of the {rule.min_sessions} sessions "
+        f"it needs before it may fire (min_sessions)"
+    )
 
 
 def _window_note(legs: dict[str, pd.Series], rule: PairRule) -> str:
@@ -144,6 +168,7 @@ def _legs_extra(both: pd.DataFrame) -> dict[str, pd.Series]:
         "b": both["b"] * 100.0,
         "a_start": both["a_start"],
         "b_start": both["b_start"],
+        "span": both["span"],
     }
 
 
@@ -151,7 +176,7 @@ def _spread_threshold(rule: SpreadThreshold, legs: dict[str, pd.Series]) -> _Bui
     both, note = _pair_returns(rule, legs)
     measure = both["spread"] * 10_000.0
     sign = -1.0 if rule.direction == "down" else 1.0
-    x = sign * measure - rule.threshold_bps
+    x = _long_enough(rule, both, sign * measure - rule.threshold_bps)
     return _Built(_frame(measure, sign * rule.threshold_bps, x, **_legs_extra(both)), note)
 
 
