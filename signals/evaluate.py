@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from signals.describe import build_event, summarize
-from signals.frames import RuleFrame, leg_specs, rule_frame, waiting_reason
+from signals.frames import RuleFrame, hole_reason, leg_specs, rule_frame, waiting_reason
+from signals.holes import Hole
 from signals.legs import inspect_leg, split_expression, stale_reason
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
-from signals.state import MachineOptions, Transition, run_steps
+from signals.state import MachineOptions, Transition, run_steps, unsettled_days
 
 _UNKNOWN = "no data stored (unknown symbol or series)"
 
@@ -59,8 +60,8 @@ def evaluate_rule(
         return Evaluation(rule.id, "NO DATA", "; ".join(problems), state, unit=rule.unit)
     built = rule_frame(rule, market, as_of)
     usable = built.frame[built.frame["x"].notna()]
-    # A bad bar is the reason to fix first; then why the last bar may not fire yet.
-    waiting = waiting_reason(rule, built)
+    # A bad bar is the reason to fix first; then a hole; then why the last bar must wait.
+    waiting = hole_reason(built) or waiting_reason(rule, built)
     problems = problems or ([waiting] if waiting else [])
     if usable.empty:
         reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
@@ -123,11 +124,35 @@ def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, list[date]]:
 def _events(rule: Rule, built: RuleFrame, transitions: list[Transition]) -> list[Event]:
     wanted = rule.emit_reversed and getattr(rule, "direction", None) != "either"
     kept = [t for t in transitions if t.kind == "fired" or wanted]
+    kept = _not_across_holes(rule, built, kept)
     if not kept:
         return []
     positions = built.frame.index.get_indexer(pd.DatetimeIndex([t.day for t in kept]))
     rows = built.frame.iloc[positions].to_dict("records")
     return [build_event(rule, t, built, row) for t, row in zip(kept, rows, strict=True)]
+
+
+def _not_across_holes(
+    rule: Rule, built: RuleFrame, transitions: list[Transition]
+) -> list[Transition]:
+    """Drop what fired or reversed while the state was unsettled by a hole, and the reversal
+    of an episode that fired then (it was never announced)."""
+    if "after_hole" not in built.frame or not built.frame["after_hole"].any():
+        return transitions
+    quiet = {day.isoformat() for day in unsettled_after_holes(rule, built)}
+    return [t for t in transitions if t.day.isoformat() not in quiet and t.episode not in quiet]
+
+
+def unsettled_after_holes(rule: Rule, built: RuleFrame) -> list[date]:
+    """Bars after each hole until the rule's state no longer depends on what it missed."""
+    frame = built.frame
+    usable = frame[frame["x"].notna() & frame["final"]]
+    xs, days = _bars(usable)
+    options = machine_options(rule)
+    found: list[date] = []
+    for start in np.flatnonzero(usable["after_hole"].to_numpy(dtype=bool)):
+        found.extend(unsettled_days(xs[start:], days[start:], options))
+    return found
 
 
 def _evaluation(
@@ -198,9 +223,16 @@ def backtest_rule(
     The state machine runs from the first bar of history (so the state on `start` is the one
     live evaluation would have had), exactly as `evaluate_rule` steps it.
     """
+    return backtest_report(rule, market, start, end)[0]
+
+
+def backtest_report(
+    rule: Rule, market: MarketData, start: date | None = None, end: date | None = None
+) -> tuple[list[Event], tuple[Hole, ...]]:
+    """`backtest_rule`'s events, and the holes in the rule's legs no measure was taken across."""
     built = rule_frame(rule, market, end)
     usable = built.frame[built.frame["x"].notna() & built.frame["final"]]
     _, transitions = run_steps(RuleState(), *_bars(usable), machine_options(rule))
     if start is not None:
         transitions = [t for t in transitions if t.day >= start]
-    return _events(rule, built, transitions)
+    return _events(rule, built, transitions), built.holes

@@ -15,7 +15,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from signals.legs import load_leg
+from signals.holes import Hole, bars_back, find_holes, holes_at, mark_holes
+from signals.legs import load_leg, split_expression
 from signals.measures import basis_column, is_period_to_date, spread_series, window_spans
 from signals.models import MarketData
 from signals.rules import (
@@ -44,6 +45,8 @@ class RuleFrame:
     frame: pd.DataFrame
     legs: dict[str, pd.Series] = field(default_factory=dict)
     note: str | None = None  # why no bar is usable (too little history), for NO DATA
+    holes: tuple[Hole, ...] = ()  # sessions missing inside a leg's history
+    reach: pd.Series | None = None  # per bar, the earliest bar its measure reads (with holes)
 
 
 def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> RuleFrame:
@@ -57,7 +60,74 @@ def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> Rul
     }
     result = builder(rule, legs)
     frame = _mark_final(result.frame, rule, market)
-    return RuleFrame(frame=frame, legs=legs, note=result.note)
+    holes = _leg_holes(rule, market, legs, as_of)
+    if not holes:
+        return RuleFrame(frame=frame, legs=legs, note=result.note)
+    reach = _reach(rule, frame, legs)
+    frame = mark_holes(frame, reach, holes)
+    return RuleFrame(frame, legs, result.note, tuple(holes), reach)
+
+
+def _leg_holes(
+    rule: Rule, market: MarketData, legs: dict[str, pd.Series], as_of: date | None
+) -> list[Hole]:
+    """Holes in every price leaf the rule reads (none when the caller gave no sessions)."""
+    if market.sessions is None:
+        return []
+    holes: list[Hole] = []
+    seen: set[str] = set()
+    for name, column, positive in leg_specs(rule):
+        for leaf in split_expression(name):
+            if leaf in seen or leaf not in market.prices:
+                continue  # stored series (FRED, P/E) keep their own calendars
+            seen.add(leaf)
+            values = legs.get(leaf)
+            if values is None:
+                loaded = load_leg(
+                    market, leaf, column, final_only=not rule.intraday, positive=positive
+                )
+                values = _cut(loaded, as_of)
+            holes.extend(find_holes(pd.DatetimeIndex(values.index), market.sessions, leaf))
+    return holes
+
+
+def _reach(rule: Rule, frame: pd.DataFrame, legs: dict[str, pd.Series]) -> pd.Series:
+    """Per bar, the start of the window its measure reads: a hole inside it spoils the bar.
+
+    All-time and N-year extremes read their whole window, so a hole keeps them at NO DATA
+    until it is filled (`prices update` back-fills it): a record is only a record on
+    complete history.
+    """
+    index = pd.DatetimeIndex(frame.index)
+    if isinstance(rule, PairRule):
+        return frame[["a_start", "b_start"]].apply(pd.to_datetime).min(axis=1)
+    if isinstance(rule, NewHigh):
+        back = len(index) if rule.lookback is None else rule.lookback
+        return _window_start(index, back)
+    if isinstance(rule, RallyFromLow):
+        return bars_back(index, rule.lookback - 1)
+    if isinstance(rule, ExtremeSince):
+        if rule.since is not None:
+            return pd.Series(pd.Timestamp(rule.since), index=index)
+        assert rule.years is not None
+        return pd.Series(index - pd.Timedelta(days=round(rule.years * 365.25)), index=index)
+    if isinstance(rule, Curve) and rule.mode == "change":
+        assert rule.sessions is not None
+        return bars_back(index, rule.sessions)
+    return bars_back(index, 1)  # rate changes and curve levels compare with the bar before
+
+
+def _window_start(index: pd.DatetimeIndex, back: int) -> pd.Series:
+    """`back` bars earlier, or the first bar when history is shorter (all-time windows)."""
+    return bars_back(index, back).fillna(index[0] if len(index) else pd.NaT)
+
+
+def hole_reason(built: RuleFrame) -> str | None:
+    """The holes that keep the last bar from being measured, as one line, or None."""
+    if built.reach is None:
+        return None
+    found = holes_at(built.frame, built.reach, built.holes)
+    return "; ".join(hole.describe() for hole in found) or None
 
 
 def _cut(values: pd.Series, as_of: date | None) -> pd.Series:
