@@ -259,7 +259,7 @@ SPECS: dict[str, Spec] = {
 def parse_rule(mapping: Mapping[str, Any]) -> Rule:
     """Validate a mapping (from TOML) into a Rule; RuleError lists every problem by field."""
     kind = mapping.get("type")
-    if kind not in RULE_TYPES:
+    if not isinstance(kind, str) or kind not in RULE_TYPES:
         known = ", ".join(RULE_TYPES)
         problem = "missing" if kind is None else f"unknown rule type {kind!r}"
         raise RuleError([("type", f"{problem}; use one of {known}")], rule_id=mapping.get("id"))
