@@ -71,23 +71,24 @@ def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> Rul
 def _leg_holes(
     rule: Rule, market: MarketData, legs: dict[str, pd.Series], as_of: date | None
 ) -> list[Hole]:
-    """Holes in every price leaf the rule reads (none when the caller gave no sessions)."""
+    """Holes in the price leaves the rule reads (none when the caller gave no sessions).
+
+    Each leg is checked as loaded (`A / B` has the dates both leaves have); only a leg with
+    a hole is split into its leaves, to name the one missing the sessions.
+    """
     if market.sessions is None:
         return []
     holes: list[Hole] = []
-    seen: set[str] = set()
-    for name, column, positive in leg_specs(rule):
-        for leaf in split_expression(name):
-            if leaf in seen or leaf not in market.prices:
-                continue  # stored series (FRED, P/E) keep their own calendars
-            seen.add(leaf)
-            values = legs.get(leaf)
-            if values is None:
-                loaded = load_leg(
-                    market, leaf, column, final_only=not rule.intraday, positive=positive
-                )
-                values = _cut(loaded, as_of)
-            holes.extend(find_holes(pd.DatetimeIndex(values.index), market.sessions, leaf))
+    specs = {name: (column, positive) for name, column, positive in leg_specs(rule)}
+    for name, values in legs.items():
+        leaves = [leaf for leaf in split_expression(name) if leaf in market.prices]
+        if not leaves or not find_holes(pd.DatetimeIndex(values.index), market.sessions, name):
+            continue  # stored series (FRED, P/E) keep their own calendars
+        for leaf in leaves if len(split_expression(name)) > 1 else [name]:
+            column, positive = specs[name]
+            loaded = load_leg(market, leaf, column, final_only=not rule.intraday, positive=positive)
+            dates = pd.DatetimeIndex(_cut(loaded, as_of).index)
+            holes.extend(find_holes(dates, market.sessions, leaf))
     return holes
 
 

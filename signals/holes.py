@@ -52,23 +52,31 @@ def find_holes(
     """Every run of more than `tolerance` sessions missing between two of `dates` (sorted)."""
     if len(dates) < 2 or len(sessions) == 0:
         return []
-    inside = dates[(dates >= sessions[0]) & (dates <= sessions[-1])]
-    if len(inside) < 2:
-        return []
-    ends = sessions.searchsorted(inside, side="right")[:-1]  # first session after each bar
-    starts = sessions.searchsorted(inside, side="left")[1:]  # the next bar's own position
-    missing = starts - ends
-    return [
-        Hole(
-            name,
-            inside[i].date(),
-            inside[i + 1].date(),
-            sessions[ends[i]].date(),
-            sessions[starts[i] - 1].date(),
-            int(missing[i]),
-        )
-        for i in np.flatnonzero(missing > tolerance)
-    ]
+    # Only bars more than tolerance + 1 calendar days apart can have that many sessions between
+    # them: a vectorised pass finds those few, and only they are looked up in the calendar.
+    days, known = dates.values, sessions.values
+    holes = []
+    for i in np.flatnonzero(np.diff(days) > np.timedelta64(tolerance + 1, "D")):
+        hole = _hole(name, days[i], days[i + 1], known)
+        if hole is not None and hole.missing > tolerance:
+            holes.append(hole)
+    return holes
+
+
+def _hole(name: str, after: np.datetime64, before: np.datetime64, known: np.ndarray) -> Hole | None:
+    """The sessions missing strictly between two bars, if the calendar covers both."""
+    if after < known[0] or before > known[-1]:
+        return None  # before the calendar starts nothing says which days traded
+    first = int(known.searchsorted(after.astype(known.dtype), side="right"))
+    end = int(known.searchsorted(before.astype(known.dtype), side="left"))
+    if end <= first:
+        return None
+    day = _day
+    return Hole(name, day(after), day(before), day(known[first]), day(known[end - 1]), end - first)
+
+
+def _day(value: np.datetime64) -> date:
+    return pd.Timestamp(value).date()
 
 
 def mark_holes(frame: pd.DataFrame, reach: pd.Series, holes: Iterable[Hole]) -> pd.DataFrame:
