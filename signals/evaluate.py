@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from signals.describe import build_event, summarize
-from signals.frames import RuleFrame, hole_reason, leg_specs, rule_frame, waiting_reason
-from signals.holes import Hole
+from signals.frames import RuleFrame, leg_specs, rule_frame, waiting_reason
+from signals.holes import Hole, holes_at
 from signals.legs import inspect_leg, split_expression, stale_reason
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
@@ -61,8 +61,8 @@ def evaluate_rule(
     built = rule_frame(rule, market, as_of)
     usable = built.frame[built.frame["x"].notna()]
     # A bad bar is the reason to fix first; then a hole; then why the last bar must wait.
-    waiting = hole_reason(built) or waiting_reason(rule, built)
-    problems = problems or ([waiting] if waiting else [])
+    blocked = _hole_reason(built) or waiting_reason(rule, built)
+    problems = problems or ([blocked] if blocked else [])
     if usable.empty:
         reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
         return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit)
@@ -130,6 +130,14 @@ def _events(rule: Rule, built: RuleFrame, transitions: list[Transition]) -> list
     positions = built.frame.index.get_indexer(pd.DatetimeIndex([t.day for t in kept]))
     rows = built.frame.iloc[positions].to_dict("records")
     return [build_event(rule, t, built, row) for t, row in zip(kept, rows, strict=True)]
+
+
+def _hole_reason(built: RuleFrame) -> str | None:
+    """The holes that keep the last bar from being measured, as one line, or None."""
+    if built.reach is None:
+        return None
+    found = holes_at(built.frame, built.reach, built.holes)
+    return "; ".join(hole.describe() for hole in found) or None
 
 
 def _not_across_holes(

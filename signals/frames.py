@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from signals.holes import Hole, bars_back, find_holes, holes_at, mark_holes
+from signals.holes import Hole, find_holes, mark_holes, window_reach
 from signals.legs import load_leg, split_expression
 from signals.measures import basis_column, is_period_to_date, spread_series, window_spans
 from signals.models import MarketData
@@ -63,7 +63,7 @@ def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> Rul
     holes = _leg_holes(rule, market, legs, as_of)
     if not holes:
         return RuleFrame(frame=frame, legs=legs, note=result.note)
-    reach = _reach(rule, frame, legs)
+    reach = window_reach(rule, frame)
     frame = mark_holes(frame, reach, holes)
     return RuleFrame(frame, legs, result.note, tuple(holes), reach)
 
@@ -81,54 +81,19 @@ def _leg_holes(
     holes: list[Hole] = []
     specs = {name: (column, positive) for name, column, positive in leg_specs(rule)}
     for name, values in legs.items():
-        leaves = [leaf for leaf in split_expression(name) if leaf in market.prices]
-        if not leaves or not find_holes(pd.DatetimeIndex(values.index), market.sessions, name):
-            continue  # stored series (FRED, P/E) keep their own calendars
-        for leaf in leaves if len(split_expression(name)) > 1 else [name]:
-            column, positive = specs[name]
+        leaves = split_expression(name)
+        priced = [leaf for leaf in leaves if leaf in market.prices]
+        found = find_holes(pd.DatetimeIndex(values.index), market.sessions, name) if priced else []
+        if len(leaves) == 1 or not found:
+            holes.extend(found)  # stored series (FRED, P/E) keep their own calendars
+            continue
+        column, positive = specs[name]
+        for leaf in priced:
             loaded = load_leg(market, leaf, column, final_only=not rule.intraday, positive=positive)
-            dates = pd.DatetimeIndex(_cut(loaded, as_of).index)
-            holes.extend(find_holes(dates, market.sessions, leaf))
+            holes.extend(
+                find_holes(pd.DatetimeIndex(_cut(loaded, as_of).index), market.sessions, leaf)
+            )
     return holes
-
-
-def _reach(rule: Rule, frame: pd.DataFrame, legs: dict[str, pd.Series]) -> pd.Series:
-    """Per bar, the start of the window its measure reads: a hole inside it spoils the bar.
-
-    All-time and N-year extremes read their whole window, so a hole keeps them at NO DATA
-    until it is filled (`prices update` back-fills it): a record is only a record on
-    complete history.
-    """
-    index = pd.DatetimeIndex(frame.index)
-    if isinstance(rule, PairRule):
-        return frame[["a_start", "b_start"]].apply(pd.to_datetime).min(axis=1)
-    if isinstance(rule, NewHigh):
-        back = len(index) if rule.lookback is None else rule.lookback
-        return _window_start(index, back)
-    if isinstance(rule, RallyFromLow):
-        return bars_back(index, rule.lookback - 1)
-    if isinstance(rule, ExtremeSince):
-        if rule.since is not None:
-            return pd.Series(pd.Timestamp(rule.since), index=index)
-        assert rule.years is not None
-        return pd.Series(index - pd.Timedelta(days=round(rule.years * 365.25)), index=index)
-    if isinstance(rule, Curve) and rule.mode == "change":
-        assert rule.sessions is not None
-        return bars_back(index, rule.sessions)
-    return bars_back(index, 1)  # rate changes and curve levels compare with the bar before
-
-
-def _window_start(index: pd.DatetimeIndex, back: int) -> pd.Series:
-    """`back` bars earlier, or the first bar when history is shorter (all-time windows)."""
-    return bars_back(index, back).fillna(index[0] if len(index) else pd.NaT)
-
-
-def hole_reason(built: RuleFrame) -> str | None:
-    """The holes that keep the last bar from being measured, as one line, or None."""
-    if built.reach is None:
-        return None
-    found = holes_at(built.frame, built.reach, built.holes)
-    return "; ".join(hole.describe() for hole in found) or None
 
 
 def _cut(values: pd.Series, as_of: date | None) -> pd.Series:

@@ -20,6 +20,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from signals.rules import Curve, ExtremeSince, NewHigh, PairRule, RallyFromLow, Rule
+
 # Missing sessions in a row that are tolerated before the gap counts as a hole.
 HOLE_TOLERANCE = 3
 
@@ -115,3 +117,34 @@ def bars_back(index: pd.DatetimeIndex, count: int) -> pd.Series:
     """Per date, the date `count` bars earlier (NaT where history is shorter)."""
     shifted = pd.Series(index, index=index).shift(count)
     return pd.to_datetime(shifted)
+
+
+def window_reach(rule: Rule, frame: pd.DataFrame) -> pd.Series:
+    """Per bar, the start of the window its measure reads: a hole inside it spoils the bar.
+
+    All-time and N-year extremes read their whole window, so a hole keeps them at NO DATA
+    until it is filled (`prices update` back-fills it): a record is only a record on
+    complete history.
+    """
+    index = pd.DatetimeIndex(frame.index)
+    if isinstance(rule, PairRule):
+        return frame[["a_start", "b_start"]].apply(pd.to_datetime).min(axis=1)
+    if isinstance(rule, NewHigh):
+        back = len(index) if rule.lookback is None else rule.lookback
+        return _window_start(index, back)
+    if isinstance(rule, RallyFromLow):
+        return bars_back(index, rule.lookback - 1)
+    if isinstance(rule, ExtremeSince):
+        if rule.since is not None:
+            return pd.Series(pd.Timestamp(rule.since), index=index)
+        assert rule.years is not None
+        return pd.Series(index - pd.Timedelta(days=round(rule.years * 365.25)), index=index)
+    if isinstance(rule, Curve) and rule.mode == "change":
+        assert rule.sessions is not None
+        return bars_back(index, rule.sessions)
+    return bars_back(index, 1)  # rate changes and curve levels compare with the bar before
+
+
+def _window_start(index: pd.DatetimeIndex, back: int) -> pd.Series:
+    """`back` bars earlier, or the first bar when history is shorter (all-time windows)."""
+    return bars_back(index, back).fillna(index[0] if len(index) else pd.NaT)
