@@ -302,3 +302,19 @@ def test_check_json_holds_an_infinite_measure(tmp_path: Path) -> None:
     data = json.loads(result.stdout, parse_constant=refuse)
     (rule,) = [r for r in data["rules"] if r["id"] == "up"]
     assert rule["measure"] is None  # +inf %: JSON has no infinity
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.sampled_from(["[/]", "[bold]x", "[link=x]y", "\\[", "@everyone"]) | st.text(min_size=1)
+)
+def test_rules_list_shows_any_name_as_text(tmp_path: Path, name: str) -> None:
+    escaped = json.dumps(name, ensure_ascii=True)  # a TOML basic string, escapes and all
+    path = write(tmp_path, f"{RULE}name = {escaped}\n")
+    args = ["--db", str(tmp_path / "r.db"), "rules", "list"]
+    for extra in ([], ["--json"]):
+        result = CliRunner().invoke(app, [*args, *extra], env={"ROTATION_RULES": str(path)})
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+        assert result.exit_code in (0, 1)  # 1: a blank or invalid name is reported
