@@ -61,17 +61,23 @@ def evaluate_rule(
     built = rule_frame(rule, market, as_of)
     usable = built.frame[built.frame["x"].notna()]
     # A bad bar is the reason to fix first; then a hole; then why the last bar must wait.
-    blocked = _hole_reason(built) or waiting_reason(rule, built)
+    waiting = waiting_reason(rule, built)
+    blocked = _hole_reason(built) or waiting
     problems = problems or ([blocked] if blocked else [])
+    # Waiting on a short window: say where the new period stands, not where the last ended.
+    waits = waiting is not None and waiting == blocked
+    now = summarize(rule, built, built.frame.index[-1].date()) if waits else None
     if usable.empty:
         reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
-        return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit)
+        return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit, summary=now or "")
     # Valid bars before a bad last bar are still stepped (the frame leaves the bad one out),
     # so a check that lands on a bad bar catches up exactly as a backtest would.
     new_state, events = _step_new_bars(rule, built, usable, state)
     evaluation = _evaluation(rule, market, built, usable, new_state, events, expected_session)
     if problems:
         evaluation = replace(evaluation, status="NO DATA", reason="; ".join(problems))
+    if now:
+        evaluation = replace(evaluation, summary=now)
     return evaluation
 
 

@@ -50,6 +50,7 @@ def test_status_says_why_the_rule_waits() -> None:
         "waiting: the ytd window spans 2 of the 5 sessions it needs before it may fire "
         "(min_sessions)"
     )
+    assert waiting.summary == "A +2.0% vs B +0.0% ytd (+2.0 pp)"  # the new year, not the last
     ready = evaluate_rule(crossover(), data, waiting.state, as_of=days[5])
     assert ready.status == "OK" and [e.date for e in ready.events] == [days[5]]
 
