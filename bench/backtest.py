@@ -3,6 +3,8 @@
 Run from the project root: `python bench/backtest.py [DATA_DIR]` (default ../shared/data).
 Target: backtesting all default rules takes at most 3x the time pandas needs merely to
 read the same CSV files (`pd.read_csv`), i.e. the engine costs about as much as loading.
+The backtest runs as the service does, with the NYSE sessions (hole checks); it is also
+timed without them, to show what the checks cost (goal: at most 10 % more).
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
 from bot.config import load_settings
+from bot.evaluation import nyse_sessions
 from bot.rules_file import load_rules, rule_series, rule_symbols
 from signals.evaluate import backtest_rule
 from signals.legs import DataError
@@ -50,7 +55,7 @@ def to_market(prices: dict[str, pd.DataFrame], macro: pd.DataFrame) -> MarketDat
         frame["final"] = True
         frames[symbol] = frame[list(PRICE_COLUMNS)]
     series = {name: macro[name].dropna().rename(name) for name in macro.columns}
-    return MarketData(prices=frames, series=series)
+    return MarketData(prices=frames, series=series, sessions=nyse_sessions(date.today()))
 
 
 def backtest_all(rules: list[Rule], market: MarketData) -> dict[str, int]:
@@ -88,6 +93,8 @@ def main() -> None:
     counts = backtest_all(rules, market)  # warm-up, and the event counts to show
     load_best, load_median = best_of(lambda: read_all(files, macro))
     run_best, run_median = best_of(lambda: backtest_all(rules, market))
+    unchecked = replace(market, sessions=None)
+    bare_best, bare_median = best_of(lambda: backtest_all(rules, unchecked))
     rows = sum(len(frame) for frame in market.prices.values()) + len(macro.read_text().splitlines())
     print(f"data: {len(files)} price files + {macro.name} ({rows:,} rows)")
     print(f"series: {', '.join(rule_series(rules))}")
@@ -95,6 +102,9 @@ def main() -> None:
         print(f"  {rule_id:<34} {'no data' if count < 0 else f'{count} events'}")
     print(_timing("pandas read_csv (load)", load_best, load_median))
     print(_timing(f"backtest all {len(rules)} rules", run_best, run_median))
+    print(_timing("  without hole checks", bare_best, bare_median))
+    extra = (run_median / bare_median - 1) * 100
+    print(f"hole checks add {extra:+.1f} % (goal <= 10 %): {'OK' if extra <= 10 else 'MISSED'}")
     ratio = run_median / load_median
     print(f"ratio backtest / load: {ratio:.2f}x (target <= 3x): {'OK' if ratio <= 3 else 'MISSED'}")
 

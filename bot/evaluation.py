@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 
 import pandas as pd
 from sqlite_utils import Database
@@ -72,7 +73,14 @@ def load_market(db: Database, rules: Iterable[Rule], *, end: date | None = None)
     series = load_series(db, leaves)
     if end is not None:
         series = {k: v[v.index <= pd.Timestamp(end)] for k, v in series.items()}
-    return MarketData(prices=prices, series=series)
+    return MarketData(prices=prices, series=series, sessions=nyse_sessions(date.today()))
+
+
+@cache
+def nyse_sessions(today: date) -> pd.DatetimeIndex:
+    """Every NYSE session from the calendar's start to `today`: what a price leg should have."""
+    days = calendar.sessions_between(calendar.CALENDAR_START, today)
+    return pd.DatetimeIndex([pd.Timestamp(day) for day in days], name="date")
 
 
 def check_rules(

@@ -20,8 +20,9 @@ from sqlite_utils import Database
 
 from bot import calendar as nyse
 from bot.sources.base import FetchResult, PriceSource
+from signals.holes import HOLE_TOLERANCE, Hole, find_holes
 from signals.models import PriceBar, SeriesPoint
-from storage.prices import first_dates, last_dates, load_prices, upsert_bars
+from storage.prices import date_gaps, first_dates, last_dates, load_prices, upsert_bars
 from storage.series import upsert_points
 
 # Relative difference above which a re-served bar counts as re-based, not float noise.
@@ -39,6 +40,7 @@ class SymbolRefresh:
     last_date: date | None = None
     provisional: bool = False
     rebased: bool = False
+    holes: list[str] = field(default_factory=list)  # holes in the cache this fetch back-fills
     error: str | None = None
 
 
@@ -94,9 +96,14 @@ def refresh_prices(
 ) -> RefreshReport:
     """Fetch what is missing (plus overlap) for each symbol and upsert it in one transaction."""
     starts = plan_starts(db, symbols, history_start, overlap_sessions, today)
+    holes = cached_holes(db, symbols)
+    for symbol, found in holes.items():
+        starts[symbol] = min(starts[symbol], found[0].first_missing)  # fetch the hole again
     result = source.fetch(starts)
     rebased = refetch_rebased(db, source, result)
     report = RefreshReport([SymbolRefresh(symbol, starts[symbol]) for symbol in symbols])
+    for item in report.symbols:
+        item.holes = [hole.describe() for hole in holes.get(item.symbol, [])]
     with db.atomic():
         for item in report.symbols:
             _store_symbol(db, item, result, rebased)
@@ -113,6 +120,25 @@ def plan_starts(
         start = sessions_before(cached[symbol], overlap) if symbol in cached else history_start
         starts[symbol] = min(start, today)
     return starts
+
+
+def cached_holes(db: Database, symbols: Sequence[str]) -> dict[str, list[Hole]]:
+    """Per symbol, the runs of NYSE sessions missing between its cached final bars, oldest first.
+
+    Only gaps long enough to hide more than `HOLE_TOLERANCE` sessions are looked at, and only
+    inside the calendar's range (before 1990 nothing says which days were sessions).
+    """
+    wanted = set(symbols)
+    found: dict[str, list[Hole]] = {}
+    for symbol, after, before in date_gaps(db, HOLE_TOLERANCE + 1):
+        if symbol not in wanted or after < nyse.CALENDAR_START:
+            continue
+        sessions = pd.DatetimeIndex([pd.Timestamp(d) for d in nyse.sessions_between(after, before)])
+        dates = pd.DatetimeIndex([pd.Timestamp(after), pd.Timestamp(before)])
+        found.setdefault(symbol, []).extend(find_holes(dates, sessions, symbol))
+    return {
+        symbol: sorted(holes, key=lambda h: h.after) for symbol, holes in found.items() if holes
+    }
 
 
 def sessions_before(day: date, count: int) -> date:

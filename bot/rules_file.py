@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.toml_layout import MAX_DEPTH, Element, Layout, scan
 from signals.legs import split_expression
 from signals.rule_fields import RuleError
 from signals.rules import Curve, RateChange, Rule, parse_rule
 
 DEFAULT_RULES = "default_rules.toml"
 _TOML_LINE = re.compile(r"line (\d+)")
-_HEADER = re.compile(r"^\s*\[\[\s*rules\s*\]\]\s*(#.*)?$")
+_LONG_NUMBER = re.compile(r"[0-9_]{1000,}")
+# A rules file holds a few dozen rules; anything this big is the wrong file.
+MAX_BYTES = 1024 * 1024
 
 
 class RulesFileError(ValueError):
@@ -51,45 +54,68 @@ def default_rules_text() -> str:
 
 def read_entries(text: str, source: str) -> list[RuleEntry]:
     """The `[[rules]]` tables of a TOML text; RulesFileError on syntax or shape errors."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        match = _TOML_LINE.search(str(error))
-        line = match[1] if match else "?"
-        raise RulesFileError([f"{source}:{line}: TOML syntax error: {error}"]) from None
-    extra = sorted(set(data) - {"rules"})
-    problems = [f"{source}:1: unknown top-level key {key!r}; use [[rules]] tables" for key in extra]
-    tables = data.get("rules", [])
-    if not isinstance(tables, list):
-        problems.append(f"{source}:1: 'rules' must be an array of tables: [[rules]]")
-        tables = []
+    layout = scan(text)
+    if layout.too_deep is not None:
+        raise RulesFileError(
+            [f"{source}:{layout.too_deep}: nested more than {MAX_DEPTH} levels deep; "
+             "a rules file needs [[rules]] tables of key = value lines"]
+        )  # fmt: skip
+    data = _parse_toml(text, source)
+    problems = _shape_problems(data, layout, source)
     if problems:
         raise RulesFileError(problems)
-    headers = _header_lines(text)
+    elements = layout.rules
     return [
-        RuleEntry(
-            table, source, headers[i] if i < len(headers) else 1, _field_lines(text, headers, i)
-        )
-        for i, table in enumerate(tables)
+        RuleEntry(table, source, *_where(elements, i)) for i, table in enumerate(data["rules"])
+    ] if "rules" in data else []  # fmt: skip
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = _TOML_LINE.search(str(error))
+        line = match[1] if match else str(text.count("\n") + 1)  # "at end of document"
+        raise RulesFileError([f"{source}:{line}: TOML syntax error: {error}"]) from None
+    except ValueError as error:  # an integer of thousands of digits, which int() refuses
+        match = _LONG_NUMBER.search(text)
+        line = text.count("\n", 0, match.start()) + 1 if match else 1
+        raise RulesFileError([f"{source}:{line}: unreadable value: {error}"]) from None
+    except RecursionError:  # the layout scan refuses deep nesting first; a safety net
+        raise RulesFileError([f"{source}:1: nested too deeply to read"]) from None
+
+
+def _shape_problems(data: dict[str, Any], layout: Layout, source: str) -> list[str]:
+    """Top-level keys other than `rules`, and `rules` elements that are not tables."""
+    problems = [
+        f"{source}:{layout.top_keys.get(key, 1)}: unknown top-level key {key!r}; "
+        "use [[rules]] tables"
+        for key in sorted(set(data) - {"rules"})
     ]
+    tables = data.get("rules", [])
+    if not isinstance(tables, list):
+        line = layout.top_keys.get("rules", 1)
+        return [*problems, f"{source}:{line}: 'rules' must be an array of tables: [[rules]]"]
+    for index, item in enumerate(tables):
+        if not isinstance(item, dict):
+            line = _where(layout.rules, index)[0]
+            problems.append(
+                f"{source}:{line}: rules[{index}] must be a table of key = value lines "
+                f"(write [[rules]]), got {type(item).__name__} {_short(item)}"
+            )
+    return problems
 
 
-def _header_lines(text: str) -> list[int]:
-    return [n for n, line in enumerate(text.splitlines(), 1) if _HEADER.match(line)]
+def _where(elements: list[Element], index: int) -> tuple[int, dict[str, int]]:
+    """The line and field lines of the index-th rules element (line 1 if the scan missed it)."""
+    if index < len(elements):
+        return elements[index].line, elements[index].fields
+    return 1, {}
 
 
-def _field_lines(text: str, headers: list[int], index: int) -> dict[str, int]:
-    """Line of every `key =` inside the index-th `[[rules]]` block."""
-    if index >= len(headers):
-        return {}
-    lines = text.splitlines()
-    end = headers[index + 1] - 1 if index + 1 < len(headers) else len(lines)
-    found: dict[str, int] = {}
-    for number in range(headers[index], end):
-        match = re.match(r"\s*([A-Za-z0-9_\"-]+)\s*=", lines[number])
-        if match:
-            found.setdefault(match[1].strip('"'), number + 1)
-    return found
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_entries(entries: Iterable[RuleEntry]) -> tuple[list[Rule], list[str]]:
@@ -141,18 +167,33 @@ def _by_id(entries: Iterable[RuleEntry]) -> dict[Any, RuleEntry]:
 
 def _user_entries(path: Path, defaults: Mapping[Any, RuleEntry]) -> list[RuleEntry]:
     """The user file's entries, merged over the defaults they override; RulesFileError if unread."""
+    return _merged(read_entries(read_rules_text(path), str(path)), defaults)
+
+
+def read_rules_text(path: Path) -> str:
+    """A rules file's text (a UTF-8 BOM dropped); RulesFileError if unreadable or not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
     except OSError as error:
         raise RulesFileError([f"{path}: cannot read: {error.strerror or error}"]) from None
-    return _merged(read_entries(text, str(path)), defaults)
+    if len(data) > MAX_BYTES:
+        raise RulesFileError([f"{path}:1: larger than {MAX_BYTES // 1024} KiB; not a rules file"])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise RulesFileError(
+            [f"{path}:{line}: not UTF-8 text (byte 0x{data[error.start]:02x}); save it as UTF-8"]
+        ) from None
 
 
 def _merged(entries: list[RuleEntry], defaults: Mapping[Any, RuleEntry]) -> list[RuleEntry]:
     """User entries with a default's fields filled in where they override it by id."""
     out = []
     for entry in entries:
-        base = defaults.get(entry.mapping.get("id"))
+        rule_id = entry.mapping.get("id")
+        base = defaults.get(rule_id) if isinstance(rule_id, str) else None
         kind = entry.mapping.get("type")
         if base is not None and kind in (None, base.mapping.get("type")):
             merged = {**base.mapping, **entry.mapping}

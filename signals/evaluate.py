@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from signals.describe import build_event, summarize
-from signals.frames import RuleFrame, leg_specs, rule_frame
+from signals.frames import RuleFrame, leg_specs, rule_frame, waiting_reason
+from signals.holes import Hole, holes_at
 from signals.legs import inspect_leg, split_expression, stale_reason
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
-from signals.state import MachineOptions, Transition, run_steps
+from signals.state import MachineOptions, Transition, run_steps, unsettled_days
 
 _UNKNOWN = "no data stored (unknown symbol or series)"
 
@@ -59,16 +60,24 @@ def evaluate_rule(
         return Evaluation(rule.id, "NO DATA", "; ".join(problems), state, unit=rule.unit)
     built = rule_frame(rule, market, as_of)
     usable = built.frame[built.frame["x"].notna()]
+    # A bad bar is the reason to fix first; then a hole; then why the last bar must wait.
+    waiting = waiting_reason(rule, built)
+    blocked = _hole_reason(built) or waiting
+    problems = problems or ([blocked] if blocked else [])
+    # Waiting on a short window: say where the new period stands, not where the last ended.
+    waits = waiting is not None and waiting == blocked
+    now = summarize(rule, built, built.frame.index[-1].date()) if waits else None
     if usable.empty:
-        # A bad bar is the reason to fix first; the history note follows once it is gone.
         reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
-        return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit)
+        return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit, summary=now or "")
     # Valid bars before a bad last bar are still stepped (the frame leaves the bad one out),
     # so a check that lands on a bad bar catches up exactly as a backtest would.
     new_state, events = _step_new_bars(rule, built, usable, state)
     evaluation = _evaluation(rule, market, built, usable, new_state, events, expected_session)
     if problems:
         evaluation = replace(evaluation, status="NO DATA", reason="; ".join(problems))
+    if now:
+        evaluation = replace(evaluation, summary=now)
     return evaluation
 
 
@@ -121,11 +130,43 @@ def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, list[date]]:
 def _events(rule: Rule, built: RuleFrame, transitions: list[Transition]) -> list[Event]:
     wanted = rule.emit_reversed and getattr(rule, "direction", None) != "either"
     kept = [t for t in transitions if t.kind == "fired" or wanted]
+    kept = _not_across_holes(rule, built, kept)
     if not kept:
         return []
     positions = built.frame.index.get_indexer(pd.DatetimeIndex([t.day for t in kept]))
     rows = built.frame.iloc[positions].to_dict("records")
     return [build_event(rule, t, built, row) for t, row in zip(kept, rows, strict=True)]
+
+
+def _hole_reason(built: RuleFrame) -> str | None:
+    """The holes that keep the last bar from being measured, as one line, or None."""
+    if built.reach is None:
+        return None
+    found = holes_at(built.frame, built.reach, built.holes)
+    return "; ".join(hole.describe() for hole in found) or None
+
+
+def _not_across_holes(
+    rule: Rule, built: RuleFrame, transitions: list[Transition]
+) -> list[Transition]:
+    """Drop what fired or reversed while the state was unsettled by a hole, and the reversal
+    of an episode that fired then (it was never announced)."""
+    if "after_hole" not in built.frame or not built.frame["after_hole"].any():
+        return transitions
+    quiet = {day.isoformat() for day in unsettled_after_holes(rule, built)}
+    return [t for t in transitions if t.day.isoformat() not in quiet and t.episode not in quiet]
+
+
+def unsettled_after_holes(rule: Rule, built: RuleFrame) -> list[date]:
+    """Bars after each hole until the rule's state no longer depends on what it missed."""
+    frame = built.frame
+    usable = frame[frame["x"].notna() & frame["final"]]
+    xs, days = _bars(usable)
+    options = machine_options(rule)
+    found: list[date] = []
+    for start in np.flatnonzero(usable["after_hole"].to_numpy(dtype=bool)):
+        found.extend(unsettled_days(xs[start:], days[start:], options))
+    return found
 
 
 def _evaluation(
@@ -196,9 +237,16 @@ def backtest_rule(
     The state machine runs from the first bar of history (so the state on `start` is the one
     live evaluation would have had), exactly as `evaluate_rule` steps it.
     """
+    return backtest_report(rule, market, start, end)[0]
+
+
+def backtest_report(
+    rule: Rule, market: MarketData, start: date | None = None, end: date | None = None
+) -> tuple[list[Event], tuple[Hole, ...]]:
+    """`backtest_rule`'s events, and the holes in the rule's legs no measure was taken across."""
     built = rule_frame(rule, market, end)
     usable = built.frame[built.frame["x"].notna() & built.frame["final"]]
     _, transitions = run_steps(RuleState(), *_bars(usable), machine_options(rule))
     if start is not None:
         transitions = [t for t in transitions if t.day >= start]
-    return _events(rule, built, transitions)
+    return _events(rule, built, transitions), built.holes

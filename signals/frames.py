@@ -15,8 +15,9 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from signals.legs import load_leg
-from signals.measures import basis_column, spread_series
+from signals.holes import Hole, find_holes, mark_holes, window_reach
+from signals.legs import load_leg, split_expression
+from signals.measures import basis_column, is_period_to_date, spread_series, window_spans
 from signals.models import MarketData
 from signals.rules import (
     Curve,
@@ -44,6 +45,8 @@ class RuleFrame:
     frame: pd.DataFrame
     legs: dict[str, pd.Series] = field(default_factory=dict)
     note: str | None = None  # why no bar is usable (too little history), for NO DATA
+    holes: tuple[Hole, ...] = ()  # sessions missing inside a leg's history
+    reach: pd.Series | None = None  # per bar, the earliest bar its measure reads (with holes)
 
 
 def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> RuleFrame:
@@ -57,7 +60,40 @@ def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> Rul
     }
     result = builder(rule, legs)
     frame = _mark_final(result.frame, rule, market)
-    return RuleFrame(frame=frame, legs=legs, note=result.note)
+    holes = _leg_holes(rule, market, legs, as_of)
+    if not holes:
+        return RuleFrame(frame=frame, legs=legs, note=result.note)
+    reach = window_reach(rule, frame)
+    frame = mark_holes(frame, reach, holes)
+    return RuleFrame(frame, legs, result.note, tuple(holes), reach)
+
+
+def _leg_holes(
+    rule: Rule, market: MarketData, legs: dict[str, pd.Series], as_of: date | None
+) -> list[Hole]:
+    """Holes in the price leaves the rule reads (none when the caller gave no sessions).
+
+    Each leg is checked as loaded (`A / B` has the dates both leaves have); only a leg with
+    a hole is split into its leaves, to name the one missing the sessions.
+    """
+    if market.sessions is None:
+        return []
+    holes: list[Hole] = []
+    specs = {name: (column, positive) for name, column, positive in leg_specs(rule)}
+    for name, values in legs.items():
+        leaves = split_expression(name)
+        priced = [leaf for leaf in leaves if leaf in market.prices]
+        found = find_holes(pd.DatetimeIndex(values.index), market.sessions, name) if priced else []
+        if len(leaves) == 1 or not found:
+            holes.extend(found)  # stored series (FRED, P/E) keep their own calendars
+            continue
+        column, positive = specs[name]
+        for leaf in priced:
+            loaded = load_leg(market, leaf, column, final_only=not rule.intraday, positive=positive)
+            holes.extend(
+                find_holes(pd.DatetimeIndex(_cut(loaded, as_of).index), market.sessions, leaf)
+            )
+    return holes
 
 
 def _cut(values: pd.Series, as_of: date | None) -> pd.Series:
@@ -117,14 +153,38 @@ def _signed(measure: pd.Series, level: float, direction: str) -> pd.Series:
 def _crossover(rule: RelativeCrossover, legs: dict[str, pd.Series]) -> _Built:
     both, note = _pair_returns(rule, legs)
     measure = both["spread"] * 100.0
-    x = _signed(measure, rule.level, rule.direction)
+    x = _long_enough(rule, both, _signed(measure, rule.level, rule.direction))
     return _Built(_frame(measure, rule.level, x, **_legs_extra(both)), note)
 
 
 def _pair_returns(rule: PairRule, legs: dict[str, pd.Series]) -> tuple[pd.DataFrame, str | None]:
     """Both legs' window returns per common date, and why there are none (for NO DATA)."""
-    both = spread_series(legs[rule.a], legs[rule.b], rule.parsed_window)
+    window = rule.parsed_window
+    both = spread_series(legs[rule.a], legs[rule.b], window)
+    spans = [window_spans(legs[name], window).reindex(both.index) for name in (rule.a, rule.b)]
+    both["span"] = np.minimum(spans[0], spans[1])
     return both, _window_note(legs, rule) if both.empty else None
+
+
+def _long_enough(rule: PairRule, both: pd.DataFrame, x: pd.Series) -> pd.Series:
+    """`x`, blanked (NaN) where a ytd/qtd/mtd window spans fewer than `min_sessions` sessions."""
+    if not is_period_to_date(rule.parsed_window):
+        return x
+    return x.where(both["span"] >= rule.min_sessions)
+
+
+def waiting_reason(rule: Rule, built: RuleFrame) -> str | None:
+    """Why the rule's last bar may not fire yet: its period-to-date window is still too short."""
+    frame = built.frame
+    if not isinstance(rule, PairRule) or "span" not in frame or frame.empty:
+        return None
+    span = int(frame["span"].iloc[-1])
+    if not is_period_to_date(rule.parsed_window) or span >= rule.min_sessions:
+        return None
+    return (
+        f"waiting: the {rule.window} window spans {span} of the {rule.min_sessions} sessions "
+        f"it needs before it may fire (min_sessions)"
+    )
 
 
 def _window_note(legs: dict[str, pd.Series], rule: PairRule) -> str:
@@ -144,6 +204,7 @@ def _legs_extra(both: pd.DataFrame) -> dict[str, pd.Series]:
         "b": both["b"] * 100.0,
         "a_start": both["a_start"],
         "b_start": both["b_start"],
+        "span": both["span"],
     }
 
 
@@ -151,7 +212,7 @@ def _spread_threshold(rule: SpreadThreshold, legs: dict[str, pd.Series]) -> _Bui
     both, note = _pair_returns(rule, legs)
     measure = both["spread"] * 10_000.0
     sign = -1.0 if rule.direction == "down" else 1.0
-    x = sign * measure - rule.threshold_bps
+    x = _long_enough(rule, both, sign * measure - rule.threshold_bps)
     return _Built(_frame(measure, sign * rule.threshold_bps, x, **_legs_extra(both)), note)
 
 

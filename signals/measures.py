@@ -100,6 +100,18 @@ def anchor_positions(index: pd.DatetimeIndex, window: Window) -> np.ndarray:
     return np.where(positions >= 0, positions, -1)
 
 
+def window_spans(values: pd.Series, window: Window) -> pd.Series:
+    """Per date of `values`, the sessions its window spans (bars after the anchor); 0 if none."""
+    anchors = anchor_positions(pd.DatetimeIndex(values.index), window)
+    spans = np.where(anchors >= 0, np.arange(len(values)) - anchors, 0)
+    return pd.Series(spans, index=values.index)
+
+
+def is_period_to_date(window: Window) -> bool:
+    """True for ytd, qtd and mtd: windows that restart short at every period boundary."""
+    return window.kind in ("ytd", "qtd", "mtd")
+
+
 def return_series(values: pd.Series, window: Window) -> pd.Series:
     """The window return (fraction) at every date of `values`; NaN where history is too short."""
     index = pd.DatetimeIndex(values.index)

@@ -57,6 +57,9 @@ class MarketData:
 
     prices: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     series: Mapping[str, pd.Series] = field(default_factory=dict)
+    # The exchange's sessions, when the caller knows them: runs of sessions missing from a
+    # price leg are then holes no measure is computed across (signals.holes).
+    sessions: pd.DatetimeIndex | None = None
 
 
 ChartKind = Literal["relative", "new_high", "extreme", "level"]

@@ -16,6 +16,7 @@ Spec = dict[str, Validator]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _NAME = re.compile(r"^[A-Za-z0-9^=._:-]{1,32}$")
+_LARGEST = 10**300  # integers beyond this do not fit a float (and mean nothing here)
 
 
 class RuleError(ValueError):
@@ -30,8 +31,12 @@ class RuleError(ValueError):
 
 def _number(low: float | None = None, high: float | None = None) -> Validator:
     def check(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"must be a number, got {value!r}")
+        if isinstance(value, int) and abs(value) > _LARGEST:
+            raise ValueError("must be a finite number, got an integer too large for one")
+        if not math.isfinite(value):  # TOML has inf and nan, and 1e309 reads as inf
+            raise ValueError(f"must be a finite number, got {value!r}")
         if low is not None and value < low:
             raise ValueError(f"must be at least {low:g}, got {value!r}")
         if high is not None and value > high:

@@ -21,6 +21,10 @@ from signals.measures import Window, parse_window
 from signals.rule_fields import RuleError, Spec, check_fields, common_spec, v
 
 Direction3 = Literal["up", "down", "either"]
+# Sessions a ytd/qtd/mtd window must span before a pair rule may fire on it (one week).
+DEFAULT_MIN_SESSIONS = 5
+# The fewest sessions a period can have, so `min_sessions` never makes a rule unable to fire.
+_PERIOD_SESSIONS = {"mtd": 19, "qtd": 60, "ytd": 250}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +81,9 @@ class PairRule(Rule):
     b: str
     window: str = "ytd"
     basis: Literal["total", "price"] = "total"
+    # A ytd/qtd/mtd return over its period's first sessions is noise: the rule waits until the
+    # window spans this many sessions (ignored by other windows).
+    min_sessions: int = DEFAULT_MIN_SESSIONS
 
     def legs(self) -> tuple[str, ...]:
         """The two symbols compared."""
@@ -219,7 +226,7 @@ _TOTAL = ("total", "price")
 SPECS: dict[str, Spec] = {
     "relative_crossover": {
         "a": v.symbol(), "b": v.symbol(), "window": v.window(), "basis": v.choice(_TOTAL),
-        "direction": v.choice(_DIR3), "level": v.number(),
+        "direction": v.choice(_DIR3), "level": v.number(), "min_sessions": v.integer(1, 250),
     },
     "new_high": {
         "symbol": v.symbol(), "lookback": v.integer(2), "min_history": v.integer(1),
@@ -232,6 +239,7 @@ SPECS: dict[str, Spec] = {
     "spread_threshold": {
         "a": v.symbol(), "b": v.symbol(), "window": v.window(), "basis": v.choice(_TOTAL),
         "threshold_bps": v.number(0.0001), "direction": v.choice(("up", "down")),
+        "min_sessions": v.integer(1, 250),
     },
     "rally_from_low": {
         "symbol": v.symbol(), "lookback": v.integer(2), "threshold_pct": v.number(0.0001),
@@ -251,7 +259,7 @@ SPECS: dict[str, Spec] = {
 def parse_rule(mapping: Mapping[str, Any]) -> Rule:
     """Validate a mapping (from TOML) into a Rule; RuleError lists every problem by field."""
     kind = mapping.get("type")
-    if kind not in RULE_TYPES:
+    if not isinstance(kind, str) or kind not in RULE_TYPES:
         known = ", ".join(RULE_TYPES)
         problem = "missing" if kind is None else f"unknown rule type {kind!r}"
         raise RuleError([("type", f"{problem}; use one of {known}")], rule_id=mapping.get("id"))
@@ -277,6 +285,7 @@ def _cross_checks(kind: str, values: dict[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if "a" in values and values.get("a") == values.get("b"):
         problems.append(("b", "must differ from a"))
+    problems.extend(_min_sessions_check(values))
     if kind == "extreme_since" and (values.get("since") is None) == (values.get("years") is None):
         problems.append(("since", "give exactly one of since (a date) or years"))
     if kind == "curve" and values.get("mode") == "change":
@@ -284,3 +293,12 @@ def _cross_checks(kind: str, values: dict[str, Any]) -> list[tuple[str, str]]:
             if values.get(name) is None:
                 problems.append((name, "required when mode = 'change'"))
     return problems
+
+
+def _min_sessions_check(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """A ytd/qtd/mtd window that can never span `min_sessions` would silence the rule for good."""
+    window, wanted = values.get("window"), values.get("min_sessions")
+    most = _PERIOD_SESSIONS.get(window) if isinstance(window, str) else None
+    if most is None or not isinstance(wanted, int) or wanted <= most:
+        return []
+    return [("min_sessions", f"must be at most {most} for window {window}, got {wanted}")]

@@ -191,3 +191,46 @@ class _Wakes:
         positions = self._cache[key]
         found = int(np.searchsorted(positions, position))
         return int(positions[found]) if found < len(positions) else len(self._masks[("up", "on")])
+
+
+def unsettled_days(
+    xs: Sequence[float], days: Sequence[date], options: MachineOptions
+) -> list[date]:
+    """The bars, from the first after a hole, until the state no longer depends on the hole.
+
+    What the rule did during the hole is unknown, so it is stepped from every state it could
+    have been in (inactive, pending, firing on either side, any cooldown); once all of them
+    agree, the state is the one complete data would give, and events are true again.
+    """
+    states = _candidate_states(options)
+    unsettled: list[date] = []
+    for x, day in zip(xs, days, strict=True):
+        stepped = (step(state, float(x), day, options)[0] for state in states)
+        # States of one shape step alike: keep one of each, so the set shrinks as they merge.
+        states = list({_shape(state, options): state for state in stepped}.values())
+        unsettled.append(day)
+        if len(states) == 1:
+            break
+    return unsettled
+
+
+def _candidate_states(options: MachineOptions) -> list[RuleState]:
+    """Every state the rule could be in (episode labels aside): sides, streaks, cooldowns."""
+    pendings = [SideState(phase="pending", streak=n) for n in range(1, options.confirm)]
+    sides = [_INACTIVE, *pendings, SideState(phase="firing", episode="?")]
+    downs = sides if options.two_sided else [_INACTIVE]
+    return [
+        RuleState(up=up, down=down, cooldown=cooldown, fired=fired)
+        for up in sides
+        for down in downs
+        for cooldown in range(options.cooldown + 1)
+        for fired in {0, int(options.trigger == "once")}
+        if not (up.phase == "firing" and down.phase == "firing")
+    ]
+
+
+def _shape(state: RuleState, options: MachineOptions) -> tuple[object, ...]:
+    """What decides the state's future (episode labels and counts aside)."""
+    done = options.trigger == "once" and state.fired > 0
+    return (state.up.phase, state.up.streak, state.down.phase, state.down.streak,
+            state.cooldown, done)  # fmt: skip

@@ -157,3 +157,18 @@ def tail_rows(db: Database, symbol: str, limit: int) -> list[dict[str, object]]:
         [symbol, limit if limit > 0 else -1],
     )
     return [dict(row) for row in rows]
+
+
+def date_gaps(db: Database, min_days: int) -> list[tuple[str, date, date]]:
+    """(symbol, bar, next bar) for final bars more than `min_days` calendar days apart."""
+    sql = """
+        SELECT symbol, previous, date FROM (
+            SELECT symbol, date,
+                   lag(date) OVER (PARTITION BY symbol ORDER BY date) AS previous
+            FROM prices WHERE final = 1
+        ) WHERE julianday(date) - julianday(previous) > ?
+    """
+    return [
+        (symbol, date.fromisoformat(previous), date.fromisoformat(day))
+        for symbol, previous, day in db.execute(sql, [min_days])
+    ]

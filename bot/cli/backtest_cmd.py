@@ -12,7 +12,8 @@ from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_json, rules_or_exit
 from bot.cli.signal_cmds import JsonFlag, check_range, parse_day
 from bot.evaluation import load_market
-from signals.evaluate import backtest_rule
+from signals.evaluate import backtest_report
+from signals.holes import Hole
 from signals.legs import DataError
 from signals.models import MarketData
 from signals.rules import Rule
@@ -55,7 +56,7 @@ def _backtest_one(
     rule: Rule, market: MarketData, first: date | None, last: date | None
 ) -> dict[str, Any]:
     try:
-        events = backtest_rule(rule, market, first, last)
+        events, holes = backtest_report(rule, market, first, last)
     except DataError as error:
         return {"id": rule.id, "status": "NO DATA", "reason": str(error), "events": []}
     rows = [
@@ -71,7 +72,15 @@ def _backtest_one(
         }
         for e in events
     ]
-    return {"id": rule.id, "status": "OK", "reason": "", "events": rows}
+    return {"id": rule.id, "status": "OK", "reason": _holes_reason(holes), "events": rows}
+
+
+def _holes_reason(holes: tuple[Hole, ...]) -> str:
+    """Why some sessions have no measure: the holes in the rule's price history."""
+    if not holes:
+        return ""
+    listed = "; ".join(hole.describe() for hole in holes)
+    return f"{listed} (no measure across them, nothing fired or reversed over them)"
 
 
 def _print_backtest(results: list[dict[str, Any]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import sqlite3
 import sys
 from collections.abc import Iterable
@@ -90,28 +91,37 @@ def rules_or_exit(settings: Settings, *, include_disabled: bool = False) -> list
         raise typer.Exit(1) from None
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def print_json(data: Any) -> None:
-    """Write `data` as JSON on stdout (NaN becomes null), for scripts."""
-    text = json.dumps(_nan_to_none(data), default=_default, indent=2, allow_nan=False)
+    """Write `data` as JSON on stdout, for scripts; never fails on a value JSON cannot hold.
+
+    NaN and infinities become null, dates ISO text, numpy scalars numbers, sets lists, and
+    anything else its text.
+    """
+    text = json.dumps(json_safe(data), indent=2, allow_nan=False)
     sys.stdout.write(text + "\n")
 
 
-def _nan_to_none(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None
+def json_safe(value: Any) -> Any:
+    """`value` with everything JSON cannot hold replaced (see `print_json`)."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value
+    if hasattr(value, "tolist") and not isinstance(value, float):  # numpy scalars, arrays
+        return json_safe(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, date | datetime):
+        return None if value != value else value.isoformat()  # pandas NaT is not equal to itself
     if isinstance(value, dict):
-        return {key: _nan_to_none(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_nan_to_none(item) for item in value]
-    return value
+        return {_json_key(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(item) for item in value]
+    return str(value)
+
+
+def _json_key(key: Any) -> str:
+    return key if isinstance(key, str) else str(json_safe(key))
 
 
 def describe_unknown(prefix: str, name: str, known: list[str]) -> str:

@@ -30,7 +30,7 @@ from bot.cli.common import (
 )
 from bot.cli.groups import prices_app
 from bot.sources.base import SourceError
-from bot.sources.csv_dir import price_files, read_price_csv, symbol_for
+from bot.sources.csv_dir import checked_symbol, price_files, read_price_csv, symbol_for
 from signals.models import PriceBar
 from storage.prices import cached_symbols, count_rows, now_utc, tail_rows, upsert_bars
 
@@ -98,7 +98,7 @@ def _read_files(files: list[Path], progress: Progress) -> list[FileImport]:
     for path in files:
         progress.update(task, description=f"reading {path.name}")
         try:
-            imports.append(FileImport(path, symbol_for(path), read_price_csv(path)))
+            imports.append(FileImport(path, checked_symbol(path), read_price_csv(path)))
         except SourceError as error:
             errors.append(str(error))
         progress.advance(task)

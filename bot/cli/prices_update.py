@@ -110,6 +110,7 @@ def _row(item: SymbolRefresh) -> tuple[str, ...]:
     if item.error is not None:
         return (item.symbol, str(item.start), "-", "-", "-", "[red]failed[/]")
     notes = [n for n, on in (("provisional", item.provisional), ("re-based", item.rebased)) if on]
+    notes.extend(f"back-fills {hole}" for hole in item.holes)
     return (
         escape(item.symbol),
         str(item.start),

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.common import (
@@ -72,7 +73,8 @@ def list_rules(
         table.add_column(column, overflow="fold")
     for rule in rules:
         on = "yes" if rule.enabled else "no"
-        table.add_row(rule.id, rule.type, on, ", ".join(rule.legs()), rule.title)
+        cells = (rule.id, rule.type, on, ", ".join(rule.legs()), rule.title)
+        table.add_row(*(escape(cell) for cell in cells))  # names are text, never markup
     console.print(table)
 
 

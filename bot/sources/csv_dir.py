@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.sources.base import FetchResult, SourceError
+from bot.universe import normalize_symbol
 from signals.models import PriceBar
 
 # Header cell (lower case, spaces and underscores removed) -> PriceBar field.
@@ -36,6 +37,17 @@ EXPECTED_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 def symbol_for(path: Path) -> str:
     """The symbol a price file holds: its name without `.csv`, upper-cased."""
     return path.stem.upper()
+
+
+def checked_symbol(path: Path) -> str:
+    """The symbol a price file holds; SourceError when its name is not a valid symbol."""
+    try:
+        return normalize_symbol(path.stem)
+    except ValueError as error:
+        raise SourceError(
+            f"{path.parent / repr(path.name)[1:-1]}: the file name is not a symbol ({error}); "
+            "rename the file, e.g. IWM.csv"
+        ) from None
 
 
 def price_files(directory: Path) -> list[Path]:

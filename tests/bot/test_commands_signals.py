@@ -23,7 +23,8 @@ from storage.prices import upsert_bars
 from storage.rule_state import record_events
 
 NOW = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
-AAA = {"2025-12-30": 99.0, "2025-12-31": 100.0, "2026-01-02": 104.0, "2026-03-02": 110.0}
+# Four sessions in a row: a gap of weeks would be a hole, and the rule NO DATA (issue 9 item 5).
+AAA = {"2026-02-25": 99.0, "2026-02-26": 100.0, "2026-02-27": 104.0, "2026-03-02": 110.0}
 RULES = [
     parse_rule({"type": "new_high", "id": "aaa-ath", "symbol": "AAA", "min_history": 2}),
     parse_rule({"type": "new_high", "id": "rut-ath", "symbol": "^RUT", "name": "@everyone <@&1>"}),
@@ -84,7 +85,7 @@ def test_signal_detail(core: Commands, settings: Settings) -> None:
     assert detail.row.rule_id == "aaa-ath"
     assert detail.parameters[0] == ("symbol", "AAA")
     assert detail.backtest is not None and detail.backtest.fired == 1
-    assert detail.backtest.first_fired == date(2025, 12, 31)
+    assert detail.backtest.first_fired == date(2026, 2, 26)
     assert detail.chart is not None and detail.chart.kind == "new_high"
     assert detail.chart.legs == ("AAA",) and detail.chart.basis == "close"
     assert detail.subscribers == 1

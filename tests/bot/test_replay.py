@@ -63,7 +63,9 @@ def test_replay_of_a_quarter_matches_the_backtest(cached: Path, tmp_path: Path) 
     )
     alerted = {row["dedupe_key"] for row in db.query("SELECT dedupe_key FROM outbox_alerts")}
     assert recorded == expected
-    assert len(expected) >= 4  # the span has real events: IWC over OEF, ^RUT/^GSPC lows, ...
+    # The span has real events (^RUT/^GSPC lows, the curve); IWC over OEF on 2025-01-03, the
+    # year's second session, was noise that min_sessions now keeps quiet (issue 9, item 6).
+    assert len(expected) >= 3
     # Alerts are the events minus reversals of episodes that fired before the replay began
     # (their firing was never announced, so evaluation does not announce the reversal).
     announced = {f"{r}:{ep}:{k}" for r, ep, k, _ in expected if ep >= FROM.isoformat()}

@@ -198,7 +198,7 @@ def test_relative_crossover_event_reads_at_a_glance() -> None:
     )
     rule = parse_rule(
         {"id": "x", "type": "relative_crossover", "a": "IWC", "b": "OEF", "hysteresis": 0.1,
-         "description": "micro over mega"}
+         "description": "micro over mega", "min_sessions": 1}
     )  # fmt: skip
     (event,) = backtest_rule(rule, data)
     assert event.title == "IWC overtakes OEF YTD: +12.4% vs +11.9%"
@@ -223,7 +223,7 @@ def test_default_crossover_wobbling_for_weeks_alerts_once() -> None:
     rule = parse_rule({"id": "x", "type": "relative_crossover", "a": "A", "b": "B"})
     assert [e.kind for e in backtest_rule(rule, data)] == ["fired"]  # defaults only
     flappy = parse_rule({"id": "x", "type": "relative_crossover", "a": "A", "b": "B",
-                         "hysteresis": 0, "emit_reversed": False})  # fmt: skip
+                         "hysteresis": 0, "emit_reversed": False, "min_sessions": 1})  # fmt: skip
     assert len(backtest_rule(flappy, data)) == 20  # what the default band prevents
 
 
