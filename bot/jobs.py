@@ -27,6 +27,7 @@ from bot import (
     digest,
     evaluation,
     notifiers,
+    quality,
     refresh,
     rules_file,
     universe,
@@ -117,6 +118,8 @@ class ServiceJobs:
             history_start=self.settings.history_start,
             overlap_sessions=self.settings.refresh_overlap_sessions,
             today=calendar.new_york_date(now),
+            quality=quality.quality_config(self.settings),
+            weekday_symbols=self.settings.weekday_symbols,
         )
         for symbol, reason in report.failures.items():
             log.warning("refresh of %s failed: %s", symbol, reason)
@@ -238,6 +241,7 @@ class ServiceJobs:
                 log.warning("FRED refresh of %s failed: %s", series_id, error)
                 continue
             changed += series.upsert_points(db, points)
+        quality.review_series(db, self.settings.fred_series, quality.quality_config(self.settings))
         return changed, failed
 
 

@@ -19,9 +19,12 @@ import pandas as pd
 from sqlite_utils import Database
 
 from bot import calendar as nyse
+from bot.bar_checks import WEEKDAY_SYMBOLS, screen_bars
+from bot.quality import DEFAULT_CONFIG, pending, review_prices
 from bot.sources.base import FetchResult, PriceSource
 from signals.models import PriceBar, SeriesPoint
-from storage.prices import first_dates, last_dates, load_prices, upsert_bars
+from signals.quality import SUSPECT, QualityConfig
+from storage.prices import first_dates, flagged_bars, last_dates, load_prices, upsert_bars
 from storage.series import upsert_points
 
 # Relative difference above which a re-served bar counts as re-based, not float noise.
@@ -40,6 +43,7 @@ class SymbolRefresh:
     provisional: bool = False
     rebased: bool = False
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # bars dropped or held back as suspect
 
 
 @dataclass
@@ -91,16 +95,57 @@ def refresh_prices(
     history_start: date,
     overlap_sessions: int,
     today: date,
+    quality: QualityConfig = DEFAULT_CONFIG,
+    weekday_symbols: Sequence[str] = WEEKDAY_SYMBOLS,
 ) -> RefreshReport:
-    """Fetch what is missing (plus overlap) for each symbol and upsert it in one transaction."""
-    starts = plan_starts(db, symbols, history_start, overlap_sessions, today)
+    """Fetch what is missing (plus overlap) for each symbol and upsert it in one transaction.
+
+    Bars no source may store (off the calendar, future, impossible values) are dropped with one
+    warning per symbol; the symbols stored are then judged again by the quality checks.
+    """
+    starts = refetch_suspects(db, plan_starts(db, symbols, history_start, overlap_sessions, today))
     result = source.fetch(starts)
+    dropped = drop_unstorable(result, today, weekday_symbols)
     rebased = refetch_rebased(db, source, result)
     report = RefreshReport([SymbolRefresh(symbol, starts[symbol]) for symbol in symbols])
     with db.atomic():
         for item in report.symbols:
             _store_symbol(db, item, result, rebased)
+            item.warnings.extend(dropped.get(item.symbol, []))
+    _note_suspects(report, review_prices(db, list(result.bars), quality))
     return report
+
+
+def refetch_suspects(db: Database, starts: dict[str, date]) -> dict[str, date]:
+    """Start early enough to fetch every suspect bar again: the source may have corrected it."""
+    for row in flagged_bars(db, [SUSPECT]):
+        symbol, day = str(row["symbol"]), date.fromisoformat(str(row["date"]))
+        if symbol in starts:
+            starts[symbol] = min(starts[symbol], day)
+    return starts
+
+
+def drop_unstorable(result: FetchResult, today: date, weekdays: Sequence[str]) -> dict[str, list]:
+    """Remove bars that may never be stored; one warning line per symbol that lost some."""
+    warnings: dict[str, list[str]] = {}
+    for symbol, bars in list(result.bars.items()):
+        screened = screen_bars(bars, today, weekdays)
+        line = screened.warning(symbol)
+        if line is not None:
+            warnings[symbol] = [line]
+        if screened.bars:
+            result.bars[symbol] = screened.bars
+        else:
+            del result.bars[symbol]
+            result.failures[symbol] = f"no storable bars ({line})"
+    return warnings
+
+
+def _note_suspects(report: RefreshReport, changes: list) -> None:
+    names = [item.symbol for item in report.symbols]
+    for change in pending(names, changes):
+        item = next(i for i in report.symbols if i.symbol == change.name)
+        item.warnings.append(f"{change.name} {change.date}: suspect, held back ({change.note})")
 
 
 def plan_starts(

@@ -29,8 +29,9 @@ from bot.cli.common import (
     print_json,
 )
 from bot.cli.groups import prices_app
+from bot.quality import StatusChange, quality_config, review_prices
 from bot.sources.base import SourceError
-from bot.sources.csv_dir import price_files, read_price_csv, symbol_for
+from bot.sources.csv_dir import RowCheck, price_files, read_price_csv, symbol_for
 from signals.models import PriceBar
 from storage.prices import cached_symbols, count_rows, now_utc, tail_rows, upsert_bars
 
@@ -64,10 +65,14 @@ def import_prices(
     if not files:
         fail(f"no .csv files in {directory}")
     _check_symbols(files)
+    check = RowCheck.now(context.settings.weekday_symbols)
     with _progress() as progress:
-        imports = _read_files(files, progress)
+        imports = _read_files(files, progress, check)
         _store_files(context.db, imports, progress)
+    config = quality_config(context.settings)
+    changes = review_prices(context.db, [item.symbol for item in imports], config)
     _print_import_summary(imports, time.perf_counter() - started)
+    print_quality_changes(changes)
 
 
 def _progress() -> Progress:
@@ -90,7 +95,7 @@ def _check_symbols(files: list[Path]) -> None:
             fail(f"{other.name} and {path.name} both hold {symbol_for(path)}; keep one")
 
 
-def _read_files(files: list[Path], progress: Progress) -> list[FileImport]:
+def _read_files(files: list[Path], progress: Progress, check: RowCheck) -> list[FileImport]:
     """Parse every file; on any malformed file print one line per bad file and exit 1."""
     task = progress.add_task("reading", total=len(files))
     imports: list[FileImport] = []
@@ -98,7 +103,8 @@ def _read_files(files: list[Path], progress: Progress) -> list[FileImport]:
     for path in files:
         progress.update(task, description=f"reading {path.name}")
         try:
-            imports.append(FileImport(path, symbol_for(path), read_price_csv(path)))
+            bars = read_price_csv(path, check=check)
+            imports.append(FileImport(path, symbol_for(path), bars))
         except SourceError as error:
             errors.append(str(error))
         progress.advance(task)
@@ -135,6 +141,17 @@ def _print_import_summary(imports: list[FileImport], seconds: float) -> None:
         f"{len(imports)} files, {total:,} rows with a value, {changed:,} rows changed "
         f"in {seconds:.2f}s"
     )
+
+
+def print_quality_changes(changes: list[StatusChange]) -> None:
+    """One stderr line per bar now held back (suspect or discarded) by the quality checks."""
+    for change in changes:
+        if change.new in ("suspect", "discarded"):
+            err_console.print(
+                f"warning: {change.name} {change.date}: {change.new} ({change.note})",
+                markup=False,
+                highlight=False,
+            )
 
 
 @prices_app.command("show")

@@ -21,6 +21,8 @@ from bot.cli.common import (
     print_json,
 )
 from bot.cli.groups import series_app
+from bot.config import Settings
+from bot.quality import quality_config, review_series
 from bot.sources.base import SourceError
 from bot.sources.fred import FredSource, update_start
 from bot.sources.series_csv import read_series_file
@@ -49,14 +51,24 @@ def import_series(
         fail(f"{error} (nothing imported)")
     if not any(points.values()):
         fail(f"{file} holds no values (nothing imported)")
-    changed = _store_series(context.db, points)
+    changed = _store_series(context.db, points, context.settings)
     _print_summary("series import", points, changed)
 
 
-def _store_series(db: Database, points: dict[str, list[SeriesPoint]]) -> dict[str, int]:
-    """Write every series in one transaction; rows changed per series."""
+def _store_series(
+    db: Database, points: dict[str, list[SeriesPoint]], settings: Settings
+) -> dict[str, int]:
+    """Write every series in one transaction, then judge their moves; rows changed per series."""
     with db.atomic():
-        return {sid: upsert_points(db, values) for sid, values in points.items()}
+        changed = {sid: upsert_points(db, values) for sid, values in points.items()}
+    for change in review_series(db, list(points), quality_config(settings)):
+        if change.new in ("suspect", "discarded"):
+            err_console.print(
+                f"warning: {change.name} {change.date}: {change.new} ({change.note})",
+                markup=False,
+                highlight=False,
+            )
+    return changed
 
 
 def _print_summary(
@@ -87,7 +99,7 @@ def update_series(
     source = FredSource.from_settings(context.settings)
     starts = _update_starts(context.db, wanted)
     points, failures = _fetch_all(source, wanted, starts)
-    changed = _store_series(context.db, points)
+    changed = _store_series(context.db, points, context.settings)
     if points:
         _print_summary("series update (FRED)", points, changed)
     for sid, reason in failures.items():

@@ -11,12 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bot.bar_checks import WEEKDAY_SYMBOLS, date_problem, today_in_new_york, values_problem
 from bot.sources.base import FetchResult, SourceError
 from signals.models import PriceBar
+from signals.quality import ABSURD_PRICE, RATE_SYMBOLS
 
 # Header cell (lower case, spaces and underscores removed) -> PriceBar field.
 _COLUMNS = {
@@ -55,18 +58,35 @@ def read_csv_text(path: Path) -> str:
         raise SourceError(f"{path}: cannot read ({error.strerror or error})") from None
 
 
-def read_price_csv(path: Path, symbol: str | None = None) -> list[PriceBar]:
+@dataclass(frozen=True)
+class RowCheck:
+    """What every row must satisfy: a session of its calendar, not after `today`."""
+
+    today: date
+    weekday_symbols: Collection[str] = WEEKDAY_SYMBOLS
+
+    @classmethod
+    def now(cls, weekday_symbols: Collection[str] = WEEKDAY_SYMBOLS) -> RowCheck:
+        """Checks against today's date in New York."""
+        return cls(today_in_new_york(), weekday_symbols)
+
+
+def read_price_csv(
+    path: Path, symbol: str | None = None, check: RowCheck | None = None
+) -> list[PriceBar]:
     """Bars of one Yahoo-format CSV (source "csv", final), oldest first as in the file."""
     reader = csv.reader(io.StringIO(read_csv_text(path)))
-    return parse_price_rows(reader, symbol or symbol_for(path), str(path))
+    return parse_price_rows(reader, symbol or symbol_for(path), str(path), check)
 
 
-def parse_price_rows(reader: Iterator[list[str]], symbol: str, name: str) -> list[PriceBar]:
+def parse_price_rows(
+    reader: Iterator[list[str]], symbol: str, name: str, check: RowCheck | None = None
+) -> list[PriceBar]:
     """Bars from CSV rows (header first); `name` is used in error messages."""
     try:
         header = next(reader, None)
         fields = _header_fields(header, name)
-        return list(_bars(reader, fields, symbol, name))
+        return list(_bars(reader, fields, symbol, name, check or RowCheck.now()))
     except csv.Error as error:
         line = getattr(reader, "line_num", "?")
         raise SourceError(f"{name}, line {line}: {error}") from None
@@ -92,7 +112,7 @@ def _header_fields(header: list[str] | None, name: str) -> list[str]:
 
 
 def _bars(
-    reader: Iterator[list[str]], fields: list[str], symbol: str, name: str
+    reader: Iterator[list[str]], fields: list[str], symbol: str, name: str, check: RowCheck
 ) -> Iterator[PriceBar]:
     width = len(fields) + 1
     # Position of each file column among PriceBar's six values, so a bar is built positionally.
@@ -111,7 +131,27 @@ def _bars(
             if cell:
                 values[slot] = _fast_number(cell, field, name, line)
         if values != _EMPTY:
+            _check_row(symbol, day, values, check, f"{name}, line {line}")
             yield PriceBar(symbol, day, *values, True, "csv")
+
+
+def _check_row(
+    symbol: str, day: date, values: list[float | None], check: RowCheck, where: str
+) -> None:
+    """SourceError for a row off the calendar, in the future, or with an impossible value."""
+    weekdays = symbol in check.weekday_symbols
+    problem = date_problem(day, check.today, weekdays_only=weekdays)
+    if problem is None and not _plausible(symbol, values):
+        problem = values_problem(symbol, tuple(values))
+    if problem is not None:
+        raise SourceError(f"{where}: {symbol} {problem}")
+
+
+def _plausible(symbol: str, values: list[float | None]) -> bool:
+    """The fast common case: every price positive and below absurd (finite already)."""
+    if symbol in RATE_SYMBOLS or (values[5] is not None and values[5] < 0):
+        return False
+    return all(v is None or 0 < v < ABSURD_PRICE for v in values[:5])
 
 
 def note_date(seen: dict[date, int], day: date, name: str, line: int) -> None:

@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from bot.bar_checks import today_in_new_york
 from bot.sources.base import SourceError
 from bot.sources.csv_dir import note_date, parse_number, read_csv_text
 from signals.models import SeriesPoint
+from signals.quality import value_problem
 
 _DATE_HEADERS = frozenset({"date", "observation_date"})
 
@@ -32,17 +34,55 @@ def read_series_file(path: Path, series_id: str | None = None) -> dict[str, list
 
 
 def parse_series_csv(
-    text: str, name: str, *, source: str, series_id: str | None = None, stem: str | None = None
+    text: str,
+    name: str,
+    *,
+    source: str,
+    series_id: str | None = None,
+    stem: str | None = None,
+    dropped: list[str] | None = None,
 ) -> dict[str, list[SeriesPoint]]:
-    """Points per series id from CSV text; see `read_series_file` for how ids are chosen."""
+    """Points per series id from CSV text; see `read_series_file` for how ids are chosen.
+
+    A future date or an implausible value is a line-numbered SourceError, or, when `dropped`
+    is given (a live download), left out and described there.
+    """
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader, None)
         columns = _value_columns(header, name)
         ids, keep = _choose_ids(columns, name, series_id, stem)
-        return _read_points(reader, ids, keep, name, source)
+        points = _read_points(reader, ids, keep, name, source)
     except csv.Error as error:
         raise SourceError(f"{name}, line {reader.line_num}: {error}") from None
+    return _screened(points, name, dropped)
+
+
+def point_problem(point: SeriesPoint, today: date) -> str | None:
+    """Why a point must never be stored: a future date, or a value no such series prints."""
+    if point.date > today:
+        return f"{point.series_id} {point.date} is in the future (today is {today})"
+    rate = not point.series_id.lower().startswith("pe:")
+    problem = value_problem(point.value, "value", rate=rate)
+    return None if problem is None else f"{point.series_id} {point.date}: {problem}"
+
+
+def _screened(
+    points: dict[str, list[tuple[SeriesPoint, int]]], name: str, dropped: list[str] | None
+) -> dict[str, list[SeriesPoint]]:
+    today = today_in_new_york()
+    kept: dict[str, list[SeriesPoint]] = {}
+    for sid, items in points.items():
+        kept[sid] = []
+        for point, line in items:
+            problem = point_problem(point, today)
+            if problem is None:
+                kept[sid].append(point)
+            elif dropped is None:
+                raise SourceError(f"{name}, line {line}: {problem}")
+            else:
+                dropped.append(problem)
+    return kept
 
 
 def _value_columns(header: list[str] | None, name: str) -> list[str]:
@@ -77,8 +117,10 @@ def _choose_ids(
 
 def _read_points(
     reader: Iterator[list[str]], ids: list[str], keep: list[bool], name: str, source: str
-) -> dict[str, list[SeriesPoint]]:
-    points: dict[str, list[SeriesPoint]] = {sid: [] for sid, k in zip(ids, keep, strict=True) if k}
+) -> dict[str, list[tuple[SeriesPoint, int]]]:
+    points: dict[str, list[tuple[SeriesPoint, int]]] = {
+        sid: [] for sid, k in zip(ids, keep, strict=True) if k
+    }
     seen: dict[date, int] = {}
     width = len(ids) + 1
     for row in reader:
@@ -92,7 +134,7 @@ def _read_points(
         for sid, wanted, cell in zip(ids, keep, row[1:], strict=True):
             value = _parse_value(cell, name, line)  # checked even when not kept
             if wanted and value is not None:
-                points[sid].append(SeriesPoint(sid, day, value, source))
+                points[sid].append((SeriesPoint(sid, day, value, source), line))
     return points
 
 

@@ -1,0 +1,164 @@
+"""Keep the data-quality status of stored bars and points up to date (see signals.quality).
+
+Every writer of prices or series (import, `prices update`, the service's refresh, a chat
+command fetching a symbol) calls `review_prices` / `review_series` after storing: the symbols
+written and their linked instruments are judged again over their whole history, which is
+cheap (vectorised) and makes the status a pure function of the stored data. A person's
+verdict (`prices accept` / `prices reject`) is never overridden. Each change is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from sqlite_utils import Database
+
+from bot.config import DEFAULT_LINKS, Settings
+from signals import quality as q
+from storage.prices import load_for_review, set_statuses
+from storage.series import load_series, point_statuses, set_point_statuses
+
+log = logging.getLogger(__name__)
+
+_RANK = {q.CONFIRMED: 1, q.SUSPECT: 2, q.DISCARDED: 3}
+_PERSON = (q.ACCEPTED, q.REJECTED)
+
+
+# The checks as shipped (the defaults of Settings), for callers without settings at hand.
+DEFAULT_CONFIG = q.QualityConfig(links=q.link_groups(DEFAULT_LINKS))
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One bar or point whose status the review changed."""
+
+    name: str
+    date: date
+    old: str
+    new: str
+    note: str
+
+
+def quality_config(settings: Settings) -> q.QualityConfig:
+    """The checks' thresholds and linked instruments as configured."""
+    return q.QualityConfig(
+        sigmas=settings.suspect_sigmas,
+        floor_pct=settings.suspect_floor_pct,
+        links=q.link_groups(settings.linked_symbols),
+        rate_jump_bps=settings.rate_jump_bps,
+        hold_series=settings.hold_series,
+        exempt=settings.quality_exempt,
+    )
+
+
+def review_prices(
+    db: Database, symbols: Iterable[str], config: q.QualityConfig
+) -> list[StatusChange]:
+    """Judge `symbols` and their linked instruments again; store and log what changed."""
+    judged = _with_links(symbols, config)
+    frames = load_for_review(db, sorted(_with_links(judged, config)))
+    changes: list[StatusChange] = []
+    for symbol in sorted(judged & frames.keys()):
+        changes.extend(_review_symbol(db, symbol, frames, config))
+    return changes
+
+
+def _with_links(symbols: Iterable[str], config: q.QualityConfig) -> set[str]:
+    names = set(symbols)
+    return names | {link for name in names for link in config.links.get(name, ())}
+
+
+def _review_symbol(
+    db: Database, symbol: str, frames: dict[str, pd.DataFrame], config: q.QualityConfig
+) -> list[StatusChange]:
+    frame = frames[symbol]
+    stored = frame["status"]
+    verdicts = {} if symbol in config.exempt else _verdicts(symbol, frames, config)
+    fresh = pd.Series(q.OK, index=frame.index, dtype=object)
+    notes = pd.Series("", index=frame.index, dtype=object)
+    for day, verdict in verdicts.items():
+        fresh[day], notes[day] = verdict.status, verdict.note
+    person = stored.isin(_PERSON)
+    fresh[person] = stored[person]
+    changed = fresh.index[(fresh != stored).to_numpy()]
+    marks = [(day.date(), str(fresh[day]), str(notes[day])) for day in changed]
+    if marks:
+        set_statuses(db, symbol, marks)
+    return _logged(symbol, marks, stored)
+
+
+def _verdicts(
+    symbol: str, frames: dict[str, pd.DataFrame], config: q.QualityConfig
+) -> dict[pd.Timestamp, q.Verdict]:
+    """The worst verdict per date over Close and Adj Close."""
+    frame = frames[symbol]
+    keep = {day: s for day, s in frame["status"].items() if s in _PERSON}
+    merged: dict[pd.Timestamp, q.Verdict] = {}
+    for column in ("close", "adj_close"):
+        if symbol in q.RATE_SYMBOLS:
+            found = q.judge_rates(frame[column], config)
+        else:
+            links = {n: frames[n][column] for n in config.links.get(symbol, ()) if n in frames}
+            found = q.judge_prices(frame[column], links, config, keep)
+        for day, verdict in found.items():
+            if day not in merged or _RANK[verdict.status] > _RANK[merged[day].status]:
+                merged[day] = verdict
+    return merged
+
+
+def _logged(name: str, marks: list[tuple[date, str, str]], stored: pd.Series) -> list[StatusChange]:
+    changes = []
+    for day, status, note in marks:
+        old = str(stored.get(pd.Timestamp(day), q.OK))
+        change = StatusChange(name, day, old, status, note)
+        level = logging.WARNING if status in (q.SUSPECT, q.DISCARDED) else logging.INFO
+        log.log(level, "data quality: %s %s %s -> %s %s", name, day, old, status, note)
+        changes.append(change)
+    return changes
+
+
+def review_series(
+    db: Database, series_ids: Iterable[str], config: q.QualityConfig
+) -> list[StatusChange]:
+    """Judge rate series again (P/E snapshots and exempt series are only bounded)."""
+    ids = [i for i in series_ids if not i.startswith("pe:") and i not in config.exempt]
+    values = load_series(db, ids, usable_only=False) if ids else {}
+    changes: list[StatusChange] = []
+    for series_id, series in values.items():
+        changes.extend(_review_one_series(db, series_id, series, config))
+    return changes
+
+
+def _review_one_series(
+    db: Database, series_id: str, values: pd.Series, config: q.QualityConfig
+) -> list[StatusChange]:
+    stored_marks = point_statuses(db, series_id)
+    person = {day for day, status in stored_marks.items() if status in _PERSON}
+    kept = values[[day.date() not in person for day in values.index]]
+    hold = series_id in config.hold_series
+    verdicts = q.judge_rates(kept, config, hold=hold)
+    fresh = {day.date(): verdict for day, verdict in verdicts.items()}
+    marks = _series_marks(stored_marks, fresh, person)
+    if marks:
+        set_point_statuses(db, series_id, marks)
+    stored = pd.Series({pd.Timestamp(d): s for d, s in stored_marks.items()}, dtype=object)
+    return _logged(series_id, marks, stored)
+
+
+def _series_marks(
+    stored: dict[date, str], fresh: dict[date, q.Verdict], person: set[date]
+) -> list[tuple[date, str, str]]:
+    marks = [
+        (day, v.status, v.note) for day, v in fresh.items() if stored.get(day, q.OK) != v.status
+    ]
+    cleared = [d for d in stored if d not in fresh and d not in person]
+    return marks + [(day, q.OK, "") for day in cleared]
+
+
+def pending(names: Sequence[str], changes: Sequence[StatusChange]) -> list[StatusChange]:
+    """The changes that leave a bar of `names` suspect (for one warning line each)."""
+    return [c for c in changes if c.new == q.SUSPECT and c.name in names]
