@@ -28,7 +28,7 @@ from bot.health import collect_health, render_lines
 from bot.help_text import help_reply
 from bot.on_call import OnCallCommands, make_actor
 from bot.parsing import CommandError
-from bot.quality import quality_config, review_prices
+from bot.quality import log_changes, quality_config, review_prices
 from bot.replies import (
     Actor,
     HelpReply,
@@ -143,7 +143,7 @@ class Commands(OnCallCommands):
             hint = parsing.suggestion(symbol, known)
             raise CommandError(f"No data for {symbol} ({self.source.name}: {reason}).{hint}")
         price_store.upsert_bars(self.db, bars)
-        review_prices(self.db, [symbol], quality_config(self.settings))
+        log_changes(review_prices(self.db, [symbol], quality_config(self.settings)))
         return f"{symbol} was not cached: fetched {len(bars)} bars from {self.source.name}."
 
     # /signals, /signal ID

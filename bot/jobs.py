@@ -123,6 +123,8 @@ class ServiceJobs:
         )
         for symbol, reason in report.failures.items():
             log.warning("refresh of %s failed: %s", symbol, reason)
+        for line in (line for item in report.symbols for line in item.warnings):
+            log.warning("data quality: %s", line)
         return f"{report.rows_changed} rows changed, {len(report.failures)} failed"
 
     def _intraday(self, db: Database, now: datetime) -> str:
@@ -241,7 +243,8 @@ class ServiceJobs:
                 log.warning("FRED refresh of %s failed: %s", series_id, error)
                 continue
             changed += series.upsert_points(db, points)
-        quality.review_series(db, self.settings.fred_series, quality.quality_config(self.settings))
+        config = quality.quality_config(self.settings)
+        quality.log_changes(quality.review_series(db, self.settings.fred_series, config))
         return changed, failed
 
 

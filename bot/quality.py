@@ -4,7 +4,8 @@ Every writer of prices or series (import, `prices update`, the service's refresh
 command fetching a symbol) calls `review_prices` / `review_series` after storing: the symbols
 written and their linked instruments are judged again over their whole history, which is
 cheap (vectorised) and makes the status a pure function of the stored data. A person's
-verdict (`prices accept` / `prices reject`) is never overridden. Each change is logged.
+verdict (`prices accept` / `prices reject`) is never overridden. Callers report the changes:
+the CLI as warning lines, the service through `log_changes`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from sqlite_utils import Database
 
 from bot.config import DEFAULT_LINKS, Settings
 from signals import quality as q
-from storage.prices import load_for_review, set_statuses
+from storage.prices import bar_status, load_for_review, set_statuses
 from storage.series import load_series, point_statuses, set_point_statuses
 
 log = logging.getLogger(__name__)
 
 _RANK = {q.CONFIRMED: 1, q.SUSPECT: 2, q.DISCARDED: 3}
 _PERSON = (q.ACCEPTED, q.REJECTED)
+HELD_BACK = (q.SUSPECT, q.DISCARDED)
 
 
 # The checks as shipped (the defaults of Settings), for callers without settings at hand.
@@ -88,7 +90,7 @@ def _review_symbol(
     marks = [(day.date(), str(fresh[day]), str(notes[day])) for day in changed]
     if marks:
         set_statuses(db, symbol, marks)
-    return _logged(symbol, marks, stored)
+    return _changes(symbol, marks, stored)
 
 
 def _verdicts(
@@ -110,15 +112,25 @@ def _verdicts(
     return merged
 
 
-def _logged(name: str, marks: list[tuple[date, str, str]], stored: pd.Series) -> list[StatusChange]:
-    changes = []
-    for day, status, note in marks:
-        old = str(stored.get(pd.Timestamp(day), q.OK))
-        change = StatusChange(name, day, old, status, note)
-        level = logging.WARNING if status in (q.SUSPECT, q.DISCARDED) else logging.INFO
-        log.log(level, "data quality: %s %s %s -> %s %s", name, day, old, status, note)
-        changes.append(change)
-    return changes
+def _changes(
+    name: str, marks: list[tuple[date, str, str]], stored: pd.Series
+) -> list[StatusChange]:
+    return [
+        StatusChange(name, day, str(stored.get(pd.Timestamp(day), q.OK)), status, note)
+        for day, status, note in marks
+    ]
+
+
+def describe(change: StatusChange) -> str:
+    """One line for a person: `IWM 2026-11-20: suspect (one-day move of ...)`."""
+    return f"{change.name} {change.date}: {change.new} ({change.note})"
+
+
+def log_changes(changes: Iterable[StatusChange]) -> None:
+    """The service's record: a bar held back or discarded is a warning, the rest info."""
+    for change in changes:
+        level = logging.WARNING if change.new in HELD_BACK else logging.INFO
+        log.log(level, "data quality: %s (was %s)", describe(change), change.old)
 
 
 def review_series(
@@ -146,7 +158,7 @@ def _review_one_series(
     if marks:
         set_point_statuses(db, series_id, marks)
     stored = pd.Series({pd.Timestamp(d): s for d, s in stored_marks.items()}, dtype=object)
-    return _logged(series_id, marks, stored)
+    return _changes(series_id, marks, stored)
 
 
 def _series_marks(
@@ -159,6 +171,38 @@ def _series_marks(
     return marks + [(day, q.OK, "") for day in cleared]
 
 
-def pending(names: Sequence[str], changes: Sequence[StatusChange]) -> list[StatusChange]:
-    """The changes that leave a bar of `names` suspect (for one warning line each)."""
-    return [c for c in changes if c.new == q.SUSPECT and c.name in names]
+def notable(names: Sequence[str], changes: Sequence[StatusChange]) -> list[StatusChange]:
+    """The changes that hold a bar of `names` back (suspect or discarded): worth a warning."""
+    return [c for c in changes if c.new in HELD_BACK and c.name in names]
+
+
+class DecisionError(ValueError):
+    """A person's accept/reject names no stored bar or point."""
+
+
+def decide(
+    db: Database, name: str, day: date, status: str, config: q.QualityConfig
+) -> tuple[str, list[StatusChange]]:
+    """Store a person's verdict (accepted or rejected) on one bar or point; judge again.
+
+    Returns the status it had and what the new judgement changed around it.
+    """
+    note = f"{status} by a person"
+    old = bar_status(db, name, day)
+    if old is not None:
+        set_statuses(db, name, [(day, status, note)])
+        return old, review_prices(db, [name], config)
+    old = point_statuses(db, name).get(day, q.OK) if _has_point(db, name, day) else None
+    if old is None:
+        raise DecisionError(f"no stored bar or point of {name} on {day}")
+    set_point_statuses(db, name, [(day, status, note)])
+    return old, review_series(db, [name], config)
+
+
+def _has_point(db: Database, series_id: str, day: date) -> bool:
+    return day in {
+        d.date()
+        for d in load_series(db, [series_id], usable_only=False)
+        .get(series_id, pd.Series(dtype="float64"))
+        .index
+    }

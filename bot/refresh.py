@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from bot import calendar as nyse
 from bot.bar_checks import WEEKDAY_SYMBOLS, screen_bars
-from bot.quality import DEFAULT_CONFIG, pending, review_prices
+from bot.quality import DEFAULT_CONFIG, describe, notable, review_prices
 from bot.sources.base import FetchResult, PriceSource
 from signals.models import PriceBar, SeriesPoint
 from signals.quality import SUSPECT, QualityConfig
@@ -143,9 +143,9 @@ def drop_unstorable(result: FetchResult, today: date, weekdays: Sequence[str]) -
 
 def _note_suspects(report: RefreshReport, changes: list) -> None:
     names = [item.symbol for item in report.symbols]
-    for change in pending(names, changes):
+    for change in notable(names, changes):
         item = next(i for i in report.symbols if i.symbol == change.name)
-        item.warnings.append(f"{change.name} {change.date}: suspect, held back ({change.note})")
+        item.warnings.append(describe(change))
 
 
 def plan_starts(

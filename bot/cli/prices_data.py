@@ -29,7 +29,7 @@ from bot.cli.common import (
     print_json,
 )
 from bot.cli.groups import prices_app
-from bot.quality import StatusChange, quality_config, review_prices
+from bot.quality import HELD_BACK, StatusChange, describe, quality_config, review_prices
 from bot.sources.base import SourceError
 from bot.sources.csv_dir import RowCheck, price_files, read_price_csv, symbol_for
 from signals.models import PriceBar
@@ -146,11 +146,9 @@ def _print_import_summary(imports: list[FileImport], seconds: float) -> None:
 def print_quality_changes(changes: list[StatusChange]) -> None:
     """One stderr line per bar now held back (suspect or discarded) by the quality checks."""
     for change in changes:
-        if change.new in ("suspect", "discarded"):
+        if change.new in HELD_BACK:
             err_console.print(
-                f"warning: {change.name} {change.date}: {change.new} ({change.note})",
-                markup=False,
-                highlight=False,
+                f"warning: {describe(change)}", markup=False, highlight=False, soft_wrap=True
             )
 
 
@@ -182,6 +180,7 @@ def _json(rows: list[dict[str, object]]) -> list[dict[str, object]]:
             item["volume"] = int(volume)
         item |= {"final": bool(row["final"]), "source": row["source"]}
         item["fetched_at"] = row["fetched_at"]
+        item |= {"status": row["status"], "quality_note": row["quality_note"]}
         out.append(item)
     return out
 
@@ -191,6 +190,8 @@ def _print_bars(symbol: str, rows: list[dict[str, object]], stored: int) -> None
     title = f"{symbol}: last {len(rows):,} of {stored:,} rows"
     provisional = any(not row["final"] for row in rows)
     caption = f"fetched {fetched}" + ("; * = provisional (session still trading)" * provisional)
+    if any(row["status"] != "ok" for row in rows):
+        caption += "; ! = data-quality status below"
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("date", no_wrap=True)
     for name in ("open", "high", "low", "close", "adj close", "volume"):
@@ -199,5 +200,10 @@ def _print_bars(symbol: str, rows: list[dict[str, object]], stored: int) -> None
     for row in rows:
         numbers = [format_number(row[key], key == "volume") for key in _NUMBERS]
         source = str(row["source"]) + ("" if row["final"] else "[yellow]*[/]")
+        source += "" if row["status"] == "ok" else " [red]![/]"
         table.add_row(str(row["date"]), *numbers, source)
     console.print(table)
+    for row in rows:
+        if row["status"] != "ok":
+            note = f"{row['date']} {row['status']}: {row['quality_note'] or ''}"
+            console.print(f"! {note}", markup=False, highlight=False, soft_wrap=True)

@@ -73,7 +73,7 @@ def print_warnings(report: RefreshReport) -> None:
     """One stderr line per symbol that lost bars, and one per bar held back as suspect."""
     for item in report.symbols:
         for line in item.warnings:
-            err_console.print(f"warning: {line}", markup=False, highlight=False)
+            err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def parse_symbols(texts: list[str]) -> list[str]:

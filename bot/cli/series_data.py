@@ -21,6 +21,7 @@ from bot.cli.common import (
     print_json,
 )
 from bot.cli.groups import series_app
+from bot.cli.prices_data import print_quality_changes
 from bot.config import Settings
 from bot.quality import quality_config, review_series
 from bot.sources.base import SourceError
@@ -61,13 +62,7 @@ def _store_series(
     """Write every series in one transaction, then judge their moves; rows changed per series."""
     with db.atomic():
         changed = {sid: upsert_points(db, values) for sid, values in points.items()}
-    for change in review_series(db, list(points), quality_config(settings)):
-        if change.new in ("suspect", "discarded"):
-            err_console.print(
-                f"warning: {change.name} {change.date}: {change.new} ({change.note})",
-                markup=False,
-                highlight=False,
-            )
+    print_quality_changes(review_series(db, list(points), quality_config(settings)))
     return changed
 
 

@@ -103,10 +103,21 @@ def test_show_json_shape(db_path: Path) -> None:
     assert shown["symbol"] == "XYZ" and shown["rows_stored"] == 3
     [row] = shown["rows"]
     assert list(row) == [
-        "date", "open", "high", "low", "close", "adj_close", "volume", "final", "source",
+        "date",
+        "open",
+        "high",
+        "low",
+        "close",
+        "adj_close",
+        "volume",
+        "final",
+        "source",
         "fetched_at",
-    ]  # fmt: skip
+        "status",
+        "quality_note",
+    ]  # fmt: skip  (issue 9 added the data-quality status and its note)
     assert (row["date"], row["adj_close"], row["close"]) == ("2024-01-05", 52.25, None)
+    assert (row["status"], row["quality_note"]) == ("ok", None)
 
 
 def test_provisional_bar_is_shown_as_such(db_path: Path) -> None:
