@@ -112,6 +112,7 @@ def refresh_prices(
         for item in report.symbols:
             _store_symbol(db, item, result, rebased)
             item.warnings.extend(dropped.get(item.symbol, []))
+            item.warnings.extend(f"{item.symbol} {n}" for n in result.notes.get(item.symbol, []))
     _note_suspects(report, review_prices(db, list(result.bars), quality))
     return report
 
