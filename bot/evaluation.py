@@ -21,7 +21,7 @@ from bot import calendar
 from signals.evaluate import evaluate_rule, last_bar, prime_state
 from signals.legs import DataError, split_expression
 from signals.models import Evaluation, Event, MarketData, RuleState
-from signals.quality import CONFIRMED
+from signals.quality import CONFIRMED, SUSPECT
 from signals.rules import Rule
 from storage.prices import flagged_bars, load_prices
 from storage.rule_state import (
@@ -105,6 +105,7 @@ def check_rules(
         events.extend(evaluation.events)
         if evaluation.state.last_session is not None:
             new_states[rule.id] = evaluation.state
+    checks = with_held_bars(db, rules, checks)
     events = mark_confirmed_late(db, rules, events)
     new_events = _store(db, new_states, prints, events) if persist else []
     last = last_event_by_rule(db)
@@ -114,6 +115,24 @@ def check_rules(
         expected_session=expected,
         primed=tuple(primed),
     )
+
+
+def with_held_bars(
+    db: Database, rules: Sequence[Rule], checks: list[Evaluation]
+) -> list[Evaluation]:
+    """A rule behind its data says which of its bars the quality checks hold back, and why."""
+    held = [(str(r["symbol"]), str(r["date"])) for r in flagged_bars(db, [SUSPECT])]
+    held += [(str(r["series_id"]), str(r["date"])) for r in flagged_points(db, [SUSPECT])]
+    if not held:
+        return checks
+    out = []
+    for rule, check in zip(rules, checks, strict=True):
+        leaves = set(rule_leaves([rule]))
+        notes = [f"{name} {day} held back as suspect" for name, day in held if name in leaves]
+        if notes and check.status != "OK":
+            check = replace(check, reason="; ".join([check.reason, *notes]).strip("; "))
+        out.append(check)
+    return out
 
 
 def mark_confirmed_late(db: Database, rules: Sequence[Rule], events: list[Event]) -> list[Event]:

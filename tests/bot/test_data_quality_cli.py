@@ -76,7 +76,10 @@ def with_suspect_bar(db_path: Path, folder: Path) -> None:
     append(folder, JUMP, 2700.0)
     result = imported(db_path, folder)
     assert f"warning: ^RUT {JUMP}: suspect (one-day move of +30.7 %" in result.stderr
-    assert check(db_path)["new_events"] == []  # never fires on the suspect bar
+    checked = check(db_path)
+    assert checked["new_events"] == []  # never fires on the suspect bar
+    [rule] = [r for r in checked["rules"] if r["id"] == "rut-all-time-high"]
+    assert rule["session"] == CUT and f"^RUT {JUMP} held back as suspect" in rule["reason"]
 
 
 def test_a_confirmed_bar_fires_one_session_late_and_says_so(rut: Path, db_path: Path) -> None:
