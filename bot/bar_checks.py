@@ -42,6 +42,23 @@ def date_problem(day: date, today: date, *, weekdays_only: bool = False) -> str 
     return None if session else f"{day} is not an NYSE session (market holiday)"
 
 
+def calendar_problems(
+    days: Collection[date], today: date, *, weekdays_only: bool = False
+) -> dict[date, str]:
+    """`date_problem` for many dates at once (a file's): set arithmetic, not a loop per date."""
+    future = [day for day in days if day > today]
+    if weekdays_only:
+        odd = [day for day in days if day.weekday() >= 5]
+    else:
+        sessions = nyse.session_days()
+        first, last = nyse.CALENDAR_START, max(sessions)
+        off = set(days).difference(sessions)
+        odd = [d for d in off if d.weekday() >= 5 or first <= d <= last]
+    return {
+        day: str(date_problem(day, today, weekdays_only=weekdays_only)) for day in {*future, *odd}
+    }
+
+
 def values_problem(symbol: str, values: tuple[float | None, ...]) -> str | None:
     """The first impossible value among (open, high, low, close, adj_close, volume)."""
     rate = symbol in RATE_SYMBOLS

@@ -51,6 +51,16 @@ def _sessions() -> _Sessions:
     return _Sessions(days=sorted(hours), hours=hours)
 
 
+def session_days() -> frozenset[date]:
+    """Every NYSE session the calendar knows, for set arithmetic over many dates."""
+    return _session_set()
+
+
+@cache
+def _session_set() -> frozenset[date]:
+    return frozenset(_sessions().hours)
+
+
 def _check_range(day: date) -> None:
     days = _sessions().days
     if not days[0] - timedelta(days=7) <= day <= days[-1]:

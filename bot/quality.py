@@ -11,20 +11,23 @@ the CLI as warning lines, the service through `log_changes`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from sqlite_utils import Database
 
 from bot.config import DEFAULT_LINKS, Settings
 from signals import quality as q
+from signals.models import PriceBar, SeriesPoint
 from storage.prices import bar_status, load_for_review, set_statuses
 from storage.series import load_series, point_statuses, set_point_statuses
 
 log = logging.getLogger(__name__)
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _RANK = {q.CONFIRMED: 1, q.SUSPECT: 2, q.DISCARDED: 3}
 _PERSON = (q.ACCEPTED, q.REJECTED)
 HELD_BACK = (q.SUSPECT, q.DISCARDED)
@@ -58,15 +61,42 @@ def quality_config(settings: Settings) -> q.QualityConfig:
 
 
 def review_prices(
-    db: Database, symbols: Iterable[str], config: q.QualityConfig
+    db: Database,
+    symbols: Iterable[str],
+    config: q.QualityConfig,
+    known: Mapping[str, pd.DataFrame] | None = None,
 ) -> list[StatusChange]:
-    """Judge `symbols` and their linked instruments again; store and log what changed."""
+    """Judge `symbols` and their linked instruments again; store and return what changed.
+
+    `known` may hold frames (`frame_of_bars`) of symbols whose whole cache the caller has in
+    memory (a first import), which spares reading them back from SQLite.
+    """
     judged = _with_links(symbols, config)
-    frames = load_for_review(db, sorted(_with_links(judged, config)))
+    wanted = _with_links(judged, config)
+    known = {name: frame for name, frame in (known or {}).items() if name in wanted}
+    frames = {**load_for_review(db, sorted(wanted - known.keys())), **known}
     changes: list[StatusChange] = []
     for symbol in sorted(judged & frames.keys()):
         changes.extend(_review_symbol(db, symbol, frames, config))
     return changes
+
+
+def frame_of_bars(bars: Sequence[PriceBar]) -> pd.DataFrame:
+    """Close, Adj Close and status (all ok: just stored) of bars, as `load_for_review` gives."""
+    days = np.fromiter((bar.date.toordinal() for bar in bars), dtype=np.int64, count=len(bars))
+    index = pd.DatetimeIndex((days - _EPOCH_ORDINAL).astype("datetime64[D]"), name="date")
+    columns = {
+        "close": np.array([bar.close for bar in bars], dtype=np.float64),
+        "adj_close": np.array([bar.adj_close for bar in bars], dtype=np.float64),
+    }
+    return pd.DataFrame(columns, index=index).assign(status=q.OK)
+
+
+def series_of_points(points: Sequence[SeriesPoint]) -> pd.Series:
+    """Dated values of points, as `load_series` gives them."""
+    days = np.fromiter((p.date.toordinal() for p in points), dtype=np.int64, count=len(points))
+    index = pd.DatetimeIndex((days - _EPOCH_ORDINAL).astype("datetime64[D]"), name="date")
+    return pd.Series([p.value for p in points], index=index, dtype="float64")
 
 
 def _with_links(symbols: Iterable[str], config: q.QualityConfig) -> set[str]:
@@ -98,7 +128,8 @@ def _verdicts(
 ) -> dict[pd.Timestamp, q.Verdict]:
     """The worst verdict per date over Close and Adj Close."""
     frame = frames[symbol]
-    keep = {day: s for day, s in frame["status"].items() if s in _PERSON}
+    person = frame["status"][frame["status"].isin(_PERSON)]
+    keep = dict(zip(person.index, person.to_numpy(), strict=True))
     merged: dict[pd.Timestamp, q.Verdict] = {}
     for column in ("close", "adj_close"):
         if symbol in q.RATE_SYMBOLS:
@@ -134,11 +165,19 @@ def log_changes(changes: Iterable[StatusChange]) -> None:
 
 
 def review_series(
-    db: Database, series_ids: Iterable[str], config: q.QualityConfig
+    db: Database,
+    series_ids: Iterable[str],
+    config: q.QualityConfig,
+    known: Mapping[str, pd.Series] | None = None,
 ) -> list[StatusChange]:
-    """Judge rate series again (P/E snapshots and exempt series are only bounded)."""
+    """Judge rate series again (P/E snapshots and exempt series are only bounded).
+
+    `known` may hold the whole stored history of some series (`series_of_points`).
+    """
     ids = [i for i in series_ids if not i.startswith("pe:") and i not in config.exempt]
-    values = load_series(db, ids, usable_only=False) if ids else {}
+    known = {i: values for i, values in (known or {}).items() if i in ids}
+    missing = [i for i in ids if i not in known]
+    values = {**(load_series(db, missing, usable_only=False) if missing else {}), **known}
     changes: list[StatusChange] = []
     for series_id, series in values.items():
         changes.extend(_review_one_series(db, series_id, series, config))
@@ -150,7 +189,7 @@ def _review_one_series(
 ) -> list[StatusChange]:
     stored_marks = point_statuses(db, series_id)
     person = {day for day, status in stored_marks.items() if status in _PERSON}
-    kept = values[[day.date() not in person for day in values.index]]
+    kept = values.drop(index=[pd.Timestamp(day) for day in person], errors="ignore")
     hold = series_id in config.hold_series
     verdicts = q.judge_rates(kept, config, hold=hold)
     fresh = {day.date(): verdict for day, verdict in verdicts.items()}

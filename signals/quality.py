@@ -142,19 +142,23 @@ def _judge(
     unit: str,
     sigmas: float | None = None,
 ) -> dict[pd.Timestamp, Verdict]:
-    """Walk the candidate moves in order; each is compared with the last bar not discarded."""
+    """Walk the moves beyond the floor in order; each is compared with the last bar kept.
+
+    Only moves beyond the floor (rare) get their typical move computed, which keeps a whole
+    history cheap to judge again after every import or refresh.
+    """
     sigmas = config.sigmas if sigmas is None else sigmas
-    moves = levels.diff()
-    typical = _typical_moves(moves, config)
-    candidates = np.flatnonzero(_implausible(moves, typical, floor, sigmas))
     data = levels.to_numpy(dtype=np.float64)
+    sizes = np.abs(np.diff(data, prepend=np.nan))
+    candidates = np.flatnonzero(np.nan_to_num(sizes, nan=0.0) > floor)
     verdicts: dict[pd.Timestamp, Verdict] = {}
     discarded: set[int] = set()
     for position in candidates:
         day = levels.index[position]
         base = _previous_kept(position, discarded)
         move = data[position] - data[base]
-        if day in keep or not _beyond(move, typical.iloc[position], floor, sigmas):
+        typical = _typical_move(sizes, position, config) if sigmas else 0.0
+        if day in keep or not _beyond(move, typical, floor, sigmas):
             continue
         if _matched(day, move, linked, config.match_ratio):
             continue
@@ -165,22 +169,19 @@ def _judge(
     return verdicts
 
 
-def _typical_moves(moves: pd.Series, config: QualityConfig) -> pd.Series:
-    """One robust standard deviation of the moves before each bar (the bar itself excluded)."""
-    median = moves.abs().rolling(config.window, min_periods=config.min_history).median()
-    return median.shift(1) * _MAD_TO_SIGMA
-
-
-def _implausible(moves: pd.Series, typical: pd.Series, floor: float, sigmas: float) -> np.ndarray:
-    size = moves.abs().to_numpy()
-    limit = np.fmax(sigmas * typical.fillna(np.inf if sigmas else 0.0).to_numpy(), floor)
-    return np.nan_to_num(size, nan=0.0) > limit
+def _typical_move(sizes: np.ndarray, position: int, config: QualityConfig) -> float:
+    """One robust standard deviation of the `window` moves before `position` (NaN if too few)."""
+    recent = sizes[max(position - config.window, 0) : position]
+    recent = recent[~np.isnan(recent)]
+    if len(recent) < config.min_history:
+        return math.nan
+    return float(np.median(recent)) * _MAD_TO_SIGMA
 
 
 def _beyond(move: float, typical: float, floor: float, sigmas: float) -> bool:
     if sigmas and not math.isfinite(typical):
         return False  # too little history to know what is normal for this symbol yet
-    return abs(move) > max(floor, sigmas * (typical if sigmas else 0.0))
+    return abs(move) > max(floor, sigmas * typical)
 
 
 def _previous_kept(position: int, discarded: set[int]) -> int:

@@ -29,10 +29,18 @@ from bot.cli.common import (
     print_json,
 )
 from bot.cli.groups import prices_app
-from bot.quality import HELD_BACK, StatusChange, describe, quality_config, review_prices
+from bot.quality import (
+    HELD_BACK,
+    StatusChange,
+    describe,
+    frame_of_bars,
+    quality_config,
+    review_prices,
+)
 from bot.sources.base import SourceError
 from bot.sources.csv_dir import RowCheck, price_files, read_price_csv, symbol_for
 from signals.models import PriceBar
+from signals.quality import QualityConfig
 from storage.prices import cached_symbols, count_rows, now_utc, tail_rows, upsert_bars
 
 _NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")
@@ -68,11 +76,20 @@ def import_prices(
     check = RowCheck.now(context.settings.weekday_symbols)
     with _progress() as progress:
         imports = _read_files(files, progress, check)
+        cached = {item.symbol: count_rows(context.db, item.symbol) for item in imports}
         _store_files(context.db, imports, progress)
-    config = quality_config(context.settings)
-    changes = review_prices(context.db, [item.symbol for item in imports], config)
+    changes = _review(context.db, imports, cached, quality_config(context.settings))
     _print_import_summary(imports, time.perf_counter() - started)
     print_quality_changes(changes)
+
+
+def _review(
+    db: Database, imports: list[FileImport], cached: dict[str, int], config: QualityConfig
+) -> list[StatusChange]:
+    """Judge the symbols whose rows changed; a first import is judged from memory."""
+    changed = [item for item in imports if item.changed]
+    fresh = {item.symbol: frame_of_bars(item.bars) for item in changed if not cached[item.symbol]}
+    return review_prices(db, [item.symbol for item in changed], config, known=fresh)
 
 
 def _progress() -> Progress:

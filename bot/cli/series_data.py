@@ -23,7 +23,7 @@ from bot.cli.common import (
 from bot.cli.groups import series_app
 from bot.cli.prices_data import print_quality_changes
 from bot.config import Settings
-from bot.quality import quality_config, review_series
+from bot.quality import quality_config, review_series, series_of_points
 from bot.sources.base import SourceError
 from bot.sources.fred import FredSource, update_start
 from bot.sources.series_csv import read_series_file
@@ -59,10 +59,16 @@ def import_series(
 def _store_series(
     db: Database, points: dict[str, list[SeriesPoint]], settings: Settings
 ) -> dict[str, int]:
-    """Write every series in one transaction, then judge their moves; rows changed per series."""
+    """Write every series in one transaction, then judge their moves; rows changed per series.
+
+    A series stored for the first time is judged from memory; one that did not change is not.
+    """
+    cached = last_series_dates(db)
     with db.atomic():
         changed = {sid: upsert_points(db, values) for sid, values in points.items()}
-    print_quality_changes(review_series(db, list(points), quality_config(settings)))
+    fresh = {sid: series_of_points(points[sid]) for sid in points if sid not in cached}
+    ids = [sid for sid, count in changed.items() if count]
+    print_quality_changes(review_series(db, ids, quality_config(settings), known=fresh))
     return changed
 
 

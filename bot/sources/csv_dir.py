@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from bot.bar_checks import WEEKDAY_SYMBOLS, date_problem, today_in_new_york, values_problem
+from bot.bar_checks import WEEKDAY_SYMBOLS, calendar_problems, today_in_new_york, values_problem
 from bot.sources.base import FetchResult, SourceError
 from signals.models import PriceBar
-from signals.quality import ABSURD_PRICE, RATE_SYMBOLS
+from signals.quality import ABSURD_PRICE, RATE_BOUNDS, RATE_SYMBOLS
 
 # Header cell (lower case, spaces and underscores removed) -> PriceBar field.
 _COLUMNS = {
@@ -86,7 +86,7 @@ def parse_price_rows(
     try:
         header = next(reader, None)
         fields = _header_fields(header, name)
-        return list(_bars(reader, fields, symbol, name, check or RowCheck.now()))
+        return _bars(reader, fields, symbol, name, check or RowCheck.now())
     except csv.Error as error:
         line = getattr(reader, "line_num", "?")
         raise SourceError(f"{name}, line {line}: {error}") from None
@@ -113,11 +113,13 @@ def _header_fields(header: list[str] | None, name: str) -> list[str]:
 
 def _bars(
     reader: Iterator[list[str]], fields: list[str], symbol: str, name: str, check: RowCheck
-) -> Iterator[PriceBar]:
+) -> list[PriceBar]:
     width = len(fields) + 1
-    # Position of each file column among PriceBar's six values, so a bar is built positionally.
-    slots = [(_FIELDS.index(field), field) for field in fields]
+    # Position of each file column among PriceBar's six values, so a bar is built positionally,
+    # and the open interval each value must lie in (checked inline: this loop is the hot path).
+    slots = [(_FIELDS.index(field), field, *_bounds(symbol, field)) for field in fields]
     seen: dict[date, int] = {}
+    bars = []
     for row in reader:
         line = getattr(reader, "line_num", 0)
         if not row:
@@ -127,31 +129,40 @@ def _bars(
         day = _parse_date(row[0], name, line)
         note_date(seen, day, name, line)
         values: list[float | None] = [None] * 6
-        for (slot, field), cell in zip(slots, row[1:], strict=True):
+        for (slot, field, low, high), cell in zip(slots, row[1:], strict=True):
             if cell:
-                values[slot] = _fast_number(cell, field, name, line)
+                value = values[slot] = _fast_number(cell, field, name, line)
+                if value is not None and not low < value < high:
+                    _refuse_values(symbol, values, f"{name}, line {line}")
         if values != _EMPTY:
-            _check_row(symbol, day, values, check, f"{name}, line {line}")
-            yield PriceBar(symbol, day, *values, True, "csv")
+            bars.append(PriceBar(symbol, day, *values, True, "csv"))
+    _check_dates(symbol, seen, check, name)
+    return bars
 
 
-def _check_row(
-    symbol: str, day: date, values: list[float | None], check: RowCheck, where: str
-) -> None:
-    """SourceError for a row off the calendar, in the future, or with an impossible value."""
-    weekdays = symbol in check.weekday_symbols
-    problem = date_problem(day, check.today, weekdays_only=weekdays)
-    if problem is None and not _plausible(symbol, values):
-        problem = values_problem(symbol, tuple(values))
+def _bounds(symbol: str, field: str) -> tuple[float, float]:
+    """Values outside this open interval get the full check (and are then refused)."""
+    if field == "volume":
+        return (-0.5, math.inf)
+    if symbol in RATE_SYMBOLS:
+        low, high = RATE_BOUNDS
+        return (low - 1e-9, high + 1e-9)
+    return (0.0, ABSURD_PRICE)
+
+
+def _refuse_values(symbol: str, values: list[float | None], where: str) -> None:
+    problem = values_problem(symbol, tuple(values))
     if problem is not None:
         raise SourceError(f"{where}: {symbol} {problem}")
 
 
-def _plausible(symbol: str, values: list[float | None]) -> bool:
-    """The fast common case: every price positive and below absurd (finite already)."""
-    if symbol in RATE_SYMBOLS or (values[5] is not None and values[5] < 0):
-        return False
-    return all(v is None or 0 < v < ABSURD_PRICE for v in values[:5])
+def _check_dates(symbol: str, seen: dict[date, int], check: RowCheck, name: str) -> None:
+    """SourceError naming the first line dated off the calendar or in the future."""
+    weekdays = symbol in check.weekday_symbols
+    problems = calendar_problems(seen.keys(), check.today, weekdays_only=weekdays)
+    if problems:
+        day = min(problems, key=seen.__getitem__)
+        raise SourceError(f"{name}, line {seen[day]}: {symbol} {problems[day]}")
 
 
 def note_date(seen: dict[date, int], day: date, name: str, line: int) -> None:

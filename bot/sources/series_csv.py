@@ -17,7 +17,7 @@ from bot.bar_checks import today_in_new_york
 from bot.sources.base import SourceError
 from bot.sources.csv_dir import note_date, parse_number, read_csv_text
 from signals.models import SeriesPoint
-from signals.quality import value_problem
+from signals.quality import ABSURD_PRICE, RATE_BOUNDS, value_problem
 
 _DATE_HEADERS = frozenset({"date", "observation_date"})
 
@@ -74,8 +74,12 @@ def _screened(
     kept: dict[str, list[SeriesPoint]] = {}
     for sid, items in points.items():
         kept[sid] = []
+        # P/E must be positive; rates may be zero or negative within RATE_BOUNDS.
+        low, high = (1e-12, ABSURD_PRICE) if sid.lower().startswith("pe:") else RATE_BOUNDS
         for point, line in items:
-            problem = point_problem(point, today)
+            # The common case inline (this loop sees every point); the message only when needed.
+            fine = point.date <= today and low <= point.value <= high
+            problem = None if fine else point_problem(point, today)
             if problem is None:
                 kept[sid].append(point)
             elif dropped is None:
