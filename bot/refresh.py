@@ -111,7 +111,8 @@ def refresh_prices(
     with db.atomic():
         for item in report.symbols:
             _store_symbol(db, item, result, rebased)
-            item.warnings.extend(dropped.get(item.symbol, []))
+            if item.error is None:  # a symbol with nothing storable says so in its error
+                item.warnings.extend(dropped.get(item.symbol, []))
             item.warnings.extend(f"{item.symbol} {n}" for n in result.notes.get(item.symbol, []))
     _note_suspects(report, review_prices(db, list(result.bars), quality))
     return report

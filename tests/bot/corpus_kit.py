@@ -106,11 +106,18 @@ PRICES = ("Close", "Adj Close")
 
 @dataclass(frozen=True)
 class Variant:
-    """One corruption of the clean copy."""
+    """One corruption of the clean copy.
+
+    `single_day`: one bad value, which may cost no real event (a hole of many sessions may).
+    `fresh`: import the whole damaged copy into an empty cache instead of importing the
+    changed files over the clean cache (needed when the corruption deletes rows).
+    """
 
     name: str
     corrupt: Callable[[Path], None]
     refused: bool
+    single_day: bool = True
+    fresh: bool = False
 
 
 def _scale(name: str, factor: float, day: str = DAY, columns: tuple[str, ...] = PRICES):
