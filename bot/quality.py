@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,8 @@ from storage.series import load_series, point_statuses, set_point_statuses
 log = logging.getLogger(__name__)
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# History loaded before the first bar judged again: the typical move needs 60 sessions.
+HISTORY_FOR_REVIEW = timedelta(days=200)
 _RANK = {q.CONFIRMED: 1, q.SUSPECT: 2, q.DISCARDED: 3}
 _PERSON = (q.ACCEPTED, q.REJECTED)
 HELD_BACK = (q.SUSPECT, q.DISCARDED)
@@ -65,19 +67,22 @@ def review_prices(
     symbols: Iterable[str],
     config: q.QualityConfig,
     known: Mapping[str, pd.DataFrame] | None = None,
+    since: date | None = None,
 ) -> list[StatusChange]:
     """Judge `symbols` and their linked instruments again; store and return what changed.
 
     `known` may hold frames (`frame_of_bars`) of symbols whose whole cache the caller has in
-    memory (a first import), which spares reading them back from SQLite.
+    memory (a first import), which spares reading them back from SQLite. With `since` (an
+    incremental refresh) only bars from that date are judged again, on enough history before.
     """
     judged = _with_links(symbols, config)
     wanted = _with_links(judged, config)
     known = {name: frame for name, frame in (known or {}).items() if name in wanted}
-    frames = {**load_for_review(db, sorted(wanted - known.keys())), **known}
+    start = None if since is None else since - HISTORY_FOR_REVIEW
+    frames = {**load_for_review(db, sorted(wanted - known.keys()), start), **known}
     changes: list[StatusChange] = []
     for symbol in sorted(judged & frames.keys()):
-        changes.extend(_review_symbol(db, symbol, frames, config))
+        changes.extend(_review_symbol(db, symbol, frames, config, since))
     return changes
 
 
@@ -105,7 +110,11 @@ def _with_links(symbols: Iterable[str], config: q.QualityConfig) -> set[str]:
 
 
 def _review_symbol(
-    db: Database, symbol: str, frames: dict[str, pd.DataFrame], config: q.QualityConfig
+    db: Database,
+    symbol: str,
+    frames: dict[str, pd.DataFrame],
+    config: q.QualityConfig,
+    since: date | None,
 ) -> list[StatusChange]:
     frame = frames[symbol]
     stored = frame["status"]
@@ -116,7 +125,10 @@ def _review_symbol(
         fresh[day], notes[day] = verdict.status, verdict.note
     person = stored.isin(_PERSON)
     fresh[person] = stored[person]
-    changed = fresh.index[(fresh != stored).to_numpy()]
+    differs = (fresh != stored).to_numpy()
+    if since is not None:  # older statuses were judged on their own history: leave them be
+        differs = differs & (frame.index >= pd.Timestamp(since))
+    changed = fresh.index[differs]
     marks = [(day.date(), str(fresh[day]), str(notes[day])) for day in changed]
     if marks:
         set_statuses(db, symbol, marks)

@@ -114,8 +114,16 @@ def refresh_prices(
             if item.error is None:  # a symbol with nothing storable says so in its error
                 item.warnings.extend(dropped.get(item.symbol, []))
             item.warnings.extend(f"{item.symbol} {n}" for n in result.notes.get(item.symbol, []))
-    _note_suspects(report, review_prices(db, list(result.bars), quality))
+    _note_suspects(report, review_bars(db, result, quality))
     return report
+
+
+def review_bars(db: Database, result: FetchResult, quality: QualityConfig) -> list:
+    """Judge again the bars just stored (from the session before the earliest one)."""
+    if not result.bars:
+        return []
+    first = min(bars[0].date for bars in result.bars.values())
+    return review_prices(db, list(result.bars), quality, since=first - timedelta(days=7))
 
 
 def refetch_suspects(db: Database, starts: dict[str, date]) -> dict[str, date]:

@@ -175,14 +175,18 @@ def tail_rows(db: Database, symbol: str, limit: int) -> list[dict[str, object]]:
     return [dict(row) for row in rows]
 
 
-def load_for_review(db: Database, symbols: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """Close, Adj Close and status of every bar of `symbols` (all statuses), oldest first."""
+def load_for_review(
+    db: Database, symbols: Sequence[str], start: date | None = None
+) -> dict[str, pd.DataFrame]:
+    """Close, Adj Close and status of the bars of `symbols` from `start` (all statuses)."""
     marks = ", ".join("?" for _ in symbols)
+    since = "" if start is None else " AND date >= ?"
     sql = (
         "SELECT symbol, date, close, adj_close, status FROM prices"  # noqa: S608
-        f" WHERE symbol IN ({marks}) ORDER BY symbol, date"
+        f" WHERE symbol IN ({marks}){since} ORDER BY symbol, date"
     )
-    frame = pd.read_sql_query(sql, db.conn, params=list(symbols))
+    params = [*symbols, *([] if start is None else [start.isoformat()])]
+    frame = pd.read_sql_query(sql, db.conn, params=params)
     frame["date"] = pd.to_datetime(frame["date"])
     frame[["close", "adj_close"]] = frame[["close", "adj_close"]].astype("float64")
     return {
