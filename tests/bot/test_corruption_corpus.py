@@ -141,6 +141,12 @@ def test_the_guards_change_no_event_of_the_clean_backtest_since_2000(
     assert count_rows(db) > 0 and guarded == raw
     crash = {e for e in raw if "2020-03-01" <= e[2] <= "2020-04-30"}
     assert crash, "March 2020 must have events to keep on time"
+    # On time: no real bar since 2000 was even held back (linked instruments confirmed them).
+    held = db.execute("SELECT count(*) FROM prices WHERE status != 'ok' AND date >= '2000'")
+    points = db.execute(
+        "SELECT series_id, date FROM series WHERE status NOT IN ('ok', 'confirmed')"
+    )
+    assert (held.fetchone()[0], points.fetchall()) == (0, [])
 
 
 def _events(rules: list, market: MarketData) -> set[Event]:
