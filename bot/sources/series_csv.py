@@ -52,10 +52,9 @@ def parse_series_csv(
         header = next(reader, None)
         columns = _value_columns(header, name)
         ids, keep = _choose_ids(columns, name, series_id, stem)
-        points = _read_points(reader, ids, keep, name, source)
+        return _read_points(reader, ids, keep, _Screen(name, source, dropped))
     except csv.Error as error:
         raise SourceError(f"{name}, line {reader.line_num}: {error}") from None
-    return _screened(points, name, dropped)
 
 
 def point_problem(point: SeriesPoint, today: date) -> str | None:
@@ -67,26 +66,27 @@ def point_problem(point: SeriesPoint, today: date) -> str | None:
     return None if problem is None else f"{point.series_id} {point.date}: {problem}"
 
 
-def _screened(
-    points: dict[str, list[tuple[SeriesPoint, int]]], name: str, dropped: list[str] | None
-) -> dict[str, list[SeriesPoint]]:
-    today = today_in_new_york()
-    kept: dict[str, list[SeriesPoint]] = {}
-    for sid, items in points.items():
-        kept[sid] = []
-        # P/E must be positive; rates may be zero or negative within RATE_BOUNDS.
-        low, high = (1e-12, ABSURD_PRICE) if sid.lower().startswith("pe:") else RATE_BOUNDS
-        for point, line in items:
-            # The common case inline (this loop sees every point); the message only when needed.
-            fine = point.date <= today and low <= point.value <= high
-            problem = None if fine else point_problem(point, today)
-            if problem is None:
-                kept[sid].append(point)
-            elif dropped is None:
-                raise SourceError(f"{name}, line {line}: {problem}")
-            else:
-                dropped.append(problem)
-    return kept
+class _Screen:
+    """Where points are read from, and what happens to one that may never be stored."""
+
+    def __init__(self, name: str, source: str, dropped: list[str] | None) -> None:
+        self.name, self.source, self.dropped = name, source, dropped
+        self.today = today_in_new_york()
+
+    @staticmethod
+    def bounds(series_id: str) -> tuple[float, float]:
+        """P/E must be positive; rates may be zero or negative within RATE_BOUNDS."""
+        return (1e-12, ABSURD_PRICE) if series_id.lower().startswith("pe:") else RATE_BOUNDS
+
+    def refuse(self, point: SeriesPoint, line: int) -> bool:
+        """True when `point` must be left out (raising instead when nothing may be dropped)."""
+        problem = point_problem(point, self.today)
+        if problem is None:
+            return False
+        if self.dropped is None:
+            raise SourceError(f"{self.name}, line {line}: {problem}")
+        self.dropped.append(problem)
+        return True
 
 
 def _value_columns(header: list[str] | None, name: str) -> list[str]:
@@ -120,13 +120,13 @@ def _choose_ids(
 
 
 def _read_points(
-    reader: Iterator[list[str]], ids: list[str], keep: list[bool], name: str, source: str
-) -> dict[str, list[tuple[SeriesPoint, int]]]:
-    points: dict[str, list[tuple[SeriesPoint, int]]] = {
-        sid: [] for sid, k in zip(ids, keep, strict=True) if k
-    }
+    reader: Iterator[list[str]], ids: list[str], keep: list[bool], screen: _Screen
+) -> dict[str, list[SeriesPoint]]:
+    points: dict[str, list[SeriesPoint]] = {sid: [] for sid, k in zip(ids, keep, strict=True) if k}
+    columns = [(sid, wanted, *screen.bounds(sid)) for sid, wanted in zip(ids, keep, strict=True)]
     seen: dict[date, int] = {}
     width = len(ids) + 1
+    name, today = screen.name, screen.today
     for row in reader:
         line = getattr(reader, "line_num", 0)
         if not row:
@@ -135,10 +135,13 @@ def _read_points(
             raise SourceError(f"{name}, line {line}: expected {width} fields, found {len(row)}")
         day = _parse_day(row[0], name, line)
         note_date(seen, day, name, line)
-        for sid, wanted, cell in zip(ids, keep, row[1:], strict=True):
+        for (sid, wanted, low, high), cell in zip(columns, row[1:], strict=True):
             value = _parse_value(cell, name, line)  # checked even when not kept
             if wanted and value is not None:
-                points[sid].append((SeriesPoint(sid, day, value, source), line))
+                point = SeriesPoint(sid, day, value, screen.source)
+                # The common case inline (this loop sees every point); the full check if not.
+                if (day <= today and low <= value <= high) or not screen.refuse(point, line):
+                    points[sid].append(point)
     return points
 
 
