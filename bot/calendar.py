@@ -51,13 +51,9 @@ def _sessions() -> _Sessions:
     return _Sessions(days=sorted(hours), hours=hours)
 
 
+@cache
 def session_days() -> frozenset[date]:
     """Every NYSE session the calendar knows, for set arithmetic over many dates."""
-    return _session_set()
-
-
-@cache
-def _session_set() -> frozenset[date]:
     return frozenset(_sessions().hours)
 
 
