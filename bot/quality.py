@@ -2,8 +2,9 @@
 
 Every writer of prices or series (import, `prices update`, the service's refresh, a chat
 command fetching a symbol) calls `review_prices` / `review_series` after storing: the symbols
-written and their linked instruments are judged again over their whole history, which is
-cheap (vectorised) and makes the status a pure function of the stored data. A person's
+written and their linked instruments are judged again (an import over their whole history, an
+incremental refresh from just before what it fetched), so a status always follows from the
+stored data: a suspect bar becomes confirmed or discarded once the next bar is stored. A person's
 verdict (`prices accept` / `prices reject`) is never overridden. Callers report the changes:
 the CLI as warning lines, the service through `log_changes`.
 """
