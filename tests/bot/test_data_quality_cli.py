@@ -155,3 +155,16 @@ def test_a_fed_target_change_waits_for_the_next_point(tmp_path: Path, db_path: P
     [event] = json.loads(run.stdout)["new_events"]
     assert (event["date"], event["direction"]) == ("2024-09-18", "down")
     assert "Confirmed one session late" in event["description"]
+
+
+def test_review_judges_bars_stored_before_the_checks_existed(rut: Path, db_path: Path) -> None:
+    imported(db_path, rut)
+    db = open_db(db_path)  # as an older version stored it: a x10 tick, status ok
+    db.execute(
+        "UPDATE prices SET close = close * 10, adj_close = adj_close * 10 WHERE date = ?", [CUT]
+    )
+    db.conn.commit()
+    result = invoke(db_path, "prices", "review")
+    assert result.exit_code == 0 and "1 status change(s)" in result.stdout
+    assert f"warning: ^RUT {CUT}: suspect (one-day move of +" in result.stderr
+    assert "0 status change(s)" in invoke(db_path, "prices", "review").stdout
