@@ -23,7 +23,6 @@ import pandas as pd
 OK, SUSPECT, CONFIRMED, DISCARDED = "ok", "suspect", "confirmed", "discarded"
 ACCEPTED, REJECTED = "accepted", "rejected"  # a person's verdict; the checks never undo it
 USABLE = (OK, CONFIRMED, ACCEPTED)
-AUTOMATIC = (OK, SUSPECT, CONFIRMED, DISCARDED)
 
 # Yahoo symbols quoted as a yield in percent, not as a price (zero and negative are possible).
 RATE_SYMBOLS = frozenset({"^IRX", "^FVX", "^TNX", "^TYX"})
