@@ -4,10 +4,10 @@ Two kinds of check. `value_problem` refuses a value no market can print (NaN, in
 negative prices, absurd magnitudes, rates outside plausible levels). `judge_prices` and
 `judge_rates` look at moves: a move far outside the instrument's own recent volatility AND
 beyond a floor AND not matched by a linked instrument (IWM with ^RUT, ...) is implausible.
-An implausible bar is *suspect* while it is the newest; the next bar decides: when it holds
-the new level (closer to it than to the old one) the bar is *confirmed*, when it goes back the
-bar is *discarded* (a bad tick). A single bad tick therefore never reaches a rule, and a real
-move no linked instrument confirms is merely one session late.
+An implausible bar is *suspect* while it is the newest; the next bar decides: when it keeps
+more than a fifth of the move the bar is *confirmed*, when it undoes the rest the bar is
+*discarded* (a bad tick). A single bad tick therefore never reaches a rule, and a real move
+no linked instrument confirms is merely one session late.
 """
 
 from __future__ import annotations
