@@ -51,6 +51,12 @@ def _sessions() -> _Sessions:
     return _Sessions(days=sorted(hours), hours=hours)
 
 
+@cache
+def session_days() -> frozenset[date]:
+    """Every NYSE session the calendar knows, for set arithmetic over many dates."""
+    return frozenset(_sessions().hours)
+
+
 def _check_range(day: date) -> None:
     days = _sessions().days
     if not days[0] - timedelta(days=7) <= day <= days[-1]:

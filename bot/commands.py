@@ -22,11 +22,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot import parsing
+from bot.bar_checks import screen_bars, today_in_new_york
 from bot.config import Settings
 from bot.health import collect_health, render_lines
 from bot.help_text import help_reply
 from bot.on_call import OnCallCommands, make_actor
 from bot.parsing import CommandError
+from bot.quality import log_changes, quality_config, review_prices
 from bot.replies import (
     Actor,
     HelpReply,
@@ -133,13 +135,15 @@ class Commands(OnCallCommands):
         except Exception as error:  # a source's failure is reported, never a crash
             log.warning("fetching %s from %s failed: %s", symbol, self.source.name, error)
             raise CommandError(f"Could not fetch {symbol} from {self.source.name}.") from None
-        bars = [bar for bar in result.bars.get(symbol, []) if bar.has_value()]
+        fetched = [bar for bar in result.bars.get(symbol, []) if bar.has_value()]
+        bars = screen_bars(fetched, today_in_new_york()).bars  # never store an impossible bar
         if not bars:
             known = price_store.cached_symbols(self.db)
             reason = parsing.one_line(result.failures.get(symbol, "no data"), 80)
             hint = parsing.suggestion(symbol, known)
             raise CommandError(f"No data for {symbol} ({self.source.name}: {reason}).{hint}")
         price_store.upsert_bars(self.db, bars)
+        log_changes(review_prices(self.db, [symbol], quality_config(self.settings)))
         return f"{symbol} was not cached: fetched {len(bars)} bars from {self.source.name}."
 
     # /signals, /signal ID

@@ -19,6 +19,8 @@ CommaList = Annotated[tuple[str, ...], NoDecode]
 DEFAULT_DB = Path("rotation.db")
 DEFAULT_FRED_URL = "https://fred.stlouisfed.org/graph/fredgraph.csv"
 # Yahoo symbols: letters, digits, `.`, `-`, `=`; indices start with `^` (^GSPC, BRK-B, EURUSD=X).
+# Instruments that track each other: a real move of one shows in the others the same day.
+DEFAULT_LINKS = (("^RUT", "IWM", "IWC", "IJR"), ("^GSPC", "SPY", "OEF", "IWB", "RSP", "QQQ"))
 SYMBOL_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
 
 
@@ -54,6 +56,23 @@ class Settings(BaseSettings):
     yahoo_url: str | None = Field(None, validation_alias="ROTATION_YAHOO_URL")
     fred_url: str = Field(DEFAULT_FRED_URL, validation_alias="FRED_CSV_URL")
     fred_series: CommaList = Field(("DFEDTARU", "DGS10", "DGS3MO"), validation_alias="FRED_SERIES")
+
+    # Data quality (README "Data quality"): when a move is suspect, and who confirms it
+    suspect_sigmas: float = Field(10.0, gt=0, le=100, validation_alias="ROTATION_SUSPECT_SIGMAS")
+    suspect_floor_pct: float = Field(
+        8.0, gt=0, le=100, validation_alias="ROTATION_SUSPECT_FLOOR_PCT"
+    )
+    linked_symbols: Annotated[tuple[tuple[str, ...], ...], NoDecode] = Field(
+        DEFAULT_LINKS,
+        validation_alias="ROTATION_LINKED_SYMBOLS",
+    )
+    rate_jump_bps: float = Field(75.0, gt=0, le=5000, validation_alias="ROTATION_RATE_JUMP_BPS")
+    hold_series: CommaList = Field(
+        ("DFEDTARU", "DFEDTARL"), validation_alias="ROTATION_HOLD_SERIES"
+    )
+    quality_exempt: CommaList = Field(("^VIX", "DFF"), validation_alias="ROTATION_QUALITY_EXEMPT")
+    # Symbols not on the NYSE calendar: only weekends and future dates are refused for them.
+    weekday_symbols: CommaList = Field(("^VIX",), validation_alias="ROTATION_WEEKDAY_SYMBOLS")
 
     # Discord
     discord_bot_token: SecretStr | None = Field(None, validation_alias="DISCORD_BOT_TOKEN")
@@ -110,6 +129,9 @@ class Settings(BaseSettings):
         "discord_channel_ids",
         "discord_admin_ids",
         "slack_admin_ids",
+        "hold_series",
+        "quality_exempt",
+        "weekday_symbols",
         mode="before",
     )
     @classmethod
@@ -130,6 +152,15 @@ class Settings(BaseSettings):
                 f"invalid symbols {', '.join(bad)} (letters, digits, . - =, or ^ first)"
             )
         return symbols
+
+    @field_validator("linked_symbols", mode="before")
+    @classmethod
+    def split_groups(cls, value: object) -> object:
+        """`^RUT IWM IWC; ^GSPC SPY`: groups separated by `;`, members by spaces or commas."""
+        if not isinstance(value, str):
+            return value
+        groups = (group.replace(",", " ").split() for group in value.split(";"))
+        return tuple(tuple(s.upper() for s in group) for group in groups if group)
 
     @field_validator("history_start", mode="before")
     @classmethod

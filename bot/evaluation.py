@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cache
 
@@ -22,8 +22,9 @@ from bot import calendar
 from signals.evaluate import evaluate_rule, last_bar, prime_state
 from signals.legs import DataError, split_expression
 from signals.models import Evaluation, Event, MarketData, RuleState
+from signals.quality import CONFIRMED, SUSPECT
 from signals.rules import Rule
-from storage.prices import load_prices
+from storage.prices import flagged_bars, load_prices
 from storage.rule_state import (
     has_event,
     last_event_by_rule,
@@ -32,7 +33,7 @@ from storage.rule_state import (
     record_events,
     save_states,
 )
-from storage.series import load_series
+from storage.series import flagged_points, load_series
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ def check_rules(
         events.extend(evaluation.events)
         if evaluation.state.last_session is not None:
             new_states[rule.id] = evaluation.state
+    checks = with_held_bars(db, rules, checks)
+    events = mark_confirmed_late(db, rules, events)
     new_events = _store(db, new_states, prints, events) if persist else []
     last = last_event_by_rule(db)
     return CheckReport(
@@ -120,6 +123,48 @@ def check_rules(
         expected_session=expected,
         primed=tuple(primed),
     )
+
+
+def with_held_bars(
+    db: Database, rules: Sequence[Rule], checks: list[Evaluation]
+) -> list[Evaluation]:
+    """A rule behind its data says which of its bars the quality checks hold back, and why."""
+    held = [(str(r["symbol"]), str(r["date"])) for r in flagged_bars(db, [SUSPECT])]
+    held += [(str(r["series_id"]), str(r["date"])) for r in flagged_points(db, [SUSPECT])]
+    if not held:
+        return checks
+    out = []
+    for rule, check in zip(rules, checks, strict=True):
+        leaves = set(rule_leaves([rule]))
+        notes = [f"{name} {day} held back as suspect" for name, day in held if name in leaves]
+        if notes and check.status != "OK":
+            check = replace(check, reason="; ".join([check.reason, *notes]).strip("; "))
+        out.append(check)
+    return out
+
+
+def mark_confirmed_late(db: Database, rules: Sequence[Rule], events: list[Event]) -> list[Event]:
+    """Say so in events on a bar the quality checks held back until the next session."""
+    if not events:
+        return events
+    held = {(str(r["symbol"]), str(r["date"])) for r in flagged_bars(db, [CONFIRMED])}
+    held |= {(str(r["series_id"]), str(r["date"])) for r in flagged_points(db, [CONFIRMED])}
+    by_id = {rule.id: rule for rule in rules}
+    return [_late(event, by_id.get(event.rule_id), held) for event in events]
+
+
+def _late(event: Event, rule: Rule | None, held: set[tuple[str, str]]) -> Event:
+    day = event.date.isoformat()
+    names = [leaf for leaf in rule_leaves([rule]) if (leaf, day) in held] if rule else []
+    if not names:
+        return event
+    note = (
+        f"Confirmed one session late: the move of {', '.join(names)} on {day} was held as "
+        "suspect until the next session confirmed its level."
+    )
+    description = f"{event.description}\n{note}" if event.description else note
+    fields = (*event.fields, ("Data check", "confirmed one session late"))
+    return replace(event, description=description, fields=fields)
 
 
 def _starting_state(

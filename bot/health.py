@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from bot import calendar
 from bot.config import Settings
-from storage import prices, service_state
+from storage import prices, series, service_state
 from storage.db import open_db
 from storage.outbox import STATUSES
 
@@ -53,6 +53,8 @@ class Health:
     service_running: bool
     outbox: dict[str, int] | None
     problems: list[str] = field(default_factory=list)
+    # Bars and points held back by the data-quality checks until confirmed (or a person decides)
+    suspect: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -81,9 +83,33 @@ def collect_health(db: Database, now: datetime, settings: Settings) -> Health:
         service=state,
         service_running=_running(state, now),
         outbox=outbox_counts(db),
+        suspect=suspect_data(db),
     )
     health.problems.extend(find_problems(health, now, settings))
     return health
+
+
+def suspect_data(db: Database) -> list[dict[str, Any]]:
+    """Every suspect bar and point: name, date, value and why (oldest first)."""
+    bars = [
+        {
+            "symbol": r["symbol"],
+            "date": r["date"],
+            "value": r["adj_close"] or r["close"],
+            "note": r["quality_note"],
+        }
+        for r in prices.flagged_bars(db, ["suspect"])
+    ]
+    points = [
+        {
+            "symbol": r["series_id"],
+            "date": r["date"],
+            "value": r["value"],
+            "note": r["quality_note"],
+        }
+        for r in series.flagged_points(db, ["suspect"])
+    ]
+    return sorted(bars + points, key=lambda row: (row["date"], row["symbol"]))
 
 
 def read_health(path: Path, now: datetime, settings: Settings) -> Health:
@@ -173,4 +199,8 @@ def render_lines(health: Health) -> list[str]:
     for symbol in health.symbols:
         behind = f"{symbol.sessions_behind} behind" if symbol.stale else "fresh"
         lines.append(f"  {symbol.symbol:<8} {symbol.last_final_date or '-'}  {behind}")
+    if health.suspect:
+        lines.append(f"suspect, held back until confirmed: {len(health.suspect)}")
+    for row in health.suspect:
+        lines.append(f"  {row['symbol']:<8} {row['date']}  {row['note']}")
     return lines

@@ -27,6 +27,7 @@ from bot import (
     digest,
     evaluation,
     notifiers,
+    quality,
     refresh,
     rules_file,
     universe,
@@ -117,9 +118,13 @@ class ServiceJobs:
             history_start=self.settings.history_start,
             overlap_sessions=self.settings.refresh_overlap_sessions,
             today=calendar.new_york_date(now),
+            quality=quality.quality_config(self.settings),
+            weekday_symbols=self.settings.weekday_symbols,
         )
         for symbol, reason in report.failures.items():
             log.warning("refresh of %s failed: %s", symbol, reason)
+        for line in (line for item in report.symbols for line in item.warnings):
+            log.warning("data quality: %s", line)
         return f"{report.rows_changed} rows changed, {len(report.failures)} failed"
 
     def _intraday(self, db: Database, now: datetime) -> str:
@@ -242,6 +247,8 @@ class ServiceJobs:
                 log.warning("FRED refresh of %s failed: %s", series_id, error)
                 continue
             changed += series.upsert_points(db, points)
+        config = quality.quality_config(self.settings)
+        quality.log_changes(quality.review_series(db, self.settings.fred_series, config))
         return changed, failed
 
 

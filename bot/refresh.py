@@ -19,10 +19,20 @@ import pandas as pd
 from sqlite_utils import Database
 
 from bot import calendar as nyse
+from bot.bar_checks import WEEKDAY_SYMBOLS, screen_bars
+from bot.quality import DEFAULT_CONFIG, describe, notable, review_prices
 from bot.sources.base import FetchResult, PriceSource
 from signals.holes import HOLE_TOLERANCE, Hole, find_holes
 from signals.models import PriceBar, SeriesPoint
-from storage.prices import date_gaps, first_dates, last_dates, load_prices, upsert_bars
+from signals.quality import SUSPECT, QualityConfig
+from storage.prices import (
+    date_gaps,
+    first_dates,
+    flagged_bars,
+    last_dates,
+    load_prices,
+    upsert_bars,
+)
 from storage.series import upsert_points
 
 # Relative difference above which a re-served bar counts as re-based, not float noise.
@@ -42,6 +52,7 @@ class SymbolRefresh:
     rebased: bool = False
     holes: list[str] = field(default_factory=list)  # holes in the cache this fetch back-fills
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # bars dropped or held back as suspect
 
 
 @dataclass
@@ -93,13 +104,20 @@ def refresh_prices(
     history_start: date,
     overlap_sessions: int,
     today: date,
+    quality: QualityConfig = DEFAULT_CONFIG,
+    weekday_symbols: Sequence[str] = WEEKDAY_SYMBOLS,
 ) -> RefreshReport:
-    """Fetch what is missing (plus overlap) for each symbol and upsert it in one transaction."""
-    starts = plan_starts(db, symbols, history_start, overlap_sessions, today)
+    """Fetch what is missing (plus overlap) for each symbol and upsert it in one transaction.
+
+    Bars no source may store (off the calendar, future, impossible values) are dropped with one
+    warning per symbol; the symbols stored are then judged again by the quality checks.
+    """
+    starts = refetch_suspects(db, plan_starts(db, symbols, history_start, overlap_sessions, today))
     holes = cached_holes(db, symbols)
     for symbol, found in holes.items():
         starts[symbol] = min(starts[symbol], found[0].first_missing)  # fetch the hole again
     result = source.fetch(starts)
+    dropped = drop_unstorable(result, today, weekday_symbols)
     rebased = refetch_rebased(db, source, result)
     report = RefreshReport([SymbolRefresh(symbol, starts[symbol]) for symbol in symbols])
     for item in report.symbols:
@@ -107,7 +125,51 @@ def refresh_prices(
     with db.atomic():
         for item in report.symbols:
             _store_symbol(db, item, result, rebased)
+            if item.error is None:  # a symbol with nothing storable says so in its error
+                item.warnings.extend(dropped.get(item.symbol, []))
+            item.warnings.extend(f"{item.symbol} {n}" for n in result.notes.get(item.symbol, []))
+    _note_suspects(report, review_bars(db, result, quality))
     return report
+
+
+def review_bars(db: Database, result: FetchResult, quality: QualityConfig) -> list:
+    """Judge again the bars just stored (from the session before the earliest one)."""
+    if not result.bars:
+        return []
+    first = min(bars[0].date for bars in result.bars.values())
+    return review_prices(db, list(result.bars), quality, since=first - timedelta(days=7))
+
+
+def refetch_suspects(db: Database, starts: dict[str, date]) -> dict[str, date]:
+    """Start early enough to fetch every suspect bar again: the source may have corrected it."""
+    for row in flagged_bars(db, [SUSPECT]):
+        symbol, day = str(row["symbol"]), date.fromisoformat(str(row["date"]))
+        if symbol in starts:
+            starts[symbol] = min(starts[symbol], day)
+    return starts
+
+
+def drop_unstorable(result: FetchResult, today: date, weekdays: Sequence[str]) -> dict[str, list]:
+    """Remove bars that may never be stored; one warning line per symbol that lost some."""
+    warnings: dict[str, list[str]] = {}
+    for symbol, bars in list(result.bars.items()):
+        screened = screen_bars(bars, today, weekdays)
+        line = screened.warning(symbol)
+        if line is not None:
+            warnings[symbol] = [line]
+        if screened.bars:
+            result.bars[symbol] = screened.bars
+        else:
+            del result.bars[symbol]
+            result.failures[symbol] = f"no storable bars ({line})"
+    return warnings
+
+
+def _note_suspects(report: RefreshReport, changes: list) -> None:
+    names = [item.symbol for item in report.symbols]
+    for change in notable(names, changes):
+        item = next(i for i in report.symbols if i.symbol == change.name)
+        item.warnings.append(describe(change))
 
 
 def plan_starts(

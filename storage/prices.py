@@ -10,6 +10,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from signals.models import PRICE_COLUMNS, PriceBar
+from signals.quality import USABLE
 from storage.db import register
 
 migrations = register(Migrations("rotation.prices"))
@@ -33,6 +34,14 @@ def create_prices(db: Database) -> None:
     )
 
 
+@migrations()
+def add_quality_status(db: Database) -> None:
+    """Each bar's data-quality status (signals.quality) and why; only usable ones reach rules."""
+    db.execute("ALTER TABLE prices ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'")
+    db.execute("ALTER TABLE prices ADD COLUMN quality_note TEXT")
+    db.execute("CREATE INDEX prices_status ON prices (status) WHERE status != 'ok'")
+
+
 _VALUES = ("open", "high", "low", "close", "adj_close", "volume")
 # A value the new row lacks keeps the stored one (CSV files miss whole columns), a final bar is
 # never replaced by a provisional one, and an identical row is not rewritten at all, so that
@@ -42,7 +51,8 @@ INSERT INTO prices (symbol, date, {", ".join(_VALUES)}, final, source, fetched_a
 VALUES (?, ?, {", ".join("?" for _ in _VALUES)}, ?, ?, ?)
 ON CONFLICT(symbol, date) DO UPDATE SET
     {", ".join(f"{c} = coalesce(excluded.{c}, prices.{c})" for c in _VALUES)},
-    final = excluded.final, source = excluded.source, fetched_at = excluded.fetched_at
+    final = excluded.final, source = excluded.source, fetched_at = excluded.fetched_at,
+    status = 'ok', quality_note = NULL
 WHERE NOT (prices.final = 1 AND excluded.final = 0)
   AND ({" OR ".join(f"coalesce(excluded.{c}, prices.{c}) IS NOT prices.{c}" for c in _VALUES)}
        OR excluded.final IS NOT prices.final)
@@ -112,9 +122,15 @@ def load_prices(
     start: date | None = None,
     end: date | None = None,
     final_only: bool = False,
+    usable_only: bool = True,
 ) -> dict[str, pd.DataFrame]:
-    """Bars per symbol as frames indexed by date, columns `PRICE_COLUMNS`, oldest first."""
+    """Bars per symbol as frames indexed by date, columns `PRICE_COLUMNS`, oldest first.
+
+    Suspect, discarded and rejected bars are left out unless `usable_only` is False.
+    """
     clauses, params = _filters(symbols, start, end, final_only)
+    if usable_only:
+        clauses.append(f"status IN ({', '.join(repr(s) for s in USABLE)})")
     sql = (
         f"SELECT symbol, date, {', '.join(PRICE_COLUMNS)} FROM prices"  # noqa: S608
         f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''} ORDER BY symbol, date"
@@ -172,3 +188,52 @@ def date_gaps(db: Database, min_days: int) -> list[tuple[str, date, date]]:
         (symbol, date.fromisoformat(previous), date.fromisoformat(day))
         for symbol, previous, day in db.execute(sql, [min_days])
     ]
+
+
+def load_for_review(
+    db: Database, symbols: Sequence[str], start: date | None = None
+) -> dict[str, pd.DataFrame]:
+    """Close, Adj Close and status of the bars of `symbols` from `start` (all statuses)."""
+    marks = ", ".join("?" for _ in symbols)
+    since = "" if start is None else " AND date >= ?"
+    sql = (
+        "SELECT symbol, date, close, adj_close, status FROM prices"  # noqa: S608
+        f" WHERE symbol IN ({marks}){since} ORDER BY symbol, date"
+    )
+    params = [*symbols, *([] if start is None else [start.isoformat()])]
+    frame = pd.read_sql_query(sql, db.conn, params=params)
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame[["close", "adj_close"]] = frame[["close", "adj_close"]].astype("float64")
+    return {
+        str(symbol): group.drop(columns="symbol").set_index("date")
+        for symbol, group in frame.groupby("symbol", sort=True)
+    }
+
+
+def set_statuses(db: Database, symbol: str, marks: Iterable[tuple[date, str, str]]) -> int:
+    """Store (date, status, note) for bars of `symbol`; return how many rows changed."""
+    rows = [(status, note or None, symbol, day.isoformat()) for day, status, note in marks]
+    before = db.conn.total_changes
+    with db.atomic():
+        db.conn.executemany(
+            "UPDATE prices SET status = ?, quality_note = ? WHERE symbol = ? AND date = ?", rows
+        )
+    return db.conn.total_changes - before
+
+
+def flagged_bars(db: Database, statuses: Sequence[str]) -> list[dict[str, object]]:
+    """Bars with one of `statuses` (e.g. suspect), oldest first, with their note."""
+    marks = ", ".join("?" for _ in statuses)
+    sql = (
+        "SELECT symbol, date, close, adj_close, status, quality_note FROM prices"  # noqa: S608
+        f" WHERE status IN ({marks}) ORDER BY date, symbol"
+    )
+    return [dict(row) for row in db.query(sql, list(statuses))]
+
+
+def bar_status(db: Database, symbol: str, day: date) -> str | None:
+    """The status of one stored bar, or None when there is no such bar."""
+    row = db.execute(
+        "SELECT status FROM prices WHERE symbol = ? AND date = ?", [symbol, day.isoformat()]
+    ).fetchone()
+    return None if row is None else str(row[0])

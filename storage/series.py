@@ -10,6 +10,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from signals.models import SeriesPoint
+from signals.quality import USABLE
 from storage.db import register
 from storage.prices import now_utc
 
@@ -33,10 +34,18 @@ def create_series(db: Database) -> None:
     )
 
 
+@migrations()
+def add_quality_status(db: Database) -> None:
+    """Each point's data-quality status (signals.quality) and why; only usable ones are read."""
+    db.execute("ALTER TABLE series ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'")
+    db.execute("ALTER TABLE series ADD COLUMN quality_note TEXT")
+
+
 _UPSERT = """
 INSERT INTO series (series_id, date, value, source, fetched_at) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT(series_id, date) DO UPDATE SET
-    value = excluded.value, source = excluded.source, fetched_at = excluded.fetched_at
+    value = excluded.value, source = excluded.source, fetched_at = excluded.fetched_at,
+    status = 'ok', quality_note = NULL
 WHERE excluded.value IS NOT series.value
 """
 
@@ -62,9 +71,14 @@ def last_series_dates(db: Database) -> dict[str, date]:
     return {series_id: date.fromisoformat(day) for series_id, day in db.execute(sql)}
 
 
-def load_series(db: Database, ids: Sequence[str] | None = None) -> dict[str, pd.Series]:
-    """Values per series id, indexed by date, oldest first."""
-    where = f" WHERE series_id IN ({', '.join('?' for _ in ids)})" if ids is not None else ""
+def load_series(
+    db: Database, ids: Sequence[str] | None = None, *, usable_only: bool = True
+) -> dict[str, pd.Series]:
+    """Values per series id, indexed by date, oldest first (suspect points left out)."""
+    clauses = [f"series_id IN ({', '.join('?' for _ in ids)})"] if ids is not None else []
+    if usable_only:
+        clauses.append(f"status IN ({', '.join(repr(s) for s in USABLE)})")
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = f"SELECT series_id, date, value FROM series{where} ORDER BY series_id, date"  # noqa: S608
     frame = pd.read_sql_query(sql, db.conn, params=list(ids or []))
     frame["date"] = pd.to_datetime(frame["date"])
@@ -82,3 +96,33 @@ def tail_points(db: Database, series_id: str, limit: int) -> list[dict[str, obje
         [series_id, limit if limit > 0 else -1],
     )
     return [dict(row) for row in rows]
+
+
+def set_point_statuses(db: Database, series_id: str, marks: list[tuple[date, str, str]]) -> int:
+    """Store (date, status, note) for points of `series_id`; return how many rows changed."""
+    rows = [(status, note or None, series_id, day.isoformat()) for day, status, note in marks]
+    before = db.conn.total_changes
+    with db.atomic():
+        db.conn.executemany(
+            "UPDATE series SET status = ?, quality_note = ? WHERE series_id = ? AND date = ?",
+            rows,
+        )
+    return db.conn.total_changes - before
+
+
+def point_statuses(db: Database, series_id: str) -> dict[date, str]:
+    """The status of every point of a series that is not plain ok."""
+    rows = db.execute(
+        "SELECT date, status FROM series WHERE series_id = ? AND status != 'ok'", [series_id]
+    )
+    return {date.fromisoformat(day): str(status) for day, status in rows}
+
+
+def flagged_points(db: Database, statuses: Sequence[str]) -> list[dict[str, object]]:
+    """Points with one of `statuses`, oldest first, with their note."""
+    marks = ", ".join("?" for _ in statuses)
+    sql = (
+        "SELECT series_id, date, value, status, quality_note FROM series"  # noqa: S608
+        f" WHERE status IN ({marks}) ORDER BY date, series_id"
+    )
+    return [dict(row) for row in db.query(sql, list(statuses))]

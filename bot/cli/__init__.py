@@ -74,6 +74,7 @@ def _register_commands() -> None:
         backtest_cmd,
         outbox_cmd,
         prices_data,
+        prices_quality,
         prices_update,
         rules_cmds,
         run,

@@ -29,9 +29,18 @@ from bot.cli.common import (
     print_json,
 )
 from bot.cli.groups import prices_app
+from bot.quality import (
+    HELD_BACK,
+    StatusChange,
+    describe,
+    frame_of_bars,
+    quality_config,
+    review_prices,
+)
 from bot.sources.base import SourceError
-from bot.sources.csv_dir import checked_symbol, price_files, read_price_csv, symbol_for
+from bot.sources.csv_dir import RowCheck, checked_symbol, price_files, read_price_csv, symbol_for
 from signals.models import PriceBar
+from signals.quality import QualityConfig
 from storage.prices import cached_symbols, count_rows, now_utc, tail_rows, upsert_bars
 
 _NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")
@@ -64,10 +73,23 @@ def import_prices(
     if not files:
         fail(f"no .csv files in {directory}")
     _check_symbols(files)
+    check = RowCheck.now(context.settings.weekday_symbols)
     with _progress() as progress:
-        imports = _read_files(files, progress)
+        imports = _read_files(files, progress, check)
+        cached = {item.symbol: count_rows(context.db, item.symbol) for item in imports}
         _store_files(context.db, imports, progress)
+    changes = _review(context.db, imports, cached, quality_config(context.settings))
     _print_import_summary(imports, time.perf_counter() - started)
+    print_quality_changes(changes)
+
+
+def _review(
+    db: Database, imports: list[FileImport], cached: dict[str, int], config: QualityConfig
+) -> list[StatusChange]:
+    """Judge the symbols whose rows changed; a first import is judged from memory."""
+    changed = [item for item in imports if item.changed]
+    fresh = {item.symbol: frame_of_bars(item.bars) for item in changed if not cached[item.symbol]}
+    return review_prices(db, [item.symbol for item in changed], config, known=fresh)
 
 
 def _progress() -> Progress:
@@ -90,7 +112,7 @@ def _check_symbols(files: list[Path]) -> None:
             fail(f"{other.name} and {path.name} both hold {symbol_for(path)}; keep one")
 
 
-def _read_files(files: list[Path], progress: Progress) -> list[FileImport]:
+def _read_files(files: list[Path], progress: Progress, check: RowCheck) -> list[FileImport]:
     """Parse every file; on any malformed file print one line per bad file and exit 1."""
     task = progress.add_task("reading", total=len(files))
     imports: list[FileImport] = []
@@ -98,7 +120,8 @@ def _read_files(files: list[Path], progress: Progress) -> list[FileImport]:
     for path in files:
         progress.update(task, description=f"reading {path.name}")
         try:
-            imports.append(FileImport(path, checked_symbol(path), read_price_csv(path)))
+            bars = read_price_csv(path, check=check)
+            imports.append(FileImport(path, checked_symbol(path), bars))
         except SourceError as error:
             errors.append(str(error))
         progress.advance(task)
@@ -137,6 +160,15 @@ def _print_import_summary(imports: list[FileImport], seconds: float) -> None:
     )
 
 
+def print_quality_changes(changes: list[StatusChange]) -> None:
+    """One stderr line per bar now held back (suspect or discarded) by the quality checks."""
+    for change in changes:
+        if change.new in HELD_BACK:
+            err_console.print(
+                f"warning: {describe(change)}", markup=False, highlight=False, soft_wrap=True
+            )
+
+
 @prices_app.command("show")
 def show_prices(
     ctx: typer.Context,
@@ -165,6 +197,7 @@ def _json(rows: list[dict[str, object]]) -> list[dict[str, object]]:
             item["volume"] = int(volume)
         item |= {"final": bool(row["final"]), "source": row["source"]}
         item["fetched_at"] = row["fetched_at"]
+        item |= {"status": row["status"], "quality_note": row["quality_note"]}
         out.append(item)
     return out
 
@@ -174,6 +207,8 @@ def _print_bars(symbol: str, rows: list[dict[str, object]], stored: int) -> None
     title = f"{symbol}: last {len(rows):,} of {stored:,} rows"
     provisional = any(not row["final"] for row in rows)
     caption = f"fetched {fetched}" + ("; * = provisional (session still trading)" * provisional)
+    if any(row["status"] != "ok" for row in rows):
+        caption += "; ! = data-quality status below"
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("date", no_wrap=True)
     for name in ("open", "high", "low", "close", "adj close", "volume"):
@@ -182,5 +217,10 @@ def _print_bars(symbol: str, rows: list[dict[str, object]], stored: int) -> None
     for row in rows:
         numbers = [format_number(row[key], key == "volume") for key in _NUMBERS]
         source = str(row["source"]) + ("" if row["final"] else "[yellow]*[/]")
+        source += "" if row["status"] == "ok" else " [red]![/]"
         table.add_row(str(row["date"]), *numbers, source)
     console.print(table)
+    for row in rows:
+        if row["status"] != "ok":
+            note = f"{row['date']} {row['status']}: {row['quality_note'] or ''}"
+            console.print(f"! {note}", markup=False, highlight=False, soft_wrap=True)

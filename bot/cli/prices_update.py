@@ -19,6 +19,7 @@ from bot import calendar as nyse
 from bot.cli.common import app_context, console, err_console, fail, print_error, print_json
 from bot.cli.groups import prices_app
 from bot.config import Settings
+from bot.quality import quality_config
 from bot.refresh import PeRefresh, RefreshReport, SymbolRefresh, refresh_pe, refresh_prices
 from bot.sources.base import SourceError
 from bot.universe import configured_symbols, normalize_symbol
@@ -57,12 +58,22 @@ def update_prices(
                 history_start=context.settings.history_start,
                 overlap_sessions=context.settings.refresh_overlap_sessions,
                 today=nyse.new_york_date(source.clock()),
+                quality=quality_config(context.settings),
+                weekday_symbols=context.settings.weekday_symbols,
             )
             valuations = refresh_pe(context.db, source, pe_symbols(wanted)) if pe else None
     except SourceError as error:
         fail(str(error))
     show_report(report, valuations, time.perf_counter() - started, as_json)
+    print_warnings(report)
     exit_on_failures(report, valuations)
+
+
+def print_warnings(report: RefreshReport) -> None:
+    """One stderr line per symbol that lost bars, and one per bar held back as suspect."""
+    for item in report.symbols:
+        for line in item.warnings:
+            err_console.print(f"warning: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def parse_symbols(texts: list[str]) -> list[str]:

@@ -21,6 +21,9 @@ from bot.cli.common import (
     print_json,
 )
 from bot.cli.groups import series_app
+from bot.cli.prices_data import print_quality_changes
+from bot.config import Settings
+from bot.quality import quality_config, review_series, series_of_points
 from bot.sources.base import SourceError
 from bot.sources.fred import FredSource, update_start
 from bot.sources.series_csv import read_series_file
@@ -49,14 +52,24 @@ def import_series(
         fail(f"{error} (nothing imported)")
     if not any(points.values()):
         fail(f"{file} holds no values (nothing imported)")
-    changed = _store_series(context.db, points)
+    changed = _store_series(context.db, points, context.settings)
     _print_summary("series import", points, changed)
 
 
-def _store_series(db: Database, points: dict[str, list[SeriesPoint]]) -> dict[str, int]:
-    """Write every series in one transaction; rows changed per series."""
+def _store_series(
+    db: Database, points: dict[str, list[SeriesPoint]], settings: Settings
+) -> dict[str, int]:
+    """Write every series in one transaction, then judge their moves; rows changed per series.
+
+    A series stored for the first time is judged from memory; one that did not change is not.
+    """
+    cached = last_series_dates(db)
     with db.atomic():
-        return {sid: upsert_points(db, values) for sid, values in points.items()}
+        changed = {sid: upsert_points(db, values) for sid, values in points.items()}
+    fresh = {sid: series_of_points(points[sid]) for sid in points if sid not in cached}
+    ids = [sid for sid, count in changed.items() if count]
+    print_quality_changes(review_series(db, ids, quality_config(settings), known=fresh))
+    return changed
 
 
 def _print_summary(
@@ -87,7 +100,7 @@ def update_series(
     source = FredSource.from_settings(context.settings)
     starts = _update_starts(context.db, wanted)
     points, failures = _fetch_all(source, wanted, starts)
-    changed = _store_series(context.db, points)
+    changed = _store_series(context.db, points, context.settings)
     if points:
         _print_summary("series update (FRED)", points, changed)
     for sid, reason in failures.items():

@@ -20,6 +20,7 @@ class FetchResult:
 
     bars: dict[str, list[PriceBar]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)  # what the source fixed, per symbol
 
     @property
     def ok(self) -> bool:

@@ -11,13 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bot.bar_checks import WEEKDAY_SYMBOLS, calendar_problems, today_in_new_york, values_problem
 from bot.sources.base import FetchResult, SourceError
 from bot.universe import normalize_symbol
 from signals.models import PriceBar
+from signals.quality import ABSURD_PRICE, RATE_BOUNDS, RATE_SYMBOLS
 
 # Header cell (lower case, spaces and underscores removed) -> PriceBar field.
 _COLUMNS = {
@@ -67,18 +70,35 @@ def read_csv_text(path: Path) -> str:
         raise SourceError(f"{path}: cannot read ({error.strerror or error})") from None
 
 
-def read_price_csv(path: Path, symbol: str | None = None) -> list[PriceBar]:
+@dataclass(frozen=True)
+class RowCheck:
+    """What every row must satisfy: a session of its calendar, not after `today`."""
+
+    today: date
+    weekday_symbols: Collection[str] = WEEKDAY_SYMBOLS
+
+    @classmethod
+    def now(cls, weekday_symbols: Collection[str] = WEEKDAY_SYMBOLS) -> RowCheck:
+        """Checks against today's date in New York."""
+        return cls(today_in_new_york(), weekday_symbols)
+
+
+def read_price_csv(
+    path: Path, symbol: str | None = None, check: RowCheck | None = None
+) -> list[PriceBar]:
     """Bars of one Yahoo-format CSV (source "csv", final), oldest first as in the file."""
     reader = csv.reader(io.StringIO(read_csv_text(path)))
-    return parse_price_rows(reader, symbol or symbol_for(path), str(path))
+    return parse_price_rows(reader, symbol or symbol_for(path), str(path), check)
 
 
-def parse_price_rows(reader: Iterator[list[str]], symbol: str, name: str) -> list[PriceBar]:
+def parse_price_rows(
+    reader: Iterator[list[str]], symbol: str, name: str, check: RowCheck | None = None
+) -> list[PriceBar]:
     """Bars from CSV rows (header first); `name` is used in error messages."""
     try:
         header = next(reader, None)
         fields = _header_fields(header, name)
-        return list(_bars(reader, fields, symbol, name))
+        return _bars(reader, fields, symbol, name, check or RowCheck.now())
     except csv.Error as error:
         line = getattr(reader, "line_num", "?")
         raise SourceError(f"{name}, line {line}: {error}") from None
@@ -104,12 +124,14 @@ def _header_fields(header: list[str] | None, name: str) -> list[str]:
 
 
 def _bars(
-    reader: Iterator[list[str]], fields: list[str], symbol: str, name: str
-) -> Iterator[PriceBar]:
+    reader: Iterator[list[str]], fields: list[str], symbol: str, name: str, check: RowCheck
+) -> list[PriceBar]:
     width = len(fields) + 1
-    # Position of each file column among PriceBar's six values, so a bar is built positionally.
-    slots = [(_FIELDS.index(field), field) for field in fields]
+    # Position of each file column among PriceBar's six values, so a bar is built positionally,
+    # and the open interval each value must lie in (checked inline: this loop is the hot path).
+    slots = [(_FIELDS.index(field), field, *_bounds(symbol, field)) for field in fields]
     seen: dict[date, int] = {}
+    bars = []
     for row in reader:
         line = getattr(reader, "line_num", 0)
         if not row:
@@ -119,11 +141,40 @@ def _bars(
         day = _parse_date(row[0], name, line)
         note_date(seen, day, name, line)
         values: list[float | None] = [None] * 6
-        for (slot, field), cell in zip(slots, row[1:], strict=True):
+        for (slot, field, low, high), cell in zip(slots, row[1:], strict=True):
             if cell:
-                values[slot] = _fast_number(cell, field, name, line)
+                value = values[slot] = _fast_number(cell, field, name, line)
+                if value is not None and not low < value < high:
+                    _refuse_values(symbol, values, f"{name}, line {line}")
         if values != _EMPTY:
-            yield PriceBar(symbol, day, *values, True, "csv")
+            bars.append(PriceBar(symbol, day, *values, True, "csv"))
+    _check_dates(symbol, seen, check, name)
+    return bars
+
+
+def _bounds(symbol: str, field: str) -> tuple[float, float]:
+    """Values outside this open interval get the full check (and are then refused)."""
+    if field == "volume":
+        return (-0.5, math.inf)
+    if symbol in RATE_SYMBOLS:
+        low, high = RATE_BOUNDS
+        return (low - 1e-9, high + 1e-9)
+    return (0.0, ABSURD_PRICE)
+
+
+def _refuse_values(symbol: str, values: list[float | None], where: str) -> None:
+    problem = values_problem(symbol, tuple(values))
+    if problem is not None:
+        raise SourceError(f"{where}: {symbol} {problem}")
+
+
+def _check_dates(symbol: str, seen: dict[date, int], check: RowCheck, name: str) -> None:
+    """SourceError naming the first line dated off the calendar or in the future."""
+    weekdays = symbol in check.weekday_symbols
+    problems = calendar_problems(seen.keys(), check.today, weekdays_only=weekdays)
+    if problems:
+        day = min(problems, key=seen.__getitem__)
+        raise SourceError(f"{name}, line {seen[day]}: {symbol} {problems[day]}")
 
 
 def note_date(seen: dict[date, int], day: date, name: str, line: int) -> None:

@@ -86,7 +86,13 @@ class FredSource:
         """Observations of one FRED series, oldest first; raise SourceError on failure."""
         series_id = series_id.strip().upper()  # FRED ids are case-insensitive, canonical upper
         text = self._download(series_id, start)
-        points = parse_series_csv(text, f"FRED {series_id}", source=self.name, stem=series_id)
+        dropped: list[str] = []
+        name = f"FRED {series_id}"
+        points = parse_series_csv(text, name, source=self.name, stem=series_id, dropped=dropped)
+        if dropped:
+            log.warning(
+                "FRED %s: dropped %d point(s): %s", series_id, len(dropped), "; ".join(dropped)
+            )
         if [key.upper() for key in points] != [series_id]:
             raise SourceError(f"FRED answered with {', '.join(points)} instead of {series_id}")
         kept = next(iter(points.values()))

@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from bot.bar_checks import today_in_new_york
 from bot.sources.base import SourceError
 from bot.sources.csv_dir import note_date, parse_number, read_csv_text
 from signals.models import SeriesPoint
+from signals.quality import ABSURD_PRICE, RATE_BOUNDS, value_problem
 
 _DATE_HEADERS = frozenset({"date", "observation_date"})
 
@@ -32,17 +34,59 @@ def read_series_file(path: Path, series_id: str | None = None) -> dict[str, list
 
 
 def parse_series_csv(
-    text: str, name: str, *, source: str, series_id: str | None = None, stem: str | None = None
+    text: str,
+    name: str,
+    *,
+    source: str,
+    series_id: str | None = None,
+    stem: str | None = None,
+    dropped: list[str] | None = None,
 ) -> dict[str, list[SeriesPoint]]:
-    """Points per series id from CSV text; see `read_series_file` for how ids are chosen."""
+    """Points per series id from CSV text; see `read_series_file` for how ids are chosen.
+
+    A future date or an implausible value is a line-numbered SourceError, or, when `dropped`
+    is given (a live download), left out and described there.
+    """
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader, None)
         columns = _value_columns(header, name)
         ids, keep = _choose_ids(columns, name, series_id, stem)
-        return _read_points(reader, ids, keep, name, source)
+        return _read_points(reader, ids, keep, _Screen(name, source, dropped))
     except csv.Error as error:
         raise SourceError(f"{name}, line {reader.line_num}: {error}") from None
+
+
+def point_problem(point: SeriesPoint, today: date) -> str | None:
+    """Why a point must never be stored: a future date, or a value no such series prints."""
+    if point.date > today:
+        return f"{point.series_id} {point.date} is in the future (today is {today})"
+    rate = not point.series_id.lower().startswith("pe:")
+    problem = value_problem(point.value, "value", rate=rate)
+    return None if problem is None else f"{point.series_id} {point.date}: {problem}"
+
+
+class _Screen:
+    """Where points are read from, and what happens to one that may never be stored."""
+
+    def __init__(self, name: str, source: str, dropped: list[str] | None) -> None:
+        self.name, self.source, self.dropped = name, source, dropped
+        self.today = today_in_new_york()
+
+    @staticmethod
+    def bounds(series_id: str) -> tuple[float, float]:
+        """P/E must be positive; rates may be zero or negative within RATE_BOUNDS."""
+        return (1e-12, ABSURD_PRICE) if series_id.lower().startswith("pe:") else RATE_BOUNDS
+
+    def refuse(self, point: SeriesPoint, line: int) -> bool:
+        """True when `point` must be left out (raising instead when nothing may be dropped)."""
+        problem = point_problem(point, self.today)
+        if problem is None:
+            return False
+        if self.dropped is None:
+            raise SourceError(f"{self.name}, line {line}: {problem}")
+        self.dropped.append(problem)
+        return True
 
 
 def _value_columns(header: list[str] | None, name: str) -> list[str]:
@@ -76,11 +120,13 @@ def _choose_ids(
 
 
 def _read_points(
-    reader: Iterator[list[str]], ids: list[str], keep: list[bool], name: str, source: str
+    reader: Iterator[list[str]], ids: list[str], keep: list[bool], screen: _Screen
 ) -> dict[str, list[SeriesPoint]]:
     points: dict[str, list[SeriesPoint]] = {sid: [] for sid, k in zip(ids, keep, strict=True) if k}
+    columns = [(sid, wanted, *screen.bounds(sid)) for sid, wanted in zip(ids, keep, strict=True)]
     seen: dict[date, int] = {}
     width = len(ids) + 1
+    name, today = screen.name, screen.today
     for row in reader:
         line = getattr(reader, "line_num", 0)
         if not row:
@@ -89,10 +135,13 @@ def _read_points(
             raise SourceError(f"{name}, line {line}: expected {width} fields, found {len(row)}")
         day = _parse_day(row[0], name, line)
         note_date(seen, day, name, line)
-        for sid, wanted, cell in zip(ids, keep, row[1:], strict=True):
+        for (sid, wanted, low, high), cell in zip(columns, row[1:], strict=True):
             value = _parse_value(cell, name, line)  # checked even when not kept
             if wanted and value is not None:
-                points[sid].append(SeriesPoint(sid, day, value, source))
+                point = SeriesPoint(sid, day, value, screen.source)
+                # The common case inline (this loop sees every point); the full check if not.
+                if (day <= today and low <= value <= high) or not screen.refuse(point, line):
+                    points[sid].append(point)
     return points
 
 

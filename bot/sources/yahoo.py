@@ -35,7 +35,13 @@ from yfinance.exceptions import YFRateLimitError
 from bot import calendar as nyse
 from bot.config import Settings
 from bot.sources.base import FetchResult, SourceError
-from bot.sources.yahoo_checks import explain_empty, flag_stale, is_provisional, last_opened_session
+from bot.sources.yahoo_checks import (
+    explain_empty,
+    flag_stale,
+    is_provisional,
+    last_opened_session,
+    resolve_repeats,
+)
 from bot.sources.yahoo_http import YahooSession, describe_network_error
 from signals.models import PriceBar, SeriesPoint
 
@@ -158,10 +164,14 @@ class YahooSource:
     def _attempt(self, pending: dict[str, date], result: FetchResult) -> None:
         """Download what is pending; keep what arrived, raise _Transient for what may recover."""
         frame, outcomes = self._download(pending)
+        repeats = dict(getattr(self._session(), "chart_duplicates", {}))
         now = self.clock()
         transient: dict[str, str] = {}
         for symbol, start in list(pending.items()):
             bars = frame_to_bars(frame, symbol, start, now, self.name)
+            if symbol in repeats:
+                bars, notes = resolve_repeats(bars, repeats[symbol])
+                result.notes[symbol] = notes
             if bars:
                 result.bars[symbol] = bars
                 result.failures.pop(symbol, None)
@@ -180,6 +190,7 @@ class YahooSource:
         session = self._session()
         outcomes = getattr(session, "chart_outcomes", {})
         outcomes.clear()
+        getattr(session, "chart_duplicates", {}).clear()
         forget_cached_responses()
         end = nyse.new_york_date(self.clock()) + timedelta(days=1)  # yfinance's end is exclusive
         try:

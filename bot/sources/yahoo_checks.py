@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from datetime import date, datetime
 
 from bot import calendar as nyse
 from bot.sources.base import FetchResult
+from signals.models import PriceBar
 
 # A symbol whose last bar lags the batch's newest by more than this many sessions is reported:
 # one session of lag is normal (bond-market holidays for ^IRX/^TNX), a week is a stuck feed.
@@ -65,3 +68,44 @@ def explain_empty(symbol: str, start: date, outcome: int | str | None) -> tuple[
     if outcome is None:
         return "no response from Yahoo for this symbol", False
     return f"empty result: Yahoo returned no bars since {start.isoformat()}", False
+
+
+def resolve_repeats(
+    bars: list[PriceBar], copies: dict[date, list[dict[str, float]]]
+) -> tuple[list[PriceBar], list[str]]:
+    """Each day Yahoo sent twice gets the copy nearest its neighbours' closes, never simply the
+    first; a repeated day with no neighbour to compare is dropped. Notes say what was done."""
+    kept: list[PriceBar] = []
+    notes: list[str] = []
+    for index, bar in enumerate(bars):
+        candidates = copies.get(bar.date)
+        if not candidates:
+            kept.append(bar)
+            continue
+        near = [_level(b) for b in (*bars[index - 1 : index][:1], *bars[index + 1 : index + 2])]
+        near = [value for value in near if value is not None]
+        if not near:
+            notes.append(
+                f"{bar.date}: {len(candidates)} different copies, none to compare; dropped"
+            )
+            continue
+        best = min(candidates, key=lambda copy: _distance(copy, near))
+        kept.append(replace(bar, **{k: best.get(k) for k in _FIELDS}))
+        level = best.get("close", best.get("adj_close"))
+        notes.append(f"{bar.date}: {len(candidates)} copies sent; kept the one at {level:g}")
+    return kept, notes
+
+
+_FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
+
+
+def _level(bar: PriceBar) -> float | None:
+    value = bar.close if bar.close is not None else bar.adj_close
+    return value if value is not None and value > 0 and math.isfinite(value) else None
+
+
+def _distance(copy: dict[str, float], near: list[float]) -> float:
+    value = copy.get("close", copy.get("adj_close"))
+    if value is None or value <= 0:
+        return math.inf
+    return sum(abs(math.log(value / other)) for other in near)

@@ -102,11 +102,13 @@ def test_show_json_shape(db_path: Path) -> None:
     shown = json.loads(invoke(db_path, "prices", "show", "XYZ", "--tail", "1", "--json").stdout)
     assert shown["symbol"] == "XYZ" and shown["rows_stored"] == 3
     [row] = shown["rows"]
+    # Issue 9 added the data-quality status and its note.
     assert list(row) == [
         "date", "open", "high", "low", "close", "adj_close", "volume", "final", "source",
-        "fetched_at",
+        "fetched_at", "status", "quality_note",
     ]  # fmt: skip
     assert (row["date"], row["adj_close"], row["close"]) == ("2024-01-05", 52.25, None)
+    assert (row["status"], row["quality_note"]) == ("ok", None)
 
 
 def test_provisional_bar_is_shown_as_such(db_path: Path) -> None:

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from sqlite_utils import Database
 
-from bot.refresh import refresh_pe, refresh_prices
+from bot.refresh import refetch_suspects, refresh_pe, refresh_prices
 from bot.sources.yahoo import YahooSource
-from storage.prices import count_rows, tail_rows
+from signals.models import PriceBar
+from storage.prices import count_rows, set_statuses, tail_rows, upsert_bars
 from storage.series import load_series
 from tests.fakes.yahoo import DATA, OK, FakeYahoo, start_fake_yahoo
 
@@ -168,3 +169,14 @@ def test_refresh_pe_stores_snapshots_idempotently(fake: FakeYahoo, fresh_db: Dat
     assert series["pe:IWB"].to_dict() == {pd.Timestamp("2026-11-20"): 24.31}
     assert series["pe:IWM"].iloc[-1] == 17.8
     assert refresh_pe(fresh_db, source, ["IWB", "IWM"]).changed == 0
+
+
+def test_suspect_bars_are_fetched_again_even_behind_the_overlap(fresh_db: Database) -> None:
+    bars = [PriceBar("IWM", date(2026, 11, d), close=240.0 + d) for d in (16, 17, 18, 19, 20)]
+    upsert_bars(fresh_db, bars)
+    set_statuses(fresh_db, "IWM", [(date(2026, 11, 17), "suspect", "one-day move")])
+    starts = {"IWM": date(2026, 11, 19), "SPY": date(2026, 11, 19)}
+    assert refetch_suspects(fresh_db, starts) == {
+        "IWM": date(2026, 11, 17),
+        "SPY": date(2026, 11, 19),
+    }

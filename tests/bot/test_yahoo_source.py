@@ -274,3 +274,19 @@ def test_recorded_spy_2026_skips_the_holiday_and_marks_the_live_bar(
         689.4299926757812,
         99952100.0,
     )
+
+
+def test_a_repeated_timestamp_keeps_the_copy_consistent_with_its_neighbours(
+    fake: FakeYahoo,
+) -> None:
+    body = load_chart(IWM)
+    result = body["chart"]["result"][0]
+    result["timestamp"].insert(2, result["timestamp"][2])  # 2026-11-18 twice, spike first
+    for block in (result["indicators"]["quote"][0], result["indicators"]["adjclose"][0]):
+        for key, values in block.items():
+            values.insert(2, values[2] * 10 if key != "volume" else values[2])
+    fake.add_chart(body)
+    fetched = make_source(fake.session(), []).fetch({"IWM": date(2026, 11, 16)})
+    bars = by_date(fetched.bars["IWM"])
+    assert len(bars) == 5 and bars[date(2026, 11, 18)].close == pytest.approx(241.7)
+    assert fetched.notes["IWM"] == ["2026-11-18: 2 copies sent; kept the one at 241.7"]

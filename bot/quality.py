@@ -1,0 +1,260 @@
+"""Keep the data-quality status of stored bars and points up to date (see signals.quality).
+
+Every writer of prices or series (import, `prices update`, the service's refresh, a chat
+command fetching a symbol) calls `review_prices` / `review_series` after storing: the symbols
+written and their linked instruments are judged again (an import over their whole history, an
+incremental refresh from just before what it fetched), so a status always follows from the
+stored data: a suspect bar becomes confirmed or discarded once the next bar is stored. A person's
+verdict (`prices accept` / `prices reject`) is never overridden. Callers report the changes:
+the CLI as warning lines, the service through `log_changes`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlite_utils import Database
+
+from bot.config import DEFAULT_LINKS, Settings
+from signals import quality as q
+from signals.models import PriceBar, SeriesPoint
+from storage.prices import bar_status, load_for_review, set_statuses
+from storage.series import load_series, point_statuses, set_point_statuses
+
+log = logging.getLogger(__name__)
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# History loaded before the first bar judged again: the typical move needs 60 sessions.
+HISTORY_FOR_REVIEW = timedelta(days=200)
+_RANK = {q.CONFIRMED: 1, q.SUSPECT: 2, q.DISCARDED: 3}
+_PERSON = (q.ACCEPTED, q.REJECTED)
+HELD_BACK = (q.SUSPECT, q.DISCARDED)
+
+
+# The checks as shipped (the defaults of Settings), for callers without settings at hand.
+DEFAULT_CONFIG = q.QualityConfig(links=q.link_groups(DEFAULT_LINKS))
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One bar or point whose status the review changed."""
+
+    name: str
+    date: date
+    old: str
+    new: str
+    note: str
+
+
+def quality_config(settings: Settings) -> q.QualityConfig:
+    """The checks' thresholds and linked instruments as configured."""
+    return q.QualityConfig(
+        sigmas=settings.suspect_sigmas,
+        floor_pct=settings.suspect_floor_pct,
+        links=q.link_groups(settings.linked_symbols),
+        rate_jump_bps=settings.rate_jump_bps,
+        hold_series=settings.hold_series,
+        exempt=settings.quality_exempt,
+    )
+
+
+def review_prices(
+    db: Database,
+    symbols: Iterable[str],
+    config: q.QualityConfig,
+    known: Mapping[str, pd.DataFrame] | None = None,
+    since: date | None = None,
+) -> list[StatusChange]:
+    """Judge `symbols` and their linked instruments again; store and return what changed.
+
+    `known` may hold frames (`frame_of_bars`) of symbols whose whole cache the caller has in
+    memory (a first import), which spares reading them back from SQLite. With `since` (an
+    incremental refresh) only bars from that date are judged again, on enough history before.
+    """
+    judged = _with_links(symbols, config)
+    wanted = _with_links(judged, config)
+    known = {name: frame for name, frame in (known or {}).items() if name in wanted}
+    start = None if since is None else since - HISTORY_FOR_REVIEW
+    frames = {**load_for_review(db, sorted(wanted - known.keys()), start), **known}
+    changes: list[StatusChange] = []
+    for symbol in sorted(judged & frames.keys()):
+        changes.extend(_review_symbol(db, symbol, frames, config, since))
+    return changes
+
+
+def frame_of_bars(bars: Sequence[PriceBar]) -> pd.DataFrame:
+    """Close, Adj Close and status (all ok: just stored) of bars, as `load_for_review` gives."""
+    days = np.fromiter((bar.date.toordinal() for bar in bars), dtype=np.int64, count=len(bars))
+    index = pd.DatetimeIndex((days - _EPOCH_ORDINAL).astype("datetime64[D]"), name="date")
+    columns = {
+        "close": np.array([bar.close for bar in bars], dtype=np.float64),
+        "adj_close": np.array([bar.adj_close for bar in bars], dtype=np.float64),
+    }
+    return pd.DataFrame(columns, index=index).assign(status=q.OK)
+
+
+def series_of_points(points: Sequence[SeriesPoint]) -> pd.Series:
+    """Dated values of points, as `load_series` gives them."""
+    days = np.fromiter((p.date.toordinal() for p in points), dtype=np.int64, count=len(points))
+    index = pd.DatetimeIndex((days - _EPOCH_ORDINAL).astype("datetime64[D]"), name="date")
+    return pd.Series([p.value for p in points], index=index, dtype="float64")
+
+
+def _with_links(symbols: Iterable[str], config: q.QualityConfig) -> set[str]:
+    names = set(symbols)
+    return names | {link for name in names for link in config.links.get(name, ())}
+
+
+def _review_symbol(
+    db: Database,
+    symbol: str,
+    frames: dict[str, pd.DataFrame],
+    config: q.QualityConfig,
+    since: date | None,
+) -> list[StatusChange]:
+    frame = frames[symbol]
+    stored = frame["status"]
+    verdicts = {} if symbol in config.exempt else _verdicts(symbol, frames, config)
+    fresh = pd.Series(q.OK, index=frame.index, dtype=object)
+    notes = pd.Series("", index=frame.index, dtype=object)
+    for day, verdict in verdicts.items():
+        fresh[day], notes[day] = verdict.status, verdict.note
+    person = stored.isin(_PERSON)
+    fresh[person] = stored[person]
+    differs = (fresh != stored).to_numpy()
+    if since is not None:  # older statuses were judged on their own history: leave them be
+        differs = differs & (frame.index >= pd.Timestamp(since))
+    changed = fresh.index[differs]
+    marks = [(day.date(), str(fresh[day]), str(notes[day])) for day in changed]
+    if marks:
+        set_statuses(db, symbol, marks)
+    return _changes(symbol, marks, stored)
+
+
+def _verdicts(
+    symbol: str, frames: dict[str, pd.DataFrame], config: q.QualityConfig
+) -> dict[pd.Timestamp, q.Verdict]:
+    """The worst verdict per date over Close and Adj Close."""
+    frame = frames[symbol]
+    person = frame["status"][frame["status"].isin(_PERSON)]
+    keep = dict(zip(person.index, person.to_numpy(), strict=True))
+    merged: dict[pd.Timestamp, q.Verdict] = {}
+    for column in ("close", "adj_close"):
+        if symbol in q.RATE_SYMBOLS:
+            found = q.judge_rates(frame[column], config)
+        else:
+            links = {n: frames[n][column] for n in config.links.get(symbol, ()) if n in frames}
+            found = q.judge_prices(frame[column], links, config, keep)
+        for day, verdict in found.items():
+            if day not in merged or _RANK[verdict.status] > _RANK[merged[day].status]:
+                merged[day] = verdict
+    return merged
+
+
+def _changes(
+    name: str, marks: list[tuple[date, str, str]], stored: pd.Series
+) -> list[StatusChange]:
+    return [
+        StatusChange(name, day, str(stored.get(pd.Timestamp(day), q.OK)), status, note)
+        for day, status, note in marks
+    ]
+
+
+def describe(change: StatusChange) -> str:
+    """One line for a person: `IWM 2026-11-20: suspect (one-day move of ...)`."""
+    return f"{change.name} {change.date}: {change.new} ({change.note})"
+
+
+def log_changes(changes: Iterable[StatusChange]) -> None:
+    """The service's record: a bar held back or discarded is a warning, the rest info."""
+    for change in changes:
+        level = logging.WARNING if change.new in HELD_BACK else logging.INFO
+        log.log(level, "data quality: %s (was %s)", describe(change), change.old)
+
+
+def review_series(
+    db: Database,
+    series_ids: Iterable[str],
+    config: q.QualityConfig,
+    known: Mapping[str, pd.Series] | None = None,
+) -> list[StatusChange]:
+    """Judge rate series again (P/E snapshots and exempt series are only bounded).
+
+    `known` may hold the whole stored history of some series (`series_of_points`).
+    """
+    ids = [i for i in series_ids if not i.startswith("pe:") and i not in config.exempt]
+    known = {i: values for i, values in (known or {}).items() if i in ids}
+    missing = [i for i in ids if i not in known]
+    values = {**(load_series(db, missing, usable_only=False) if missing else {}), **known}
+    changes: list[StatusChange] = []
+    for series_id, series in values.items():
+        changes.extend(_review_one_series(db, series_id, series, config))
+    return changes
+
+
+def _review_one_series(
+    db: Database, series_id: str, values: pd.Series, config: q.QualityConfig
+) -> list[StatusChange]:
+    stored_marks = point_statuses(db, series_id)
+    person = {day for day, status in stored_marks.items() if status in _PERSON}
+    kept = values.drop(index=[pd.Timestamp(day) for day in person], errors="ignore")
+    hold = series_id in config.hold_series
+    verdicts = q.judge_rates(kept, config, hold=hold)
+    fresh = {day.date(): verdict for day, verdict in verdicts.items()}
+    marks = _series_marks(stored_marks, fresh, person)
+    if marks:
+        set_point_statuses(db, series_id, marks)
+    stored = pd.Series({pd.Timestamp(d): s for d, s in stored_marks.items()}, dtype=object)
+    return _changes(series_id, marks, stored)
+
+
+def _series_marks(
+    stored: dict[date, str], fresh: dict[date, q.Verdict], person: set[date]
+) -> list[tuple[date, str, str]]:
+    marks = [
+        (day, v.status, v.note) for day, v in fresh.items() if stored.get(day, q.OK) != v.status
+    ]
+    cleared = [d for d in stored if d not in fresh and d not in person]
+    return marks + [(day, q.OK, "") for day in cleared]
+
+
+def notable(names: Sequence[str], changes: Sequence[StatusChange]) -> list[StatusChange]:
+    """The changes that hold a bar of `names` back (suspect or discarded): worth a warning."""
+    return [c for c in changes if c.new in HELD_BACK and c.name in names]
+
+
+class DecisionError(ValueError):
+    """A person's accept/reject names no stored bar or point."""
+
+
+def decide(
+    db: Database, name: str, day: date, status: str, config: q.QualityConfig
+) -> tuple[str, list[StatusChange]]:
+    """Store a person's verdict (accepted or rejected) on one bar or point; judge again.
+
+    Returns the status it had and what the new judgement changed around it.
+    """
+    note = f"{status} by a person"
+    old = bar_status(db, name, day)
+    if old is not None:
+        set_statuses(db, name, [(day, status, note)])
+        return old, review_prices(db, [name], config)
+    old = point_statuses(db, name).get(day, q.OK) if _has_point(db, name, day) else None
+    if old is None:
+        raise DecisionError(f"no stored bar or point of {name} on {day}")
+    set_point_statuses(db, name, [(day, status, note)])
+    return old, review_series(db, [name], config)
+
+
+def _has_point(db: Database, series_id: str, day: date) -> bool:
+    return day in {
+        d.date()
+        for d in load_series(db, [series_id], usable_only=False)
+        .get(series_id, pd.Series(dtype="float64"))
+        .index
+    }

@@ -1,0 +1,218 @@
+"""Judge price bars and rate points before any rule may read them: pandas in, verdicts out.
+
+Two kinds of check. `value_problem` refuses a value no market can print (NaN, infinite, zero or
+negative prices, absurd magnitudes, rates outside plausible levels). `judge_prices` and
+`judge_rates` look at moves: a move far outside the instrument's own recent volatility AND
+beyond a floor AND not matched by a linked instrument (IWM with ^RUT, ...) is implausible.
+An implausible bar is *suspect* while it is the newest; the next bar decides: when it keeps
+more than a fifth of the move the bar is *confirmed*, when it undoes the rest the bar is
+*discarded* (a bad tick). A single bad tick therefore never reaches a rule, and a real move
+no linked instrument confirms is merely one session late.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+# Statuses of a stored bar or point. Only USABLE ones are read by rules, spreads and charts.
+OK, SUSPECT, CONFIRMED, DISCARDED = "ok", "suspect", "confirmed", "discarded"
+ACCEPTED, REJECTED = "accepted", "rejected"  # a person's verdict; the checks never undo it
+USABLE = (OK, CONFIRMED, ACCEPTED)
+
+# Yahoo symbols quoted as a yield in percent, not as a price (zero and negative are possible).
+RATE_SYMBOLS = frozenset({"^IRX", "^FVX", "^TNX", "^TYX"})
+# No index, ETF or share trades at ten million a unit; a value beyond is a broken feed (1e300).
+ABSURD_PRICE = 1e7
+# Rates in percent: the Fed funds rate peaked at 22 % (1981), no policy rate went below -1 %.
+RATE_BOUNDS = (-5.0, 30.0)
+# A bad tick is undone by the next bar; a real crash keeps more than this share of its move even
+# when it rebounds (^RUT on 1987-10-20 kept 22 %).
+REVERTED = 0.2
+# Robust volatility: the median absolute move times this estimates one standard deviation.
+_MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Thresholds of the move checks (see README "Data quality"; set through Settings)."""
+
+    window: int = 60  # sessions of history that set a symbol's typical move
+    min_history: int = 20  # moves needed before a symbol's volatility is trusted
+    sigmas: float = 10.0  # implausible: beyond this many typical moves ...
+    floor_pct: float = 8.0  # ... and beyond this many percent (log move)
+    match_ratio: float = 0.4  # a linked move in the same direction this large confirms it
+    links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    rate_jump_bps: float = 75.0  # a rate moving more than this in one point is suspect
+    hold_series: tuple[str, ...] = ("DFEDTARU", "DFEDTARL")  # any change must hold a point
+    # Spikes that revert are the nature of these (a volatility index, an overnight average):
+    # only their values are checked, never their moves.
+    exempt: tuple[str, ...] = ("^VIX", "DFF")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The status of one bar and why (empty for a normal bar)."""
+
+    status: str
+    note: str = ""
+
+
+def link_groups(groups: Sequence[Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """Every member of a group linked to every other member (`^RUT IWM IWC IJR`)."""
+    links: dict[str, list[str]] = {}
+    for group in groups:
+        for symbol in group:
+            others = links.setdefault(symbol, [])
+            others.extend(s for s in group if s != symbol and s not in others)
+    return {symbol: tuple(others) for symbol, others in links.items()}
+
+
+def value_problem(value: float | None, column: str, *, rate: bool = False) -> str | None:
+    """Why `value` can never be a stored price (or rate), or None when it can be."""
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        return f"{column} {value} is not a finite number"
+    if column == "volume":
+        return f"volume {value:g} is negative" if value < 0 else None
+    if rate:
+        low, high = RATE_BOUNDS
+        if not low <= value <= high:
+            return f"{column} {value:g} % is outside plausible rates ({low:g} to {high:g} %)"
+        return None
+    if value <= 0:
+        return f"{column} {value:g} is not a positive price"
+    if value >= ABSURD_PRICE:
+        return f"{column} {value:g} is absurdly large"
+    return None
+
+
+def judge_prices(
+    values: pd.Series,
+    linked: Mapping[str, pd.Series],
+    config: QualityConfig,
+    keep: Mapping[pd.Timestamp, str] | None = None,
+) -> dict[pd.Timestamp, Verdict]:
+    """Verdicts for the implausible bars of one positive price column (others are normal).
+
+    `values` is one column of one symbol, oldest first; `linked` the same column of its
+    linked instruments; `keep` the dates a person has accepted or rejected (never judged).
+    """
+    clean = values.dropna()
+    clean = clean[clean > 0]
+    keep = keep or {}
+    rejected = [day for day, status in keep.items() if status == REJECTED]
+    clean = clean.drop(index=[d for d in rejected if d in clean.index])
+    logs = pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index)
+    returns = {name: _log_moves(series) for name, series in linked.items()}
+    return _judge(logs, config, config.floor_pct / 100.0, keep, returns, "%")
+
+
+def judge_rates(
+    values: pd.Series, config: QualityConfig, *, hold: bool = False
+) -> dict[pd.Timestamp, Verdict]:
+    """Verdicts for the implausible points of a rate in percent (jumps measured in bps).
+
+    With `hold` (the Fed target) every change is suspect until the next point holds it.
+    """
+    clean = values.dropna().astype("float64")
+    floor = 0.0 if hold else config.rate_jump_bps / 100.0
+    sigmas = 0.0 if hold else config.sigmas
+    return _judge(clean, config, floor, {}, {}, "bps", sigmas=sigmas)
+
+
+def _log_moves(series: pd.Series) -> pd.Series:
+    clean = series.dropna()
+    clean = clean[clean > 0]
+    return pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index).diff()
+
+
+def _judge(
+    levels: pd.Series,
+    config: QualityConfig,
+    floor: float,
+    keep: Mapping[pd.Timestamp, str],
+    linked: Mapping[str, pd.Series],
+    unit: str,
+    sigmas: float | None = None,
+) -> dict[pd.Timestamp, Verdict]:
+    """Walk the moves beyond the floor in order; each is compared with the last bar kept.
+
+    Only moves beyond the floor (rare) get their typical move computed, which keeps a whole
+    history cheap to judge again after every import or refresh.
+    """
+    sigmas = config.sigmas if sigmas is None else sigmas
+    data = levels.to_numpy(dtype=np.float64)
+    sizes = np.abs(np.diff(data, prepend=np.nan))
+    candidates = np.flatnonzero(np.nan_to_num(sizes, nan=0.0) > floor)
+    verdicts: dict[pd.Timestamp, Verdict] = {}
+    discarded: set[int] = set()
+    for position in candidates:
+        day = levels.index[position]
+        base = _previous_kept(position, discarded)
+        move = data[position] - data[base]
+        typical = _typical_move(sizes, position, config) if sigmas else 0.0
+        if day in keep or not _beyond(move, typical, floor, sigmas):
+            continue
+        if _matched(day, move, linked, config.match_ratio):
+            continue
+        verdict = _settle(data, position, move, unit)
+        verdicts[day] = verdict
+        if verdict.status == DISCARDED:
+            discarded.add(position)
+    return verdicts
+
+
+def _typical_move(sizes: np.ndarray, position: int, config: QualityConfig) -> float:
+    """One robust standard deviation of the `window` moves before `position` (NaN if too few)."""
+    recent = sizes[max(position - config.window, 0) : position]
+    recent = recent[~np.isnan(recent)]
+    if len(recent) < config.min_history:
+        return math.nan
+    return float(np.median(recent)) * _MAD_TO_SIGMA
+
+
+def _beyond(move: float, typical: float, floor: float, sigmas: float) -> bool:
+    if sigmas and not math.isfinite(typical):
+        return False  # too little history to know what is normal for this symbol yet
+    return abs(move) > max(floor, sigmas * typical)
+
+
+def _previous_kept(position: int, discarded: set[int]) -> int:
+    base = position - 1
+    while base in discarded:
+        base -= 1
+    return base
+
+
+def _matched(day: pd.Timestamp, move: float, linked: Mapping[str, pd.Series], ratio: float) -> bool:
+    """True when a linked instrument moved the same way by a comparable amount that day."""
+    for moves in linked.values():
+        other = moves.get(day)
+        if other is not None and not pd.isna(other):
+            if other * move > 0 and abs(other) >= ratio * abs(move):
+                return True
+    return False
+
+
+def _settle(data: np.ndarray, position: int, move: float, unit: str) -> Verdict:
+    """Suspect while newest; confirmed when the next bar holds the level, else discarded."""
+    size = _describe(move, unit)
+    if position + 1 >= len(data):
+        return Verdict(SUSPECT, f"{size} with no linked instrument moving alike")
+    # How much of the move the next bar keeps: 1 holds it, above 1 extends it, 0 undoes it.
+    kept = (data[position + 1] - (data[position] - move)) / move
+    if kept > REVERTED:
+        return Verdict(CONFIRMED, f"{size} held by the next session")
+    return Verdict(DISCARDED, f"{size} reverted by the next session")
+
+
+def _describe(move: float, unit: str) -> str:
+    if unit == "bps":
+        return f"one-day jump of {move * 100:+.0f} bps"
+    return f"one-day move of {math.expm1(move) * 100:+.1f} %"

@@ -1,0 +1,188 @@
+"""Corrupted copies of the shared real data, one corruption each (the corruption corpus).
+
+`clean_copy` writes the files the default rules read (plus linked instruments) into a
+directory; each `Variant` damages one thing in such a copy. Add a variant by writing a small
+function and appending it to `VARIANTS`. `refused` says what the import must do: refuse the
+file with a line-numbered error (True), or import it and let the quality checks keep the bad
+value away from every rule (False).
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+# The default rules read these; OEF and IWB also confirm ^GSPC's moves, IWM and IWC ^RUT's.
+SYMBOLS = ("IWC", "OEF", "IWM", "IWB", "^RUT", "^GSPC")
+# Older ^GSPC rows only slow the corpus down: ^RUT (the other leg of the ratio) starts in 1987.
+GSPC_FROM = "1987-01-01"
+MACRO = "fred_rates_daily.csv"
+# Rules the issue's reports fired on besides the defaults: one-day moves of the yields.
+EXTRA_RULES = """
+[[rules]]
+id = "ten-year-jumps"
+type = "rate_change"
+series = "DGS10"
+direction = "either"
+min_change_bps = 50
+
+[[rules]]
+id = "bill-yield-jumps"
+type = "rate_change"
+series = "DGS3MO"
+direction = "either"
+min_change_bps = 50
+"""
+# Quiet days on which no default rule has an event in the clean data (checked by the corpus).
+DAY = "2024-03-13"
+OTHER_DAY = "2019-07-10"
+
+
+def clean_copy(shared: Path, target: Path) -> Path:
+    """The clean copy: `target/prices/*.csv` and `target/macro/fred_rates_daily.csv`."""
+    (target / "prices").mkdir(parents=True)
+    (target / "macro").mkdir()
+    for symbol in SYMBOLS:
+        shutil.copy(shared / "prices" / f"{symbol}.csv", target / "prices" / f"{symbol}.csv")
+    rows = read(target, "^GSPC")
+    write(target, "^GSPC", [rows[0], *[r for r in rows[1:] if r[0] >= GSPC_FROM]])
+    shutil.copy(shared / "macro" / MACRO, target / "macro" / MACRO)
+    return target
+
+
+def path_of(root: Path, name: str) -> Path:
+    """A symbol's price file, or the macro file for `macro`."""
+    return root / "macro" / MACRO if name == "macro" else root / "prices" / f"{name}.csv"
+
+
+def read(root: Path, name: str) -> list[list[str]]:
+    """Every row of a file, header first."""
+    with path_of(root, name).open(newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def write(root: Path, name: str, rows: list[list[str]]) -> None:
+    """Replace a file's rows."""
+    with path_of(root, name).open("w", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+
+
+def edit_row(
+    root: Path, name: str, day: str, change: Callable[[list[str], list[str]], None]
+) -> None:
+    """Apply `change(header, row)` to the row dated `day`."""
+    rows = read(root, name)
+    row = next(r for r in rows if r[0] == day)
+    change(rows[0], row)
+    write(root, name, rows)
+
+
+def set_cells(root: Path, name: str, day: str, columns: tuple[str, ...], value: object) -> None:
+    """Put `value` (a number, text, or a function of the old number) into columns of a row."""
+
+    def change(header: list[str], row: list[str]) -> None:
+        for column in columns:
+            i = header.index(column)
+            if row[i] or not callable(value):  # an empty cell stays empty when scaled
+                row[i] = str(value(float(row[i])) if callable(value) else value)
+
+    edit_row(root, name, day, change)
+
+
+def add_row(root: Path, name: str, day: str, like: str) -> None:
+    """Insert a copy of the row dated `like`, dated `day`, in date order."""
+    rows = read(root, name)
+    copy = [day, *next(r for r in rows if r[0] == like)[1:]]
+    body = sorted([*rows[1:], copy], key=lambda r: r[0])
+    write(root, name, [rows[0], *body])
+
+
+PRICES = ("Close", "Adj Close")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One corruption of the clean copy.
+
+    `single_day`: one bad value, which may cost no real event (a hole of many sessions may).
+    `fresh`: import the whole damaged copy into an empty cache instead of importing the
+    changed files over the clean cache (needed when the corruption deletes rows).
+    """
+
+    name: str
+    corrupt: Callable[[Path], None]
+    refused: bool
+    single_day: bool = True
+    fresh: bool = False
+
+
+def _scale(name: str, factor: float, day: str = DAY, columns: tuple[str, ...] = PRICES):
+    return lambda root: set_cells(root, name, day, columns, lambda v: round(v * factor, 4))
+
+
+def _swap_digits(root: Path) -> None:
+    def swap(value: float) -> str:
+        text = f"{value:.2f}"
+        return text[0] + text[2] + text[1] + text[3:]  # 2071.71 -> 2701.71, a fake record
+
+    set_cells(root, "^RUT", DAY, PRICES, swap)
+
+
+def _stale_repeat(root: Path) -> None:
+    rows = read(root, "IWC")
+    at = next(i for i, r in enumerate(rows) if r[0] == DAY)
+    rows[at] = [DAY, *rows[at - 1][1:]]
+    write(root, "IWC", rows)
+
+
+def _duplicate_with_spike_first(root: Path) -> None:
+    rows = read(root, "IWM")
+    at = next(i for i, r in enumerate(rows) if r[0] == DAY)
+    spike = [DAY, *(str(float(c) * 10) if c else c for c in rows[at][1:])]
+    rows.insert(at, spike)
+    write(root, "IWM", rows)
+
+
+def _last_bar_x10(root: Path) -> None:
+    rows = read(root, "^RUT")
+    last = rows[-1][0]
+    set_cells(root, "^RUT", last, PRICES, lambda v: v * 10)
+
+
+def _macro(column: str, value: object, day: str = DAY):
+    return lambda root: set_cells(root, "macro", day, (column,), value)
+
+
+def _future(day: str):
+    return lambda root: add_row(root, "IWM", day, DAY)
+
+
+VARIANTS: list[Variant] = [
+    Variant("index x10 tick", _scale("^RUT", 10), refused=False),
+    Variant("index /10 tick", _scale("^RUT", 0.1), refused=False),
+    Variant("ETF x10 tick (Adj Close only)", _scale("IWM", 10, columns=("Adj Close",)), False),
+    Variant("micro-cap +60 % for a day", _scale("IWC", 1.6), refused=False),
+    Variant("S&P 500 x2 for a day", _scale("^GSPC", 2, OTHER_DAY), refused=False),
+    Variant("swapped digits", _swap_digits, refused=False),
+    Variant("stale repeated value", _stale_repeat, refused=False),
+    Variant("x10 on the newest bar", _last_bar_x10, refused=False),
+    Variant("empty Close cell", lambda r: set_cells(r, "^RUT", DAY, ("Close",), ""), False),
+    Variant("Saturday row", lambda r: add_row(r, "IWM", "2024-03-16", DAY), refused=True),
+    Variant("holiday row", lambda r: add_row(r, "^RUT", "2023-12-25", DAY), refused=True),
+    Variant("far-future row", _future("2031-01-02"), refused=True),
+    Variant("next-year row", _future(f"{date.today().year + 1}-01-05"), refused=True),
+    Variant("1e300 close", lambda r: set_cells(r, "IWC", DAY, PRICES, "1e300"), refused=True),
+    Variant("zero close", lambda r: set_cells(r, "IWB", DAY, PRICES, 0), refused=True),
+    Variant("negative close", lambda r: set_cells(r, "OEF", DAY, PRICES, -12.5), refused=True),
+    Variant("infinite close", lambda r: set_cells(r, "IWM", DAY, PRICES, "inf"), refused=True),
+    Variant("duplicated date, spike first", _duplicate_with_spike_first, refused=True),
+    Variant("bogus Fed target 45 %", _macro("DFEDTARU", 45), refused=True),
+    Variant("bogus Fed target 9.5 % for a day", _macro("DFEDTARU", 9.5), refused=False),
+    Variant("10-year yield spike +300 bps", _macro("DGS10", lambda v: v + 3), False),
+    Variant("3-month yield collapse to 0", _macro("DGS3MO", 0.0), refused=False),
+    Variant("future FRED date", lambda r: add_row(r, "macro", "2031-01-02", DAY), True),
+]
