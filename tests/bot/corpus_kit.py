@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from tests.corruptions import cut_sessions
+
 # The default rules read these; OEF and IWB also confirm ^GSPC's moves, IWM and IWC ^RUT's.
 SYMBOLS = ("IWC", "OEF", "IWM", "IWB", "^RUT", "^GSPC")
 # Older ^GSPC rows only slow the corpus down: ^RUT (the other leg of the ratio) starts in 1987.
@@ -153,6 +155,13 @@ def _last_bar_x10(root: Path) -> None:
     set_cells(root, "^RUT", last, PRICES, lambda v: v * 10)
 
 
+def _hole(name: str, start: str, end: str):
+    """Two months of sessions missing from one file (a feed outage never back-filled)."""
+    return lambda root: cut_sessions(
+        path_of(root, name), date.fromisoformat(start), date.fromisoformat(end)
+    )
+
+
 def _macro(column: str, value: object, day: str = DAY):
     return lambda root: set_cells(root, "macro", day, (column,), value)
 
@@ -185,4 +194,8 @@ VARIANTS: list[Variant] = [
     Variant("10-year yield spike +300 bps", _macro("DGS10", lambda v: v + 3), False),
     Variant("3-month yield collapse to 0", _macro("DGS3MO", 0.0), refused=False),
     Variant("future FRED date", lambda r: add_row(r, "macro", "2031-01-02", DAY), True),
+    # Many sessions gone: rules over the hole wait (NO DATA), so real events may be missed,
+    # but nothing computed across it may fire or reverse.
+    Variant("two-month hole in IWB", _hole("IWB", "2010-07-01", "2010-08-31"), False, False, True),
+    Variant("two-month hole in IWC", _hole("IWC", "2025-03-03", "2025-04-30"), False, False, True),
 ]
