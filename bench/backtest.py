@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from bot.config import load_settings
-from bot.evaluation import nyse_sessions
-from bot.rules_file import load_rules, rule_series, rule_symbols
+from bot.rules.files import load_rules, rule_series, rule_symbols
+from bot.service.evaluation import nyse_sessions
 from signals.evaluate import backtest_rule
 from signals.legs import DataError
 from signals.models import PRICE_COLUMNS, MarketData

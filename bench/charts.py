@@ -66,7 +66,7 @@ def main() -> int:
     directory = Path(args[0]) if args and not args[0].isdigit() else DEFAULT_DIR
     market = load_market(directory)
     import_ms, _ = time_ms(lambda: __import__("matplotlib.backends.backend_agg"))
-    from bot.charts import render_chart
+    from bot.delivery.charts import render_chart
 
     print(f"import matplotlib (Agg): {import_ms:.0f} ms, once per process, at the first chart")
     print(f"{'chart':34} {'cold':>8} {'median':>8} {'worst':>8} {'png':>8}")

@@ -3,7 +3,7 @@
 Usage: python bench/data_quality.py [DATA_DIR]   (default: ../shared/data)
 
 Times, best of several runs, on a fresh SQLite file: reading every price CSV (row checks
-included), writing it, judging the moves (`bot.quality.review_prices`), the same for the
+included), writing it, judging the moves (`bot.sources.quality.review_prices`), the same for the
 FRED file, then loading the market from SQLite and backtesting every default rule (what
 `rotation-bot backtest` does). Written against APIs that predate the checks, so the same
 script run on an older checkout (PYTHONPATH) gives the "before" numbers: the review steps
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import load_settings
-from bot.evaluation import load_market
-from bot.rules_file import load_rules
+from bot.rules.files import load_rules
+from bot.service.evaluation import load_market
 from bot.sources.csv_dir import price_files, read_price_csv, symbol_for
 from bot.sources.series_csv import read_series_file
 from signals.evaluate import backtest_rule
@@ -30,7 +30,7 @@ from storage.prices import upsert_bars
 from storage.series import upsert_points
 
 try:  # absent before the checks existed: the "before" run skips the review step
-    from bot import quality
+    from bot.sources import quality
 except ImportError:  # pragma: no cover - only on an older checkout
     quality = None  # type: ignore[assignment]
 

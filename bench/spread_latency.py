@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.commands import Commands
+from bot.chat.core import Commands
 from bot.config import load_settings
 from bot.sources.csv_dir import CsvDirSource, price_files, symbol_for
 from signals.measures import spread

@@ -104,7 +104,7 @@ def _fields(record: logging.LogRecord) -> dict[str, str]:
 
 
 class KeyValueFormatter(logging.Formatter):
-    """`ts=... level=INFO logger=bot.service msg="..."`, one line per record."""
+    """`ts=... level=INFO logger=bot.service.runner msg="..."`, one line per record."""
 
     def format(self, record: logging.LogRecord) -> str:
         """One line; values with spaces, quotes or newlines are quoted and escaped."""

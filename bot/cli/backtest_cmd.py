@@ -11,7 +11,7 @@ from rich.markup import escape
 from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_json, rules_or_exit
 from bot.cli.signal_cmds import JsonFlag, check_range, parse_day
-from bot.evaluation import load_market
+from bot.service.evaluation import load_market
 from signals.evaluate import backtest_report
 from signals.holes import Hole
 from signals.legs import DataError

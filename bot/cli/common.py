@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlite_utils import Database
 
 from bot.config import Settings
-from bot.rules_file import RulesFileError, load_rules
+from bot.rules.files import RulesFileError, load_rules
 from signals.rules import Rule
 from storage.db import open_db
 

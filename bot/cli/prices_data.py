@@ -29,7 +29,9 @@ from bot.cli.common import (
     print_json,
 )
 from bot.cli.groups import prices_app
-from bot.quality import (
+from bot.sources.base import SourceError
+from bot.sources.csv_dir import RowCheck, checked_symbol, price_files, read_price_csv, symbol_for
+from bot.sources.quality import (
     HELD_BACK,
     StatusChange,
     describe,
@@ -37,8 +39,6 @@ from bot.quality import (
     quality_config,
     review_prices,
 )
-from bot.sources.base import SourceError
-from bot.sources.csv_dir import RowCheck, checked_symbol, price_files, read_price_csv, symbol_for
 from signals.models import PriceBar
 from signals.quality import QualityConfig
 from storage.prices import cached_symbols, count_rows, now_utc, tail_rows, upsert_bars

@@ -16,7 +16,7 @@ from bot.cli.common import app_context, console, fail
 from bot.cli.groups import prices_app
 from bot.cli.prices_data import print_quality_changes
 from bot.cli.signal_cmds import normalize, parse_day
-from bot.quality import DecisionError, decide, quality_config, review_prices, review_series
+from bot.sources.quality import DecisionError, decide, quality_config, review_prices, review_series
 from signals.quality import ACCEPTED, REJECTED
 from storage.prices import cached_symbols
 from storage.series import series_ids

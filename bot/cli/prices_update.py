@@ -19,10 +19,10 @@ from bot import calendar as nyse
 from bot.cli.common import app_context, console, err_console, fail, print_error, print_json
 from bot.cli.groups import prices_app
 from bot.config import Settings
-from bot.quality import quality_config
-from bot.refresh import PeRefresh, RefreshReport, SymbolRefresh, refresh_pe, refresh_prices
 from bot.sources.base import SourceError
-from bot.universe import configured_symbols, normalize_symbol
+from bot.sources.quality import quality_config
+from bot.sources.refresh import PeRefresh, RefreshReport, SymbolRefresh, refresh_pe, refresh_prices
+from bot.sources.universe import configured_symbols, normalize_symbol
 
 if TYPE_CHECKING:
     from bot.sources.yahoo import YahooSource

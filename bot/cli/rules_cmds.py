@@ -19,7 +19,7 @@ from bot.cli.common import (
     rules_or_exit,
 )
 from bot.cli.groups import rules_app
-from bot.rules_file import (
+from bot.rules.files import (
     RulesFileError,
     default_entries,
     parse_entries,

@@ -82,7 +82,7 @@ def serve(settings: Settings, window: tuple[date, date] | None, speed: float) ->
     redact = configure_logging(settings)
     if window is None:
         return _run(settings, settings.db_path, None, speed, redact)
-    from bot.jobs import replay_copy
+    from bot.service.jobs import replay_copy
 
     with tempfile.TemporaryDirectory(prefix="rotation-replay-") as scratch:
         copy = replay_copy(settings.db_path, Path(scratch) / "replay.db")
@@ -92,10 +92,10 @@ def serve(settings: Settings, window: tuple[date, date] | None, speed: float) ->
 def _run(
     settings: Settings, db_path: Path, window: tuple[date, date] | None, speed: float, redact: Any
 ) -> int:
-    from bot.clock import RealClock, SimulatedClock
-    from bot.jobs import ServiceJobs
-    from bot.schedule import replay_window
-    from bot.service import Service
+    from bot.service.clock import RealClock, SimulatedClock
+    from bot.service.jobs import ServiceJobs
+    from bot.service.runner import Service
+    from bot.service.schedule import replay_window
 
     jobs = ServiceJobs(settings, db_path, network=window is None)
     clock = SimulatedClock(replay_window(*window)[0], speed) if window else RealClock()
@@ -116,8 +116,8 @@ def _metrics(
 ) -> tuple[Any, list[Coroutine[Any, Any, None]]]:
     if settings.metrics_port is None:
         return None, []
-    from bot.health import read_health
-    from bot.metrics import Metrics, MetricsServer
+    from bot.service.health import read_health
+    from bot.service.metrics import Metrics, MetricsServer
 
     async def health() -> Any:
         return await asyncio.to_thread(read_health, db_path, clock.now(), settings)
@@ -129,7 +129,7 @@ def _metrics(
 
 def check_chat_settings(settings: Settings) -> None:
     """Exit 2 with one `config error:` line per problem when Slack commands are half set up."""
-    from bot.slack_commands import check_slack_settings, slack_commands_wanted
+    from bot.chat.slack.answers import check_slack_settings, slack_commands_wanted
 
     problems = check_slack_settings(settings) if slack_commands_wanted(settings) else []
     print_problems(problems)
@@ -148,22 +148,22 @@ def chat_adapters(
     """
     if replay:
         return []
-    from bot.slack_commands import slack_commands_wanted
+    from bot.chat.slack.answers import slack_commands_wanted
 
     adapters: list[Coroutine[Any, Any, None]] = []
     if settings.discord_bot_token is not None:
-        from bot.discord_app import run_discord
+        from bot.chat.discord.app import run_discord
 
         adapters.append(run_discord(settings, _command_core(settings, db_path)))
     if slack_commands_wanted(settings):
-        from bot.slack_app import run_slack
+        from bot.chat.slack.app import run_slack
 
         adapters.append(run_slack(settings, _command_core(settings, db_path)))
     return adapters
 
 
 def _command_core(settings: Settings, db_path: Path) -> Any:
-    from bot.commands import Commands
+    from bot.chat.core import Commands
     from bot.sources.yahoo import YahooSource  # unknown symbols are fetched on demand
 
     return Commands.for_path(settings, db_path, source=YahooSource.from_settings(settings))

@@ -23,9 +23,9 @@ from bot.cli.common import (
 from bot.cli.groups import series_app
 from bot.cli.prices_data import print_quality_changes
 from bot.config import Settings
-from bot.quality import quality_config, review_series, series_of_points
 from bot.sources.base import SourceError
 from bot.sources.fred import FredSource, update_start
+from bot.sources.quality import quality_config, review_series, series_of_points
 from bot.sources.series_csv import read_series_file
 from signals.models import SeriesPoint
 from storage.series import last_series_dates, series_ids, tail_points, upsert_points

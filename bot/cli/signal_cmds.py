@@ -20,7 +20,7 @@ from bot.cli.common import (
     print_json,
     rules_or_exit,
 )
-from bot.evaluation import CheckReport, check_rules, expected_last_session, load_market
+from bot.service.evaluation import CheckReport, check_rules, expected_last_session, load_market
 from signals.formatting import fmt_pct
 from signals.legs import DataError
 from signals.measures import WindowError, spread
@@ -182,9 +182,9 @@ def _deliver(
     ctx: typer.Context, report: CheckReport, market: MarketData, now: datetime, rules: list[Rule]
 ) -> dict[str, Any]:
     """Queue the report's new events (within the catch-up window) and deliver the outbox once."""
-    from bot.delivery import enqueue_and_deliver, policy_from_settings
-    from bot.notifiers import build_notifiers, close_notifiers
-    from bot.schedule import alert_cutoff
+    from bot.delivery.destinations import build_notifiers, close_notifiers
+    from bot.delivery.sender import enqueue_and_deliver, policy_from_settings
+    from bot.service.schedule import alert_cutoff
     from storage.outbox_health import count_open
 
     context = app_context(ctx)

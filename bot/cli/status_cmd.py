@@ -17,7 +17,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Health of data, evaluations, the running service and deliveries (exit 1 if degraded)."""
-    from bot.health import collect_health, render_lines
+    from bot.service.health import collect_health, render_lines
 
     context = app_context(ctx)
     health = collect_health(context.db, datetime.now(UTC), context.settings)

@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from bot.bar_checks import WEEKDAY_SYMBOLS, calendar_problems, today_in_new_york, values_problem
+from bot.sources.bar_checks import (
+    WEEKDAY_SYMBOLS,
+    calendar_problems,
+    today_in_new_york,
+    values_problem,
+)
 from bot.sources.base import FetchResult, SourceError
-from bot.universe import normalize_symbol
+from bot.sources.universe import normalize_symbol
 from signals.models import PriceBar
 from signals.quality import ABSURD_PRICE, RATE_BOUNDS, RATE_SYMBOLS
 

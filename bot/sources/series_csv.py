@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from bot.bar_checks import today_in_new_york
+from bot.sources.bar_checks import today_in_new_york
 from bot.sources.base import SourceError
 from bot.sources.csv_dir import note_date, parse_number, read_csv_text
 from signals.models import SeriesPoint

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from bot.alerting import queue_alerts
+from bot.chat.discord.app import DiscordDmNotifier
 from bot.config import Settings
-from bot.delivery import DeliveryPolicy, DeliveryReport, enqueue_and_deliver
-from bot.discord_app import DiscordDmNotifier
-from bot.notifier import build_alert_message
-from bot.notifiers import build_notifiers, close_notifiers
+from bot.delivery.alerting import queue_alerts
+from bot.delivery.destinations import build_notifiers, close_notifiers
+from bot.delivery.message import build_alert_message
+from bot.delivery.sender import DeliveryPolicy, DeliveryReport, enqueue_and_deliver
 from signals.models import Event
 from storage import subscriptions as subs
 from storage.db import open_db
@@ -148,7 +148,7 @@ def test_a_muted_rule_posts_nothing_until_unmuted(
     db.close()
     clock = FakeClock()
 
-    with caplog.at_level(logging.INFO, logger="bot.alerting"):
+    with caplog.at_level(logging.INFO, logger="bot.delivery.alerting"):
         deliver(db_path, desk, [make_event(day=20)], clock)
 
     assert fake_discord_app.messages == [] and fake_slack.messages == []

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.bar_checks import bar_problem, date_problem, screen_bars
+from bot.sources.bar_checks import bar_problem, date_problem, screen_bars
 from signals.models import PriceBar
 
 TODAY = date(2026, 11, 27)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bot.charts import (
+from bot.delivery.charts import (
     CONTEXT_SESSIONS,
     ChartError,
     build_figure,

@@ -12,12 +12,12 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot import service as service_module
-from bot.commands import Commands
+from bot.chat.core import Commands
+from bot.chat.discord.app import DiscordBotNotifier, DiscordRest, run_discord
 from bot.config import load_settings
-from bot.discord_app import DiscordBotNotifier, DiscordRest, run_discord
-from bot.notifier import PermanentError, TransientError, build_alert_message
-from bot.service import Service
+from bot.delivery.message import PermanentError, TransientError, build_alert_message
+from bot.service import runner as service_module
+from bot.service.runner import Service
 from tests.fakes.delivery_kit import make_event
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.discord_interactions import FakeDiscordApp

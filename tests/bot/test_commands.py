@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from bot.commands import Commands, make_actor
+from bot.chat.core import Commands, make_actor
+from bot.chat.parsing import CommandError
+from bot.chat.replies import Actor
+from bot.chat.spread_query import spread_from_cache
 from bot.config import Settings, load_settings
-from bot.parsing import CommandError
-from bot.replies import Actor
 from bot.sources.csv_dir import CsvDirSource
-from bot.spread_query import spread_from_cache
 from signals.measures import spread
 from signals.models import MarketData, PriceBar
 from signals.rules import parse_rule
@@ -374,7 +374,7 @@ def test_status_delegates_to_the_health_model(core: Commands) -> None:
 
 
 def test_track_event_schedules_and_reversal_stops(fresh_db: Database, settings: Settings) -> None:
-    from bot.on_call import track_event
+    from bot.chat.on_call import track_event
     from signals.models import Event
 
     rule = parse_rule({"type": "new_high", "id": "x", "symbol": "AAA", "renotify_minutes": 30})

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot import parsing
-from bot.commands import Commands, make_actor
+from bot.chat import parsing
+from bot.chat.core import Commands, make_actor
+from bot.chat.parsing import CommandError
 from bot.config import load_settings
-from bot.parsing import CommandError
 from bot.safety import PLATFORMS, find_mentions, neutralise, sanitize, walk_strings
 from signals.models import PriceBar
 from signals.rules import parse_rule

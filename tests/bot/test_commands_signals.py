@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from bot.commands import Commands, make_actor
+from bot.chat.core import Commands, make_actor
+from bot.chat.parsing import CommandError
 from bot.config import Settings, load_settings
-from bot.parsing import CommandError
-from bot.rules_file import load_rules
+from bot.rules.files import load_rules
 from bot.safety import PLATFORMS, find_mentions, sanitize, walk_strings
 from bot.sources.csv_dir import CsvDirSource
 from signals.models import Event, PriceBar

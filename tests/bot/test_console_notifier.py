@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from bot.console_notifier import ConsoleNotifier
-from bot.notifier import build_alert_message
+from bot.delivery.console import ConsoleNotifier
+from bot.delivery.message import build_alert_message
 from tests.fakes.delivery_kit import PNG, make_event
 
 

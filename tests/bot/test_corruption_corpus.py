@@ -19,8 +19,8 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import _register_commands, app
 from bot.config import load_settings
-from bot.evaluation import load_market
-from bot.rules_file import load_rules
+from bot.rules.files import load_rules
+from bot.service.evaluation import load_market
 from signals.evaluate import backtest_rule
 from signals.models import PRICE_COLUMNS, MarketData
 from storage.db import open_db

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from bot.chat.core import Commands
 from bot.cli import _register_commands, app
-from bot.commands import Commands
 from bot.config import load_settings
-from bot.rules_file import load_rules
+from bot.rules.files import load_rules
 from storage.db import open_db
 
 CUT, JUMP, NEXT = "2024-03-12", "2024-03-13", "2024-03-14"

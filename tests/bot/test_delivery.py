@@ -14,19 +14,19 @@ import pytest
 from pydantic import SecretStr
 from rich.console import Console
 
+from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
+from bot.chat.slack.app import SlackBotNotifier, SlackWebhookNotifier
 from bot.config import load_settings
-from bot.console_notifier import ConsoleNotifier
-from bot.delivery import DeliveryPolicy, backoff_delay, deliver_pending, enqueue_and_deliver
-from bot.discord_app import DiscordBotNotifier, DiscordRest
-from bot.notifier import (
+from bot.delivery.console import ConsoleNotifier
+from bot.delivery.destinations import build_notifiers, close_notifiers
+from bot.delivery.message import (
     AlertMessage,
     Broadcaster,
     DeliveryResult,
     TransientError,
     build_alert_message,
 )
-from bot.notifiers import build_notifiers, close_notifiers
-from bot.slack_app import SlackBotNotifier, SlackWebhookNotifier
+from bot.delivery.sender import DeliveryPolicy, backoff_delay, deliver_pending, enqueue_and_deliver
 from signals.models import MarketData
 from storage.db import open_db
 from storage.outbox import enqueue_alerts, list_outbox

@@ -9,7 +9,13 @@ from sqlite_utils import Database
 
 from bot import calendar
 from bot.config import load_settings
-from bot.digest import LEADERBOARD, build_digest, digest_message, render_leaderboard, send_digest
+from bot.delivery.digest import (
+    LEADERBOARD,
+    build_digest,
+    digest_message,
+    render_leaderboard,
+    send_digest,
+)
 from signals.models import PriceBar
 from storage.prices import upsert_bars
 

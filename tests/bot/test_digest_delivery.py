@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
+from bot.chat.slack.app import SlackBotNotifier
 from bot.config import Settings, load_settings
-from bot.delivery import DeliveryPolicy, deliver_pending
-from bot.digest import queue_digest, send_digest
-from bot.discord_app import DiscordBotNotifier, DiscordRest
-from bot.jobs import ServiceJobs
-from bot.slack_app import SlackBotNotifier
+from bot.delivery.digest import queue_digest, send_digest
+from bot.delivery.sender import DeliveryPolicy, deliver_pending
+from bot.service.jobs import ServiceJobs
 from storage.db import open_db
 from storage.outbox import list_outbox
 from tests.bot.test_digest import NOW, SESSION, seed

@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 import discord
 import pytest
 
-from bot.discord_app import (
+from bot.chat.discord.app import (
     DiscordBotNotifier,
     DiscordWebhookNotifier,
     allowed_mentions,
     delivery_error,
     to_discord_embed,
 )
-from bot.discord_format import discord_nonce, mention_content
-from bot.limits import embed_length
-from bot.notifier import PermanentError, build_alert_message
+from bot.chat.discord.format import discord_nonce, mention_content
+from bot.delivery.limits import embed_length
+from bot.delivery.message import PermanentError, build_alert_message
 from bot.safety import find_mentions
 from tests.fakes.delivery_kit import PNG, make_event
 

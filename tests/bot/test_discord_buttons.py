@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.discord_app import (
+from bot.chat.discord.app import (
     DiscordBotNotifier,
     DiscordDmNotifier,
     DiscordRest,
     dm_notifiers,
 )
-from bot.discord_format import ack_custom_id, key_from_footer, mute_custom_id
-from bot.notifier import AlertMessage, build_alert_message
+from bot.chat.discord.format import ack_custom_id, key_from_footer, mute_custom_id
+from bot.delivery.message import AlertMessage, build_alert_message
 from storage import subscriptions as subs
 from storage.db import open_db
 from tests.fakes.delivery_kit import PNG, make_event

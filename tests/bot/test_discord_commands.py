@@ -12,10 +12,10 @@ import yarl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import Commands
+from bot.chat.core import Commands
+from bot.chat.discord.app import RotationClient, configure_api_base, run_discord
+from bot.chat.parsing import GENERIC_ERROR
 from bot.config import Settings, load_settings
-from bot.discord_app import RotationClient, configure_api_base, run_discord
-from bot.parsing import GENERIC_ERROR
 from bot.safety import find_mentions
 from storage import subscriptions as subs
 from storage.db import open_db

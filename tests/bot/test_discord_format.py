@@ -7,15 +7,15 @@ from datetime import UTC, date, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.discord_format import (
+from bot.chat.discord.format import (
     ack_custom_id,
     acknowledged_embed,
     format_reply,
     key_from_footer,
     signals_embeds,
 )
-from bot.help_text import help_reply
-from bot.replies import (
+from bot.chat.help_text import help_reply
+from bot.chat.replies import (
     BacktestSummary,
     EventRow,
     LegReply,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 
-from bot.evaluation import check_rules, expected_last_session, load_market
+from bot.service.evaluation import check_rules, expected_last_session, load_market
 from signals.models import PriceBar, SeriesPoint
 from signals.rules import parse_rule
 from storage.prices import upsert_bars

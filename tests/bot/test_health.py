@@ -8,7 +8,7 @@ from sqlite_utils import Database
 
 from bot.calendar import NEW_YORK
 from bot.config import load_settings
-from bot.health import collect_health, render_lines
+from bot.service.health import collect_health, render_lines
 from signals.models import Event, PriceBar
 from storage import outbox, service_state
 from storage.prices import upsert_bars

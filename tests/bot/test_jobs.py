@@ -11,7 +11,7 @@ import pytest
 
 from bot.calendar import NEW_YORK
 from bot.config import Settings, load_settings
-from bot.jobs import ServiceJobs, replay_copy
+from bot.service.jobs import ServiceJobs, replay_copy
 from signals.models import PriceBar
 from storage import service_state
 from storage.db import open_db
@@ -57,7 +57,7 @@ async def test_live_jobs_fetch_evaluate_snapshot_and_deliver(
 ) -> None:
     open_db(db_path).close()
     jobs = ServiceJobs(settings_for(yahoo, fred, db_path), db_path)
-    caplog.set_level(logging.WARNING, logger="bot.jobs")
+    caplog.set_level(logging.WARNING, logger="bot.service.jobs")
 
     summary = await jobs.refresh_intraday(AFTER_CLOSE)
     new_events = await jobs.evaluate_session(date(2026, 6, 11), AFTER_CLOSE, alert=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.limits import (
+from bot.delivery.limits import (
     DISCORD_EMBED_TOTAL,
     ELLIPSIS,
     embed_length,

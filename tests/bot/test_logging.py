@@ -67,7 +67,7 @@ def test_secrets_are_redacted_from_tracebacks_and_url_fragments(settings) -> Non
     try:
         raise RuntimeError("404 for /api/webhooks/123456789012/hook-token-abcdefghijklmnop")
     except RuntimeError:
-        logging.getLogger("bot.delivery").exception("delivery failed")
+        logging.getLogger("bot.delivery.sender").exception("delivery failed")
 
     record = json.loads(stream.getvalue())
     assert record["msg"] == "delivery failed"

@@ -9,12 +9,12 @@ from pathlib import Path
 import aiohttp
 
 from bot.calendar import NEW_YORK
-from bot.clock import SimulatedClock
 from bot.config import load_settings
-from bot.health import Health, read_health
-from bot.metrics import Metrics, MetricsServer
-from bot.service import Service
-from bot.worker import WorkItem
+from bot.service.clock import SimulatedClock
+from bot.service.health import Health, read_health
+from bot.service.metrics import Metrics, MetricsServer
+from bot.service.runner import Service
+from bot.service.worker import WorkItem
 from signals.models import PriceBar
 from storage import service_state
 from storage.db import open_db

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.delivery import DeliveryPolicy, deliver_pending
-from bot.discord_app import DiscordBotNotifier, DiscordRest
-from bot.slack_app import SlackBotNotifier
+from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
+from bot.chat.slack.app import SlackBotNotifier
+from bot.delivery.sender import DeliveryPolicy, deliver_pending
 from storage.outbox import enqueue_alerts, list_outbox
 from storage.outbox_health import destination_pauses
 from tests.fakes.delivery_kit import T0, FakeClock, make_event

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.parsing import (
+from bot.chat.parsing import (
     ALL,
     CommandError,
     close_matches,

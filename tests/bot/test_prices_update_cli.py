@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import _register_commands, app
-from bot.universe import DEFAULT_SYMBOLS
+from bot.sources.universe import DEFAULT_SYMBOLS
 from storage.db import open_db
 from storage.prices import count_rows, tail_rows
 from storage.series import load_series

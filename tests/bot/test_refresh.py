@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlite_utils import Database
 
-from bot.refresh import refetch_suspects, refresh_pe, refresh_prices
+from bot.sources.refresh import refetch_suspects, refresh_pe, refresh_prices
 from bot.sources.yahoo import YahooSource
 from signals.models import PriceBar
 from storage.prices import count_rows, set_statuses, tail_rows, upsert_bars

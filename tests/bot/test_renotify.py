@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.alerting import queue_alerts
-from bot.commands import Commands
+from bot.chat.core import Commands
+from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
+from bot.chat.on_call import make_actor
 from bot.config import Settings
-from bot.discord_app import DiscordBotNotifier, DiscordRest
-from bot.jobs import ServiceJobs
-from bot.notifier import build_alert_message
-from bot.on_call import make_actor
+from bot.delivery.alerting import queue_alerts
+from bot.delivery.message import build_alert_message
+from bot.service.jobs import ServiceJobs
 from signals.models import Event
 from signals.rules import Rule, parse_rule
 from storage import renotify

@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import _register_commands, app
-from bot.clock import SimulatedClock
 from bot.config import load_settings
-from bot.jobs import ServiceJobs, replay_copy
-from bot.schedule import replay_window
-from bot.service import Service
+from bot.service.clock import SimulatedClock
+from bot.service.jobs import ServiceJobs, replay_copy
+from bot.service.runner import Service
+from bot.service.schedule import replay_window
 from storage.db import open_db
 from storage.outbox import list_outbox
 

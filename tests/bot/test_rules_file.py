@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_settings
-from bot.rules_file import (
+from bot.rules.files import (
     RulesFileError,
     default_rules_text,
     load_rules,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bot.cli import _register_commands, app
 from bot.config import load_settings
-from bot.rules_file import MAX_BYTES, load_rules, validate_file
+from bot.rules.files import MAX_BYTES, load_rules, validate_file
 
 if not any(group.name == "rules" for group in app.registered_groups):
     _register_commands()

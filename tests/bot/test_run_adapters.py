@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from bot.cli.run import chat_adapters
 from bot.config import load_settings
-from bot.service import Service
-from bot.worker import WorkItem
+from bot.service.runner import Service
+from bot.service.worker import WorkItem
 from tests.bot.test_cli_run import invoke
 from tests.bot.test_service import FrozenClock
 from tests.fakes.discord_interactions import FakeDiscordApp

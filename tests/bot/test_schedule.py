@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime, time
 
-from bot import schedule
 from bot.calendar import NEW_YORK
 from bot.config import load_settings
+from bot.service import schedule
 
 SETTINGS = load_settings(None)  # 15-minute refreshes, close + 20 min, digest 17:30
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from bot import schedule
 from bot.calendar import NEW_YORK
-from bot.clock import SimulatedClock
+from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
 from bot.config import Settings, load_settings
-from bot.delivery import deliver_pending
-from bot.discord_app import DiscordBotNotifier, DiscordRest
+from bot.delivery.sender import deliver_pending
 from bot.logging_setup import Redactor
-from bot.service import Service, planned_items
-from bot.worker import StateStore, Worker, WorkItem, connect_shared
+from bot.service import schedule
+from bot.service.clock import SimulatedClock
+from bot.service.runner import Service, planned_items
+from bot.service.worker import StateStore, Worker, WorkItem, connect_shared
 from storage import service_state
 from storage.db import open_db
 from storage.outbox import enqueue_alerts, list_outbox

@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import _register_commands, app
 from bot.config import load_settings
-from bot.rules_file import load_rules
+from bot.rules.files import load_rules
 from bot.sources.csv_dir import read_price_csv
 from bot.sources.series_csv import read_series_file
 from signals.models import PriceBar

@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.notifier import PermanentError, RateLimited, build_alert_message
-from bot.safety import find_mentions
-from bot.slack_app import (
+from bot.chat.slack.app import (
     SlackBotNotifier,
     SlackWebhookNotifier,
     api_url,
@@ -17,6 +15,8 @@ from bot.slack_app import (
     fallback_text,
     to_slack_blocks,
 )
+from bot.delivery.message import PermanentError, RateLimited, build_alert_message
+from bot.safety import find_mentions
 from tests.fakes.delivery_kit import PNG, make_event
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack, check_blocks
 

@@ -16,11 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import Commands
-from bot.config import ConfigError, load_settings
-from bot.safety import find_mentions
-from bot.slack_app import run_slack
-from bot.slack_commands import (
+from bot.chat.core import Commands
+from bot.chat.slack.answers import (
     COMMAND_NAMES,
     PRIVATE,
     answer_command,
@@ -29,6 +26,9 @@ from bot.slack_commands import (
     slash_name,
     split_arguments,
 )
+from bot.chat.slack.app import run_slack
+from bot.config import ConfigError, load_settings
+from bot.safety import find_mentions
 from storage import subscriptions as subs
 from storage.db import open_db
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack

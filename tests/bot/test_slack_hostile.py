@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.slack_format import ACK_ACTION
-from bot.slack_http import ReplayMemory
+from bot.chat.slack.format import ACK_ACTION
+from bot.chat.slack.http_guard import ReplayMemory
 from storage import subscriptions as subs
 from storage.db import open_db
 from tests.bot.test_slack_interactions import alert, post_alert

@@ -18,14 +18,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import Commands
+from bot.chat.core import Commands
+from bot.chat.replies import AckReply
+from bot.chat.slack.answers import press_acknowledge, press_mute
+from bot.chat.slack.app import SlackBotNotifier, SlackDmNotifier
+from bot.chat.slack.format import (
+    ACK_ACTION,
+    ACK_BLOCK,
+    MUTE_ACTION,
+    acknowledged_blocks,
+    alert_blocks,
+)
 from bot.config import load_settings
-from bot.notifier import AlertMessage, PermanentError, build_alert_message
-from bot.replies import AckReply
+from bot.delivery.message import AlertMessage, PermanentError, build_alert_message
 from bot.safety import find_mentions
-from bot.slack_app import SlackBotNotifier, SlackDmNotifier
-from bot.slack_commands import press_acknowledge, press_mute
-from bot.slack_format import ACK_ACTION, ACK_BLOCK, MUTE_ACTION, acknowledged_blocks, alert_blocks
 from storage import subscriptions as subs
 from tests.fakes.delivery_kit import make_event
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.commands import Commands
-from bot.slack_app import run_slack
-from bot.slack_format import MUTE_ACTION
+from bot.chat.core import Commands
+from bot.chat.slack.app import run_slack
+from bot.chat.slack.format import MUTE_ACTION
 from storage import subscriptions as subs
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack
 from tests.fakes.slack_bolt_kit import (

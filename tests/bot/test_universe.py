@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import load_settings
-from bot.universe import DEFAULT_SYMBOLS, configured_symbols, normalize_symbol
+from bot.sources.universe import DEFAULT_SYMBOLS, configured_symbols, normalize_symbol
 
 
 def test_default_universe() -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 
 from bot.config import load_settings
-from bot.delivery import deliver_pending, policy_from_settings
-from bot.notifiers import build_notifiers
+from bot.delivery.destinations import build_notifiers
+from bot.delivery.sender import deliver_pending, policy_from_settings
 from storage.db import open_db
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from bot.commands import Commands
+from bot.chat.core import Commands
+from bot.chat.discord.app import RotationClient, configure_api_base
 from bot.config import Settings, load_settings
-from bot.discord_app import RotationClient, configure_api_base
 from bot.safety import find_mentions
 from signals.models import PriceBar
 from signals.rules import parse_rule

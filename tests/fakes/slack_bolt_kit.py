@@ -23,10 +23,10 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import Commands
+from bot.chat.core import Commands
+from bot.chat.slack.answers import SlackAnswer
+from bot.chat.slack.app import build_slack_app, start_http
 from bot.config import Settings, load_settings
-from bot.slack_app import build_slack_app, start_http
-from bot.slack_commands import SlackAnswer
 from signals.models import PriceBar
 from signals.rules import parse_rule
 from storage.db import open_db

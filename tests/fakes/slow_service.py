@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import load_settings
-from bot.service import Service
+from bot.service.runner import Service
 from tests.fakes.recording_jobs import RecordingJobs
 
 

@@ -20,21 +20,16 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
-from bot import (
-    calendar,
-    charts,
-    delivery,
-    digest,
-    evaluation,
-    notifiers,
-    quality,
-    refresh,
-    rules_file,
-    universe,
-)
-from bot.alerting import queue_alerts, queue_renotifications
+from bot import calendar
 from bot.config import Settings
-from bot.schedule import alert_cutoff
+from bot.delivery import charts, digest
+from bot.delivery import destinations as notifiers
+from bot.delivery import sender as delivery
+from bot.delivery.alerting import queue_alerts, queue_renotifications
+from bot.rules import files as rules_file
+from bot.service import evaluation
+from bot.service.schedule import alert_cutoff
+from bot.sources import quality, refresh, universe
 from bot.sources.base import SourceError
 from bot.sources.fred import FredSource, update_start
 from signals.rules import Rule
@@ -49,7 +44,7 @@ REPLAY_RESET = ("outbox", "outbox_alerts", "events", "rule_state", "service_runs
 
 
 class ServiceJobs:
-    """The real jobs (see `bot.worker.Jobs`)."""
+    """The real jobs (see `bot.service.worker.Jobs`)."""
 
     clock: Callable[[], datetime] = staticmethod(outbox.utc_now)  # on-call times (tests set it)
 

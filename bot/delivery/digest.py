@@ -19,12 +19,17 @@ from datetime import date, datetime
 from sqlite_utils import Database
 
 from bot.config import Settings
-from bot.delivery import DeliveryPolicy, DeliveryReport, deliver_pending, policy_from_settings
-from bot.evaluation import check_rules
-from bot.notifier import AlertMessage, Notifier, monospace
-from bot.notifiers import build_notifiers, close_notifiers
-from bot.outbox_messages import queue_message
-from bot.rules_file import load_rules
+from bot.delivery.destinations import build_notifiers, close_notifiers
+from bot.delivery.message import AlertMessage, Notifier, monospace
+from bot.delivery.outbox_messages import queue_message
+from bot.delivery.sender import (
+    DeliveryPolicy,
+    DeliveryReport,
+    deliver_pending,
+    policy_from_settings,
+)
+from bot.rules.files import load_rules
+from bot.service.evaluation import check_rules
 from signals.legs import DataError
 from signals.measures import WindowError, leg_return, parse_window
 from storage.outbox import utc_now
@@ -209,7 +214,7 @@ def send_digest(
 
     Args:
         notifiers: the caller's destinations (left open); None: built from settings and closed.
-        clock, sleep, policy: as for `bot.delivery.deliver_pending` (default: no waiting, a
+        clock, sleep, policy: as for `bot.delivery.sender.deliver_pending` (default: no waiting, a
             failed destination is retried by the next pass).
     """
     own = build_notifiers(settings) if notifiers is None else []

@@ -1,7 +1,7 @@
 """The run loop: APScheduler on one asyncio loop, the NYSE plan, catch-up, replay, shutdown.
 
 This is the only module that imports apscheduler. The scheduler decides *when* (from the
-pure plan in `bot/schedule.py`); the `Worker` decides *how*, one job at a time. Each planned
+pure plan in `bot/service/schedule.py`); the `Worker` decides *how*, one job at a time. Each planned
 instant ("slot") is one date-triggered APScheduler job; when it fires it queues every job
 due since the previous slot and schedules the next slot. Chaining date triggers, instead of
 a cron-like trigger per kind, keeps one code path for the real clock and for replay: the
@@ -25,10 +25,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot import calendar, schedule
-from bot.clock import Clock, RealClock, SimulatedClock
+from bot import calendar
 from bot.config import Settings
-from bot.worker import (
+from bot.service import schedule
+from bot.service.clock import Clock, RealClock, SimulatedClock
+from bot.service.worker import (
     JobObserver,
     Jobs,
     StateStore,

@@ -21,7 +21,7 @@ def render_reply_chart(db: Database, spec: ChartSpec | None, title: str = "") ->
     """The PNG for `spec` from cached prices and series, or None (logged) if it cannot be drawn."""
     if spec is None:
         return None
-    from bot.charts import render_chart  # lazy: matplotlib is slow to import
+    from bot.delivery.charts import render_chart  # lazy: matplotlib is slow to import
 
     leaves = sorted({leaf for leg in spec.legs for leaf in split_expression(leg)})
     start = min(spec.start, spec.reference_date or spec.start)  # a marked old record too

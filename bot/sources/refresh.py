@@ -19,9 +19,9 @@ import pandas as pd
 from sqlite_utils import Database
 
 from bot import calendar as nyse
-from bot.bar_checks import WEEKDAY_SYMBOLS, screen_bars
-from bot.quality import DEFAULT_CONFIG, describe, notable, review_prices
+from bot.sources.bar_checks import WEEKDAY_SYMBOLS, screen_bars
 from bot.sources.base import FetchResult, PriceSource
+from bot.sources.quality import DEFAULT_CONFIG, describe, notable, review_prices
 from signals.holes import HOLE_TOLERANCE, Hole, find_holes
 from signals.models import PriceBar, SeriesPoint
 from signals.quality import SUSPECT, QualityConfig

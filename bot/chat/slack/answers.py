@@ -1,7 +1,7 @@
 """What the Slack adapter answers, without the Slack SDK: parse, run the core, format.
 
 Every function here is blocking (the command core reads SQLite, charts use matplotlib):
-`bot/slack_app.py` calls them with `asyncio.to_thread` after `ack()`. None of them raises:
+`bot/chat/slack/app.py` calls them with `asyncio.to_thread` after `ack()`. None of them raises:
 a `CommandError` becomes its one line, any other failure is logged and answered generically.
 """
 
@@ -15,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.commands import Commands
+from bot.chat.core import Commands
+from bot.chat.help_text import COMMANDS
+from bot.chat.on_call import make_actor
+from bot.chat.parsing import GENERIC_ERROR, CommandError, one_line
+from bot.chat.replies import AckReply, Actor, Reply, SignalDetail, SpreadReply
+from bot.chat.reply_chart import render_reply_chart
+from bot.chat.slack.format import Block, reply_blocks, reply_text, text_blocks
 from bot.config import Settings
-from bot.help_text import COMMANDS
-from bot.on_call import make_actor
-from bot.parsing import GENERIC_ERROR, CommandError, one_line
-from bot.replies import AckReply, Actor, Reply, SignalDetail, SpreadReply
-from bot.reply_chart import render_reply_chart
 from bot.safety import escape_slack, mention_user, sanitize
-from bot.slack_format import Block, reply_blocks, reply_text, text_blocks
 from signals.models import ChartSpec
 
 log = logging.getLogger(__name__)

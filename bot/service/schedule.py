@@ -1,6 +1,6 @@
 """Pure planning: which job runs when, on the NYSE calendar, for any clock.
 
-Nothing here waits or runs anything; `bot/service.py` asks for the jobs due in a window
+Nothing here waits or runs anything; `bot/service/runner.py` asks for the jobs due in a window
 and hands them to a worker. Keeping the plan pure is what lets a test assert that a week
 with a holiday and an early close runs exactly the expected jobs, and lets replay use the
 very same plan with a simulated clock.

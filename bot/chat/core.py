@@ -1,7 +1,7 @@
 """The one command core both chat adapters call: parse arguments, query, return plain data.
 
 Every public method is a blocking sync function (SQLite, pandas, maybe a data fetch):
-adapters run it with `asyncio.to_thread`, format the returned dataclass from `bot/replies.py`
+adapters run it with `asyncio.to_thread`, format the returned dataclass from `bot/chat/replies.py`
 after `bot.safety.sanitize(reply, platform)`, and show a `CommandError`'s one line as the
 reply (ephemeral on Discord). Nothing here imports a chat SDK.
 
@@ -21,15 +21,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot import parsing
-from bot.bar_checks import screen_bars, today_in_new_york
-from bot.config import Settings
-from bot.health import collect_health, render_lines
-from bot.help_text import help_reply
-from bot.on_call import OnCallCommands, make_actor
-from bot.parsing import CommandError
-from bot.quality import log_changes, quality_config, review_prices
-from bot.replies import (
+from bot.chat import parsing
+from bot.chat.help_text import help_reply
+from bot.chat.on_call import OnCallCommands, make_actor
+from bot.chat.parsing import CommandError
+from bot.chat.replies import (
     Actor,
     HelpReply,
     SignalDetail,
@@ -37,10 +33,14 @@ from bot.replies import (
     SpreadReply,
     StatusReply,
 )
-from bot.rules_file import RulesFileError, load_rules
-from bot.signal_queries import signal_detail, signal_rows
+from bot.chat.signal_queries import signal_detail, signal_rows
+from bot.chat.spread_query import has_symbol, spread_from_cache, spread_reply
+from bot.config import Settings
+from bot.rules.files import RulesFileError, load_rules
+from bot.service.health import collect_health, render_lines
+from bot.sources.bar_checks import screen_bars, today_in_new_york
 from bot.sources.base import PriceSource
-from bot.spread_query import has_symbol, spread_from_cache, spread_reply
+from bot.sources.quality import log_changes, quality_config, review_prices
 from signals.legs import DataError
 from signals.measures import Basis, WindowError
 from signals.models import SpreadReport

@@ -1,6 +1,6 @@
 """Subscriptions, mutes and acknowledgements: the on-call half of the command core.
 
-A mixin of `bot.commands.Commands`, kept apart so each module stays small; it needs the
+A mixin of `bot.chat.core.Commands`, kept apart so each module stays small; it needs the
 core's `db`, `clock` and `rule_ids`.
 """
 
@@ -12,10 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
-from bot import parsing
-from bot.config import Settings
-from bot.parsing import CommandError
-from bot.replies import (
+from bot.chat import parsing
+from bot.chat.parsing import CommandError
+from bot.chat.replies import (
     AckReply,
     Actor,
     MuteReply,
@@ -24,6 +23,7 @@ from bot.replies import (
     SubscriptionRow,
     SubscriptionsReply,
 )
+from bot.config import Settings
 from signals.models import Event
 from signals.rules import Rule
 from storage import renotify

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from sqlite_utils import Database
 
-from bot.replies import LegReply, SpreadReply
+from bot.chat.replies import LegReply, SpreadReply
 from signals.legs import DataError
 from signals.measures import Basis, WindowError, spread
 from signals.models import ChartSpec, LegReturn, MarketData, SpreadReport

@@ -9,7 +9,7 @@ earlier attempt's outcome is unknown, `find_existing` looks for it with `convers
 Alerts carry Acknowledge / Mute 1 day buttons; `SlackDmNotifier` sends them by DM.
 
 Commands: `build_slack_app` registers `/<SLACK_COMMAND_PREFIX><name>` on a bolt `AsyncApp`;
-each listener `ack()`s at once, runs the blocking answer (`bot/slack_commands.py`) in a
+each listener `ack()`s at once, runs the blocking answer (`bot/chat/slack/answers.py`) in a
 thread and replies through the response_url. `run_slack` serves it in Socket Mode (default)
 or over HTTP (`SLACK_MODE=http`, bolt verifies the signatures) until cancelled.
 """
@@ -33,19 +33,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot.config import ConfigError, Settings
-from bot.limits import SLACK_SECONDS_PER_MESSAGE
-from bot.notifier import (
-    AlertMessage,
-    DeliveryError,
-    DeliveryResult,
-    PermanentError,
-    RateLimited,
-    TransientError,
-)
-from bot.replies import AckReply
-from bot.safety import escape_slack, is_user_id
-from bot.slack_commands import (
+from bot.chat.replies import AckReply
+from bot.chat.slack.answers import (
     COMMAND_NAMES,
     SlackAnswer,
     answer_command,
@@ -57,7 +46,7 @@ from bot.slack_commands import (
     render_chart_of,
     slash_name,
 )
-from bot.slack_format import (
+from bot.chat.slack.format import (
     ACK_ACTION,
     MUTE_ACTION,
     acknowledged_blocks,
@@ -65,10 +54,21 @@ from bot.slack_format import (
     fallback_text,
     to_slack_blocks,
 )
-from bot.slack_http import slack_request_guard
+from bot.chat.slack.http_guard import slack_request_guard
+from bot.config import ConfigError, Settings
+from bot.delivery.limits import SLACK_SECONDS_PER_MESSAGE
+from bot.delivery.message import (
+    AlertMessage,
+    DeliveryError,
+    DeliveryResult,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+from bot.safety import escape_slack, is_user_id
 
 if TYPE_CHECKING:
-    from bot.commands import Commands
+    from bot.chat.core import Commands
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from bot.health import Health
-from bot.worker import WorkItem
+from bot.service.health import Health
+from bot.service.worker import WorkItem
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What chat commands answer: plain frozen dataclasses, never platform markup.
 
-The command core (`bot/commands.py`) returns these; each adapter only formats them after
+The command core (`bot/chat/core.py`) returns these; each adapter only formats them after
 passing them through `bot.safety.sanitize(reply, platform)`. Every reply has a `text`: one
 plain line an adapter can show as it is (or as the fallback text of a richer layout).
 """
@@ -168,7 +168,7 @@ class AckReply:
 
 @dataclass(frozen=True)
 class StatusReply:
-    """`/status`: the service's health model (bot/health.py `Health`) and its report lines."""
+    """`/status`: the service's health model (`bot.service.health.Health`) and its lines."""
 
     ok: bool
     problems: tuple[str, ...]

@@ -1,6 +1,6 @@
 """Chat replies as Discord payload pieces (content, embed dicts, button ids); no SDK import.
 
-`bot/discord_app.py` turns these dicts into discord.py objects. Every reply must already have
+`bot/chat/discord/app.py` turns these dicts into discord.py objects. Every reply must already have
 passed through `bot.safety.sanitize(reply, "discord")`: nothing here escapes mentions.
 """
 
@@ -11,11 +11,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot import parsing
-from bot.help_text import COMMANDS
-from bot.limits import fit_discord_content, fit_discord_embeds, split_text, trim
-from bot.notifier import COLOURS, AlertMessage, subscriber_ids
-from bot.replies import (
+from bot.chat import parsing
+from bot.chat.help_text import COMMANDS
+from bot.chat.replies import (
     HelpReply,
     Reply,
     SignalDetail,
@@ -24,6 +22,8 @@ from bot.replies import (
     SpreadReply,
     StatusReply,
 )
+from bot.delivery.limits import fit_discord_content, fit_discord_embeds, split_text, trim
+from bot.delivery.message import COLOURS, AlertMessage, subscriber_ids
 from bot.safety import mention_user, neutralise_discord
 
 CHART_NAME = "chart.png"

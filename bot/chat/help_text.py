@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.parsing import WINDOW_HELP
-from bot.replies import CommandHelp, HelpReply
+from bot.chat.parsing import WINDOW_HELP
+from bot.chat.replies import CommandHelp, HelpReply
 
 # name, arguments, description, admin only
 COMMANDS: tuple[tuple[str, str, str, bool], ...] = (

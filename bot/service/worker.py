@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 
 from sqlite_utils import Database
 
-from bot.clock import Clock
+from bot.service.clock import Clock
 from storage import service_state
 
 log = logging.getLogger(__name__)

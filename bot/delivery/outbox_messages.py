@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.notifier import AlertMessage, build_alert_message
+from bot.delivery.message import AlertMessage, build_alert_message
 from storage.outbox import load_alert
 from storage.outbox_messages import enqueue_message, load_message
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from bot.config import Settings
-from bot.notifier import Notifier
+from bot.delivery.message import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def build_notifiers(settings: Settings) -> list[Notifier]:
     """One notifier per configured destination; the console when none is configured."""
     notifiers: list[Notifier] = [*_discord_notifiers(settings), *_slack_notifiers(settings)]
     if not notifiers:
-        from bot.console_notifier import ConsoleNotifier
+        from bot.delivery.console import ConsoleNotifier
 
         notifiers.append(ConsoleNotifier())
     log.debug("destinations: %s", ", ".join(n.name for n in notifiers))
@@ -29,7 +29,7 @@ def build_notifiers(settings: Settings) -> list[Notifier]:
 def _discord_notifiers(settings: Settings) -> list[Notifier]:
     if not settings.discord_enabled:
         return []
-    from bot import discord_app
+    from bot.chat.discord import app as discord_app
 
     notifiers: list[Notifier] = []
     if settings.discord_bot_token is not None and settings.discord_channel_ids:
@@ -48,7 +48,7 @@ def _discord_notifiers(settings: Settings) -> list[Notifier]:
 def _slack_notifiers(settings: Settings) -> list[Notifier]:
     if not settings.slack_enabled:
         return []
-    from bot import slack_app
+    from bot.chat.slack import app as slack_app
 
     notifiers: list[Notifier] = []
     if settings.slack_bot_token is not None and settings.slack_channel is not None:
@@ -100,7 +100,7 @@ def dm_notifiers(
 def _discord_dms(
     settings: Settings, user_ids: list[str], notifiers: Sequence[Notifier]
 ) -> list[Notifier]:
-    from bot import discord_app
+    from bot.chat.discord import app as discord_app
 
     bots = (n for n in notifiers if isinstance(n, discord_app.DiscordBotNotifier))
     rest = next((n.rest for n in bots), None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.toml_layout import MAX_DEPTH, Element, Layout, scan
+from bot.rules.toml_layout import MAX_DEPTH, Element, Layout, scan
 from signals.legs import split_expression
 from signals.rule_fields import RuleError
 from signals.rules import Curve, RateChange, Rule, parse_rule

@@ -12,8 +12,8 @@ Webhooks can do neither, so a webhook post interrupted by a crash may appear twi
 
 Bot posts (channels and DMs, `discord:dm:<user_id>`) carry the alert buttons as components;
 `RotationClient` answers them and the slash commands over the gateway (`run_discord`).
-Commands call the platform-neutral core (`bot.commands.Commands`) in a worker thread and
-format with `bot.discord_format`; this module only adapts to discord.py.
+Commands call the platform-neutral core (`bot.chat.core.Commands`) in a worker thread and
+format with `bot.chat.discord.format`; this module only adapts to discord.py.
 """
 
 from __future__ import annotations
@@ -33,9 +33,8 @@ from discord import app_commands
 from discord.app_commands import AppCommandError, Choice
 from discord.http import HTTPClient, Route, handle_message_parameters
 
-from bot import parsing
-from bot.config import Settings
-from bot.discord_format import (
+from bot.chat import parsing
+from bot.chat.discord.format import (
     ACK_PREFIX,
     ACK_TEMPLATE,
     CHART_NAME,
@@ -52,8 +51,13 @@ from bot.discord_format import (
     mute_custom_id,
     window_choices,
 )
-from bot.limits import fit_discord_content
-from bot.notifier import (
+from bot.chat.on_call import make_actor
+from bot.chat.parsing import GENERIC_ERROR, WINDOW_HELP, CommandError
+from bot.chat.replies import Actor, Reply
+from bot.chat.reply_chart import render_reply_chart
+from bot.config import Settings
+from bot.delivery.limits import fit_discord_content
+from bot.delivery.message import (
     AlertMessage,
     DeliveryError,
     DeliveryResult,
@@ -63,14 +67,10 @@ from bot.notifier import (
     TransientError,
     subscriber_ids,
 )
-from bot.on_call import make_actor
-from bot.parsing import GENERIC_ERROR, WINDOW_HELP, CommandError
-from bot.replies import Actor, Reply
-from bot.reply_chart import render_reply_chart
 from bot.safety import is_user_id, neutralise_discord, sanitize
 
 if TYPE_CHECKING:
-    from bot.commands import Commands
+    from bot.chat.core import Commands
 
 log = logging.getLogger(__name__)
 
@@ -486,7 +486,7 @@ async def mute_from_alert(interaction: Interaction, rule_id: str) -> None:
 
 
 class Ticker(app_commands.Transformer):
-    """A symbol normalised and checked by `bot.parsing.parse_symbol`; cached symbols offered."""
+    """A symbol normalised and checked by `bot.chat.parsing.parse_symbol`; cached ones offered."""
 
     async def transform(self, interaction: Interaction, value: Any, /) -> str:
         """The upper-case ticker, or a CommandError the tree answers privately."""
@@ -499,7 +499,7 @@ class Ticker(app_commands.Transformer):
 
 
 class Window(app_commands.Transformer):
-    """A window name checked by `bot.parsing.parse_window`; the fixed windows offered."""
+    """A window name checked by `bot.chat.parsing.parse_window`; the fixed windows offered."""
 
     async def transform(self, interaction: Interaction, value: Any, /) -> str:
         """The normalised window."""

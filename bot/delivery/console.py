@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.notifier import AlertMessage, DeliveryResult, without_fence
+from bot.delivery.message import AlertMessage, DeliveryResult, without_fence
 
 _STYLES = {"up": "green", "down": "red", "neutral": "white"}
 

@@ -10,8 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot import on_call
-from bot.limits import (
+from bot.chat import on_call
+from bot.chat.replies import (
+    AckReply,
+    HelpReply,
+    Reply,
+    SignalDetail,
+    SignalRow,
+    SignalsReply,
+    SpreadReply,
+    StatusReply,
+    SubscriptionsReply,
+)
+from bot.delivery.limits import (
     SLACK_BLOCKS,
     SLACK_CONTEXT_ELEMENTS,
     SLACK_FALLBACK_TEXT,
@@ -24,18 +35,7 @@ from bot.limits import (
     split_text,
     trim,
 )
-from bot.notifier import AlertMessage, subscriber_ids
-from bot.replies import (
-    AckReply,
-    HelpReply,
-    Reply,
-    SignalDetail,
-    SignalRow,
-    SignalsReply,
-    SpreadReply,
-    StatusReply,
-    SubscriptionsReply,
-)
+from bot.delivery.message import AlertMessage, subscriber_ids
 from bot.safety import escape_slack, is_user_id, mention_user
 
 Block = dict[str, Any]

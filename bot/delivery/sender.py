@@ -4,11 +4,11 @@ Each row is claimed (status `sending`, attempt counted) before the platform is c
 updated after it answers. A row still `sending` when its claim expires means a sender died
 between the call and the update: the notifier is asked whether the message already exists
 (Discord: recent posts by the bot, plus the nonce; Slack: message metadata) before posting.
-A transient failure (5xx, timeout, connection refused) pauses the destination (bot/outage.py):
-one probe at a time with the destination's own backoff, the rows behind it waiting without
-spending attempts. HTTP 429 waits for the platform's `retry_after`. A permanent error (bad
-token, unknown channel, missing permission) makes the row dead at once; otherwise a row gives
-up only by age (`max_age_hours`). Dead rows stay visible and can be re-queued.
+A transient failure (5xx, timeout, connection refused) pauses the destination
+(bot/delivery/outage.py): one probe at a time with the destination's own backoff, the rows
+behind it waiting without spending attempts. HTTP 429 waits for the platform's `retry_after`.
+A permanent error (bad token, unknown channel, missing permission) makes the row dead at once;
+otherwise a row gives up only by age (`max_age_hours`). Dead rows stay visible and can be re-queued.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from bot.alerting import mentions_to_send, queue_alerts
-from bot.charts import render_event_chart
 from bot.config import Settings
-from bot.notifier import (
+from bot.delivery.alerting import mentions_to_send, queue_alerts
+from bot.delivery.charts import render_event_chart
+from bot.delivery.destinations import close_notifiers, dm_notifiers
+from bot.delivery.message import (
     AlertMessage,
     DeliveryError,
     DeliveryResult,
@@ -35,9 +36,8 @@ from bot.notifier import (
     TransientError,
     redact,
 )
-from bot.notifiers import close_notifiers, dm_notifiers
-from bot.outage import DestinationHealth, expire_old_rows
-from bot.outbox_messages import outbox_message
+from bot.delivery.outage import DestinationHealth, expire_old_rows
+from bot.delivery.outbox_messages import outbox_message
 from signals.models import Event, MarketData
 from signals.rules import Rule
 from storage.outbox import (
@@ -322,7 +322,7 @@ def enqueue_and_deliver(
     settings: Settings | None = None,
     rules: Sequence[Rule] = (),
 ) -> DeliveryReport:
-    """Queue new events like the service does (`bot.alerting.queue_alerts`), then deliver.
+    """Queue new events like the service does (`bot.delivery.alerting.queue_alerts`), then deliver.
 
     Args:
         settings, rules: enable subscriber DMs and re-notification (None: mentions only).

@@ -14,8 +14,8 @@ from typing import Literal
 
 from sqlite_utils import Database
 
-from bot.evaluation import RuleCheck, check_rules, load_market
-from bot.replies import BacktestSummary, EventRow, SignalDetail, SignalRow
+from bot.chat.replies import BacktestSummary, EventRow, SignalDetail, SignalRow
+from bot.service.evaluation import RuleCheck, check_rules, load_market
 from signals.evaluate import backtest_rule
 from signals.models import ChartKind, ChartSpec, Event, MarketData
 from signals.rules import ExtremeSince, Rule

@@ -1,7 +1,7 @@
 """From new events to outbox rows: mutes, subscriber mentions, DMs and re-notification rounds.
 
-Both `rotation-bot run` (bot/jobs.py) and `check --deliver` (bot/delivery.py) queue alerts
-through `queue_alerts`, so they honour the same mutes and subscriptions.
+Both `rotation-bot run` (bot/service/jobs.py) and `check --deliver` (bot/delivery/sender.py)
+queue alerts through `queue_alerts`, so they honour the same mutes and subscriptions.
 
 Who is pinged is decided when an alert is queued and stored with its outbox row (the
 `mentions` column), in the same transaction as the row: a restart can neither lose nor
@@ -21,9 +21,9 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from bot.chat.on_call import track_event
 from bot.config import Settings
-from bot.notifiers import dm_platforms
-from bot.on_call import track_event
+from bot.delivery.destinations import dm_platforms
 from signals.models import Event
 from signals.rules import Rule
 from storage import outbox, renotify

@@ -1,0 +1,1 @@
+"""The Discord side of chat: the only package that imports `discord` for commands."""

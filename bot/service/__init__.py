@@ -1,0 +1,1 @@
+"""The long-running service: run loop, worker, jobs, schedule, clock, health and metrics."""
