@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
 from sqlite_utils import Database
@@ -12,6 +12,7 @@ from sqlite_utils.migrations import Migrations
 from signals.models import PRICE_COLUMNS, PriceBar
 from signals.quality import USABLE
 from storage.db import register
+from storage.stamps import utc_now_iso
 
 migrations = register(Migrations("rotation.prices"))
 
@@ -59,14 +60,9 @@ WHERE NOT (prices.final = 1 AND excluded.final = 0)
 """  # noqa: S608 (built from the constant column names above)
 
 
-def now_utc() -> str:
-    """Timestamp for `fetched_at`, ISO 8601 in UTC."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def upsert_bars(db: Database, bars: Iterable[PriceBar], *, fetched_at: str | None = None) -> int:
     """Insert or update bars in one transaction; return how many rows changed."""
-    stamp = fetched_at or now_utc()
+    stamp = fetched_at or utc_now_iso()
     rows = [_bar_row(bar, stamp) for bar in bars]
     before = db.conn.total_changes
     with db.atomic():

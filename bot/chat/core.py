@@ -48,7 +48,7 @@ from signals.rules import Rule
 from storage import prices as price_store
 from storage import subscriptions as subs
 from storage.db import open_db
-from storage.outbox import utc_now
+from storage.stamps import utc_now
 
 log = logging.getLogger(__name__)
 

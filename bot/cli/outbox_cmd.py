@@ -11,8 +11,9 @@ from sqlite_utils import Database
 
 from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_json
-from storage.outbox import STATUSES, list_outbox, utc_now
+from storage.outbox import STATUSES, list_outbox
 from storage.outbox_health import dead_row_ids, requeue_rows, row_status
+from storage.stamps import utc_now
 
 _STYLES = {"pending": "yellow", "sending": "cyan", "delivered": "green", "dead": "bold red"}
 

@@ -41,7 +41,8 @@ from bot.sources.quality import (
 )
 from signals.models import PriceBar
 from signals.quality import QualityConfig
-from storage.prices import cached_symbols, count_rows, now_utc, tail_rows, upsert_bars
+from storage.prices import cached_symbols, count_rows, tail_rows, upsert_bars
+from storage.stamps import utc_now_iso
 
 _NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")
 
@@ -136,7 +137,7 @@ def _read_files(files: list[Path], progress: Progress, check: RowCheck) -> list[
 def _store_files(db: Database, imports: list[FileImport], progress: Progress) -> None:
     """Write every file's bars in one transaction with one fetched_at stamp."""
     task = progress.add_task("writing", total=len(imports))
-    stamp = now_utc()
+    stamp = utc_now_iso()
     with db.atomic():
         for item in imports:
             progress.update(task, description=f"writing {item.symbol}")

@@ -32,8 +32,8 @@ from bot.rules.files import load_rules
 from bot.service.evaluation import check_rules
 from signals.legs import DataError
 from signals.measures import WindowError, leg_return, parse_window
-from storage.outbox import utc_now
 from storage.prices import load_prices
+from storage.stamps import utc_now
 
 log = logging.getLogger(__name__)
 

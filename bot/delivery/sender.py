@@ -47,9 +47,9 @@ from storage.outbox import (
     mark_delivered,
     mark_failed,
     open_destinations,
-    utc_now,
 )
 from storage.outbox_health import ExpiredRow
+from storage.stamps import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from bot.sources import quality, refresh, universe
 from bot.sources.base import SourceError
 from bot.sources.fred import FredSource, update_start
 from signals.rules import Rule
-from storage import outbox, series
+from storage import outbox, series, stamps
 from storage.db import open_db
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ REPLAY_RESET = ("outbox", "outbox_alerts", "events", "rule_state", "service_runs
 class ServiceJobs:
     """The real jobs (see `bot.service.worker.Jobs`)."""
 
-    clock: Callable[[], datetime] = staticmethod(outbox.utc_now)  # on-call times (tests set it)
+    clock: Callable[[], datetime] = staticmethod(stamps.utc_now)  # on-call times (tests set it)
 
     def __init__(
         self, settings: Settings, db_path: Path, *, network: bool = True, digests: bool = True
