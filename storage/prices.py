@@ -233,3 +233,17 @@ def bar_status(db: Database, symbol: str, day: date) -> str | None:
         "SELECT status FROM prices WHERE symbol = ? AND date = ?", [symbol, day.isoformat()]
     ).fetchone()
     return None if row is None else str(row[0])
+
+
+def last_final_date(db: Database, symbol: str) -> date | None:
+    """The last final bar's date of `symbol`, or None when it has none (uses the primary key)."""
+    row = db.execute(
+        "SELECT max(date) FROM prices WHERE symbol = ? AND final = 1", [symbol]
+    ).fetchone()
+    return date.fromisoformat(row[0]) if row and row[0] else None
+
+
+def has_symbol(db: Database, symbol: str) -> bool:
+    """True when at least one bar of `symbol` is cached."""
+    row = db.execute("SELECT 1 FROM prices WHERE symbol = ? LIMIT 1", [symbol]).fetchone()
+    return row is not None
