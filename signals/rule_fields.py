@@ -116,8 +116,8 @@ def _optional_integer(low: int, high: int) -> Validator:
     return lambda value: None if value is None else inner(value)
 
 
-class v:
-    """Validator factories used by the rule specs."""
+class Validators:
+    """Validator factories used by the rule specs (`Validators.symbol()` ...)."""
 
     number = staticmethod(_number)
     integer = staticmethod(_integer)

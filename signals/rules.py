@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from signals.legs import split_expression
 from signals.measures import Window, parse_window
-from signals.rule_fields import RuleError, Spec, check_fields, common_spec, v
+from signals.rule_fields import RuleError, Spec, Validators, check_fields, common_spec
 
 Direction3 = Literal["up", "down", "either"]
 # Sessions a ytd/qtd/mtd window must span before a pair rule may fire on it (one week).
@@ -225,33 +225,38 @@ _DIR3 = ("up", "down", "either")
 _TOTAL = ("total", "price")
 SPECS: dict[str, Spec] = {
     "relative_crossover": {
-        "a": v.symbol(), "b": v.symbol(), "window": v.window(), "basis": v.choice(_TOTAL),
-        "direction": v.choice(_DIR3), "level": v.number(), "min_sessions": v.integer(1, 250),
+        "a": Validators.symbol(), "b": Validators.symbol(), "window": Validators.window(),
+        "basis": Validators.choice(_TOTAL), "direction": Validators.choice(_DIR3),
+        "level": Validators.number(), "min_sessions": Validators.integer(1, 250),
     },
     "new_high": {
-        "symbol": v.symbol(), "lookback": v.integer(2), "min_history": v.integer(1),
-        "basis": v.choice(("close", "high", "adj_close")),
+        "symbol": Validators.symbol(), "lookback": Validators.integer(2),
+        "min_history": Validators.integer(1),
+        "basis": Validators.choice(("close", "high", "adj_close")),
     },
     "extreme_since": {
-        "series": v.expression(), "extreme": v.choice(("high", "low")), "since": v.day(),
-        "years": v.number(0.1, 200), "basis": v.choice(_TOTAL),
+        "series": Validators.expression(), "extreme": Validators.choice(("high", "low")),
+        "since": Validators.day(), "years": Validators.number(0.1, 200),
+        "basis": Validators.choice(_TOTAL),
     },
     "spread_threshold": {
-        "a": v.symbol(), "b": v.symbol(), "window": v.window(), "basis": v.choice(_TOTAL),
-        "threshold_bps": v.number(0.0001), "direction": v.choice(("up", "down")),
-        "min_sessions": v.integer(1, 250),
+        "a": Validators.symbol(), "b": Validators.symbol(), "window": Validators.window(),
+        "basis": Validators.choice(_TOTAL), "threshold_bps": Validators.number(0.0001),
+        "direction": Validators.choice(("up", "down")), "min_sessions": Validators.integer(1, 250),
     },
     "rally_from_low": {
-        "symbol": v.symbol(), "lookback": v.integer(2), "threshold_pct": v.number(0.0001),
-        "basis": v.choice(_TOTAL),
+        "symbol": Validators.symbol(), "lookback": Validators.integer(2),
+        "threshold_pct": Validators.number(0.0001), "basis": Validators.choice(_TOTAL),
     },
     "rate_change": {
-        "series": v.symbol(), "direction": v.choice(_DIR3), "min_change_bps": v.number(0.0001),
+        "series": Validators.symbol(), "direction": Validators.choice(_DIR3),
+        "min_change_bps": Validators.number(0.0001),
     },
     "curve": {
-        "long": v.symbol(), "short": v.symbol(), "mode": v.choice(("level", "change")),
-        "level_bps": v.number(), "change_bps": v.number(0.0001), "sessions": v.integer(1),
-        "direction": v.choice(_DIR3),
+        "long": Validators.symbol(), "short": Validators.symbol(),
+        "mode": Validators.choice(("level", "change")), "level_bps": Validators.number(),
+        "change_bps": Validators.number(0.0001), "sessions": Validators.integer(1),
+        "direction": Validators.choice(_DIR3),
     },
 }  # fmt: skip
 

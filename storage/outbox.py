@@ -24,6 +24,7 @@ from sqlite_utils.migrations import Migrations
 from signals.models import Event
 from storage.db import register
 from storage.rule_state import event_from_payload, event_to_payload
+from storage.stamps import utc_now
 
 migrations = register(Migrations("rotation.outbox"))
 
@@ -97,11 +98,6 @@ class OutboxRow:
 def stamp(moment: datetime) -> str:
     """A UTC timestamp in one fixed format, so that text comparison orders it."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def utc_now() -> datetime:
-    """The current time in UTC (the default clock)."""
-    return datetime.now(UTC)
 
 
 def enqueue_alerts(

@@ -9,6 +9,7 @@ during an outage.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from storage.db import register
-from storage.outbox import stamp
+from storage.outbox import STATUSES, stamp
 
 migrations = register(Migrations("rotation.outbox_health"))
 
@@ -180,6 +181,19 @@ def count_open(db: Database, destination: str | None = None) -> int:
     if destination is None:
         return int(db.execute(sql).fetchone()[0])
     return int(db.execute(sql + " AND destination = ?", [destination]).fetchone()[0])
+
+
+def count_by_status(db: Database) -> dict[str, int] | None:
+    """Outbox rows by status, or None when delivery has not created its table yet."""
+    if not db["outbox"].exists():
+        return None
+    try:
+        rows = db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
+    except sqlite3.OperationalError:
+        return None
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({str(status): int(count) for status, count in rows})
+    return counts
 
 
 def head_due_times(db: Database, destinations: Iterable[str]) -> dict[str, datetime]:

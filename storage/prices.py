@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
 from sqlite_utils import Database
@@ -12,6 +12,7 @@ from sqlite_utils.migrations import Migrations
 from signals.models import PRICE_COLUMNS, PriceBar
 from signals.quality import USABLE
 from storage.db import register
+from storage.stamps import utc_now_iso
 
 migrations = register(Migrations("rotation.prices"))
 
@@ -59,14 +60,9 @@ WHERE NOT (prices.final = 1 AND excluded.final = 0)
 """  # noqa: S608 (built from the constant column names above)
 
 
-def now_utc() -> str:
-    """Timestamp for `fetched_at`, ISO 8601 in UTC."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def upsert_bars(db: Database, bars: Iterable[PriceBar], *, fetched_at: str | None = None) -> int:
     """Insert or update bars in one transaction; return how many rows changed."""
-    stamp = fetched_at or now_utc()
+    stamp = fetched_at or utc_now_iso()
     rows = [_bar_row(bar, stamp) for bar in bars]
     before = db.conn.total_changes
     with db.atomic():
@@ -237,3 +233,17 @@ def bar_status(db: Database, symbol: str, day: date) -> str | None:
         "SELECT status FROM prices WHERE symbol = ? AND date = ?", [symbol, day.isoformat()]
     ).fetchone()
     return None if row is None else str(row[0])
+
+
+def last_final_date(db: Database, symbol: str) -> date | None:
+    """The last final bar's date of `symbol`, or None when it has none (uses the primary key)."""
+    row = db.execute(
+        "SELECT max(date) FROM prices WHERE symbol = ? AND final = 1", [symbol]
+    ).fetchone()
+    return date.fromisoformat(row[0]) if row and row[0] else None
+
+
+def has_symbol(db: Database, symbol: str) -> bool:
+    """True when at least one bar of `symbol` is cached."""
+    row = db.execute("SELECT 1 FROM prices WHERE symbol = ? LIMIT 1", [symbol]).fetchone()
+    return row is not None

@@ -17,7 +17,7 @@ from sqlite_utils.migrations import Migrations
 
 from signals.models import ChartSpec, Event, RuleState, SideState
 from storage.db import register
-from storage.prices import now_utc
+from storage.stamps import utc_now_iso
 
 migrations = register(Migrations("rotation.rule_state"))
 
@@ -95,7 +95,7 @@ def save_states(
     db: Database, states: Mapping[str, RuleState], fingerprints: Mapping[str, str] | None = None
 ) -> None:
     """Insert or replace the state (and rule fingerprint) of every rule given, atomically."""
-    stamp = now_utc()
+    stamp = utc_now_iso()
     prints = fingerprints or {}
     rows = [
         _state_row(rule_id, state, stamp, prints.get(rule_id)) for rule_id, state in states.items()
@@ -175,7 +175,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 
 def record_events(db: Database, events: Iterable[Event]) -> list[Event]:
     """Store events in the log; return only those not recorded before (by dedupe key)."""
-    stamp = now_utc()
+    stamp = utc_now_iso()
     new: list[Event] = []
     with db.atomic():
         for event in events:

@@ -12,7 +12,7 @@ from sqlite_utils.migrations import Migrations
 from signals.models import SeriesPoint
 from signals.quality import USABLE
 from storage.db import register
-from storage.prices import now_utc
+from storage.stamps import utc_now_iso
 
 migrations = register(Migrations("rotation.series"))
 
@@ -52,7 +52,7 @@ WHERE excluded.value IS NOT series.value
 
 def upsert_points(db: Database, points: Iterable[SeriesPoint]) -> int:
     """Insert or update points in one transaction; return how many rows changed."""
-    stamp = now_utc()
+    stamp = utc_now_iso()
     rows = [(p.series_id, p.date.isoformat(), p.value, p.source, stamp) for p in points]
     before = db.conn.total_changes
     with db.atomic():

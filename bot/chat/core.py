@@ -5,7 +5,7 @@ adapters run it with `asyncio.to_thread`, format the returned dataclass from `bo
 after `bot.safety.sanitize(reply, platform)`, and show a `CommandError`'s one line as the
 reply (ephemeral on Discord). Nothing here imports a chat SDK.
 
-The database may be a `Database` (single-threaded use: tests, the CLI) or a factory
+The database may be a `Store` (single-threaded use: tests, the CLI) or a factory
 returning a new connection; with a factory each worker thread gets its own connection,
 because a SQLite connection must not be shared across threads.
 """
@@ -18,8 +18,6 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-
-from sqlite_utils import Database
 
 from bot.chat import parsing
 from bot.chat.help_text import help_reply
@@ -34,7 +32,7 @@ from bot.chat.replies import (
     StatusReply,
 )
 from bot.chat.signal_queries import signal_detail, signal_rows
-from bot.chat.spread_query import has_symbol, spread_from_cache, spread_reply
+from bot.chat.spread_query import spread_from_cache, spread_reply
 from bot.config import Settings
 from bot.rules.files import RulesFileError, load_rules
 from bot.service.health import collect_health, render_lines
@@ -47,8 +45,8 @@ from signals.models import SpreadReport
 from signals.rules import Rule
 from storage import prices as price_store
 from storage import subscriptions as subs
-from storage.db import open_db
-from storage.outbox import utc_now
+from storage.db import Store, open_db
+from storage.stamps import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +59,7 @@ class Commands(OnCallCommands):
     def __init__(
         self,
         settings: Settings,
-        db: Database | Callable[[], Database],
+        db: Store | Callable[[], Store],
         *,
         source: PriceSource | None = None,
         rules: Sequence[Rule] | None = None,
@@ -80,9 +78,9 @@ class Commands(OnCallCommands):
         return cls(settings, lambda: open_db(path), **options)
 
     @property
-    def db(self) -> Database:
+    def db(self) -> Store:
         """The database connection for the calling thread."""
-        if isinstance(self._db_source, Database):
+        if isinstance(self._db_source, Store):
             return self._db_source
         if getattr(self._local, "db", None) is None:
             self._local.db = self._db_source()
@@ -120,7 +118,7 @@ class Commands(OnCallCommands):
 
     def _ensure_symbol(self, symbol: str) -> str | None:
         """None when cached; a note after fetching it; CommandError with close matches."""
-        if has_symbol(self.db, symbol):
+        if price_store.has_symbol(self.db, symbol):
             return None
         if self.source is None:
             known = price_store.cached_symbols(self.db)

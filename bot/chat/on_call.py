@@ -10,8 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sqlite_utils import Database
-
 from bot.chat import parsing
 from bot.chat.parsing import CommandError
 from bot.chat.replies import (
@@ -28,6 +26,7 @@ from signals.models import Event
 from signals.rules import Rule
 from storage import renotify
 from storage import subscriptions as subs
+from storage.db import Store
 
 
 def make_actor(
@@ -40,7 +39,7 @@ def make_actor(
 
 
 def track_event(
-    db: Database, event: Event, rule: Rule, settings: Settings, *, now: datetime
+    db: Store, event: Event, rule: Rule, settings: Settings, *, now: datetime
 ) -> renotify.Renotify | None:
     """Re-notify a fired alert every `renotify_minutes` of its rule; its reversal stops that.
 
@@ -64,7 +63,7 @@ def track_event(
 class OnCallCommands:
     """/subscribe, /unsubscribe, /subscriptions, /mute, /unmute and the Acknowledge button."""
 
-    db: Database
+    db: Store
     clock: Callable[[], datetime]
 
     def rule_ids(self) -> list[str]:

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import logging
 
-from sqlite_utils import Database
-
 from signals.legs import split_expression
 from signals.models import ChartSpec, MarketData
+from storage.db import Store
 from storage.prices import load_prices
 from storage.series import load_series
 
 log = logging.getLogger(__name__)
 
 
-def render_reply_chart(db: Database, spec: ChartSpec | None, title: str = "") -> bytes | None:
+def render_reply_chart(db: Store, spec: ChartSpec | None, title: str = "") -> bytes | None:
     """The PNG for `spec` from cached prices and series, or None (logged) if it cannot be drawn."""
     if spec is None:
         return None

@@ -12,13 +12,12 @@ from dataclasses import fields
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from sqlite_utils import Database
-
 from bot.chat.replies import BacktestSummary, EventRow, SignalDetail, SignalRow
 from bot.service.evaluation import RuleCheck, check_rules, load_market
 from signals.evaluate import backtest_rule
 from signals.models import ChartKind, ChartSpec, Event, MarketData
 from signals.rules import ExtremeSince, Rule
+from storage.db import Store
 from storage.rule_state import last_events
 from storage.subscriptions import Mute
 
@@ -29,7 +28,7 @@ ChartBasis = Literal["adj_close", "close", "high"]
 
 
 def signal_rows(
-    db: Database, rules: Sequence[Rule], now: datetime, mutes: Mapping[str, Mute]
+    db: Store, rules: Sequence[Rule], now: datetime, mutes: Mapping[str, Mute]
 ) -> list[SignalRow]:
     """Every rule's current state, measure against threshold and last firing."""
     if not rules:
@@ -43,7 +42,7 @@ def _mute_for(rule_id: str, mutes: Mapping[str, Mute]) -> str | None:
     return found.until if found else None
 
 
-def _row(db: Database, check: RuleCheck, muted_until: str | None) -> SignalRow:
+def _row(db: Store, check: RuleCheck, muted_until: str | None) -> SignalRow:
     evaluation = check.evaluation
     return SignalRow(
         rule_id=check.rule.id,
@@ -62,7 +61,7 @@ def _row(db: Database, check: RuleCheck, muted_until: str | None) -> SignalRow:
     )
 
 
-def _last_fired(db: Database, check: RuleCheck) -> date | None:
+def _last_fired(db: Store, check: RuleCheck) -> date | None:
     if check.last_event is None:
         return None
     if check.last_event.kind == "fired":
@@ -72,7 +71,7 @@ def _last_fired(db: Database, check: RuleCheck) -> date | None:
 
 
 def signal_detail(
-    db: Database, rule: Rule, now: datetime, mutes: Mapping[str, Mute], subscribers: int
+    db: Store, rule: Rule, now: datetime, mutes: Mapping[str, Mute], subscribers: int
 ) -> SignalDetail:
     """One rule: its current row, parameters, recent events, backtest since 2000 and a chart."""
     market = load_market(db, [rule])

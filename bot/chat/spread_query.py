@@ -13,31 +13,16 @@ import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from sqlite_utils import Database
-
 from bot.chat.replies import LegReply, SpreadReply
 from signals.legs import DataError
 from signals.measures import Basis, WindowError, spread
 from signals.models import ChartSpec, LegReturn, MarketData, SpreadReport
-from storage.prices import load_prices
+from storage.db import Store
+from storage.prices import last_final_date, load_prices
 
 _MARGIN = timedelta(days=40)  # longer than any market closure plus a missing stretch
 _MONTHS = {"1m": 1, "3m": 3, "6m": 6, "1y": 12}
 _SESSIONS = re.compile(r"^(\d+)d$")
-
-
-def last_final_date(db: Database, symbol: str) -> date | None:
-    """The last final bar's date of `symbol`, or None when it has none (uses the primary key)."""
-    row = db.execute(
-        "SELECT max(date) FROM prices WHERE symbol = ? AND final = 1", [symbol]
-    ).fetchone()
-    return date.fromisoformat(row[0]) if row and row[0] else None
-
-
-def has_symbol(db: Database, symbol: str) -> bool:
-    """True when at least one bar of `symbol` is cached."""
-    row = db.execute("SELECT 1 FROM prices WHERE symbol = ? LIMIT 1", [symbol]).fetchone()
-    return row is not None
 
 
 def load_start(window: str, end: date) -> date:
@@ -61,7 +46,7 @@ def load_start(window: str, end: date) -> date:
 
 
 def spread_from_cache(
-    db: Database,
+    db: Store,
     a: str,
     b: str,
     window: str,
@@ -80,7 +65,7 @@ def spread_from_cache(
     return spread(_market(db, (a, b), None), a, b, window, as_of, basis)
 
 
-def _market(db: Database, symbols: Sequence[str], start: date | None) -> MarketData:
+def _market(db: Store, symbols: Sequence[str], start: date | None) -> MarketData:
     return MarketData(prices=load_prices(db, list(dict.fromkeys(symbols)), start=start))
 
 

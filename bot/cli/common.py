@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import sqlite3
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,12 +15,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlite_utils import Database
 
 from bot.config import Settings
 from bot.rules.files import RulesFileError, load_rules
 from signals.rules import Rule
-from storage.db import open_db
+from storage.db import StorageError, Store, open_db
 
 console = Console()
 err_console = Console(stderr=True)
@@ -32,10 +30,10 @@ class AppContext:
     """Resources the commands share; the database opens (and migrates) on first use."""
 
     settings: Settings
-    _db: Database | None = field(default=None, repr=False)
+    _db: Store | None = field(default=None, repr=False)
 
     @property
-    def db(self) -> Database:
+    def db(self) -> Store:
         """The migrated database named by `--db` or ROTATION_DB."""
         if self._db is None:
             path = self.settings.db_path
@@ -44,7 +42,7 @@ class AppContext:
             new_folder = not path.parent.exists()
             try:
                 self._db = open_db(path)
-            except (OSError, sqlite3.DatabaseError) as error:
+            except StorageError as error:
                 fail(f"cannot open the database {path}: {error}", 2)
             if new_folder:
                 note(

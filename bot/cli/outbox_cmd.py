@@ -7,12 +7,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlite_utils import Database
 
 from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_json
-from storage.outbox import STATUSES, list_outbox, utc_now
+from storage.db import Store
+from storage.outbox import STATUSES, list_outbox
 from storage.outbox_health import dead_row_ids, requeue_rows, row_status
+from storage.stamps import utc_now
 
 _STYLES = {"pending": "yellow", "sending": "cyan", "delivered": "green", "dead": "bold red"}
 
@@ -87,7 +88,7 @@ def retry(
     console.print(f"{moved} row(s) back in the queue; the service or `check --deliver` sends them")
 
 
-def _dead_row(db: Database, row_id: int) -> int:
+def _dead_row(db: Store, row_id: int) -> int:
     status = row_status(db, row_id)
     if status is None:
         fail(f"no outbox row {row_id} (see rotation-bot outbox)")

@@ -16,7 +16,6 @@ import typer
 from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlite_utils import Database
 
 from bot.cli.common import (
     app_context,
@@ -41,7 +40,9 @@ from bot.sources.quality import (
 )
 from signals.models import PriceBar
 from signals.quality import QualityConfig
-from storage.prices import cached_symbols, count_rows, now_utc, tail_rows, upsert_bars
+from storage.db import Store
+from storage.prices import cached_symbols, count_rows, tail_rows, upsert_bars
+from storage.stamps import utc_now_iso
 
 _NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")
 
@@ -84,7 +85,7 @@ def import_prices(
 
 
 def _review(
-    db: Database, imports: list[FileImport], cached: dict[str, int], config: QualityConfig
+    db: Store, imports: list[FileImport], cached: dict[str, int], config: QualityConfig
 ) -> list[StatusChange]:
     """Judge the symbols whose rows changed; a first import is judged from memory."""
     changed = [item for item in imports if item.changed]
@@ -133,10 +134,10 @@ def _read_files(files: list[Path], progress: Progress, check: RowCheck) -> list[
     return imports
 
 
-def _store_files(db: Database, imports: list[FileImport], progress: Progress) -> None:
+def _store_files(db: Store, imports: list[FileImport], progress: Progress) -> None:
     """Write every file's bars in one transaction with one fetched_at stamp."""
     task = progress.add_task("writing", total=len(imports))
-    stamp = now_utc()
+    stamp = utc_now_iso()
     with db.atomic():
         for item in imports:
             progress.update(task, description=f"writing {item.symbol}")

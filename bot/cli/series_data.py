@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlite_utils import Database
 
 from bot.cli.common import (
     app_context,
@@ -28,6 +27,7 @@ from bot.sources.fred import FredSource, update_start
 from bot.sources.quality import quality_config, review_series, series_of_points
 from bot.sources.series_csv import read_series_file
 from signals.models import SeriesPoint
+from storage.db import Store
 from storage.series import last_series_dates, series_ids, tail_points, upsert_points
 
 
@@ -57,7 +57,7 @@ def import_series(
 
 
 def _store_series(
-    db: Database, points: dict[str, list[SeriesPoint]], settings: Settings
+    db: Store, points: dict[str, list[SeriesPoint]], settings: Settings
 ) -> dict[str, int]:
     """Write every series in one transaction, then judge their moves; rows changed per series.
 
@@ -109,7 +109,7 @@ def update_series(
         raise typer.Exit(1)
 
 
-def _update_starts(db: Database, ids: list[str]) -> dict[str, date | None]:
+def _update_starts(db: Store, ids: list[str]) -> dict[str, date | None]:
     last = last_series_dates(db)
     return {sid: update_start(last.get(sid)) for sid in ids}
 

@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from bot.chat.on_call import track_event
 from bot.config import Settings
 from bot.delivery.destinations import dm_platforms
@@ -28,6 +26,7 @@ from signals.models import Event
 from signals.rules import Rule
 from storage import outbox, renotify
 from storage import subscriptions as subs
+from storage.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ def is_dm(destination: str) -> bool:
 
 
 def queue_alerts(
-    db: Database,
+    db: Store,
     events: Sequence[Event],
     destinations: Sequence[str],
     *,
@@ -98,7 +97,7 @@ def queue_alerts(
     return report
 
 
-def _held_by_mute(db: Database, event: Event, now: datetime) -> bool:
+def _held_by_mute(db: Store, event: Event, now: datetime) -> bool:
     mute = subs.muted(db, event.rule_id, now)
     if mute is None:
         return False
@@ -114,7 +113,7 @@ def _held_by_mute(db: Database, event: Event, now: datetime) -> bool:
 
 
 def _stop_if_reversed(
-    db: Database, event: Event, rules: dict[str, Rule], settings: Settings, now: datetime
+    db: Store, event: Event, rules: dict[str, Rule], settings: Settings, now: datetime
 ) -> None:
     # A reversal ends the reminders of its firing even when it is not posted.
     if event.kind == "reversed" and event.rule_id in rules:
@@ -122,7 +121,7 @@ def _stop_if_reversed(
 
 
 def _plan_rows(
-    db: Database,
+    db: Store,
     rule_id: str,
     destinations: Sequence[str],
     settings: Settings | None,
@@ -141,7 +140,7 @@ def _plan_rows(
     return rows
 
 
-def mentions_to_send(db: Database, row: outbox.OutboxRow, rule_id: str) -> tuple[str, ...]:
+def mentions_to_send(db: Store, row: outbox.OutboxRow, rule_id: str) -> tuple[str, ...]:
     """The row's stored mentions that are still `mention` subscribers of the rule."""
     platform = platform_of(row.destination)
     if not row.mentions or platform is None or is_dm(row.destination):
@@ -154,7 +153,7 @@ def mentions_to_send(db: Database, row: outbox.OutboxRow, rule_id: str) -> tuple
 
 
 def queue_renotifications(
-    db: Database, destinations: Sequence[str], *, settings: Settings, now: datetime
+    db: Store, destinations: Sequence[str], *, settings: Settings, now: datetime
 ) -> int:
     """Queue every due round: reminders to the subscribers, or the escalation to the channel.
 
@@ -178,7 +177,7 @@ def queue_renotifications(
 
 
 def _queue_round(
-    db: Database,
+    db: Store,
     due: renotify.Renotify,
     event: Event,
     chart: bytes | None,

@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlite_utils import Database
-
 from bot.config import Settings
 from bot.delivery.destinations import build_notifiers, close_notifiers
 from bot.delivery.message import AlertMessage, Notifier, monospace
@@ -32,8 +30,9 @@ from bot.rules.files import load_rules
 from bot.service.evaluation import check_rules
 from signals.legs import DataError
 from signals.measures import WindowError, leg_return, parse_window
-from storage.outbox import utc_now
+from storage.db import Store
 from storage.prices import load_prices
+from storage.stamps import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class Digest:
     near: tuple[NearRule, ...]
 
 
-def build_digest(db: Database, settings: Settings, session: date, now: datetime) -> Digest:
+def build_digest(db: Store, settings: Settings, session: date, now: datetime) -> Digest:
     """Returns, spreads and nearest rules as of `session`, from the cache only."""
     symbols = sorted({*LEADERBOARD, *(s for pair in KEY_SPREADS for s in pair)})
     # Both WINDOWS anchor after November 1 of the previous year: older rows are never read
@@ -104,7 +103,7 @@ def _spread_bps(
     )
 
 
-def nearest_rules(db: Database, settings: Settings, session: date, now: datetime) -> list[NearRule]:
+def nearest_rules(db: Store, settings: Settings, session: date, now: datetime) -> list[NearRule]:
     """Rules not firing, nearest to their threshold first (a what-if check, nothing saved)."""
     report = check_rules(db, load_rules(settings), as_of=session, now=now, persist=False)
     near = []
@@ -180,7 +179,7 @@ def render_leaderboard(digest: Digest) -> bytes | None:
 
 
 def queue_digest(
-    db: Database,
+    db: Store,
     settings: Settings,
     session: date,
     now: datetime,
@@ -200,7 +199,7 @@ def queue_digest(
 
 
 def send_digest(
-    db: Database,
+    db: Store,
     settings: Settings,
     session: date,
     now: datetime,

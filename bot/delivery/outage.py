@@ -14,8 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
-
+from storage.db import Store
 from storage.outbox_health import (
     ExpiredRow,
     clear_pause,
@@ -34,7 +33,7 @@ PROBE_MAX_SECONDS = 60.0
 class DestinationHealth:
     """Which destinations are failing, and when each may be probed next."""
 
-    def __init__(self, db: Database, backoff: Callable[[int], float]) -> None:
+    def __init__(self, db: Store, backoff: Callable[[int], float]) -> None:
         """`backoff(n)` is the delay after the n-th failure in a row (capped here)."""
         self.db, self.backoff = db, backoff
 
@@ -84,7 +83,7 @@ class DestinationHealth:
 
 
 def expire_old_rows(
-    db: Database, destinations: Iterable[str], max_age_hours: float, now: datetime
+    db: Store, destinations: Iterable[str], max_age_hours: float, now: datetime
 ) -> list[ExpiredRow]:
     """Give up on rows queued longer than `max_age_hours` ago; each is logged with its reason."""
     why = f"not delivered within {max_age_hours:g} h"

@@ -12,22 +12,21 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.delivery.message import AlertMessage, build_alert_message
+from storage.db import Store
 from storage.outbox import load_alert
 from storage.outbox_messages import enqueue_message, load_message
 
 
 def queue_message(
-    db: Database, message: AlertMessage, destinations: Sequence[str], *, now: datetime
+    db: Store, message: AlertMessage, destinations: Sequence[str], *, now: datetime
 ) -> int:
     """Queue `message` once per destination under its key; return the rows added."""
     payload = message_payload(message)
     return enqueue_message(db, message.key, payload, destinations, chart=message.chart_png, now=now)
 
 
-def outbox_message(db: Database, key: str) -> AlertMessage:
+def outbox_message(db: Store, key: str) -> AlertMessage:
     """The message an outbox key posts: a stored message as is, an alert built from its event."""
     stored = load_message(db, key)
     if stored is not None:

@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
-
 from bot.config import Settings
 from bot.delivery.alerting import mentions_to_send, queue_alerts
 from bot.delivery.charts import render_event_chart
@@ -40,6 +38,7 @@ from bot.delivery.outage import DestinationHealth, expire_old_rows
 from bot.delivery.outbox_messages import outbox_message
 from signals.models import Event, MarketData
 from signals.rules import Rule
+from storage.db import Store
 from storage.outbox import (
     OutboxRow,
     claim_row,
@@ -47,9 +46,9 @@ from storage.outbox import (
     mark_delivered,
     mark_failed,
     open_destinations,
-    utc_now,
 )
 from storage.outbox_health import ExpiredRow
+from storage.stamps import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ def backoff_delay(attempts: int, base: float, rng: Callable[[], float] = random.
 
 
 def deliver_pending(
-    db: Database,
+    db: Store,
     notifiers: Sequence[Notifier],
     *,
     now: Clock = utc_now,
@@ -123,7 +122,7 @@ def deliver_pending(
 class _Sender:
     def __init__(
         self,
-        db: Database,
+        db: Store,
         notifiers: dict[str, Notifier],
         now: Clock,
         sleep: Sleep,
@@ -310,7 +309,7 @@ ChartRenderer = Callable[[Event, MarketData], bytes | None]
 
 
 def enqueue_and_deliver(
-    db: Database,
+    db: Store,
     events: Sequence[Event],
     notifiers: Sequence[Notifier],
     market: MarketData,

@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime
 from functools import cache
 
 import pandas as pd
-from sqlite_utils import Database
 
 from bot import calendar
 from signals.evaluate import evaluate_rule, last_bar, prime_state
@@ -24,6 +23,7 @@ from signals.legs import DataError, split_expression
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.quality import CONFIRMED, SUSPECT
 from signals.rules import Rule
+from storage.db import Store
 from storage.prices import flagged_bars, load_prices
 from storage.rule_state import (
     has_event,
@@ -67,7 +67,7 @@ def rule_leaves(rules: Iterable[Rule]) -> list[str]:
     return sorted({leaf for rule in rules for leg in rule.legs() for leaf in split_expression(leg)})
 
 
-def load_market(db: Database, rules: Iterable[Rule], *, end: date | None = None) -> MarketData:
+def load_market(db: Store, rules: Iterable[Rule], *, end: date | None = None) -> MarketData:
     """The stored prices (final and provisional) and series the rules read, up to `end`."""
     leaves = rule_leaves(rules)
     prices = load_prices(db, leaves, end=end)
@@ -85,7 +85,7 @@ def nyse_sessions(today: date) -> pd.DatetimeIndex:
 
 
 def check_rules(
-    db: Database,
+    db: Store,
     rules: Sequence[Rule],
     *,
     as_of: date | None = None,
@@ -125,9 +125,7 @@ def check_rules(
     )
 
 
-def with_held_bars(
-    db: Database, rules: Sequence[Rule], checks: list[Evaluation]
-) -> list[Evaluation]:
+def with_held_bars(db: Store, rules: Sequence[Rule], checks: list[Evaluation]) -> list[Evaluation]:
     """A rule behind its data says which of its bars the quality checks hold back, and why."""
     held = [(str(r["symbol"]), str(r["date"])) for r in flagged_bars(db, [SUSPECT])]
     held += [(str(r["series_id"]), str(r["date"])) for r in flagged_points(db, [SUSPECT])]
@@ -143,7 +141,7 @@ def with_held_bars(
     return out
 
 
-def mark_confirmed_late(db: Database, rules: Sequence[Rule], events: list[Event]) -> list[Event]:
+def mark_confirmed_late(db: Store, rules: Sequence[Rule], events: list[Event]) -> list[Event]:
     """Say so in events on a bar the quality checks held back until the next session."""
     if not events:
         return events
@@ -183,7 +181,7 @@ def _starting_state(
 
 
 def _current_states(
-    db: Database, rules: Sequence[Rule], prints: dict[str, str]
+    db: Store, rules: Sequence[Rule], prints: dict[str, str]
 ) -> dict[str, RuleState]:
     """Stored states of rules whose definition is unchanged; an edited rule re-primes."""
     states = load_states(db, [rule.id for rule in rules])
@@ -196,7 +194,7 @@ def _current_states(
 
 
 def _store(
-    db: Database, states: dict[str, RuleState], prints: dict[str, str], events: list[Event]
+    db: Store, states: dict[str, RuleState], prints: dict[str, str], events: list[Event]
 ) -> list[Event]:
     with db.atomic():
         save_states(db, states, prints)
@@ -206,6 +204,6 @@ def _store(
     return new
 
 
-def _announced(db: Database, event: Event) -> bool:
+def _announced(db: Store, event: Event) -> bool:
     """A reversal is worth alerting only when its firing is on record (not primed away)."""
     return event.kind == "fired" or has_event(db, f"{event.rule_id}:{event.episode}:fired")

@@ -6,19 +6,16 @@ report on a service running in another process.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot import calendar
 from bot.config import Settings
 from storage import prices, series, service_state
-from storage.db import open_db
-from storage.outbox import STATUSES
+from storage.db import Store, open_db
+from storage.outbox_health import count_by_status
 
 # The service writes its heartbeat every 30 s; three missed beats mean it is not running.
 HEARTBEAT_STALE = timedelta(seconds=90)
@@ -69,7 +66,7 @@ class Health:
         return data
 
 
-def collect_health(db: Database, now: datetime, settings: Settings) -> Health:
+def collect_health(db: Store, now: datetime, settings: Settings) -> Health:
     """Read the health of data, evaluations, the service and the outbox at `now`."""
     expected = calendar.last_completed_session(now)
     symbols = [_symbol_health(row, expected) for row in prices.freshness(db)]
@@ -82,14 +79,14 @@ def collect_health(db: Database, now: datetime, settings: Settings) -> Health:
         last_evaluated_session=service_state.last_evaluated_session(db),
         service=state,
         service_running=_running(state, now),
-        outbox=outbox_counts(db),
+        outbox=count_by_status(db),
         suspect=suspect_data(db),
     )
     health.problems.extend(find_problems(health, now, settings))
     return health
 
 
-def suspect_data(db: Database) -> list[dict[str, Any]]:
+def suspect_data(db: Store) -> list[dict[str, Any]]:
     """Every suspect bar and point: name, date, value and why (oldest first)."""
     bars = [
         {
@@ -146,19 +143,6 @@ def _running(state: dict[str, str], now: datetime) -> bool:
     if not beat or state.get("stopped_at", "") >= beat:
         return False
     return now - datetime.fromisoformat(beat) <= HEARTBEAT_STALE
-
-
-def outbox_counts(db: Database) -> dict[str, int] | None:
-    """Outbox rows by status, or None when delivery has not created its table yet."""
-    if not db["outbox"].exists():
-        return None
-    try:
-        rows = db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
-    except sqlite3.OperationalError:
-        return None
-    counts = dict.fromkeys(STATUSES, 0)
-    counts.update({str(status): int(count) for status, count in rows})
-    return counts
 
 
 def find_problems(health: Health, now: datetime, settings: Settings) -> list[str]:

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import closing
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-
-from sqlite_utils import Database
 
 from bot import calendar
 from bot.config import Settings
@@ -33,8 +29,8 @@ from bot.sources import quality, refresh, universe
 from bot.sources.base import SourceError
 from bot.sources.fred import FredSource, update_start
 from signals.rules import Rule
-from storage import outbox, series
-from storage.db import open_db
+from storage import outbox, series, stamps
+from storage.db import Store, clear_tables, copy_database, open_db
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,7 +42,7 @@ REPLAY_RESET = ("outbox", "outbox_alerts", "events", "rule_state", "service_runs
 class ServiceJobs:
     """The real jobs (see `bot.service.worker.Jobs`)."""
 
-    clock: Callable[[], datetime] = staticmethod(outbox.utc_now)  # on-call times (tests set it)
+    clock: Callable[[], datetime] = staticmethod(stamps.utc_now)  # on-call times (tests set it)
 
     def __init__(
         self, settings: Settings, db_path: Path, *, network: bool = True, digests: bool = True
@@ -103,7 +99,7 @@ class ServiceJobs:
 
         return await asyncio.to_thread(run)
 
-    def _refresh_prices(self, db: Database, now: datetime, rules: list[Rule]) -> str:
+    def _refresh_prices(self, db: Store, now: datetime, rules: list[Rule]) -> str:
         rule_symbols = rules_file.rule_symbols(rules)
         symbols = universe.configured_symbols(self.settings, rule_symbols)
         report = refresh.refresh_prices(
@@ -122,7 +118,7 @@ class ServiceJobs:
             log.warning("data quality: %s", line)
         return f"{report.rows_changed} rows changed, {len(report.failures)} failed"
 
-    def _intraday(self, db: Database, now: datetime) -> str:
+    def _intraday(self, db: Store, now: datetime) -> str:
         rules = self._rules()
         summary = self._refresh_prices(db, now, rules)
         intraday = [rule for rule in rules if rule.intraday]
@@ -144,7 +140,7 @@ class ServiceJobs:
 
         return YahooSource.from_settings(self.settings)
 
-    def _evaluate(self, db: Database, session: date, now: datetime, alert: bool) -> int:
+    def _evaluate(self, db: Store, session: date, now: datetime, alert: bool) -> int:
         rules = self._rules()
         if self.network:
             self._refresh_prices(db, now, rules)
@@ -171,7 +167,7 @@ class ServiceJobs:
             )
             log.log(level, "%d rule(s) not evaluated for %s: %s", len(problems), session, text)
 
-    def _market(self, db: Database, rules: list[Rule]) -> Any:
+    def _market(self, db: Store, rules: list[Rule]) -> Any:
         # Without network the cache never changes, so a replay loads it once, not per session.
         if self.network or self._replay_market is None:
             market = evaluation.load_market(db, rules)
@@ -180,7 +176,7 @@ class ServiceJobs:
             self._replay_market = market
         return self._replay_market
 
-    def _enqueue(self, db: Database, events: list[Any], market: Any, rules: list[Rule]) -> None:
+    def _enqueue(self, db: Store, events: list[Any], market: Any, rules: list[Rule]) -> None:
         # Replay (no network) rehearses without on-call: nobody is pinged, DMed or reminded.
         names = [notifier.name for notifier in self._get_notifiers()]
         queued = queue_alerts(
@@ -195,7 +191,7 @@ class ServiceJobs:
             self._notifiers = notifiers.build_notifiers(self.settings)
         return self._notifiers
 
-    def _deliver(self, db: Database) -> Mapping[str, int]:
+    def _deliver(self, db: Store) -> Mapping[str, int]:
         names = [notifier.name for notifier in self._get_notifiers()]
         if self.network:  # re-notification rounds come due between passes (every 30 s)
             queue_renotifications(db, names, settings=self.settings, now=self.clock())
@@ -205,14 +201,14 @@ class ServiceJobs:
         )
         return {"delivered": report.delivered, "retried": report.retried, "dead": report.dead}
 
-    def _with_dms(self, db: Database) -> list[Any]:
+    def _with_dms(self, db: Store) -> list[Any]:
         known = [*self._get_notifiers(), *self._dms.values()]
         new = [d for d in outbox.open_destinations(db) if d not in self._dms]
         # Passing the DM notifiers too lets new ones share their client when no channel has one.
         self._dms.update((n.name, n) for n in notifiers.dm_notifiers(self.settings, new, known))
         return [*self._get_notifiers(), *self._dms.values()]
 
-    def _snapshot(self, db: Database, now: datetime) -> str:
+    def _snapshot(self, db: Store, now: datetime) -> str:
         symbols = [s for s in universe.configured_symbols(self.settings) if not s.startswith("^")]
         pe = refresh.refresh_pe(db, self._yahoo(), symbols)
         fred_points, fred_failed = self._refresh_fred(db)
@@ -221,7 +217,7 @@ class ServiceJobs:
             f" {fred_points} FRED points, {fred_failed} series failed"
         )
 
-    def _digest(self, db: Database, session: date, now: datetime) -> str:
+    def _digest(self, db: Store, session: date, now: datetime) -> str:
         # Through the outbox like alerts: once per session and destination, retried by the
         # delivery passes, found again after a crash. The pass also sends what waits before it.
         names = [notifier.name for notifier in self._get_notifiers()]
@@ -229,7 +225,7 @@ class ServiceJobs:
         counts = self._deliver(db)
         return f"digest queued for {rows} destination(s); delivery: {dict(counts)}"
 
-    def _refresh_fred(self, db: Database) -> tuple[int, int]:
+    def _refresh_fred(self, db: Store) -> tuple[int, int]:
         """FRED points changed and series failed; one failing series never stops the others."""
         source = FredSource.from_settings(self.settings)
         last = series.last_series_dates(db)
@@ -251,12 +247,8 @@ def replay_copy(source: Path, target: Path) -> Path:
     """Copy the database for a replay and clear its alert state; the original is untouched."""
     if not source.exists():
         raise FileNotFoundError(f"no database at {source}: import or update prices first")
-    with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(target)) as copy:
-        live.backup(copy)
+    copy_database(source, target)
     db = open_db(target)  # migrate the copy (creates tables a feature may add later)
-    with db.atomic():
-        for table in REPLAY_RESET:
-            if db[table].exists():
-                db.execute(f"DELETE FROM [{table}]")  # noqa: S608 - fixed names above
+    clear_tables(db, REPLAY_RESET)
     db.close()
     return target

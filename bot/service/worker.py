@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -20,10 +19,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
-from sqlite_utils import Database
-
 from bot.service.clock import Clock
 from storage import service_state
+from storage.db import Store, open_shared
 
 log = logging.getLogger(__name__)
 
@@ -82,19 +80,15 @@ class JobObserver(Protocol):
         ...
 
 
-def connect_shared(path: Path) -> Database:
+def connect_shared(path: Path) -> Store:
     """A connection usable from worker threads; callers serialise access with a lock."""
-    db = Database(sqlite3.connect(str(path), check_same_thread=False))
-    db.execute("PRAGMA busy_timeout = 5000")
-    # Run history needs no fsync per row: WAL with NORMAL stays consistent after a crash.
-    db.execute("PRAGMA synchronous = NORMAL")
-    return db
+    return open_shared(path)
 
 
 class StateStore:
     """Thread-safe access to the service tables, from the loop through `asyncio.to_thread`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self._db = db
         self._lock = threading.Lock()
 

@@ -18,11 +18,11 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlite_utils import Database
 
 from bot.config import DEFAULT_LINKS, Settings
 from signals import quality as q
 from signals.models import PriceBar, SeriesPoint
+from storage.db import Store
 from storage.prices import bar_status, load_for_review, set_statuses
 from storage.series import load_series, point_statuses, set_point_statuses
 
@@ -64,7 +64,7 @@ def quality_config(settings: Settings) -> q.QualityConfig:
 
 
 def review_prices(
-    db: Database,
+    db: Store,
     symbols: Iterable[str],
     config: q.QualityConfig,
     known: Mapping[str, pd.DataFrame] | None = None,
@@ -111,7 +111,7 @@ def _with_links(symbols: Iterable[str], config: q.QualityConfig) -> set[str]:
 
 
 def _review_symbol(
-    db: Database,
+    db: Store,
     symbol: str,
     frames: dict[str, pd.DataFrame],
     config: q.QualityConfig,
@@ -178,7 +178,7 @@ def log_changes(changes: Iterable[StatusChange]) -> None:
 
 
 def review_series(
-    db: Database,
+    db: Store,
     series_ids: Iterable[str],
     config: q.QualityConfig,
     known: Mapping[str, pd.Series] | None = None,
@@ -198,7 +198,7 @@ def review_series(
 
 
 def _review_one_series(
-    db: Database, series_id: str, values: pd.Series, config: q.QualityConfig
+    db: Store, series_id: str, values: pd.Series, config: q.QualityConfig
 ) -> list[StatusChange]:
     stored_marks = point_statuses(db, series_id)
     person = {day for day, status in stored_marks.items() if status in _PERSON}
@@ -233,7 +233,7 @@ class DecisionError(ValueError):
 
 
 def decide(
-    db: Database, name: str, day: date, status: str, config: q.QualityConfig
+    db: Store, name: str, day: date, status: str, config: q.QualityConfig
 ) -> tuple[str, list[StatusChange]]:
     """Store a person's verdict (accepted or rejected) on one bar or point; judge again.
 
@@ -251,7 +251,7 @@ def decide(
     return old, review_series(db, [name], config)
 
 
-def _has_point(db: Database, series_id: str, day: date) -> bool:
+def _has_point(db: Store, series_id: str, day: date) -> bool:
     return day in {
         d.date()
         for d in load_series(db, [series_id], usable_only=False)

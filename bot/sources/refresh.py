@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from typing import Protocol
 
 import pandas as pd
-from sqlite_utils import Database
 
 from bot import calendar as nyse
 from bot.sources.bar_checks import WEEKDAY_SYMBOLS, screen_bars
@@ -25,6 +24,7 @@ from bot.sources.quality import DEFAULT_CONFIG, describe, notable, review_prices
 from signals.holes import HOLE_TOLERANCE, Hole, find_holes
 from signals.models import PriceBar, SeriesPoint
 from signals.quality import SUSPECT, QualityConfig
+from storage.db import Store
 from storage.prices import (
     date_gaps,
     first_dates,
@@ -97,7 +97,7 @@ class PeRefresh:
 
 
 def refresh_prices(
-    db: Database,
+    db: Store,
     source: PriceSource,
     symbols: Sequence[str],
     *,
@@ -132,7 +132,7 @@ def refresh_prices(
     return report
 
 
-def review_bars(db: Database, result: FetchResult, quality: QualityConfig) -> list:
+def review_bars(db: Store, result: FetchResult, quality: QualityConfig) -> list:
     """Judge again the bars just stored (from the session before the earliest one)."""
     if not result.bars:
         return []
@@ -140,7 +140,7 @@ def review_bars(db: Database, result: FetchResult, quality: QualityConfig) -> li
     return review_prices(db, list(result.bars), quality, since=first - timedelta(days=7))
 
 
-def refetch_suspects(db: Database, starts: dict[str, date]) -> dict[str, date]:
+def refetch_suspects(db: Store, starts: dict[str, date]) -> dict[str, date]:
     """Start early enough to fetch every suspect bar again: the source may have corrected it."""
     for row in flagged_bars(db, [SUSPECT]):
         symbol, day = str(row["symbol"]), date.fromisoformat(str(row["date"]))
@@ -173,7 +173,7 @@ def _note_suspects(report: RefreshReport, changes: list) -> None:
 
 
 def plan_starts(
-    db: Database, symbols: Sequence[str], history_start: date, overlap: int, today: date
+    db: Store, symbols: Sequence[str], history_start: date, overlap: int, today: date
 ) -> dict[str, date]:
     """Start date per symbol: last cached final session minus `overlap` sessions."""
     cached = last_dates(db, final_only=True)
@@ -184,7 +184,7 @@ def plan_starts(
     return starts
 
 
-def cached_holes(db: Database, symbols: Sequence[str]) -> dict[str, list[Hole]]:
+def cached_holes(db: Store, symbols: Sequence[str]) -> dict[str, list[Hole]]:
     """Per symbol, the runs of NYSE sessions missing between its cached final bars, oldest first.
 
     Only gaps long enough to hide more than `HOLE_TOLERANCE` sessions are looked at, and only
@@ -214,7 +214,7 @@ def sessions_before(day: date, count: int) -> date:
     return session
 
 
-def refetch_rebased(db: Database, source: PriceSource, result: FetchResult) -> set[str]:
+def refetch_rebased(db: Store, source: PriceSource, result: FetchResult) -> set[str]:
     """Fetch again from the first cached date every symbol whose history was re-based."""
     rebased = set()
     for symbol, bars in result.bars.items():
@@ -254,9 +254,7 @@ def _moved(new: float | None, old: float) -> bool:
     return abs(new / old - 1) > REBASE_TOLERANCE
 
 
-def _store_symbol(
-    db: Database, item: SymbolRefresh, result: FetchResult, rebased: set[str]
-) -> None:
+def _store_symbol(db: Store, item: SymbolRefresh, result: FetchResult, rebased: set[str]) -> None:
     bars = result.bars.get(item.symbol)
     if not bars:
         item.error = result.failures.get(item.symbol, "no bars returned")
@@ -268,7 +266,7 @@ def _store_symbol(
     item.rebased = item.symbol in rebased
 
 
-def refresh_pe(db: Database, source: ValuationSource, symbols: Sequence[str]) -> PeRefresh:
+def refresh_pe(db: Store, source: ValuationSource, symbols: Sequence[str]) -> PeRefresh:
     """Fetch trailing P/E snapshots (`pe:<SYMBOL>`) and store them as series points."""
     failures: dict[str, str] = {}
     points = source.fetch_trailing_pe(symbols, failures=failures)

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import yfinance as yf
@@ -44,6 +44,7 @@ from bot.sources.yahoo_checks import (
 )
 from bot.sources.yahoo_http import YahooSession, describe_network_error
 from signals.models import PriceBar, SeriesPoint
+from storage.stamps import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,6 @@ def log_retry(state: RetryCallState) -> None:
     wait = state.next_action.sleep if state.next_action else 0.0
     first = next(iter(reasons.values()), "")
     log.info("Yahoo: retrying %s in %.1f s (%s)", ", ".join(reasons), wait, first)
-
-
-def utc_now() -> datetime:
-    """The real clock; `YahooSource(clock=...)` replaces it in tests."""
-    return datetime.now(UTC)
 
 
 class _Transient(Exception):

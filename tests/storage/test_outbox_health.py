@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from storage.db import open_db
 from storage.outbox import enqueue_alerts, list_outbox
 from storage.outbox_health import (
     clear_pause,
+    count_by_status,
     count_open,
     destination_pauses,
     expire_rows,
@@ -57,3 +59,9 @@ def test_requeued_row_is_due_now_with_a_fresh_age_and_its_destination_unpaused(f
     assert destination_pauses(fresh_db) == {}
     cutoff = late + timedelta(minutes=1) - timedelta(hours=6)
     assert expire_rows(fresh_db, ["discord:1"], older_than=cutoff, now=late, why=WHY) == []
+
+
+def test_counts_by_status_include_every_status_and_none_before_the_outbox_exists(fresh_db):
+    enqueue_alerts(fresh_db, [make_event(day=18)], ["discord:1", "slack:C1"], now=T0)
+    assert count_by_status(fresh_db) == {"pending": 2, "sending": 0, "delivered": 0, "dead": 0}
+    assert count_by_status(open_db(None, migrate=False)) is None

@@ -10,7 +10,9 @@ from signals.models import PRICE_COLUMNS, PriceBar
 from storage.prices import (
     count_rows,
     freshness,
+    has_symbol,
     last_dates,
+    last_final_date,
     load_prices,
     tail_rows,
     upsert_bars,
@@ -73,3 +75,10 @@ def test_freshness_reports_last_final_date(fresh_db: Database) -> None:
         "2025-01-02",
         2,
     )
+
+
+def test_last_final_date_skips_provisional_bars_and_unknown_symbols(fresh_db: Database) -> None:
+    upsert_bars(fresh_db, [_bar(2, 200.0), _bar(3, 201.5, final=False)])
+    assert last_final_date(fresh_db, "IWM") == date(2025, 1, 2)
+    assert has_symbol(fresh_db, "IWM")
+    assert last_final_date(fresh_db, "IWB") is None and not has_symbol(fresh_db, "IWB")

@@ -1,0 +1,19 @@
+"""The current time, in the two shapes storage and the bot need: a datetime and stored text.
+
+One definition of each, so the names say what comes back (`utc_now` a datetime, `utc_now_iso`
+ISO text) instead of two look-alike names returning different types.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    """The current time in UTC, an aware datetime (the default clock everywhere)."""
+    return datetime.now(UTC)
+
+
+def utc_now_iso() -> str:
+    """The current time in UTC as ISO 8601 text to the second, for `fetched_at`-style columns."""
+    return utc_now().isoformat(timespec="seconds")
