@@ -7,8 +7,7 @@ core's `db`, `clock` and `rule_ids`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
@@ -24,8 +23,6 @@ from bot.chat.replies import (
     SubscriptionsReply,
 )
 from bot.config import Settings
-from signals.models import Event
-from signals.rules import Rule
 from storage import renotify
 from storage import subscriptions as subs
 
@@ -37,28 +34,6 @@ def make_actor(
     admins = settings.discord_admin_ids if platform == "discord" else settings.slack_admin_ids
     ids = {str(user_id), *(str(role) for role in role_ids)}
     return Actor(platform, str(user_id), tuple(str(r) for r in role_ids), bool(ids & set(admins)))
-
-
-def track_event(
-    db: Database, event: Event, rule: Rule, settings: Settings, *, now: datetime
-) -> renotify.Renotify | None:
-    """Re-notify a fired alert every `renotify_minutes` of its rule; its reversal stops that.
-
-    The service calls this for every new event it delivers; it is idempotent.
-    """
-    if event.kind == "reversed":
-        renotify.stop_renotify(db, replace(event, kind="fired").dedupe_key)  # its firing's key
-        return None
-    if not rule.renotify_minutes:
-        return None
-    return renotify.schedule_renotify(
-        db,
-        event.dedupe_key,
-        event.rule_id,
-        interval=timedelta(minutes=rule.renotify_minutes),
-        max_rounds=settings.renotify_rounds,
-        now=now,
-    )
 
 
 class OnCallCommands:

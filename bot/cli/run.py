@@ -152,7 +152,7 @@ def chat_adapters(
 
     adapters: list[Coroutine[Any, Any, None]] = []
     if settings.discord_bot_token is not None:
-        from bot.chat.discord.app import run_discord
+        from bot.chat.discord.client import run_discord
 
         adapters.append(run_discord(settings, _command_core(settings, db_path)))
     if slack_commands_wanted(settings):

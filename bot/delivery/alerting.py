@@ -17,11 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from bot.chat.on_call import track_event
 from bot.config import Settings
 from bot.delivery.destinations import dm_platforms
 from signals.models import Event
@@ -96,6 +95,28 @@ def queue_alerts(
                 track_event(db, event, by_id[event.rule_id], settings, now=now)
         report.alerts += 1
     return report
+
+
+def track_event(
+    db: Database, event: Event, rule: Rule, settings: Settings, *, now: datetime
+) -> renotify.Renotify | None:
+    """Re-notify a fired alert every `renotify_minutes` of its rule; its reversal stops that.
+
+    The service calls this for every new event it delivers; it is idempotent.
+    """
+    if event.kind == "reversed":
+        renotify.stop_renotify(db, replace(event, kind="fired").dedupe_key)  # its firing's key
+        return None
+    if not rule.renotify_minutes:
+        return None
+    return renotify.schedule_renotify(
+        db,
+        event.dedupe_key,
+        event.rule_id,
+        interval=timedelta(minutes=rule.renotify_minutes),
+        max_rounds=settings.renotify_rounds,
+        now=now,
+    )
 
 
 def _held_by_mute(db: Database, event: Event, now: datetime) -> bool:

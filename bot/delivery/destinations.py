@@ -29,18 +29,20 @@ def build_notifiers(settings: Settings) -> list[Notifier]:
 def _discord_notifiers(settings: Settings) -> list[Notifier]:
     if not settings.discord_enabled:
         return []
-    from bot.chat.discord import app as discord_app
+    from bot.delivery import discord as discord_posting
 
     notifiers: list[Notifier] = []
     if settings.discord_bot_token is not None and settings.discord_channel_ids:
-        rest = discord_app.DiscordRest(
+        rest = discord_posting.DiscordRest(
             settings.discord_bot_token.get_secret_value(), api_base=settings.discord_api_base
         )
-        notifiers += [discord_app.DiscordBotNotifier(rest, c) for c in settings.discord_channel_ids]
+        notifiers += [
+            discord_posting.DiscordBotNotifier(rest, c) for c in settings.discord_channel_ids
+        ]
     if settings.discord_webhook_url is not None:
         url = settings.discord_webhook_url.get_secret_value()
         notifiers.append(
-            discord_app.DiscordWebhookNotifier(url, api_base=settings.discord_api_base)
+            discord_posting.DiscordWebhookNotifier(url, api_base=settings.discord_api_base)
         )
     return notifiers
 
@@ -48,19 +50,19 @@ def _discord_notifiers(settings: Settings) -> list[Notifier]:
 def _slack_notifiers(settings: Settings) -> list[Notifier]:
     if not settings.slack_enabled:
         return []
-    from bot.chat.slack import app as slack_app
+    from bot.delivery import slack as slack_posting
 
     notifiers: list[Notifier] = []
     if settings.slack_bot_token is not None and settings.slack_channel is not None:
         token = settings.slack_bot_token.get_secret_value()
         notifiers.append(
-            slack_app.SlackBotNotifier(
+            slack_posting.SlackBotNotifier(
                 token, settings.slack_channel, api_base=settings.slack_api_url
             )
         )
     if settings.slack_webhook_url is not None:
         notifiers.append(
-            slack_app.SlackWebhookNotifier(settings.slack_webhook_url.get_secret_value())
+            slack_posting.SlackWebhookNotifier(settings.slack_webhook_url.get_secret_value())
         )
     return notifiers
 
@@ -100,16 +102,16 @@ def dm_notifiers(
 def _discord_dms(
     settings: Settings, user_ids: list[str], notifiers: Sequence[Notifier]
 ) -> list[Notifier]:
-    from bot.chat.discord import app as discord_app
+    from bot.delivery import discord as discord_posting
 
-    bots = (n for n in notifiers if isinstance(n, discord_app.DiscordBotNotifier))
+    bots = (n for n in notifiers if isinstance(n, discord_posting.DiscordBotNotifier))
     rest = next((n.rest for n in bots), None)
     if rest is None:
         assert settings.discord_bot_token is not None
-        rest = discord_app.DiscordRest(
+        rest = discord_posting.DiscordRest(
             settings.discord_bot_token.get_secret_value(), api_base=settings.discord_api_base
         )
-    return discord_app.dm_notifiers(rest, user_ids)
+    return discord_posting.dm_notifiers(rest, user_ids)
 
 
 def close_notifiers(notifiers: Iterable[Notifier], *, keep: Iterable[Notifier] = ()) -> None:

@@ -21,8 +21,9 @@ from bot.chat.on_call import make_actor
 from bot.chat.parsing import GENERIC_ERROR, CommandError, one_line
 from bot.chat.replies import AckReply, Actor, Reply, SignalDetail, SpreadReply
 from bot.chat.reply_chart import render_reply_chart
-from bot.chat.slack.format import Block, reply_blocks, reply_text, text_blocks
+from bot.chat.slack.format import reply_blocks, reply_text, text_blocks
 from bot.config import Settings
+from bot.delivery.slack_alert import Block
 from bot.safety import escape_slack, mention_user, sanitize
 from signals.models import ChartSpec
 
