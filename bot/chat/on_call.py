@@ -17,23 +17,23 @@ from bot.chat.replies import (
     AckReply,
     Actor,
     MuteReply,
-    Platform,
     SubscriptionReply,
     SubscriptionRow,
     SubscriptionsReply,
 )
 from bot.config import Settings
+from bot.platforms import PlatformName, platform_named
 from storage import renotify
 from storage import subscriptions as subs
 
 
 def make_actor(
-    settings: Settings, platform: Platform, user_id: str, role_ids: Sequence[str] = ()
+    settings: Settings, platform: PlatformName, user_id: str, role_ids: Sequence[str] = ()
 ) -> Actor:
     """An Actor, admin when the user id or one of their role ids is configured as admin."""
-    admins = settings.discord_admin_ids if platform == "discord" else settings.slack_admin_ids
-    ids = {str(user_id), *(str(role) for role in role_ids)}
-    return Actor(platform, str(user_id), tuple(str(r) for r in role_ids), bool(ids & set(admins)))
+    roles = tuple(str(role) for role in role_ids)
+    is_admin = platform_named(platform).is_admin(settings, (str(user_id), *roles))
+    return Actor(platform, str(user_id), roles, is_admin)
 
 
 class OnCallCommands:

@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from bot.config import Settings
 from bot.delivery.destinations import dm_platforms
+from bot.platforms import all_platforms, is_dm, platform_named, platform_of
 from signals.models import Event
 from signals.rules import Rule
 from storage import outbox, renotify
@@ -42,17 +43,6 @@ class QueueReport:
     alerts: int = 0
     muted: list[str] = field(default_factory=list)
     known: int = 0
-
-
-def platform_of(destination: str) -> str | None:
-    """`discord` or `slack` for a chat destination (channel, webhook or DM); None otherwise."""
-    platform = destination.split(":", 1)[0]
-    return platform if platform in subs.PLATFORMS and ":" in destination else None
-
-
-def is_dm(destination: str) -> bool:
-    """True for a direct-message destination (`<platform>:dm:<user id>`)."""
-    return platform_of(destination) is not None and destination.split(":")[1] == "dm"
 
 
 def queue_alerts(
@@ -152,13 +142,14 @@ def _plan_rows(
     """Every destination with the subscribers it may ping, plus a row per DM subscriber."""
     if not on_call:
         return {destination: () for destination in destinations}
-    found = {p: subs.recipients(db, rule_id, p) for p in subs.PLATFORMS}
+    found = {p.name: subs.recipients(db, rule_id, p.name) for p in all_platforms()}
     rows: Rows = {}
     for destination in destinations:
         platform = platform_of(destination)
-        rows[destination] = found[platform].mention if platform else ()
-    for platform in dm_platforms(settings) if settings is not None else ():
-        rows.update({f"{platform}:dm:{user}": () for user in found[platform].dm})
+        rows[destination] = found[platform.name].mention if platform else ()
+    for name in dm_platforms(settings) if settings is not None else ():
+        dm_destination = platform_named(name).dm_destination
+        rows.update({dm_destination(user): () for user in found[name].dm})
     return rows
 
 
@@ -167,7 +158,7 @@ def mentions_to_send(db: Database, row: outbox.OutboxRow, rule_id: str) -> tuple
     platform = platform_of(row.destination)
     if not row.mentions or platform is None or is_dm(row.destination):
         return ()
-    current = set(subs.recipients(db, rule_id, platform).mention)
+    current = set(subs.recipients(db, rule_id, platform.name).mention)
     return tuple(user for user in row.mention_ids if user in current)
 
 

@@ -29,12 +29,13 @@ import aiohttp
 import discord
 from discord.http import HTTPClient, Route, handle_message_parameters
 
+from bot.config import Settings
 from bot.delivery.discord_alert import (
     CHART_NAME,
     ack_custom_id,
     alert_embed,
+    bot_message_with_key,
     discord_nonce,
-    key_from_footer,
     mention_content,
     mute_custom_id,
 )
@@ -48,6 +49,7 @@ from bot.delivery.message import (
     TransientError,
     subscriber_ids,
 )
+from bot.platforms import DISCORD
 from bot.safety import is_user_id
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LOOKBACK_MESSAGES = 100  # Discord's largest history page
 LOOKUP_MAX_PAGES = 100  # a crash lookup reads at most 10,000 messages, then posts (nonce)
-DM_PREFIX = "discord:dm:"
 
 
 def configure_api_base(base: str | None) -> None:
@@ -71,7 +72,7 @@ def to_discord_embed(message: AlertMessage) -> discord.Embed:
 
 def allowed_mentions(message: AlertMessage) -> discord.AllowedMentions:
     """Nobody may be pinged except the subscribers the message names."""
-    users = [discord.Object(int(user_id)) for user_id in subscriber_ids(message, "discord")]
+    users = [discord.Object(int(user_id)) for user_id in subscriber_ids(message, DISCORD.name)]
     return discord.AllowedMentions(everyone=False, roles=False, replied_user=False, users=users)
 
 
@@ -143,7 +144,7 @@ async def find_channel_message(
     after = discord.utils.time_snowflake(since)
     for _ in range(LOOKUP_MAX_PAGES):
         page = await http.logs_from(int(channel_id), LOOKBACK_MESSAGES, after=after)
-        found = _bot_message_with_key(page, key, bot_id)
+        found = bot_message_with_key(page, key, bot_id)
         if found is not None or len(page) < LOOKBACK_MESSAGES:
             return found
         after = max(int(item["id"]) for item in page)
@@ -154,19 +155,6 @@ async def find_channel_message(
         channel_id,
     )
     return None
-
-
-def _bot_message_with_key(
-    page: list[dict[str, Any]], key: str, bot_id: str
-) -> dict[str, Any] | None:
-    for item in page:
-        if str(item.get("author", {}).get("id")) == bot_id and _has_key(item, key):
-            return item
-    return None
-
-
-def _has_key(item: dict[str, Any], key: str) -> bool:
-    return key_from_footer(item.get("embeds", [])) == key
 
 
 class _LoopRunner:
@@ -236,7 +224,7 @@ class DiscordRest:
 class DiscordBotNotifier:
     """Posts alerts to one channel with the bot token."""
 
-    min_interval = 0.0  # discord.py paces by the X-RateLimit headers itself
+    min_interval = DISCORD.limits.seconds_per_message  # discord.py paces by X-RateLimit
 
     def __init__(self, rest: DiscordRest, channel_id: str) -> None:
         self.rest, self.channel_id = rest, channel_id
@@ -285,10 +273,10 @@ class DiscordDmNotifier(DiscordBotNotifier):
     """
 
     def __init__(self, rest: DiscordRest, user_id: str) -> None:
-        if not is_user_id(user_id, "discord"):
+        if not is_user_id(user_id, DISCORD.name):
             raise ValueError(f"not a Discord user id: {user_id[:40]!r}")
         super().__init__(rest, "")
-        self.user_id, self.name = user_id, f"{DM_PREFIX}{user_id}"
+        self.user_id, self.name = user_id, DISCORD.dm_destination(user_id)
 
     async def target(self, http: HTTPClient) -> str:
         """The DM channel with the user, opened once."""
@@ -306,7 +294,7 @@ def dm_notifiers(rest: DiscordRest, user_ids: Iterable[str]) -> list[Notifier]:
     """One DM destination per well-formed user id (others are logged and skipped)."""
     notifiers: list[Notifier] = []
     for user_id in dict.fromkeys(user_ids):
-        if is_user_id(user_id, "discord"):
+        if is_user_id(user_id, DISCORD.name):
             notifiers.append(DiscordDmNotifier(rest, user_id))
         else:
             log.warning("ignored a malformed Discord user id for DMs")
@@ -316,7 +304,7 @@ def dm_notifiers(rest: DiscordRest, user_ids: Iterable[str]) -> list[Notifier]:
 class DiscordWebhookNotifier:
     """Posts alerts through a channel webhook (`?wait=true`, so the message id comes back)."""
 
-    min_interval = 0.0
+    min_interval = DISCORD.limits.seconds_per_message
 
     def __init__(self, url: str, *, api_base: str | None = None) -> None:
         configure_api_base(api_base)
@@ -379,3 +367,32 @@ def _http_error(error: discord.HTTPException) -> DeliveryError:
     if error.status >= 500 or error.status == 408:
         return TransientError(detail)
     return PermanentError(detail)
+
+
+# Built from the settings, for bot.delivery.destinations (through the platform registry)
+
+
+def build_channel_notifiers(settings: Settings) -> list[Notifier]:
+    """The bot's channels and the webhook the settings configure (one shared REST client)."""
+    notifiers: list[Notifier] = []
+    if settings.discord_bot_token is not None and settings.discord_channel_ids:
+        rest = _rest(settings)
+        notifiers += [DiscordBotNotifier(rest, c) for c in settings.discord_channel_ids]
+    if settings.discord_webhook_url is not None:
+        url = settings.discord_webhook_url.get_secret_value()
+        notifiers.append(DiscordWebhookNotifier(url, api_base=settings.discord_api_base))
+    return notifiers
+
+
+def build_dm_notifiers(
+    settings: Settings, user_ids: Iterable[str], notifiers: Iterable[Notifier]
+) -> list[Notifier]:
+    """DM notifiers sharing the channel notifiers' REST client (one login, one session)."""
+    rest = next((n.rest for n in notifiers if isinstance(n, DiscordBotNotifier)), None)
+    return dm_notifiers(rest or _rest(settings), user_ids)
+
+
+def _rest(settings: Settings) -> DiscordRest:
+    assert settings.discord_bot_token is not None
+    token = settings.discord_bot_token.get_secret_value()
+    return DiscordRest(token, api_base=settings.discord_api_base)

@@ -13,7 +13,8 @@ from typing import Any
 
 from bot.delivery.limits import fit_discord_content, fit_discord_embeds
 from bot.delivery.message import AlertMessage, subscriber_ids
-from bot.safety import mention_user, neutralise_discord
+from bot.platforms import DISCORD, neutralise_discord
+from bot.safety import mention_user
 
 CHART_NAME = "chart.png"
 CUSTOM_ID_LIMIT = 100  # Discord's maximum custom_id length
@@ -45,10 +46,10 @@ def alert_embed(message: AlertMessage) -> dict[str, Any]:
 
 def mention_content(message: AlertMessage) -> str | None:
     """Message content: the subscribers' mentions, or None when there are none."""
-    users = subscriber_ids(message, "discord")
+    users = subscriber_ids(message, DISCORD.name)
     if not users:
         return None
-    return fit_discord_content(" ".join(mention_user(u, "discord") for u in users))
+    return fit_discord_content(" ".join(mention_user(u, DISCORD.name) for u in users))
 
 
 def discord_nonce(idempotency_key: str) -> str:
@@ -89,3 +90,17 @@ def key_from_footer(embeds: list[dict[str, Any]]) -> str:
         if found:
             return found[1]
     return ""
+
+
+def bot_message_with_key(
+    page: list[dict[str, Any]], key: str, bot_id: str
+) -> dict[str, Any] | None:
+    """The message in a history page that the bot posted with `key` in its footer."""
+    for item in page:
+        if str(item.get("author", {}).get("id")) == bot_id and _has_key(item, key):
+            return item
+    return None
+
+
+def _has_key(item: dict[str, Any], key: str) -> bool:
+    return key_from_footer(item.get("embeds", [])) == key

@@ -13,8 +13,7 @@ chat side (`bot.chat.slack.app`); `SlackDmNotifier` sends alerts by DM.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.error import URLError
@@ -23,17 +22,19 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from bot.delivery.limits import SLACK_SECONDS_PER_MESSAGE
+from bot.config import Settings
 from bot.delivery.message import (
     AlertMessage,
     DeliveryError,
     DeliveryResult,
+    Notifier,
     PermanentError,
     RateLimited,
     TransientError,
 )
 from bot.delivery.slack_alert import alert_blocks, fallback_text, to_slack_blocks
-from bot.safety import escape_slack, is_user_id
+from bot.platforms import SLACK, escape_slack
+from bot.safety import is_user_id
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ DEFAULT_API_URL = "https://slack.com/api/"
 CHART_NAME = "chart.png"
 HISTORY_LIMIT = 200  # Slack's recommended page size for conversations.history
 HISTORY_MAX_PAGES = 50  # a crash lookup reads at most 10,000 messages, then posts again
-DM_PREFIX = "slack:dm:"
 _TRANSIENT = {
     "ratelimited",
     "internal_error",
@@ -51,7 +51,6 @@ _TRANSIENT = {
     "request_timeout",
     "team_added_to_org",
 }
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 
 
 def alert_metadata(idempotency_key: str) -> dict[str, Any]:
@@ -68,13 +67,13 @@ def api_url(base: str | None) -> str:
 class SlackBotNotifier:
     """Posts alerts to one channel with the bot token, about one message per second."""
 
-    min_interval = SLACK_SECONDS_PER_MESSAGE
+    min_interval = SLACK.limits.seconds_per_message
 
     def __init__(self, token: str, channel: str, *, api_base: str | None = None) -> None:
         # No SDK-level retries: the outbox retries with its own backoff and injectable sleep.
         self.client = WebClient(token=token, base_url=api_url(api_base), retry_handlers=[])
         self.channel = channel
-        self.channel_id = channel if _CHANNEL_ID.match(channel) else None
+        self.channel_id = channel if SLACK.channel_id.match(channel) else None
         self.name = f"slack:{channel}"
 
     def send(self, message: AlertMessage, *, idempotency_key: str) -> DeliveryResult:
@@ -173,9 +172,9 @@ class SlackBotNotifier:
 
     def for_destination(self, destination: str) -> SlackDmNotifier | None:
         """The DM notifier an outbox destination `slack:dm:<user id>` names; None otherwise."""
-        if not destination.startswith(DM_PREFIX):
+        if not destination.startswith(SLACK.dm_prefix):
             return None
-        return self.dm(destination.removeprefix(DM_PREFIX))
+        return self.dm(destination.removeprefix(SLACK.dm_prefix))
 
 
 class SlackDmNotifier(SlackBotNotifier):
@@ -185,11 +184,11 @@ class SlackDmNotifier(SlackBotNotifier):
     """
 
     def __init__(self, client: WebClient, user_id: str) -> None:
-        if not is_user_id(user_id, "slack"):
+        if not is_user_id(user_id, SLACK.name):
             raise PermanentError(f"not a Slack user id: {user_id[:40]!r}")
         self.client, self.user_id = client, user_id
         self.channel, self.channel_id = user_id, None
-        self.name = f"{DM_PREFIX}{user_id}"
+        self.name = SLACK.dm_destination(user_id)
 
     def send(self, message: AlertMessage, *, idempotency_key: str) -> DeliveryResult:
         """Open (or reuse) the DM channel and post the alert there, mentioning nobody."""
@@ -210,7 +209,7 @@ class SlackDmNotifier(SlackBotNotifier):
 class SlackWebhookNotifier:
     """Posts alerts through an incoming webhook: blocks only, no chart, no message id."""
 
-    min_interval = SLACK_SECONDS_PER_MESSAGE
+    min_interval = SLACK.limits.seconds_per_message
 
     def __init__(self, url: str) -> None:
         self.client = WebhookClient(url, retry_handlers=[])
@@ -268,3 +267,32 @@ def _header(headers: Any, name: str) -> str | None:
 def describe_error(error: BaseException) -> str:
     """`Type: message` of an exception, for one log line."""
     return f"{type(error).__name__}: {error}"
+
+
+# Built from the settings, for bot.delivery.destinations (through the platform registry)
+
+
+def build_channel_notifiers(settings: Settings) -> list[Notifier]:
+    """The bot's channel and the incoming webhook the settings configure."""
+    notifiers: list[Notifier] = []
+    if settings.slack_bot_token is not None and settings.slack_channel is not None:
+        token = settings.slack_bot_token.get_secret_value()
+        channel, api_base = settings.slack_channel, settings.slack_api_url
+        notifiers.append(SlackBotNotifier(token, channel, api_base=api_base))
+    if settings.slack_webhook_url is not None:
+        notifiers.append(SlackWebhookNotifier(settings.slack_webhook_url.get_secret_value()))
+    return notifiers
+
+
+def build_dm_notifiers(
+    settings: Settings, user_ids: Iterable[str], notifiers: Iterable[Notifier]
+) -> list[Notifier]:
+    """DM notifiers sharing the bot notifier's client; a malformed id is logged, its rows wait."""
+    bot = next((n for n in notifiers if isinstance(n, SlackBotNotifier)), None)
+    found: list[Notifier] = []
+    for user_id in user_ids if bot is not None else ():
+        try:
+            found.append(bot.dm(user_id))  # type: ignore[union-attr]
+        except PermanentError as error:
+            log.warning("no DM destination %s: %s", SLACK.dm_destination(user_id), error)
+    return found

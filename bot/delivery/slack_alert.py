@@ -22,7 +22,8 @@ from bot.delivery.limits import (
     trim,
 )
 from bot.delivery.message import AlertMessage, subscriber_ids
-from bot.safety import escape_slack, mention_user
+from bot.platforms import SLACK, escape_slack
+from bot.safety import mention_user
 
 Block = dict[str, Any]
 
@@ -89,7 +90,7 @@ def _confirm(question: str) -> Block:
 
 def subscriber_pings(message: AlertMessage) -> str:
     """`<@U…>` for each subscriber the message may ping, space-separated ('' for none)."""
-    return " ".join(mention_user(user, "slack") for user in subscriber_ids(message, "slack"))
+    return " ".join(mention_user(user, SLACK.name) for user in subscriber_ids(message, SLACK.name))
 
 
 def fallback_text(message: AlertMessage) -> str:

@@ -23,7 +23,8 @@ from bot.chat.parsing import GENERIC_ERROR, CommandError
 from bot.chat.replies import Actor, Reply
 from bot.delivery.discord_alert import CHART_NAME
 from bot.delivery.limits import fit_discord_content
-from bot.safety import neutralise_discord, sanitize
+from bot.platforms import DISCORD, neutralise_discord
+from bot.safety import sanitize
 
 if TYPE_CHECKING:
     from bot.chat.core import Commands
@@ -57,7 +58,7 @@ async def answer(
     except CommandError as error:
         await send_private(interaction, error.message)
         return
-    payload = format_reply(sanitize(reply, "discord"), chart=png is not None)
+    payload = format_reply(sanitize(reply, DISCORD.name), chart=png is not None)
     await send_payload(interaction, payload, png, ephemeral=ephemeral)
 
 
@@ -127,4 +128,4 @@ def actor_of(interaction: Interaction) -> Actor:
     # Member._roles holds the interaction's role ids even when the guild is not cached;
     # discord.py's own app_commands.checks.has_role reads it the same way.
     roles = [str(role) for role in getattr(interaction.user, "_roles", ())]
-    return make_actor(client.settings, "discord", str(interaction.user.id), roles)
+    return make_actor(client.settings, DISCORD.name, str(interaction.user.id), roles)

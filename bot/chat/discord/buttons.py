@@ -24,7 +24,8 @@ from bot.chat.discord.answering import (
 from bot.chat.discord.format import acknowledged_embed
 from bot.delivery.discord import ack_button, mute_button
 from bot.delivery.discord_alert import ACK_PREFIX, ACK_TEMPLATE, MUTE_TEMPLATE, key_from_footer
-from bot.safety import neutralise_discord, sanitize
+from bot.platforms import DISCORD, neutralise_discord
+from bot.safety import sanitize
 
 
 class AckButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACK_TEMPLATE):
@@ -73,7 +74,7 @@ async def acknowledge_alert(interaction: Interaction, key: str) -> None:
     core = core_of(interaction)
     reply = await asyncio.to_thread(core.acknowledge, actor_of(interaction), key)
     if not reply.first or not embeds:
-        await send_private(interaction, sanitize(reply, "discord").text)
+        await send_private(interaction, sanitize(reply, DISCORD.name).text)
         return
     who = neutralise_discord(interaction.user.display_name)
     embeds[0] = acknowledged_embed(embeds[0], who, reply.acked_at)  # type: ignore[arg-type]

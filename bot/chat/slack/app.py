@@ -39,7 +39,7 @@ from bot.chat.slack.http_guard import slack_request_guard
 from bot.config import ConfigError, Settings
 from bot.delivery.slack import CHART_NAME, alert_metadata, api_url, describe_error
 from bot.delivery.slack_alert import ACK_ACTION, MUTE_ACTION
-from bot.safety import escape_slack
+from bot.platforms import escape_slack
 
 if TYPE_CHECKING:
     from bot.chat.core import Commands

@@ -34,7 +34,8 @@ from bot.delivery.limits import (
     trim,
 )
 from bot.delivery.slack_alert import ACK_ACTION, Block, context_block
-from bot.safety import escape_slack, is_user_id, mention_user
+from bot.platforms import SLACK, escape_slack
+from bot.safety import is_user_id, mention_user
 
 ACK_BLOCK = "rot_acknowledged"
 
@@ -59,8 +60,8 @@ def _without_ack(block: Block) -> Block:
 
 def acknowledger(ack: AckReply) -> str:
     """Who acknowledged: a Slack mention (shown as the name) or the other platform's id."""
-    if ack.platform == "slack" and is_user_id(ack.user_id, "slack"):
-        return mention_user(ack.user_id, "slack")
+    if ack.platform == SLACK.name and is_user_id(ack.user_id, SLACK.name):
+        return mention_user(ack.user_id, SLACK.name)
     return escape_slack(f"{ack.user_id} on {ack.platform}")
 
 
