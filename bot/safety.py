@@ -2,72 +2,34 @@
 
 Pure functions, no chat SDKs. Adapters pass every string they did not write themselves
 through `neutralise(text, platform)` (or a whole reply through `sanitize`) before formatting,
-and build the only legitimate pings, subscriber mentions, with `mention_user`.
-
-Discord: a zero-width space goes after `@` in `@everyone`/`@here` and after `<` in `<@…>`,
-`<@!…>`, `<@&…>`, `<#…>`, `</…>`, so the client no longer parses them (the same trick as
-`discord.utils.escape_mentions`, but wider). Adapters should still set `allowed_mentions`.
-Slack: `&`, `<`, `>` become `&amp;`, `&lt;`, `&gt;` (Slack's own escaping), which disarms every
-`<!everyone>`, `<!here>`, `<!channel>`, `<@U…>` and `<!subteam^…>`; bare `@here`,
-`@channel` and `@everyone` also get a zero-width space in case `link_names` is on.
+and build the only legitimate pings, subscriber mentions, with `mention_user`. Each
+platform's rules (what it parses as a mention, how text is disarmed, its id syntax) are its
+entry in `bot.platforms`; this module applies them to whole replies.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-Platform = Literal["discord", "slack"]
-PLATFORMS: tuple[Platform, ...] = ("discord", "slack")
-
-ZWSP = "\u200b"
-
-# Broad on purpose: case-insensitive and without requiring a well-formed id, because
-# anything that starts like a mention is cheaper to disarm than to reason about.
-_DISCORD_AT = re.compile(r"@(?=everyone|here)", re.IGNORECASE)
-_DISCORD_ANGLE = re.compile(r"<(?=[@#/]|id:)", re.IGNORECASE)
-_SLACK_AT = re.compile(r"@(?=everyone|here|channel)", re.IGNORECASE)
-
-# Detectors for what each client would render as a mention; used by tests and `assert_safe`.
-DISCORD_MENTION = re.compile(r"@(?:everyone|here)|<@[!&]?\d+>|<#\d+>|<id:\w+>", re.IGNORECASE)
-SLACK_MENTION = re.compile(r"<[!@#][^>]*>|@(?:everyone|here|channel)", re.IGNORECASE)
-
-_DISCORD_ID = re.compile(r"^\d{1,25}$")
-_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+from bot.platforms import PlatformName, platform_named
 
 T = TypeVar("T")
 
 
-def neutralise_discord(text: str) -> str:
-    """Text that Discord shows as written but never parses as a mention."""
-    text = _DISCORD_AT.sub("@" + ZWSP, text)
-    return _DISCORD_ANGLE.sub("<" + ZWSP, text)
-
-
-def escape_slack(text: str) -> str:
-    """Slack-escaped text (`&`, `<`, `>`) with bare broadcast words disarmed; apply once."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _SLACK_AT.sub("@" + ZWSP, text)
-
-
-def neutralise(text: str, platform: Platform) -> str:
+def neutralise(text: str, platform: PlatformName) -> str:
     """Make `text` mention-free for `platform`."""
-    if platform == "discord":
-        return neutralise_discord(text)
-    if platform == "slack":
-        return escape_slack(text)
-    raise ValueError(f"unknown platform: {platform!r}")
+    return platform_named(platform).neutralise(text)
 
 
-def find_mentions(text: str, platform: Platform) -> list[str]:
+def find_mentions(text: str, platform: PlatformName) -> list[str]:
     """Every substring of `text` the platform would parse as a mention."""
-    pattern = DISCORD_MENTION if platform == "discord" else SLACK_MENTION
+    pattern = platform_named(platform).mention_pattern
     return [match.group(0) for match in pattern.finditer(text)]
 
 
-def assert_safe(text: str, platform: Platform) -> str:
+def assert_safe(text: str, platform: PlatformName) -> str:
     """Return `text` unchanged, or raise ValueError if it still holds a mention."""
     found = find_mentions(text, platform)
     if found:
@@ -75,7 +37,7 @@ def assert_safe(text: str, platform: Platform) -> str:
     return text
 
 
-def sanitize(value: T, platform: Platform) -> T:
+def sanitize(value: T, platform: PlatformName) -> T:
     """A copy of a reply (dataclasses, tuples, lists, dicts, strings) with every string neutralised.
 
     Non-string leaves (numbers, dates, None) are returned as they are.
@@ -83,7 +45,7 @@ def sanitize(value: T, platform: Platform) -> T:
     return _sanitize(value, platform)
 
 
-def _sanitize(value: Any, platform: Platform) -> Any:
+def _sanitize(value: Any, platform: PlatformName) -> Any:
     if isinstance(value, str):
         return neutralise(value, platform)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -102,17 +64,14 @@ def _sanitize(value: Any, platform: Platform) -> Any:
     return value
 
 
-def is_user_id(user_id: str, platform: Platform) -> bool:
+def is_user_id(user_id: str, platform: PlatformName) -> bool:
     """True for a well-formed user id of `platform`: the only ids a mention or DM may use."""
-    pattern = _DISCORD_ID if platform == "discord" else _SLACK_ID
-    return pattern.match(user_id) is not None
+    return platform_named(platform).is_user_id(user_id)
 
 
-def mention_user(user_id: str, platform: Platform) -> str:
+def mention_user(user_id: str, platform: PlatformName) -> str:
     """The one legitimate ping: a subscriber's mention, built only from a well-formed id."""
-    if platform in PLATFORMS and is_user_id(user_id, platform):
-        return f"<@{user_id}>"
-    raise ValueError(f"not a {platform} user id: {user_id[:40]!r}")
+    return platform_named(platform).mention(user_id)
 
 
 def walk_strings(value: Any) -> list[str]:

@@ -159,8 +159,7 @@ class Commands(OnCallCommands):
         """One rule in detail: state, parameters, last events, backtest since 2000, chart."""
         rule_id = parsing.parse_rule_id(rule, self.rule_ids())
         (chosen,) = [r for r in self.rules() if r.id == rule_id]
-        platform = actor.platform if actor else "discord"
-        count = len(subs.subscribers_for(self.db, rule_id, platform)) if actor else 0
+        count = len(subs.subscribers_for(self.db, rule_id, actor.platform)) if actor else 0
         return signal_detail(self.db, chosen, self.clock(), self._mutes(), count)
 
     def _mutes(self) -> dict[str, subs.Mute]:

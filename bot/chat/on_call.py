@@ -7,8 +7,7 @@ core's `db`, `clock` and `rule_ids`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bot.chat import parsing
 from bot.chat.parsing import CommandError
@@ -16,48 +15,24 @@ from bot.chat.replies import (
     AckReply,
     Actor,
     MuteReply,
-    Platform,
     SubscriptionReply,
     SubscriptionRow,
     SubscriptionsReply,
 )
 from bot.config import Settings
-from signals.models import Event
-from signals.rules import Rule
+from bot.platforms import PlatformName, platform_named
 from storage import renotify
 from storage import subscriptions as subs
 from storage.db import Store
 
 
 def make_actor(
-    settings: Settings, platform: Platform, user_id: str, role_ids: Sequence[str] = ()
+    settings: Settings, platform: PlatformName, user_id: str, role_ids: Sequence[str] = ()
 ) -> Actor:
     """An Actor, admin when the user id or one of their role ids is configured as admin."""
-    admins = settings.discord_admin_ids if platform == "discord" else settings.slack_admin_ids
-    ids = {str(user_id), *(str(role) for role in role_ids)}
-    return Actor(platform, str(user_id), tuple(str(r) for r in role_ids), bool(ids & set(admins)))
-
-
-def track_event(
-    db: Store, event: Event, rule: Rule, settings: Settings, *, now: datetime
-) -> renotify.Renotify | None:
-    """Re-notify a fired alert every `renotify_minutes` of its rule; its reversal stops that.
-
-    The service calls this for every new event it delivers; it is idempotent.
-    """
-    if event.kind == "reversed":
-        renotify.stop_renotify(db, replace(event, kind="fired").dedupe_key)  # its firing's key
-        return None
-    if not rule.renotify_minutes:
-        return None
-    return renotify.schedule_renotify(
-        db,
-        event.dedupe_key,
-        event.rule_id,
-        interval=timedelta(minutes=rule.renotify_minutes),
-        max_rounds=settings.renotify_rounds,
-        now=now,
-    )
+    roles = tuple(str(role) for role in role_ids)
+    is_admin = platform_named(platform).is_admin(settings, (str(user_id), *roles))
+    return Actor(platform, str(user_id), roles, is_admin)
 
 
 class OnCallCommands:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from bot.safety import Platform
+from bot.platforms import PlatformName
 from signals.models import ChartSpec
 
 
@@ -19,7 +19,7 @@ from signals.models import ChartSpec
 class Actor:
     """Who runs a command: platform, user id, role ids, and whether settings make them admin."""
 
-    platform: Platform
+    platform: PlatformName
     user_id: str
     role_ids: tuple[str, ...] = ()
     is_admin: bool = False

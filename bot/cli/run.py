@@ -18,6 +18,7 @@ import typer
 from bot.cli import app
 from bot.cli.common import app_context, fail, print_problems, rules_or_exit
 from bot.config import Settings
+from bot.platforms import all_platforms, load_ref
 
 ReplayOption = Annotated[
     str | None,
@@ -128,10 +129,13 @@ def _metrics(
 
 
 def check_chat_settings(settings: Settings) -> None:
-    """Exit 2 with one `config error:` line per problem when Slack commands are half set up."""
-    from bot.chat.slack.answers import check_slack_settings, slack_commands_wanted
-
-    problems = check_slack_settings(settings) if slack_commands_wanted(settings) else []
+    """Exit 2 with one `config error:` line per problem when commands are half set up."""
+    problems = [
+        line
+        for platform in all_platforms()
+        if platform.chat_check and platform.chat_wanted(settings)
+        for line in load_ref(platform.chat_check)(settings)
+    ]
     print_problems(problems)
     if problems:
         raise typer.Exit(2)
@@ -148,18 +152,11 @@ def chat_adapters(
     """
     if replay:
         return []
-    from bot.chat.slack.answers import slack_commands_wanted
-
-    adapters: list[Coroutine[Any, Any, None]] = []
-    if settings.discord_bot_token is not None:
-        from bot.chat.discord.app import run_discord
-
-        adapters.append(run_discord(settings, _command_core(settings, db_path)))
-    if slack_commands_wanted(settings):
-        from bot.chat.slack.app import run_slack
-
-        adapters.append(run_slack(settings, _command_core(settings, db_path)))
-    return adapters
+    return [
+        load_ref(platform.chat_runner)(settings, _command_core(settings, db_path))
+        for platform in all_platforms()
+        if platform.chat_wanted(settings)
+    ]
 
 
 def _command_core(settings: Settings, db_path: Path) -> Any:

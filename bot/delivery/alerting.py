@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from bot.chat.on_call import track_event
 from bot.config import Settings
 from bot.delivery.destinations import dm_platforms
+from bot.platforms import all_platforms, is_dm, platform_named, platform_of
 from signals.models import Event
 from signals.rules import Rule
 from storage import outbox, renotify
@@ -42,17 +42,6 @@ class QueueReport:
     alerts: int = 0
     muted: list[str] = field(default_factory=list)
     known: int = 0
-
-
-def platform_of(destination: str) -> str | None:
-    """`discord` or `slack` for a chat destination (channel, webhook or DM); None otherwise."""
-    platform = destination.split(":", 1)[0]
-    return platform if platform in subs.PLATFORMS and ":" in destination else None
-
-
-def is_dm(destination: str) -> bool:
-    """True for a direct-message destination (`<platform>:dm:<user id>`)."""
-    return platform_of(destination) is not None and destination.split(":")[1] == "dm"
 
 
 def queue_alerts(
@@ -97,6 +86,28 @@ def queue_alerts(
     return report
 
 
+def track_event(
+    db: Store, event: Event, rule: Rule, settings: Settings, *, now: datetime
+) -> renotify.Renotify | None:
+    """Re-notify a fired alert every `renotify_minutes` of its rule; its reversal stops that.
+
+    The service calls this for every new event it delivers; it is idempotent.
+    """
+    if event.kind == "reversed":
+        renotify.stop_renotify(db, replace(event, kind="fired").dedupe_key)  # its firing's key
+        return None
+    if not rule.renotify_minutes:
+        return None
+    return renotify.schedule_renotify(
+        db,
+        event.dedupe_key,
+        event.rule_id,
+        interval=timedelta(minutes=rule.renotify_minutes),
+        max_rounds=settings.renotify_rounds,
+        now=now,
+    )
+
+
 def _held_by_mute(db: Store, event: Event, now: datetime) -> bool:
     mute = subs.muted(db, event.rule_id, now)
     if mute is None:
@@ -130,13 +141,14 @@ def _plan_rows(
     """Every destination with the subscribers it may ping, plus a row per DM subscriber."""
     if not on_call:
         return {destination: () for destination in destinations}
-    found = {p: subs.recipients(db, rule_id, p) for p in subs.PLATFORMS}
+    found = {p.name: subs.recipients(db, rule_id, p.name) for p in all_platforms()}
     rows: Rows = {}
     for destination in destinations:
         platform = platform_of(destination)
-        rows[destination] = found[platform].mention if platform else ()
-    for platform in dm_platforms(settings) if settings is not None else ():
-        rows.update({f"{platform}:dm:{user}": () for user in found[platform].dm})
+        rows[destination] = found[platform.name].mention if platform else ()
+    for name in dm_platforms(settings) if settings is not None else ():
+        dm_destination = platform_named(name).dm_destination
+        rows.update({dm_destination(user): () for user in found[name].dm})
     return rows
 
 
@@ -145,7 +157,7 @@ def mentions_to_send(db: Store, row: outbox.OutboxRow, rule_id: str) -> tuple[st
     platform = platform_of(row.destination)
     if not row.mentions or platform is None or is_dm(row.destination):
         return ()
-    current = set(subs.recipients(db, rule_id, platform).mention)
+    current = set(subs.recipients(db, rule_id, platform.name).mention)
     return tuple(user for user in row.mention_ids if user in current)
 
 

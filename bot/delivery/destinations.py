@@ -1,23 +1,30 @@
-"""Build the configured destinations from Settings: Discord, Slack, or the console by default.
+"""Build the configured destinations from Settings: every registered platform, else the console.
 
-The platform adapters are imported only when configured, so a console-only setup never loads
+Each platform's posting module (`Platform.delivery_module` in `bot.platforms`) builds its own
+notifiers; it is imported only when configured, so a console-only setup never loads
 discord.py or slack_sdk.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterable, Sequence
+from types import ModuleType
 
 from bot.config import Settings
 from bot.delivery.message import Notifier
+from bot.platforms import Platform, PlatformName, all_platforms
 
 log = logging.getLogger(__name__)
 
 
 def build_notifiers(settings: Settings) -> list[Notifier]:
     """One notifier per configured destination; the console when none is configured."""
-    notifiers: list[Notifier] = [*_discord_notifiers(settings), *_slack_notifiers(settings)]
+    notifiers: list[Notifier] = []
+    for platform in all_platforms():
+        if platform.posting_enabled(settings):
+            notifiers += posting_module(platform).build_channel_notifiers(settings)
     if not notifiers:
         from bot.delivery.console import ConsoleNotifier
 
@@ -26,90 +33,32 @@ def build_notifiers(settings: Settings) -> list[Notifier]:
     return notifiers
 
 
-def _discord_notifiers(settings: Settings) -> list[Notifier]:
-    if not settings.discord_enabled:
-        return []
-    from bot.chat.discord import app as discord_app
-
-    notifiers: list[Notifier] = []
-    if settings.discord_bot_token is not None and settings.discord_channel_ids:
-        rest = discord_app.DiscordRest(
-            settings.discord_bot_token.get_secret_value(), api_base=settings.discord_api_base
-        )
-        notifiers += [discord_app.DiscordBotNotifier(rest, c) for c in settings.discord_channel_ids]
-    if settings.discord_webhook_url is not None:
-        url = settings.discord_webhook_url.get_secret_value()
-        notifiers.append(
-            discord_app.DiscordWebhookNotifier(url, api_base=settings.discord_api_base)
-        )
-    return notifiers
+def posting_module(platform: Platform) -> ModuleType:
+    """The platform's posting module (imports its SDK): `build_channel_notifiers` and friends."""
+    return importlib.import_module(platform.delivery_module)
 
 
-def _slack_notifiers(settings: Settings) -> list[Notifier]:
-    if not settings.slack_enabled:
-        return []
-    from bot.chat.slack import app as slack_app
-
-    notifiers: list[Notifier] = []
-    if settings.slack_bot_token is not None and settings.slack_channel is not None:
-        token = settings.slack_bot_token.get_secret_value()
-        notifiers.append(
-            slack_app.SlackBotNotifier(
-                token, settings.slack_channel, api_base=settings.slack_api_url
-            )
-        )
-    if settings.slack_webhook_url is not None:
-        notifiers.append(
-            slack_app.SlackWebhookNotifier(settings.slack_webhook_url.get_secret_value())
-        )
-    return notifiers
-
-
-def dm_platforms(settings: Settings) -> tuple[str, ...]:
-    """Platforms that can send direct messages: those with a bot token (and a Slack channel)."""
-    platforms = []
-    if settings.discord_bot_token is not None:
-        platforms.append("discord")
-    if settings.slack_bot_token is not None and settings.slack_channel is not None:
-        platforms.append("slack")
-    return tuple(platforms)
+def dm_platforms(settings: Settings) -> tuple[PlatformName, ...]:
+    """Platforms that can send direct messages: those with a bot identity configured."""
+    return tuple(platform.name for platform in all_platforms() if platform.can_dm(settings))
 
 
 def dm_notifiers(
     settings: Settings, destinations: Iterable[str], notifiers: Sequence[Notifier]
 ) -> list[Notifier]:
-    """DM notifiers for the `discord:dm:<id>` / `slack:dm:<id>` names in `destinations`.
+    """DM notifiers for the `<platform>:dm:<id>` names in `destinations`.
 
     They share the channel notifiers' clients (one Discord HTTP session, one Slack client).
     Names no configured platform can serve are left out: the sender logs those rows as waiting.
     """
-    names = [d for d in dict.fromkeys(destinations) if d.startswith(("discord:dm:", "slack:dm:"))]
+    names = list(dict.fromkeys(destinations))
     found: list[Notifier] = []
-    discord_ids = [n.removeprefix("discord:dm:") for n in names if n.startswith("discord:dm:")]
-    if discord_ids and "discord" in dm_platforms(settings):
-        found += _discord_dms(settings, discord_ids, notifiers)
-    slack_bot = next((n for n in notifiers if hasattr(n, "for_destination")), None)
-    for name in (n for n in names if n.startswith("slack:dm:") and slack_bot is not None):
-        try:
-            found.append(slack_bot.for_destination(name))  # type: ignore[union-attr]
-        except Exception as error:  # a malformed id: its rows wait, visibly
-            log.warning("no DM destination %s: %s", name, error)
+    for platform in all_platforms():
+        prefix = platform.dm_prefix
+        user_ids = [name.removeprefix(prefix) for name in names if name.startswith(prefix)]
+        if user_ids and platform.can_dm(settings):
+            found += posting_module(platform).build_dm_notifiers(settings, user_ids, notifiers)
     return found
-
-
-def _discord_dms(
-    settings: Settings, user_ids: list[str], notifiers: Sequence[Notifier]
-) -> list[Notifier]:
-    from bot.chat.discord import app as discord_app
-
-    bots = (n for n in notifiers if isinstance(n, discord_app.DiscordBotNotifier))
-    rest = next((n.rest for n in bots), None)
-    if rest is None:
-        assert settings.discord_bot_token is not None
-        rest = discord_app.DiscordRest(
-            settings.discord_bot_token.get_secret_value(), api_base=settings.discord_api_base
-        )
-    return discord_app.dm_notifiers(rest, user_ids)
 
 
 def close_notifiers(notifiers: Iterable[Notifier], *, keep: Iterable[Notifier] = ()) -> None:

@@ -1,17 +1,21 @@
 """Platform size limits, enforced before sending so that no platform ever rejects an alert.
 
 Pure functions on plain dicts and strings, shared by the Discord and Slack adapters. Text
-that does not fit is trimmed visibly with "…" (or split into several blocks on Slack).
+that does not fit is trimmed visibly with "…" (or split into several blocks on Slack). A
+message's text limit and posting pace are the platform's registry entry (`bot.platforms`);
+the layout limits of embeds and blocks are here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.platforms import DISCORD, SLACK, PlatformName, platform_named
+
 ELLIPSIS = "…"
 
 # Discord (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
-DISCORD_CONTENT = 2000
+DISCORD_CONTENT = DISCORD.limits.text
 DISCORD_EMBEDS = 10
 DISCORD_TITLE = 256
 DISCORD_DESCRIPTION = 4096
@@ -29,8 +33,7 @@ SLACK_SECTION_FIELDS = 10
 SLACK_FIELD_TEXT = 2000
 SLACK_HEADER = 150
 SLACK_CONTEXT_ELEMENTS = 10
-SLACK_FALLBACK_TEXT = 4000
-SLACK_SECONDS_PER_MESSAGE = 1.0
+SLACK_FALLBACK_TEXT = SLACK.limits.text
 
 
 def trim(text: str, limit: int) -> str:
@@ -38,6 +41,11 @@ def trim(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS if limit > 0 else ""
+
+
+def fit_message_text(text: str, platform: PlatformName) -> str:
+    """A message's plain text within `platform`'s limit (Discord content, Slack fallback)."""
+    return trim(text, platform_named(platform).limits.text)
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
-from bot.safety import Platform, is_user_id
+from bot.platforms import PlatformName, platform_named
+from bot.safety import is_user_id
 from signals.formatting import distinct_decimals
 from signals.models import Direction, Event
 
@@ -83,12 +84,12 @@ def build_alert_message(event: Event, chart_png: bytes | None = None) -> AlertMe
     )
 
 
-def subscriber_ids(message: AlertMessage, platform: Platform) -> list[str]:
+def subscriber_ids(message: AlertMessage, platform: PlatformName) -> list[str]:
     """The message's subscriber ids well-formed for `platform` (others are logged, dropped)."""
     valid = [user_id for user_id in message.mentions if is_user_id(user_id, platform)]
     if len(valid) < len(message.mentions):
         dropped = len(message.mentions) - len(valid)
-        name = platform.capitalize()
+        name = platform_named(platform).title
         log.warning("alert %s: ignored %d malformed %s user id(s)", message.key, dropped, name)
     return valid
 

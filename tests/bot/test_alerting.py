@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.chat.discord.app import DiscordDmNotifier
 from bot.config import Settings
 from bot.delivery.alerting import queue_alerts
 from bot.delivery.destinations import build_notifiers, close_notifiers
+from bot.delivery.discord import DiscordDmNotifier
 from bot.delivery.message import build_alert_message
 from bot.delivery.sender import DeliveryPolicy, DeliveryReport, enqueue_and_deliver
 from signals.models import Event

@@ -13,8 +13,9 @@ import discord
 import pytest
 
 from bot.chat.core import Commands
-from bot.chat.discord.app import DiscordBotNotifier, DiscordRest, run_discord
+from bot.chat.discord.client import run_discord
 from bot.config import load_settings
+from bot.delivery.discord import DiscordBotNotifier, DiscordRest
 from bot.delivery.message import PermanentError, TransientError, build_alert_message
 from bot.service import runner as service_module
 from bot.service.runner import Service

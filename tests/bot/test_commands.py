@@ -374,7 +374,7 @@ def test_status_delegates_to_the_health_model(core: Commands) -> None:
 
 
 def test_track_event_schedules_and_reversal_stops(fresh_db: Database, settings: Settings) -> None:
-    from bot.chat.on_call import track_event
+    from bot.delivery.alerting import track_event
     from signals.models import Event
 
     rule = parse_rule({"type": "new_high", "id": "x", "symbol": "AAA", "renotify_minutes": 30})

@@ -18,7 +18,8 @@ from bot.chat import parsing
 from bot.chat.core import Commands, make_actor
 from bot.chat.parsing import CommandError
 from bot.config import load_settings
-from bot.safety import PLATFORMS, find_mentions, neutralise, sanitize, walk_strings
+from bot.platforms import platform_names
+from bot.safety import find_mentions, neutralise, sanitize, walk_strings
 from signals.models import PriceBar
 from signals.rules import parse_rule
 from storage.db import open_db
@@ -126,7 +127,7 @@ def _calls(core: Commands, a: str | None, b: str | None, c: str | None) -> list[
 
 
 def _check_safe(value: Any) -> None:
-    for platform in PLATFORMS:
+    for platform in platform_names():
         for text in walk_strings(sanitize(value, platform)):
             assert find_mentions(text, platform) == [], (platform, text)
 
@@ -150,7 +151,7 @@ def test_no_exception_escapes_and_no_mention_survives(
             reply = call()
         except CommandError as error:
             assert error.message and "\n" not in error.message
-            for platform in PLATFORMS:
+            for platform in platform_names():
                 assert find_mentions(neutralise(error.message, platform), platform) == []
         else:
             _check_safe(reply)

@@ -13,8 +13,9 @@ from sqlite_utils import Database
 from bot.chat.core import Commands, make_actor
 from bot.chat.parsing import CommandError
 from bot.config import Settings, load_settings
+from bot.platforms import platform_names
 from bot.rules.files import load_rules
-from bot.safety import PLATFORMS, find_mentions, sanitize, walk_strings
+from bot.safety import find_mentions, sanitize, walk_strings
 from bot.sources.csv_dir import CsvDirSource
 from signals.models import Event, PriceBar
 from signals.rules import parse_rule
@@ -107,7 +108,7 @@ def test_unknown_signal_suggests(core: Commands) -> None:
 
 def test_rule_names_cannot_ping(core: Commands) -> None:
     for reply in (core.signals(), core.signal("rut-ath")):
-        for platform in PLATFORMS:
+        for platform in platform_names():
             texts = walk_strings(sanitize(reply, platform))
             assert any("everyone" in text for text in texts)
             assert all(find_mentions(text, platform) == [] for text in texts)

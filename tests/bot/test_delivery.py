@@ -14,11 +14,10 @@ import pytest
 from pydantic import SecretStr
 from rich.console import Console
 
-from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
-from bot.chat.slack.app import SlackBotNotifier, SlackWebhookNotifier
 from bot.config import load_settings
 from bot.delivery.console import ConsoleNotifier
 from bot.delivery.destinations import build_notifiers, close_notifiers
+from bot.delivery.discord import DiscordBotNotifier, DiscordRest
 from bot.delivery.message import (
     AlertMessage,
     Broadcaster,
@@ -27,6 +26,7 @@ from bot.delivery.message import (
     build_alert_message,
 )
 from bot.delivery.sender import DeliveryPolicy, backoff_delay, deliver_pending, enqueue_and_deliver
+from bot.delivery.slack import SlackBotNotifier, SlackWebhookNotifier
 from signals.models import MarketData
 from storage.db import open_db
 from storage.outbox import enqueue_alerts, list_outbox

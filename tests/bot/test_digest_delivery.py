@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
-from bot.chat.slack.app import SlackBotNotifier
 from bot.config import Settings, load_settings
 from bot.delivery.digest import queue_digest, send_digest
+from bot.delivery.discord import DiscordBotNotifier, DiscordRest
 from bot.delivery.sender import DeliveryPolicy, deliver_pending
+from bot.delivery.slack import SlackBotNotifier
 from bot.service.jobs import ServiceJobs
 from storage.db import open_db
 from storage.outbox import list_outbox

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 import discord
 import pytest
 
-from bot.chat.discord.app import (
+from bot.delivery.discord import (
     DiscordBotNotifier,
     DiscordWebhookNotifier,
     allowed_mentions,
     delivery_error,
     to_discord_embed,
 )
-from bot.chat.discord.format import discord_nonce, mention_content
+from bot.delivery.discord_alert import discord_nonce, mention_content
 from bot.delivery.limits import embed_length
 from bot.delivery.message import PermanentError, build_alert_message
 from bot.safety import find_mentions

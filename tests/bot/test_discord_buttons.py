@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.discord.app import (
-    DiscordBotNotifier,
-    DiscordDmNotifier,
-    DiscordRest,
-    dm_notifiers,
-)
-from bot.chat.discord.format import ack_custom_id, key_from_footer, mute_custom_id
+from bot.delivery.discord import DiscordBotNotifier, DiscordDmNotifier, DiscordRest, dm_notifiers
+from bot.delivery.discord_alert import ack_custom_id, key_from_footer, mute_custom_id
 from bot.delivery.message import AlertMessage, build_alert_message
 from storage import subscriptions as subs
 from storage.db import open_db

@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.chat.core import Commands
-from bot.chat.discord.app import RotationClient, configure_api_base, run_discord
+from bot.chat.discord.client import RotationClient, run_discord
 from bot.chat.parsing import GENERIC_ERROR
 from bot.config import Settings, load_settings
+from bot.delivery.discord import configure_api_base
 from bot.safety import find_mentions
 from storage import subscriptions as subs
 from storage.db import open_db

@@ -7,13 +7,7 @@ from datetime import UTC, date, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.chat.discord.format import (
-    ack_custom_id,
-    acknowledged_embed,
-    format_reply,
-    key_from_footer,
-    signals_embeds,
-)
+from bot.chat.discord.format import acknowledged_embed, format_reply, signals_embeds
 from bot.chat.help_text import help_reply
 from bot.chat.replies import (
     BacktestSummary,
@@ -25,6 +19,7 @@ from bot.chat.replies import (
     SpreadReply,
     StatusReply,
 )
+from bot.delivery.discord_alert import ack_custom_id, key_from_footer
 from bot.safety import find_mentions, sanitize
 from signals.models import ChartSpec
 from tests.fakes.discord_api import check_limits

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
-from bot.chat.slack.app import SlackBotNotifier
+from bot.delivery.discord import DiscordBotNotifier, DiscordRest
 from bot.delivery.sender import DeliveryPolicy, deliver_pending
+from bot.delivery.slack import SlackBotNotifier
 from storage.outbox import enqueue_alerts, list_outbox
 from storage.outbox_health import destination_pauses
 from tests.fakes.delivery_kit import T0, FakeClock, make_event

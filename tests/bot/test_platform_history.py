@@ -16,9 +16,9 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
-from bot.chat.slack.app import SlackBotNotifier
+from bot.delivery.discord import DiscordBotNotifier, DiscordRest
 from bot.delivery.message import PermanentError, build_alert_message
+from bot.delivery.slack import SlackBotNotifier
 from tests.fakes.delivery_kit import make_event
 from tests.fakes.slack_api import CHANNEL_ID
 

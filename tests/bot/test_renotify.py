@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.chat.core import Commands
-from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
 from bot.chat.on_call import make_actor
 from bot.config import Settings
 from bot.delivery.alerting import queue_alerts
+from bot.delivery.discord import DiscordBotNotifier, DiscordRest
 from bot.delivery.message import build_alert_message
 from bot.service.jobs import ServiceJobs
 from signals.models import Event

@@ -8,16 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.platforms import ZWSP, PlatformName, escape_slack, neutralise_discord, platform_names
 from bot.safety import (
-    PLATFORMS,
-    ZWSP,
-    Platform,
     assert_safe,
-    escape_slack,
     find_mentions,
     mention_user,
     neutralise,
-    neutralise_discord,
     sanitize,
     walk_strings,
 )
@@ -124,7 +120,7 @@ class Outer:
 
 def test_sanitize_walks_nested_replies() -> None:
     reply = Outer("@here", [Inner("<@&1>", ("<!channel>", "ok"))], {"k": "@everyone"})
-    for platform in PLATFORMS:
+    for platform in platform_names():
         clean = sanitize(reply, platform)
         assert isinstance(clean, Outer) and clean.rows[0].number == 1.5
         for text in walk_strings(clean):
@@ -137,6 +133,6 @@ def test_sanitize_walks_nested_replies() -> None:
     text=st.text(alphabet=st.sampled_from(list("@<>!&#^|:UWS0123 everyonhcal")) | st.characters())
 )
 def test_any_text_is_safe_after_neutralising(text: str) -> None:
-    for platform in PLATFORMS:
-        p: Platform = platform
+    for platform in platform_names():
+        p: PlatformName = platform
         assert find_mentions(neutralise(text, p), p) == []

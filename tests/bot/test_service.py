@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.calendar import NEW_YORK
-from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
 from bot.config import Settings, load_settings
+from bot.delivery.discord import DiscordBotNotifier, DiscordRest
 from bot.delivery.sender import deliver_pending
 from bot.logging_setup import Redactor
 from bot.service import schedule

@@ -7,15 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.chat.slack.app import (
-    SlackBotNotifier,
-    SlackWebhookNotifier,
-    api_url,
-    call_slack,
-    fallback_text,
-    to_slack_blocks,
-)
 from bot.delivery.message import PermanentError, RateLimited, build_alert_message
+from bot.delivery.slack import SlackBotNotifier, SlackWebhookNotifier, api_url, call_slack
+from bot.delivery.slack_alert import fallback_text, to_slack_blocks
 from bot.safety import find_mentions
 from tests.fakes.delivery_kit import PNG, make_event
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack, check_blocks

@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.chat.slack.format import ACK_ACTION
 from bot.chat.slack.http_guard import ReplayMemory
+from bot.delivery.slack_alert import ACK_ACTION
 from storage import subscriptions as subs
 from storage.db import open_db
 from tests.bot.test_slack_interactions import alert, post_alert

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.slack.app import SlackBotNotifier
 from bot.delivery.sender import deliver_pending
+from bot.delivery.slack import SlackBotNotifier
 from storage.db import open_db
 from storage.outbox import enqueue_alerts, list_outbox
 from tests.fakes.delivery_kit import PNG, T0, FakeClock, make_event

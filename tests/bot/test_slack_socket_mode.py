@@ -15,7 +15,7 @@ import pytest
 
 from bot.chat.core import Commands
 from bot.chat.slack.app import run_slack
-from bot.chat.slack.format import MUTE_ACTION
+from bot.delivery.slack_alert import MUTE_ACTION
 from storage import subscriptions as subs
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack
 from tests.fakes.slack_bolt_kit import (

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.chat.discord.app import DiscordRest
+from bot.delivery.discord import DiscordRest
 from signals.models import ChartSpec, Event
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import FakeSlack

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from bot.chat.core import Commands
-from bot.chat.discord.app import RotationClient, configure_api_base
+from bot.chat.discord.client import RotationClient
 from bot.config import Settings, load_settings
+from bot.delivery.discord import configure_api_base
 from bot.safety import find_mentions
 from signals.models import PriceBar
 from signals.rules import parse_rule

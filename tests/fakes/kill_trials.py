@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from bot.chat.discord.app import DiscordBotNotifier, DiscordRest
-from bot.chat.slack.app import SlackBotNotifier
+from bot.delivery.discord import DiscordBotNotifier, DiscordRest
 from bot.delivery.message import Notifier
 from bot.delivery.sender import DeliveryPolicy, deliver_pending
+from bot.delivery.slack import SlackBotNotifier
 from storage.db import open_db
 from storage.outbox import enqueue_alerts, list_outbox
 from tests.fakes.delivery_kit import FakeClock, make_event

@@ -1,13 +1,12 @@
-"""Chat replies as Discord payload pieces (content, embed dicts, button ids); no SDK import.
+"""Chat replies as Discord payload pieces (content, embed dicts); no SDK import.
 
-`bot/chat/discord/app.py` turns these dicts into discord.py objects. Every reply must already have
+`bot/chat/discord/answering.py` turns these dicts into discord.py objects; the alert itself is
+built in `bot/delivery/discord_alert.py`. Every reply must already have
 passed through `bot.safety.sanitize(reply, "discord")`: nothing here escapes mentions.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from datetime import datetime
 from typing import Any
 
@@ -22,60 +21,18 @@ from bot.chat.replies import (
     SpreadReply,
     StatusReply,
 )
+from bot.delivery.discord_alert import embed_field, with_chart
 from bot.delivery.limits import fit_discord_content, fit_discord_embeds, split_text, trim
-from bot.delivery.message import COLOURS, AlertMessage, subscriber_ids
-from bot.safety import mention_user, neutralise_discord
+from bot.delivery.message import COLOURS
 
-CHART_NAME = "chart.png"
-CUSTOM_ID_LIMIT = 100  # Discord's maximum custom_id length
-ACK_PREFIX, MUTE_PREFIX = "rot:ack:", "rot:mute1d:"
-ACK_TEMPLATE = r"rot:ack:(?P<key>.{0,92})"
-MUTE_TEMPLATE = r"rot:mute1d:(?P<rule>.{1,89})"
 ACK_FIELD = "Acknowledged"
 SIGNALS_BUDGET = 5200  # of the 6000 characters a message's embeds may hold in total
-NONCE_LENGTH = 25  # Discord's maximum nonce length
 DESCRIPTION_LIMIT = 100  # of a slash command
-_FOOTER_KEY = re.compile(r"alert (\S+)$")
 _PHASES = {"firing": "🔴", "pending": "🟡", "inactive": "⚪"}
 _GREY = COLOURS["neutral"]
 
 Payload = dict[str, Any]  # {"content": str | None, "embeds": [embed dicts]}
 _DESCRIPTIONS = {name: text for name, _, text, _ in COMMANDS}
-
-
-# Alerts
-
-
-def alert_embed(message: AlertMessage) -> dict[str, Any]:
-    """The alert as one embed dict within Discord's limits, every text neutralised."""
-    fields = [
-        _field(neutralise_discord(name), neutralise_discord(value))
-        for name, value in message.fields
-    ]
-    fields.append(_field("Data date", message.data_date.isoformat()))
-    embed: dict[str, Any] = {
-        "type": "rich",
-        "title": neutralise_discord(message.headline),
-        "color": message.colour,
-        "fields": fields,
-        "footer": {"text": neutralise_discord(message.footer)},
-    }
-    if message.description:
-        embed["description"] = neutralise_discord(message.description)
-    return fit_discord_embeds([_with_chart(embed, bool(message.chart_png))])[0]
-
-
-def mention_content(message: AlertMessage) -> str | None:
-    """Message content: the subscribers' mentions, or None when there are none."""
-    users = subscriber_ids(message, "discord")
-    if not users:
-        return None
-    return fit_discord_content(" ".join(mention_user(u, "discord") for u in users))
-
-
-def discord_nonce(idempotency_key: str) -> str:
-    """A stable nonce of at most 25 characters for an alert key."""
-    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:NONCE_LENGTH]
 
 
 # Slash commands
@@ -134,10 +91,10 @@ def spread_embed(reply: SpreadReply, *, chart: bool = False) -> dict[str, Any]:
     """`/spread`: both legs with their dates, the spread in bps, notes in the footer."""
     colour = COLOURS["up"] if reply.spread_bps >= 0 else COLOURS["down"]
     fields = [
-        _field(leg.symbol, f"{leg.return_pct:+.2f}%\n{leg.start} → {leg.end}")
+        embed_field(leg.symbol, f"{leg.return_pct:+.2f}%\n{leg.start} → {leg.end}")
         for leg in (reply.a, reply.b)
     ]
-    fields.append(_field("Spread", f"{reply.spread_bps:+,.0f} bps"))
+    fields.append(embed_field("Spread", f"{reply.spread_bps:+,.0f} bps"))
     embed: dict[str, Any] = {
         "title": f"{reply.a.symbol} vs {reply.b.symbol} · {reply.window}",
         "description": f"{reply.basis} return, as of {reply.as_of}",
@@ -146,7 +103,7 @@ def spread_embed(reply: SpreadReply, *, chart: bool = False) -> dict[str, Any]:
     }
     if reply.notes:
         embed["footer"] = {"text": " ".join(reply.notes)}
-    return _with_chart(embed, chart)
+    return with_chart(embed, chart)
 
 
 def signals_embeds(reply: SignalsReply) -> list[dict[str, Any]]:
@@ -176,29 +133,29 @@ def signal_embed(detail: SignalDetail, *, chart: bool = False) -> dict[str, Any]
     """`/signal ID`: state, parameters, recent events, backtest and subscriber count."""
     row = detail.row
     fields = [
-        _field("State", f"{_PHASES.get(row.phase, '')} {row.phase} ({row.status})"),
-        _field("Now", row.summary or row.reason or "-"),
-        _field("Last fired", str(row.last_fired or "never")),
-        _field("Subscribers", str(detail.subscribers)),
+        embed_field("State", f"{_PHASES.get(row.phase, '')} {row.phase} ({row.status})"),
+        embed_field("Now", row.summary or row.reason or "-"),
+        embed_field("Last fired", str(row.last_fired or "never")),
+        embed_field("Subscribers", str(detail.subscribers)),
     ]
     if detail.backtest is not None:
         bt = detail.backtest
         fields.append(
-            _field(f"Backtest since {bt.since}", f"fired {bt.fired}×, last {bt.last_fired}")
+            embed_field(f"Backtest since {bt.since}", f"fired {bt.fired}×, last {bt.last_fired}")
         )
     if row.muted_until:
-        fields.append(_field("Muted until", row.muted_until))
-    fields += [_field(name, value) for name, value in detail.parameters]
+        fields.append(embed_field("Muted until", row.muted_until))
+    fields += [embed_field(name, value) for name, value in detail.parameters]
     if detail.last_events:
         events = "\n".join(f"{e.date} {e.kind} ({e.measure:,.2f})" for e in detail.last_events)
-        fields.append(_field("Last events", events, inline=False))
+        fields.append(embed_field("Last events", events, inline=False))
     embed = {
         "title": row.title if row.title == row.rule_id else f"{row.title} ({row.rule_id})",
         "description": detail.description or detail.text,
         "color": _GREY,
         "fields": fields,
     }
-    return _with_chart(embed, chart)
+    return with_chart(embed, chart)
 
 
 def status_embed(reply: StatusReply) -> dict[str, Any]:
@@ -210,55 +167,22 @@ def status_embed(reply: StatusReply) -> dict[str, Any]:
         "color": COLOURS["up"] if reply.ok else COLOURS["down"],
     }
     if reply.problems:
-        embed["fields"] = [_field("Problems", "\n".join(reply.problems), inline=False)]
+        embed["fields"] = [embed_field("Problems", "\n".join(reply.problems), inline=False)]
     return embed
 
 
 def help_embed(reply: HelpReply) -> dict[str, Any]:
     """`/help`: each command's usage and what it does, windows and examples."""
     lines = [f"`{c.usage}`: {c.description}" for c in reply.commands]
-    fields = [_field("Windows", reply.windows, inline=False)] if reply.windows else []
+    fields = [embed_field("Windows", reply.windows, inline=False)] if reply.windows else []
     if reply.examples:
-        fields.append(_field("Examples", "\n".join(f"`{e}`" for e in reply.examples)))
+        fields.append(embed_field("Examples", "\n".join(f"`{e}`" for e in reply.examples)))
     return {"title": "Commands", "description": "\n".join(lines), "color": _GREY, "fields": fields}
-
-
-def _field(name: str, value: str, *, inline: bool = True) -> dict[str, Any]:
-    return {"name": name, "value": value or "-", "inline": inline}
-
-
-def _with_chart(embed: dict[str, Any], chart: bool) -> dict[str, Any]:
-    if chart:
-        embed["image"] = {"url": f"attachment://{CHART_NAME}"}
-    return embed
-
-
-# Alert buttons
-
-
-def ack_custom_id(key: str) -> str:
-    """`rot:ack:<key>`; just `rot:ack:` when the key is too long (it is read from the footer)."""
-    custom_id = ACK_PREFIX + key
-    return custom_id if len(custom_id) <= CUSTOM_ID_LIMIT else ACK_PREFIX
-
-
-def mute_custom_id(rule_id: str) -> str:
-    """`rot:mute1d:<rule_id>` (rule ids are at most 80 characters)."""
-    return (MUTE_PREFIX + rule_id)[:CUSTOM_ID_LIMIT]
-
-
-def key_from_footer(embeds: list[dict[str, Any]]) -> str:
-    """The alert key an alert embed's footer ends with (`... · alert <key>`), or ""."""
-    for embed in embeds:
-        found = _FOOTER_KEY.search(embed.get("footer", {}).get("text", ""))
-        if found:
-            return found[1]
-    return ""
 
 
 def acknowledged_embed(embed: dict[str, Any], who: str, acked_at: str) -> dict[str, Any]:
     """The alert embed with an `Acknowledged` field naming who and when (Discord timestamp)."""
     fields = [f for f in embed.get("fields", []) if f.get("name") != ACK_FIELD][:24]
     stamp = int(datetime.fromisoformat(acked_at).timestamp())
-    fields.append(_field(ACK_FIELD, f"by {who} at <t:{stamp}:f>", inline=False))
+    fields.append(embed_field(ACK_FIELD, f"by {who} at <t:{stamp}:f>", inline=False))
     return fit_discord_embeds([{**embed, "fields": fields}])[0]

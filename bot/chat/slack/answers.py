@@ -21,9 +21,11 @@ from bot.chat.on_call import make_actor
 from bot.chat.parsing import GENERIC_ERROR, CommandError, one_line
 from bot.chat.replies import AckReply, Actor, Reply, SignalDetail, SpreadReply
 from bot.chat.reply_chart import render_reply_chart
-from bot.chat.slack.format import Block, reply_blocks, reply_text, text_blocks
+from bot.chat.slack.format import reply_blocks, reply_text, text_blocks
 from bot.config import Settings
-from bot.safety import escape_slack, mention_user, sanitize
+from bot.delivery.slack_alert import Block
+from bot.platforms import SLACK, escape_slack
+from bot.safety import mention_user, sanitize
 from signals.models import ChartSpec
 
 log = logging.getLogger(__name__)
@@ -70,11 +72,7 @@ def slack_commands_wanted(settings: Settings) -> bool:
 
     A bot token alone only posts alerts; then `check_slack_settings` says what else is missing.
     """
-    return (
-        settings.slack_app_token is not None
-        or settings.slack_signing_secret is not None
-        or settings.slack_mode == "http"
-    )
+    return SLACK.chat_wanted(settings)
 
 
 def check_slack_settings(settings: Settings) -> list[str]:
@@ -109,7 +107,7 @@ def answer_command(core: Commands, name: str, text: str | None, user_id: str) ->
     """Run `/<prefix><name> <text>` for a Slack user; never raises."""
     prefix = core.settings.slack_command_prefix
     try:
-        actor = make_actor(core.settings, "slack", user_id)
+        actor = make_actor(core.settings, SLACK.name, user_id)
         reply = run_command(core, name, split_arguments(text), actor)
         return to_answer(core, reply, ephemeral=name in PRIVATE)
     except CommandError as error:
@@ -153,7 +151,7 @@ _RUNNERS: dict[str, _Runner] = {
 def to_answer(core: Commands, reply: Reply, *, ephemeral: bool) -> SlackAnswer:
     """Blocks for a reply (sanitized here) and, for /spread and /signal, what to chart."""
     chart, title = _chart(reply) if not ephemeral else (None, "")
-    safe = sanitize(reply, "slack")
+    safe = sanitize(reply, SLACK.name)
     return SlackAnswer(reply_text(safe), reply_blocks(safe), ephemeral, chart, title)
 
 
@@ -188,7 +186,7 @@ def note_answer(text: str, *, ephemeral: bool = True) -> SlackAnswer:
 def press_acknowledge(core: Commands, user_id: str, alert_key: str) -> AckOutcome:
     """Record an Acknowledge press; a later press is told who was first. Never raises."""
     try:
-        reply = core.acknowledge(make_actor(core.settings, "slack", user_id), alert_key)
+        reply = core.acknowledge(make_actor(core.settings, SLACK.name, user_id), alert_key)
     except CommandError as error:
         return AckOutcome(None, error_answer(error.message))
     except Exception:
@@ -202,8 +200,8 @@ def press_acknowledge(core: Commands, user_id: str, alert_key: str) -> AckOutcom
 def press_mute(core: Commands, user_id: str, rule_id: str) -> SlackAnswer:
     """Mute a rule for one day from its alert's button (admins only). Never raises."""
     try:
-        reply = core.mute(make_actor(core.settings, "slack", user_id), rule_id, "1d")
-        who = mention_user(user_id, "slack")
+        reply = core.mute(make_actor(core.settings, SLACK.name, user_id), rule_id, "1d")
+        who = mention_user(user_id, SLACK.name)
         text = f"{escape_slack(reply.text.rstrip('.'))} (by {who})."
         return note_answer(text, ephemeral=False)
     except CommandError as error:

@@ -1,8 +1,8 @@
-"""Block Kit for Slack: alerts (with their buttons) and command replies. No Slack SDK here.
+"""Block Kit for Slack command replies and the acknowledged alert. No Slack SDK here.
 
 Command replies arrive already passed through `bot.safety.sanitize(reply, "slack")`, so their
-strings are escaped once and are never escaped again here; alert messages are escaped here.
-The only mentions built are subscriber pings and the acknowledging user, via `mention_user`.
+strings are escaped once and are never escaped again here. The alert itself is built in
+`bot/delivery/slack_alert.py`; the only mention built here is the acknowledging user's.
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ from bot.chat.replies import (
 )
 from bot.delivery.limits import (
     SLACK_BLOCKS,
-    SLACK_CONTEXT_ELEMENTS,
     SLACK_FALLBACK_TEXT,
-    SLACK_FIELD_TEXT,
     SLACK_SECTION_TEXT,
     fit_slack_blocks,
     slack_field_sections,
@@ -35,91 +33,13 @@ from bot.delivery.limits import (
     split_text,
     trim,
 )
-from bot.delivery.message import AlertMessage, subscriber_ids
-from bot.safety import escape_slack, is_user_id, mention_user
+from bot.delivery.slack_alert import ACK_ACTION, Block, context_block
+from bot.platforms import SLACK, escape_slack
+from bot.safety import is_user_id, mention_user
 
-Block = dict[str, Any]
-
-ACK_ACTION = "rot_ack"
-MUTE_ACTION = "rot_mute1d"
-ACTIONS_BLOCK = "rot_alert_actions"
 ACK_BLOCK = "rot_acknowledged"
-BUTTON_VALUE = 2000
 
-_EMOJI = {"up": ":large_green_circle:", "down": ":red_circle:", "neutral": ":white_circle:"}
 _PHASE = {"firing": ":red_circle:", "pending": ":large_yellow_circle:"}
-
-
-# Alerts
-
-
-def to_slack_blocks(message: AlertMessage) -> list[Block]:
-    """The alert as Block Kit within Slack's limits, every text escaped (no stray pings)."""
-    emoji = _EMOJI.get(message.direction, _EMOJI["neutral"])
-    fields = [f"*{escape_slack(name)}*\n{escape_slack(value)}" for name, value in message.fields]
-    blocks = [slack_header(escape_slack(message.headline))]
-    blocks += slack_field_sections(fields)
-    blocks += slack_text_sections(escape_slack(message.description))
-    blocks += slack_text_sections(subscriber_pings(message))
-    context = f"{emoji} data {message.data_date.isoformat()} · {escape_slack(message.footer)}"
-    blocks.append(context_block([context]))
-    return fit_slack_blocks(blocks)
-
-
-def alert_blocks(message: AlertMessage) -> list[Block]:
-    """The alert's blocks plus its buttons (Acknowledge for a firing, Mute 1 day)."""
-    blocks = to_slack_blocks(message)
-    if len(blocks) >= SLACK_BLOCKS:
-        blocks = [*blocks[: SLACK_BLOCKS - 3], *blocks[-2:]]  # room for the buttons
-    return [*blocks, alert_actions(message)]
-
-
-def alert_actions(message: AlertMessage) -> Block:
-    """Buttons: Acknowledge (value = alert key) on firings, Mute 1 day (value = rule id)."""
-    elements = []
-    if message.kind == "fired":
-        elements.append(_button("Acknowledge", ACK_ACTION, message.key, style="primary"))
-    mute = _button("Mute 1 day", MUTE_ACTION, message.rule_id)
-    mute["confirm"] = _confirm(
-        f"Silence {escape_slack(message.rule_id)} for one day (admins only)?"
-    )
-    elements.append(mute)
-    return {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": elements}
-
-
-def _button(label: str, action_id: str, value: str, style: str | None = None) -> Block:
-    button = {
-        "type": "button",
-        "action_id": action_id,
-        "text": {"type": "plain_text", "text": label},
-        "value": value[:BUTTON_VALUE],
-    }
-    return {**button, "style": style} if style else button
-
-
-def _confirm(question: str) -> Block:
-    return {
-        "title": {"type": "plain_text", "text": "Mute this signal?"},
-        "text": {"type": "plain_text", "text": trim(question, 300)},
-        "confirm": {"type": "plain_text", "text": "Mute"},
-        "deny": {"type": "plain_text", "text": "Cancel"},
-    }
-
-
-def subscriber_pings(message: AlertMessage) -> str:
-    """`<@U…>` for each subscriber the message may ping, space-separated ('' for none)."""
-    return " ".join(mention_user(user, "slack") for user in subscriber_ids(message, "slack"))
-
-
-def fallback_text(message: AlertMessage) -> str:
-    """The notification text shown where blocks are not (push notifications, screen readers).
-
-    It carries the subscriber pings too: the push notification is built from this text.
-    """
-    text = escape_slack(f"{message.headline} ({message.data_date.isoformat()})")
-    pings = subscriber_pings(message)
-    # Pings go first so trimming a long headline can never cut one in half.
-    return trim(f"{pings} {text}" if pings else text, SLACK_FALLBACK_TEXT)
 
 
 def acknowledged_blocks(blocks: Sequence[Block], ack: AckReply) -> list[Block]:
@@ -140,8 +60,8 @@ def _without_ack(block: Block) -> Block:
 
 def acknowledger(ack: AckReply) -> str:
     """Who acknowledged: a Slack mention (shown as the name) or the other platform's id."""
-    if ack.platform == "slack" and is_user_id(ack.user_id, "slack"):
-        return mention_user(ack.user_id, "slack")
+    if ack.platform == SLACK.name and is_user_id(ack.user_id, SLACK.name):
+        return mention_user(ack.user_id, SLACK.name)
     return escape_slack(f"{ack.user_id} on {ack.platform}")
 
 
@@ -171,15 +91,6 @@ def reply_text(reply: Reply) -> str:
 def text_blocks(text: str) -> list[Block]:
     """One plain line (already escaped) as blocks."""
     return slack_text_sections(trim(text, SLACK_SECTION_TEXT) or "-")
-
-
-def context_block(texts: Sequence[str]) -> Block:
-    """A context block of up to 10 mrkdwn texts."""
-    elements = [
-        {"type": "mrkdwn", "text": trim(text, SLACK_FIELD_TEXT)}
-        for text in texts[:SLACK_CONTEXT_ELEMENTS]
-    ]
-    return {"type": "context", "elements": elements}
 
 
 def _spread_blocks(reply: SpreadReply) -> list[Block]:

@@ -1,0 +1,398 @@
+"""Discord alert posting: the outbound half of the Discord adapter (imports `discord`).
+
+Posting needs no gateway connection: a bot token plus channel ids goes through discord.py's
+REST `HTTPClient`, a webhook URL through `discord.Webhook`. Both are driven from a private
+event loop behind a small synchronous facade, so the outbox sender (plain, synchronous
+SQLite code) can call them; the service runs the sender in a worker thread.
+
+Exactly-once on the bot path: every post carries `nonce` + `enforce_nonce` (Discord returns
+the existing message for a repeated nonce within a few minutes), and after a crash
+`find_existing` scans the channel's recent messages for the alert key in the bot's footer.
+Webhooks can do neither, so a webhook post interrupted by a crash may appear twice.
+
+Bot posts (channels and DMs, `discord:dm:<user_id>`) carry the alert buttons as components
+(custom ids from `bot.delivery.discord_alert`); the chat side (`bot.chat.discord`) answers
+them over the gateway. The payload itself is built in `bot.delivery.discord_alert`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import aiohttp
+import discord
+from discord.http import HTTPClient, Route, handle_message_parameters
+
+from bot.config import Settings
+from bot.delivery.discord_alert import (
+    CHART_NAME,
+    ack_custom_id,
+    alert_embed,
+    bot_message_with_key,
+    discord_nonce,
+    mention_content,
+    mute_custom_id,
+)
+from bot.delivery.message import (
+    AlertMessage,
+    DeliveryError,
+    DeliveryResult,
+    Notifier,
+    PermanentError,
+    RateLimited,
+    TransientError,
+    subscriber_ids,
+)
+from bot.platforms import DISCORD
+from bot.safety import is_user_id
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+LOOKBACK_MESSAGES = 100  # Discord's largest history page
+LOOKUP_MAX_PAGES = 100  # a crash lookup reads at most 10,000 messages, then posts (nonce)
+
+
+def configure_api_base(base: str | None) -> None:
+    """Point every discord.py REST call (webhooks included) at `base`, e.g. a proxy or fake."""
+    if base:
+        Route.BASE = base.rstrip("/")
+
+
+def to_discord_embed(message: AlertMessage) -> discord.Embed:
+    """The alert as one embed within Discord's limits: colour, fields, date, footer, chart."""
+    return discord.Embed.from_dict(alert_embed(message))
+
+
+def allowed_mentions(message: AlertMessage) -> discord.AllowedMentions:
+    """Nobody may be pinged except the subscribers the message names."""
+    users = [discord.Object(int(user_id)) for user_id in subscriber_ids(message, DISCORD.name)]
+    return discord.AllowedMentions(everyone=False, roles=False, replied_user=False, users=users)
+
+
+@dataclass
+class _Post:
+    content: str | None
+    embed: discord.Embed
+    file: discord.File | None
+    allowed_mentions: discord.AllowedMentions
+
+
+def _build_post(message: AlertMessage) -> _Post:
+    chart = discord.File(io.BytesIO(message.chart_png), CHART_NAME) if message.chart_png else None
+    return _Post(
+        mention_content(message), to_discord_embed(message), chart, allowed_mentions(message)
+    )
+
+
+def ack_button(key: str) -> discord.ui.Button[Any]:
+    """The Acknowledge button of an alert (its custom id carries the alert key)."""
+    return discord.ui.Button(
+        label="Acknowledge", style=discord.ButtonStyle.primary, custom_id=ack_custom_id(key)
+    )
+
+
+def mute_button(rule_id: str) -> discord.ui.Button[Any]:
+    """The Mute 1 day button of an alert (its custom id carries the rule id)."""
+    return discord.ui.Button(
+        label="Mute 1 day", style=discord.ButtonStyle.secondary, custom_id=mute_custom_id(rule_id)
+    )
+
+
+def alert_view(message: AlertMessage) -> discord.ui.View:
+    """The alert's buttons: Acknowledge (fired alerts only) and Mute 1 day."""
+    view = discord.ui.View(timeout=None)
+    if message.kind == "fired":
+        view.add_item(ack_button(message.key))
+    view.add_item(mute_button(message.rule_id))
+    return view
+
+
+async def post_channel_message(
+    http: HTTPClient, channel_id: str, message: AlertMessage, *, nonce: str
+) -> dict[str, Any]:
+    """POST the alert with its buttons and an enforced nonce; the created (or existing) message."""
+    post = _build_post(message)
+    chart = post.file if post.file else discord.utils.MISSING
+    params = handle_message_parameters(
+        content=post.content,
+        embed=post.embed,
+        file=chart,
+        allowed_mentions=post.allowed_mentions,
+        nonce=nonce,
+        view=alert_view(message),
+    )
+    with params:
+        return await http.send_message(int(channel_id), params=params)
+
+
+async def find_channel_message(
+    http: HTTPClient, channel_id: str, key: str, *, since: datetime, bot_id: str
+) -> dict[str, Any] | None:
+    """The bot's message in the channel since `since` whose footer carries the alert key.
+
+    Pages forward through everything posted since `since`: Discord answers `after=X` with the
+    `limit` messages just after X (newest first within the page), so a post preceded by more
+    than one page of messages is only on a later page.
+    """
+    after = discord.utils.time_snowflake(since)
+    for _ in range(LOOKUP_MAX_PAGES):
+        page = await http.logs_from(int(channel_id), LOOKBACK_MESSAGES, after=after)
+        found = bot_message_with_key(page, key, bot_id)
+        if found is not None or len(page) < LOOKBACK_MESSAGES:
+            return found
+        after = max(int(item["id"]) for item in page)
+    log.warning(
+        "alert %s not found in the first %d messages of channel %s since it was queued",
+        key,
+        LOOKUP_MAX_PAGES * LOOKBACK_MESSAGES,
+        channel_id,
+    )
+    return None
+
+
+class _LoopRunner:
+    """A private event loop that runs discord.py coroutines for synchronous callers."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run one coroutine to completion, translating library errors to DeliveryErrors."""
+        try:
+            return self.loop.run_until_complete(_call(factory))
+        except DeliveryError:
+            raise
+        except Exception as error:
+            raise delivery_error(error) from error
+
+    def close(self) -> None:
+        """Stop the loop for good."""
+        if not self.loop.is_closed():
+            self.loop.close()
+
+
+async def _call(factory: Callable[[], Awaitable[T]]) -> T:
+    return await factory()
+
+
+class DiscordRest:
+    """One logged-in REST client (bot token) shared by the bot's channel notifiers."""
+
+    def __init__(self, token: str, *, api_base: str | None = None) -> None:
+        configure_api_base(api_base)
+        self._token = token
+        self.runner = _LoopRunner()
+        self.http = self._new_client()
+        self.bot_id: str | None = None
+
+    def _new_client(self) -> HTTPClient:
+        # Waits longer than 30 s come back as RateLimited so the outbox schedules the retry.
+        return HTTPClient(self.runner.loop, max_ratelimit_timeout=30.0)
+
+    async def login(self) -> HTTPClient:
+        """Log in on first use (GET /users/@me checks the token) and return the client."""
+        if self.bot_id is None:
+            self.bot_id = await self._login()
+        return self.http
+
+    async def _login(self) -> str:
+        try:
+            me = await self.http.static_login(self._token)
+        except BaseException:
+            # static_login opens a new aiohttp session on every call and keeps it on failure:
+            # close it, or each failed login leaks one ("Unclosed client session"). Closing
+            # also closes its connector, so the next login starts from a new client.
+            await self.http.close()
+            self.http = self._new_client()
+            raise
+        return str(me["id"])
+
+    def close(self) -> None:
+        """Close the HTTP session and the loop."""
+        if not self.runner.loop.is_closed():
+            self.runner.loop.run_until_complete(self.http.close())
+        self.runner.close()
+
+
+class DiscordBotNotifier:
+    """Posts alerts to one channel with the bot token."""
+
+    min_interval = DISCORD.limits.seconds_per_message  # discord.py paces by X-RateLimit
+
+    def __init__(self, rest: DiscordRest, channel_id: str) -> None:
+        self.rest, self.channel_id = rest, channel_id
+        self.name = f"discord:{channel_id}"
+
+    async def target(self, http: HTTPClient) -> str:
+        """The channel id to post into."""
+        return self.channel_id
+
+    def prepare(self, message: AlertMessage) -> AlertMessage:
+        """The message as this destination posts it."""
+        return message
+
+    def send(self, message: AlertMessage, *, idempotency_key: str) -> DeliveryResult:
+        """Post with a nonce derived from the key; a repeat within minutes returns the original."""
+        nonce = discord_nonce(idempotency_key)
+
+        async def post() -> dict[str, Any]:
+            http = await self.rest.login()
+            channel = await self.target(http)
+            return await post_channel_message(http, channel, self.prepare(message), nonce=nonce)
+
+        data = self.rest.runner.run(post)
+        return DeliveryResult(self.name, str(data["id"]))
+
+    def find_existing(self, idempotency_key: str, *, since: datetime) -> DeliveryResult | None:
+        """The alert already posted in this channel since `since`, found by its footer key."""
+
+        async def find() -> dict[str, Any] | None:
+            http = await self.rest.login()
+            bot_id = self.rest.bot_id or ""
+            channel = await self.target(http)
+            return await find_channel_message(
+                http, channel, idempotency_key, since=since, bot_id=bot_id
+            )
+
+        found = self.rest.runner.run(find)
+        return DeliveryResult(self.name, str(found["id"]), "found") if found else None
+
+
+class DiscordDmNotifier(DiscordBotNotifier):
+    """Sends alerts to one subscriber by direct message (destination `discord:dm:<user_id>`).
+
+    The DM channel comes from `POST /users/@me/channels` (Discord returns the same channel
+    every time); the post itself is a channel post, so nonce and lookup work as in a channel.
+    """
+
+    def __init__(self, rest: DiscordRest, user_id: str) -> None:
+        if not is_user_id(user_id, DISCORD.name):
+            raise ValueError(f"not a Discord user id: {user_id[:40]!r}")
+        super().__init__(rest, "")
+        self.user_id, self.name = user_id, DISCORD.dm_destination(user_id)
+
+    async def target(self, http: HTTPClient) -> str:
+        """The DM channel with the user, opened once."""
+        if not self.channel_id:
+            channel = await http.start_private_message(int(self.user_id))
+            self.channel_id = str(channel["id"])
+        return self.channel_id
+
+    def prepare(self, message: AlertMessage) -> AlertMessage:
+        """No mentions in a DM: the recipient is already the only reader."""
+        return message.with_mentions(())
+
+
+def dm_notifiers(rest: DiscordRest, user_ids: Iterable[str]) -> list[Notifier]:
+    """One DM destination per well-formed user id (others are logged and skipped)."""
+    notifiers: list[Notifier] = []
+    for user_id in dict.fromkeys(user_ids):
+        if is_user_id(user_id, DISCORD.name):
+            notifiers.append(DiscordDmNotifier(rest, user_id))
+        else:
+            log.warning("ignored a malformed Discord user id for DMs")
+    return notifiers
+
+
+class DiscordWebhookNotifier:
+    """Posts alerts through a channel webhook (`?wait=true`, so the message id comes back)."""
+
+    min_interval = DISCORD.limits.seconds_per_message
+
+    def __init__(self, url: str, *, api_base: str | None = None) -> None:
+        configure_api_base(api_base)
+        self._url = url
+        self.runner = _LoopRunner()
+        self._session: aiohttp.ClientSession | None = None
+        webhook_id = url.rstrip("/").split("/")[-2] if url.count("/") >= 2 else "?"
+        self.name = f"discord:webhook:{webhook_id}"
+
+    def send(self, message: AlertMessage, *, idempotency_key: str) -> DeliveryResult:
+        """Execute the webhook and wait for the created message."""
+        sent = self.runner.run(lambda: self._send(message))
+        return DeliveryResult(self.name, str(sent.id))
+
+    async def _send(self, message: AlertMessage) -> discord.WebhookMessage:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        webhook = discord.Webhook.from_url(self._url, session=self._session)
+        post = _build_post(message)
+        extra: dict[str, Any] = {"file": post.file} if post.file else {}
+        return await webhook.send(
+            content=post.content or discord.utils.MISSING,
+            embed=post.embed,
+            allowed_mentions=post.allowed_mentions,
+            wait=True,
+            **extra,
+        )
+
+    def find_existing(self, idempotency_key: str, *, since: datetime) -> DeliveryResult | None:
+        """Webhooks cannot list what they posted: an interrupted post is sent again."""
+        return None
+
+    def close(self) -> None:
+        """Close the HTTP session and the loop."""
+        if self._session is not None and not self.runner.loop.is_closed():
+            self.runner.loop.run_until_complete(self._session.close())
+        self.runner.close()
+
+
+def delivery_error(error: BaseException) -> DeliveryError:
+    """Our error type for a discord.py / aiohttp failure (permanent, transient or 429)."""
+    if isinstance(error, discord.RateLimited):
+        return RateLimited(f"Discord rate limit: {error}", error.retry_after)
+    if isinstance(error, discord.LoginFailure):
+        return PermanentError("Discord rejected the bot token (401)")
+    if isinstance(error, discord.HTTPException):
+        return _http_error(error)
+    if isinstance(error, (aiohttp.ClientError, OSError, asyncio.TimeoutError)):
+        return TransientError(f"cannot reach Discord: {type(error).__name__}: {error}")
+    if isinstance(error, ValueError):  # discord.py refused the payload (e.g. a bad webhook URL)
+        return PermanentError(f"Discord payload or URL rejected: {error}")
+    return TransientError(f"{type(error).__name__}: {error}")
+
+
+def _http_error(error: discord.HTTPException) -> DeliveryError:
+    detail = f"Discord HTTP {error.status} (code {error.code}): {error.text}"
+    if error.status == 429:  # without a `Via` header: Cloudflare, wait longer
+        retry_after = float(error.response.headers.get("Retry-After", 60))
+        return RateLimited(detail, retry_after)
+    if error.status >= 500 or error.status == 408:
+        return TransientError(detail)
+    return PermanentError(detail)
+
+
+# Built from the settings, for bot.delivery.destinations (through the platform registry)
+
+
+def build_channel_notifiers(settings: Settings) -> list[Notifier]:
+    """The bot's channels and the webhook the settings configure (one shared REST client)."""
+    notifiers: list[Notifier] = []
+    if settings.discord_bot_token is not None and settings.discord_channel_ids:
+        rest = _rest(settings)
+        notifiers += [DiscordBotNotifier(rest, c) for c in settings.discord_channel_ids]
+    if settings.discord_webhook_url is not None:
+        url = settings.discord_webhook_url.get_secret_value()
+        notifiers.append(DiscordWebhookNotifier(url, api_base=settings.discord_api_base))
+    return notifiers
+
+
+def build_dm_notifiers(
+    settings: Settings, user_ids: Iterable[str], notifiers: Iterable[Notifier]
+) -> list[Notifier]:
+    """DM notifiers sharing the channel notifiers' REST client (one login, one session)."""
+    rest = next((n.rest for n in notifiers if isinstance(n, DiscordBotNotifier)), None)
+    return dm_notifiers(rest or _rest(settings), user_ids)
+
+
+def _rest(settings: Settings) -> DiscordRest:
+    assert settings.discord_bot_token is not None
+    token = settings.discord_bot_token.get_secret_value()
+    return DiscordRest(token, api_base=settings.discord_api_base)
