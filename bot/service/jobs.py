@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import replace
@@ -57,6 +58,11 @@ class ServiceJobs:
         self._dms: dict[str, Any] = {}  # DM notifiers by destination, kept for their sessions
         self._replay_market: Any = None
         self._stopping = threading.Event()
+        # The last evaluation's check, reused by that session's digest while no job has
+        # written prices or series since (see `_remember_check`).
+        self._last_check: tuple[date, evaluation.CheckReport] | None = None
+        self.sessions_evaluated = 0
+        self.alerts_by_rule: Counter[str] = Counter()  # alerts queued, for a replay's summary
 
     async def refresh_intraday(self, now: datetime) -> str:
         """Fetch today's provisional bars, then let rules marked intraday fire on them."""
@@ -123,6 +129,7 @@ class ServiceJobs:
         return f"{report.rows_changed} rows changed, {len(report.failures)} failed"
 
     def _intraday(self, db: Database, now: datetime) -> str:
+        self._last_check = None  # new bars: the last check no longer describes the data
         rules = self._rules()
         summary = self._refresh_prices(db, now, rules)
         intraday = [rule for rule in rules if rule.intraday]
@@ -158,7 +165,22 @@ class ServiceJobs:
             log.info("%d event(s) of %s recorded without alerting (too old)", silent, session)
         if events:
             self._enqueue(db, events, market, rules)
+        self._remember_check(session, report, events)
         return len(events)
+
+    def _remember_check(
+        self, session: date, report: evaluation.CheckReport, alerted: list[Any]
+    ) -> None:
+        """Keep the session's check for its digest, and count what the summary reports."""
+        self._last_check = (session, report)
+        self.sessions_evaluated += 1
+        self.alerts_by_rule.update(event.rule_id for event in alerted)
+
+    def _check_of(self, session: date) -> evaluation.CheckReport | None:
+        """The evaluation's check of `session`, if no fetch has changed the data since."""
+        if self._last_check is None or self._last_check[0] != session:
+            return None
+        return self._last_check[1]
 
     def _log_unevaluated(self, report: Any, session: date) -> None:
         # A rule that cannot be evaluated (stale or missing data) would otherwise stay silent
@@ -213,6 +235,7 @@ class ServiceJobs:
         return [*self._get_notifiers(), *self._dms.values()]
 
     def _snapshot(self, db: Database, now: datetime) -> str:
+        self._last_check = None  # new series points: the last check no longer describes them
         symbols = [s for s in universe.configured_symbols(self.settings) if not s.startswith("^")]
         pe = refresh.refresh_pe(db, self._yahoo(), symbols)
         fred_points, fred_failed = self._refresh_fred(db)
@@ -225,9 +248,16 @@ class ServiceJobs:
         # Through the outbox like alerts: once per session and destination, retried by the
         # delivery passes, found again after a crash. The pass also sends what waits before it.
         names = [notifier.name for notifier in self._get_notifiers()]
-        rows = digest.queue_digest(db, self.settings, session, now, names, queued_at=self.clock())
+        rows = digest.queue_digest(
+            db, self.settings, session, now, names,
+            queued_at=self.clock(), report=self._check_of(session), chart=self._charts_shown(),
+        )  # fmt: skip
         counts = self._deliver(db)
         return f"digest queued for {rows} destination(s); delivery: {dict(counts)}"
+
+    def _charts_shown(self) -> bool:
+        """Whether any destination shows a chart (the console alone does not)."""
+        return any(getattr(n, "shows_charts", True) for n in self._get_notifiers())
 
     def _refresh_fred(self, db: Database) -> tuple[int, int]:
         """FRED points changed and series failed; one failing series never stops the others."""
