@@ -30,11 +30,16 @@ def invoke(db_path: Path, *args: str) -> str:
     return result.output
 
 
-@pytest.fixture
-def cached(shared_data: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "live.db"
-    invoke(path, "prices", "import", str(shared_data / "prices"))
-    invoke(path, "series", "import", str(shared_data / "macro" / "fred_rates_daily.csv"))
+@pytest.fixture(scope="module")
+def cached(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared data imported once for the module: every test replays a copy, never this."""
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "prices").is_dir():
+        pytest.skip(f"real market data not found at {SHARED_DATA} (see its README)")
+    path = tmp_path_factory.mktemp("cached") / "live.db"
+    invoke(path, "prices", "import", str(SHARED_DATA / "prices"))
+    invoke(path, "series", "import", str(SHARED_DATA / "macro" / "fred_rates_daily.csv"))
     return path
 
 
