@@ -36,6 +36,7 @@ from bot.sources.fred import FredSource, update_start
 from signals.rules import Rule
 from storage import outbox, series
 from storage.db import open_db
+from storage.versioning import data_version
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,9 +59,9 @@ class ServiceJobs:
         self._dms: dict[str, Any] = {}  # DM notifiers by destination, kept for their sessions
         self._replay_market: Any = None
         self._stopping = threading.Event()
-        # The last evaluation's check, reused by that session's digest while no job has
-        # written prices or series since (see `_remember_check`).
-        self._last_check: tuple[date, evaluation.CheckReport] | None = None
+        # The last evaluation's check with the session and data version it saw, reused by
+        # that session's digest while no price or series row has changed since.
+        self._last_check: tuple[date, int, evaluation.CheckReport] | None = None
         self.sessions_evaluated = 0
         self.alerts_by_rule: Counter[str] = Counter()  # alerts queued, for a replay's summary
 
@@ -129,7 +130,6 @@ class ServiceJobs:
         return f"{report.rows_changed} rows changed, {len(report.failures)} failed"
 
     def _intraday(self, db: Database, now: datetime) -> str:
-        self._last_check = None  # new bars: the last check no longer describes the data
         rules = self._rules()
         summary = self._refresh_prices(db, now, rules)
         intraday = [rule for rule in rules if rule.intraday]
@@ -155,6 +155,7 @@ class ServiceJobs:
         rules = self._rules()
         if self.network:
             self._refresh_prices(db, now, rules)
+        version = data_version(db)  # before reading: a write during the check makes it stale
         market = self._market(db, rules)
         report = evaluation.check_rules(db, rules, as_of=session, now=now, market=market)
         self._log_unevaluated(report, session)
@@ -165,22 +166,23 @@ class ServiceJobs:
             log.info("%d event(s) of %s recorded without alerting (too old)", silent, session)
         if events:
             self._enqueue(db, events, market, rules)
-        self._remember_check(session, report, events)
+        self._remember_check(session, version, report, events)
         return len(events)
 
     def _remember_check(
-        self, session: date, report: evaluation.CheckReport, alerted: list[Any]
+        self, session: date, version: int, report: evaluation.CheckReport, alerted: list[Any]
     ) -> None:
         """Keep the session's check for its digest, and count what the summary reports."""
-        self._last_check = (session, report)
+        self._last_check = (session, version, report)
         self.sessions_evaluated += 1
         self.alerts_by_rule.update(event.rule_id for event in alerted)
 
-    def _check_of(self, session: date) -> evaluation.CheckReport | None:
-        """The evaluation's check of `session`, if no fetch has changed the data since."""
-        if self._last_check is None or self._last_check[0] != session:
+    def _check_of(self, db: Database, session: date) -> evaluation.CheckReport | None:
+        """The evaluation's check of `session`, if no price or series row changed since."""
+        if self._last_check is None:
             return None
-        return self._last_check[1]
+        checked, version, report = self._last_check
+        return report if checked == session and version == data_version(db) else None
 
     def _log_unevaluated(self, report: Any, session: date) -> None:
         # A rule that cannot be evaluated (stale or missing data) would otherwise stay silent
@@ -235,7 +237,6 @@ class ServiceJobs:
         return [*self._get_notifiers(), *self._dms.values()]
 
     def _snapshot(self, db: Database, now: datetime) -> str:
-        self._last_check = None  # new series points: the last check no longer describes them
         symbols = [s for s in universe.configured_symbols(self.settings) if not s.startswith("^")]
         pe = refresh.refresh_pe(db, self._yahoo(), symbols)
         fred_points, fred_failed = self._refresh_fred(db)
@@ -250,7 +251,7 @@ class ServiceJobs:
         names = [notifier.name for notifier in self._get_notifiers()]
         rows = digest.queue_digest(
             db, self.settings, session, now, names,
-            queued_at=self.clock(), report=self._check_of(session), chart=self._charts_shown(),
+            queued_at=self.clock(), report=self._check_of(db, session), chart=self._charts_shown(),
         )  # fmt: skip
         counts = self._deliver(db)
         return f"digest queued for {rows} destination(s); delivery: {dict(counts)}"

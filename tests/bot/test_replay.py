@@ -17,8 +17,10 @@ from bot.service.clock import SimulatedClock
 from bot.service.jobs import ServiceJobs, replay_copy
 from bot.service.runner import Service
 from bot.service.schedule import replay_window
+from signals.models import PriceBar
 from storage.db import open_db
 from storage.outbox import list_outbox
+from storage.prices import upsert_bars
 
 FROM, TO = date(2025, 1, 1), date(2025, 3, 31)
 
@@ -131,3 +133,30 @@ def test_replayed_digests_reuse_the_evaluation_and_show_what_a_fresh_check_shows
         fresh = build_digest(db, settings, date.fromisoformat(day), now)  # re-primes every rule
         assert [tuple(pair) for pair in fields] == list(digest_fields(fresh)), day
     assert jobs.sessions_evaluated == 7
+
+
+def test_a_digest_after_a_write_to_the_prices_checks_the_rules_afresh(
+    cached: Path, tmp_path: Path
+) -> None:
+    copy = replay_copy(cached, tmp_path / "replay.db")
+    settings = load_settings(None, db_path=copy)
+    jobs = ServiceJobs(settings, copy, network=False, digests=True)
+    session, now = date(2025, 2, 27), datetime(2025, 2, 27, 23, 0, tzinfo=UTC)
+    asyncio.run(jobs.evaluate_session(session, now, alert=True))
+    db = open_db(copy)
+    # A revision lands between the evaluation and the digest (another process, a backfill).
+    (row,) = db.query("SELECT * FROM prices WHERE symbol = '^RUT' AND date = '2025-02-27'")
+    revised = PriceBar("^RUT", session, close=row["close"] * 1.2, adj_close=row["close"] * 1.2)
+    upsert_bars(db, [revised])
+    asyncio.run(jobs.send_digest(session, now))
+    jobs.close()
+
+    (fields,) = [
+        json.loads(r["fields"])
+        for r in db.query("SELECT json_extract(payload, '$.fields') AS fields FROM outbox_alerts")
+        if r["fields"] and "Closest to firing" in r["fields"]
+    ]
+    fresh = digest_fields(build_digest(db, settings, session, now))
+    assert [tuple(pair) for pair in fields] == list(fresh)
+    # The revised bar shows: ^RUT up 20 % lifts the ratio from 0.365 to 0.438.
+    assert "^RUT / ^GSPC 0.4380" in dict(fresh)["Closest to firing"]
