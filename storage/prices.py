@@ -64,10 +64,9 @@ def upsert_bars(db: Database, bars: Iterable[PriceBar], *, fetched_at: str | Non
     """Insert or update bars in one transaction; return how many rows changed."""
     stamp = fetched_at or utc_now_iso()
     rows = [_bar_row(bar, stamp) for bar in bars]
-    before = db.conn.total_changes
     with db.atomic():
-        db.conn.executemany(_UPSERT, rows)
-    return db.conn.total_changes - before
+        cursor = db.conn.executemany(_UPSERT, rows)
+    return max(cursor.rowcount, 0)  # rows this statement changed, not its triggers'
 
 
 def _bar_row(bar: PriceBar, stamp: str) -> tuple[object, ...]:
@@ -209,12 +208,11 @@ def load_for_review(
 def set_statuses(db: Database, symbol: str, marks: Iterable[tuple[date, str, str]]) -> int:
     """Store (date, status, note) for bars of `symbol`; return how many rows changed."""
     rows = [(status, note or None, symbol, day.isoformat()) for day, status, note in marks]
-    before = db.conn.total_changes
     with db.atomic():
-        db.conn.executemany(
+        cursor = db.conn.executemany(
             "UPDATE prices SET status = ?, quality_note = ? WHERE symbol = ? AND date = ?", rows
         )
-    return db.conn.total_changes - before
+    return max(cursor.rowcount, 0)  # rows this statement changed, not its triggers'
 
 
 def flagged_bars(db: Database, statuses: Sequence[str]) -> list[dict[str, object]]:

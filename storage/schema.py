@@ -8,4 +8,5 @@ from storage import (  # noqa: F401
     series,
     service_state,
     subscriptions,
+    versioning,  # after prices and series: its triggers watch them
 )

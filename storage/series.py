@@ -54,10 +54,9 @@ def upsert_points(db: Database, points: Iterable[SeriesPoint]) -> int:
     """Insert or update points in one transaction; return how many rows changed."""
     stamp = utc_now_iso()
     rows = [(p.series_id, p.date.isoformat(), p.value, p.source, stamp) for p in points]
-    before = db.conn.total_changes
     with db.atomic():
-        db.conn.executemany(_UPSERT, rows)
-    return db.conn.total_changes - before
+        cursor = db.conn.executemany(_UPSERT, rows)
+    return max(cursor.rowcount, 0)  # rows this statement changed, not its triggers'
 
 
 def series_ids(db: Database) -> list[str]:
@@ -101,13 +100,12 @@ def tail_points(db: Database, series_id: str, limit: int) -> list[dict[str, obje
 def set_point_statuses(db: Database, series_id: str, marks: list[tuple[date, str, str]]) -> int:
     """Store (date, status, note) for points of `series_id`; return how many rows changed."""
     rows = [(status, note or None, series_id, day.isoformat()) for day, status, note in marks]
-    before = db.conn.total_changes
     with db.atomic():
-        db.conn.executemany(
+        cursor = db.conn.executemany(
             "UPDATE series SET status = ?, quality_note = ? WHERE series_id = ? AND date = ?",
             rows,
         )
-    return db.conn.total_changes - before
+    return max(cursor.rowcount, 0)  # rows this statement changed, not its triggers'
 
 
 def point_statuses(db: Database, series_id: str) -> dict[date, str]:

@@ -31,6 +31,7 @@ from bot.chat.replies import (
     SpreadReply,
     StatusReply,
 )
+from bot.chat.signal_cache import SignalCache
 from bot.chat.signal_queries import signal_detail, signal_rows
 from bot.chat.spread_query import spread_from_cache, spread_reply
 from bot.config import Settings
@@ -71,6 +72,7 @@ class Commands(OnCallCommands):
         self.source = source
         self._rules = list(rules) if rules is not None else None
         self.clock = clock
+        self._signal_cache = SignalCache()  # /signals on unchanged data answers from memory
 
     @classmethod
     def for_path(cls, settings: Settings, path: Path, **options: Any) -> Commands:
@@ -148,7 +150,9 @@ class Commands(OnCallCommands):
 
     def signals(self) -> SignalsReply:
         """Every rule: state, current measure against threshold, last fired (nothing saved)."""
-        rows = tuple(signal_rows(self.db, self.rules(), self.clock(), self._mutes()))
+        rows = tuple(
+            signal_rows(self.db, self.rules(), self.clock(), self._mutes(), self._signal_cache)
+        )
         firing = [row.rule_id for row in rows if row.phase == "firing"]
         text = f"{len(rows)} signals, {len(firing)} firing" + (
             f": {', '.join(firing)}." if firing else "."

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from bot.chat.replies import BacktestSummary, EventRow, SignalDetail, SignalRow
+from bot.chat.signal_cache import SignalCache
 from bot.service.evaluation import RuleCheck, check_rules, load_market
 from signals.evaluate import backtest_rule
 from signals.models import ChartKind, ChartSpec, Event, MarketData
@@ -28,12 +29,23 @@ ChartBasis = Literal["adj_close", "close", "high"]
 
 
 def signal_rows(
-    db: Store, rules: Sequence[Rule], now: datetime, mutes: Mapping[str, Mute]
+    db: Store,
+    rules: Sequence[Rule],
+    now: datetime,
+    mutes: Mapping[str, Mute],
+    cache: SignalCache | None = None,
 ) -> list[SignalRow]:
-    """Every rule's current state, measure against threshold and last firing."""
+    """Every rule's current state, measure against threshold and last firing.
+
+    `cache`: the caller's `SignalCache`, so that repeated questions on unchanged data skip
+    loading and re-priming (same answers).
+    """
     if not rules:
         return []
-    report = check_rules(db, rules, now=now, persist=False)
+    if cache is None:
+        report = check_rules(db, rules, now=now, persist=False)
+    else:
+        report = cache.check(db, rules, now)
     return [_row(db, check, _mute_for(check.rule.id, mutes)) for check in report.checks]
 
 

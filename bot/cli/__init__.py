@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -63,6 +64,7 @@ def root(
     ctx.obj = AppContext(settings=settings)
 
 
+@functools.cache  # once per process: every add_typer appends, and tests call this per invoke
 def _register_commands() -> None:
     # Each command lives in a module of its own that registers itself on `app` or a group.
     from bot.cli.groups import prices_app, rules_app, series_app

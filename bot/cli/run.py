@@ -1,4 +1,4 @@
-"""`rotation-bot run [--replay FROM:TO] [--speed N]`: the product's main job.
+"""`rotation-bot run [--replay FROM:TO] [--speed N] [--digest/--no-digest]`: the main job.
 
 Heavy modules (APScheduler, pandas, the chat SDKs) are imported inside the command so that
 `rotation-bot --help` stays fast.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
@@ -37,12 +38,28 @@ SpeedOption = Annotated[
     ),
 ]
 
+DigestOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--digest/--no-digest",
+        help="Post the daily digest. Default: on when live, off in a replay (alerts only).",
+        show_default=False,
+    ),
+]
+
 
 @app.command()
-def run(ctx: typer.Context, replay: ReplayOption = None, speed: SpeedOption = 0.0) -> None:
+def run(
+    ctx: typer.Context,
+    replay: ReplayOption = None,
+    speed: SpeedOption = 0.0,
+    digest: DigestOption = None,
+) -> None:
     """Start the bot: refresh data, evaluate rules on the NYSE schedule, deliver alerts."""
     settings = app_context(ctx).settings
     window = parse_window(replay) if replay is not None else None
+    # A replay rehearses alerts: sixty digest panels around a handful of alerts bury them.
+    digests = digest if digest is not None else window is None
     if speed and window is None:
         fail("--speed only applies to --replay", code=2)
     if window is not None and not settings.db_path.exists():
@@ -53,7 +70,7 @@ def run(ctx: typer.Context, replay: ReplayOption = None, speed: SpeedOption = 0.
     # an invalid rules file stops the start with clear lines, instead of failing every job later.
     app_context(ctx).db.close()
     rules_or_exit(settings)
-    raise typer.Exit(serve(settings, window, speed))
+    raise typer.Exit(serve(settings, window, speed, digests=digests))
 
 
 def parse_window(text: str) -> tuple[date, date]:
@@ -76,29 +93,56 @@ def parse_window(text: str) -> tuple[date, date]:
     return start, end
 
 
-def serve(settings: Settings, window: tuple[date, date] | None, speed: float) -> int:
+def serve(
+    settings: Settings, window: tuple[date, date] | None, speed: float, *, digests: bool = True
+) -> int:
     """Compose and run the service (live, or a replay on a scratch copy of the database)."""
     from bot.logging_setup import configure_logging
 
     redact = configure_logging(settings)
     if window is None:
-        return _run(settings, settings.db_path, None, speed, redact)
+        return _run(settings, settings.db_path, None, speed, redact, digests)
     from bot.service.jobs import replay_copy
 
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rotation-replay-") as scratch:
         copy = replay_copy(settings.db_path, Path(scratch) / "replay.db")
-        return _run(settings, copy, window, speed, redact)
+        jobs: list[Any] = []
+        code = _run(settings, copy, window, speed, redact, digests, keep=jobs)
+    typer.echo(replay_summary(window, jobs[0], time.monotonic() - started, digests=digests))
+    return code
+
+
+def replay_summary(window: tuple[date, date], jobs: Any, seconds: float, *, digests: bool) -> str:
+    """The closing lines of a replay: sessions, alerts per rule, digests, wall time."""
+    alerts = jobs.alerts_by_rule
+    lines = [
+        f"Replay {window[0]}..{window[1]}: {jobs.sessions_evaluated} session(s) replayed, "
+        f"{sum(alerts.values())} alert(s), digests {'on' if digests else 'off'}, "
+        f"{seconds:.1f} s"
+    ]
+    width = max((len(rule) for rule in alerts), default=0)
+    lines += [f"  {rule:<{width}}  {count}" for rule, count in sorted(alerts.items())]
+    return "\n".join(lines)
 
 
 def _run(
-    settings: Settings, db_path: Path, window: tuple[date, date] | None, speed: float, redact: Any
+    settings: Settings,
+    db_path: Path,
+    window: tuple[date, date] | None,
+    speed: float,
+    redact: Any,
+    digests: bool = True,
+    keep: list[Any] | None = None,
 ) -> int:
     from bot.service.clock import RealClock, SimulatedClock
     from bot.service.jobs import ServiceJobs
     from bot.service.runner import Service
     from bot.service.schedule import replay_window
 
-    jobs = ServiceJobs(settings, db_path, network=window is None)
+    jobs = ServiceJobs(settings, db_path, network=window is None, digests=digests)
+    if keep is not None:
+        keep.append(jobs)  # the replay's summary reads what the jobs counted
     clock = SimulatedClock(replay_window(*window)[0], speed) if window else RealClock()
     observer, extra = _metrics(settings, db_path, clock)
     extra += chat_adapters(settings, db_path, replay=window is not None)

@@ -19,6 +19,7 @@ class ConsoleNotifier:
 
     name = "console"
     min_interval = 0.0
+    shows_charts = False  # a terminal prints no PNG: callers may skip drawing one for it
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()

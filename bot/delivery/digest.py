@@ -27,7 +27,7 @@ from bot.delivery.sender import (
     policy_from_settings,
 )
 from bot.rules.files import load_rules
-from bot.service.evaluation import check_rules
+from bot.service.evaluation import CheckReport, check_rules
 from signals.legs import DataError
 from signals.measures import WindowError, leg_return, parse_window
 from storage.db import Store
@@ -70,8 +70,19 @@ class Digest:
     near: tuple[NearRule, ...]
 
 
-def build_digest(db: Store, settings: Settings, session: date, now: datetime) -> Digest:
-    """Returns, spreads and nearest rules as of `session`, from the cache only."""
+def build_digest(
+    db: Store,
+    settings: Settings,
+    session: date,
+    now: datetime,
+    *,
+    report: CheckReport | None = None,
+) -> Digest:
+    """Returns, spreads and nearest rules as of `session`, from the cache only.
+
+    `report`: the evaluation job's check of this very session and data, reused for the
+    nearest rules instead of re-priming every rule (most of a digest's cost).
+    """
     symbols = sorted({*LEADERBOARD, *(s for pair in KEY_SPREADS for s in pair)})
     # Both WINDOWS anchor after November 1 of the previous year: older rows are never read
     # (the whole history of the eight ETFs took ten times as long to load, every session).
@@ -81,7 +92,8 @@ def build_digest(db: Store, settings: Settings, session: date, now: datetime) ->
     rows = [LeaderRow(s, *returns[s]) for s in LEADERBOARD]
     rows.sort(key=lambda row: -1e9 if row.ytd is None else row.ytd, reverse=True)
     spreads = tuple((a, b, *_spread_bps(returns[a], returns[b])) for a, b in KEY_SPREADS)
-    return Digest(session, tuple(rows), spreads, tuple(nearest_rules(db, settings, session, now)))
+    near = nearest_rules(db, settings, session, now, report=report)
+    return Digest(session, tuple(rows), spreads, tuple(near))
 
 
 def _returns(frame: object, session: date) -> tuple[float | None, float | None]:
@@ -103,9 +115,21 @@ def _spread_bps(
     )
 
 
-def nearest_rules(db: Store, settings: Settings, session: date, now: datetime) -> list[NearRule]:
-    """Rules not firing, nearest to their threshold first (a what-if check, nothing saved)."""
-    report = check_rules(db, load_rules(settings), as_of=session, now=now, persist=False)
+def nearest_rules(
+    db: Store,
+    settings: Settings,
+    session: date,
+    now: datetime,
+    *,
+    report: CheckReport | None = None,
+) -> list[NearRule]:
+    """Rules not firing, nearest to their threshold first (a what-if check, nothing saved).
+
+    Without `report` every rule is checked as of `session` (`persist=False`); with one, the
+    caller vouches that it is a check of `session` on the same data and rules.
+    """
+    if report is None:
+        report = check_rules(db, load_rules(settings), as_of=session, now=now, persist=False)
     near = []
     for check in report.checks:
         ev = check.evaluation
@@ -186,15 +210,18 @@ def queue_digest(
     destinations: Sequence[str],
     *,
     queued_at: datetime | None = None,
+    report: CheckReport | None = None,
+    chart: bool = True,
 ) -> int:
     """Build the digest of `session` and queue it once per destination; return rows added.
 
     A second call for the same session (a restart, a catch-up) adds no row for a destination
     that already has one. `queued_at` (default `now`) is the real time the rows are written:
-    a crash lookup searches the channels from it.
+    a crash lookup searches the channels from it. `report`: as for `build_digest`.
+    `chart=False` skips drawing the leaderboard (no destination shows one; most of the cost).
     """
-    digest = build_digest(db, settings, session, now)
-    message = digest_message(digest, render_leaderboard(digest))
+    digest = build_digest(db, settings, session, now, report=report)
+    message = digest_message(digest, render_leaderboard(digest) if chart else None)
     return queue_message(db, message, destinations, now=queued_at or now)
 
 

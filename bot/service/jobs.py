@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
@@ -31,6 +32,7 @@ from bot.sources.fred import FredSource, update_start
 from signals.rules import Rule
 from storage import outbox, series, stamps
 from storage.db import Store, clear_tables, copy_database, open_db
+from storage.versioning import data_version
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,6 +55,11 @@ class ServiceJobs:
         self._dms: dict[str, Any] = {}  # DM notifiers by destination, kept for their sessions
         self._replay_market: Any = None
         self._stopping = threading.Event()
+        # The last evaluation's check with the session and data version it saw, reused by
+        # that session's digest while no price or series row has changed since.
+        self._last_check: tuple[date, int, evaluation.CheckReport] | None = None
+        self.sessions_evaluated = 0
+        self.alerts_by_rule: Counter[str] = Counter()  # alerts queued, for a replay's summary
 
     async def refresh_intraday(self, now: datetime) -> str:
         """Fetch today's provisional bars, then let rules marked intraday fire on them."""
@@ -144,6 +151,7 @@ class ServiceJobs:
         rules = self._rules()
         if self.network:
             self._refresh_prices(db, now, rules)
+        version = data_version(db)  # before reading: a write during the check makes it stale
         market = self._market(db, rules)
         report = evaluation.check_rules(db, rules, as_of=session, now=now, market=market)
         self._log_unevaluated(report, session)
@@ -154,7 +162,23 @@ class ServiceJobs:
             log.info("%d event(s) of %s recorded without alerting (too old)", silent, session)
         if events:
             self._enqueue(db, events, market, rules)
+        self._remember_check(session, version, report, events)
         return len(events)
+
+    def _remember_check(
+        self, session: date, version: int, report: evaluation.CheckReport, alerted: list[Any]
+    ) -> None:
+        """Keep the session's check for its digest, and count what the summary reports."""
+        self._last_check = (session, version, report)
+        self.sessions_evaluated += 1
+        self.alerts_by_rule.update(event.rule_id for event in alerted)
+
+    def _check_of(self, db: Store, session: date) -> evaluation.CheckReport | None:
+        """The evaluation's check of `session`, if no price or series row changed since."""
+        if self._last_check is None:
+            return None
+        checked, version, report = self._last_check
+        return report if checked == session and version == data_version(db) else None
 
     def _log_unevaluated(self, report: Any, session: date) -> None:
         # A rule that cannot be evaluated (stale or missing data) would otherwise stay silent
@@ -221,9 +245,16 @@ class ServiceJobs:
         # Through the outbox like alerts: once per session and destination, retried by the
         # delivery passes, found again after a crash. The pass also sends what waits before it.
         names = [notifier.name for notifier in self._get_notifiers()]
-        rows = digest.queue_digest(db, self.settings, session, now, names, queued_at=self.clock())
+        rows = digest.queue_digest(
+            db, self.settings, session, now, names,
+            queued_at=self.clock(), report=self._check_of(db, session), chart=self._charts_shown(),
+        )  # fmt: skip
         counts = self._deliver(db)
         return f"digest queued for {rows} destination(s); delivery: {dict(counts)}"
+
+    def _charts_shown(self) -> bool:
+        """Whether any destination shows a chart (the console alone does not)."""
+        return any(getattr(n, "shows_charts", True) for n in self._get_notifiers())
 
     def _refresh_fred(self, db: Store) -> tuple[int, int]:
         """FRED points changed and series failed; one failing series never stops the others."""

@@ -172,3 +172,47 @@ def test_backtest_count_matches_the_csv(real_core: Commands, shared_data: Path) 
         closes = {date.fromisoformat(r["Date"]): float(r["Close"]) for r in csv.DictReader(handle)}
     before = [value for day, value in closes.items() if day < first]
     assert closes[first] > max(before)  # the first firing since 2000 is a real closing record
+
+
+def test_repeated_signals_follow_writes_to_prices_flags_and_events(
+    core: Commands, fresh_db: Database, settings: Settings
+) -> None:
+    fresh = Commands(settings, fresh_db, rules=RULES, clock=lambda: NOW)  # answers uncached
+    core.signals()  # fills the cache
+    assert core.signals() == fresh.signals()
+    # A new record high: the cached answer must not survive the write.
+    upsert_bars(fresh_db, [PriceBar("AAA", date(2026, 3, 2), close=120.0, adj_close=120.0)])
+    aaa = core.signals().rows[0]
+    assert (
+        aaa.measure == 120.0
+        and core.signals() == Commands(settings, fresh_db, rules=RULES, clock=lambda: NOW).signals()
+    )
+    # The service recorded a firing: "last fired" is read afresh, not from the cache.
+    record_events(fresh_db, [_fired("aaa-ath", date(2026, 3, 2))])
+    assert core.signals().rows[0].last_fired == date(2026, 3, 2)
+    # Bars held back by the quality checks change the answer (status updates count as writes).
+    fresh_db.execute("UPDATE prices SET status = 'suspect' WHERE date = '2026-03-02'")
+    assert core.signals() == Commands(settings, fresh_db, rules=RULES, clock=lambda: NOW).signals()
+    assert core.signals().rows[0].session == date(2026, 2, 27)
+
+
+def test_the_cache_keys_on_the_rules_file_and_the_clock(fresh_db: Database, tmp_path: Path) -> None:
+    bars = [PriceBar("AAA", date.fromisoformat(d), close=v, adj_close=v) for d, v in AAA.items()]
+    upsert_bars(fresh_db, bars)
+    path = tmp_path / "rules.toml"
+    rule = '[[rules]]\nid = "aaa-ath"\ntype = "new_high"\nsymbol = "AAA"\nmin_history = {}\n'
+    path.write_text(rule.format(2))
+    settings = load_settings(None, rules_path=path)
+    clock = [NOW]
+    core = Commands(settings, fresh_db, clock=lambda: clock[0])
+    early = core.signals()
+    clock[0] = NOW + timedelta(days=10)  # the expected session moves on: AAA is stale now
+
+    def uncached() -> object:
+        return Commands(settings, fresh_db, clock=lambda: clock[0]).signals()
+
+    assert core.signals() == uncached() != early
+    assert early.rows[-1].status == "OK" and core.signals().rows[-1].status != "OK"
+    clock[0] = NOW
+    path.write_text(rule.format(9))  # an edited rule: too little history now
+    assert core.signals() == uncached() != early
