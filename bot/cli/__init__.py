@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import functools
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bot.cli.common import AppContext, print_error, print_problems
-from bot.config import ConfigError, load_settings
+from bot.cli.common import AppContext, print_error
 
 # typer 0.2x ships its own copy of click; older releases use click itself.
 try:
@@ -30,6 +28,8 @@ app = typer.Typer(
 
 def _print_version(asked: bool) -> None:
     if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
         try:
             print(f"rotation-bot {version('rotation-bot')}")
         except PackageNotFoundError:  # running from a checkout that was never installed
@@ -50,18 +50,11 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Load and validate settings once, before any command runs."""
-    overrides = {"db_path": db} if db is not None else {}
-    try:
-        settings = load_settings(**overrides)
-    except ConfigError as error:
-        print_problems(error.lines)
-        raise typer.Exit(2) from None
-    # Every command logs through the same redacting formatter as the service.
-    from bot.logging_setup import configure_logging
+    """Settings are loaded and validated once, when the command first needs them.
 
-    configure_logging(settings)
-    ctx.obj = AppContext(settings=settings)
+    Not here: a subcommand's `--help` runs this callback too, and should not pay for pydantic.
+    """
+    ctx.obj = AppContext(overrides={"db_path": db} if db is not None else {})
 
 
 @functools.cache  # once per process: every add_typer appends, and tests call this per invoke

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -11,12 +11,11 @@ from rich.markup import escape
 from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_json, rules_or_exit
 from bot.cli.signal_cmds import JsonFlag, check_range, parse_day
-from bot.service.evaluation import load_market
-from signals.evaluate import backtest_report
-from signals.holes import Hole
-from signals.legs import DataError
-from signals.models import MarketData
-from signals.rules import Rule
+
+if TYPE_CHECKING:
+    from signals.holes import Hole
+    from signals.models import MarketData
+    from signals.rules import Rule
 
 
 @app.command("backtest")
@@ -28,6 +27,8 @@ def backtest_cmd(
     as_json: JsonFlag = False,
 ) -> None:
     """The events each rule would have emitted, using the state machine exactly as live does."""
+    from bot.service.evaluation import load_market
+
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     if first and last and first > last:
         fail(f"--from {first} is after --to {last}", 2)
@@ -55,6 +56,9 @@ def _select(ctx: typer.Context, rule_id: str | None) -> list[Rule]:
 def _backtest_one(
     rule: Rule, market: MarketData, first: date | None, last: date | None
 ) -> dict[str, Any]:
+    from signals.evaluate import backtest_report
+    from signals.legs import DataError
+
     try:
         events, holes = backtest_report(rule, market, first, last)
     except DataError as error:

@@ -9,17 +9,19 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.config import Settings
-from bot.rules.files import RulesFileError, load_rules
-from signals.rules import Rule
-from storage.db import StorageError, Store, open_db
+# Commands import what they need inside their functions, so that `--help` (which imports
+# every command module) loads neither pandas, sqlite-utils nor pydantic.
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from signals.rules import Rule
+    from storage.db import Store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -29,13 +31,32 @@ err_console = Console(stderr=True)
 class AppContext:
     """Resources the commands share; the database opens (and migrates) on first use."""
 
-    settings: Settings
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = field(default=None, repr=False)
     _db: Store | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """The validated settings; invalid ones print one line each and exit 2."""
+        if self._settings is None:
+            from bot.config import ConfigError, load_settings
+            from bot.logging_setup import configure_logging
+
+            try:
+                self._settings = load_settings(**self.overrides)
+            except ConfigError as error:
+                print_problems(error.lines)
+                raise typer.Exit(2) from None
+            # Every command logs through the same redacting formatter as the service.
+            configure_logging(self._settings)
+        return self._settings
 
     @property
     def db(self) -> Store:
         """The migrated database named by `--db` or ROTATION_DB."""
         if self._db is None:
+            from storage.db import StorageError, open_db
+
             path = self.settings.db_path
             # A new file in an existing folder is a first run; a folder that is not there is
             # more likely a mistyped ROTATION_DB, which would answer NO DATA everywhere.
@@ -82,6 +103,8 @@ def print_problems(lines: Iterable[str]) -> None:
 
 def rules_or_exit(settings: Settings, *, include_disabled: bool = False) -> list[Rule]:
     """The rules in force; on an invalid rules file print every problem and exit 1."""
+    from bot.rules.files import RulesFileError, load_rules
+
     try:
         return load_rules(settings, include_disabled=include_disabled)
     except RulesFileError as error:

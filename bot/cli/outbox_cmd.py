@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,10 +10,9 @@ from rich.text import Text
 
 from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_json
-from storage.db import Store
-from storage.outbox import STATUSES, list_outbox
-from storage.outbox_health import dead_row_ids, requeue_rows, row_status
-from storage.stamps import utc_now
+
+if TYPE_CHECKING:
+    from storage.db import Store
 
 _STYLES = {"pending": "yellow", "sending": "cyan", "delivered": "green", "dead": "bold red"}
 
@@ -34,6 +33,8 @@ def outbox(
     ] = None,
 ) -> None:
     """List outbox rows: pending, delivered and dead alerts per destination."""
+    from storage.outbox import STATUSES, list_outbox
+
     if ctx.invoked_subcommand is not None:
         return
     if status is not None and status not in STATUSES:
@@ -77,6 +78,9 @@ def retry(
     dead: Annotated[bool, typer.Option("--dead", help="Every dead row.")] = False,
 ) -> None:
     """Put a dead row (or every dead row) back in the queue, due now, its age starting again."""
+    from storage.outbox_health import dead_row_ids, requeue_rows
+    from storage.stamps import utc_now
+
     if (row_id is None) == (not dead):
         fail("give a row id or --dead (not both)", 2)
     db = app_context(ctx).db
@@ -89,6 +93,8 @@ def retry(
 
 
 def _dead_row(db: Store, row_id: int) -> int:
+    from storage.outbox_health import row_status
+
     status = row_status(db, row_id)
     if status is None:
         fail(f"no outbox row {row_id} (see rotation-bot outbox)")

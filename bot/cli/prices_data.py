@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -28,21 +28,13 @@ from bot.cli.common import (
     print_json,
 )
 from bot.cli.groups import prices_app
-from bot.sources.base import SourceError
-from bot.sources.csv_dir import RowCheck, checked_symbol, price_files, read_price_csv, symbol_for
-from bot.sources.quality import (
-    HELD_BACK,
-    StatusChange,
-    describe,
-    frame_of_bars,
-    quality_config,
-    review_prices,
-)
-from signals.models import PriceBar
-from signals.quality import QualityConfig
-from storage.db import Store
-from storage.prices import cached_symbols, count_rows, tail_rows, upsert_bars
-from storage.stamps import utc_now_iso
+
+if TYPE_CHECKING:
+    from bot.sources.csv_dir import RowCheck
+    from bot.sources.quality import StatusChange
+    from signals.models import PriceBar
+    from signals.quality import QualityConfig
+    from storage.db import Store
 
 _NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")
 
@@ -65,6 +57,11 @@ def import_prices(
     ],
 ) -> None:
     """Import every *.csv in DIR into the price cache (symbol = file name, upper-cased)."""
+    from bot.sources.base import SourceError
+    from bot.sources.csv_dir import RowCheck, price_files
+    from bot.sources.quality import quality_config
+    from storage.prices import count_rows
+
     context = app_context(ctx)
     started = time.perf_counter()
     try:
@@ -88,6 +85,8 @@ def _review(
     db: Store, imports: list[FileImport], cached: dict[str, int], config: QualityConfig
 ) -> list[StatusChange]:
     """Judge the symbols whose rows changed; a first import is judged from memory."""
+    from bot.sources.quality import frame_of_bars, review_prices
+
     changed = [item for item in imports if item.changed]
     fresh = {item.symbol: frame_of_bars(item.bars) for item in changed if not cached[item.symbol]}
     return review_prices(db, [item.symbol for item in changed], config, known=fresh)
@@ -106,6 +105,8 @@ def _progress() -> Progress:
 
 def _check_symbols(files: list[Path]) -> None:
     """Two files naming the same symbol (`iwm.csv`, `IWM.csv`) would overwrite each other."""
+    from bot.sources.csv_dir import symbol_for
+
     owners: dict[str, Path] = {}
     for path in files:
         other = owners.setdefault(symbol_for(path), path)
@@ -115,6 +116,9 @@ def _check_symbols(files: list[Path]) -> None:
 
 def _read_files(files: list[Path], progress: Progress, check: RowCheck) -> list[FileImport]:
     """Parse every file; on any malformed file print one line per bad file and exit 1."""
+    from bot.sources.base import SourceError
+    from bot.sources.csv_dir import checked_symbol, read_price_csv
+
     task = progress.add_task("reading", total=len(files))
     imports: list[FileImport] = []
     errors: list[str] = []
@@ -136,6 +140,9 @@ def _read_files(files: list[Path], progress: Progress, check: RowCheck) -> list[
 
 def _store_files(db: Store, imports: list[FileImport], progress: Progress) -> None:
     """Write every file's bars in one transaction with one fetched_at stamp."""
+    from storage.prices import upsert_bars
+    from storage.stamps import utc_now_iso
+
     task = progress.add_task("writing", total=len(imports))
     stamp = utc_now_iso()
     with db.atomic():
@@ -163,6 +170,8 @@ def _print_import_summary(imports: list[FileImport], seconds: float) -> None:
 
 def print_quality_changes(changes: list[StatusChange]) -> None:
     """One stderr line per bar now held back (suspect or discarded) by the quality checks."""
+    from bot.sources.quality import HELD_BACK, describe
+
     for change in changes:
         if change.new in HELD_BACK:
             err_console.print(
@@ -178,6 +187,8 @@ def show_prices(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show the cached bars of SYMBOL, newest last, with their source and final flag."""
+    from storage.prices import cached_symbols, count_rows, tail_rows
+
     db = app_context(ctx).db
     symbol = symbol.strip().upper()
     rows = tail_rows(db, symbol, tail)

@@ -16,10 +16,6 @@ from bot.cli.common import app_context, console, fail
 from bot.cli.groups import prices_app
 from bot.cli.prices_data import print_quality_changes
 from bot.cli.signal_cmds import normalize, parse_day
-from bot.sources.quality import DecisionError, decide, quality_config, review_prices, review_series
-from signals.quality import ACCEPTED, REJECTED
-from storage.prices import cached_symbols
-from storage.series import series_ids
 
 Name = Annotated[str, typer.Argument(help="Symbol (IWM, ^RUT) or series id (DFEDTARU).")]
 Day = Annotated[str, typer.Argument(help="Date of the bar, YYYY-MM-DD.")]
@@ -28,16 +24,22 @@ Day = Annotated[str, typer.Argument(help="Date of the bar, YYYY-MM-DD.")]
 @prices_app.command("accept")
 def accept(ctx: typer.Context, name: Name, day: Day) -> None:
     """Accept a suspect bar: rules read it from the next check on."""
+    from signals.quality import ACCEPTED
+
     _decide(ctx, name, day, ACCEPTED)
 
 
 @prices_app.command("reject")
 def reject(ctx: typer.Context, name: Name, day: Day) -> None:
     """Reject a bar: no rule, spread or chart reads it until the source corrects it."""
+    from signals.quality import REJECTED
+
     _decide(ctx, name, day, REJECTED)
 
 
 def _decide(ctx: typer.Context, name: str, text: str, status: str) -> None:
+    from bot.sources.quality import DecisionError, decide, quality_config
+
     context = app_context(ctx)
     day = parse_day(text, "DATE")
     assert day is not None
@@ -52,6 +54,10 @@ def _decide(ctx: typer.Context, name: str, text: str, status: str) -> None:
 @prices_app.command("review")
 def review(ctx: typer.Context) -> None:
     """Judge every cached bar and series point again with the current data-quality settings."""
+    from bot.sources.quality import quality_config, review_prices, review_series
+    from storage.prices import cached_symbols
+    from storage.series import series_ids
+
     context = app_context(ctx)
     config = quality_config(context.settings)
     changes = review_prices(context.db, cached_symbols(context.db), config)

@@ -15,14 +15,11 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from bot import calendar as nyse
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.sources.refresh import PeRefresh, RefreshReport, SymbolRefresh
 from bot.cli.common import app_context, console, err_console, fail, print_error, print_json
 from bot.cli.groups import prices_app
-from bot.config import Settings
-from bot.sources.base import SourceError
-from bot.sources.quality import quality_config
-from bot.sources.refresh import PeRefresh, RefreshReport, SymbolRefresh, refresh_pe, refresh_prices
-from bot.sources.universe import configured_symbols, normalize_symbol
 
 if TYPE_CHECKING:
     from bot.sources.yahoo import YahooSource
@@ -45,6 +42,12 @@ def update_prices(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Update cached daily prices from Yahoo Finance (incremental, one batched download)."""
+    from bot import calendar as nyse
+    from bot.sources.base import SourceError
+    from bot.sources.quality import quality_config
+    from bot.sources.refresh import refresh_pe, refresh_prices
+    from bot.sources.universe import configured_symbols
+
     context = app_context(ctx)
     wanted = parse_symbols(symbols) if symbols else configured_symbols(context.settings)
     source = yahoo_source(context.settings)
@@ -78,6 +81,8 @@ def print_warnings(report: RefreshReport) -> None:
 
 def parse_symbols(texts: list[str]) -> list[str]:
     """Upper-cased, validated, de-duplicated symbols; exit 2 with one line on a bad one."""
+    from bot.sources.universe import normalize_symbol
+
     try:
         return list(dict.fromkeys(normalize_symbol(text) for text in texts))
     except ValueError as error:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -19,13 +19,9 @@ from bot.cli.common import (
     rules_or_exit,
 )
 from bot.cli.groups import rules_app
-from bot.rules.files import (
-    RulesFileError,
-    default_entries,
-    parse_entries,
-    validate_file,
-)
-from signals.rules import Rule
+
+if TYPE_CHECKING:
+    from signals.rules import Rule
 
 
 @rules_app.command("validate")
@@ -37,6 +33,8 @@ def validate(
     ] = None,
 ) -> None:
     """Report every problem in a rules file with its line; exit 1 if there is any."""
+    from bot.rules.files import validate_file
+
     target = path or app_context(ctx).settings.rules_path
     if target is None:
         problems = _validate_defaults()
@@ -51,6 +49,8 @@ def validate(
 
 
 def _validate_defaults() -> list[str]:
+    from bot.rules.files import RulesFileError, default_entries, parse_entries
+
     try:
         return parse_entries(default_entries())[1]
     except RulesFileError as error:

@@ -6,20 +6,19 @@ Heavy modules (APScheduler, pandas, the chat SDKs) are imported inside the comma
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 import time
 from collections.abc import Coroutine
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bot.cli import app
 from bot.cli.common import app_context, fail, print_problems, rules_or_exit
-from bot.config import Settings
-from bot.platforms import all_platforms, load_ref
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 ReplayOption = Annotated[
     str | None,
@@ -102,6 +101,8 @@ def serve(
     redact = configure_logging(settings)
     if window is None:
         return _run(settings, settings.db_path, None, speed, redact, digests)
+    import tempfile
+
     from bot.service.jobs import replay_copy
 
     started = time.monotonic()
@@ -151,6 +152,8 @@ def _run(
         observer=observer, redact=redact, extra_tasks=extra,
     )  # fmt: skip
     try:
+        import asyncio
+
         return asyncio.run(service.run())
     finally:
         jobs.close()
@@ -165,6 +168,8 @@ def _metrics(
     from bot.service.metrics import Metrics, MetricsServer
 
     async def health() -> Any:
+        import asyncio
+
         return await asyncio.to_thread(read_health, db_path, clock.now(), settings)
 
     metrics = Metrics()
@@ -174,6 +179,8 @@ def _metrics(
 
 def check_chat_settings(settings: Settings) -> None:
     """Exit 2 with one `config error:` line per problem when commands are half set up."""
+    from bot.platforms import all_platforms, load_ref
+
     problems = [
         line
         for platform in all_platforms()
@@ -194,6 +201,8 @@ def chat_adapters(
     the alert buttons. A replay starts none: it rehearses alerts, not the desk's commands.
     Each adapter gets its own command core (its own SQLite connection per worker thread).
     """
+    from bot.platforms import all_platforms, load_ref
+
     if replay:
         return []
     return [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -21,14 +21,12 @@ from bot.cli.common import (
 )
 from bot.cli.groups import series_app
 from bot.cli.prices_data import print_quality_changes
-from bot.config import Settings
-from bot.sources.base import SourceError
-from bot.sources.fred import FredSource, update_start
-from bot.sources.quality import quality_config, review_series, series_of_points
-from bot.sources.series_csv import read_series_file
-from signals.models import SeriesPoint
-from storage.db import Store
-from storage.series import last_series_dates, series_ids, tail_points, upsert_points
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.sources.fred import FredSource
+    from signals.models import SeriesPoint
+    from storage.db import Store
 
 
 @series_app.command("import")
@@ -45,6 +43,9 @@ def import_series(
     ] = None,
 ) -> None:
     """Import one series (`date,value`) or every column of a wide `date,A,B,...` file."""
+    from bot.sources.base import SourceError
+    from bot.sources.series_csv import read_series_file
+
     context = app_context(ctx)
     try:
         points = read_series_file(file, series_id)
@@ -63,6 +64,9 @@ def _store_series(
 
     A series stored for the first time is judged from memory; one that did not change is not.
     """
+    from bot.sources.quality import quality_config, review_series, series_of_points
+    from storage.series import last_series_dates, upsert_points
+
     cached = last_series_dates(db)
     with db.atomic():
         changed = {sid: upsert_points(db, values) for sid, values in points.items()}
@@ -93,6 +97,8 @@ def update_series(
     ] = None,
 ) -> None:
     """Download FRED series incrementally (from the last stored date minus a week)."""
+    from bot.sources.fred import FredSource
+
     context = app_context(ctx)
     wanted = [sid.strip().upper() for sid in ids or context.settings.fred_series]
     if not wanted:
@@ -110,6 +116,9 @@ def update_series(
 
 
 def _update_starts(db: Store, ids: list[str]) -> dict[str, date | None]:
+    from bot.sources.fred import update_start
+    from storage.series import last_series_dates
+
     last = last_series_dates(db)
     return {sid: update_start(last.get(sid)) for sid in ids}
 
@@ -118,6 +127,8 @@ def _fetch_all(
     source: FredSource, ids: list[str], starts: dict[str, date | None]
 ) -> tuple[dict[str, list[SeriesPoint]], dict[str, str]]:
     """Points per id that downloaded, and a reason per id that did not (others still count)."""
+    from bot.sources.base import SourceError
+
     points: dict[str, list[SeriesPoint]] = {}
     failures: dict[str, str] = {}
     for sid in ids:
@@ -142,6 +153,8 @@ def show_series(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show the stored points of a series, newest last."""
+    from storage.series import series_ids, tail_points
+
     db = app_context(ctx).db
     known = series_ids(db)
     # Ids are stored as given (pe:IWM), but `dgs10` should still find DGS10.

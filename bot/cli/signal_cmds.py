@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -20,15 +20,11 @@ from bot.cli.common import (
     print_json,
     rules_or_exit,
 )
-from bot.service.evaluation import CheckReport, check_rules, expected_last_session, load_market
-from signals.formatting import fmt_pct
-from signals.legs import DataError
-from signals.measures import WindowError, spread
-from signals.models import Evaluation, MarketData, SpreadReport
-from signals.rules import Rule
-from storage.prices import cached_symbols, load_prices
-from storage.rule_state import event_to_payload
-from storage.series import load_series, series_ids
+
+if TYPE_CHECKING:
+    from bot.service.evaluation import CheckReport
+    from signals.models import Evaluation, MarketData, SpreadReport
+    from signals.rules import Rule
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AsOf = Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD (default: latest).")]
@@ -66,6 +62,13 @@ def spread_cmd(
     as_json: JsonFlag = False,
 ) -> None:
     """A's return minus B's over a window: each return, the spread in bps, the dates used."""
+    from bot.service.evaluation import expected_last_session
+    from signals.legs import DataError
+    from signals.measures import WindowError, spread
+    from signals.models import MarketData
+    from storage.prices import cached_symbols, load_prices
+    from storage.series import load_series, series_ids
+
     day = parse_day(as_of, "--as-of")
     if basis not in ("total", "price"):
         fail(f"--basis: {basis!r} is not total or price", 2)
@@ -122,6 +125,8 @@ def spread_json(report: SpreadReport) -> dict[str, Any]:
 
 
 def _print_spread(report: SpreadReport, expected: date | None) -> None:
+    from signals.formatting import fmt_pct
+
     table = Table(
         box=box.SIMPLE, title=f"{report.window} {report.basis} return, as of {report.as_of}"
     )
@@ -159,6 +164,8 @@ def check_cmd(
     Without --as-of the states and new events are saved (as the service does); with --as-of
     it is a dry run showing what the check would have said on that date.
     """
+    from bot.service.evaluation import check_rules, load_market
+
     day = parse_day(as_of, "--as-of")
     if deliver and day is not None:
         fail("--deliver cannot be combined with --as-of (a dry run records no alerts)", 2)
@@ -225,6 +232,8 @@ def _print_delivery(delivered: dict[str, Any], as_json: bool) -> None:
 
 def check_json(report: CheckReport) -> dict[str, Any]:
     """The JSON shape of `check --json`."""
+    from storage.rule_state import event_to_payload
+
     return {
         "expected_session": report.expected_session,
         "new_events": [event_to_payload(event) for event in report.new_events],
