@@ -21,7 +21,7 @@ def run_main(monkeypatch: pytest.MonkeyPatch, capsys, *args: str) -> tuple[int, 
     ("args", "message"),
     [
         (["nope"], "No such command 'nope'. (see `rotation-bot --help`)"),
-        (["spread"], "Missing argument 'a'. (see `rotation-bot spread --help`)"),
+        (["spread"], "Missing argument 'A'. (see `rotation-bot spread --help`)"),
         (["spread", "A", "B", "--bogus"], "No such option: --bogus (see `rotation-bot spread"),
         (["prices", "frobnicate"], "No such command 'frobnicate'. (see `rotation-bot prices"),
         (["prices", "show", "IWM", "--tail", "many"], "Invalid value for '--tail'"),
@@ -47,9 +47,11 @@ def test_a_command_failure_keeps_its_own_exit_code(monkeypatch, capsys, tmp_path
     assert code == 1 and err.startswith("error: no cached prices for 'IWM'")
 
 
-def test_help_exits_0(monkeypatch, capsys):
+def test_help_exits_0_and_reads_like_a_normal_cli(monkeypatch, capsys):
     code, out, _ = run_main(monkeypatch, capsys, "spread", "--help")
-    assert code == 0 and "Usage: rotation-bot spread" in out
+    assert code == 0 and "Usage: rotation-bot spread [OPTIONS] A B" in out
+    _, check_help, _ = run_main(monkeypatch, capsys, "check", "--help")
+    assert "--json" in check_help and "<bool>" not in check_help and "{" not in check_help
 
 
 def test_a_database_in_a_missing_folder_is_announced_once(monkeypatch, capsys, tmp_path):
