@@ -1,8 +1,9 @@
 """`rotation-bot prices update [SYMBOL...]`: refresh the price cache from Yahoo Finance.
 
-One batched download for every symbol, incremental from each symbol's last cached final
-session minus ROTATION_OVERLAP sessions. Symbols that fail are named on stderr, one line
-each, and make the exit code 1; the others are stored all the same.
+At most one chart request per symbol, incremental from each symbol's last cached final session
+minus ROTATION_OVERLAP sessions; a symbol already current is not asked for at all. Symbols that
+fail are named on stderr, one line each, and make the exit code 1; the others are stored all the
+same.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def update_prices(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Update cached daily prices from Yahoo Finance (incremental, one batched download)."""
+    """Update cached daily prices from Yahoo Finance (incremental, only what is missing)."""
     context = app_context(ctx)
     wanted = parse_symbols(symbols) if symbols else configured_symbols(context.settings)
     source = yahoo_source(context.settings)
@@ -60,6 +61,7 @@ def update_prices(
                 today=nyse.new_york_date(source.clock()),
                 quality=quality_config(context.settings),
                 weekday_symbols=context.settings.weekday_symbols,
+                now=source.clock(),
             )
             valuations = refresh_pe(context.db, source, pe_symbols(wanted)) if pe else None
     except SourceError as error:
@@ -120,6 +122,8 @@ def show_report(
 def _row(item: SymbolRefresh) -> tuple[str, ...]:
     if item.error is not None:
         return (item.symbol, str(item.start), "-", "-", "-", "[red]failed[/]")
+    if item.up_to_date:
+        return (escape(item.symbol), "-", "0", "0", "-", "up to date: not asked for")
     notes = [n for n, on in (("provisional", item.provisional), ("re-based", item.rebased)) if on]
     notes.extend(f"back-fills {hole}" for hole in item.holes)
     return (

@@ -115,6 +115,7 @@ class ServiceJobs:
             today=calendar.new_york_date(now),
             quality=quality.quality_config(self.settings),
             weekday_symbols=self.settings.weekday_symbols,
+            now=now,
         )
         for symbol, reason in report.failures.items():
             log.warning("refresh of %s failed: %s", symbol, reason)
