@@ -59,12 +59,15 @@ _PRICES = ("open", "high", "low", "close", "adj_close")
 
 
 def log_retry(state: RetryCallState) -> None:
-    """One INFO line before each backoff sleep: which symbols, why, how long."""
+    """One DEBUG line before each backoff sleep: which symbols, why, how long.
+
+    DEBUG: a retry that succeeds is not news, and one that fails ends in the caller's summary.
+    """
     error = state.outcome.exception() if state.outcome else None
     reasons = error.reasons if isinstance(error, _Transient) else {}
     wait = state.next_action.sleep if state.next_action else 0.0
     first = next(iter(reasons.values()), "")
-    log.info("Yahoo: retrying %s in %.1f s (%s)", ", ".join(reasons), wait, first)
+    log.debug("Yahoo: retrying %s in %.1f s (%s)", ", ".join(reasons), wait, first)
 
 
 def utc_now() -> datetime:
