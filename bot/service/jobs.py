@@ -31,7 +31,7 @@ from bot.service import evaluation
 from bot.service.fetch_outage import RetryPlan, outage_summary, unreachable
 from bot.service.schedule import alert_cutoff
 from bot.sources import quality, refresh, universe
-from bot.sources.base import SourceError
+from bot.sources.base import FetchInterrupted, SourceError
 from bot.sources.fred import FredSource, update_start
 from signals.rules import Rule
 from storage import outbox, series
@@ -139,6 +139,11 @@ class ServiceJobs:
             at = self.clock() + self._retry.interval
             log.warning("%s", outage_summary(report, failed, at))
         return failed
+
+    def _sleep_unless_stopping(self, seconds: float) -> None:
+        # A source's backoff sleeps on the stop event: a shutdown never waits for its retries.
+        if self._stopping.wait(seconds):
+            raise FetchInterrupted("shutting down: retries abandoned")
 
     def _plan_retry(self, session: date) -> None:
         if self._unreachable:
@@ -262,7 +267,7 @@ class ServiceJobs:
 
     def _refresh_fred(self, db: Database) -> tuple[int, int]:
         """FRED points changed and series failed; one failing series never stops the others."""
-        source = FredSource.from_settings(self.settings)
+        source = FredSource.from_settings(self.settings, sleep=self._sleep_unless_stopping)
         last = series.last_series_dates(db)
         changed, failed = 0, 0
         for series_id in self.settings.fred_series:
