@@ -111,9 +111,12 @@ def show_report(
         table.add_row(*_row(item))
     console.print(table)
     fetched = sum(item.fetched for item in report.symbols)
+    current = sum(item.up_to_date for item in report.symbols)
     console.print(
         f"{len(report.symbols)} symbols, {fetched:,} bars fetched, "
-        f"{report.rows_changed:,} rows changed, {len(report.failures)} failed in {seconds:.2f}s"
+        f"{report.rows_changed:,} rows changed, {len(report.failures)} failed"
+        + (f", {current} up to date (not asked for)" if current else "")
+        + f" in {seconds:.2f}s"
     )
     for point in valuations.points if valuations else []:
         console.print(f"{point.series_id} = {point.value:.2f} on {point.date}")
