@@ -7,6 +7,7 @@ Heavy modules (APScheduler, pandas, the chat SDKs) are imported inside the comma
 from __future__ import annotations
 
 import asyncio
+import signal
 import tempfile
 from collections.abc import Coroutine
 from datetime import date
@@ -40,6 +41,7 @@ SpeedOption = Annotated[
 @app.command()
 def run(ctx: typer.Context, replay: ReplayOption = None, speed: SpeedOption = 0.0) -> None:
     """Start the bot: refresh data, evaluate rules on the NYSE schedule, deliver alerts."""
+    exit_quietly_on_signals(ctx)
     settings = app_context(ctx).settings
     window = parse_window(replay) if replay is not None else None
     if speed and window is None:
@@ -53,6 +55,22 @@ def run(ctx: typer.Context, replay: ReplayOption = None, speed: SpeedOption = 0.
     app_context(ctx).db.close()
     rules_or_exit(settings)
     raise typer.Exit(serve(settings, window, speed))
+
+
+def exit_quietly_on_signals(ctx: typer.Context) -> None:
+    """Until the service installs its own handlers: SIGINT or SIGTERM exits 0 at once.
+
+    The start-up (imports, migration, rules) does nothing a signal could leave half done:
+    each migration is one transaction. Without this, Ctrl-C then printed a traceback. The
+    previous handlers come back when the command ends (it may run inside a test process).
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.signal(signum, _exit_now)
+        ctx.call_on_close(lambda signum=signum, previous=previous: signal.signal(signum, previous))
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def parse_window(text: str) -> tuple[date, date]:

@@ -189,3 +189,18 @@ async def test_the_service_runs_a_due_retry_at_its_next_poll(
     assert await asyncio.wait_for(task, 20) == 0
     retried = [c for c in jobs.calls[calls_at_start:] if c[0] == "evaluate"]
     assert retried == [("evaluate", "2026-11-20", "2026-11-21 10:00", True)]
+
+
+def test_the_start_up_signal_handlers_are_put_back_when_the_command_ends(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import _register_commands, app
+
+    if not any(group.name == "prices" for group in app.registered_groups):
+        _register_commands()
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    result = CliRunner().invoke(
+        app, ["--db", str(tmp_path / "none.db"), "run", "--replay", "2025-01-02:2025-01-03"]
+    )
+    assert result.exit_code == 2  # no database to replay: it stops before serving
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
