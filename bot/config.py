@@ -113,6 +113,10 @@ class Settings(BaseSettings):
 
     # Service
     intraday_minutes: int = Field(15, ge=1, le=390, validation_alias="ROTATION_INTRADAY_MINUTES")
+    # After a refresh that could not reach Yahoo, the evaluation is tried again this much later.
+    fetch_retry_minutes: int = Field(
+        15, ge=1, le=1440, validation_alias="ROTATION_FETCH_RETRY_MINUTES"
+    )
     close_delay_minutes: int = Field(
         20, ge=0, le=600, validation_alias="ROTATION_CLOSE_DELAY_MINUTES"
     )

@@ -1,8 +1,9 @@
 """`rotation-bot prices update [SYMBOL...]`: refresh the price cache from Yahoo Finance.
 
-One batched download for every symbol, incremental from each symbol's last cached final
-session minus ROTATION_OVERLAP sessions. Symbols that fail are named on stderr, one line
-each, and make the exit code 1; the others are stored all the same.
+At most one chart request per symbol, incremental from each symbol's last cached final session
+minus ROTATION_OVERLAP sessions; a symbol already current is not asked for at all. Symbols that
+fail are named on stderr, one line each, and make the exit code 1; the others are stored all the
+same.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def update_prices(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Update cached daily prices from Yahoo Finance (incremental, one batched download)."""
+    """Update cached daily prices from Yahoo Finance (incremental, only what is missing)."""
     from bot import calendar as nyse
     from bot.sources.base import SourceError
     from bot.sources.quality import quality_config
@@ -63,6 +64,7 @@ def update_prices(
                 today=nyse.new_york_date(source.clock()),
                 quality=quality_config(context.settings),
                 weekday_symbols=context.settings.weekday_symbols,
+                now=source.clock(),
             )
             valuations = refresh_pe(context.db, source, pe_symbols(wanted)) if pe else None
     except SourceError as error:
@@ -114,9 +116,12 @@ def show_report(
         table.add_row(*_row(item))
     console.print(table)
     fetched = sum(item.fetched for item in report.symbols)
+    current = sum(item.up_to_date for item in report.symbols)
     console.print(
         f"{len(report.symbols)} symbols, {fetched:,} bars fetched, "
-        f"{report.rows_changed:,} rows changed, {len(report.failures)} failed in {seconds:.2f}s"
+        f"{report.rows_changed:,} rows changed, {len(report.failures)} failed"
+        + (f", {current} up to date (not asked for)" if current else "")
+        + f" in {seconds:.2f}s"
     )
     for point in valuations.points if valuations else []:
         console.print(f"{point.series_id} = {point.value:.2f} on {point.date}")
@@ -125,6 +130,8 @@ def show_report(
 def _row(item: SymbolRefresh) -> tuple[str, ...]:
     if item.error is not None:
         return (item.symbol, str(item.start), "-", "-", "-", "[red]failed[/]")
+    if item.up_to_date:
+        return (escape(item.symbol), "-", "0", "0", "-", "up to date: not asked for")
     notes = [n for n, on in (("provisional", item.provisional), ("re-based", item.rebased)) if on]
     notes.extend(f"back-fills {hole}" for hole in item.holes)
     return (

@@ -6,6 +6,7 @@ Heavy modules (APScheduler, pandas, the chat SDKs) are imported inside the comma
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Coroutine
 from datetime import date
@@ -55,6 +56,7 @@ def run(
     digest: DigestOption = None,
 ) -> None:
     """Start the bot: refresh data, evaluate rules on the NYSE schedule, deliver alerts."""
+    exit_quietly_on_signals(ctx)
     settings = app_context(ctx).settings
     window = parse_window(replay) if replay is not None else None
     # A replay rehearses alerts: sixty digest panels around a handful of alerts bury them.
@@ -70,6 +72,22 @@ def run(
     app_context(ctx).db.close()
     rules_or_exit(settings)
     raise typer.Exit(serve(settings, window, speed, digests=digests))
+
+
+def exit_quietly_on_signals(ctx: typer.Context) -> None:
+    """Until the service installs its own handlers: SIGINT or SIGTERM exits 0 at once.
+
+    The start-up (imports, migration, rules) does nothing a signal could leave half done:
+    each migration is one transaction. Without this, Ctrl-C then printed a traceback. The
+    previous handlers come back when the command ends (it may run inside a test process).
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.signal(signum, _exit_now)
+        ctx.call_on_close(lambda signum=signum, previous=previous: signal.signal(signum, previous))
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def parse_window(text: str) -> tuple[date, date]:

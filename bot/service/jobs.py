@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,9 +25,10 @@ from bot.delivery import sender as delivery
 from bot.delivery.alerting import queue_alerts, queue_renotifications
 from bot.rules import files as rules_file
 from bot.service import evaluation
+from bot.service.fetch_outage import RetryPlan, outage_summary, unreachable
 from bot.service.schedule import alert_cutoff
 from bot.sources import quality, refresh, universe
-from bot.sources.base import SourceError
+from bot.sources.base import FetchInterrupted, SourceError
 from bot.sources.fred import FredSource, update_start
 from signals.rules import Rule
 from storage import outbox, series, stamps
@@ -60,6 +61,8 @@ class ServiceJobs:
         self._last_check: tuple[date, int, evaluation.CheckReport] | None = None
         self.sessions_evaluated = 0
         self.alerts_by_rule: Counter[str] = Counter()  # alerts queued, for a replay's summary
+        self._retry = RetryPlan(timedelta(minutes=settings.fetch_retry_minutes))
+        self._unreachable: dict[str, str] = {}  # symbols the last refresh could not get, why
 
     async def refresh_intraday(self, now: datetime) -> str:
         """Fetch today's provisional bars, then let rules marked intraday fire on them."""
@@ -88,8 +91,12 @@ class ServiceJobs:
         return await self._in_thread(self._deliver)
 
     def stop(self) -> None:
-        """Shutting down: a delivery pass in flight finishes its current send, then returns."""
+        """Shutting down: a delivery pass finishes its current send; a refresh stops at once."""
         self._stopping.set()
+
+    def due_retry(self, now: datetime) -> date | None:
+        """The session to evaluate again because its refresh could not reach Yahoo, when due."""
+        return self._retry.take_due(now)
 
     def close(self) -> None:
         """Release the notifiers' HTTP sessions."""
@@ -118,12 +125,34 @@ class ServiceJobs:
             today=calendar.new_york_date(now),
             quality=quality.quality_config(self.settings),
             weekday_symbols=self.settings.weekday_symbols,
+            now=now,
         )
+        failed = self._report_unreachable(report)
         for symbol, reason in report.failures.items():
-            log.warning("refresh of %s failed: %s", symbol, reason)
+            if symbol not in failed:
+                log.warning("refresh of %s failed: %s", symbol, reason)
         for line in (line for item in report.symbols for line in item.warnings):
             log.warning("data quality: %s", line)
         return f"{report.rows_changed} rows changed, {len(report.failures)} failed"
+
+    def _report_unreachable(self, report: refresh.RefreshReport) -> dict[str, str]:
+        # One line for every symbol Yahoo did not answer for, saying when the next try is.
+        failed = self._unreachable = unreachable(report)
+        if failed:
+            at = self.clock() + self._retry.interval
+            log.warning("%s", outage_summary(report, failed, at))
+        return failed
+
+    def _sleep_unless_stopping(self, seconds: float) -> None:
+        # A source's backoff sleeps on the stop event: a shutdown never waits for its retries.
+        if self._stopping.wait(seconds):
+            raise FetchInterrupted("shutting down: retries abandoned")
+
+    def _plan_retry(self, session: date) -> None:
+        if self._unreachable:
+            self._retry.schedule(session, self.clock())
+        else:
+            self._retry.cancel()
 
     def _intraday(self, db: Store, now: datetime) -> str:
         rules = self._rules()
@@ -145,12 +174,16 @@ class ServiceJobs:
     def _yahoo(self) -> Any:
         from bot.sources.yahoo import YahooSource  # lazy: yfinance is slow and replay needs none
 
-        return YahooSource.from_settings(self.settings)
+        source = YahooSource.from_settings(self.settings)
+        source.should_stop = self._stopping.is_set  # a shutdown cuts retries and sleeps short
+        source.sleep = self._stopping.wait
+        return source
 
     def _evaluate(self, db: Store, session: date, now: datetime, alert: bool) -> int:
         rules = self._rules()
         if self.network:
             self._refresh_prices(db, now, rules)
+            self._plan_retry(session)
         version = data_version(db)  # before reading: a write during the check makes it stale
         market = self._market(db, rules)
         report = evaluation.check_rules(db, rules, as_of=session, now=now, market=market)
@@ -184,7 +217,10 @@ class ServiceJobs:
         # A rule that cannot be evaluated (stale or missing data) would otherwise stay silent
         # exactly when the desk most needs to know; a replay only rehearses, so it says it quietly.
         problems = [c for c in report.checks if c.evaluation.status != "OK"]
-        if problems:
+        if problems and self._unreachable:
+            # The outage line already said why; every rule's NO DATA would repeat it at length.
+            log.info("%d rule(s) not evaluated for %s: no fresh prices", len(problems), session)
+        elif problems:
             level = logging.WARNING if self.network else logging.INFO
             text = "; ".join(
                 f"{c.rule.id} {c.evaluation.status}: {c.evaluation.reason}" for c in problems
@@ -258,7 +294,7 @@ class ServiceJobs:
 
     def _refresh_fred(self, db: Store) -> tuple[int, int]:
         """FRED points changed and series failed; one failing series never stops the others."""
-        source = FredSource.from_settings(self.settings)
+        source = FredSource.from_settings(self.settings, sleep=self._sleep_unless_stopping)
         last = series.last_series_dates(db)
         changed, failed = 0, 0
         for series_id in self.settings.fred_series:

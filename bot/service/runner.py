@@ -126,14 +126,15 @@ class Service:
 
     async def run(self) -> int:
         """Migrate, catch up, run the plan until stopped (or the replay ends); return 0."""
+        self._add_signal_handlers()  # first: a signal during the start-up stops it cleanly too
         await asyncio.to_thread(_migrate, self.db_path)
         state = StateStore(await asyncio.to_thread(connect_shared, self.db_path))
         self.worker = Worker(self.jobs, self.clock, state, self._observer, self._redact)
         worker_task = asyncio.create_task(self.worker.run(), name="worker")
         extra = [asyncio.create_task(_guarded(coro)) for coro in self._extra]
-        self._add_signal_handlers()
         try:
-            await self._start(state)
+            if not self._stop.is_set():
+                await self._start(state)
             self.ready.set()
             await self._stop.wait()
         finally:
@@ -185,8 +186,19 @@ class Service:
 
     async def _on_poll(self, state: StateStore) -> None:
         with self._cut_short_by_stop("poll"):
+            self._submit_due_retry()
             self.worker.submit([WorkItem("deliver", self.clock.now(), origin="poll")])  # type: ignore[union-attr]
             await state.set_state({"heartbeat": _iso(self.clock.now())}, datetime.now(UTC))
+
+    def _submit_due_retry(self) -> None:
+        # An evaluation whose refresh could not reach Yahoo runs again on its own schedule
+        # (ROTATION_FETCH_RETRY_MINUTES), not only at the next session's slot.
+        now = self.clock.now()
+        session = self.jobs.due_retry(now)
+        if session is not None:
+            alert = schedule.should_alert(session, now, self.settings.catchup_alert_days)
+            log.info("trying the refresh of %s again", session)
+            self.worker.submit([WorkItem("evaluate", now, session, alert=alert, origin="retry")])  # type: ignore[union-attr]
 
     @contextmanager
     def _cut_short_by_stop(self, what: str) -> Iterator[None]:

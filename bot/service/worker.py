@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from bot.service.clock import Clock
+from bot.sources.base import FetchInterrupted
 from storage import service_state
 from storage.db import Store, open_shared
 
@@ -53,6 +54,10 @@ class Jobs(Protocol):
 
     def stop(self) -> None:
         """Shutting down: cut the job in flight short where that is safe (between sends)."""
+        ...
+
+    def due_retry(self, now: datetime) -> date | None:
+        """A session whose evaluation should run again now (its refresh failed), or None."""
         ...
 
 
@@ -193,6 +198,9 @@ class Worker:
         try:
             result = await self._dispatch(item)
             detail = "" if result is None else str(result)
+        except FetchInterrupted as error:  # the shutdown cut it short; the next start redoes it
+            outcome, detail = "interrupted", str(error)
+            log.info("%s cut short: %s", item.describe(), error)
         except Exception as error:
             outcome, detail = "error", self._redact(f"{type(error).__name__}: {error}")
             log.exception("%s failed", item.describe())

@@ -14,6 +14,10 @@ class SourceError(Exception):
     """A data source failed in a way the user must hear about (one readable line)."""
 
 
+class FetchInterrupted(Exception):
+    """The program is shutting down: a fetch (or its backoff sleep) was cut short on purpose."""
+
+
 @dataclass
 class FetchResult:
     """Bars fetched per symbol, and a reason for each symbol that returned nothing usable."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 import pandas as pd
@@ -53,6 +53,7 @@ class SymbolRefresh:
     holes: list[str] = field(default_factory=list)  # holes in the cache this fetch back-fills
     error: str | None = None
     warnings: list[str] = field(default_factory=list)  # bars dropped or held back as suspect
+    up_to_date: bool = False  # nothing to ask the source for: no request was made
 
 
 @dataclass
@@ -106,9 +107,13 @@ def refresh_prices(
     today: date,
     quality: QualityConfig = DEFAULT_CONFIG,
     weekday_symbols: Sequence[str] = WEEKDAY_SYMBOLS,
+    now: datetime | None = None,
 ) -> RefreshReport:
     """Fetch what is missing (plus overlap) for each symbol and upsert it in one transaction.
 
+    With `now`, a symbol whose last final bar is already the expected session, with no suspect
+    bar or hole to fetch again, is not asked for at all. Every other symbol is one request from
+    the earliest of: its overlap, its oldest suspect bar, its first hole.
     Bars no source may store (off the calendar, future, impossible values) are dropped with one
     warning per symbol; the symbols stored are then judged again by the quality checks.
     """
@@ -116,7 +121,8 @@ def refresh_prices(
     holes = cached_holes(db, symbols)
     for symbol, found in holes.items():
         starts[symbol] = min(starts[symbol], found[0].first_missing)  # fetch the hole again
-    result = source.fetch(starts)
+    current = up_to_date_symbols(db, symbols, holes, now)
+    result = source.fetch({s: day for s, day in starts.items() if s not in current})
     dropped = drop_unstorable(result, today, weekday_symbols)
     rebased = refetch_rebased(db, source, result)
     report = RefreshReport([SymbolRefresh(symbol, starts[symbol]) for symbol in symbols])
@@ -124,12 +130,44 @@ def refresh_prices(
         item.holes = [hole.describe() for hole in holes.get(item.symbol, [])]
     with db.atomic():
         for item in report.symbols:
+            item.up_to_date = item.symbol in current
+            if item.up_to_date:
+                continue
             _store_symbol(db, item, result, rebased)
             if item.error is None:  # a symbol with nothing storable says so in its error
                 item.warnings.extend(dropped.get(item.symbol, []))
             item.warnings.extend(f"{item.symbol} {n}" for n in result.notes.get(item.symbol, []))
     _note_suspects(report, review_bars(db, result, quality))
     return report
+
+
+def settled_session(now: datetime) -> date | None:
+    """The session a current symbol's last final bar is, or None while a session trades.
+
+    During a session every symbol is worth asking for: its provisional bar is news.
+    """
+    done = nyse.last_completed_session(now)
+    today = nyse.session_on_or_before(nyse.new_york_date(now))
+    return done if today == done or nyse.session_open(today) > now else None
+
+
+def up_to_date_symbols(
+    db: Store, symbols: Sequence[str], holes: dict[str, list[Hole]], now: datetime | None
+) -> set[str]:
+    """Symbols with nothing to fetch: last final bar on the settled session, no suspect, no hole.
+
+    Without `now` every symbol is fetched (and re-fetching the overlap catches revisions).
+    """
+    settled = settled_session(now) if now is not None else None
+    if settled is None:
+        return set()
+    cached = last_dates(db, final_only=True)
+    refetch = {str(row["symbol"]) for row in flagged_bars(db, [SUSPECT])} | set(holes)
+    return {
+        symbol
+        for symbol in symbols
+        if cached.get(symbol, date.min) >= settled and symbol not in refetch
+    }
 
 
 def review_bars(db: Store, result: FetchResult, quality: QualityConfig) -> list:

@@ -1,10 +1,10 @@
-"""Yahoo Finance through yfinance: one batched download per refresh, retried and checked.
+"""Yahoo Finance through yfinance: one chart request per symbol and attempt, retried and checked.
 
-yfinance swallows per-ticker failures (it only logs them) and reindexes every ticker onto the
-union of all dates, so each symbol's frame is checked here: no usable bar is a failure with a
-reason. Why a symbol came back empty is read from `YahooSession`, which records the outcome of
-the last chart request per symbol (HTTP status or network error); 429, 5xx, timeouts and
-network errors are retried with exponential backoff and jitter, the rest reported at once.
+yfinance swallows per-ticker failures (it only logs them), so each symbol's frame is checked
+here: no usable bar is a failure with a reason. Why a symbol came back empty is read from
+`YahooSession`, which records the outcome of the last chart request per symbol (HTTP status or
+network error); 429, 5xx, timeouts and network errors are retried with exponential backoff and
+jitter, the rest reported at once.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from yfinance.exceptions import YFRateLimitError
 
 from bot import calendar as nyse
 from bot.config import Settings
-from bot.sources.base import FetchResult, SourceError
+from bot.sources.base import FetchInterrupted, FetchResult, SourceError
 from bot.sources.yahoo_checks import (
     explain_empty,
     flag_stale,
@@ -60,12 +60,20 @@ _PRICES = ("open", "high", "low", "close", "adj_close")
 
 
 def log_retry(state: RetryCallState) -> None:
-    """One INFO line before each backoff sleep: which symbols, why, how long."""
+    """One DEBUG line before each backoff sleep: which symbols, why, how long.
+
+    DEBUG: a retry that succeeds is not news, and one that fails ends in the caller's summary.
+    """
     error = state.outcome.exception() if state.outcome else None
     reasons = error.reasons if isinstance(error, _Transient) else {}
     wait = state.next_action.sleep if state.next_action else 0.0
     first = next(iter(reasons.values()), "")
-    log.info("Yahoo: retrying %s in %.1f s (%s)", ", ".join(reasons), wait, first)
+    log.debug("Yahoo: retrying %s in %.1f s (%s)", ", ".join(reasons), wait, first)
+
+
+def never() -> bool:
+    """The default `should_stop`: a one-shot command is stopped by its signal, not asked."""
+    return False
 
 
 class _Transient(Exception):
@@ -92,6 +100,8 @@ class YahooSource:
     sleep: Callable[[float], None] = time.sleep
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
+    # Polled between requests, and wakes the backoff sleep: a shutdown never waits for retries.
+    should_stop: Callable[[], bool] = never
     name: str = field(default="yahoo", init=False)
 
     @classmethod
@@ -153,18 +163,25 @@ class YahooSource:
             wait=wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max),
             retry=retry_if_exception_type(_Transient),
             before_sleep=log_retry,
-            sleep=self.sleep,
+            sleep=self._backoff_sleep,
             reraise=True,
         )
 
+    def _backoff_sleep(self, seconds: float) -> None:
+        if self.should_stop():
+            raise FetchInterrupted("shutting down: Yahoo retries abandoned")
+        self.sleep(seconds)
+        if self.should_stop():
+            raise FetchInterrupted("shutting down: Yahoo retries abandoned")
+
     def _attempt(self, pending: dict[str, date], result: FetchResult) -> None:
         """Download what is pending; keep what arrived, raise _Transient for what may recover."""
-        frame, outcomes = self._download(pending)
+        frames, outcomes = self._download(pending)
         repeats = dict(getattr(self._session(), "chart_duplicates", {}))
         now = self.clock()
         transient: dict[str, str] = {}
         for symbol, start in list(pending.items()):
-            bars = frame_to_bars(frame, symbol, start, now, self.name)
+            bars = frame_to_bars(frames.get(symbol), symbol, start, now, self.name)
             if symbol in repeats:
                 bars, notes = resolve_repeats(bars, repeats[symbol])
                 result.notes[symbol] = notes
@@ -182,33 +199,46 @@ class YahooSource:
         if transient:
             raise _Transient(transient)
 
-    def _download(self, starts: dict[str, date]) -> tuple[pd.DataFrame, dict[str, int | str]]:
+    def _download(
+        self, starts: dict[str, date]
+    ) -> tuple[dict[str, pd.DataFrame], dict[str, int | str]]:
+        """One chart request per symbol, each from its own start (not the batch's earliest)."""
         session = self._session()
         outcomes = getattr(session, "chart_outcomes", {})
         outcomes.clear()
         getattr(session, "chart_duplicates", {}).clear()
         forget_cached_responses()
         end = nyse.new_york_date(self.clock()) + timedelta(days=1)  # yfinance's end is exclusive
+        frames = {}
+        for symbol, start in sorted(starts.items()):
+            if self.should_stop():
+                raise FetchInterrupted("shutting down: the Yahoo download was cut short")
+            try:
+                frames[symbol] = self._history(session, symbol, start, end)
+            except YFRateLimitError:
+                outcomes[symbol] = 429
+        return frames, dict(outcomes)
+
+    def _history(self, session: Session, symbol: str, start: date, end: date) -> pd.DataFrame:
+        """The daily bars of one symbol: exactly one chart request, never a time-zone lookup."""
+        ticker = yf.Ticker(symbol, session=session)
+        # Without a known time zone yfinance first asks Yahoo's chart endpoint for it (a second
+        # request per symbol, every time when its disk cache is unavailable). The bot reads NYSE
+        # sessions, so New York is right; the bars' own zone still comes from the answer.
+        ticker._tz = nyse.NEW_YORK.key
         try:
             with quiet_yfinance():
-                frame = yf.download(
-                    sorted(starts),
-                    start=min(starts.values()).isoformat(),
-                    end=end.isoformat(),
-                    auto_adjust=False,
-                    actions=False,
-                    threads=False,
-                    progress=False,
-                    group_by="ticker",
-                    multi_level_index=True,
-                    timeout=self.timeout,
-                    session=session,
-                )
-        except YFRateLimitError as error:
-            raise _Transient(dict.fromkeys(starts, "rate limited by Yahoo (HTTP 429)")) from error
+                frame = ticker.history(
+                    start=start.isoformat(), end=end.isoformat(), interval="1d",
+                    auto_adjust=False, actions=False, timeout=self.timeout,
+                )  # fmt: skip
+        except YFRateLimitError:
+            raise
+        except RequestException:
+            return pd.DataFrame()  # the session recorded the network error for this symbol
         except Exception as error:
             raise SourceError(f"Yahoo download failed: {type(error).__name__}: {error}") from error
-        return (frame if frame is not None else pd.DataFrame()), dict(outcomes)
+        return frame if frame is not None else pd.DataFrame()
 
     def _session(self) -> Session:
         if self.session is None:
@@ -243,12 +273,14 @@ class YahooSource:
 
 
 def frame_to_bars(
-    frame: pd.DataFrame, symbol: str, start: date, now: datetime, source: str
+    frame: pd.DataFrame | None, symbol: str, start: date, now: datetime, source: str
 ) -> list[PriceBar]:
-    """The symbol's rows of a yfinance download from `start`, without all-empty rows."""
-    if frame.empty or symbol not in frame.columns.get_level_values(0):
+    """One symbol's rows of a yfinance history from `start`, without all-empty rows."""
+    if frame is None or frame.empty:
         return []
-    part = frame[symbol].rename(columns=_COLUMNS)
+    part = frame.rename(columns=_COLUMNS)
+    if isinstance(part.index, pd.DatetimeIndex) and part.index.tz is not None:
+        part.index = part.index.tz_localize(None)  # the exchange's wall-clock date is the bar's
     part = part[part.index >= pd.Timestamp(start)]
     part = part.dropna(how="all", subset=[c for c in _PRICES if c in part.columns])
     return [_to_bar(symbol, stamp.date(), row, now, source) for stamp, row in part.iterrows()]

@@ -112,6 +112,7 @@ def test_prices_update_back_fills_the_hole_from_yahoo(
     assert result.exit_code == 0, result.output
     (item,) = json.loads(result.stdout)["symbols"]
     assert item["holes"] == [REASON] and item["start"] == "2010-07-01"
+    assert fake.chart_requests("IWB") == 1  # the hole and the overlap in one request
     assert not item["rebased"]
     db = open_db(db_path)
     assert count_rows(db, "IWB") == rows  # the 43 missing sessions are back

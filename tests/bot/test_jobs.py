@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -12,6 +13,7 @@ import pytest
 from bot.calendar import NEW_YORK
 from bot.config import Settings, load_settings
 from bot.service.jobs import ServiceJobs, replay_copy
+from bot.sources.base import FetchInterrupted
 from signals.models import PriceBar
 from storage import service_state
 from storage.db import open_db
@@ -167,3 +169,22 @@ async def test_replay_jobs_never_touch_the_network(
     assert yahoo.requests == [] and fred.requests == []
     assert service_state.last_evaluated_session(open_db(copy)) is None  # the copy starts clean
     assert service_state.last_evaluated_session(open_db(db_path)) == date(2026, 6, 10)
+
+
+async def test_a_stop_cuts_a_fred_backoff_short(
+    yahoo: FakeYahoo, fred: FakeFred, db_path: Path
+) -> None:
+    open_db(db_path).close()
+    settings = settings_for(yahoo, fred, db_path).model_copy(update={"fetch_retries": 6})
+    fred.fail_next("DGS10", *[503] * 7)  # backoff 1, 2, 4, … s: half a minute in all
+    jobs = ServiceJobs(settings, db_path)
+    snapshot = asyncio.create_task(jobs.snapshot_after_close(date(2026, 6, 11), AFTER_CLOSE))
+    for _ in range(200):  # until FRED's first answer sent the job into its backoff
+        if fred.requests:
+            break
+        await asyncio.sleep(0.05)
+    jobs.stop()
+    with pytest.raises(FetchInterrupted):
+        await asyncio.wait_for(snapshot, 5)  # the worker records it as "interrupted"
+    jobs.close()
+    assert len(fred.requests) == 1

@@ -123,7 +123,8 @@ def test_rebased_symbol_whose_full_refetch_fails_writes_nothing(
     before = tail_rows(fresh_db, "IWM", 5)
     adjclose = quote(fake, "IWM")["indicators"]["adjclose"][0]["adjclose"]
     adjclose[:4] = [value * 0.99 for value in adjclose[:4]]
-    fake.fail("IWM", OK, OK, 404, 404)  # the incremental fetch works, the full refetch does not
+    # The incremental fetch works, the full refetch does not (yfinance asks twice on a 404).
+    fake.fail("IWM", OK, 404, 404)
     report = refresh(fresh_db, source, ["IWM"], overlap=1)
     assert report.failures == {
         "IWM": "history was re-based but the full refetch failed: "

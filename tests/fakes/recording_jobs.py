@@ -56,6 +56,10 @@ class RecordingJobs:
         """Record."""
         self._record("digest", session, now, None)
 
+    def due_retry(self, now: datetime) -> date | None:
+        """Never a refresh to try again."""
+        return None
+
     def stop(self) -> None:
         """Nothing to cut short."""
 
