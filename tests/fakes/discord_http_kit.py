@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiohttp import web
 from nacl.signing import SigningKey
 
 from bot.chat.discord.http_mode import INTERACTIONS_PATH, InteractionsEndpoint
+from bot.service.web import mount
 from tests.fakes.discord_kit import ALICE, Harness, User, _command_data, interaction_payload
 
 
@@ -115,13 +115,9 @@ async def front(bot: Harness) -> AsyncIterator[DiscordFront]:
     """The real endpoint on 127.0.0.1 over the logged-in client, and Discord in front of it."""
     key = SigningKey.generate()
     endpoint = InteractionsEndpoint(bot.client, key.verify_key.encode().hex())
-    app = web.Application()
-    endpoint.add_to(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    discord = DiscordFront(bot, endpoint, f"http://127.0.0.1:{port}{INTERACTIONS_PATH}")
+    mounted = await mount("127.0.0.1", 0, {("POST", INTERACTIONS_PATH): endpoint.handle})
+    url = f"http://127.0.0.1:{mounted.port}{INTERACTIONS_PATH}"
+    discord = DiscordFront(bot, endpoint, url)
     discord.key = key
     yield discord
-    await runner.cleanup()
+    await mounted.cleanup()

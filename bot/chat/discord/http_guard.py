@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +100,13 @@ def reject(request: web.Request, rejected: Rejected) -> web.Response:
         request.remote,
     )
     return web.Response(status=rejected.status, text=rejected.reason)
+
+
+def check_discord_settings(settings: Settings) -> list[str]:
+    """One `config error:` line per Discord command setting missing for the chosen mode."""
+    if settings.discord_mode == "http" and settings.discord_public_key is None:
+        return [
+            "config error: DISCORD_PUBLIC_KEY is required in HTTP mode (DISCORD_MODE=http): "
+            "the application's public key from the Developer Portal"
+        ]
+    return []

@@ -31,7 +31,6 @@ from aiohttp import web
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
 from bot.chat.discord.http_guard import (
-    MAX_BODY,
     Rejected,
     check_signed,
     interaction_of,
@@ -39,6 +38,7 @@ from bot.chat.discord.http_guard import (
     reject,
     verify_key,
 )
+from bot.service.web import mount
 
 if TYPE_CHECKING:
     from discord.http import MultipartParameters
@@ -174,10 +174,6 @@ class InteractionsEndpoint:
         self.answer_within = answer_within
         self.adapter = BodyAdapter(lambda: client.application_id)
 
-    def add_to(self, app: web.Application) -> None:
-        """Register the endpoint on an aiohttp application (the service's one web server)."""
-        app.router.add_post(INTERACTIONS_PATH, self.handle)
-
     async def handle(self, request: web.Request) -> web.Response:
         """Check the request, answer PING, run anything else through discord.py."""
         try:
@@ -228,17 +224,13 @@ async def serve_interactions(
     *,
     started: asyncio.Event | None = None,
 ) -> None:
-    """Serve the endpoint until cancelled; `started` is set once it listens."""
-    app = web.Application(client_max_size=MAX_BODY)
-    InteractionsEndpoint(client, public_key).add_to(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
+    """Serve the endpoint on the port's shared web server until cancelled."""
+    endpoint = InteractionsEndpoint(client, public_key)
+    mounted = await mount(host, port, {("POST", INTERACTIONS_PATH): endpoint.handle})
     try:
-        await web.TCPSite(runner, host, port).start()
-        bound = int(runner.addresses[0][1])
-        log.info("Discord interactions over HTTP on %s:%d%s", host, bound, INTERACTIONS_PATH)
+        log.info("Discord interactions over HTTP on %s:%d%s", host, mounted.port, INTERACTIONS_PATH)
         if started is not None:
             started.set()
         await asyncio.Event().wait()  # until the service cancels this task
     finally:
-        await runner.cleanup()
+        await mounted.cleanup()
