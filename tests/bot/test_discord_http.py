@@ -12,7 +12,7 @@ from nacl.signing import SigningKey
 from bot.delivery.discord import DiscordRest
 from tests.bot.test_discord_buttons import alert, buttons, post_alert
 from tests.fakes.discord_http_kit import DiscordFront, front, sign
-from tests.fakes.discord_kit import BOB, _command_data, interaction_payload
+from tests.fakes.discord_kit import ADMIN, BOB, _command_data, interaction_payload
 
 __all__ = ["front"]  # the fixture
 
@@ -72,10 +72,49 @@ async def test_a_slow_answer_is_deferred_in_time_then_edits_the_deferral(
 ) -> None:
     front.endpoint.answer_within = 0.0  # every command is "slow"
     token = await front.command("help")
-    assert front.answers[token].json() == {"type": 5}
+    assert front.answers[token].json() == {"type": 5, "data": {"flags": 64}}  # private
     assert front.fake.sequence(token) == ["callback:5", "edit_original"]
     [reply] = front.fake.replies
-    assert "/spread" in json.dumps(reply.payload)
+    assert "/spread" in json.dumps(reply.payload) and reply.payload["flags"] == 64
+
+
+async def test_a_slow_public_answer_replaces_the_private_deferral(front: DiscordFront) -> None:
+    front.endpoint.answer_within = 0.0
+    token = await front.command("mute", ADMIN, id="iwc-ath", duration="1d")
+    assert front.answers[token].json() == {"type": 5, "data": {"flags": 64}}
+    assert front.fake.sequence(token) == ["callback:5", "delete_original", "followup"]
+    [reply] = front.fake.replies
+    assert not reply.payload.get("flags") and "iwc-ath" in reply.payload["content"]
+
+
+async def test_an_answer_given_as_the_wait_runs_out_is_still_the_body(
+    front: DiscordFront,
+) -> None:
+    front.endpoint.answer_within = 0.0  # the command fails while the wait is being cancelled
+    token = await front.command("mute", rule="iwc-ath", duration="1d")  # "id" is the option
+    answer = front.answers[token].json()
+    assert answer["type"] == 4 and answer["data"]["flags"] == 64
+    assert front.fake.sequence(token) == ["callback:4"]
+
+
+async def test_a_slow_refusal_stays_private(front: DiscordFront) -> None:
+    front.endpoint.answer_within = 0.0
+    token = await front.command("mute", id="iwc-ath", duration="1d")  # not an admin
+    assert front.fake.sequence(token) == ["callback:5", "edit_original"]
+    [reply] = front.fake.replies
+    assert reply.payload["flags"] == 64 and "admin" in reply.payload["content"].lower()
+
+
+async def test_a_slow_button_answer_still_edits_the_alert(
+    front: DiscordFront, rest: DiscordRest
+) -> None:
+    front.endpoint.answer_within = 0.0
+    posted = await post_alert(rest, front.fake, alert())
+    token = await front.press(buttons(posted)[0]["custom_id"], front.fake.message_json(posted))
+    assert front.answers[token].json() == {"type": 6}
+    assert front.fake.sequence(token) == ["callback:6", "edit_original"]
+    edited = front.fake.message_by_id(posted.id)
+    assert edited.payload["embeds"][0]["fields"][-1]["name"] == "Acknowledged"
 
 
 @pytest.fixture

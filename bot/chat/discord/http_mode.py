@@ -53,6 +53,7 @@ PING, COMMAND, COMPONENT, AUTOCOMPLETE = 1, 2, 3, 4
 PONG, DEFERRED_MESSAGE, DEFERRED_UPDATE, CHOICES = 1, 5, 6, 8
 MESSAGE, UPDATE_MESSAGE = 4, 7
 EPHEMERAL = 64
+PRIVATE_DEFER = -DEFERRED_MESSAGE  # our own deferral of a command, always ephemeral
 _LATE_KEPT = 1000  # interactions whose late answer is still expected (tokens live 15 min)
 
 
@@ -64,6 +65,28 @@ class BodyAdapter(AsyncWebhookAdapter):
         self.application_id = application_id  # the logged-in client's, for late edits
         self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.late: OrderedDict[int, int] = OrderedDict()  # id -> the defer type we answered
+        self.sent: dict[int, asyncio.Event] = {}  # set once the HTTP answer is written
+
+    def expect(self, interaction_id: int) -> asyncio.Future[dict[str, Any]]:
+        """Wait for `interaction_id`'s first response: the future its HTTP answer awaits."""
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiting[interaction_id], self.sent[interaction_id] = waiter, asyncio.Event()
+        return waiter
+
+    def body_sent(self, interaction_id: int) -> None:
+        """The HTTP answer is on the wire: follow-ups and edits may go now."""
+        sent = self.sent.pop(interaction_id, None)
+        if sent is not None:
+            sent.set()
+
+    async def _after_body(self, interaction_id: int) -> None:
+        # Discord must hold the answer before a follow-up or an edit can find the interaction.
+        sent = self.sent.get(interaction_id)
+        if sent is not None:
+            try:
+                await asyncio.wait_for(sent.wait(), ANSWER_WITHIN)
+            except TimeoutError:
+                self.sent.pop(interaction_id, None)
 
     async def create_interaction_response(  # type: ignore[override]
         self, interaction_id: int, token: str, *, params: MultipartParameters, **rest: Any
@@ -74,9 +97,11 @@ class BodyAdapter(AsyncWebhookAdapter):
         if waiter is not None and not waiter.done():
             if not params.files:
                 waiter.set_result(payload)
+                await self._after_body(interaction_id)
                 return _callback_answer(interaction_id, payload)
             waiter.set_result(_deferred_like(payload))  # a file cannot ride in the JSON body
-            self._remember_late(interaction_id, _deferred_like(payload)["type"])
+            self._remember_late(interaction_id, _defer_kind(payload))
+            await self._after_body(interaction_id)
         if interaction_id in self.late:
             return await self._late_answer(interaction_id, token, payload, params, rest)
         return await super().create_interaction_response(
@@ -88,9 +113,13 @@ class BodyAdapter(AsyncWebhookAdapter):
         self.waiting.pop(interaction_id, None)
         if kind == AUTOCOMPLETE:
             return {"type": CHOICES, "data": {"choices": []}}
-        body = {"type": DEFERRED_UPDATE if kind == COMPONENT else DEFERRED_MESSAGE}
-        self._remember_late(interaction_id, body["type"])
-        return body
+        if kind == COMPONENT:
+            self._remember_late(interaction_id, DEFERRED_UPDATE)
+            return {"type": DEFERRED_UPDATE}
+        # Private: a public answer can replace a private deferral, but a private answer
+        # filling a public one would show it to the whole channel.
+        self._remember_late(interaction_id, PRIVATE_DEFER)
+        return {"type": DEFERRED_MESSAGE, "data": {"flags": EPHEMERAL}}
 
     def _remember_late(self, interaction_id: int, deferred: int) -> None:
         self.late[interaction_id] = deferred
@@ -105,20 +134,34 @@ class BodyAdapter(AsyncWebhookAdapter):
         params: MultipartParameters,
         rest: dict[str, Any],
     ) -> Any:
+        """A response after our deferral: sent as the edit or follow-up Discord accepts."""
+        await self._after_body(interaction_id)
         kind = int(payload.get("type", 0))
-        if kind in (MESSAGE, UPDATE_MESSAGE):
-            self.late.pop(interaction_id, None)
-            await self.edit_original_interaction_response(
-                self.application_id() or 0,
-                token,
-                payload=None if params.files else payload.get("data"),
-                multipart=_data_only(params.multipart) if params.files else None,
-                files=params.files,
-                **rest,
-            )
+        deferred = self.late.pop(interaction_id, None)
+        data = payload.get("data") or {}
+        message = {
+            "payload": None if params.files else data,
+            "multipart": _data_only(params.multipart) if params.files else None,
+            "files": params.files,
+        }
+        app_id = self.application_id() or 0
+        if kind == UPDATE_MESSAGE or (kind == MESSAGE and deferred == _defer_matching(data)):
+            await self.edit_original_interaction_response(app_id, token, **message, **rest)
+        elif kind == MESSAGE and deferred == DEFERRED_UPDATE:  # a new message, not an edit
+            await self.execute_webhook(app_id, token, **message, **rest)
+        elif kind == MESSAGE:  # visibility differs from our deferral's: replace it
+            await self.delete_original_interaction_response(app_id, token, **rest)
+            await self.execute_webhook(app_id, token, **message, **rest)
         elif kind == CHOICES:
             log.info("autocomplete answered after Discord's 3 s; choices dropped")
+        elif deferred is not None:
+            self.late[interaction_id] = deferred  # a defer of ours already stands; still late
         return _callback_answer(interaction_id, payload)
+
+
+def _defer_matching(data: dict[str, Any]) -> int:
+    """The deferral a message can fill in place: one of the same visibility."""
+    return PRIVATE_DEFER if int(data.get("flags") or 0) & EPHEMERAL else DEFERRED_MESSAGE
 
 
 def _payload_json(multipart: list[dict[str, Any]] | None) -> str:
@@ -145,6 +188,13 @@ def _deferred_like(payload: dict[str, Any]) -> dict[str, Any]:
         return {"type": DEFERRED_UPDATE}
     flags = int((payload.get("data") or {}).get("flags") or 0) & EPHEMERAL
     return {"type": DEFERRED_MESSAGE, "data": {"flags": flags}} if flags else {"type": 5}
+
+
+def _defer_kind(payload: dict[str, Any]) -> int:
+    """How `_deferred_like(payload)` is remembered."""
+    if int(payload.get("type", 0)) == UPDATE_MESSAGE:
+        return DEFERRED_UPDATE
+    return _defer_matching(payload.get("data") or {})
 
 
 def _callback_answer(interaction_id: int, payload: dict[str, Any]) -> dict[str, Any]:
@@ -185,21 +235,29 @@ class InteractionsEndpoint:
         if payload["type"] == PING:
             return web.json_response({"type": PONG})
         try:
-            return web.json_response(await self._run(payload))
+            answer = await self._run(payload)
         except Rejected as rejected:
             return reject(request, rejected)
+        response = web.json_response(answer)
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        finally:
+            self.adapter.body_sent(int(payload["id"]))
+        return response
 
     async def _run(self, payload: dict[str, Any]) -> dict[str, Any]:
         try:
             interaction_id, kind = int(payload["id"]), int(payload["type"])
         except (KeyError, TypeError, ValueError):
             raise Rejected(400, "body has no interaction id") from None
-        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.adapter.waiting[interaction_id] = waiter
+        waiter = self.adapter.expect(interaction_id)
         self._dispatch(payload)
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), self.answer_within)
         except TimeoutError:
+            if waiter.done():  # answered just as the wait ran out: that answer is the body
+                return waiter.result()
             log.warning("interaction %d not answered in %.1f s: deferred", kind, self.answer_within)
             return self.adapter.answer_late(interaction_id, kind)
 
@@ -210,6 +268,7 @@ class InteractionsEndpoint:
             self.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             self.adapter.waiting.pop(int(payload["id"]), None)
+            self.adapter.body_sent(int(payload["id"]))
             reason = f"body of an unexpected shape ({type(error).__name__})"
             raise Rejected(400, reason) from None
         finally:
