@@ -159,3 +159,12 @@ async def test_hostile_requests_are_refused_with_one_line_and_no_body(
     assert all(record.exc_info is None for record in caplog.records)
     assert caplog.text.count("Discord interaction rejected") == len(_hostile(front))
     assert front.fake.steps == []  # nothing reached discord.py
+
+
+async def test_a_replayed_interaction_is_refused_and_not_run_again(front: DiscordFront) -> None:
+    body = json.dumps(interaction_payload("601", "tok", 2, _command_data("help", {}), BOB))
+    headers = sign(front.key, body.encode(), str(int(time.time())))
+    first = await front.raw(body.encode(), headers)
+    again = await front.raw(body.encode(), headers)
+    assert first.status == 200
+    assert (again.status, again.body) == (401, b"interaction replayed within five minutes")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -36,6 +37,28 @@ class Rejected(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
+
+
+class SeenInteractions:
+    """Interaction ids answered in the window: a signed request replayed is refused, not run.
+
+    A replay would run the command again and hand its answer (perhaps a private one) to
+    whoever replayed it. Bounded: past `limit` ids the oldest is forgotten.
+    """
+
+    def __init__(self, window: float = WINDOW_SECONDS, limit: int = 10_000) -> None:
+        self.window, self.limit = window, limit
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+
+    def check_new(self, interaction_id: str, now: float) -> None:
+        """Remember `interaction_id`; Rejected(401) if it was seen in the window."""
+        while self._expiry and next(iter(self._expiry.values())) < now:
+            self._expiry.popitem(last=False)
+        if interaction_id in self._expiry:
+            raise Rejected(401, "interaction replayed within five minutes")
+        if len(self._expiry) >= self.limit:
+            self._expiry.popitem(last=False)
+        self._expiry[interaction_id] = now + self.window
 
 
 def verify_key(public_key: str) -> VerifyKey:

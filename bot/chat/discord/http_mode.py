@@ -32,6 +32,7 @@ from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
 from bot.chat.discord.http_guard import (
     Rejected,
+    SeenInteractions,
     check_signed,
     interaction_of,
     read_body,
@@ -223,6 +224,7 @@ class InteractionsEndpoint:
         self.client, self.key, self.now = client, verify_key(public_key), now
         self.answer_within = answer_within
         self.adapter = BodyAdapter(lambda: client.application_id)
+        self.seen = SeenInteractions()
 
     async def handle(self, request: web.Request) -> web.Response:
         """Check the request, answer PING, run anything else through discord.py."""
@@ -251,6 +253,7 @@ class InteractionsEndpoint:
             interaction_id, kind = int(payload["id"]), int(payload["type"])
         except (KeyError, TypeError, ValueError):
             raise Rejected(400, "body has no interaction id") from None
+        self.seen.check_new(str(interaction_id), self.now())
         waiter = self.adapter.expect(interaction_id)
         self._dispatch(payload)
         try:
