@@ -143,6 +143,12 @@ def _hostile(front: DiscordFront) -> list[tuple[str, bytes, dict[str, str], int]
         ("not an object", b'["SECRET-BODY"]', sign(front.key, b'["SECRET-BODY"]', now), 400),
         ("no type", b'{"x": "SECRET-BODY"}', sign(front.key, b'{"x": "SECRET-BODY"}', now), 400),
         ("no id", b'{"type": 2}', sign(front.key, b'{"type": 2}', now), 400),
+        (
+            "no token",
+            b'{"type": 2, "id": "5"}',
+            sign(front.key, b'{"type": 2, "id": "5"}', now),
+            400,
+        ),
         ("oversized", b"x" * 300_000, sign(front.key, b"x" * 300_000, now), 413),
     ]
 
