@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     discord_webhook_url: SecretStr | None = Field(None, validation_alias="DISCORD_WEBHOOK_URL")
     discord_api_base: str | None = Field(None, validation_alias="DISCORD_API_BASE")
     discord_admin_ids: CommaList = Field((), validation_alias="DISCORD_ADMIN_IDS")
+    # gateway: one websocket session (one replica). http: Discord POSTs interactions to
+    # /discord/interactions, verified with the application's public key (behind a balancer).
+    discord_mode: Literal["gateway", "http"] = Field("gateway", validation_alias="DISCORD_MODE")
+    discord_public_key: str | None = Field(
+        None, pattern=r"^[0-9a-fA-F]{64}$", validation_alias="DISCORD_PUBLIC_KEY"
+    )
+    discord_http_port: int = Field(3000, ge=1, le=65535, validation_alias="DISCORD_HTTP_PORT")
 
     # Slack
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")

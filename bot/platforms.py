@@ -130,6 +130,7 @@ DISCORD = Platform(
     chat_wanted=lambda settings: settings.discord_bot_token is not None,
     delivery_module="bot.delivery.discord",
     chat_runner="bot.chat.discord.client:run_discord",
+    chat_check="bot.chat.discord.http_guard:check_discord_settings",
 )
 
 SLACK = Platform(

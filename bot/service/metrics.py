@@ -23,6 +23,7 @@ from prometheus_client import (
 )
 
 from bot.service.health import Health
+from bot.service.web import Mounted, mount
 from bot.service.worker import WorkItem
 
 log = logging.getLogger(__name__)
@@ -101,24 +102,20 @@ class MetricsServer:
     def __init__(self, metrics: Metrics, health: HealthProvider, host: str, port: int) -> None:
         self.metrics, self._health = metrics, health
         self.host, self.port = host, port
-        self._runner: web.AppRunner | None = None
+        self._mounted: Mounted | None = None
 
     async def start(self) -> None:
-        """Bind and serve; `port` is updated with the real one (useful with port 0)."""
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/healthz", self._healthz)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        log.info("metrics on http://%s:%d/metrics and /healthz", self.host, self.port)
+        """Serve on the port's web server (shared with the chat endpoints when they use it too);
+        `port` is updated with the real one (useful with port 0)."""
+        routes = {("GET", "/metrics"): self._metrics, ("GET", "/healthz"): self._healthz}
+        self._mounted = await mount(self.host, self.port, routes)
+        self.port = self._mounted.port
 
     async def stop(self) -> None:
-        """Close the listener."""
-        if self._runner is not None:
-            await self._runner.cleanup()
+        """Stop serving (the listener closes with its last user)."""
+        if self._mounted is not None:
+            await self._mounted.cleanup()
+            self._mounted = None
 
     async def _metrics(self, request: web.Request) -> web.Response:
         try:

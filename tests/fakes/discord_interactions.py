@@ -16,6 +16,7 @@ for a button, the message it sits on) and read what happened in `steps`.
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,7 @@ class Opened:
     message_id: str | None
     responded: int | None = None
     original: Posted | None = None
+    over_http: bool = False  # answered in the body of Discord's POST to the bot's endpoint
 
 
 @dataclass
@@ -84,15 +86,30 @@ class FakeDiscordApp(FakeDiscord):
     replies: list[Posted] = field(default_factory=list)
     synced: list[dict[str, Any]] | None = None
     dm_channels: dict[str, str] = field(default_factory=dict)
+    answered: threading.Condition = field(default_factory=threading.Condition)
 
     def open_interaction(
-        self, kind: int, *, channel_id: str = CHANNEL, message_id: str | None = None
+        self,
+        kind: int,
+        *,
+        channel_id: str = CHANNEL,
+        message_id: str | None = None,
+        over_http: bool = False,
     ) -> tuple[str, str]:
         """Register an interaction about to be dispatched; returns (id, token)."""
         number = next(_ids)
         interaction_id, token = str(600000000000000000 + number), f"itoken-{number}"
-        self.opened[token] = Opened(interaction_id, kind, channel_id, message_id)
+        self.opened[token] = Opened(
+            interaction_id, kind, channel_id, message_id, over_http=over_http
+        )
         return interaction_id, token
+
+    def answer_over_http(self, token: str, payload: dict[str, Any]) -> int:
+        """Take the bot's HTTP answer to an interaction, as Discord does; the status."""
+        response = self._respond(token, payload, {})
+        with self.answered:
+            self.answered.notify_all()
+        return response.status
 
     def sequence(self, token: str) -> list[str]:
         """What the bot did for one interaction, in order."""
@@ -139,12 +156,15 @@ class FakeDiscordApp(FakeDiscord):
     # Interaction responses
 
     def _callback(self, request: Request, token: str) -> Response:
+        payload, files = _read_payload(request)
+        return self._respond(token, payload, files)
+
+    def _respond(self, token: str, payload: dict[str, Any], files: dict[str, bytes]) -> Response:
         opened = self.opened.get(token)
         if opened is None:
             return _error(404, 10062, "Unknown interaction")
         if opened.responded is not None:
             return _error(400, 40060, "Interaction has already been acknowledged.")
-        payload, files = _read_payload(request)
         kind = int(payload["type"])
         data = payload.get("data") or {}
         if kind in (4, 7) and (problems := check_limits(data, files)):
@@ -191,6 +211,9 @@ class FakeDiscordApp(FakeDiscord):
 
     def _webhook(self, request: Request, token: str, rest: list[str]) -> Response:
         opened = self.opened[token]
+        if opened.over_http:  # the HTTP answer may still be on its way back to "Discord"
+            with self.answered:
+                self.answered.wait_for(lambda: opened.responded is not None, timeout=3)
         if opened.responded is None:
             return _error(404, 10015, "Unknown Webhook")
         if rest == [] and request.method == "POST":

@@ -19,6 +19,7 @@ from discord.app_commands import AppCommandError
 from bot.chat.discord.answering import NO_MENTIONS, Interaction, safely, send_private
 from bot.chat.discord.buttons import AckButton, MuteButton
 from bot.chat.discord.commands import SLASH_COMMANDS
+from bot.chat.discord.http_mode import serve_interactions
 from bot.chat.parsing import GENERIC_ERROR, CommandError
 from bot.config import Settings
 from bot.delivery.discord import configure_api_base, delivery_error
@@ -93,6 +94,9 @@ async def run_discord(
         raise ValueError("DISCORD_BOT_TOKEN is not set")
     token = settings.discord_bot_token.get_secret_value()
     configure_api_base(settings.discord_api_base)
+    if settings.discord_mode == "http":
+        await run_discord_http(settings, core, token, sleep=sleep, max_delay=max_delay)
+        return
     delay, synced = 5.0, False
     while True:
         try:
@@ -109,3 +113,37 @@ async def run_discord(
             log.warning("Discord gateway failed (%s); reconnecting in %.0f s", reason, delay)
         await sleep(delay)
         delay = min(delay * 2, max_delay)
+
+
+async def run_discord_http(
+    settings: Settings,
+    core: Commands,
+    token: str,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    max_delay: float = 300.0,
+    host: str = "0.0.0.0",  # noqa: S104  (Discord must reach it; put TLS in front)
+    started: asyncio.Event | None = None,
+) -> None:
+    """HTTP mode: log in over REST (no gateway session), then serve the interactions endpoint.
+
+    Every replica logs in and serves; only commands are synced by each, which is idempotent.
+    """
+    if settings.discord_public_key is None:
+        raise ValueError("DISCORD_PUBLIC_KEY is required in HTTP mode (DISCORD_MODE=http)")
+    delay = 5.0
+    async with RotationClient(core, settings) as client:
+        while True:
+            try:
+                await client.login(token)
+                break
+            except discord.LoginFailure:
+                log.error("Discord rejected the bot token; the Discord bot is not running")
+                raise
+            except Exception as error:
+                reason = delivery_error(error).reason
+                log.warning("Discord login failed (%s); retrying in %.0f s", reason, delay)
+            await sleep(delay)
+            delay = min(delay * 2, max_delay)
+        public_key, port = settings.discord_public_key, settings.discord_http_port
+        await serve_interactions(client, public_key, host, port, started=started)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -40,6 +41,7 @@ from bot.config import ConfigError, Settings
 from bot.delivery.slack import CHART_NAME, alert_metadata, api_url, describe_error
 from bot.delivery.slack_alert import ACK_ACTION, MUTE_ACTION
 from bot.platforms import escape_slack
+from bot.service.web import Mounted, mount
 
 if TYPE_CHECKING:
     from bot.chat.core import Commands
@@ -216,11 +218,16 @@ async def run_slack(
 
 async def start_http(
     app: AsyncApp, host: str, port: int, *, signing_secret: str
-) -> tuple[web.AppRunner, int]:
-    """Serve `app` at `EVENTS_PATH` behind `slack_request_guard`; the runner and bound port."""
-    server = app.server(port=port, path=EVENTS_PATH, host=host)
-    server.web_app.middlewares.append(slack_request_guard(signing_secret, EVENTS_PATH))
-    runner = web.AppRunner(server.web_app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner, int(runner.addresses[0][1])
+) -> tuple[Mounted, int]:
+    """Serve `app` at `EVENTS_PATH` behind `slack_request_guard` on the port's shared web server.
+
+    Returns the mount (its `cleanup()` stops serving) and the bound port.
+    """
+    server = AsyncSlackAppServer(port=port, path=EVENTS_PATH, app=app, host=host)
+    guard = slack_request_guard(signing_secret, EVENTS_PATH)
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        return await guard(request, server.handle_post_requests)
+
+    mounted = await mount(host, port, {("POST", EVENTS_PATH): events})
+    return mounted, mounted.port

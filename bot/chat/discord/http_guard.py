@@ -1,0 +1,135 @@
+"""The door of Discord's HTTP interactions endpoint: every request is checked first.
+
+Discord signs each request with the application's Ed25519 key: `X-Signature-Ed25519` (hex)
+over `X-Signature-Timestamp` + the raw body, checked here with PyNaCl against
+`DISCORD_PUBLIC_KEY`. Discord sends its own unsigned probes when the endpoint URL is saved and
+requires them refused with 401. A request that fails a check is answered 400 (malformed) or
+401 (unsigned, wrongly signed, stale) with one log line and never its body, like Slack's door.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 300  # Discord names no window; Slack's five minutes bounds a replay the same way
+MAX_BODY = 256 * 1024  # an interaction with its resolved users and message is a few KiB
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+_SIGNATURE = re.compile(r"^[0-9a-fA-F]{128}$")
+PUBLIC_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class Rejected(Exception):
+    """A request answered without reaching discord.py: the status and a short reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class SeenInteractions:
+    """Interaction ids answered in the window: a signed request replayed is refused, not run.
+
+    A replay would run the command again and hand its answer (perhaps a private one) to
+    whoever replayed it. Bounded: past `limit` ids the oldest is forgotten.
+    """
+
+    def __init__(self, window: float = WINDOW_SECONDS, limit: int = 10_000) -> None:
+        self.window, self.limit = window, limit
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+
+    def check_new(self, interaction_id: str, now: float) -> None:
+        """Remember `interaction_id`; Rejected(401) if it was seen in the window."""
+        while self._expiry and next(iter(self._expiry.values())) < now:
+            self._expiry.popitem(last=False)
+        if interaction_id in self._expiry:
+            raise Rejected(401, "interaction replayed within five minutes")
+        if len(self._expiry) >= self.limit:
+            self._expiry.popitem(last=False)
+        self._expiry[interaction_id] = now + self.window
+
+
+def verify_key(public_key: str) -> VerifyKey:
+    """The application's public key (64 hex characters, from the Developer Portal)."""
+    if not PUBLIC_KEY.match(public_key):
+        raise ValueError("DISCORD_PUBLIC_KEY must be 64 hexadecimal characters")
+    return VerifyKey(bytes.fromhex(public_key))
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body, refusing one that is too large before reading it all."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Rejected(413, "body too large")
+    try:
+        body = await request.content.read(MAX_BODY + 1)
+    except ConnectionResetError:  # the client hung up before its body was complete
+        raise Rejected(400, "body cut off (connection closed)") from None
+    if len(body) > MAX_BODY:
+        raise Rejected(413, "body too large")
+    return body
+
+
+def check_signed(request: web.Request, body: bytes, key: VerifyKey, now: float) -> None:
+    """Raise Rejected unless the request is signed with `key` and fresh."""
+    stamp = request.headers.get("X-Signature-Timestamp")
+    signature = request.headers.get("X-Signature-Ed25519")
+    if stamp is None or signature is None:
+        raise Rejected(401, "not signed")
+    if not _TIMESTAMP.match(stamp):
+        raise Rejected(400, "X-Signature-Timestamp is not a number")
+    if not _SIGNATURE.match(signature):
+        raise Rejected(401, "wrong signature")
+    try:
+        key.verify(stamp.encode() + body, bytes.fromhex(signature))
+    except BadSignatureError:
+        raise Rejected(401, "wrong signature") from None
+    if abs(now - int(stamp)) > WINDOW_SECONDS:  # checked once signed: the stamp is Discord's
+        raise Rejected(401, "timestamp outside the five-minute window")
+
+
+def interaction_of(body: bytes) -> dict[str, Any]:
+    """The interaction payload: a JSON object with a numeric `type`; Rejected(400) if not."""
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise Rejected(400, "body is not JSON (truncated?)") from None
+    if not isinstance(value, dict):
+        raise Rejected(400, "body is not a JSON object")
+    if not isinstance(value.get("type"), int) or isinstance(value.get("type"), bool):
+        raise Rejected(400, "body has no interaction type")
+    return value
+
+
+def reject(request: web.Request, rejected: Rejected) -> web.Response:
+    """One log line, never the body: a flood of bad requests must not flood the log."""
+    size = request.content_length if request.content_length is not None else -1
+    log.warning(
+        "Discord interaction rejected with %d: %s (%d bytes from %s)",
+        rejected.status,
+        rejected.reason,
+        size,
+        request.remote,
+    )
+    return web.Response(status=rejected.status, text=rejected.reason)
+
+
+def check_discord_settings(settings: Settings) -> list[str]:
+    """One `config error:` line per Discord command setting missing for the chosen mode."""
+    if settings.discord_mode == "http" and settings.discord_public_key is None:
+        return [
+            "config error: DISCORD_PUBLIC_KEY is required in HTTP mode (DISCORD_MODE=http): "
+            "the application's public key from the Developer Portal"
+        ]
+    return []
