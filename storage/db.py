@@ -19,15 +19,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from storage.urls import is_database_url
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 _SETS: list[Migrations] = []
-URL_SCHEMES = ("postgresql://", "postgres://")
 
 
 def register(migrations: Migrations) -> Migrations:
@@ -47,25 +49,6 @@ def migration_sets() -> list[Migrations]:
 
 class StorageError(Exception):
     """The database cannot be opened: not a database, unreadable, unreachable, or no folder."""
-
-
-def is_database_url(target: object) -> bool:
-    """True when `target` names a PostgreSQL server (a URL), never a file path."""
-    return isinstance(target, str) and target.startswith(URL_SCHEMES)
-
-
-def url_password(url: str) -> str | None:
-    """The password in a database URL, if it has one (a secret: logs never show it)."""
-    return urlsplit(url).password
-
-
-def hide_password(url: str) -> str:
-    """`url` with its password replaced by `***`, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Store(ABC):
@@ -230,8 +213,15 @@ def _runner(db: Store) -> Any:
     return _SqliteMigrations
 
 
+def one_of(column: str, count: int) -> str:
+    """`column IN (?, ...)` for `count` values; false for none (PostgreSQL refuses `IN ()`)."""
+    return f"{column} IN ({', '.join('?' * count)})" if count else "1 = 0"
+
+
 def read_frame(db: Store, sql: str, parameters: Sequence[Any] | None = None) -> pd.DataFrame:
     """The rows of a SELECT as a DataFrame named by its columns (either engine)."""
+    import pandas as pd
+
     cursor = db.execute(sql, parameters)
     columns = [column[0] for column in cursor.description]
     return pd.DataFrame(cursor.fetchall(), columns=columns)

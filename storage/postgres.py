@@ -24,7 +24,8 @@ import psycopg
 from psycopg.rows import dict_row
 from sqlite_utils.migrations import Migrations
 
-from storage.db import StorageError, Store, apply_migrations, hide_password, url_password
+from storage.db import StorageError, Store, apply_migrations
+from storage.urls import hide_password, url_password
 
 MIGRATIONS_TABLE = "rotation_migrations"
 # Migrations of several replicas starting together must not interleave.

@@ -10,7 +10,7 @@ from sqlite_utils.migrations import Migrations
 
 from signals.models import PRICE_COLUMNS, PriceBar
 from signals.quality import USABLE
-from storage.db import Store, read_frame, register
+from storage.db import Store, one_of, read_frame, register
 from storage.stamps import utc_now_iso
 
 migrations = register(Migrations("rotation.prices"))
@@ -147,7 +147,7 @@ def _filters(
     clauses: list[str] = []
     params: list[object] = []
     if symbols is not None:
-        clauses.append(f"symbol IN ({', '.join('?' for _ in symbols)})")
+        clauses.append(one_of("symbol", len(symbols)))
         params.extend(symbols)
     if start is not None:
         clauses.append("date >= ?")
@@ -188,11 +188,10 @@ def load_for_review(
     db: Store, symbols: Sequence[str], start: date | None = None
 ) -> dict[str, pd.DataFrame]:
     """Close, Adj Close and status of the bars of `symbols` from `start` (all statuses)."""
-    marks = ", ".join("?" for _ in symbols)
     since = "" if start is None else " AND date >= ?"
     sql = (
         "SELECT symbol, date, close, adj_close, status FROM prices"  # noqa: S608
-        f" WHERE symbol IN ({marks}){since} ORDER BY symbol, date"
+        f" WHERE {one_of('symbol', len(symbols))}{since} ORDER BY symbol, date"
     )
     params = [*symbols, *([] if start is None else [start.isoformat()])]
     frame = read_frame(db, sql, params)
@@ -215,10 +214,9 @@ def set_statuses(db: Store, symbol: str, marks: Iterable[tuple[date, str, str]])
 
 def flagged_bars(db: Store, statuses: Sequence[str]) -> list[dict[str, object]]:
     """Bars with one of `statuses` (e.g. suspect), oldest first, with their note."""
-    marks = ", ".join("?" for _ in statuses)
     sql = (
         "SELECT symbol, date, close, adj_close, status, quality_note FROM prices"  # noqa: S608
-        f" WHERE status IN ({marks}) ORDER BY date, symbol"
+        f" WHERE {one_of('status', len(statuses))} ORDER BY date, symbol"
     )
     return [dict(row) for row in db.query(sql, list(statuses))]
 

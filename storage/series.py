@@ -10,7 +10,7 @@ from sqlite_utils.migrations import Migrations
 
 from signals.models import SeriesPoint
 from signals.quality import USABLE
-from storage.db import Store, read_frame, register
+from storage.db import Store, one_of, read_frame, register
 from storage.stamps import utc_now_iso
 
 migrations = register(Migrations("rotation.series"))
@@ -72,7 +72,7 @@ def load_series(
     db: Store, ids: Sequence[str] | None = None, *, usable_only: bool = True
 ) -> dict[str, pd.Series]:
     """Values per series id, indexed by date, oldest first (suspect points left out)."""
-    clauses = [f"series_id IN ({', '.join('?' for _ in ids)})"] if ids is not None else []
+    clauses = [one_of("series_id", len(ids))] if ids is not None else []
     if usable_only:
         clauses.append(f"status IN ({', '.join(repr(s) for s in USABLE)})")
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
@@ -114,9 +114,8 @@ def point_statuses(db: Store, series_id: str) -> dict[date, str]:
 
 def flagged_points(db: Store, statuses: Sequence[str]) -> list[dict[str, object]]:
     """Points with one of `statuses`, oldest first, with their note."""
-    marks = ", ".join("?" for _ in statuses)
     sql = (
         "SELECT series_id, date, value, status, quality_note FROM series"  # noqa: S608
-        f" WHERE status IN ({marks}) ORDER BY date, series_id"
+        f" WHERE {one_of('status', len(statuses))} ORDER BY date, series_id"
     )
     return [dict(row) for row in db.query(sql, list(statuses))]

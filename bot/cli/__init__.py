@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -40,7 +39,11 @@ def _print_version(asked: bool) -> None:
 def root(
     ctx: typer.Context,
     db: Annotated[
-        Path | None, typer.Option("--db", help="SQLite file to use (overrides ROTATION_DB).")
+        str | None,
+        typer.Option(
+            "--db",
+            help="SQLite file or postgresql:// URL to use (overrides ROTATION_DB).",
+        ),
     ] = None,
     _version: Annotated[
         bool,

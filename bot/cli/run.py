@@ -45,6 +45,8 @@ def run(ctx: typer.Context, replay: ReplayOption = None, speed: SpeedOption = 0.
     window = parse_window(replay) if replay is not None else None
     if speed and window is None:
         fail("--speed only applies to --replay", code=2)
+    if window is not None and not isinstance(settings.db_path, Path):
+        fail("--replay works on a copy of a SQLite file; it cannot replay a PostgreSQL URL", 2)
     if window is not None and not settings.db_path.exists():
         fail(f"no database at {settings.db_path}: import or update prices before a replay", 2)
     if window is None:

@@ -12,8 +12,6 @@ from storage.db import (
     StorageError,
     Store,
     copy_database,
-    hide_password,
-    is_database_url,
     open_db,
     open_shared,
     pending_migrations,
@@ -21,6 +19,7 @@ from storage.db import (
 )
 from storage.postgres import translate
 from storage.prices import count_rows, upsert_bars
+from storage.urls import hide_password, is_database_url
 from tests.pg_cluster import Cluster
 
 
