@@ -8,14 +8,16 @@ each migration is written once and runs on both engines. Applied migrations are 
 `rotation_migrations`, as sqlite-utils records them in `_sqlite_migrations` on SQLite.
 
 The connection runs in autocommit: a statement outside `atomic()` commits on its own, as on
-SQLite, and no session sits idle inside a transaction between calls.
+SQLite, and no session sits idle inside a transaction between calls. A connection the server
+dropped (restart, failover, idle timeout) fails the call that met it, which its caller reports
+as any storage error; the next call outside a transaction connects again.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -57,26 +59,38 @@ class PostgresStore(Store):
 
     engine = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: psycopg.Connection, url: str) -> None:
+        self.conn, self._url, self._depth = conn, url, 0
+
+    def _live(self) -> psycopg.Connection:
+        """The connection, made again if the server dropped it (never inside a transaction)."""
+        if self.conn.broken and self._depth == 0:
+            self.conn = _connect(self._url)
+        return self.conn
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> psycopg.Cursor:
-        return self.conn.execute(translate(sql), list(parameters or ()))  # type: ignore[arg-type]
+        return self._live().execute(translate(sql), list(parameters or ()))  # type: ignore[arg-type]
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        with self.conn.cursor() as cursor:
+        with self._live().cursor() as cursor:
             cursor.executemany(translate(sql), list(rows))  # type: ignore[arg-type]
             return max(cursor.rowcount, 0)
 
     def query(self, sql: str, parameters: Sequence[Any] | None = None) -> Iterator[dict]:
-        with self.conn.cursor(row_factory=dict_row) as cursor:
+        with self._live().cursor(row_factory=dict_row) as cursor:
             cursor.execute(translate(sql), list(parameters or ()))  # type: ignore[arg-type]
             rows = cursor.fetchall()
         return iter(rows)
 
-    def atomic(self) -> AbstractContextManager[Any]:
+    @contextmanager
+    def atomic(self) -> Iterator[PostgresStore]:
         # Nested blocks become savepoints, as in sqlite-utils.
-        return self.conn.transaction()
+        with self._live().transaction():
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
 
     def has_table(self, name: str) -> bool:
         row = self.execute("SELECT to_regclass(?) IS NOT NULL", [name]).fetchone()
@@ -95,11 +109,7 @@ class PostgresStore(Store):
 
 def open_postgres(url: str, *, migrate: bool = True) -> PostgresStore:
     """Connect to the database at `url` and apply pending migrations (errors hide the password)."""
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-    except psycopg.Error as error:
-        raise StorageError(_without_password(str(error), url)) from None
-    db = PostgresStore(conn)
+    db = PostgresStore(_connect(url), url)
     try:
         if migrate:
             apply_migrations(db)
@@ -107,6 +117,13 @@ def open_postgres(url: str, *, migrate: bool = True) -> PostgresStore:
         db.close()
         raise StorageError(_without_password(str(error), url)) from None
     return db
+
+
+def _connect(url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as error:
+        raise StorageError(_without_password(str(error), url)) from None
 
 
 def _without_password(message: str, url: str) -> str:

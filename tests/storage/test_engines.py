@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from signals.models import PriceBar
@@ -85,3 +87,14 @@ def test_the_sql_written_once_becomes_postgres_sql_in_one_place() -> None:
         " v DOUBLE PRECISION, b BYTEA)"
     )
     assert translate("SELECT ? WHERE name LIKE 'a%'") == "SELECT %s WHERE name LIKE 'a%%'"
+
+
+def test_a_connection_the_server_dropped_fails_once_then_connects_again(pg_url: str) -> None:
+    db = open_db(pg_url)
+    upsert_bars(db, [PriceBar("IWM", date(2025, 1, 2), close=1.0, source="t")])
+    pid = db.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with closing(open_db(pg_url)) as admin:
+        admin.execute("SELECT pg_terminate_backend(?)", [pid])
+    with pytest.raises(psycopg.OperationalError):
+        count_rows(db)  # reported to the caller, never swallowed
+    assert count_rows(db) == 1
