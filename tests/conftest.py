@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlite_utils import Database
 
 from storage.db import open_db
-from tests.pg_cluster import Cluster, ClusterUnavailable
+from tests.pg_cluster import Cluster, ClusterUnavailable, start_cluster
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -38,19 +39,20 @@ def pg_cluster() -> Iterator[Cluster]:
     Skips with the reason on a machine without PostgreSQL; under `CI=true` that is a failure,
     so CI never passes without the PostgreSQL half of the storage tests.
     """
-    cluster = None
     try:
-        cluster = Cluster()
-        cluster.start()
-    except (ClusterUnavailable, OSError, KeyError) as error:
-        if cluster is not None:
-            cluster.stop()
-        reason = f"PostgreSQL tests need a local PostgreSQL server: {error}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        cluster = start_cluster()
+    except ClusterUnavailable as error:
+        postgres_unavailable(str(error))
     yield cluster
     cluster.stop()
+
+
+def postgres_unavailable(why: str) -> NoReturn:
+    """Skip a PostgreSQL test with the reason; fail it under `CI=true`."""
+    reason = f"PostgreSQL tests need a local PostgreSQL server: {why}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from storage.db import open_db
+from storage.db import StorageError, open_db
 
 TEMPLATE = "rotation_template"
+DEBIAN_ROOT = Path("/usr/lib/postgresql")
 # Durability is useless for a cluster thrown away after the session, and costs time.
 SETTINGS = "-c listen_addresses='' -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
 
@@ -29,9 +30,9 @@ class ClusterUnavailable(Exception):
     """PostgreSQL is not installed here, or the cluster did not start (the reason says which)."""
 
 
-def find_bin_dir() -> Path:
+def find_bin_dir(root: Path = DEBIAN_ROOT) -> Path:
     """The newest installed PostgreSQL server's bin folder (Debian layout, or on PATH)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=_major)
+    found = sorted(root.glob("*/bin/initdb"), key=_major)
     if found:
         return found[-1].parent
     on_path = shutil.which("initdb")
@@ -43,6 +44,23 @@ def find_bin_dir() -> Path:
 def _major(initdb: Path) -> int:
     name = initdb.parent.parent.name
     return int(name) if name.isdigit() else 0
+
+
+def start_cluster() -> Cluster:
+    """A started cluster, or ClusterUnavailable saying why not (nothing left behind)."""
+    cluster = None
+    try:
+        cluster = Cluster()
+        cluster.start()
+    except (OSError, LookupError, subprocess.SubprocessError, psycopg.Error, StorageError) as error:
+        if cluster is not None:
+            cluster.stop()
+        raise ClusterUnavailable(f"{type(error).__name__}: {error}") from error
+    except ClusterUnavailable:
+        if cluster is not None:
+            cluster.stop()
+        raise
+    return cluster
 
 
 class Cluster:
