@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.urls import is_database_url, looks_like_other_url
+
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
 DEFAULT_DB = Path("rotation.db")
@@ -37,8 +39,9 @@ class Settings(BaseSettings):
         env_ignore_empty=True,
     )
 
-    # Storage and rules
-    db_path: Path = Field(DEFAULT_DB, validation_alias="ROTATION_DB")
+    # Storage and rules: a SQLite file path, or a `postgresql://` URL (kept as text: a URL
+    # taken for a path would lose its `//` and become folders named `postgresql:`).
+    db_path: Path | str = Field(DEFAULT_DB, validation_alias="ROTATION_DB")
     rules_path: Path | None = Field(None, validation_alias="ROTATION_RULES")
     extra_symbols: CommaList = Field((), validation_alias="ROTATION_SYMBOLS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
@@ -172,6 +175,17 @@ class Settings(BaseSettings):
             return value
         groups = (group.replace(",", " ").split() for group in value.split(";"))
         return tuple(tuple(s.upper() for s in group) for group in groups if group)
+
+    @field_validator("db_path", mode="before")
+    @classmethod
+    def path_or_url(cls, value: object) -> object:
+        """A `postgresql://` URL stays a URL; anything else is a file path; other URLs fail."""
+        if is_database_url(value):
+            return value
+        if looks_like_other_url(value):
+            scheme = str(value).split("://", 1)[0]
+            raise ValueError(f"must be a file path or a postgresql:// URL, not a {scheme}:// URL")
+        return Path(value) if isinstance(value, str) else value
 
     @field_validator("history_start", mode="before")
     @classmethod

@@ -1,6 +1,7 @@
 """Structured logs (key=value or JSON lines) that never contain a secret from Settings.
 
-Every secret (each `SecretStr` field: tokens, signing secrets, webhook URLs) is removed from
+Every secret (each `SecretStr` field: tokens, signing secrets, webhook URLs, and the password
+of a `postgresql://` ROTATION_DB) is removed from
 the message, its arguments, tracebacks and stack info by a filter on the handler, so records
 from any library (aiohttp, slack_sdk, discord.py) pass through it too.
 """
@@ -14,11 +15,12 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from pydantic import SecretStr
 
 from bot.config import Settings
+from storage.urls import is_database_url, url_password
 
 REDACTED = "[redacted]"
 # Parts of a secret URL worth hiding on their own (a webhook token in an error's path), and
@@ -43,7 +45,16 @@ def secret_values(settings: Settings) -> list[str]:
         if isinstance(value, SecretStr) and value.get_secret_value():
             secret = value.get_secret_value()
             values.update([secret, quote(secret, safe="")], _url_pieces(secret))
+    values.update(_database_password(settings.db_path))
     return sorted((v for v in values if len(v) >= MIN_SECRET), key=len, reverse=True)
+
+
+def _database_password(target: object) -> list[str]:
+    """A database URL's password, as written and decoded, and its `:password@` (short ones too)."""
+    password = url_password(target) if is_database_url(target) else None
+    if not password:
+        return []
+    return [password, unquote(password), f":{password}@"]
 
 
 def _url_pieces(secret: str) -> list[str]:

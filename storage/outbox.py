@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from signals.models import Event
-from storage.db import register
+from storage.db import Store, register
 from storage.rule_state import event_from_payload, event_to_payload
 from storage.stamps import utc_now
 
@@ -32,7 +31,7 @@ STATUSES = ("pending", "sending", "delivered", "dead")
 
 
 @migrations()
-def create_outbox(db: Database) -> None:
+def create_outbox(db: Store) -> None:
     """Alert payloads and per-destination delivery rows."""
     db.execute(
         """
@@ -67,7 +66,7 @@ def create_outbox(db: Database) -> None:
 
 
 @migrations()
-def add_outbox_mentions(db: Database) -> None:
+def add_outbox_mentions(db: Store) -> None:
     """Subscriber ids a channel row may ping, fixed when the alert is queued (space-separated)."""
     db.execute("ALTER TABLE outbox ADD COLUMN mentions TEXT NOT NULL DEFAULT ''")
 
@@ -101,7 +100,7 @@ def stamp(moment: datetime) -> str:
 
 
 def enqueue_alerts(
-    db: Database,
+    db: Store,
     events: Iterable[Event],
     destinations: Sequence[str],
     *,
@@ -122,7 +121,7 @@ def enqueue_alerts(
 
 
 def enqueue_alert(
-    db: Database,
+    db: Store,
     key: str,
     event: Event,
     rows: Mapping[str, Sequence[str]],
@@ -145,29 +144,29 @@ def enqueue_alert(
 
 
 def _insert_alert(
-    db: Database, event: Event, chart: bytes | None, when: str, *, key: str | None = None
+    db: Store, event: Event, chart: bytes | None, when: str, *, key: str | None = None
 ) -> None:
     payload = json.dumps(event_to_payload(event), default=str, sort_keys=True)
     db.execute(
-        "INSERT OR IGNORE INTO outbox_alerts (dedupe_key, payload, chart, created_at)"
-        " VALUES (?, ?, ?, ?)",
+        "INSERT INTO outbox_alerts (dedupe_key, payload, chart, created_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [key or event.dedupe_key, payload, chart, when],
     )
 
 
 def _insert_row(
-    db: Database, key: str, destination: str, when: str, mentions: Sequence[str] = ()
+    db: Store, key: str, destination: str, when: str, mentions: Sequence[str] = ()
 ) -> int:
     """Insert one delivery row unless (key, destination) has one; 1 if it was new."""
     cursor = db.execute(
-        "INSERT OR IGNORE INTO outbox (dedupe_key, destination, next_attempt_at, created_at,"
-        " updated_at, mentions) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (dedupe_key, destination, next_attempt_at, created_at,"
+        " updated_at, mentions) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [key, destination, when, when, when, " ".join(mentions)],
     )
     return cursor.rowcount
 
 
-def known_alert_keys(db: Database, keys: Iterable[str]) -> set[str]:
+def known_alert_keys(db: Store, keys: Iterable[str]) -> set[str]:
     """The keys among `keys` that already have an outbox entry."""
     wanted = list(dict.fromkeys(keys))
     if not wanted:
@@ -177,7 +176,7 @@ def known_alert_keys(db: Database, keys: Iterable[str]) -> set[str]:
     return {row[0] for row in db.execute(sql, wanted)}
 
 
-def open_destinations(db: Database) -> set[str]:
+def open_destinations(db: Store) -> set[str]:
     """Destinations with rows still to send (pending or sending)."""
     sql = "SELECT DISTINCT destination FROM outbox WHERE status IN ('pending', 'sending')"
     return {row[0] for row in db.execute(sql)}
@@ -193,7 +192,7 @@ ORDER BY o.destination, o.id
 """
 
 
-def due_rows(db: Database, now: datetime) -> list[OutboxRow]:
+def due_rows(db: Store, now: datetime) -> list[OutboxRow]:
     """Open rows of every destination whose oldest open row is due, in delivery order.
 
     A destination's queue is strictly ordered: while its oldest open row waits for a retry,
@@ -202,7 +201,7 @@ def due_rows(db: Database, now: datetime) -> list[OutboxRow]:
     return [OutboxRow(**dict(row)) for row in db.query(_DUE, [stamp(now)])]
 
 
-def next_due_at(db: Database, destinations: Iterable[str]) -> datetime | None:
+def next_due_at(db: Store, destinations: Iterable[str]) -> datetime | None:
     """When the earliest open head row among `destinations` becomes due, if any."""
     names = list(destinations)
     if not names:
@@ -217,7 +216,7 @@ def next_due_at(db: Database, destinations: Iterable[str]) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def claim_row(db: Database, row: OutboxRow, now: datetime, lease_seconds: float) -> bool:
+def claim_row(db: Store, row: OutboxRow, now: datetime, lease_seconds: float) -> bool:
     """Mark `row` as being sent and count the attempt; False if another sender changed it."""
     lease = stamp(now + timedelta(seconds=lease_seconds))
     with db.atomic():
@@ -229,7 +228,7 @@ def claim_row(db: Database, row: OutboxRow, now: datetime, lease_seconds: float)
     return cursor.rowcount == 1
 
 
-def mark_delivered(db: Database, row_id: int, message_id: str | None, now: datetime) -> None:
+def mark_delivered(db: Store, row_id: int, message_id: str | None, now: datetime) -> None:
     """Record the platform's acceptance and its message id."""
     with db.atomic():
         db.execute(
@@ -240,7 +239,7 @@ def mark_delivered(db: Database, row_id: int, message_id: str | None, now: datet
 
 
 def mark_failed(
-    db: Database,
+    db: Store,
     row_id: int,
     error: str,
     *,
@@ -259,31 +258,38 @@ def mark_failed(
     with db.atomic():
         db.execute(
             "UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, updated_at = ?,"
-            " attempts = max(attempts - ?, 0) WHERE id = ?",
-            [status, error, next_at, stamp(now), refund, row_id],
+            " attempts = CASE WHEN attempts > ? THEN attempts - ? ELSE 0 END WHERE id = ?",
+            [status, error, next_at, stamp(now), refund, refund, row_id],
         )
 
 
-def get_row(db: Database, row_id: int) -> OutboxRow:
+def get_row(db: Store, row_id: int) -> OutboxRow:
     """One outbox row by id."""
     row = next(db.query("SELECT * FROM outbox WHERE id = ?", [row_id]))
     return OutboxRow(**dict(row))
 
 
-def list_outbox(db: Database, status: str | None = None) -> list[dict[str, Any]]:
+def list_outbox(db: Store, status: str | None = None) -> list[dict[str, Any]]:
     """Every outbox row (optionally of one status) with its alert title, oldest first."""
     where, params = ("WHERE o.status = ?", [status]) if status else ("", [])
     sql = f"""
         SELECT o.id, o.dedupe_key, o.destination, o.status, o.attempts, o.next_attempt_at,
                o.last_error, o.message_id, o.created_at, o.updated_at, o.delivered_at,
-               json_extract(a.payload, '$.title') AS title
+               a.payload
         FROM outbox o JOIN outbox_alerts a USING (dedupe_key) {where}
         ORDER BY o.id
     """  # noqa: S608
-    return [dict(row) for row in db.query(sql, params)]
+    return [_with_title(row) for row in db.query(sql, params)]
 
 
-def load_alert(db: Database, dedupe_key: str) -> tuple[Event, bytes | None]:
+def _with_title(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its alert's title in place of the payload (read here, not in SQL)."""
+    payload = row.pop("payload")
+    row["title"] = json.loads(payload).get("title")
+    return row
+
+
+def load_alert(db: Store, dedupe_key: str) -> tuple[Event, bytes | None]:
     """The stored event and chart PNG of one alert."""
     row = db.execute(
         "SELECT payload, chart FROM outbox_alerts WHERE dedupe_key = ?", [dedupe_key]

@@ -9,22 +9,20 @@ during an outage.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from storage.db import register
+from storage.db import Store, register
 from storage.outbox import STATUSES, stamp
 
 migrations = register(Migrations("rotation.outbox_health"))
 
 
 @migrations()
-def create_destination_pauses(db: Database) -> None:
+def create_destination_pauses(db: Store) -> None:
     """Failing destinations, and the rows an operator put back in the queue (their age restarts)."""
     db.execute(
         """
@@ -68,7 +66,7 @@ class ExpiredRow:
     last_error: str | None
 
 
-def destination_pauses(db: Database) -> dict[str, Pause]:
+def destination_pauses(db: Store) -> dict[str, Pause]:
     """Every failing destination by name."""
     rows = db.execute(
         "SELECT destination, failures, failing_since, probe_at, last_error FROM destination_pauses"
@@ -80,21 +78,21 @@ def destination_pauses(db: Database) -> dict[str, Pause]:
 
 
 def record_failure(
-    db: Database, destination: str, error: str, *, probe_at: datetime, now: datetime
+    db: Store, destination: str, error: str, *, probe_at: datetime, now: datetime
 ) -> Pause:
     """Count one more failed probe of `destination`; the next one goes out at `probe_at`."""
     with db.atomic():
         db.execute(
             "INSERT INTO destination_pauses (destination, failures, failing_since, probe_at,"
             " last_error) VALUES (?, 1, ?, ?, ?) ON CONFLICT (destination) DO UPDATE SET"
-            " failures = failures + 1, probe_at = excluded.probe_at,"
+            " failures = destination_pauses.failures + 1, probe_at = excluded.probe_at,"
             " last_error = excluded.last_error",
             [destination, stamp(now), stamp(probe_at), error],
         )
     return destination_pauses(db)[destination]
 
 
-def clear_pause(db: Database, destination: str) -> Pause | None:
+def clear_pause(db: Store, destination: str) -> Pause | None:
     """The destination answered: forget its outage; return the pause it was in, if any."""
     pause = destination_pauses(db).get(destination)
     if pause is not None:
@@ -114,7 +112,7 @@ ORDER BY o.id
 
 
 def expire_rows(
-    db: Database, destinations: Iterable[str], *, older_than: datetime, now: datetime, why: str
+    db: Store, destinations: Iterable[str], *, older_than: datetime, now: datetime, why: str
 ) -> list[ExpiredRow]:
     """Mark dead the pending rows of `destinations` queued before `older_than` that are failing.
 
@@ -135,18 +133,18 @@ def expire_rows(
     return expired
 
 
-def dead_row_ids(db: Database) -> list[int]:
+def dead_row_ids(db: Store) -> list[int]:
     """Ids of every dead row, oldest first."""
     return [row[0] for row in db.execute("SELECT id FROM outbox WHERE status = 'dead' ORDER BY id")]
 
 
-def row_status(db: Database, row_id: int) -> str | None:
+def row_status(db: Store, row_id: int) -> str | None:
     """The status of one row, None when there is no such row."""
     row = db.execute("SELECT status FROM outbox WHERE id = ?", [row_id]).fetchone()
     return row[0] if row else None
 
 
-def requeue_rows(db: Database, row_ids: Iterable[int], now: datetime) -> int:
+def requeue_rows(db: Store, row_ids: Iterable[int], now: datetime) -> int:
     """Put dead rows back in the queue, due now, with a fresh age; return how many moved.
 
     Attempts are kept, so a row an earlier attempt may have posted is looked up before it is
@@ -164,7 +162,8 @@ def requeue_rows(db: Database, row_ids: Iterable[int], now: datetime) -> int:
                 continue
             moved += 1
             db.execute(
-                "INSERT OR REPLACE INTO outbox_requeued (row_id, requeued_at) VALUES (?, ?)",
+                "INSERT INTO outbox_requeued (row_id, requeued_at) VALUES (?, ?)"
+                " ON CONFLICT (row_id) DO UPDATE SET requeued_at = excluded.requeued_at",
                 [row_id, stamp(now)],
             )
             db.execute(
@@ -175,7 +174,7 @@ def requeue_rows(db: Database, row_ids: Iterable[int], now: datetime) -> int:
     return moved
 
 
-def count_open(db: Database, destination: str | None = None) -> int:
+def count_open(db: Store, destination: str | None = None) -> int:
     """Rows still to deliver (pending or sending), of one destination or all."""
     sql = "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
     if destination is None:
@@ -183,20 +182,17 @@ def count_open(db: Database, destination: str | None = None) -> int:
     return int(db.execute(sql + " AND destination = ?", [destination]).fetchone()[0])
 
 
-def count_by_status(db: Database) -> dict[str, int] | None:
+def count_by_status(db: Store) -> dict[str, int] | None:
     """Outbox rows by status, or None when delivery has not created its table yet."""
-    if not db["outbox"].exists():
+    if not db.has_table("outbox"):
         return None
-    try:
-        rows = db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
-    except sqlite3.OperationalError:
-        return None
+    rows = db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
     counts = dict.fromkeys(STATUSES, 0)
     counts.update({str(status): int(count) for status, count in rows})
     return counts
 
 
-def head_due_times(db: Database, destinations: Iterable[str]) -> dict[str, datetime]:
+def head_due_times(db: Store, destinations: Iterable[str]) -> dict[str, datetime]:
     """When the oldest open row of each of `destinations` (that has one) becomes due."""
     sql = (
         "SELECT destination, next_attempt_at FROM outbox o WHERE status IN ('pending', 'sending')"

@@ -13,15 +13,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
+from storage.db import Store
 from storage.outbox import _insert_row, stamp
 
 MESSAGE_FORMAT = "message"
 
 
 def enqueue_message(
-    db: Database,
+    db: Store,
     key: str,
     payload: Mapping[str, Any],
     destinations: Sequence[str],
@@ -38,14 +37,14 @@ def enqueue_message(
     body = json.dumps({**payload, "format": MESSAGE_FORMAT}, default=str, sort_keys=True)
     with db.atomic():
         db.execute(
-            "INSERT OR IGNORE INTO outbox_alerts (dedupe_key, payload, chart, created_at)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO outbox_alerts (dedupe_key, payload, chart, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [key, body, chart, when],
         )
         return sum(_insert_row(db, key, destination, when) for destination in destinations)
 
 
-def load_message(db: Database, key: str) -> tuple[dict[str, Any], bytes | None] | None:
+def load_message(db: Store, key: str) -> tuple[dict[str, Any], bytes | None] | None:
     """The message payload and chart stored under `key`; None when `key` holds an event."""
     row = db.execute(
         "SELECT payload, chart FROM outbox_alerts WHERE dedupe_key = ?", [key]

@@ -6,19 +6,18 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 import pandas as pd
-from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from signals.models import PRICE_COLUMNS, PriceBar
 from signals.quality import USABLE
-from storage.db import register
+from storage.db import Store, one_of, read_frame, register
 from storage.stamps import utc_now_iso
 
 migrations = register(Migrations("rotation.prices"))
 
 
 @migrations()
-def create_prices(db: Database) -> None:
+def create_prices(db: Store) -> None:
     """Daily bars; `final` is 0 for the provisional bar of a session still trading."""
     db.execute(
         """
@@ -36,7 +35,7 @@ def create_prices(db: Database) -> None:
 
 
 @migrations()
-def add_quality_status(db: Database) -> None:
+def add_quality_status(db: Store) -> None:
     """Each bar's data-quality status (signals.quality) and why; only usable ones reach rules."""
     db.execute("ALTER TABLE prices ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'")
     db.execute("ALTER TABLE prices ADD COLUMN quality_note TEXT")
@@ -55,18 +54,19 @@ ON CONFLICT(symbol, date) DO UPDATE SET
     final = excluded.final, source = excluded.source, fetched_at = excluded.fetched_at,
     status = 'ok', quality_note = NULL
 WHERE NOT (prices.final = 1 AND excluded.final = 0)
-  AND ({" OR ".join(f"coalesce(excluded.{c}, prices.{c}) IS NOT prices.{c}" for c in _VALUES)}
-       OR excluded.final IS NOT prices.final)
+  AND ({
+    " OR ".join(f"coalesce(excluded.{c}, prices.{c}) IS DISTINCT FROM prices.{c}" for c in _VALUES)
+}
+       OR excluded.final IS DISTINCT FROM prices.final)
 """  # noqa: S608 (built from the constant column names above)
 
 
-def upsert_bars(db: Database, bars: Iterable[PriceBar], *, fetched_at: str | None = None) -> int:
+def upsert_bars(db: Store, bars: Iterable[PriceBar], *, fetched_at: str | None = None) -> int:
     """Insert or update bars in one transaction; return how many rows changed."""
     stamp = fetched_at or utc_now_iso()
     rows = [_bar_row(bar, stamp) for bar in bars]
     with db.atomic():
-        cursor = db.conn.executemany(_UPSERT, rows)
-    return max(cursor.rowcount, 0)  # rows this statement changed, not its triggers'
+        return db.executemany(_UPSERT, rows)
 
 
 def _bar_row(bar: PriceBar, stamp: str) -> tuple[object, ...]:
@@ -74,32 +74,32 @@ def _bar_row(bar: PriceBar, stamp: str) -> tuple[object, ...]:
     return (bar.symbol, bar.date.isoformat(), *values, int(bar.final), bar.source, stamp)
 
 
-def count_rows(db: Database, symbol: str | None = None) -> int:
+def count_rows(db: Store, symbol: str | None = None) -> int:
     """Rows cached, for one symbol or all."""
     if symbol is None:
         return db.execute("SELECT count(*) FROM prices").fetchone()[0]
     return db.execute("SELECT count(*) FROM prices WHERE symbol = ?", [symbol]).fetchone()[0]
 
 
-def cached_symbols(db: Database) -> list[str]:
+def cached_symbols(db: Store) -> list[str]:
     """Every symbol with at least one bar, sorted."""
     return [row[0] for row in db.execute("SELECT DISTINCT symbol FROM prices ORDER BY symbol")]
 
 
-def last_dates(db: Database, *, final_only: bool = True) -> dict[str, date]:
+def last_dates(db: Store, *, final_only: bool = True) -> dict[str, date]:
     """The latest cached date per symbol (final bars only by default)."""
     where = "WHERE final = 1" if final_only else ""
     sql = f"SELECT symbol, max(date) FROM prices {where} GROUP BY symbol"  # noqa: S608
     return {symbol: date.fromisoformat(day) for symbol, day in db.execute(sql)}
 
 
-def first_dates(db: Database) -> dict[str, date]:
+def first_dates(db: Store) -> dict[str, date]:
     """The earliest cached date per symbol."""
     sql = "SELECT symbol, min(date) FROM prices GROUP BY symbol"
     return {symbol: date.fromisoformat(day) for symbol, day in db.execute(sql)}
 
 
-def freshness(db: Database) -> list[dict[str, object]]:
+def freshness(db: Store) -> list[dict[str, object]]:
     """Per symbol: last date, last final date, rows and when it was last fetched."""
     sql = """
         SELECT symbol, max(date) AS last_date,
@@ -111,7 +111,7 @@ def freshness(db: Database) -> list[dict[str, object]]:
 
 
 def load_prices(
-    db: Database,
+    db: Store,
     symbols: Sequence[str] | None = None,
     *,
     start: date | None = None,
@@ -130,7 +130,7 @@ def load_prices(
         f"SELECT symbol, date, {', '.join(PRICE_COLUMNS)} FROM prices"  # noqa: S608
         f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''} ORDER BY symbol, date"
     )
-    frame = pd.read_sql_query(sql, db.conn, params=params)
+    frame = read_frame(db, sql, params)
     frame["date"] = pd.to_datetime(frame["date"])
     frame[list(_VALUES)] = frame[list(_VALUES)].astype("float64")
     frame["final"] = frame["final"].astype(bool)
@@ -147,7 +147,7 @@ def _filters(
     clauses: list[str] = []
     params: list[object] = []
     if symbols is not None:
-        clauses.append(f"symbol IN ({', '.join('?' for _ in symbols)})")
+        clauses.append(one_of("symbol", len(symbols)))
         params.extend(symbols)
     if start is not None:
         clauses.append("date >= ?")
@@ -160,25 +160,24 @@ def _filters(
     return clauses, params
 
 
-def tail_rows(db: Database, symbol: str, limit: int) -> list[dict[str, object]]:
+def tail_rows(db: Store, symbol: str, limit: int) -> list[dict[str, object]]:
     """The last `limit` stored rows of a symbol (all when `limit` <= 0), oldest first, as stored."""
-    rows = db.query(
-        "SELECT * FROM (SELECT * FROM prices WHERE symbol = ? ORDER BY date DESC LIMIT ?)"
-        " ORDER BY date",
-        [symbol, limit if limit > 0 else -1],
-    )
+    newest = "SELECT * FROM prices WHERE symbol = ? ORDER BY date DESC"
+    if limit > 0:
+        newest += f" LIMIT {int(limit)}"
+    rows = db.query(f"SELECT * FROM ({newest}) AS tail ORDER BY date", [symbol])  # noqa: S608
     return [dict(row) for row in rows]
 
 
-def date_gaps(db: Database, min_days: int) -> list[tuple[str, date, date]]:
+def date_gaps(db: Store, min_days: int) -> list[tuple[str, date, date]]:
     """(symbol, bar, next bar) for final bars more than `min_days` calendar days apart."""
-    sql = """
+    sql = f"""
         SELECT symbol, previous, date FROM (
             SELECT symbol, date,
                    lag(date) OVER (PARTITION BY symbol ORDER BY date) AS previous
             FROM prices WHERE final = 1
-        ) WHERE julianday(date) - julianday(previous) > ?
-    """
+        ) AS bars WHERE {db.days_between("date", "previous")} > ?
+    """  # noqa: S608 (the engine's day arithmetic, no input)
     return [
         (symbol, date.fromisoformat(previous), date.fromisoformat(day))
         for symbol, previous, day in db.execute(sql, [min_days])
@@ -186,17 +185,16 @@ def date_gaps(db: Database, min_days: int) -> list[tuple[str, date, date]]:
 
 
 def load_for_review(
-    db: Database, symbols: Sequence[str], start: date | None = None
+    db: Store, symbols: Sequence[str], start: date | None = None
 ) -> dict[str, pd.DataFrame]:
     """Close, Adj Close and status of the bars of `symbols` from `start` (all statuses)."""
-    marks = ", ".join("?" for _ in symbols)
     since = "" if start is None else " AND date >= ?"
     sql = (
         "SELECT symbol, date, close, adj_close, status FROM prices"  # noqa: S608
-        f" WHERE symbol IN ({marks}){since} ORDER BY symbol, date"
+        f" WHERE {one_of('symbol', len(symbols))}{since} ORDER BY symbol, date"
     )
     params = [*symbols, *([] if start is None else [start.isoformat()])]
-    frame = pd.read_sql_query(sql, db.conn, params=params)
+    frame = read_frame(db, sql, params)
     frame["date"] = pd.to_datetime(frame["date"])
     frame[["close", "adj_close"]] = frame[["close", "adj_close"]].astype("float64")
     return {
@@ -205,27 +203,25 @@ def load_for_review(
     }
 
 
-def set_statuses(db: Database, symbol: str, marks: Iterable[tuple[date, str, str]]) -> int:
+def set_statuses(db: Store, symbol: str, marks: Iterable[tuple[date, str, str]]) -> int:
     """Store (date, status, note) for bars of `symbol`; return how many rows changed."""
     rows = [(status, note or None, symbol, day.isoformat()) for day, status, note in marks]
     with db.atomic():
-        cursor = db.conn.executemany(
+        return db.executemany(
             "UPDATE prices SET status = ?, quality_note = ? WHERE symbol = ? AND date = ?", rows
         )
-    return max(cursor.rowcount, 0)  # rows this statement changed, not its triggers'
 
 
-def flagged_bars(db: Database, statuses: Sequence[str]) -> list[dict[str, object]]:
+def flagged_bars(db: Store, statuses: Sequence[str]) -> list[dict[str, object]]:
     """Bars with one of `statuses` (e.g. suspect), oldest first, with their note."""
-    marks = ", ".join("?" for _ in statuses)
     sql = (
         "SELECT symbol, date, close, adj_close, status, quality_note FROM prices"  # noqa: S608
-        f" WHERE status IN ({marks}) ORDER BY date, symbol"
+        f" WHERE {one_of('status', len(statuses))} ORDER BY date, symbol"
     )
     return [dict(row) for row in db.query(sql, list(statuses))]
 
 
-def bar_status(db: Database, symbol: str, day: date) -> str | None:
+def bar_status(db: Store, symbol: str, day: date) -> str | None:
     """The status of one stored bar, or None when there is no such bar."""
     row = db.execute(
         "SELECT status FROM prices WHERE symbol = ? AND date = ?", [symbol, day.isoformat()]
@@ -233,7 +229,7 @@ def bar_status(db: Database, symbol: str, day: date) -> str | None:
     return None if row is None else str(row[0])
 
 
-def last_final_date(db: Database, symbol: str) -> date | None:
+def last_final_date(db: Store, symbol: str) -> date | None:
     """The last final bar's date of `symbol`, or None when it has none (uses the primary key)."""
     row = db.execute(
         "SELECT max(date) FROM prices WHERE symbol = ? AND final = 1", [symbol]
@@ -241,7 +237,7 @@ def last_final_date(db: Database, symbol: str) -> date | None:
     return date.fromisoformat(row[0]) if row and row[0] else None
 
 
-def has_symbol(db: Database, symbol: str) -> bool:
+def has_symbol(db: Store, symbol: str) -> bool:
     """True when at least one bar of `symbol` is cached."""
     row = db.execute("SELECT 1 FROM prices WHERE symbol = ? LIMIT 1", [symbol]).fetchone()
     return row is not None

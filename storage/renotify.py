@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlite_utils import Database
-
+from storage.db import Store
 from storage.subscriptions import iso
 
 
@@ -58,7 +57,7 @@ def original_alert_key(key: str) -> str:
 
 
 def schedule_renotify(
-    db: Database,
+    db: Store,
     dedupe_key: str,
     rule_id: str,
     *,
@@ -71,9 +70,9 @@ def schedule_renotify(
         raise ValueError("renotify needs a positive interval and max_rounds >= 0")
     with db.atomic():
         db.execute(
-            "INSERT OR IGNORE INTO renotify"
+            "INSERT INTO renotify"
             " (dedupe_key, rule_id, round, max_rounds, interval_seconds, next_at, created_at)"
-            " VALUES (?, ?, 0, ?, ?, ?, ?)",
+            " VALUES (?, ?, 0, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 dedupe_key,
                 rule_id,
@@ -86,7 +85,7 @@ def schedule_renotify(
     return _renotify(db, dedupe_key)
 
 
-def _renotify(db: Database, dedupe_key: str) -> Renotify:
+def _renotify(db: Store, dedupe_key: str) -> Renotify:
     row = db.execute(
         "SELECT dedupe_key, rule_id, round, max_rounds, interval_seconds, next_at, escalated,"
         " done FROM renotify WHERE dedupe_key = ?",
@@ -97,7 +96,7 @@ def _renotify(db: Database, dedupe_key: str) -> Renotify:
     return Renotify(*row[:6], escalated=bool(row[6]), done=bool(row[7]))
 
 
-def due_renotifications(db: Database, now: datetime) -> list[Renotify]:
+def due_renotifications(db: Store, now: datetime) -> list[Renotify]:
     """Rounds due at `now` for alerts neither acknowledged, reversed nor finished."""
     rows = db.execute(
         "SELECT dedupe_key FROM renotify r WHERE done = 0 AND next_at <= ?"
@@ -108,7 +107,7 @@ def due_renotifications(db: Database, now: datetime) -> list[Renotify]:
     return [_renotify(db, key) for (key,) in rows.fetchall()]
 
 
-def record_renotify(db: Database, dedupe_key: str, *, now: datetime) -> Renotify:
+def record_renotify(db: Store, dedupe_key: str, *, now: datetime) -> Renotify:
     """Record that the due round was sent: the next round, or done after escalating."""
     current = _renotify(db, dedupe_key)
     with db.atomic():
@@ -125,7 +124,7 @@ def record_renotify(db: Database, dedupe_key: str, *, now: datetime) -> Renotify
     return _renotify(db, dedupe_key)
 
 
-def stop_renotify(db: Database, dedupe_key: str) -> bool:
+def stop_renotify(db: Store, dedupe_key: str) -> bool:
     """Stop re-notifying an alert (reversed or resolved); True if it was still running."""
     with db.atomic():
         sql = "UPDATE renotify SET done = 1 WHERE dedupe_key = ? AND done = 0"

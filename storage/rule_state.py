@@ -12,18 +12,17 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from signals.models import ChartSpec, Event, RuleState, SideState
-from storage.db import register
+from storage.db import Store, register
 from storage.stamps import utc_now_iso
 
 migrations = register(Migrations("rotation.rule_state"))
 
 
 @migrations()
-def create_rule_state(db: Database) -> None:
+def create_rule_state(db: Store) -> None:
     """Per-rule state machine state and the log of every event fired or reversed."""
     db.execute(
         """
@@ -55,7 +54,7 @@ def create_rule_state(db: Database) -> None:
 
 
 @migrations()
-def add_rule_fingerprint(db: Database) -> None:
+def add_rule_fingerprint(db: Store) -> None:
     """The definition a state was computed for: a changed rule starts afresh."""
     db.execute("ALTER TABLE rule_state ADD COLUMN fingerprint TEXT")
 
@@ -80,7 +79,7 @@ def state_from_json(text: str) -> RuleState:
     )
 
 
-def load_states(db: Database, rule_ids: Iterable[str] | None = None) -> dict[str, RuleState]:
+def load_states(db: Store, rule_ids: Iterable[str] | None = None) -> dict[str, RuleState]:
     """Stored states by rule id (all rules, or those named)."""
     rows = db.execute("SELECT rule_id, state FROM rule_state").fetchall()
     wanted = set(rule_ids) if rule_ids is not None else None
@@ -92,7 +91,7 @@ def load_states(db: Database, rule_ids: Iterable[str] | None = None) -> dict[str
 
 
 def save_states(
-    db: Database, states: Mapping[str, RuleState], fingerprints: Mapping[str, str] | None = None
+    db: Store, states: Mapping[str, RuleState], fingerprints: Mapping[str, str] | None = None
 ) -> None:
     """Insert or replace the state (and rule fingerprint) of every rule given, atomically."""
     stamp = utc_now_iso()
@@ -101,7 +100,7 @@ def save_states(
         _state_row(rule_id, state, stamp, prints.get(rule_id)) for rule_id, state in states.items()
     ]
     with db.atomic():
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO rule_state (rule_id, phase, state, last_session, updated_at, fingerprint)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(rule_id) DO UPDATE SET"
             " phase = excluded.phase, state = excluded.state,"
@@ -124,7 +123,7 @@ def _state_row(
     )
 
 
-def load_fingerprints(db: Database) -> dict[str, str]:
+def load_fingerprints(db: Store) -> dict[str, str]:
     """The rule fingerprint each stored state was computed for (rules that have one)."""
     sql = "SELECT rule_id, fingerprint FROM rule_state WHERE fingerprint IS NOT NULL"
     return dict(db.execute(sql).fetchall())
@@ -167,13 +166,13 @@ def event_from_payload(payload: str | Mapping[str, Any]) -> Event:
 
 
 _INSERT = """
-INSERT OR IGNORE INTO events
+INSERT INTO events
     (dedupe_key, rule_id, kind, date, episode, measure, payload, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
 """
 
 
-def record_events(db: Database, events: Iterable[Event]) -> list[Event]:
+def record_events(db: Store, events: Iterable[Event]) -> list[Event]:
     """Store events in the log; return only those not recorded before (by dedupe key)."""
     stamp = utc_now_iso()
     new: list[Event] = []
@@ -182,19 +181,19 @@ def record_events(db: Database, events: Iterable[Event]) -> list[Event]:
             payload = json.dumps(event_to_payload(event), sort_keys=True, allow_nan=False)
             row = (event.dedupe_key, event.rule_id, event.kind, event.date.isoformat())
             row += (event.episode, event.measure, payload, stamp)
-            if db.conn.execute(_INSERT, row).rowcount == 1:
+            if db.execute(_INSERT, row).rowcount == 1:
                 new.append(event)
     return new
 
 
-def last_events(db: Database, rule_id: str | None = None, limit: int = 20) -> list[Event]:
+def last_events(db: Store, rule_id: str | None = None, limit: int = 20) -> list[Event]:
     """The most recent events (newest first), for one rule or all."""
     where, params = ("WHERE rule_id = ?", [rule_id]) if rule_id else ("", [])
     sql = f"SELECT payload FROM events {where} ORDER BY date DESC, id DESC LIMIT ?"  # noqa: S608
     return [event_from_payload(row[0]) for row in db.execute(sql, [*params, limit])]
 
 
-def last_event_by_rule(db: Database) -> dict[str, Event]:
+def last_event_by_rule(db: Store) -> dict[str, Event]:
     """The most recent event of every rule that has one."""
     sql = """
         SELECT payload FROM events e
@@ -205,7 +204,7 @@ def last_event_by_rule(db: Database) -> dict[str, Event]:
     return {event.rule_id: event for event in events}
 
 
-def has_event(db: Database, dedupe_key: str) -> bool:
+def has_event(db: Store, dedupe_key: str) -> bool:
     """True when the event log holds an event with this dedupe key."""
     sql = "SELECT 1 FROM events WHERE dedupe_key = ?"
     return db.execute(sql, [dedupe_key]).fetchone() is not None

@@ -6,19 +6,18 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 import pandas as pd
-from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from signals.models import SeriesPoint
 from signals.quality import USABLE
-from storage.db import register
+from storage.db import Store, one_of, read_frame, register
 from storage.stamps import utc_now_iso
 
 migrations = register(Migrations("rotation.series"))
 
 
 @migrations()
-def create_series(db: Database) -> None:
+def create_series(db: Store) -> None:
     """One value per series and date."""
     db.execute(
         """
@@ -35,7 +34,7 @@ def create_series(db: Database) -> None:
 
 
 @migrations()
-def add_quality_status(db: Database) -> None:
+def add_quality_status(db: Store) -> None:
     """Each point's data-quality status (signals.quality) and why; only usable ones are read."""
     db.execute("ALTER TABLE series ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'")
     db.execute("ALTER TABLE series ADD COLUMN quality_note TEXT")
@@ -46,40 +45,39 @@ INSERT INTO series (series_id, date, value, source, fetched_at) VALUES (?, ?, ?,
 ON CONFLICT(series_id, date) DO UPDATE SET
     value = excluded.value, source = excluded.source, fetched_at = excluded.fetched_at,
     status = 'ok', quality_note = NULL
-WHERE excluded.value IS NOT series.value
+WHERE excluded.value IS DISTINCT FROM series.value
 """
 
 
-def upsert_points(db: Database, points: Iterable[SeriesPoint]) -> int:
+def upsert_points(db: Store, points: Iterable[SeriesPoint]) -> int:
     """Insert or update points in one transaction; return how many rows changed."""
     stamp = utc_now_iso()
     rows = [(p.series_id, p.date.isoformat(), p.value, p.source, stamp) for p in points]
     with db.atomic():
-        cursor = db.conn.executemany(_UPSERT, rows)
-    return max(cursor.rowcount, 0)  # rows this statement changed, not its triggers'
+        return db.executemany(_UPSERT, rows)
 
 
-def series_ids(db: Database) -> list[str]:
+def series_ids(db: Store) -> list[str]:
     """Every stored series id, sorted."""
     return [row[0] for row in db.execute("SELECT DISTINCT series_id FROM series ORDER BY 1")]
 
 
-def last_series_dates(db: Database) -> dict[str, date]:
+def last_series_dates(db: Store) -> dict[str, date]:
     """The latest stored date per series."""
     sql = "SELECT series_id, max(date) FROM series GROUP BY series_id"
     return {series_id: date.fromisoformat(day) for series_id, day in db.execute(sql)}
 
 
 def load_series(
-    db: Database, ids: Sequence[str] | None = None, *, usable_only: bool = True
+    db: Store, ids: Sequence[str] | None = None, *, usable_only: bool = True
 ) -> dict[str, pd.Series]:
     """Values per series id, indexed by date, oldest first (suspect points left out)."""
-    clauses = [f"series_id IN ({', '.join('?' for _ in ids)})"] if ids is not None else []
+    clauses = [one_of("series_id", len(ids))] if ids is not None else []
     if usable_only:
         clauses.append(f"status IN ({', '.join(repr(s) for s in USABLE)})")
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = f"SELECT series_id, date, value FROM series{where} ORDER BY series_id, date"  # noqa: S608
-    frame = pd.read_sql_query(sql, db.conn, params=list(ids or []))
+    frame = read_frame(db, sql, list(ids or []))
     frame["date"] = pd.to_datetime(frame["date"])
     return {
         str(series_id): group.set_index("date")["value"].rename(str(series_id))
@@ -87,28 +85,26 @@ def load_series(
     }
 
 
-def tail_points(db: Database, series_id: str, limit: int) -> list[dict[str, object]]:
+def tail_points(db: Store, series_id: str, limit: int) -> list[dict[str, object]]:
     """The last `limit` stored points of a series (all when `limit` <= 0), oldest first."""
-    rows = db.query(
-        "SELECT * FROM (SELECT * FROM series WHERE series_id = ? ORDER BY date DESC LIMIT ?)"
-        " ORDER BY date",
-        [series_id, limit if limit > 0 else -1],
-    )
+    newest = "SELECT * FROM series WHERE series_id = ? ORDER BY date DESC"
+    if limit > 0:
+        newest += f" LIMIT {int(limit)}"
+    rows = db.query(f"SELECT * FROM ({newest}) AS tail ORDER BY date", [series_id])  # noqa: S608
     return [dict(row) for row in rows]
 
 
-def set_point_statuses(db: Database, series_id: str, marks: list[tuple[date, str, str]]) -> int:
+def set_point_statuses(db: Store, series_id: str, marks: list[tuple[date, str, str]]) -> int:
     """Store (date, status, note) for points of `series_id`; return how many rows changed."""
     rows = [(status, note or None, series_id, day.isoformat()) for day, status, note in marks]
     with db.atomic():
-        cursor = db.conn.executemany(
+        return db.executemany(
             "UPDATE series SET status = ?, quality_note = ? WHERE series_id = ? AND date = ?",
             rows,
         )
-    return max(cursor.rowcount, 0)  # rows this statement changed, not its triggers'
 
 
-def point_statuses(db: Database, series_id: str) -> dict[date, str]:
+def point_statuses(db: Store, series_id: str) -> dict[date, str]:
     """The status of every point of a series that is not plain ok."""
     rows = db.execute(
         "SELECT date, status FROM series WHERE series_id = ? AND status != 'ok'", [series_id]
@@ -116,11 +112,10 @@ def point_statuses(db: Database, series_id: str) -> dict[date, str]:
     return {date.fromisoformat(day): str(status) for day, status in rows}
 
 
-def flagged_points(db: Database, statuses: Sequence[str]) -> list[dict[str, object]]:
+def flagged_points(db: Store, statuses: Sequence[str]) -> list[dict[str, object]]:
     """Points with one of `statuses`, oldest first, with their note."""
-    marks = ", ".join("?" for _ in statuses)
     sql = (
         "SELECT series_id, date, value, status, quality_note FROM series"  # noqa: S608
-        f" WHERE status IN ({marks}) ORDER BY date, series_id"
+        f" WHERE {one_of('status', len(statuses))} ORDER BY date, series_id"
     )
     return [dict(row) for row in db.query(sql, list(statuses))]

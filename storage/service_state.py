@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from storage.db import register
+from storage.db import Store, register
 
 migrations = register(Migrations("rotation.service_state"))
 # Enough history for a year of intraday refreshes; older rows are pruned as new ones arrive.
@@ -19,7 +18,7 @@ KEEP_RUNS = 10_000
 
 
 @migrations()
-def create_service_tables(db: Database) -> None:
+def create_service_tables(db: Store) -> None:
     """`service_runs` (job history) and `service_state` (heartbeat, pid, mode)."""
     db.execute(
         """
@@ -45,19 +44,22 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="seconds")
 
 
-def record_run(db: Database, run: dict[str, object]) -> int:
+def record_run(db: Store, run: dict[str, object]) -> int:
     """Store one finished job run (keys of `service_runs`); prune history beyond KEEP_RUNS."""
     row = {key: _iso(value) if isinstance(value, datetime) else value for key, value in run.items()}
     if isinstance(row.get("session"), date):
         row["session"] = row["session"].isoformat()  # type: ignore[union-attr]
     row["detail"] = str(row.get("detail") or "")[:2000]
     with db.atomic():
-        run_id = db["service_runs"].insert(row).last_pk  # type: ignore[union-attr]
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        sql = f"INSERT INTO service_runs ({columns}) VALUES ({marks}) RETURNING id"  # noqa: S608
+        run_id = db.execute(sql, list(row.values())).fetchall()[0][0]
         db.execute("DELETE FROM service_runs WHERE id <= ?", [int(run_id) - KEEP_RUNS])
     return int(run_id)
 
 
-def last_run(db: Database, job: str, outcome: str | None = "ok") -> dict[str, object] | None:
+def last_run(db: Store, job: str, outcome: str | None = "ok") -> dict[str, object] | None:
     """The most recent finished run of `job` (with `outcome`, or any when None)."""
     sql = "SELECT * FROM service_runs WHERE job = ? AND finished_at IS NOT NULL"
     params: list[object] = [job]
@@ -68,7 +70,7 @@ def last_run(db: Database, job: str, outcome: str | None = "ok") -> dict[str, ob
     return rows[0] if rows else None
 
 
-def last_evaluated_session(db: Database) -> date | None:
+def last_evaluated_session(db: Store) -> date | None:
     """The latest session whose final evaluation finished `ok`."""
     row = db.execute(
         "SELECT max(session) FROM service_runs WHERE job = 'evaluate' AND outcome = 'ok'"
@@ -76,16 +78,16 @@ def last_evaluated_session(db: Database) -> date | None:
     return date.fromisoformat(row[0]) if row and row[0] else None
 
 
-def runs(db: Database, limit: int = 50) -> list[dict[str, object]]:
+def runs(db: Store, limit: int = 50) -> list[dict[str, object]]:
     """The latest `limit` runs, oldest first."""
     rows = db.query("SELECT * FROM service_runs ORDER BY id DESC LIMIT ?", [limit])
     return list(reversed(list(rows)))
 
 
-def set_state(db: Database, values: dict[str, str], at: datetime) -> None:
+def set_state(db: Store, values: dict[str, str], at: datetime) -> None:
     """Upsert keys of the service state (heartbeat, pid, mode, started_at)."""
     with db.atomic():
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
             " updated_at = excluded.updated_at",
@@ -93,6 +95,6 @@ def set_state(db: Database, values: dict[str, str], at: datetime) -> None:
         )
 
 
-def get_state(db: Database) -> dict[str, str]:
+def get_state(db: Store) -> dict[str, str]:
     """Every key of the service state."""
     return {key: value for key, value in db.execute("SELECT key, value FROM service_state")}

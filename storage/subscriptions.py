@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from storage.db import register
+from storage.db import Store, register
 
 migrations = register(Migrations("rotation.subscriptions"))
 
@@ -22,7 +21,7 @@ MODES = ("dm", "mention")
 
 
 @migrations()
-def create_on_call_tables(db: Database) -> None:
+def create_on_call_tables(db: Store) -> None:
     """Subscriptions, mutes, acknowledgements and renotify rounds."""
     # One execute per statement: executescript would COMMIT the migration's transaction.
     for statement in _SCHEMA.split(";"):
@@ -106,20 +105,20 @@ def _check(platform: str, mode: str | None = None) -> None:
 
 
 def subscribe(
-    db: Database, platform: str, user_id: str, rule_id: str, mode: str, *, now: datetime
+    db: Store, platform: str, user_id: str, rule_id: str, mode: str, *, now: datetime
 ) -> Subscription:
     """Subscribe a user to a rule or `all`; subscribing again only changes the mode."""
     _check(platform, mode)
     with db.atomic():
         db.execute(
-            "INSERT INTO subscriptions VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
-            " SET mode = excluded.mode",
+            "INSERT INTO subscriptions VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (platform, user_id, rule_id) DO UPDATE SET mode = excluded.mode",
             [platform, user_id, rule_id, mode, iso(now)],
         )
     return _one_subscription(db, platform, user_id, rule_id)
 
 
-def _one_subscription(db: Database, platform: str, user_id: str, rule_id: str) -> Subscription:
+def _one_subscription(db: Store, platform: str, user_id: str, rule_id: str) -> Subscription:
     row = db.execute(
         "SELECT * FROM subscriptions WHERE platform = ? AND user_id = ? AND rule_id = ?",
         [platform, user_id, rule_id],
@@ -127,7 +126,7 @@ def _one_subscription(db: Database, platform: str, user_id: str, rule_id: str) -
     return Subscription(*row)
 
 
-def unsubscribe(db: Database, platform: str, user_id: str, rule_id: str) -> int:
+def unsubscribe(db: Store, platform: str, user_id: str, rule_id: str) -> int:
     """Remove one subscription, or every one of the user's with `all`; return how many."""
     _check(platform)
     sql = "DELETE FROM subscriptions WHERE platform = ? AND user_id = ?"
@@ -139,7 +138,7 @@ def unsubscribe(db: Database, platform: str, user_id: str, rule_id: str) -> int:
         return db.execute(sql, params).rowcount
 
 
-def list_subscriptions(db: Database, platform: str, user_id: str) -> list[Subscription]:
+def list_subscriptions(db: Store, platform: str, user_id: str) -> list[Subscription]:
     """A user's subscriptions on a platform, `all` first then by rule id."""
     rows = db.execute(
         "SELECT * FROM subscriptions WHERE platform = ? AND user_id = ?"
@@ -149,7 +148,7 @@ def list_subscriptions(db: Database, platform: str, user_id: str) -> list[Subscr
     return [Subscription(*row) for row in rows]
 
 
-def subscribers_for(db: Database, rule_id: str, platform: str) -> list[Subscription]:
+def subscribers_for(db: Store, rule_id: str, platform: str) -> list[Subscription]:
     """Who to tell about `rule_id` on `platform`: one per user, their own row beats `all`."""
     rows = db.execute(
         "SELECT * FROM subscriptions WHERE platform = ? AND rule_id IN (?, 'all')"
@@ -170,7 +169,7 @@ class Recipients:
     dm: tuple[str, ...]
 
 
-def recipients(db: Database, rule_id: str, platform: str) -> Recipients:
+def recipients(db: Store, rule_id: str, platform: str) -> Recipients:
     """User ids to mention in the channel alert and to DM, for `rule_id` (expanding `all`)."""
     found = subscribers_for(db, rule_id, platform)
     return Recipients(
@@ -183,7 +182,7 @@ def recipients(db: Database, rule_id: str, platform: str) -> Recipients:
 
 
 def mute(
-    db: Database, rule_id: str, until: datetime, *, by: str, platform: str, now: datetime
+    db: Store, rule_id: str, until: datetime, *, by: str, platform: str, now: datetime
 ) -> Mute:
     """Silence a rule (or `all`) until `until`, replacing any earlier mute of it."""
     _check(platform)
@@ -191,25 +190,27 @@ def mute(
         raise ValueError("a mute must end in the future")
     with db.atomic():
         db.execute(
-            "INSERT OR REPLACE INTO mutes VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO mutes VALUES (?, ?, ?, ?, ?) ON CONFLICT (rule_id) DO UPDATE SET"
+            " until = excluded.until, muted_by = excluded.muted_by,"
+            " platform = excluded.platform, created_at = excluded.created_at",
             [rule_id, iso(until), by, platform, iso(now)],
         )
     return Mute(rule_id, iso(until), by, platform, iso(now))
 
 
-def unmute(db: Database, rule_id: str) -> bool:
+def unmute(db: Store, rule_id: str) -> bool:
     """Lift a mute; True if there was one."""
     with db.atomic():
         return db.execute("DELETE FROM mutes WHERE rule_id = ?", [rule_id]).rowcount > 0
 
 
-def active_mutes(db: Database, now: datetime) -> list[Mute]:
+def active_mutes(db: Store, now: datetime) -> list[Mute]:
     """Mutes still in force at `now`, by rule id."""
     rows = db.execute("SELECT * FROM mutes WHERE until > ? ORDER BY rule_id", [iso(now)])
     return [Mute(*row) for row in rows]
 
 
-def muted(db: Database, rule_id: str, now: datetime) -> Mute | None:
+def muted(db: Store, rule_id: str, now: datetime) -> Mute | None:
     """The mute silencing `rule_id` at `now` (its own or `all`), if any."""
     row = db.execute(
         "SELECT * FROM mutes WHERE rule_id IN (?, 'all') AND until > ?"
@@ -223,13 +224,13 @@ def muted(db: Database, rule_id: str, now: datetime) -> Mute | None:
 
 
 def acknowledge(
-    db: Database, dedupe_key: str, *, platform: str, user_id: str, now: datetime
+    db: Store, dedupe_key: str, *, platform: str, user_id: str, now: datetime
 ) -> Acknowledgement:
     """Record an acknowledgement once; later calls return the first one with `first=False`."""
     _check(platform)
     with db.atomic():
         inserted = db.execute(
-            "INSERT OR IGNORE INTO acknowledgements VALUES (?, ?, ?, ?)",
+            "INSERT INTO acknowledgements VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [dedupe_key, platform, user_id, iso(now)],
         ).rowcount
     found = acknowledgement(db, dedupe_key)
@@ -239,7 +240,7 @@ def acknowledge(
     )
 
 
-def acknowledgement(db: Database, dedupe_key: str) -> Acknowledgement | None:
+def acknowledgement(db: Store, dedupe_key: str) -> Acknowledgement | None:
     """The recorded acknowledgement of an alert, if any."""
     row = db.execute("SELECT * FROM acknowledgements WHERE dedupe_key = ?", [dedupe_key]).fetchone()
     return Acknowledgement(*row, first=False) if row else None

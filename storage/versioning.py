@@ -27,6 +27,9 @@ def create_data_version(db: Database) -> None:
         " (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
     )
     db.execute("INSERT INTO data_version (id, version) VALUES (1, 0)")
+    if getattr(db, "engine", "sqlite") == "postgresql":
+        _create_postgres_triggers(db)
+        return
     for table in _WATCHED:
         for action in ("INSERT", "UPDATE", "DELETE"):
             name = f"{table}_{action.lower()}_bumps_version"
@@ -36,7 +39,33 @@ def create_data_version(db: Database) -> None:
             )
 
 
+def _create_postgres_triggers(db: Database) -> None:
+    # PostgreSQL triggers call a function. Per statement (a bulk import must not bump once per
+    # row), but only when the statement changed a row: an upsert that found everything
+    # identical still fires its statement triggers, so each looks at its transition table
+    # (one trigger per kind of write: transition tables allow no more). The counter is a
+    # sequence: updating one row 100,000 times in an import's transaction piles up row
+    # versions and took minutes; nextval is not transactional and costs nothing.
+    db.execute("CREATE SEQUENCE data_version_seq")
+    db.execute(
+        "CREATE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN IF EXISTS (SELECT 1 FROM changed) THEN PERFORM nextval('data_version_seq');"
+        " END IF; RETURN NULL; END $$"
+    )
+    rows = {"INSERT": "NEW", "UPDATE": "NEW", "DELETE": "OLD"}
+    for table in _WATCHED:
+        for action, which in rows.items():
+            db.execute(
+                f"CREATE TRIGGER {table}_{action.lower()}_bumps_version AFTER {action} ON {table}"
+                f" REFERENCING {which} TABLE AS changed"
+                " FOR EACH STATEMENT EXECUTE FUNCTION bump_data_version()"
+            )
+
+
 def data_version(db: Database) -> int:
     """The counter: equal on two reads when no price or series row changed in between."""
-    row = db.execute("SELECT version FROM data_version WHERE id = 1").fetchone()
-    return int(row[0])
+    if getattr(db, "engine", "sqlite") == "postgresql":
+        sql = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM data_version_seq"
+    else:
+        sql = "SELECT version FROM data_version WHERE id = 1"
+    return int(db.execute(sql).fetchone()[0])

@@ -1,14 +1,17 @@
-"""Fixtures shared by every test: a fresh real SQLite database and the shared real data."""
+"""Fixtures shared by every test: fresh real databases (SQLite, PostgreSQL) and the real data."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlite_utils import Database
 
 from storage.db import open_db
+from tests.pg_cluster import Cluster, ClusterUnavailable, start_cluster
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -27,6 +30,37 @@ def fresh_db() -> Iterator[Database]:
 def db_path(tmp_path: Path) -> Path:
     """A path for a real on-disk database (WAL), for tests that reopen it or run the CLI."""
     return tmp_path / "rotation.db"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster for the session (see tests/pg_cluster.py).
+
+    Skips with the reason on a machine without PostgreSQL; under `CI=true` that is a failure,
+    so CI never passes without the PostgreSQL half of the storage tests.
+    """
+    try:
+        cluster = start_cluster()
+    except ClusterUnavailable as error:
+        postgres_unavailable(str(error))
+    yield cluster
+    cluster.stop()
+
+
+def postgres_unavailable(why: str) -> NoReturn:
+    """Skip a PostgreSQL test with the reason; fail it under `CI=true`."""
+    reason = f"PostgreSQL tests need a local PostgreSQL server: {why}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """The `postgresql://` URL of a fresh migrated database, dropped after the test."""
+    url = pg_cluster.new_database()
+    yield url
+    pg_cluster.drop_database(url)
 
 
 @pytest.fixture(scope="session")

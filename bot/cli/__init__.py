@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -41,7 +40,11 @@ def _print_version(asked: bool) -> None:
 def root(
     ctx: typer.Context,
     db: Annotated[
-        Path | None, typer.Option("--db", help="SQLite file to use (overrides ROTATION_DB).")
+        str | None,
+        typer.Option(
+            "--db",
+            help="SQLite file or postgresql:// URL to use (overrides ROTATION_DB).",
+        ),
     ] = None,
     _version: Annotated[
         bool,

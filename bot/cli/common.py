@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from signals.rules import Rule
     from storage.db import Store
+
+from storage.urls import hide_password
 
 console = Console()
 err_console = Console(stderr=True)
@@ -55,22 +58,30 @@ class AppContext:
     def db(self) -> Store:
         """The migrated database named by `--db` or ROTATION_DB."""
         if self._db is None:
-            from storage.db import StorageError, open_db
-
             path = self.settings.db_path
+            if not isinstance(path, Path):  # a postgresql:// URL: no folder to make
+                self._db = self._open(path)
+                return self._db
             # A new file in an existing folder is a first run; a folder that is not there is
             # more likely a mistyped ROTATION_DB, which would answer NO DATA everywhere.
             new_folder = not path.parent.exists()
-            try:
-                self._db = open_db(path)
-            except StorageError as error:
-                fail(f"cannot open the database {path}: {error}", 2)
+            self._db = self._open(path)
             if new_folder:
                 note(
                     f"{path.parent.resolve()} did not exist: "
                     f"created it and a new, empty {path.name}"
                 )
         return self._db
+
+    @staticmethod
+    def _open(target: Path | str) -> Store:
+        from storage.db import StorageError, open_db
+
+        try:
+            return open_db(target)
+        except StorageError as error:
+            shown = target if isinstance(target, Path) else hide_password(target)
+            fail(f"cannot open the database {shown}: {error}", 2)
 
 
 def app_context(ctx: typer.Context) -> AppContext:

@@ -63,6 +63,8 @@ def run(
     digests = digest if digest is not None else window is None
     if speed and window is None:
         fail("--speed only applies to --replay", code=2)
+    if window is not None and not isinstance(settings.db_path, Path):
+        fail("--replay works on a copy of a SQLite file; it cannot replay a PostgreSQL URL", 2)
     if window is not None and not settings.db_path.exists():
         fail(f"no database at {settings.db_path}: import or update prices before a replay", 2)
     if window is None:

@@ -106,3 +106,22 @@ def test_discord_voice_package_warnings_are_not_logged(settings) -> None:  # typ
     logging.getLogger("discord.client").warning("a real discord.client warning")
     assert "voice will NOT be supported" not in stream.getvalue()
     assert "a real discord.client warning" in stream.getvalue()
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_database_urls_password_is_redacted() -> None:
+    url = "postgresql://rotation:db-pass-w0rd@db.example:5432/rotation"
+    settings = load_settings(None, db_path=url)
+    assert "db-pass-w0rd" in secret_values(settings)
+    stream = capture(settings)
+    logging.getLogger("storage").error("cannot reach %s (password db-pass-w0rd)", url)
+    text = stream.getvalue()
+    assert "db-pass-w0rd" not in text and "db.example:5432/rotation" in text
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_short_database_password_is_redacted_inside_the_url() -> None:
+    settings = load_settings(None, db_path="postgresql://bot:pw@db.example/rotation")
+    stream = capture(settings)
+    logging.getLogger("storage").error("opening postgresql://bot:pw@db.example/rotation")
+    assert ":pw@" not in stream.getvalue()

@@ -1,0 +1,34 @@
+"""The service on PostgreSQL: the run loop's history and catch-up live in the same tables."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.config import load_settings
+from bot.service.runner import Service
+from storage import service_state
+from storage.db import open_db
+from tests.bot.test_service import FrozenClock, new_york, run_until_idle
+from tests.fakes.recording_jobs import RecordingJobs
+
+
+async def test_restart_on_postgresql_catches_up_in_order_once(pg_url: str) -> None:
+    db = open_db(pg_url)
+    last = {"job": "evaluate", "session": date(2025, 11, 21), "outcome": "ok"}
+    service_state.record_run(db, {**last, "started_at": "2025-11-21T21:20:00+00:00"})
+    db.close()
+    now = new_york("2025-11-25T18:00")  # evaluations of Mon 24 and Tue 25 are due
+    config = load_settings(None, catchup_alert_days=0, db_path=pg_url)
+
+    first, second = RecordingJobs(), RecordingJobs()
+    for jobs in (first, second):
+        service = Service(config, jobs, db_path=pg_url, clock=FrozenClock(now))  # type: ignore[arg-type]
+        assert await run_until_idle(service) == 0
+
+    assert first.calls == [
+        ("evaluate", "2025-11-24", "2025-11-24 16:20", False),
+        ("evaluate", "2025-11-25", "2025-11-25 16:20", True),
+        ("deliver", "", "", None),
+    ]
+    assert second.calls == []
+    assert service_state.last_evaluated_session(open_db(pg_url)) == date(2025, 11, 25)
