@@ -162,10 +162,14 @@ def copy_database(source: Path, target: Path) -> None:
 
 def clear_tables(db: Store, tables: Iterable[str]) -> None:
     """Delete every row of those of `tables` that exist, in one transaction."""
+    from storage.versioning import WATCHED, bump_data_version  # lazy: versioning imports this
+
     with db.atomic():
         for table in tables:
             if db.has_table(table):
                 db.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from our own code
+                if table in WATCHED:
+                    bump_data_version(db)
 
 
 def apply_migrations(db: Store) -> None:

@@ -64,9 +64,9 @@ WHERE NOT (prices.final = 1 AND excluded.final = 0)
 def upsert_bars(db: Store, bars: Iterable[PriceBar], *, fetched_at: str | None = None) -> int:
     """Insert or update bars in one transaction; return how many rows changed."""
     stamp = fetched_at or utc_now_iso()
-    rows = [_bar_row(bar, stamp) for bar in bars]
-    with db.atomic():
-        return db.executemany(_UPSERT, rows)
+    from storage.versioning import write_counted  # lazy: versioning imports this module
+
+    return write_counted(db, _UPSERT, [_bar_row(bar, stamp) for bar in bars])
 
 
 def _bar_row(bar: PriceBar, stamp: str) -> tuple[object, ...]:
@@ -205,11 +205,11 @@ def load_for_review(
 
 def set_statuses(db: Store, symbol: str, marks: Iterable[tuple[date, str, str]]) -> int:
     """Store (date, status, note) for bars of `symbol`; return how many rows changed."""
+    from storage.versioning import write_counted  # lazy: versioning imports this module
+
     rows = [(status, note or None, symbol, day.isoformat()) for day, status, note in marks]
-    with db.atomic():
-        return db.executemany(
-            "UPDATE prices SET status = ?, quality_note = ? WHERE symbol = ? AND date = ?", rows
-        )
+    sql = "UPDATE prices SET status = ?, quality_note = ? WHERE symbol = ? AND date = ?"
+    return write_counted(db, sql, rows)
 
 
 def flagged_bars(db: Store, statuses: Sequence[str]) -> list[dict[str, object]]:

@@ -52,9 +52,10 @@ WHERE excluded.value IS DISTINCT FROM series.value
 def upsert_points(db: Store, points: Iterable[SeriesPoint]) -> int:
     """Insert or update points in one transaction; return how many rows changed."""
     stamp = utc_now_iso()
+    from storage.versioning import write_counted  # lazy: versioning imports this module
+
     rows = [(p.series_id, p.date.isoformat(), p.value, p.source, stamp) for p in points]
-    with db.atomic():
-        return db.executemany(_UPSERT, rows)
+    return write_counted(db, _UPSERT, rows)
 
 
 def series_ids(db: Store) -> list[str]:
@@ -96,12 +97,11 @@ def tail_points(db: Store, series_id: str, limit: int) -> list[dict[str, object]
 
 def set_point_statuses(db: Store, series_id: str, marks: list[tuple[date, str, str]]) -> int:
     """Store (date, status, note) for points of `series_id`; return how many rows changed."""
+    from storage.versioning import write_counted  # lazy: versioning imports this module
+
     rows = [(status, note or None, series_id, day.isoformat()) for day, status, note in marks]
-    with db.atomic():
-        return db.executemany(
-            "UPDATE series SET status = ?, quality_note = ? WHERE series_id = ? AND date = ?",
-            rows,
-        )
+    sql = "UPDATE series SET status = ?, quality_note = ? WHERE series_id = ? AND date = ?"
+    return write_counted(db, sql, rows)
 
 
 def point_statuses(db: Store, series_id: str) -> dict[date, str]:

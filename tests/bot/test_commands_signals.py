@@ -20,7 +20,7 @@ from bot.sources.csv_dir import CsvDirSource
 from signals.models import Event, PriceBar
 from signals.rules import parse_rule
 from storage.db import open_db
-from storage.prices import upsert_bars
+from storage.prices import set_statuses, upsert_bars
 from storage.rule_state import record_events
 
 NOW = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
@@ -191,7 +191,7 @@ def test_repeated_signals_follow_writes_to_prices_flags_and_events(
     record_events(fresh_db, [_fired("aaa-ath", date(2026, 3, 2))])
     assert core.signals().rows[0].last_fired == date(2026, 3, 2)
     # Bars held back by the quality checks change the answer (status updates count as writes).
-    fresh_db.execute("UPDATE prices SET status = 'suspect' WHERE date = '2026-03-02'")
+    set_statuses(fresh_db, "AAA", [(date(2026, 3, 2), "suspect", "a jump")])
     assert core.signals() == Commands(settings, fresh_db, rules=RULES, clock=lambda: NOW).signals()
     assert core.signals().rows[0].session == date(2026, 2, 27)
 

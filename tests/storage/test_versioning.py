@@ -7,6 +7,7 @@ from datetime import date
 from sqlite_utils import Database
 
 from signals.models import PriceBar, SeriesPoint
+from storage.db import clear_tables
 from storage.prices import set_statuses, upsert_bars
 from storage.series import set_point_statuses, upsert_points
 from storage.versioning import data_version
@@ -24,7 +25,7 @@ def test_price_writes_move_the_version_and_a_repeated_import_does_not(fresh_db: 
     updated = data_version(fresh_db)
     set_statuses(fresh_db, "AAA", [(DAY, "suspect", "a jump")])
     flagged = data_version(fresh_db)
-    fresh_db.execute("DELETE FROM prices")
+    clear_tables(fresh_db, ["prices"])  # every write goes through storage/ (no SQL in bot/)
     assert inserted < updated < flagged < data_version(fresh_db)
 
 
