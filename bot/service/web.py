@@ -23,6 +23,30 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Route = tuple[str, str]  # (method, path)
 
 
+class Rejected(Exception):
+    """A request answered before it reaches a chat SDK: the status and a short reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def refuse(
+    request: web.Request, rejected: Rejected, what: str, logger: logging.Logger
+) -> web.Response:
+    """Answer `rejected` with one log line, never the body: a flood must not flood the log."""
+    size = request.content_length if request.content_length is not None else -1
+    logger.warning(
+        "%s rejected with %d: %s (%d bytes from %s)",
+        what,
+        rejected.status,
+        rejected.reason,
+        size,
+        request.remote,
+    )
+    return web.Response(status=rejected.status, text=rejected.reason)
+
+
 class WebServer:
     """An aiohttp server on one host and port, answering whatever routes are mounted."""
 

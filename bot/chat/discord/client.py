@@ -97,20 +97,38 @@ async def run_discord(
     if settings.discord_mode == "http":
         await run_discord_http(settings, core, token, sleep=sleep, max_delay=max_delay)
         return
-    delay, synced = 5.0, False
+    synced = False
+
+    async def serve_gateway() -> None:
+        nonlocal synced
+        async with RotationClient(core, settings, sync=not synced) as client:
+            await client.login(token)
+            synced = True
+            await client.connect(reconnect=True)
+
+    await _with_backoff(serve_gateway, "gateway", "reconnecting", sleep, max_delay)
+
+
+async def _with_backoff(
+    attempt: Callable[[], Awaitable[None]],
+    what: str,
+    then: str,
+    sleep: Callable[[float], Awaitable[None]],
+    max_delay: float,
+) -> None:
+    """Run `attempt` until it returns: a rejected token is logged and raised, any other
+    failure is retried after 5 s, doubling up to `max_delay`."""
+    delay = 5.0
     while True:
         try:
-            async with RotationClient(core, settings, sync=not synced) as client:
-                await client.login(token)
-                synced = True
-                await client.connect(reconnect=True)
+            await attempt()
             return
         except discord.LoginFailure:
             log.error("Discord rejected the bot token; the Discord bot is not running")
             raise
         except Exception as error:
             reason = delivery_error(error).reason
-            log.warning("Discord gateway failed (%s); reconnecting in %.0f s", reason, delay)
+            log.warning("Discord %s failed (%s); %s in %.0f s", what, reason, then, delay)
         await sleep(delay)
         delay = min(delay * 2, max_delay)
 
@@ -131,19 +149,7 @@ async def run_discord_http(
     """
     if settings.discord_public_key is None:
         raise ValueError("DISCORD_PUBLIC_KEY is required in HTTP mode (DISCORD_MODE=http)")
-    delay = 5.0
     async with RotationClient(core, settings) as client:
-        while True:
-            try:
-                await client.login(token)
-                break
-            except discord.LoginFailure:
-                log.error("Discord rejected the bot token; the Discord bot is not running")
-                raise
-            except Exception as error:
-                reason = delivery_error(error).reason
-                log.warning("Discord login failed (%s); retrying in %.0f s", reason, delay)
-            await sleep(delay)
-            delay = min(delay * 2, max_delay)
+        await _with_backoff(lambda: client.login(token), "login", "retrying", sleep, max_delay)
         public_key, port = settings.discord_public_key, settings.discord_http_port
         await serve_interactions(client, public_key, host, port, started=started)

@@ -19,6 +19,8 @@ from aiohttp import web
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from bot.service.web import Rejected, refuse
+
 if TYPE_CHECKING:
     from bot.config import Settings
 
@@ -29,14 +31,6 @@ MAX_BODY = 256 * 1024  # an interaction with its resolved users and message is a
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE = re.compile(r"^[0-9a-fA-F]{128}$")
 PUBLIC_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
-
-
-class Rejected(Exception):
-    """A request answered without reaching discord.py: the status and a short reason."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
 
 
 class SeenInteractions:
@@ -114,15 +108,7 @@ def interaction_of(body: bytes) -> dict[str, Any]:
 
 def reject(request: web.Request, rejected: Rejected) -> web.Response:
     """One log line, never the body: a flood of bad requests must not flood the log."""
-    size = request.content_length if request.content_length is not None else -1
-    log.warning(
-        "Discord interaction rejected with %d: %s (%d bytes from %s)",
-        rejected.status,
-        rejected.reason,
-        size,
-        request.remote,
-    )
-    return web.Response(status=rejected.status, text=rejected.reason)
+    return refuse(request, rejected, "Discord interaction", log)
 
 
 def check_discord_settings(settings: Settings) -> list[str]:

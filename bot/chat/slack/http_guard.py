@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.service.web import Rejected, refuse
+
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 300  # Slack's own rule: reject requests older than five minutes
@@ -31,14 +33,6 @@ _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class Rejected(Exception):
-    """A request answered without reaching bolt: the status and a short reason (no body)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
 
 
 class ReplayMemory:
@@ -172,13 +166,4 @@ def _json_object(text: str, what: str) -> None:
 
 
 def _reject(request: web.Request, rejected: Rejected) -> web.Response:
-    # One line, never the body: a flood of bad requests must not flood the log.
-    size = request.content_length if request.content_length is not None else -1
-    log.warning(
-        "Slack request rejected with %d: %s (%d bytes from %s)",
-        rejected.status,
-        rejected.reason,
-        size,
-        request.remote,
-    )
-    return web.Response(status=rejected.status, text=rejected.reason)
+    return refuse(request, rejected, "Slack request", log)
