@@ -396,3 +396,12 @@ def _rest(settings: Settings) -> DiscordRest:
     assert settings.discord_bot_token is not None
     token = settings.discord_bot_token.get_secret_value()
     return DiscordRest(token, api_base=settings.discord_api_base)
+
+
+def build_route_notifiers(
+    settings: Settings, channel_ids: Iterable[str], notifiers: Iterable[Notifier]
+) -> list[Notifier]:
+    """Channels named by routes, posted to as the bot through the shared REST client."""
+    rest = next((n.rest for n in notifiers if isinstance(n, DiscordBotNotifier)), None)
+    rest = rest or _rest(settings)
+    return [DiscordBotNotifier(rest, channel_id) for channel_id in dict.fromkeys(channel_ids)]

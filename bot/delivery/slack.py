@@ -296,3 +296,19 @@ def build_dm_notifiers(
         except PermanentError as error:
             log.warning("no DM destination %s: %s", SLACK.dm_destination(user_id), error)
     return found
+
+
+def build_route_notifiers(
+    settings: Settings, channel_ids: Iterable[str], notifiers: Iterable[Notifier]
+) -> list[Notifier]:
+    """Channels named by routes, posted to with the bot token (one shared WebClient)."""
+    assert settings.slack_bot_token is not None
+    token, api_base = settings.slack_bot_token.get_secret_value(), settings.slack_api_url
+    bot = next((n for n in notifiers if isinstance(n, SlackBotNotifier)), None)
+    found: list[Notifier] = []
+    for channel in dict.fromkeys(channel_ids):
+        notifier = SlackBotNotifier(token, channel, api_base=api_base)
+        if bot is not None:
+            notifier.client = bot.client  # one client, one connection pool
+        found.append(notifier)
+    return found

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import time
 from collections import deque
@@ -34,6 +35,8 @@ from typing import Any
 from tests.fakes.httpfake import FakeServer, Request, Response
 
 CHANNEL_ID = "C0ALERTS1"
+# Slack posts into the conversation an id names; a name (`#alerts`) resolves to CHANNEL_ID here.
+_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 BOT_USER_ID = "U0ROTBOT"
 
 
@@ -163,8 +166,8 @@ class FakeSlack(FakeServer):
         self._counter += 1
         ts = f"{int(time.time())}.{self._counter:06d}"
         channel = "webhook" if via == "webhook" else CHANNEL_ID
-        if via == "bot" and str(params.get("channel", "")).startswith("D"):
-            channel = params["channel"]  # a DM opened with conversations.open
+        if via == "bot" and _CONVERSATION_ID.match(str(params.get("channel", ""))):
+            channel = params["channel"]  # a channel by id, or a DM opened with conversations.open
         if via == "user":
             channel = params["channel"]
         post = SlackPost(ts, channel, params, via)
