@@ -6,6 +6,7 @@ rules file is real TOML on disk, read like `ROTATION_RULES`.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +21,16 @@ from bot.config import Settings, load_settings
 from bot.delivery.digest import digest_destinations
 from bot.rules.files import RulesFileError, load_routing, load_rules, validate_file
 from bot.rules.routing import destination_problems, router, unmatched_routes, unroutable
+from bot.service.jobs import ServiceJobs
 from storage import subscriptions as subs
 from storage.db import open_db
 from storage.outbox import list_outbox
 from tests.bot.test_alerting import deliver
+from tests.bot.test_digest import NOW, SESSION, seed
+from tests.bot.test_digest_delivery import settings_for
 from tests.bot.test_signal_cli import DISABLE_DEFAULTS
 from tests.fakes.delivery_kit import T0, FakeClock, make_event
+from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.discord_interactions import CHANNEL, FakeDiscordApp
 from tests.fakes.on_call_kit import desk_settings
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack
@@ -292,3 +297,45 @@ def test_the_readme_routing_example_is_a_valid_rules_file(tmp_path: Path) -> Non
         "slack:C0DESK001",
     )
     assert unmatched_routes(routing, list(rules.values())) == []
+
+
+async def test_the_service_digest_job_posts_to_the_digest_destinations_only(
+    db_path: Path, fake_discord: FakeDiscord, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    db = open_db(db_path)
+    seed(db)
+    db.close()
+    text = f'[digest]\ndestinations = ["slack:{RATES_SLACK}", "discord:{RATES_DISCORD}"]\n'
+    settings = settings_for(fake_discord, fake_slack, db_path).model_copy(
+        update={"rules_path": rules_file(tmp_path, text)}
+    )
+    jobs = ServiceJobs(settings, db_path)
+    try:
+        summary = await jobs.send_digest(SESSION, NOW)
+    finally:
+        await asyncio.to_thread(jobs.close)
+    assert summary.startswith("digest queued for 2 destination(s)")
+    assert [m.channel_id for m in fake_discord.messages] == [RATES_DISCORD]
+    assert [p.channel for p in fake_slack.messages] == [RATES_SLACK]
+
+
+def test_the_service_queues_each_rule_to_its_route(
+    db_path: Path, routed: Settings, fake_discord_app: FakeDiscordApp
+) -> None:
+    jobs = ServiceJobs(routed.model_copy(update={"db_path": db_path}), db_path)
+    db = open_db(db_path)
+    try:
+        rules = jobs._rules()
+        events = [make_event(rule=rule) for rule in ("own", "tagged", "plain")]
+        jobs._enqueue(db, events, None, rules)
+        rows = {(r["dedupe_key"].split(":")[0], r["destination"]) for r in list_outbox(db)}
+    finally:
+        db.close()
+        jobs.close()
+    assert rows == {
+        ("own", f"discord:{RATES_DISCORD}"),
+        ("tagged", f"slack:{RATES_SLACK}"),
+        ("tagged", f"discord:{DESK_DISCORD}"),
+        ("plain", f"discord:{CHANNEL}"),
+        ("plain", f"slack:{CHANNEL_ID}"),
+    }
