@@ -94,7 +94,7 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
 
 
 def _shape_problems(data: dict[str, Any], layout: Layout, source: str) -> list[str]:
-    """Top-level keys other than `rules`, and `rules` elements that are not tables."""
+    """Top-level keys other than `rules` and the routing tables, and `rules` elements not tables."""
     problems = [
         f"{source}:{layout.top_keys.get(key, 1)}: unknown top-level key {key!r}; "
         "use [[rules]], [[routes]] and [digest] tables"
