@@ -80,6 +80,12 @@ class Platform:
     delivery_module: str  # exports build_channel_notifiers(settings), build_dm_notifiers(...)
     chat_runner: str  # "module:function" coroutine serving commands until cancelled
     chat_check: str | None = None  # "module:function" listing config errors for commands
+    # Routing (`destinations` of rules, routes, digest): which channel ids a rules file may
+    # name (None: `channel_id`), how to describe them, and whether the settings can post there.
+    route_channel_id: re.Pattern[str] | None = None
+    route_channel_hint: str = "a channel id"
+    can_route: Callable[[Settings], bool] = lambda settings: False
+    route_setting: str = ""  # what to configure so that `can_route` holds
 
     @property
     def dm_prefix(self) -> str:
@@ -99,6 +105,10 @@ class Platform:
         if not self.is_user_id(user_id):
             raise ValueError(f"not a {self.name} user id: {user_id[:40]!r}")
         return self.mention_template.format(user_id=user_id)
+
+    def is_route_channel(self, channel_id: str) -> bool:
+        """True for a channel id a rules file may route alerts to."""
+        return (self.route_channel_id or self.channel_id).match(channel_id) is not None
 
     def is_admin(self, settings: Settings, ids: Sequence[str]) -> bool:
         """True when a user id or one of their role ids is configured as admin."""
@@ -131,6 +141,9 @@ DISCORD = Platform(
     delivery_module="bot.delivery.discord",
     chat_runner="bot.chat.discord.client:run_discord",
     chat_check="bot.chat.discord.http_guard:check_discord_settings",
+    route_channel_hint="a channel snowflake (digits only)",
+    can_route=lambda settings: settings.discord_bot_token is not None,
+    route_setting="DISCORD_BOT_TOKEN (webhooks post to one channel only)",
 )
 
 SLACK = Platform(
@@ -149,6 +162,10 @@ SLACK = Platform(
     delivery_module="bot.delivery.slack",
     chat_runner="bot.chat.slack.app:run_slack",
     chat_check="bot.chat.slack.answers:check_slack_settings",
+    route_channel_id=re.compile(r"^[CG][A-Z0-9]{6,}$"),  # public (C) or private (G) channels
+    route_channel_hint="a channel id like C0123456789 (C or G, then capitals and digits)",
+    can_route=lambda settings: settings.slack_bot_token is not None,
+    route_setting="SLACK_BOT_TOKEN (a webhook posts to one channel only)",
 )
 
 REGISTRY: dict[PlatformName, Platform] = {entry.name: entry for entry in (DISCORD, SLACK)}

@@ -111,6 +111,13 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _destinations(value: Any) -> tuple[str, ...]:
+    # Only the shape here: which platforms and ids exist is bot/'s business (bot.rules.routing).
+    if not isinstance(value, list | tuple) or not all(isinstance(d, str) for d in value):
+        raise ValueError(f"must be a list of '<platform>:<channel id>' strings, got {value!r}")
+    return tuple(dict.fromkeys(d.strip() for d in value))
+
+
 def _optional_integer(low: int, high: int) -> Validator:
     inner = _integer(low, high)
     return lambda value: None if value is None else inner(value)
@@ -161,6 +168,7 @@ def common_spec() -> Spec:
         "emit_reversed": _boolean,
         "intraday": _boolean,
         "renotify_minutes": _optional_integer(1, 100_000),
+        "destinations": _destinations,
     }
 
 

@@ -4,7 +4,8 @@ Shared options (every type): `name`, `description`, `enabled`, `severity`, `tags
 `confirm` (bars the condition must hold), `hysteresis` (band, in the rule's measure unit,
 the measure must cross back beyond before the rule re-arms), `cooldown` (bars after a firing
 before the next), `trigger` (episode | once | once_per_bar), `emit_reversed`, `intraday`
-(may fire on provisional bars) and `renotify_minutes` (stored for the delivery layer).
+(may fire on provisional bars), `renotify_minutes` and `destinations` (both stored for the
+delivery layer; `destinations` are `<platform>:<channel id>` texts, checked per platform in bot/).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Rule:
     emit_reversed: bool = True
     intraday: bool = False
     renotify_minutes: int | None = None
+    destinations: tuple[str, ...] = ()  # where its alerts go; empty: routes or the defaults
 
     @property
     def title(self) -> str:
@@ -58,7 +60,10 @@ class Rule:
 
     def fingerprint(self) -> str:
         """A digest of what decides the rule's events (not its name, text or delivery options)."""
-        cosmetic = {"name", "description", "severity", "tags", "enabled", "renotify_minutes"}
+        cosmetic = {
+            "name", "description", "severity", "tags", "enabled", "renotify_minutes",
+            "destinations",
+        }  # fmt: skip
         fields_ = {k: v for k, v in self.to_mapping().items() if k not in cosmetic}
         text = json.dumps(fields_, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -6,6 +6,7 @@ core's `db`, `clock` and `rule_ids`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -20,10 +21,13 @@ from bot.chat.replies import (
     SubscriptionsReply,
 )
 from bot.config import Settings
+from bot.delivery.ack_copies import AckNote, show_acknowledged_everywhere
 from bot.platforms import PlatformName, platform_named
 from storage import renotify
 from storage import subscriptions as subs
 from storage.db import Store
+
+log = logging.getLogger(__name__)
 
 
 def make_actor(
@@ -39,6 +43,7 @@ class OnCallCommands:
     """/subscribe, /unsubscribe, /subscriptions, /mute, /unmute and the Acknowledge button."""
 
     db: Store
+    settings: Settings
     clock: Callable[[], datetime]
 
     def rule_ids(self) -> list[str]:
@@ -134,6 +139,28 @@ class OnCallCommands:
             else f"Already acknowledged by {ack.user_id} ({ack.platform}) at {when}."
         )
         return AckReply(key, ack.first, ack.platform, ack.user_id, ack.acked_at, text)
+
+    def show_ack_everywhere(
+        self, reply: AckReply, who: str, pressed: str | None = None
+    ) -> dict[str, str]:
+        """After the first acknowledgement: show it on every other posted copy of the alert.
+
+        Args:
+            who: the acknowledger's name as their platform shows it (plain text).
+            pressed: the message id the button was on (its handler edits that one).
+
+        Returns destination -> outcome; a failed edit is logged and leaves the ack recorded.
+        """
+        title = platform_named(reply.platform).title
+        note = AckNote(who or reply.user_id, title, reply.acked_at)
+        where = (reply.platform, pressed) if pressed else None
+        try:
+            return show_acknowledged_everywhere(
+                self.db, self.settings, reply.alert_key, note, pressed=where
+            )
+        except Exception:  # a bug or the database: the ack stands, the log says what failed
+            log.exception("acknowledgement of %s not shown on its other copies", reply.alert_key)
+            return {}
 
 
 def short_time(stamp: str) -> str:

@@ -21,6 +21,7 @@ from rich.table import Table
 # every command module) loads neither pandas, sqlite-utils nor pydantic.
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.rules.routing import Routing
     from signals.rules import Rule
     from storage.db import Store
 
@@ -121,6 +122,27 @@ def rules_or_exit(settings: Settings, *, include_disabled: bool = False) -> list
     except RulesFileError as error:
         print_problems(error.problems)
         raise typer.Exit(1) from None
+
+
+def routing_or_exit(settings: Settings, rules: Iterable[Rule], *, posting: bool = True) -> Routing:
+    """The rules file's routing; exit 1 if invalid, 2 if a destination's platform cannot post.
+
+    Args:
+        posting: False for commands that only show the routing: no platform needs to be set up.
+    """
+    from bot.rules.files import RulesFileError, load_routing
+    from bot.rules.routing import unroutable
+
+    try:
+        routing = load_routing(settings)
+    except RulesFileError as error:
+        print_problems(error.problems)
+        raise typer.Exit(1) from None
+    problems = unroutable(settings, routing.named(rules)) if posting else []
+    print_problems(f"config error: {line}" for line in problems)
+    if problems:
+        raise typer.Exit(2)
+    return routing
 
 
 def print_json(data: Any) -> None:

@@ -1,4 +1,4 @@
-"""`rotation-bot rules validate [FILE]` and `rules list`: check and show the rules in force."""
+"""`rotation-bot rules validate [FILE]`, `rules list` and `rules show ID`: the rules in force."""
 
 from __future__ import annotations
 
@@ -13,14 +13,18 @@ from rich.table import Table
 from bot.cli.common import (
     app_context,
     console,
+    fail,
     id_table_column,
     print_json,
     print_problems,
+    routing_or_exit,
     rules_or_exit,
 )
 from bot.cli.groups import rules_app
 
 if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.rules.routing import Routing
     from signals.rules import Rule
 
 
@@ -35,7 +39,8 @@ def validate(
     """Report every problem in a rules file with its line; exit 1 if there is any."""
     from bot.rules.files import validate_file
 
-    target = path or app_context(ctx).settings.rules_path
+    settings = app_context(ctx).settings
+    target = path or settings.rules_path
     if target is None:
         problems = _validate_defaults()
         label = "built-in rules"
@@ -45,6 +50,11 @@ def validate(
     print_problems(problems)
     if problems:
         raise typer.Exit(1)
+    if target is not None:
+        warnings, errors = _routing_notes(settings, target)
+        print_problems([*warnings, *errors])
+        if errors:
+            raise typer.Exit(1)
     console.print(f"ok: {label} is valid", markup=False, highlight=False)
 
 
@@ -63,19 +73,68 @@ def list_rules(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show the rules in force (built-in rules merged with ROTATION_RULES), disabled ones too."""
-    rules = rules_or_exit(app_context(ctx).settings, include_disabled=True)
+    settings = app_context(ctx).settings
+    rules = rules_or_exit(settings, include_disabled=True)
+    routing = routing_or_exit(settings, rules, posting=False)
     if as_json:
-        print_json([rule_json(rule) for rule in rules])
+        print_json([rule_json(rule) | _routed_json(routing, rule) for rule in rules])
         return
     table = Table(box=box.SIMPLE)
     id_table_column(table, "id", (rule.id for rule in rules))
-    for column in ("type", "on", "reads", "name"):
+    for column in ("type", "on", "reads", "name", "alerts to"):
         table.add_column(column, overflow="fold")
     for rule in rules:
         on = "yes" if rule.enabled else "no"
-        cells = (rule.id, rule.type, on, ", ".join(rule.legs()), rule.title)
+        to = alerts_to(routing, rule)
+        cells = (rule.id, rule.type, on, ", ".join(rule.legs()), rule.title, to)
         table.add_row(*(escape(cell) for cell in cells))  # names are text, never markup
     console.print(table)
+
+
+@rules_app.command("show")
+def show_rule(
+    ctx: typer.Context,
+    rule_id: Annotated[str, typer.Argument(help="The rule's id (see `rules list`).")],
+) -> None:
+    """One rule: every field as it is in force, and where its alerts go (and why)."""
+    settings = app_context(ctx).settings
+    rules = rules_or_exit(settings, include_disabled=True)
+    routing = routing_or_exit(settings, rules, posting=False)
+    rule = next((rule for rule in rules if rule.id == rule_id), None)
+    if rule is None:
+        fail(f"no rule {rule_id!r}; `rotation-bot rules list` shows them", 1)
+    for key, value in rule.to_mapping().items():
+        if value not in ([], None, ""):
+            console.print(f"{key} = {value}", markup=False, highlight=False)
+    console.print(f"alerts to: {alerts_to(routing, rule)}", markup=False, highlight=False)
+
+
+def alerts_to(routing: Routing, rule: Rule) -> str:
+    """Where a rule's alerts go, for people: the channels and what decided them."""
+    destinations, why = routing.explain(rule, ())
+    if why == "default":
+        return "the default channels"
+    return f"{', '.join(destinations)} ({why})"
+
+
+def _routed_json(routing: Routing, rule: Rule) -> dict[str, Any]:
+    destinations, why = routing.explain(rule, ())
+    return {"routed_to": list(destinations), "routed_by": why}
+
+
+def _routing_notes(settings: Settings, path: Path) -> tuple[list[str], list[str]]:
+    """A valid file's warnings (routes matching no rule) and errors (platforms not set up)."""
+    from bot.rules.files import RulesFileError, load_routing, load_rules
+    from bot.rules.routing import unmatched_routes, unroutable
+
+    file_settings = settings.model_copy(update={"rules_path": path})
+    try:
+        rules = load_rules(file_settings, include_disabled=True)
+        routing = load_routing(file_settings)
+    except RulesFileError as error:
+        return [], error.problems
+    errors = unroutable(settings, routing.named(rules))
+    return unmatched_routes(routing, rules), [f"{path}: {line}" for line in errors]
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:

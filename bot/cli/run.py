@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bot.cli import app
-from bot.cli.common import app_context, fail, print_problems, rules_or_exit
+from bot.cli.common import app_context, fail, print_problems, routing_or_exit, rules_or_exit
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -72,7 +72,7 @@ def run(
     # Open and migrate the database and read the rules here, in the foreground: a bad --db or
     # an invalid rules file stops the start with clear lines, instead of failing every job later.
     app_context(ctx).db.close()
-    rules_or_exit(settings)
+    routing_or_exit(settings, rules_or_exit(settings))  # a route nobody can post to stops it
     raise typer.Exit(serve(settings, window, speed, digests=digests))
 
 

@@ -18,6 +18,7 @@ from bot.cli.common import (
     fail,
     id_table_column,
     print_json,
+    routing_or_exit,
     rules_or_exit,
 )
 
@@ -191,12 +192,14 @@ def _deliver(
     """Queue the report's new events (within the catch-up window) and deliver the outbox once."""
     from bot.delivery.destinations import build_notifiers, close_notifiers
     from bot.delivery.sender import enqueue_and_deliver, policy_from_settings
+    from bot.rules.routing import router
     from bot.service.schedule import alert_cutoff
     from storage.outbox_health import count_open
 
     context = app_context(ctx)
     cutoff = alert_cutoff(now, context.settings.catchup_alert_days)
     events = [event for event in report.new_events if event.date >= cutoff]
+    routing = routing_or_exit(context.settings, rules)
     notifiers = build_notifiers(context.settings)
     try:
         delivery = enqueue_and_deliver(
@@ -207,6 +210,7 @@ def _deliver(
             policy=policy_from_settings(context.settings),
             settings=context.settings,  # subscribers' mentions and DMs, mutes, renotify
             rules=rules,
+            route=router(routing, rules, [notifier.name for notifier in notifiers]),
         )
     finally:
         close_notifiers(notifiers)

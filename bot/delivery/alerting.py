@@ -31,6 +31,7 @@ from storage.db import Store
 log = logging.getLogger(__name__)
 
 Render = Callable[[Event], bytes | None]
+Route = Callable[[str], Sequence[str]]  # rule id -> its channels (bot.rules.routing.router)
 Rows = dict[str, tuple[str, ...]]  # destination -> subscriber ids that row may ping
 
 
@@ -54,10 +55,13 @@ def queue_alerts(
     render: Render = lambda event: None,
     now: datetime,
     on_call: bool = True,
+    route: Route | None = None,
 ) -> QueueReport:
     """Queue new events for every destination, with their subscribers' mentions and DMs.
 
     Args:
+        route: the channels of each rule's alerts (its `destinations`, routes); None: all
+            `destinations`.
         settings: for the DM platforms and renotify rounds; None: no DMs, no re-notification.
         rules: the rules in force, for their `renotify_minutes` (re-notification starts here).
         render: draws an event's chart; called only for alerts actually queued.
@@ -75,7 +79,8 @@ def queue_alerts(
             if settings is not None:
                 _stop_if_reversed(db, event, by_id, settings, now)
             continue
-        rows = _plan_rows(db, event.rule_id, destinations, settings, on_call)
+        channels = route(event.rule_id) if route else destinations
+        rows = _plan_rows(db, event.rule_id, channels, settings, on_call)
         with db.atomic():
             report.rows += outbox.enqueue_alert(
                 db, event.dedupe_key, event, rows, chart=render(event), now=now
@@ -165,12 +170,18 @@ def mentions_to_send(db: Store, row: outbox.OutboxRow, rule_id: str) -> tuple[st
 
 
 def queue_renotifications(
-    db: Store, destinations: Sequence[str], *, settings: Settings, now: datetime
+    db: Store,
+    destinations: Sequence[str],
+    *,
+    settings: Settings,
+    now: datetime,
+    route: Route | None = None,
 ) -> int:
     """Queue every due round: reminders to the subscribers, or the escalation to the channel.
 
     A round's rows and its bookkeeping are written in one transaction, so a restart neither
     skips nor repeats it. Rounds of a muted rule wait until the mute ends. Returns rows added.
+    `route`: as for `queue_alerts` (an escalation goes to the rule's own channels).
     """
     added = 0
     for due in renotify.due_renotifications(db, now):
@@ -182,8 +193,9 @@ def queue_renotifications(
             log.warning("no stored alert %s to re-notify; stopping its rounds", due.dedupe_key)
             renotify.stop_renotify(db, due.dedupe_key)
             continue
+        channels = route(due.rule_id) if route else destinations
         with db.atomic():
-            added += _queue_round(db, due, event, chart, destinations, settings, now)
+            added += _queue_round(db, due, event, chart, channels, settings, now)
             renotify.record_renotify(db, due.dedupe_key, now=now)
     return added
 

@@ -61,6 +61,40 @@ def dm_notifiers(
     return found
 
 
+def on_demand_notifiers(
+    settings: Settings, destinations: Iterable[str], notifiers: Sequence[Notifier]
+) -> list[Notifier]:
+    """Notifiers for the DMs and routed channels in `destinations` that `notifiers` lack."""
+    names = list(destinations)
+    dms = dm_notifiers(settings, names, notifiers)
+    return [*dms, *route_notifiers(settings, names, [*notifiers, *dms])]  # one client each
+
+
+def route_notifiers(
+    settings: Settings, destinations: Iterable[str], notifiers: Sequence[Notifier]
+) -> list[Notifier]:
+    """Channel notifiers for the routed `<platform>:<channel id>` names no notifier serves.
+
+    They share the configured notifiers' clients; a platform that cannot post by channel id
+    builds none (`rotation-bot run` refuses to start with such a route), and its rows wait.
+    """
+    have = {notifier.name for notifier in notifiers}
+    found: list[Notifier] = []
+    for platform in all_platforms():
+        prefix = f"{platform.name}:"
+        channels = [
+            name.removeprefix(prefix)
+            for name in dict.fromkeys(destinations)
+            if name.startswith(prefix)
+            and name not in have
+            and platform.is_route_channel(name.removeprefix(prefix))
+        ]
+        if channels and platform.can_route(settings):
+            module = posting_module(platform)
+            found += module.build_route_notifiers(settings, channels, [*notifiers, *found])
+    return found
+
+
 def close_notifiers(notifiers: Iterable[Notifier], *, keep: Iterable[Notifier] = ()) -> None:
     """Release HTTP sessions and event loops the notifiers hold (each closed once).
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from bot.config import Settings
-from bot.delivery.destinations import build_notifiers, close_notifiers
+from bot.delivery.destinations import build_notifiers, close_notifiers, route_notifiers
 from bot.delivery.message import AlertMessage, Notifier, monospace
 from bot.delivery.outbox_messages import queue_message
 from bot.delivery.sender import (
@@ -246,14 +246,23 @@ def send_digest(
     own = build_notifiers(settings) if notifiers is None else []
     targets = list(notifiers or own)
     try:
-        names = [notifier.name for notifier in targets]
+        names = digest_destinations(settings, [notifier.name for notifier in targets])
+        routed = route_notifiers(settings, names, targets)
+        own, targets = [*own, *routed], [*targets, *routed]
         queue_digest(db, settings, session, now, names, queued_at=clock())
         report = deliver_pending(
             db, targets, now=clock, sleep=sleep, policy=policy or _one_pass(settings)
         )
     finally:
-        close_notifiers(own)
+        close_notifiers(own, keep=notifiers or ())
     return digest_summary(report, f"digest:{session.isoformat()}")
+
+
+def digest_destinations(settings: Settings, defaults: Sequence[str]) -> tuple[str, ...]:
+    """The rules file's `[digest] destinations`, else the default channels."""
+    from bot.rules.files import load_routing  # the rules file is read only when a digest goes
+
+    return load_routing(settings).digest_destinations(defaults)
 
 
 def _one_pass(settings: Settings) -> DeliveryPolicy:

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import discord
@@ -51,6 +51,9 @@ from bot.delivery.message import (
 )
 from bot.platforms import DISCORD
 from bot.safety import is_user_id
+
+if TYPE_CHECKING:
+    from bot.delivery.ack_copies import AckNote
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +216,14 @@ class DiscordRest:
             self.http = self._new_client()
             raise
         return str(me["id"])
+
+    async def patch_message(self, channel_id: str, message_id: str, body: dict[str, Any]) -> None:
+        """Edit a posted message: only the fields in `body` change."""
+        route = Route(
+            "PATCH", "/channels/{channel_id}/messages/{message_id}",
+            channel_id=channel_id, message_id=message_id,
+        )  # fmt: skip
+        await (await self.login()).request(route, json=body)
 
     def close(self) -> None:
         """Close the HTTP session and the loop."""
@@ -396,3 +407,19 @@ def _rest(settings: Settings) -> DiscordRest:
     assert settings.discord_bot_token is not None
     token = settings.discord_bot_token.get_secret_value()
     return DiscordRest(token, api_base=settings.discord_api_base)
+
+
+def build_route_notifiers(
+    settings: Settings, channel_ids: Iterable[str], notifiers: Iterable[Notifier]
+) -> list[Notifier]:
+    """Channels named by routes, posted to as the bot through the shared REST client."""
+    rest = next((n.rest for n in notifiers if isinstance(n, DiscordBotNotifier)), None)
+    rest = rest or _rest(settings)
+    return [DiscordBotNotifier(rest, channel_id) for channel_id in dict.fromkeys(channel_ids)]
+
+
+def show_acknowledged(settings: Settings, destination: str, message_id: str, note: AckNote) -> None:
+    """Show an acknowledgement made elsewhere on a posted alert (`bot.delivery.discord_ack`)."""
+    from bot.delivery.discord_ack import edit_acknowledged  # its own module: this one is full
+
+    edit_acknowledged(settings, destination, message_id, note)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 from typing import Any
 
 from bot.delivery.limits import fit_discord_content, fit_discord_embeds
@@ -19,6 +20,7 @@ from bot.safety import mention_user
 CHART_NAME = "chart.png"
 CUSTOM_ID_LIMIT = 100  # Discord's maximum custom_id length
 ACK_PREFIX, MUTE_PREFIX = "rot:ack:", "rot:mute1d:"
+ACK_FIELD = "Acknowledged"  # the embed field an acknowledged alert gets (once)
 ACK_TEMPLATE = r"rot:ack:(?P<key>.{0,92})"
 MUTE_TEMPLATE = r"rot:mute1d:(?P<rule>.{1,89})"
 NONCE_LENGTH = 25  # Discord's maximum nonce length
@@ -104,3 +106,26 @@ def bot_message_with_key(
 
 def _has_key(item: dict[str, Any], key: str) -> bool:
     return key_from_footer(item.get("embeds", [])) == key
+
+
+def acknowledged_layout(
+    data: dict[str, Any], who: str, platform: str, moment: datetime
+) -> dict[str, Any]:
+    """A posted alert's embeds and buttons once acknowledged elsewhere: the PATCH body."""
+    embeds = [dict(embed) for embed in data.get("embeds") or []]
+    if embeds:
+        value = (
+            neutralise_discord(f"by {who} on {platform}") + f" at <t:{int(moment.timestamp())}:f>"
+        )
+        fields = [f for f in embeds[0].get("fields", []) if f.get("name") != ACK_FIELD][:24]
+        embeds[0]["fields"] = [*fields, embed_field(ACK_FIELD, value, inline=False)]
+    rows = [dict(row) for row in data.get("components") or []]
+    for row in rows:
+        row["components"] = [_acked_button(item) for item in row.get("components", [])]
+    return {"embeds": fit_discord_embeds(embeds), "components": rows}
+
+
+def _acked_button(item: dict[str, Any]) -> dict[str, Any]:
+    if str(item.get("custom_id", "")).startswith(ACK_PREFIX):
+        return {**item, "disabled": True, "label": "Acknowledged"}
+    return item

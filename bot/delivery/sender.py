@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.config import Settings
-from bot.delivery.alerting import mentions_to_send, queue_alerts
+from bot.delivery.alerting import Route, mentions_to_send, queue_alerts
 from bot.delivery.charts import render_event_chart
-from bot.delivery.destinations import close_notifiers, dm_notifiers
+from bot.delivery.destinations import close_notifiers, on_demand_notifiers
 from bot.delivery.message import (
     AlertMessage,
     DeliveryError,
@@ -320,11 +320,13 @@ def enqueue_and_deliver(
     policy: DeliveryPolicy | None = None,
     settings: Settings | None = None,
     rules: Sequence[Rule] = (),
+    route: Route | None = None,
 ) -> DeliveryReport:
     """Queue new events like the service does (`bot.delivery.alerting.queue_alerts`), then deliver.
 
     Args:
         settings, rules: enable subscriber DMs and re-notification (None: mentions only).
+        route: each rule's channels (`bot.rules.routing.router`); None: every notifier.
     """
     draw = render or render_event_chart
     queued = queue_alerts(
@@ -335,9 +337,10 @@ def enqueue_and_deliver(
         rules=rules,
         render=lambda event: draw(event, market),
         now=now(),
+        route=route,
     )
     log.info("%d new outbox row(s) for %d event(s)", queued.rows, len(events))
-    dms = dm_notifiers(settings, open_destinations(db), notifiers) if settings else []
+    dms = on_demand_notifiers(settings, open_destinations(db), notifiers) if settings else []
     try:
         return deliver_pending(db, [*notifiers, *dms], now=now, sleep=sleep, policy=policy)
     finally:

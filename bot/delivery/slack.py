@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -32,9 +32,17 @@ from bot.delivery.message import (
     RateLimited,
     TransientError,
 )
-from bot.delivery.slack_alert import alert_blocks, fallback_text, to_slack_blocks
+from bot.delivery.slack_alert import (
+    acknowledged_note_blocks,
+    alert_blocks,
+    fallback_text,
+    to_slack_blocks,
+)
 from bot.platforms import SLACK, escape_slack
 from bot.safety import is_user_id
+
+if TYPE_CHECKING:
+    from bot.delivery.ack_copies import AckNote
 
 log = logging.getLogger(__name__)
 
@@ -296,3 +304,60 @@ def build_dm_notifiers(
         except PermanentError as error:
             log.warning("no DM destination %s: %s", SLACK.dm_destination(user_id), error)
     return found
+
+
+def build_route_notifiers(
+    settings: Settings, channel_ids: Iterable[str], notifiers: Iterable[Notifier]
+) -> list[Notifier]:
+    """Channels named by routes, posted to with the bot token (one shared WebClient)."""
+    assert settings.slack_bot_token is not None
+    token, api_base = settings.slack_bot_token.get_secret_value(), settings.slack_api_url
+    bot = next((n for n in notifiers if isinstance(n, SlackBotNotifier)), None)
+    found: list[Notifier] = []
+    for channel in dict.fromkeys(channel_ids):
+        notifier = SlackBotNotifier(token, channel, api_base=api_base)
+        if bot is not None:
+            notifier.client = bot.client  # one client, one connection pool
+        found.append(notifier)
+    return found
+
+
+# Acknowledged elsewhere: edit this platform's copy (bot.delivery.ack_copies)
+
+
+def show_acknowledged(settings: Settings, destination: str, message_id: str, note: AckNote) -> None:
+    """Replace a posted alert's Acknowledge button by who acknowledged it; DeliveryError."""
+    if settings.slack_bot_token is None or destination == f"{SLACK.name}:webhook":
+        raise PermanentError("only the bot's own posts can be edited (a webhook's cannot)")
+    token = settings.slack_bot_token.get_secret_value()
+    client = WebClient(token=token, base_url=api_url(settings.slack_api_url), retry_handlers=[])
+    channel = _conversation_of(client, destination.removeprefix(f"{SLACK.name}:"))
+    found = call_slack(
+        lambda: client.conversations_history(
+            channel=channel, latest=message_id, inclusive=True, limit=1, include_all_metadata=True
+        )
+    )
+    posted = [m for m in found.get("messages") or [] if m.get("ts") == message_id]
+    if not posted:
+        raise PermanentError(f"message {message_id} not found in {channel}")
+    blocks = acknowledged_note_blocks(posted[0].get("blocks") or [], escape_slack(note.text()))
+    extra = {"metadata": posted[0]["metadata"]} if posted[0].get("metadata") else {}
+    call_slack(
+        lambda: client.chat_update(
+            channel=channel,
+            ts=message_id,
+            text=str(posted[0].get("text") or "Alert"),
+            blocks=blocks,
+            **extra,
+        )
+    )
+
+
+def _conversation_of(client: WebClient, name: str) -> str:
+    """The conversation id of a channel destination, or of a DM (opened, as Slack returns it)."""
+    if name.startswith("dm:"):
+        opened = call_slack(lambda: client.conversations_open(users=name.removeprefix("dm:")))
+        return str(opened["channel"]["id"])
+    if not SLACK.channel_id.match(name):
+        raise PermanentError(f"channel {name!r} is a name; its messages are edited by id only")
+    return name

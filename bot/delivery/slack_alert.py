@@ -28,6 +28,7 @@ from bot.safety import mention_user
 Block = dict[str, Any]
 
 ACK_ACTION = "rot_ack"
+ACK_BLOCK = "rot_acknowledged"  # the context block an acknowledged alert gets (once)
 MUTE_ACTION = "rot_mute1d"
 ACTIONS_BLOCK = "rot_alert_actions"
 BUTTON_VALUE = 2000
@@ -111,3 +112,18 @@ def context_block(texts: Sequence[str]) -> Block:
         for text in texts[:SLACK_CONTEXT_ELEMENTS]
     ]
     return {"type": "context", "elements": elements}
+
+
+def acknowledged_note_blocks(blocks: Sequence[Block], note: str) -> list[Block]:
+    """An alert's blocks without the Acknowledge button, ending with `note` (escaped mrkdwn)."""
+    kept = [_without_ack_button(b) for b in blocks if b.get("block_id") != ACK_BLOCK]
+    kept = [b for b in kept if b.get("type") != "actions" or b.get("elements")]
+    text = f":white_check_mark: {note}"
+    return [*kept[: SLACK_BLOCKS - 1], {**context_block([text]), "block_id": ACK_BLOCK}]
+
+
+def _without_ack_button(block: Block) -> Block:
+    if block.get("type") != "actions":
+        return block
+    elements = [e for e in block.get("elements", []) if e.get("action_id") != ACK_ACTION]
+    return {**block, "elements": elements}

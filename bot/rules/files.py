@@ -8,6 +8,7 @@ sets; with another type it replaces the default entirely.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.rules.routing import ROUTING_TABLES, Routing, destination_problems, parse_routing
 from bot.rules.toml_layout import MAX_DEPTH, Element, Layout, scan
 from signals.legs import split_expression
 from signals.rule_fields import RuleError
@@ -54,13 +56,7 @@ def default_rules_text() -> str:
 
 def read_entries(text: str, source: str) -> list[RuleEntry]:
     """The `[[rules]]` tables of a TOML text; RulesFileError on syntax or shape errors."""
-    layout = scan(text)
-    if layout.too_deep is not None:
-        raise RulesFileError(
-            [f"{source}:{layout.too_deep}: nested more than {MAX_DEPTH} levels deep; "
-             "a rules file needs [[rules]] tables of key = value lines"]
-        )  # fmt: skip
-    data = _parse_toml(text, source)
+    layout, data = _scanned(text, source)
     problems = _shape_problems(data, layout, source)
     if problems:
         raise RulesFileError(problems)
@@ -68,6 +64,18 @@ def read_entries(text: str, source: str) -> list[RuleEntry]:
     return [
         RuleEntry(table, source, *_where(elements, i)) for i, table in enumerate(data["rules"])
     ] if "rules" in data else []  # fmt: skip
+
+
+@functools.lru_cache(maxsize=2)
+def _scanned(text: str, source: str) -> tuple[Layout, dict[str, Any]]:
+    # Kept for the routing read that follows the rules read of the same text (one parse).
+    layout = scan(text)
+    if layout.too_deep is not None:
+        raise RulesFileError(
+            [f"{source}:{layout.too_deep}: nested more than {MAX_DEPTH} levels deep; "
+             "a rules file needs [[rules]] tables of key = value lines"]
+        )  # fmt: skip
+    return layout, _parse_toml(text, source)
 
 
 def _parse_toml(text: str, source: str) -> dict[str, Any]:
@@ -86,11 +94,11 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
 
 
 def _shape_problems(data: dict[str, Any], layout: Layout, source: str) -> list[str]:
-    """Top-level keys other than `rules`, and `rules` elements that are not tables."""
+    """Top-level keys other than `rules` and the routing tables, and `rules` elements not tables."""
     problems = [
         f"{source}:{layout.top_keys.get(key, 1)}: unknown top-level key {key!r}; "
-        "use [[rules]] tables"
-        for key in sorted(set(data) - {"rules"})
+        "use [[rules]], [[routes]] and [digest] tables"
+        for key in sorted(set(data) - {"rules", *ROUTING_TABLES})
     ]
     tables = data.get("rules", [])
     if not isinstance(tables, list):
@@ -137,7 +145,16 @@ def parse_entries(entries: Iterable[RuleEntry]) -> tuple[list[Rule], list[str]]:
             rules.append(parse_rule(entry.mapping))
         except RuleError as error:
             problems.extend(_located(entry, error))
+            continue
+        problems.extend(_destination_lines(entry, rules[-1]))
     return rules, problems
+
+
+def _destination_lines(entry: RuleEntry, rule: Rule) -> list[str]:
+    """A rule's `destinations` checked against the platforms, as `source:line:` problems."""
+    line = entry.field_lines.get("destinations", entry.line)
+    found = destination_problems(rule.destinations)
+    return [f"{entry.source}:{line}: rule {rule.id}: destinations: {p}" for p in found]
 
 
 def _located(entry: RuleEntry, error: RuleError) -> list[str]:
@@ -151,9 +168,27 @@ def _located(entry: RuleEntry, error: RuleError) -> list[str]:
 def validate_file(path: Path) -> list[str]:
     """Every problem in a rules file (empty when it is valid), each with its line."""
     try:
-        return parse_entries(_user_entries(path, _by_id(default_entries())))[1]
+        problems = parse_entries(_user_entries(path, _by_id(default_entries())))[1]
+        return problems + _routing_of(path)[1]
     except RulesFileError as error:
         return error.problems
+
+
+def load_routing(settings: Settings) -> Routing:
+    """The user file's `[[routes]]` and `[digest]` (none without a file); RulesFileError."""
+    if settings.rules_path is None:
+        return Routing()
+    routing, problems = _routing_of(settings.rules_path)
+    if problems:
+        raise RulesFileError(problems)
+    return routing
+
+
+def _routing_of(path: Path) -> tuple[Routing, list[str]]:
+    text, source = read_rules_text(path), str(path)
+    read_entries(text, source)  # syntax and shape first, as for the rules
+    layout, data = _scanned(text, source)
+    return parse_routing(data, layout.tables, source)
 
 
 def default_entries() -> list[RuleEntry]:

@@ -33,6 +33,8 @@ class Layout:
 
     rules: list[Element] = field(default_factory=list)
     top_keys: dict[str, int] = field(default_factory=dict)
+    # Other top-level tables (`[digest]`, each `[[routes]]`) by name, with their keys' lines.
+    tables: dict[str, list[Element]] = field(default_factory=dict)
     too_deep: int | None = None  # the line where nesting first exceeds MAX_DEPTH
 
 
@@ -127,6 +129,9 @@ class _Scanner:
         elif len(parts) > 1 and parts[0] == "rules" and self.target is not None:
             self.target.fields.setdefault(parts[1], line)  # a sub-table is a (bad) field
             self.target = None
+        elif len(parts) == 1:
+            self.target = Element(line)
+            self.layout.tables.setdefault(parts[0], []).append(self.target)
         else:
             self.target = None
 

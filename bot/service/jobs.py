@@ -24,6 +24,7 @@ from bot.delivery import destinations as notifiers
 from bot.delivery import sender as delivery
 from bot.delivery.alerting import queue_alerts, queue_renotifications
 from bot.rules import files as rules_file
+from bot.rules import routing
 from bot.service import evaluation
 from bot.service.fetch_outage import RetryPlan, outage_summary, unreachable
 from bot.service.schedule import alert_cutoff
@@ -53,7 +54,8 @@ class ServiceJobs:
         self.settings, self.db_path, self.network = settings, db_path, network
         self.digests = digests
         self._notifiers: list[Any] | None = None
-        self._dms: dict[str, Any] = {}  # DM notifiers by destination, kept for their sessions
+        self._dms: dict[str, Any] = {}  # DM and routed notifiers by destination, kept open
+        self._route: routing.Route | None = None  # rule id -> channels, from the last rules read
         self._replay_market: Any = None
         self._stopping = threading.Event()
         # The last evaluation's check with the session and data version it saw, reused by
@@ -169,7 +171,17 @@ class ServiceJobs:
 
     def _rules(self) -> list[Rule]:
         # Read once per job and passed along: one parse, and one consistent rule set per job.
-        return rules_file.load_rules(self.settings)
+        rules = rules_file.load_rules(self.settings)
+        defaults = [notifier.name for notifier in self._get_notifiers()]
+        self._route = routing.router(rules_file.load_routing(self.settings), rules, defaults)
+        return rules
+
+    def _current_route(self) -> routing.Route:
+        """Where each rule's alerts go, as of the last rules read (read now if none yet)."""
+        if self._route is None:
+            self._rules()
+        assert self._route is not None
+        return self._route
 
     def _yahoo(self) -> Any:
         from bot.sources.yahoo import YahooSource  # lazy: yfinance is slow and replay needs none
@@ -242,7 +254,7 @@ class ServiceJobs:
         queued = queue_alerts(
             db, events, names, settings=self.settings, rules=rules,
             render=lambda event: charts.render_event_chart(event, market),
-            now=self.clock(), on_call=self.network,
+            now=self.clock(), on_call=self.network, route=self._current_route(),
         )  # fmt: skip
         log.info("%d alert(s) queued (%d row(s)) for %s", queued.alerts, queued.rows, names)
 
@@ -254,7 +266,9 @@ class ServiceJobs:
     def _deliver(self, db: Store) -> Mapping[str, int]:
         names = [notifier.name for notifier in self._get_notifiers()]
         if self.network:  # re-notification rounds come due between passes (every 30 s)
-            queue_renotifications(db, names, settings=self.settings, now=self.clock())
+            queue_renotifications(
+                db, names, settings=self.settings, now=self.clock(), route=self._current_route()
+            )
         policy = replace(delivery.policy_from_settings(self.settings), max_wait=0)
         report = delivery.deliver_pending(
             db, self._with_dms(db), policy=policy, stop=self._stopping.is_set
@@ -265,7 +279,8 @@ class ServiceJobs:
         known = [*self._get_notifiers(), *self._dms.values()]
         new = [d for d in outbox.open_destinations(db) if d not in self._dms]
         # Passing the DM notifiers too lets new ones share their client when no channel has one.
-        self._dms.update((n.name, n) for n in notifiers.dm_notifiers(self.settings, new, known))
+        found = notifiers.on_demand_notifiers(self.settings, new, known)
+        self._dms.update((n.name, n) for n in found)
         return [*self._get_notifiers(), *self._dms.values()]
 
     def _snapshot(self, db: Store, now: datetime) -> str:
@@ -280,7 +295,8 @@ class ServiceJobs:
     def _digest(self, db: Store, session: date, now: datetime) -> str:
         # Through the outbox like alerts: once per session and destination, retried by the
         # delivery passes, found again after a crash. The pass also sends what waits before it.
-        names = [notifier.name for notifier in self._get_notifiers()]
+        defaults = [notifier.name for notifier in self._get_notifiers()]
+        names = digest.digest_destinations(self.settings, defaults)
         rows = digest.queue_digest(
             db, self.settings, session, now, names,
             queued_at=self.clock(), report=self._check_of(db, session), chart=self._charts_shown(),

@@ -128,7 +128,7 @@ symbol = "SPY"
     assert problems == [
         f"{path}:6: rule mine: confirm: must be between 1 and 1000, got 0",
         f"{path}:7: rule mine: colour: unknown field; allowed: basis, confirm, cooldown, "
-        "description, emit_reversed, enabled, hysteresis, id, intraday, lookback, "
+        "description, destinations, emit_reversed, enabled, hysteresis, id, intraday, lookback, "
         "min_history, name, renotify_minutes, severity, symbol, tags, trigger, type",
         f"{path}:14: rule spread: window: unknown window '7q'; use ytd, qtd, mtd, 1m, 3m, 6m, "
         "1y, Nd (N sessions, e.g. 42d) or since:YYYY-MM-DD",

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from bot.chat.core import Commands
 from bot.chat.replies import AckReply
 from bot.chat.slack.answers import press_acknowledge, press_mute
-from bot.chat.slack.format import ACK_BLOCK, acknowledged_blocks
+from bot.chat.slack.format import acknowledged_blocks
 from bot.config import load_settings
 from bot.delivery.message import AlertMessage, PermanentError, build_alert_message
 from bot.delivery.slack import SlackBotNotifier, SlackDmNotifier
-from bot.delivery.slack_alert import ACK_ACTION, MUTE_ACTION, alert_blocks
+from bot.delivery.slack_alert import ACK_ACTION, ACK_BLOCK, MUTE_ACTION, alert_blocks
 from bot.safety import find_mentions
 from storage import subscriptions as subs
 from tests.fakes.delivery_kit import make_event

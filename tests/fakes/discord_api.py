@@ -70,6 +70,7 @@ class FakeDiscord(FakeServer):
     nonce_window: float = 300.0
     messages: list[Posted] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    edits: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # PATCH bodies
     kill_pid: int | None = None
     kill_at_post: int = 0  # with kill_pid: kill on accepting the bot's post number N (1-based)
     hide_history: bool = False  # history lags behind (eventual consistency): list nothing
@@ -105,7 +106,22 @@ class FakeDiscord(FakeServer):
             if request.method == "POST":
                 return self._post(request, channel_id=parts[1], via="bot")
             return self._history(parts[1], request.query)
+        if parts[:1] == ["channels"] and parts[2:3] == ["messages"] and len(parts) == 4:
+            return self._one_message(request, parts[1], parts[3])
         return Response(404, {"message": "404: Not Found", "code": 0}, _headers())
+
+    def _one_message(self, request: Request, channel_id: str, message_id: str) -> Response:
+        """GET or PATCH one message (an edit replaces only the fields it sends, as on Discord)."""
+        found = [m for m in self.messages if m.id == message_id and m.channel_id == channel_id]
+        if not found:
+            return Response(404, {"message": "Unknown Message", "code": 10008}, _headers())
+        if request.method == "PATCH":
+            if self._script:
+                return self._script.popleft()
+            changes, _ = _read_payload(request)
+            found[0].payload = {**found[0].payload, **changes}
+            self.edits.append((channel_id, message_id, changes))
+        return Response(200, self._message(found[0], with_nonce=False), _headers())
 
     def _authorised(self, request: Request) -> bool:
         return request.headers.get("Authorization") == f"Bot {self.token}"

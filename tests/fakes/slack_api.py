@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import time
 from collections import deque
@@ -34,6 +35,8 @@ from typing import Any
 from tests.fakes.httpfake import FakeServer, Request, Response
 
 CHANNEL_ID = "C0ALERTS1"
+# Slack posts into the conversation an id names; a name (`#alerts`) resolves to CHANNEL_ID here.
+_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 BOT_USER_ID = "U0ROTBOT"
 
 
@@ -77,6 +80,7 @@ class FakeSlack(FakeServer):
     updates: list[dict[str, Any]] = field(default_factory=list)
     not_member_of: set[str] = field(default_factory=set)
     _script: deque[Response] = field(default_factory=deque)
+    _update_script: deque[Response] = field(default_factory=deque)  # chat.update answers
     _counter: int = 0
 
     def __post_init__(self) -> None:
@@ -100,6 +104,13 @@ class FakeSlack(FakeServer):
             error = "ratelimited" if status == 429 else "internal_error"
             headers = {"Retry-After": str(retry_after)} if status == 429 else {}
             self._script.append(Response(status, {"ok": False, "error": error}, headers))
+
+    def fail_next_update(self, status: int, times: int = 1, *, retry_after: int = 1) -> None:
+        """The next `times` chat.update calls get this status (429 with Retry-After, 5xx)."""
+        for _ in range(times):
+            error = "ratelimited" if status == 429 else "internal_error"
+            headers = {"Retry-After": str(retry_after)} if status == 429 else {}
+            self._update_script.append(Response(status, {"ok": False, "error": error}, headers))
 
     def handle(self, request: Request) -> Response | None:
         with self.lock:
@@ -163,8 +174,8 @@ class FakeSlack(FakeServer):
         self._counter += 1
         ts = f"{int(time.time())}.{self._counter:06d}"
         channel = "webhook" if via == "webhook" else CHANNEL_ID
-        if via == "bot" and str(params.get("channel", "")).startswith("D"):
-            channel = params["channel"]  # a DM opened with conversations.open
+        if via == "bot" and _CONVERSATION_ID.match(str(params.get("channel", ""))):
+            channel = params["channel"]  # a channel by id, or a DM opened with conversations.open
         if via == "user":
             channel = params["channel"]
         post = SlackPost(ts, channel, params, via)
@@ -260,6 +271,8 @@ class FakeSlack(FakeServer):
         return Response(200, {"ok": True, "channel": {"id": "D" + user[1:].ljust(8, "0")}})
 
     def _chat_update(self, params: dict[str, Any]) -> Response:
+        if self._update_script:
+            return self._update_script.popleft()
         problems = check_blocks(params.get("blocks") or [])
         if problems:
             return Response(200, {"ok": False, "error": "invalid_blocks", "errors": problems})

@@ -75,14 +75,18 @@ async def acknowledge_alert(interaction: Interaction, key: str) -> None:
     reply = await asyncio.to_thread(core.acknowledge, actor_of(interaction), key)
     if not reply.first or not embeds:
         await send_private(interaction, sanitize(reply, DISCORD.name).text)
-        return
-    who = neutralise_discord(interaction.user.display_name)
-    embeds[0] = acknowledged_embed(embeds[0], who, reply.acked_at)  # type: ignore[arg-type]
-    await interaction.edit_original_response(
-        embeds=[discord.Embed.from_dict(e) for e in embeds],  # type: ignore[arg-type]
-        view=acknowledged_view(interaction.message),
-        allowed_mentions=NO_MENTIONS,
-    )
+    else:
+        who = neutralise_discord(interaction.user.display_name)
+        embeds[0] = acknowledged_embed(embeds[0], who, reply.acked_at)  # type: ignore[arg-type]
+        await interaction.edit_original_response(
+            embeds=[discord.Embed.from_dict(e) for e in embeds],  # type: ignore[arg-type]
+            view=acknowledged_view(interaction.message),
+            allowed_mentions=NO_MENTIONS,
+        )
+    if reply.first:  # the same alert elsewhere: the other platform, other channels, DMs
+        pressed = str(interaction.message.id) if interaction.message else None
+        name = interaction.user.display_name
+        await asyncio.to_thread(core.show_ack_everywhere, reply, name, pressed)
 
 
 def acknowledged_view(message: discord.Message | None) -> discord.ui.View | None:

@@ -21,11 +21,10 @@ from bot.chat.replies import (
     SpreadReply,
     StatusReply,
 )
-from bot.delivery.discord_alert import embed_field, with_chart
+from bot.delivery.discord_alert import ACK_FIELD, embed_field, with_chart
 from bot.delivery.limits import fit_discord_content, fit_discord_embeds, split_text, trim
 from bot.delivery.message import COLOURS
 
-ACK_FIELD = "Acknowledged"
 SIGNALS_BUDGET = 5200  # of the 6000 characters a message's embeds may hold in total
 DESCRIPTION_LIMIT = 100  # of a slash command
 _PHASES = {"firing": "🔴", "pending": "🟡", "inactive": "⚪"}

@@ -96,8 +96,22 @@ def _ack_listener(commands: Commands) -> Callable[..., Awaitable[None]]:
             await _show_acknowledged(client, respond, body, outcome.ack)
         if outcome.note is not None:
             await _respond(respond, outcome.note)
+        if outcome.ack is not None and outcome.ack.first:  # and on every other copy
+            who, pressed = _presser_name(body), _pressed_ts(body)
+            await asyncio.to_thread(commands.show_ack_everywhere, outcome.ack, who, pressed)
 
     return on_acknowledge
+
+
+def _presser_name(body: dict[str, Any]) -> str:
+    user = body.get("user") or {}
+    return str(user.get("name") or user.get("username") or user.get("id") or "")
+
+
+def _pressed_ts(body: dict[str, Any]) -> str | None:
+    container, message = body.get("container") or {}, body.get("message") or {}
+    ts = container.get("message_ts") or message.get("ts")
+    return str(ts) if ts else None
 
 
 def _mute_listener(commands: Commands) -> Callable[..., Awaitable[None]]:

@@ -23,7 +23,6 @@ from bot.chat.replies import (
     SubscriptionsReply,
 )
 from bot.delivery.limits import (
-    SLACK_BLOCKS,
     SLACK_FALLBACK_TEXT,
     SLACK_SECTION_TEXT,
     fit_slack_blocks,
@@ -33,11 +32,9 @@ from bot.delivery.limits import (
     split_text,
     trim,
 )
-from bot.delivery.slack_alert import ACK_ACTION, Block, context_block
+from bot.delivery.slack_alert import Block, acknowledged_note_blocks, context_block
 from bot.platforms import SLACK, escape_slack
 from bot.safety import is_user_id, mention_user
-
-ACK_BLOCK = "rot_acknowledged"
 
 _PHASE = {"firing": ":red_circle:", "pending": ":large_yellow_circle:"}
 
@@ -45,17 +42,8 @@ _PHASE = {"firing": ":red_circle:", "pending": ":large_yellow_circle:"}
 def acknowledged_blocks(blocks: Sequence[Block], ack: AckReply) -> list[Block]:
     """The alert's blocks without the Acknowledge button, saying who acknowledged it and when."""
     # An earlier acknowledgement line is replaced, never repeated.
-    kept = [_without_ack(b) for b in blocks if b.get("block_id") != ACK_BLOCK]
-    kept = [b for b in kept if b.get("type") != "actions" or b.get("elements")]
-    note = f":white_check_mark: Acknowledged by {acknowledger(ack)} at {short_time(ack.acked_at)}"
-    return [*kept[: SLACK_BLOCKS - 1], {**context_block([note]), "block_id": ACK_BLOCK}]
-
-
-def _without_ack(block: Block) -> Block:
-    if block.get("type") != "actions":
-        return block
-    elements = [e for e in block.get("elements", []) if e.get("action_id") != ACK_ACTION]
-    return {**block, "elements": elements}
+    note = f"Acknowledged by {acknowledger(ack)} at {short_time(ack.acked_at)}"
+    return acknowledged_note_blocks(blocks, note)
 
 
 def acknowledger(ack: AckReply) -> str:
