@@ -87,9 +87,12 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-_RULE_COLUMNS = "rule_id, toml, created_by, created_at, updated_by, updated_at"
-_PREVIEW_COLUMNS = (
-    "token, action, rule_id, toml, author, created_at, expires_at, outcome, settled_by"
+_SELECT_RULES = (
+    "SELECT rule_id, toml, created_by, created_at, updated_by, updated_at FROM chat_rules"
+)
+_SELECT_PREVIEWS = (
+    "SELECT token, action, rule_id, toml, author, created_at, expires_at, outcome, settled_by"
+    " FROM rule_previews"
 )
 
 
@@ -97,7 +100,8 @@ def save_rule(db: Store, rule_id: str, toml: str, *, by: str, now: datetime) -> 
     """Insert a rule, or replace its TOML keeping who created it; returns the stored row."""
     stamp = _iso(now)
     db.execute(
-        f"INSERT INTO chat_rules ({_RULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+        "INSERT INTO chat_rules (rule_id, toml, created_by, created_at, updated_by, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (rule_id) DO UPDATE SET toml = excluded.toml,"
         " updated_by = excluded.updated_by, updated_at = excluded.updated_at",
         (rule_id, toml, by, stamp, by, stamp),
@@ -109,15 +113,14 @@ def save_rule(db: Store, rule_id: str, toml: str, *, by: str, now: datetime) -> 
 
 def get_rule(db: Store, rule_id: str) -> ChatRule | None:
     """The stored chat rule with this id, or None."""
-    sql = f"SELECT {_RULE_COLUMNS} FROM chat_rules WHERE rule_id = ?"
-    rows = list(db.query(sql, (rule_id,)))
+    rows = list(db.query(_SELECT_RULES + " WHERE rule_id = ?", (rule_id,)))
     return ChatRule(**rows[0]) if rows else None
 
 
 def list_rules(db: Store) -> list[ChatRule]:
     """Every chat rule, oldest first (the order they join the rules in force)."""
-    sql = f"SELECT {_RULE_COLUMNS} FROM chat_rules ORDER BY created_at, rule_id"
-    return [ChatRule(**row) for row in db.query(sql)]
+    rows = db.query(_SELECT_RULES + " ORDER BY created_at, rule_id")
+    return [ChatRule(**row) for row in rows]
 
 
 def delete_rule(db: Store, rule_id: str) -> bool:
@@ -130,7 +133,8 @@ def add_preview(db: Store, preview: Preview, *, now: datetime) -> None:
     with db.atomic():
         db.execute("DELETE FROM rule_previews WHERE expires_at < ?", (_iso(now - _KEEP),))
         db.execute(
-            f"INSERT INTO rule_previews ({_PREVIEW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO rule_previews (token, action, rule_id, toml, author, created_at,"
+            " expires_at, outcome, settled_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 preview.token, preview.action, preview.rule_id, preview.toml, preview.author,
                 preview.created_at, preview.expires_at, None, None,
@@ -140,8 +144,7 @@ def add_preview(db: Store, preview: Preview, *, now: datetime) -> None:
 
 def get_preview(db: Store, token: str) -> Preview | None:
     """A preview by its token, settled or not, or None when unknown (or long gone)."""
-    sql = f"SELECT {_PREVIEW_COLUMNS} FROM rule_previews WHERE token = ?"
-    rows = list(db.query(sql, (token,)))
+    rows = list(db.query(_SELECT_PREVIEWS + " WHERE token = ?", (token,)))
     return Preview(**rows[0]) if rows else None
 
 

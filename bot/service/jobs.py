@@ -24,6 +24,7 @@ from bot.delivery import destinations as notifiers
 from bot.delivery import sender as delivery
 from bot.delivery.alerting import queue_alerts, queue_renotifications
 from bot.rules import files as rules_file
+from bot.rules.stored import rules_in_force
 from bot.service import evaluation
 from bot.service.fetch_outage import RetryPlan, outage_summary, unreachable
 from bot.service.schedule import alert_cutoff
@@ -155,7 +156,7 @@ class ServiceJobs:
             self._retry.cancel()
 
     def _intraday(self, db: Store, now: datetime) -> str:
-        rules = self._rules()
+        rules = self._rules(db)
         summary = self._refresh_prices(db, now, rules)
         intraday = [rule for rule in rules if rule.intraday]
         if not intraday:
@@ -167,9 +168,11 @@ class ServiceJobs:
             self._enqueue(db, list(report.new_events), market, rules)
         return f"{summary}; {len(report.new_events)} intraday event(s)"
 
-    def _rules(self) -> list[Rule]:
+    def _rules(self, db: Store) -> list[Rule]:
         # Read once per job and passed along: one parse, and one consistent rule set per job.
-        return rules_file.load_rules(self.settings)
+        # Chat rules come from the database, so a rule saved in chat is evaluated at the next
+        # job without a restart (and primed silently, as any rule seen for the first time).
+        return rules_in_force(self.settings, db)
 
     def _yahoo(self) -> Any:
         from bot.sources.yahoo import YahooSource  # lazy: yfinance is slow and replay needs none
@@ -180,7 +183,7 @@ class ServiceJobs:
         return source
 
     def _evaluate(self, db: Store, session: date, now: datetime, alert: bool) -> int:
-        rules = self._rules()
+        rules = self._rules(db)
         if self.network:
             self._refresh_prices(db, now, rules)
             self._plan_retry(session)

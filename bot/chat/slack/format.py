@@ -114,7 +114,8 @@ def _signals_blocks(reply: SignalsReply) -> list[Block]:
 
 def _signal_line(row: SignalRow) -> str:
     icon = _PHASE.get(row.phase, ":white_circle:")
-    line = f"{icon} `{row.rule_id}` {row.phase}, {row.status}: {row.summary or row.reason}"
+    origin = f" _({row.origin})_" if row.origin else ""
+    line = f"{icon} `{row.rule_id}`{origin} {row.phase}, {row.status}: {row.summary or row.reason}"
     if row.last_fired:
         line += f" · last fired {row.last_fired}"
     if row.muted_until:
