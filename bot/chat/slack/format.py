@@ -15,6 +15,7 @@ from bot.chat.replies import (
     AckReply,
     HelpReply,
     Reply,
+    RulePreview,
     SignalDetail,
     SignalRow,
     SignalsReply,
@@ -22,6 +23,7 @@ from bot.chat.replies import (
     StatusReply,
     SubscriptionsReply,
 )
+from bot.chat.slack.rules import preview_blocks
 from bot.delivery.limits import (
     SLACK_BLOCKS,
     SLACK_FALLBACK_TEXT,
@@ -178,5 +180,6 @@ _FORMATTERS: dict[type, Callable[[Any], list[Block]]] = {
     SignalDetail: _detail_blocks,
     SubscriptionsReply: _subscriptions_blocks,
     StatusReply: _status_blocks,
+    RulePreview: preview_blocks,
     HelpReply: _help_blocks,
 }
