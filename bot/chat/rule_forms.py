@@ -8,8 +8,8 @@
     disable ID | enable ID | delete ID
 
 A value is read as a TOML value when it is one (`confirm=2`, `intraday=true`,
-`since=2010-01-02`, `tags=["size"]`), else as text (`a=IWM`, `window=42d`). Without `id=`,
-a new rule gets one made from its arguments (`iwm-iwb-42d-above-400bps`).
+`since=2010-01-02`), else as text (`a=IWM`, `window=42d`); `tags=size,breakout` is a list.
+Without `id=`, a new rule gets one made from its arguments (`iwm-iwb-42d-above-400bps`).
 """
 
 from __future__ import annotations
@@ -104,8 +104,17 @@ def _split_options(words: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
             continue
         if not key:
             raise CommandError(f"Missing the field name before = in {echo(word)}.")
-        options[key.strip().lower()] = read_value(raw) if raw != "" else None
+        name = key.strip().lower()
+        options[name] = _tags(raw) if name == "tags" else read_value(raw) if raw else None
     return positional, options
+
+
+def _tags(raw: str) -> Any:
+    """`tags=size,breakout` (or the TOML list): chat quoting eats a list's inner quotes."""
+    value = read_value(raw)
+    if isinstance(value, str):
+        return [tag.strip() for tag in value.strip("[]").split(",") if tag.strip()]
+    return value
 
 
 def read_value(raw: str) -> Any:

@@ -1,7 +1,9 @@
-"""`rotation-bot rules validate [FILE]` and `rules list`: check and show the rules in force."""
+"""`rotation-bot rules validate [FILE]`, `rules list` and `rules export`: check and show the
+rules in force, and write the rules made in chat as a rules file."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +15,7 @@ from rich.table import Table
 from bot.cli.common import (
     app_context,
     console,
+    fail,
     id_table_column,
     print_json,
     print_problems,
@@ -62,18 +65,24 @@ def list_rules(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show the rules in force (built-in rules merged with ROTATION_RULES), disabled ones too."""
-    rules = rules_or_exit(app_context(ctx).settings, include_disabled=True)
+    """Show the rules in force (built-in rules, ROTATION_RULES, rules made in chat), disabled
+    ones too, each with where it comes from."""
+    from bot.rules.stored import rule_origins
+
+    context = app_context(ctx)
+    rules = rules_or_exit(context.settings, include_disabled=True, db=context.db)
+    origins = rule_origins(context.settings, context.db)
     if as_json:
-        print_json([rule_json(rule) for rule in rules])
+        print_json([rule_json(rule) | {"origin": origins.get(rule.id, "")} for rule in rules])
         return
     table = Table(box=box.SIMPLE)
     id_table_column(table, "id", (rule.id for rule in rules))
-    for column in ("type", "on", "reads", "name"):
+    for column in ("type", "on", "reads", "from", "name"):
         table.add_column(column, overflow="fold")
     for rule in rules:
         on = "yes" if rule.enabled else "no"
-        cells = (rule.id, rule.type, on, ", ".join(rule.legs()), rule.title)
+        legs = ", ".join(rule.legs())
+        cells = (rule.id, rule.type, on, legs, origins.get(rule.id, ""), rule.title)
         table.add_row(*(escape(cell) for cell in cells))  # names are text, never markup
     console.print(table)
 
@@ -81,3 +90,27 @@ def list_rules(
 def rule_json(rule: Rule) -> dict[str, Any]:
     """The JSON shape of one rule in `rules list --json`: every field, plus `unit`."""
     return {**rule.to_mapping(), "unit": rule.unit}
+
+
+@rules_app.command("export")
+def export_rules(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (default: standard output)."),
+    ] = None,
+) -> None:
+    """Write the rules made in chat as a rules file (TOML that `rules validate` accepts)."""
+    from bot.rules.stored import export_toml
+    from storage.chat_rules import list_rules as chat_rules
+
+    stored = chat_rules(app_context(ctx).db)
+    text = export_toml(stored)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        fail(f"cannot write {output}: {error.strerror or error}")
+    console.print(f"wrote {len(stored)} chat rule(s) to {output}", markup=False, highlight=False)
