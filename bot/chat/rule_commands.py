@@ -94,11 +94,12 @@ class RuleCommands:
         detail = signal_detail(self.db, rule, self.clock(), {}, 0)
         events = _backtest_events(rule, self.db)
         fired = detail.backtest.fired if detail.backtest else None
-        count = "no backtest (no stored prices)" if fired is None else f"fired {fired} times"
-        text = (
-            f"Preview of {rule.id}: {count} since {BACKTEST_START.year}. "
-            f"Save or Cancel within {PREVIEW_MINUTES} minutes."
+        count = (
+            "no backtest (no stored prices yet)"
+            if fired is None
+            else f"fired {fired} times since {BACKTEST_START.year}"
         )
+        text = f"Preview of {rule.id}: {count}. Save or Cancel within {PREVIEW_MINUTES} minutes."
         return RulePreview(
             token=record.token,
             action=record.action,  # type: ignore[arg-type]

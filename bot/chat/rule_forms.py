@@ -35,6 +35,7 @@ ALIASES = {
 _BPS = re.compile(r"^(\d+(?:\.\d+)?)(?:bps)?$", re.IGNORECASE)
 _SLUG = re.compile(r"[^a-z0-9_.-]+")
 _MAX_ID = 64
+_LEGS = ("a", "b", "symbol", "series", "long", "short")
 MAX_WORDS = 40
 
 
@@ -74,7 +75,7 @@ def new_rule_mapping(words: Sequence[str]) -> dict[str, Any]:
     elif positional:
         raise CommandError(f"Give {kind}'s fields as key=value (got {echo(positional[0])}).")
     mapping |= options
-    mapping.setdefault("id", _made_id(words))
+    mapping.setdefault("id", _made_id(words[0], positional, options))
     return mapping
 
 
@@ -158,9 +159,12 @@ def _number(text: str) -> int | float:
     return int(value) if value.is_integer() else value
 
 
-def _made_id(words: Sequence[str]) -> str:
-    """An id from the words before the options: `spread IWM IWB 42d above 400bps` ->
-    `iwm-iwb-42d-above-400bps` (the type word dropped, symbols' ^ and = too)."""
-    kept = [w for w in words[1:] if "=" not in w] or list(words[:1])
-    slug = _SLUG.sub("-", "-".join(kept).lower()).strip("-._")
+def _made_id(kind: str, positional: Sequence[str], options: dict[str, Any]) -> str:
+    """An id from what the rule watches: `spread IWM IWB 42d above 400bps` ->
+    `iwm-iwb-42d-above-400bps`, `high ^RUT` -> `rut-high`, `rally_from_low symbol=IWC` ->
+    `iwc-rally_from_low` (a spread says what it is without its type word)."""
+    legs = [options[key] for key in _LEGS if isinstance(options.get(key), str)]
+    watched = list(positional) or legs
+    words = watched if kind.lower() == "spread" else [*watched, kind]
+    slug = _SLUG.sub("-", "-".join(words).lower()).strip("-._")
     return slug[:_MAX_ID].rstrip("-._") or "rule"

@@ -51,6 +51,19 @@ def test_the_one_line_form_reads_as_a_spread_threshold() -> None:
     }  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("line", "rule_id"),
+    [
+        ("crossover IWC OEF ytd either", "iwc-oef-ytd-either-crossover"),
+        ("high ^RUT", "rut-high"),
+        ("rally_from_low symbol=IWC threshold_pct=50", "iwc-rally_from_low"),
+        ("high IWM id=mine", "mine"),
+    ],
+)
+def test_a_rule_without_id_is_named_after_what_it_watches(line: str, rule_id: str) -> None:
+    assert new_rule_mapping(split_words(line))["id"] == rule_id
+
+
 def test_preview_shows_the_stored_toml_backtest_events_and_chart(core: Commands) -> None:
     shown = preview(core)
     assert shown.rule_id == SPREAD_ID and shown.action == "new"
