@@ -36,6 +36,9 @@ _BPS = re.compile(r"^(\d+(?:\.\d+)?)(?:bps)?$", re.IGNORECASE)
 _SLUG = re.compile(r"[^a-z0-9_.-]+")
 _MAX_ID = 64
 _LEGS = ("a", "b", "symbol", "series", "long", "short")
+# Fields holding a list of text, read from `key=x,y`. `destinations` (issue 14 routing) is
+# read here only as a list; what a destination may be is the rule validation's to say.
+LIST_FIELDS = ("tags", "destinations")
 MAX_WORDS = 40
 
 
@@ -106,11 +109,11 @@ def _split_options(words: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
         if not key:
             raise CommandError(f"Missing the field name before = in {echo(word)}.")
         name = key.strip().lower()
-        options[name] = _tags(raw) if name == "tags" else read_value(raw) if raw else None
+        options[name] = _list(raw) if name in LIST_FIELDS else read_value(raw) if raw else None
     return positional, options
 
 
-def _tags(raw: str) -> Any:
+def _list(raw: str) -> Any:
     """`tags=size,breakout` (or the TOML list): chat quoting eats a list's inner quotes."""
     value = read_value(raw)
     if isinstance(value, str):

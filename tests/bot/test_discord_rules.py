@@ -94,6 +94,15 @@ async def test_save_stores_it_takes_the_buttons_off_and_says_who(desk: Harness) 
     assert late.message["content"] == "This preview was already saved by discord:7."
 
 
+async def test_signals_shows_where_each_rule_comes_from(desk: Harness) -> None:
+    _, message = await propose(desk)
+    await desk.press(buttons(message)[0]["custom_id"], message, ADMIN)
+    token = await desk.command("signals", ALICE)
+    text = "\n".join(e["description"] for e in desk.fake.steps_for(token)[-1].message["embeds"])
+    assert f"**{SPREAD_ID}** (chat (discord:7))" in text
+    assert "**rut-all-time-high** (defaults)" in text
+
+
 async def test_cancel_discards(desk: Harness) -> None:
     _, message = await propose(desk)
     token = await desk.press(buttons(message)[1]["custom_id"], message, ADMIN)

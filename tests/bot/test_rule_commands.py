@@ -51,6 +51,15 @@ def test_the_one_line_form_reads_as_a_spread_threshold() -> None:
     }  # fmt: skip
 
 
+def test_list_fields_read_as_lists_whatever_the_quoting() -> None:
+    """Chat quoting eats a TOML list's inner quotes; tags (and routing's destinations) still
+    arrive as lists, for the rule validation to judge."""
+    line = 'high IWM tags=size,breakout destinations=["discord:1","slack:C2"]'
+    mapping = new_rule_mapping(split_words(line))
+    assert mapping["tags"] == ["size", "breakout"]
+    assert mapping["destinations"] == ["discord:1", "slack:C2"]
+
+
 @pytest.mark.parametrize(
     ("line", "rule_id"),
     [

@@ -92,6 +92,17 @@ async def test_save_stores_it_and_a_second_press_is_told(desk: SlackBot) -> None
     assert late["text"] == f"This preview was already saved by slack:{ADMIN}."
 
 
+async def test_signals_shows_where_each_rule_comes_from(desk: SlackBot) -> None:
+    answer = await propose(desk)
+    await desk.press(RULE_SAVE_ACTION, token_of(answer), ADMIN, as_message(answer))
+    await desk.answers(3)
+    await desk.command("/rot-signals", user=TRADER)
+    listed = (await desk.answers(4))[3]
+    text = "\n".join(b["text"]["text"] for b in listed["blocks"] if b.get("text"))
+    assert f"`{SPREAD_ID}` _(chat (slack:{ADMIN}))_" in text
+    assert "`rut-all-time-high` _(defaults)_" in text
+
+
 async def test_cancel_discards(desk: SlackBot) -> None:
     answer = await propose(desk)
     await desk.press(RULE_CANCEL_ACTION, token_of(answer), ADMIN, as_message(answer))
