@@ -133,14 +133,16 @@ class RuleCommands:
         require_rule_admin(actor)
         record = self._open_preview(token)
         rule = parse_stored(_as_chat_rule(record))
-        if record.action == "new":
-            self._check_new_id(rule.id)
-        elif chat_rules.get_rule(self.db, rule.id) is None:
-            raise CommandError(f"Rule {rule.id} was deleted meanwhile; nothing saved.")
         who, now = author_of(actor), self.clock()
         with self.db.atomic():
+            # Settled first: its write lock orders two Saves, so the checks below see the
+            # other's rule; a refusal rolls the settling back and leaves the preview open.
             if not chat_rules.settle_preview(self.db, token, "saved", by=who, now=now):
                 raise CommandError(_closed(chat_rules.get_preview(self.db, token)))
+            if record.action == "new":
+                self._check_new_id(rule.id)
+            elif chat_rules.get_rule(self.db, rule.id) is None:
+                raise CommandError(f"Rule {rule.id} was deleted meanwhile; nothing saved.")
             chat_rules.save_rule(self.db, rule.id, record.toml, by=who, now=now)
             if record.action == "new":
                 forget_state(self.db, rule.id)  # a rule deleted earlier starts afresh

@@ -202,6 +202,15 @@ def test_edit_previews_the_changed_rule_and_records_who_changed_it(core: Command
     assert stored.updated_at == "2026-03-02T21:10:00+00:00"
 
 
+def test_an_edit_of_a_rule_deleted_meanwhile_saves_nothing(core: Commands) -> None:
+    core.save_preview(ADMIN, preview(core).token)
+    edit = core.rule(ADMIN, split_words(f"edit {SPREAD_ID} confirm=2"))
+    core.rule(OTHER_ADMIN, ["delete", SPREAD_ID])
+    with pytest.raises(CommandError, match="was deleted meanwhile; nothing saved"):
+        core.save_preview(ADMIN, edit.token)  # type: ignore[union-attr]
+    assert chat_rules.list_rules(core.db) == []
+
+
 def test_edit_refuses_a_new_id_or_type(core: Commands) -> None:
     core.save_preview(ADMIN, preview(core).token)
     with pytest.raises(CommandError, match="id cannot change"):
@@ -228,6 +237,8 @@ def test_a_second_new_rule_of_the_same_id_is_refused(core: Commands) -> None:
     core.save_preview(ADMIN, first.token)
     with pytest.raises(CommandError, match="exists already; change it with /rule edit"):
         core.save_preview(ADMIN, second.token)
+    refused = chat_rules.get_preview(core.db, second.token)
+    assert refused is not None and refused.outcome is None  # rolled back: still cancellable
     with pytest.raises(CommandError, match="exists already"):
         preview(core)
 
