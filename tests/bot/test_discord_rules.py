@@ -9,14 +9,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey
 
 from bot.chat.core import Commands
 from bot.chat.discord.client import RotationClient
+from bot.chat.discord.http_mode import INTERACTIONS_PATH, InteractionsEndpoint
 from bot.config import Settings
 from bot.delivery.discord import configure_api_base
 from bot.rules.stored import rules_in_force
+from bot.service.web import mount
 from storage import chat_rules
 from tests.bot.rule_chat_kit import SPREAD_ID, SPREAD_LINE, prices_db, real_prices_file
+from tests.fakes.discord_http_kit import DiscordFront
 from tests.fakes.discord_interactions import FakeDiscordApp
 from tests.fakes.discord_kit import ADMIN, ALICE, NOW, Harness, assert_no_pings
 
@@ -33,6 +37,18 @@ async def desk(
     async with RotationClient(core, discord_settings) as client:
         await client.login(fake_discord_app.token)
         yield Harness(client, fake_discord_app)
+
+
+@pytest.fixture
+async def http_desk(desk: Harness) -> AsyncIterator[DiscordFront]:
+    """The same client behind the real HTTP interactions endpoint (DISCORD_MODE=http)."""
+    key = SigningKey.generate()
+    endpoint = InteractionsEndpoint(desk.client, key.verify_key.encode().hex())
+    mounted = await mount("127.0.0.1", 0, {("POST", INTERACTIONS_PATH): endpoint.handle})
+    front = DiscordFront(desk, endpoint, f"http://127.0.0.1:{mounted.port}{INTERACTIONS_PATH}")
+    front.key = key
+    yield front
+    await mounted.cleanup()
 
 
 def buttons(message: dict) -> list[dict]:
@@ -152,3 +168,16 @@ async def test_edit_disable_enable_delete(desk: Harness) -> None:
         step = desk.fake.steps_for(token)[-1]
         assert not step.ephemeral and step.message["content"].startswith(f"{said} {SPREAD_ID}")
     assert chat_rules.list_rules(db) == []
+
+
+async def test_over_the_http_endpoint_too(http_desk: DiscordFront) -> None:
+    token = await http_desk.command("rule", ADMIN, command=SPREAD_LINE)
+    assert http_desk.answers[token].json() == {"type": 5}  # deferred in the body, in time
+    assert http_desk.answers[token].seconds < 3.0
+    assert http_desk.fake.sequence(token) == ["callback:5", "followup"]
+    message = http_desk.fake.message_json(http_desk.fake.replies[-1])
+    pressed = await http_desk.press(buttons(message)[0]["custom_id"], message, ADMIN)
+    assert http_desk.answers[pressed].json() == {"type": 6}
+    assert http_desk.fake.sequence(pressed) == ["callback:6", "edit_original", "followup"]
+    db = http_desk.harness.client.core.db
+    assert chat_rules.get_rule(db, SPREAD_ID) is not None
