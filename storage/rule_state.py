@@ -208,3 +208,8 @@ def has_event(db: Store, dedupe_key: str) -> bool:
     """True when the event log holds an event with this dedupe key."""
     sql = "SELECT 1 FROM events WHERE dedupe_key = ?"
     return db.execute(sql, [dedupe_key]).fetchone() is not None
+
+
+def forget_state(db: Store, rule_id: str) -> None:
+    """Drop a rule's stored state, so that its next evaluation primes it afresh (silently)."""
+    db.execute("DELETE FROM rule_state WHERE rule_id = ?", (rule_id,))

@@ -1,6 +1,7 @@
 """Imports every storage module that registers a migration set, in the order they apply."""
 
 from storage import (  # noqa: F401
+    chat_rules,
     outbox,
     outbox_health,
     prices,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,13 @@ from bot.chat.replies import (
     SpreadReply,
     StatusReply,
 )
+from bot.chat.rule_commands import RuleCommands
 from bot.chat.signal_cache import SignalCache
 from bot.chat.signal_queries import signal_detail, signal_rows
 from bot.chat.spread_query import spread_from_cache, spread_reply
 from bot.config import Settings
 from bot.rules.files import RulesFileError, load_rules
+from bot.rules.stored import rule_origins, with_chat_rules
 from bot.service.health import collect_health, render_lines
 from bot.sources.bar_checks import screen_bars, today_in_new_york
 from bot.sources.base import PriceSource
@@ -54,7 +57,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Actor", "CommandError", "Commands", "make_actor"]
 
 
-class Commands(OnCallCommands):
+class Commands(OnCallCommands, RuleCommands):
     """The chat commands, independent of any platform."""
 
     def __init__(
@@ -150,9 +153,9 @@ class Commands(OnCallCommands):
 
     def signals(self) -> SignalsReply:
         """Every rule: state, current measure against threshold, last fired (nothing saved)."""
-        rows = tuple(
-            signal_rows(self.db, self.rules(), self.clock(), self._mutes(), self._signal_cache)
-        )
+        found = signal_rows(self.db, self.rules(), self.clock(), self._mutes(), self._signal_cache)
+        origins = self.rule_origins()
+        rows = tuple(replace(row, origin=origins.get(row.rule_id, "")) for row in found)
         firing = [row.rule_id for row in rows if row.phase == "firing"]
         text = f"{len(rows)} signals, {len(firing)} firing" + (
             f": {', '.join(firing)}." if firing else "."
@@ -207,12 +210,20 @@ class Commands(OnCallCommands):
         return [rule.id for rule in self.rules()]
 
     def rules(self) -> list[Rule]:
-        """The rules in force: the defaults and ROTATION_RULES, or the rules given to __init__."""
+        """The rules in force: the files' rules (below), then the rules made in chat."""
+        return with_chat_rules(self.file_rules(), self.db)
+
+    def file_rules(self) -> list[Rule]:
+        """The defaults and ROTATION_RULES, or the rules given to __init__."""
         if self._rules is not None:
             return self._rules
         # Read afresh each time (under 1 ms), as every scheduled job does, so that after an
         # edit of the rules file chat answers about the same rules the service evaluates.
         return _load_rules(self.settings)
+
+    def rule_origins(self) -> dict[str, str]:
+        """Where each rule comes from: `defaults`, `file` or `chat (<author>)`."""
+        return rule_origins(self.settings, self.db)
 
 
 def _load_rules(settings: Settings) -> list[Rule]:

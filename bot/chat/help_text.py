@@ -16,6 +16,12 @@ COMMANDS: tuple[tuple[str, str, str, bool], ...] = (
     ("mute", "ID|all DURATION", "Silence a signal for 30m, 4h, 1d, 2w ... (admins).", True),
     ("unmute", "ID|all", "Lift a mute (admins).", True),
     ("status", "", "Data freshness, last evaluation, delivery backlog.", False),
+    (
+        "rule",
+        "new|edit|disable|enable|delete ...",
+        "Create or change a rule, with a backtest preview before Save (admins).",
+        True,
+    ),
     ("help", "", "This list.", False),
 )
 

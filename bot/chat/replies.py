@@ -70,6 +70,7 @@ class SignalRow:
     session: date | None
     last_fired: date | None
     muted_until: str | None = None
+    origin: str = ""  # defaults, file or chat (<author>); empty when unknown
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,32 @@ class HelpReply:
     examples: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class RulePreview:
+    """`/rule new|edit`: the rule as it will be stored, its backtest and chart, before Save."""
+
+    token: str  # what the Save and Cancel buttons carry
+    action: Literal["new", "edit"]
+    rule_id: str
+    title: str
+    toml: str
+    backtest: BacktestSummary | None
+    last_events: tuple[EventRow, ...]  # the backtest's last five, newest first
+    chart: ChartSpec | None
+    expires_at: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RuleChangeReply:
+    """A rule saved, discarded, disabled, enabled or deleted from chat, and by whom."""
+
+    action: Literal["saved", "cancelled", "disabled", "enabled", "deleted"]
+    rule_id: str
+    by: str
+    text: str
+
+
 Reply = (
     SpreadReply
     | SignalsReply
@@ -207,4 +234,6 @@ Reply = (
     | AckReply
     | StatusReply
     | HelpReply
+    | RulePreview
+    | RuleChangeReply
 )

@@ -43,10 +43,10 @@ def backtest_cmd(
 
 
 def _select(ctx: typer.Context, rule_id: str | None) -> list[Rule]:
-    settings = app_context(ctx).settings
+    settings, db = app_context(ctx).settings, app_context(ctx).db
     if rule_id is None:
-        return rules_or_exit(settings)
-    every = rules_or_exit(settings, include_disabled=True)
+        return rules_or_exit(settings, db=db)
+    every = rules_or_exit(settings, include_disabled=True, db=db)
     chosen = [rule for rule in every if rule.id == rule_id]
     if not chosen:
         fail(f"unknown rule id {rule_id!r}; see `rotation-bot rules list`")

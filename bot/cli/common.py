@@ -113,11 +113,17 @@ def print_problems(lines: Iterable[str]) -> None:
         err_console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def rules_or_exit(settings: Settings, *, include_disabled: bool = False) -> list[Rule]:
-    """The rules in force; on an invalid rules file print every problem and exit 1."""
+def rules_or_exit(
+    settings: Settings, *, include_disabled: bool = False, db: Store | None = None
+) -> list[Rule]:
+    """The rules in force (with `db`, the chat rules too); on an invalid rules file print every
+    problem and exit 1."""
     from bot.rules.files import RulesFileError, load_rules
+    from bot.rules.stored import rules_in_force
 
     try:
+        if db is not None:
+            return rules_in_force(settings, db, include_disabled=include_disabled)
         return load_rules(settings, include_disabled=include_disabled)
     except RulesFileError as error:
         print_problems(error.problems)

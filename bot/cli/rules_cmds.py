@@ -1,7 +1,9 @@
-"""`rotation-bot rules validate [FILE]`, `rules list` and `rules show ID`: the rules in force."""
+"""`rotation-bot rules validate [FILE]`, `rules list`, `rules show ID` and `rules export`: check
+and show the rules in force, and write the rules made in chat as a rules file."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -72,21 +74,30 @@ def list_rules(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show the rules in force (built-in rules merged with ROTATION_RULES), disabled ones too."""
-    settings = app_context(ctx).settings
-    rules = rules_or_exit(settings, include_disabled=True)
-    routing = routing_or_exit(settings, rules, posting=False)
+    """Show the rules in force (built-in rules, ROTATION_RULES, rules made in chat), disabled
+    ones too, each with where it comes from and where its alerts go."""
+    from bot.rules.stored import rule_origins
+
+    context = app_context(ctx)
+    rules = rules_or_exit(context.settings, include_disabled=True, db=context.db)
+    origins = rule_origins(context.settings, context.db)
+    routing = routing_or_exit(context.settings, rules, posting=False)
     if as_json:
-        print_json([rule_json(rule) | _routed_json(routing, rule) for rule in rules])
+        print_json(
+            [
+                rule_json(rule) | {"origin": origins.get(rule.id, "")} | _routed_json(routing, rule)
+                for rule in rules
+            ]
+        )
         return
     table = Table(box=box.SIMPLE)
     id_table_column(table, "id", (rule.id for rule in rules))
-    for column in ("type", "on", "reads", "name", "alerts to"):
+    for column in ("type", "on", "reads", "from", "name", "alerts to"):
         table.add_column(column, overflow="fold")
     for rule in rules:
         on = "yes" if rule.enabled else "no"
-        to = alerts_to(routing, rule)
-        cells = (rule.id, rule.type, on, ", ".join(rule.legs()), rule.title, to)
+        legs, to = ", ".join(rule.legs()), alerts_to(routing, rule)
+        cells = (rule.id, rule.type, on, legs, origins.get(rule.id, ""), rule.title, to)
         table.add_row(*(escape(cell) for cell in cells))  # names are text, never markup
     console.print(table)
 
@@ -96,9 +107,12 @@ def show_rule(
     ctx: typer.Context,
     rule_id: Annotated[str, typer.Argument(help="The rule's id (see `rules list`).")],
 ) -> None:
-    """One rule: every field as it is in force, and where its alerts go (and why)."""
-    settings = app_context(ctx).settings
-    rules = rules_or_exit(settings, include_disabled=True)
+    """One rule: every field as it is in force, where it comes from, and where its alerts go."""
+    from bot.rules.stored import rule_origins
+
+    context = app_context(ctx)
+    settings = context.settings
+    rules = rules_or_exit(settings, include_disabled=True, db=context.db)
     routing = routing_or_exit(settings, rules, posting=False)
     rule = next((rule for rule in rules if rule.id == rule_id), None)
     if rule is None:
@@ -106,6 +120,8 @@ def show_rule(
     for key, value in rule.to_mapping().items():
         if value not in ([], None, ""):
             console.print(f"{key} = {value}", markup=False, highlight=False)
+    origin = rule_origins(settings, context.db).get(rule.id, "")
+    console.print(f"from: {origin}", markup=False, highlight=False)
     console.print(f"alerts to: {alerts_to(routing, rule)}", markup=False, highlight=False)
 
 
@@ -140,3 +156,27 @@ def _routing_notes(settings: Settings, path: Path) -> tuple[list[str], list[str]
 def rule_json(rule: Rule) -> dict[str, Any]:
     """The JSON shape of one rule in `rules list --json`: every field, plus `unit`."""
     return {**rule.to_mapping(), "unit": rule.unit}
+
+
+@rules_app.command("export")
+def export_rules(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (default: standard output)."),
+    ] = None,
+) -> None:
+    """Write the rules made in chat as a rules file (TOML that `rules validate` accepts)."""
+    from bot.rules.stored import export_toml
+    from storage.chat_rules import list_rules as chat_rules
+
+    stored = chat_rules(app_context(ctx).db)
+    text = export_toml(stored)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        fail(f"cannot write {output}: {error.strerror or error}")
+    console.print(f"wrote {len(stored)} chat rule(s) to {output}", markup=False, highlight=False)

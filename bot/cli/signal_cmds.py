@@ -171,7 +171,7 @@ def check_cmd(
     if deliver and day is not None:
         fail("--deliver cannot be combined with --as-of (a dry run records no alerts)", 2)
     db = app_context(ctx).db
-    rules = rules_or_exit(app_context(ctx).settings)
+    rules = rules_or_exit(app_context(ctx).settings, db=db)
     market = load_market(db, rules)
     if day is not None:
         check_range(market, day, day, ("--as-of", "--as-of"))

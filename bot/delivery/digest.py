@@ -26,7 +26,7 @@ from bot.delivery.sender import (
     deliver_pending,
     policy_from_settings,
 )
-from bot.rules.files import load_rules
+from bot.rules.stored import rules_in_force
 from bot.service.evaluation import CheckReport, check_rules
 from signals.legs import DataError
 from signals.measures import WindowError, leg_return, parse_window
@@ -129,7 +129,8 @@ def nearest_rules(
     caller vouches that it is a check of `session` on the same data and rules.
     """
     if report is None:
-        report = check_rules(db, load_rules(settings), as_of=session, now=now, persist=False)
+        rules = rules_in_force(settings, db)
+        report = check_rules(db, rules, as_of=session, now=now, persist=False)
     near = []
     for check in report.checks:
         ev = check.evaluation

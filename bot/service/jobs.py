@@ -25,6 +25,7 @@ from bot.delivery import sender as delivery
 from bot.delivery.alerting import queue_alerts, queue_renotifications
 from bot.rules import files as rules_file
 from bot.rules import routing
+from bot.rules.stored import rules_in_force
 from bot.service import evaluation
 from bot.service.fetch_outage import RetryPlan, outage_summary, unreachable
 from bot.service.schedule import alert_cutoff
@@ -157,7 +158,7 @@ class ServiceJobs:
             self._retry.cancel()
 
     def _intraday(self, db: Store, now: datetime) -> str:
-        rules = self._rules()
+        rules = self._rules(db)
         summary = self._refresh_prices(db, now, rules)
         intraday = [rule for rule in rules if rule.intraday]
         if not intraday:
@@ -169,17 +170,19 @@ class ServiceJobs:
             self._enqueue(db, list(report.new_events), market, rules)
         return f"{summary}; {len(report.new_events)} intraday event(s)"
 
-    def _rules(self) -> list[Rule]:
+    def _rules(self, db: Store) -> list[Rule]:
         # Read once per job and passed along: one parse, and one consistent rule set per job.
-        rules = rules_file.load_rules(self.settings)
+        # Chat rules come from the database, so a rule saved in chat is evaluated at the next
+        # job without a restart (and primed silently, as any rule seen for the first time).
+        rules = rules_in_force(self.settings, db)
         defaults = [notifier.name for notifier in self._get_notifiers()]
         self._route = routing.router(rules_file.load_routing(self.settings), rules, defaults)
         return rules
 
-    def _current_route(self) -> routing.Route:
+    def _current_route(self, db: Store) -> routing.Route:
         """Where each rule's alerts go, as of the last rules read (read now if none yet)."""
         if self._route is None:
-            self._rules()
+            self._rules(db)
         assert self._route is not None
         return self._route
 
@@ -192,7 +195,7 @@ class ServiceJobs:
         return source
 
     def _evaluate(self, db: Store, session: date, now: datetime, alert: bool) -> int:
-        rules = self._rules()
+        rules = self._rules(db)
         if self.network:
             self._refresh_prices(db, now, rules)
             self._plan_retry(session)
@@ -254,7 +257,7 @@ class ServiceJobs:
         queued = queue_alerts(
             db, events, names, settings=self.settings, rules=rules,
             render=lambda event: charts.render_event_chart(event, market),
-            now=self.clock(), on_call=self.network, route=self._current_route(),
+            now=self.clock(), on_call=self.network, route=self._current_route(db),
         )  # fmt: skip
         log.info("%d alert(s) queued (%d row(s)) for %s", queued.alerts, queued.rows, names)
 
@@ -267,7 +270,7 @@ class ServiceJobs:
         names = [notifier.name for notifier in self._get_notifiers()]
         if self.network:  # re-notification rounds come due between passes (every 30 s)
             queue_renotifications(
-                db, names, settings=self.settings, now=self.clock(), route=self._current_route()
+                db, names, settings=self.settings, now=self.clock(), route=self._current_route(db)
             )
         policy = replace(delivery.policy_from_settings(self.settings), max_wait=0)
         report = delivery.deliver_pending(

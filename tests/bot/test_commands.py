@@ -336,7 +336,8 @@ def test_help_lists_every_command_with_prefix(core: Commands) -> None:
     names = [c.name for c in reply.commands]
     assert "/rot-spread" in names and "/rot-mute" in names
     assert all(c.description for c in reply.commands)
-    assert [c.name for c in reply.commands if c.admin_only] == ["/rot-mute", "/rot-unmute"]
+    admin_only = [c.name for c in reply.commands if c.admin_only]
+    assert admin_only == ["/rot-mute", "/rot-unmute", "/rot-rule"]
 
 
 # Threads: adapters call the core through asyncio.to_thread

@@ -35,7 +35,7 @@ from tests.fakes.discord_kit import (
 
 EXPECTED = {
     "spread", "signals", "signal", "subscribe", "unsubscribe",
-    "subscriptions", "mute", "unmute", "status", "help",
+    "subscriptions", "mute", "unmute", "status", "rule", "help",
 }  # fmt: skip
 
 

@@ -99,7 +99,7 @@ def test_many_signals_end_with_a_count_not_silence() -> None:
 def test_help_lists_every_command() -> None:
     payload = format_reply(help_reply())
     [embed] = payload["embeds"]
-    assert embed["description"].count("`/") == 10
+    assert embed["description"].count("`/") == 11  # with /rule (issue 14)
     assert [f["name"] for f in embed["fields"]] == ["Windows", "Examples"]
 
 

@@ -325,7 +325,7 @@ def test_the_service_queues_each_rule_to_its_route(
     jobs = ServiceJobs(routed.model_copy(update={"db_path": db_path}), db_path)
     db = open_db(db_path)
     try:
-        rules = jobs._rules()
+        rules = jobs._rules(db)
         events = [make_event(rule=rule) for rule in ("own", "tagged", "plain")]
         jobs._enqueue(db, events, None, rules)
         rows = {(r["dedupe_key"].split(":")[0], r["destination"]) for r in list_outbox(db)}

@@ -119,7 +119,8 @@ class FakeDiscordApp(FakeDiscord):
         return [step for step in self.steps if step.token == token]
 
     def message_by_id(self, message_id: str) -> Posted:
-        return next(m for m in self.messages if m.id == message_id)
+        """A channel post or an interaction's reply (its buttons can be pressed too)."""
+        return next(m for m in [*self.messages, *self.replies] if m.id == message_id)
 
     def message_json(self, posted: Posted) -> dict[str, Any]:
         """A stored message as Discord includes it in an interaction."""

@@ -20,6 +20,7 @@ from bot.chat.discord.answering import NO_MENTIONS, Interaction, safely, send_pr
 from bot.chat.discord.buttons import AckButton, MuteButton
 from bot.chat.discord.commands import SLASH_COMMANDS
 from bot.chat.discord.http_mode import serve_interactions
+from bot.chat.discord.rules import RulePreviewButton
 from bot.chat.parsing import GENERIC_ERROR, CommandError
 from bot.config import Settings
 from bot.delivery.discord import configure_api_base, delivery_error
@@ -67,7 +68,7 @@ class RotationClient(discord.Client):
 
     async def setup_hook(self) -> None:
         """Register the alert buttons and sync the slash commands."""
-        self.add_dynamic_items(AckButton, MuteButton)
+        self.add_dynamic_items(AckButton, MuteButton, RulePreviewButton)
         if not self.sync_commands:
             return
         try:

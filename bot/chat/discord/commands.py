@@ -16,6 +16,7 @@ from discord.app_commands import Choice
 from bot.chat import parsing
 from bot.chat.discord.answering import Answer, Interaction, actor_of, answer, core_of, plain
 from bot.chat.discord.format import describe, window_choices
+from bot.chat.discord.rules import rule_command
 from bot.chat.parsing import WINDOW_HELP
 from bot.chat.reply_chart import render_reply_chart
 
@@ -172,5 +173,6 @@ SLASH_COMMANDS = (
     mute_command,
     unmute_command,
     status_command,
+    rule_command,
     help_command,
 )

@@ -125,7 +125,8 @@ def _signal_line(row: SignalRow) -> str:
     status = "" if row.status == "OK" else f" [{row.status}]"
     fired = f", last fired {row.last_fired}" if row.last_fired else ""
     muted = f", muted until {row.muted_until}" if row.muted_until else ""
-    return trim(f"{icon} **{row.rule_id}**{status}: {row.summary}{fired}{muted}", 400)
+    origin = f" ({row.origin})" if row.origin else ""
+    return trim(f"{icon} **{row.rule_id}**{origin}{status}: {row.summary}{fired}{muted}", 400)
 
 
 def signal_embed(detail: SignalDetail, *, chart: bool = False) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from bot.chat.core import Commands
 from bot.chat.help_text import COMMANDS
 from bot.chat.on_call import make_actor
 from bot.chat.parsing import GENERIC_ERROR, CommandError, one_line
-from bot.chat.replies import AckReply, Actor, Reply, SignalDetail, SpreadReply
+from bot.chat.replies import AckReply, Actor, Reply, RulePreview, SignalDetail, SpreadReply
 from bot.chat.reply_chart import render_reply_chart
 from bot.chat.slack.format import reply_blocks, reply_text, text_blocks
 from bot.config import Settings
@@ -120,6 +120,8 @@ def answer_command(core: Commands, name: str, text: str | None, user_id: str) ->
 def run_command(core: Commands, name: str, args: list[str], actor: Actor) -> Reply:
     """Dispatch parsed arguments to the command core (CommandError on bad usage)."""
     prefix = core.settings.slack_command_prefix
+    if name == "rule":  # a line of its own grammar (bot.chat.rule_forms)
+        return core.rule(actor, args)
     runner = _RUNNERS.get(name)
     if runner is None:
         raise CommandError(f"Unknown command {slash_name(prefix, name)}.")
@@ -161,6 +163,8 @@ def _chart(reply: Reply) -> tuple[ChartSpec | None, str]:
         return reply.chart, f"{reply.a.symbol} vs {reply.b.symbol} ({reply.window})"
     if isinstance(reply, SignalDetail):
         return reply.chart, reply.row.title or reply.row.rule_id
+    if isinstance(reply, RulePreview):
+        return reply.chart, reply.title
     return None, ""
 
 

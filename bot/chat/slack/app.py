@@ -37,6 +37,7 @@ from bot.chat.slack.answers import (
 )
 from bot.chat.slack.format import acknowledged_blocks
 from bot.chat.slack.http_guard import slack_request_guard
+from bot.chat.slack.rules import ACTION_VERBS, press_rule_button, without_buttons
 from bot.config import ConfigError, Settings
 from bot.delivery.slack import CHART_NAME, alert_metadata, api_url, describe_error
 from bot.delivery.slack_alert import ACK_ACTION, MUTE_ACTION
@@ -66,6 +67,8 @@ def build_slack_app(
         app.command(command)(_command_listener(commands, name))
     app.action(ACK_ACTION)(_ack_listener(commands))
     app.action(MUTE_ACTION)(_mute_listener(commands))
+    for action_id in ACTION_VERBS:
+        app.action(action_id)(_rule_press_listener(commands, action_id))
     return app
 
 
@@ -121,6 +124,31 @@ def _mute_listener(commands: Commands) -> Callable[..., Awaitable[None]]:
         await _respond(respond, await asyncio.to_thread(press_mute, commands, user_id, rule_id))
 
     return on_mute
+
+
+def _rule_press_listener(commands: Commands, action_id: str) -> Callable[..., Awaitable[None]]:
+    async def on_rule_press(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id, token = _pressed(body)
+        press = await asyncio.to_thread(press_rule_button, commands, user_id, action_id, token)
+        if press.settled:
+            await _take_buttons_off(respond, body)
+        await _respond(respond, note_answer(press.text, ephemeral=not press.settled))
+
+    return on_rule_press
+
+
+async def _take_buttons_off(respond: AsyncRespond, body: dict[str, Any]) -> None:
+    """The settled preview stays in the channel without its Save and Cancel buttons."""
+    message = body.get("message") or {}
+    try:
+        await respond(
+            text=message.get("text") or "Rule preview",
+            blocks=without_buttons(message.get("blocks") or []),
+            replace_original=True,
+        )
+    except Exception as error:  # the outcome is still posted; the log says why
+        log.warning("rule preview not updated: %s", describe_error(error))
 
 
 def _pressed(body: dict[str, Any]) -> tuple[str, str]:

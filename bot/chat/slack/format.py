@@ -15,6 +15,7 @@ from bot.chat.replies import (
     AckReply,
     HelpReply,
     Reply,
+    RulePreview,
     SignalDetail,
     SignalRow,
     SignalsReply,
@@ -22,6 +23,7 @@ from bot.chat.replies import (
     StatusReply,
     SubscriptionsReply,
 )
+from bot.chat.slack.rules import preview_blocks
 from bot.delivery.limits import (
     SLACK_FALLBACK_TEXT,
     SLACK_SECTION_TEXT,
@@ -102,7 +104,8 @@ def _signals_blocks(reply: SignalsReply) -> list[Block]:
 
 def _signal_line(row: SignalRow) -> str:
     icon = _PHASE.get(row.phase, ":white_circle:")
-    line = f"{icon} `{row.rule_id}` {row.phase}, {row.status}: {row.summary or row.reason}"
+    origin = f" _({row.origin})_" if row.origin else ""
+    line = f"{icon} `{row.rule_id}`{origin} {row.phase}, {row.status}: {row.summary or row.reason}"
     if row.last_fired:
         line += f" · last fired {row.last_fired}"
     if row.muted_until:
@@ -165,5 +168,6 @@ _FORMATTERS: dict[type, Callable[[Any], list[Block]]] = {
     SignalDetail: _detail_blocks,
     SubscriptionsReply: _subscriptions_blocks,
     StatusReply: _status_blocks,
+    RulePreview: preview_blocks,
     HelpReply: _help_blocks,
 }
