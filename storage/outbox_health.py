@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlite_utils.migrations import Migrations
 
 from storage.db import Store, register
-from storage.outbox import STATUSES, stamp
+from storage.outbox import STATUSES, head_rows, stamp
 
 migrations = register(Migrations("rotation.outbox_health"))
 
@@ -194,14 +194,5 @@ def count_by_status(db: Store) -> dict[str, int] | None:
 
 def head_due_times(db: Store, destinations: Iterable[str]) -> dict[str, datetime]:
     """When the oldest open row of each of `destinations` (that has one) becomes due."""
-    sql = (
-        "SELECT destination, next_attempt_at FROM outbox o WHERE status IN ('pending', 'sending')"
-        " AND destination = ? AND id = (SELECT min(id) FROM outbox h"
-        " WHERE h.destination = o.destination AND h.status IN ('pending', 'sending'))"
-    )
-    heads: dict[str, datetime] = {}
-    for name in destinations:
-        row = db.execute(sql, [name]).fetchone()
-        if row is not None:
-            heads[name] = datetime.fromisoformat(row[1])
-    return heads
+    names = set(destinations)
+    return {name: due for name, (_, due) in head_rows(db).items() if name in names}
