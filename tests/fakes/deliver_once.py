@@ -2,8 +2,8 @@
 
 It waits for a line on stdin first, so the test can arm the fake server (which kills this
 process after accepting its message) before anything is sent. `--no-pace` drops the pause
-kept between two posts (Slack's one per second), so kill trials with 150 queued alerts
-reach post N in a moment instead of minutes; nothing else changes.
+kept between two posts (Slack's one per second, Discord's shared 50 a second), so kill trials
+with 150 queued alerts reach post N in a moment instead of minutes; nothing else changes.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def main() -> None:
     if "--no-pace" in sys.argv[1:]:
         for notifier in notifiers:
             notifier.min_interval = 0.0
+            notifier.pacing_interval = 0.0  # the shared global pace too (a hold still counts)
     deliver_pending(db, notifiers, policy=policy_from_settings(settings))
 
 

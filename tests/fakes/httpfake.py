@@ -20,6 +20,7 @@ class Request:
         self.path = parts.path
         self.query = dict(parse_qsl(parts.query))
         self.headers = handler.headers
+        self.peer_port = int(handler.client_address[1])  # which client process: see pid_of_peer
         length = int(handler.headers.get("Content-Length") or 0)
         self.body = handler.rfile.read(length) if length else b""
 
