@@ -51,15 +51,25 @@ def add_claims_and_open_index(db: Store) -> None:
 
 @dataclass(frozen=True)
 class Claim:
-    """A row this sender owns until `expires`; `row` is the row as it was before the claim."""
+    """A row this sender owns until `expires`; `row` is the row as it was before the claim.
+
+    `margin` is how much of the lease must be left to start a post: a second, or a quarter of
+    a shorter lease.
+    """
 
     row: OutboxRow
     token: str
     expires: datetime
+    margin: timedelta = timedelta(seconds=1)
 
-    def valid_at(self, moment: datetime, margin_seconds: float = 1.0) -> bool:
-        """True while the lease has more than `margin_seconds` left at `moment`."""
-        return moment + timedelta(seconds=margin_seconds) < self.expires
+    @property
+    def post_by(self) -> datetime:
+        """The last instant a post of this row may start."""
+        return self.expires - self.margin
+
+    def valid_at(self, moment: datetime) -> bool:
+        """True while a post may still start at `moment`."""
+        return moment < self.post_by
 
 
 def replica_id() -> str:
@@ -110,7 +120,8 @@ def _claim_one_of(
         )
     if cursor.rowcount != 1:
         return None, row.id
-    return Claim(row, token, expires), row.id
+    margin = timedelta(seconds=min(1.0, lease_seconds / 4))
+    return Claim(row, token, expires, margin), row.id
 
 
 @contextmanager

@@ -225,7 +225,7 @@ class _Sender:
         The claim is checked last: a sender that slept past its lease (a long wait, a
         SIGSTOP, a suspended host) must not post a row another sender may already own.
         """
-        late = self.pacing.wait_turn(notifier, claim.expires - timedelta(seconds=1))
+        late = self.pacing.wait_turn(notifier, claim.post_by)
         if late is not None:
             self._release(claim, late)
             return False
