@@ -17,6 +17,7 @@ from sqlite_utils.migrations import Migrations
 
 from storage.db import Store, register
 from storage.outbox import STATUSES, head_rows, stamp
+from storage.outbox_wake import announce_queued
 
 migrations = register(Migrations("rotation.outbox_health"))
 
@@ -123,13 +124,15 @@ def expire_rows(
     with db.atomic():
         for destination in destinations:
             for row in db.execute(_STALE, [destination, stamp(older_than)]).fetchall():
-                expired.append(ExpiredRow(*row))
                 reason = f"{why} (last error: {row[3]})" if row[3] else why
-                db.execute(
+                # Still pending: another replica's sender may have claimed it since the read.
+                cursor = db.execute(
                     "UPDATE outbox SET status = 'dead', last_error = ?, updated_at = ?"
-                    " WHERE id = ?",
+                    " WHERE id = ? AND status = 'pending'",
                     [reason, stamp(now), row[0]],
                 )
+                if cursor.rowcount == 1:
+                    expired.append(ExpiredRow(*row))
     return expired
 
 
@@ -152,6 +155,7 @@ def requeue_rows(db: Store, row_ids: Iterable[int], now: datetime) -> int:
     """
     moved = 0
     with db.atomic():
+        announce_queued(db)  # every replica's sender: an operator expects a try now
         for row_id in row_ids:
             cursor = db.execute(
                 "UPDATE outbox SET status = 'pending', next_attempt_at = ?,"

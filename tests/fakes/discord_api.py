@@ -85,6 +85,7 @@ class FakeDiscord(FakeServer):
     global_429s: deque[float] = field(default_factory=deque)
     global_hits: list[float] = field(default_factory=list)
     _windows: dict[str, deque[float]] = field(default_factory=dict)
+    _nonces: dict[tuple[str, str | None], Posted] = field(default_factory=dict)
     _script: deque[Response] = field(default_factory=deque)
     _counter: int = 0
 
@@ -194,11 +195,10 @@ class FakeDiscord(FakeServer):
         )
 
     def _same_nonce(self, channel_id: str, nonce: str | None) -> Posted | None:
-        for posted in self.messages:
-            fresh = time.monotonic() - posted.created < self.nonce_window
-            if posted.channel_id == channel_id and posted.nonce == nonce and fresh:
-                return posted
-        return None
+        # Indexed, not a scan of every message: a 5,000-post drain stays linear.
+        posted = self._nonces.get((channel_id, nonce))
+        fresh = posted is not None and time.monotonic() - posted.created < self.nonce_window
+        return posted if fresh else None
 
     def _record(
         self,
@@ -212,6 +212,7 @@ class FakeDiscord(FakeServer):
         snowflake = ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) + self._counter
         posted = Posted(str(snowflake), channel_id, payload, files, nonce, time.monotonic(), via)
         self.messages.append(posted)
+        self._nonces[(channel_id, nonce)] = posted  # the newest: if it is stale, all are
         return posted
 
     def _history(self, channel_id: str, query: dict[str, str]) -> Response:
