@@ -4,8 +4,9 @@
 so delivery never depends on other tables; `outbox` keeps one row per (dedupe_key,
 destination) with its delivery state. Rows are delivered per destination in id order.
 
-States: pending -> sending (claimed; `next_attempt_at` is then the claim's lease) ->
-delivered | pending (retry at `next_attempt_at`) | dead (after too many failures; kept).
+States: pending -> sending (claimed; `next_attempt_at` is then the claim's lease and `claim`
+its owner's token: see storage/outbox_claims.py, the only place that claims and finishes rows)
+-> delivered | pending (retry at `next_attempt_at`) | dead (after too many failures; kept).
 A row found in `sending` after its lease means a sender died mid-send: the outcome is
 unknown and the sender must look for the message before posting it again.
 """
