@@ -212,21 +212,39 @@ SELECT o.id, o.destination, o.next_attempt_at FROM outbox o
 JOIN (SELECT destination, min(id) AS head_id FROM outbox
       WHERE status IN ('pending', 'sending') GROUP BY destination) h ON o.id = h.head_id
 """
+# One index probe per destination: min(id) over `outbox_open`, the partial index of open rows.
+_HEAD_OF = "SELECT min(id) FROM outbox WHERE destination = ? AND status IN ('pending', 'sending')"
+_PROBES_PER_QUERY = 200
 
 
-def head_rows(db: Store) -> dict[str, tuple[int, datetime]]:
-    """Each destination with open rows: its head row's id and when that row is due."""
+def head_rows(
+    db: Store, destinations: Iterable[str] | None = None
+) -> dict[str, tuple[int, datetime]]:
+    """Each destination with open rows (of `destinations`, or all): its head's id and due time.
+
+    With `destinations` each head costs one index probe whatever the backlog; without, one
+    aggregate over every open row (for listings, not the sender's loop).
+    """
+    if destinations is None:
+        return _heads(db.execute(_HEADS).fetchall())
+    names, heads = sorted(set(destinations)), {}
+    for start in range(0, len(names), _PROBES_PER_QUERY):
+        chunk = names[start : start + _PROBES_PER_QUERY]
+        probes = " UNION ALL ".join([_HEAD_OF] * len(chunk))
+        sql = f"SELECT id, destination, next_attempt_at FROM outbox WHERE id IN ({probes})"  # noqa: S608
+        heads.update(_heads(db.execute(sql, chunk).fetchall()))
+    return heads
+
+
+def _heads(rows: Iterable[Sequence[Any]]) -> dict[str, tuple[int, datetime]]:
     return {
-        destination: (int(row_id), datetime.fromisoformat(due))
-        for row_id, destination, due in db.execute(_HEADS).fetchall()
+        destination: (int(row_id), datetime.fromisoformat(due)) for row_id, destination, due in rows
     }
 
 
 def next_due_at(db: Store, destinations: Iterable[str]) -> datetime | None:
     """When the earliest open head row among `destinations` becomes due, if any."""
-    names = set(destinations)
-    times = [due for name, (_, due) in head_rows(db).items() if name in names]
-    return min(times, default=None)
+    return min((due for _, due in head_rows(db, destinations).values()), default=None)
 
 
 def get_row(db: Store, row_id: int) -> OutboxRow:

@@ -9,9 +9,10 @@ and its result refused, so it can never overwrite the new owner's.
 Order per destination follows from claiming heads only: while row N is open (`sending` under
 a live lease, or `pending` until its retry), row N+1 is not a head and cannot be claimed.
 
-The heads come from one aggregate over the partial index `outbox_open` (open rows only, so its
-size is the backlog, not the history): `min(id) ... GROUP BY destination`, instead of a
-correlated `min(id)` per open row, which was quadratic in the backlog.
+Each head is one probe of the partial index `outbox_open (destination, id)` over open rows
+(`min(id) WHERE destination = ?`, one per destination the sender serves, in one statement):
+its cost does not grow with the backlog or the history, where the correlated `min(id)` per
+open row it replaced was quadratic in the backlog.
 
 PostgreSQL: the head is locked with `FOR UPDATE SKIP LOCKED` inside the claim's transaction,
 so two senders never wait on each other and the lock re-checks the row's latest version. SQLite
@@ -85,9 +86,8 @@ def claim_next(
     owner: str,
 ) -> Claim | None:
     """Claim the due head row of one of `destinations` (the longest due first), or None."""
-    wanted = set(destinations)
-    heads = [(due, row_id) for name, (row_id, due) in head_rows(db).items() if name in wanted]
-    candidates = [row_id for due, row_id in sorted(heads) if due <= now]
+    heads = sorted((due, row_id) for row_id, due in head_rows(db, destinations).values())
+    candidates = [row_id for due, row_id in heads if due <= now]
     while candidates:
         claim, tried = _claim_one_of(db, candidates, now, lease_seconds, owner)
         if claim is not None or tried is None:

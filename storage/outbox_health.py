@@ -198,5 +198,4 @@ def count_by_status(db: Store) -> dict[str, int] | None:
 
 def head_due_times(db: Store, destinations: Iterable[str]) -> dict[str, datetime]:
     """When the oldest open row of each of `destinations` (that has one) becomes due."""
-    names = set(destinations)
-    return {name: due for name, (_, due) in head_rows(db).items() if name in names}
+    return {name: due for name, (_, due) in head_rows(db, destinations).items()}
