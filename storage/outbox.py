@@ -4,8 +4,9 @@
 so delivery never depends on other tables; `outbox` keeps one row per (dedupe_key,
 destination) with its delivery state. Rows are delivered per destination in id order.
 
-States: pending -> sending (claimed; `next_attempt_at` is then the claim's lease) ->
-delivered | pending (retry at `next_attempt_at`) | dead (after too many failures; kept).
+States: pending -> sending (claimed; `next_attempt_at` is then the claim's lease and `claim`
+its owner's token: see storage/outbox_claims.py, the only place that claims and finishes rows)
+-> delivered | pending (retry at `next_attempt_at`) | dead (after too many failures; kept).
 A row found in `sending` after its lease means a sender died mid-send: the outcome is
 unknown and the sender must look for the message before posting it again.
 """
@@ -15,13 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils.migrations import Migrations
 
 from signals.models import Event
 from storage.db import Store, register
+from storage.outbox_wake import announce_queued
 from storage.rule_state import event_from_payload, event_to_payload
 from storage.stamps import utc_now
 
@@ -87,6 +89,7 @@ class OutboxRow:
     updated_at: str
     delivered_at: str | None
     mentions: str = ""
+    claim: str | None = None  # the claim token of its current (or last) sender
 
     @property
     def mention_ids(self) -> tuple[str, ...]:
@@ -158,6 +161,7 @@ def _insert_row(
     db: Store, key: str, destination: str, when: str, mentions: Sequence[str] = ()
 ) -> int:
     """Insert one delivery row unless (key, destination) has one; 1 if it was new."""
+    announce_queued(db)
     cursor = db.execute(
         "INSERT INTO outbox (dedupe_key, destination, next_attempt_at, created_at,"
         " updated_at, mentions) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -184,10 +188,11 @@ def open_destinations(db: Store) -> set[str]:
 
 _DUE = """
 SELECT o.* FROM outbox o
-WHERE o.status IN ('pending', 'sending')
-  AND (SELECT h.next_attempt_at FROM outbox h
-       WHERE h.destination = o.destination AND h.status IN ('pending', 'sending')
-       ORDER BY h.id LIMIT 1) <= ?
+JOIN (SELECT destination, min(id) AS head_id FROM outbox
+      WHERE status IN ('pending', 'sending') GROUP BY destination) h
+  ON h.destination = o.destination
+JOIN outbox head ON head.id = h.head_id
+WHERE o.status IN ('pending', 'sending') AND head.next_attempt_at <= ?
 ORDER BY o.destination, o.id
 """
 
@@ -196,71 +201,50 @@ def due_rows(db: Store, now: datetime) -> list[OutboxRow]:
     """Open rows of every destination whose oldest open row is due, in delivery order.
 
     A destination's queue is strictly ordered: while its oldest open row waits for a retry,
-    none of its later rows is due.
+    none of its later rows is due. (The heads come from one aggregate over the open rows,
+    not a correlated subquery per row, which is quadratic in the backlog.)
     """
     return [OutboxRow(**dict(row)) for row in db.query(_DUE, [stamp(now)])]
 
 
+_HEADS = """
+SELECT o.id, o.destination, o.next_attempt_at FROM outbox o
+JOIN (SELECT destination, min(id) AS head_id FROM outbox
+      WHERE status IN ('pending', 'sending') GROUP BY destination) h ON o.id = h.head_id
+"""
+# One index probe per destination: min(id) over `outbox_open`, the partial index of open rows.
+_HEAD_OF = "SELECT min(id) FROM outbox WHERE destination = ? AND status IN ('pending', 'sending')"
+_PROBES_PER_QUERY = 200
+
+
+def head_rows(
+    db: Store, destinations: Iterable[str] | None = None
+) -> dict[str, tuple[int, datetime]]:
+    """Each destination with open rows (of `destinations`, or all): its head's id and due time.
+
+    With `destinations` each head costs one index probe whatever the backlog; without, one
+    aggregate over every open row (for listings, not the sender's loop).
+    """
+    if destinations is None:
+        return _heads(db.execute(_HEADS).fetchall())
+    names, heads = sorted(set(destinations)), {}
+    for start in range(0, len(names), _PROBES_PER_QUERY):
+        chunk = names[start : start + _PROBES_PER_QUERY]
+        probes = " UNION ALL ".join([_HEAD_OF] * len(chunk))
+        sql = f"SELECT id, destination, next_attempt_at FROM outbox WHERE id IN ({probes})"  # noqa: S608
+        heads.update(_heads(db.execute(sql, chunk).fetchall()))
+    return heads
+
+
+def _heads(rows: Iterable[Sequence[Any]]) -> dict[str, tuple[int, datetime]]:
+    return {
+        destination: (int(row_id), datetime.fromisoformat(due)) for row_id, destination, due in rows
+    }
+
+
 def next_due_at(db: Store, destinations: Iterable[str]) -> datetime | None:
     """When the earliest open head row among `destinations` becomes due, if any."""
-    names = list(destinations)
-    if not names:
-        return None
-    marks = ", ".join("?" for _ in names)
-    sql = (
-        "SELECT min(next_attempt_at) FROM outbox o WHERE status IN ('pending', 'sending')"  # noqa: S608
-        f" AND destination IN ({marks}) AND id = (SELECT min(id) FROM outbox h"
-        " WHERE h.destination = o.destination AND h.status IN ('pending', 'sending'))"
-    )
-    value = db.execute(sql, names).fetchone()[0]
-    return datetime.fromisoformat(value) if value else None
-
-
-def claim_row(db: Store, row: OutboxRow, now: datetime, lease_seconds: float) -> bool:
-    """Mark `row` as being sent and count the attempt; False if another sender changed it."""
-    lease = stamp(now + timedelta(seconds=lease_seconds))
-    with db.atomic():
-        cursor = db.execute(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?,"
-            " updated_at = ? WHERE id = ? AND status = ? AND next_attempt_at = ?",
-            [lease, stamp(now), row.id, row.status, row.next_attempt_at],
-        )
-    return cursor.rowcount == 1
-
-
-def mark_delivered(db: Store, row_id: int, message_id: str | None, now: datetime) -> None:
-    """Record the platform's acceptance and its message id."""
-    with db.atomic():
-        db.execute(
-            "UPDATE outbox SET status = 'delivered', message_id = ?, last_error = NULL,"
-            " delivered_at = ?, updated_at = ? WHERE id = ?",
-            [message_id, stamp(now), stamp(now), row_id],
-        )
-
-
-def mark_failed(
-    db: Store,
-    row_id: int,
-    error: str,
-    *,
-    retry_at: datetime | None,
-    now: datetime,
-    count_attempt: bool = True,
-) -> None:
-    """Record a failure: retry at `retry_at`, or mark the row dead when it is None.
-
-    `count_attempt=False` gives the attempt back (a 429 is the platform pacing us, not a
-    failure of the message).
-    """
-    status = "dead" if retry_at is None else "pending"
-    next_at = stamp(retry_at or now)
-    refund = 0 if count_attempt else 1
-    with db.atomic():
-        db.execute(
-            "UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, updated_at = ?,"
-            " attempts = CASE WHEN attempts > ? THEN attempts - ? ELSE 0 END WHERE id = ?",
-            [status, error, next_at, stamp(now), refund, refund, row_id],
-        )
+    return min((due for _, due in head_rows(db, destinations).values()), default=None)
 
 
 def get_row(db: Store, row_id: int) -> OutboxRow:

@@ -16,7 +16,8 @@ from datetime import datetime
 from sqlite_utils.migrations import Migrations
 
 from storage.db import Store, register
-from storage.outbox import STATUSES, stamp
+from storage.outbox import STATUSES, head_rows, stamp
+from storage.outbox_wake import announce_queued
 
 migrations = register(Migrations("rotation.outbox_health"))
 
@@ -123,13 +124,15 @@ def expire_rows(
     with db.atomic():
         for destination in destinations:
             for row in db.execute(_STALE, [destination, stamp(older_than)]).fetchall():
-                expired.append(ExpiredRow(*row))
                 reason = f"{why} (last error: {row[3]})" if row[3] else why
-                db.execute(
+                # Still pending: another replica's sender may have claimed it since the read.
+                cursor = db.execute(
                     "UPDATE outbox SET status = 'dead', last_error = ?, updated_at = ?"
-                    " WHERE id = ?",
+                    " WHERE id = ? AND status = 'pending'",
                     [reason, stamp(now), row[0]],
                 )
+                if cursor.rowcount == 1:
+                    expired.append(ExpiredRow(*row))
     return expired
 
 
@@ -152,6 +155,7 @@ def requeue_rows(db: Store, row_ids: Iterable[int], now: datetime) -> int:
     """
     moved = 0
     with db.atomic():
+        announce_queued(db)  # every replica's sender: an operator expects a try now
         for row_id in row_ids:
             cursor = db.execute(
                 "UPDATE outbox SET status = 'pending', next_attempt_at = ?,"
@@ -194,14 +198,4 @@ def count_by_status(db: Store) -> dict[str, int] | None:
 
 def head_due_times(db: Store, destinations: Iterable[str]) -> dict[str, datetime]:
     """When the oldest open row of each of `destinations` (that has one) becomes due."""
-    sql = (
-        "SELECT destination, next_attempt_at FROM outbox o WHERE status IN ('pending', 'sending')"
-        " AND destination = ? AND id = (SELECT min(id) FROM outbox h"
-        " WHERE h.destination = o.destination AND h.status IN ('pending', 'sending'))"
-    )
-    heads: dict[str, datetime] = {}
-    for name in destinations:
-        row = db.execute(sql, [name]).fetchone()
-        if row is not None:
-            heads[name] = datetime.fromisoformat(row[1])
-    return heads
+    return {name: due for name, (_, due) in head_rows(db, destinations).items()}

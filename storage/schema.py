@@ -3,7 +3,9 @@
 from storage import (  # noqa: F401
     chat_rules,
     outbox,
+    outbox_claims,  # after outbox: it adds the claim column and redoes outbox_open
     outbox_health,
+    pacing,
     prices,
     rule_state,
     series,

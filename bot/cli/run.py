@@ -167,6 +167,7 @@ def _run(
     clock = SimulatedClock(replay_window(*window)[0], speed) if window else RealClock()
     observer, extra = _metrics(settings, db_path, clock)
     extra += chat_adapters(settings, db_path, replay=window is not None)
+    extra += _outbox_wakeups(db_path, lambda: service.wake_sender(), replay=window is not None)
     service = Service(
         settings, jobs, db_path=db_path, clock=clock, replay=window,
         observer=observer, redact=redact, extra_tasks=extra,
@@ -177,6 +178,15 @@ def _run(
         return asyncio.run(service.run())
     finally:
         jobs.close()
+
+
+def _outbox_wakeups(
+    db_path: Path | str, wake: Any, *, replay: bool
+) -> list[Coroutine[Any, Any, None]]:
+    """On PostgreSQL, any replica's enqueue wakes this one's sender (polling stays the fallback)."""
+    from bot.delivery.wake import wake_on_queued
+
+    return [] if replay else [wake_on_queued(db_path, wake)]
 
 
 def _metrics(

@@ -39,6 +39,7 @@ from bot.delivery.discord_alert import (
     mention_content,
     mute_custom_id,
 )
+from bot.delivery.discord_limits import GLOBAL_BUCKET, GLOBAL_INTERVAL, global_limit_trace
 from bot.delivery.message import (
     AlertMessage,
     DeliveryError,
@@ -192,12 +193,14 @@ class DiscordRest:
         configure_api_base(api_base)
         self._token = token
         self.runner = _LoopRunner()
+        self.on_global_limit: Callable[[float], None] | None = None
         self.http = self._new_client()
         self.bot_id: str | None = None
 
     def _new_client(self) -> HTTPClient:
         # Waits longer than 30 s come back as RateLimited so the outbox schedules the retry.
-        return HTTPClient(self.runner.loop, max_ratelimit_timeout=30.0)
+        trace = global_limit_trace(lambda: self.on_global_limit)  # tells the other replicas
+        return HTTPClient(self.runner.loop, max_ratelimit_timeout=30.0, http_trace=trace)
 
     async def login(self) -> HTTPClient:
         """Log in on first use (GET /users/@me checks the token) and return the client."""
@@ -236,10 +239,15 @@ class DiscordBotNotifier:
     """Posts alerts to one channel with the bot token."""
 
     min_interval = DISCORD.limits.seconds_per_message  # discord.py paces by X-RateLimit
+    pacing_bucket, pacing_interval = GLOBAL_BUCKET, GLOBAL_INTERVAL  # shared by all replicas
 
     def __init__(self, rest: DiscordRest, channel_id: str) -> None:
         self.rest, self.channel_id = rest, channel_id
         self.name = f"discord:{channel_id}"
+
+    def watch_global_limit(self, held: Callable[[float], None]) -> None:
+        """Call `held(seconds)` when Discord answers a global 429 (the token's whole limit)."""
+        self.rest.on_global_limit = held
 
     async def target(self, http: HTTPClient) -> str:
         """The channel id to post into."""

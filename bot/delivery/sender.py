@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -36,18 +36,20 @@ from bot.delivery.message import (
 )
 from bot.delivery.outage import DestinationHealth, expire_old_rows
 from bot.delivery.outbox_messages import outbox_message
+from bot.delivery.pacing import SharedPacing
 from signals.models import Event, MarketData
 from signals.rules import Rule
 from storage.db import Store
-from storage.outbox import (
-    OutboxRow,
-    claim_row,
-    due_rows,
-    mark_delivered,
-    mark_failed,
-    open_destinations,
+from storage.outbox import OutboxRow, open_destinations
+from storage.outbox_claims import (
+    Claim,
+    claim_next,
+    finish_delivered,
+    finish_failed,
+    replica_id,
+    still_owner,
 )
-from storage.outbox_health import ExpiredRow
+from storage.outbox_health import ExpiredRow, destination_pauses
 from storage.stamps import utc_now
 
 log = logging.getLogger(__name__)
@@ -133,10 +135,12 @@ class _Sender:
         self.db, self.notifiers, self.now, self.sleep = db, notifiers, now, sleep
         self.policy, self.rng, self.stop = policy, rng, stop
         self.report = DeliveryReport()
-        self.last_post: dict[str, datetime] = {}
+        self.owner = replica_id()
         self.messages: dict[str, AlertMessage] = {}
         self.warned: set[str] = set()
         self.health = DestinationHealth(db, lambda n: backoff_delay(n, policy.base_delay, rng))
+        self.pacing = SharedPacing(db, now, sleep)
+        self.pacing.watch(notifiers.values())
 
     def run(self) -> DeliveryReport:
         deadline = self.now() + timedelta(seconds=self.policy.max_wait)
@@ -150,23 +154,34 @@ class _Sender:
         return self.report
 
     def _deliver_due(self) -> bool:
-        """One pass over every destination's due queue; True if any row was attempted."""
-        attempted = False
+        """Claim and send due head rows until none is left; True if any row was attempted.
+
+        One row at a time, claimed in the database, so any number of senders (replicas) can
+        run this together: each destination stays in order (only its head row can be claimed)
+        and a destination whose head failed waits for its retry (`blocked`).
+        """
+        attempted, blocked = False, set[str]()
         self._give_up_old_rows()
-        for destination, rows in _by_destination(due_rows(self.db, self.now())).items():
-            notifier = self.notifiers.get(destination)
-            if notifier is None:
-                self._warn_unconfigured(destination, len(rows))
-                continue
-            if self.health.paused(destination, self.now()):
-                continue  # an outage: only the probe goes out, when the destination's backoff says
-            for row in rows:
-                if self.stop():
-                    return False
-                attempted = True
-                if not self._deliver_row(notifier, row):
-                    break  # keep the destination's order: later rows wait for this one
+        self._warn_unconfigured()
+        while not self.stop():
+            claim = claim_next(
+                self.db, self._sendable(blocked), self.now(), self.policy.lease_seconds, self.owner
+            )
+            if claim is None:
+                break
+            attempted = True
+            if not self._deliver_row(self.notifiers[claim.row.destination], claim):
+                blocked.add(claim.row.destination)  # keep the order: later rows wait for it
         return attempted
+
+    def _sendable(self, blocked: set[str]) -> list[str]:
+        """Destinations this sender may claim from now: configured, not paused, not blocked."""
+        pauses, now = destination_pauses(self.db), self.now()
+        return [
+            name
+            for name in self.notifiers
+            if name not in blocked and not (name in pauses and pauses[name].probe_at > now)
+        ]
 
     def _give_up_old_rows(self) -> None:
         now = self.now()
@@ -174,27 +189,29 @@ class _Sender:
             self.report.dead += 1
             self.report.note(row, "dead", "too old")
 
-    def _warn_unconfigured(self, destination: str, count: int) -> None:
-        if destination not in self.warned:
+    def _warn_unconfigured(self) -> None:
+        for destination in open_destinations(self.db) - set(self.notifiers) - self.warned:
             self.warned.add(destination)
-            log.warning("%d alert(s) wait for %s, which is not configured", count, destination)
+            log.warning("alerts wait for %s, which is not configured", destination)
 
-    def _deliver_row(self, notifier: Notifier, row: OutboxRow) -> bool:
-        self._pace(notifier)
-        if not claim_row(self.db, row, self.now(), self.policy.lease_seconds):
-            return False  # another sender took it
+    def _deliver_row(self, notifier: Notifier, claim: Claim) -> bool:
+        row = claim.row
+        if not self._pace(notifier, claim):
+            return False
         attempts = row.attempts + 1
         try:
             result = self._send(notifier, row)
         except DeliveryError as error:
-            self._fail(row, attempts, error)
+            self._fail(claim, attempts, error)
             return False
         except Exception as error:  # adapter bug: log with traceback, retry like a 5xx
             log.exception("delivery to %s raised unexpectedly", row.destination)
-            self._fail(row, attempts, TransientError(f"{type(error).__name__}: {error}"))
+            self._fail(claim, attempts, TransientError(f"{type(error).__name__}: {error}"))
             return False
-        mark_delivered(self.db, row.id, result.message_id, self.now())
         self.health.answered(row.destination, self.now())
+        if not finish_delivered(self.db, claim, result.message_id, self.now()):
+            self._lost(claim, "delivered")
+            return False
         self.report.delivered += 1
         self.report.note(row, "delivered", result.message_id or "")
         log.info(
@@ -202,14 +219,34 @@ class _Sender:
         )
         return True
 
-    def _pace(self, notifier: Notifier) -> None:
-        last = self.last_post.get(notifier.name)
-        interval = getattr(notifier, "min_interval", 0.0)
-        if last is not None and interval > 0:
-            wait = interval - (self.now() - last).total_seconds()
-            if wait > 0:
-                self.sleep(wait)
-        self.last_post[notifier.name] = self.now()
+    def _pace(self, notifier: Notifier, claim: Claim) -> bool:
+        """Wait for this post's shared slot; False: do not post (the claim is not ours to use).
+
+        The claim is checked last: a sender that slept past its lease (a long wait, a
+        SIGSTOP, a suspended host) must not post a row another sender may already own.
+        """
+        late = self.pacing.wait_turn(notifier, claim.post_by)
+        if late is not None:
+            self._release(claim, late)
+            return False
+        if claim.valid_at(self.now()) and still_owner(self.db, claim):
+            return True
+        self._lost(claim, "sent")
+        return False
+
+    def _release(self, claim: Claim, slot: datetime) -> None:
+        """Give a claimed row back untouched, due at `slot` (the pacing wait outlasts the lease)."""
+        reason = claim.row.last_error or "waiting for the platform's rate limit"
+        finish_failed(self.db, claim, reason, retry_at=slot, now=self.now(), count_attempt=False)
+
+    def _lost(self, claim: Claim, what: str) -> None:
+        self.report.note(claim.row, "lost", f"claim expired; not {what}")
+        log.warning(
+            "claim on %s to %s expired before it was %s; the row is left to its new sender",
+            claim.row.dedupe_key,
+            claim.row.destination,
+            what,
+        )
 
     def _send(self, notifier: Notifier, row: OutboxRow) -> DeliveryResult:
         # Look before posting again whenever an earlier attempt may have reached the platform:
@@ -256,17 +293,17 @@ class _Sender:
             self.messages[key] = outbox_message(self.db, key)
         return self.messages[key]
 
-    def _fail(self, row: OutboxRow, attempts: int, error: DeliveryError) -> None:
-        reason = redact(error.reason)
-        now = self.now()
+    def _fail(self, claim: Claim, attempts: int, error: DeliveryError) -> None:
+        row, reason, now = claim.row, redact(error.reason), self.now()
         if isinstance(error, RateLimited):
             # A floor keeps a platform answering retry_after=0 from spinning this loop.
             retry_at = now + timedelta(seconds=max(error.retry_after, 0.5))
-            mark_failed(self.db, row.id, reason, retry_at=retry_at, now=now, count_attempt=False)
-            self._log_retry(row, attempts, reason, retry_at, "rate limited")
+            if self._record_failure(claim, reason, retry_at, count_attempt=False):
+                self._log_retry(row, attempts, reason, retry_at, "rate limited")
         elif isinstance(error, PermanentError):
             self.health.answered(row.destination, now)  # it answered: not an outage
-            mark_failed(self.db, row.id, reason, retry_at=None, now=now)
+            if not self._record_failure(claim, reason, None):
+                return
             self.report.dead += 1
             self.report.note(row, "dead", reason)
             log.error(
@@ -279,8 +316,20 @@ class _Sender:
         else:
             # The destination is failing, not this row: pause it; this row is its next probe.
             retry_at = self.health.failed(row.destination, reason, now)
-            mark_failed(self.db, row.id, reason, retry_at=retry_at, now=now)
-            self._log_retry(row, attempts, reason, retry_at, "failed")
+            if self._record_failure(claim, reason, retry_at):
+                self._log_retry(row, attempts, reason, retry_at, "failed")
+
+    def _record_failure(
+        self, claim: Claim, reason: str, retry_at: datetime | None, *, count_attempt: bool = True
+    ) -> bool:
+        """Write the failure if the claim is still ours; a late sender's result is dropped."""
+        now = self.now()
+        if finish_failed(
+            self.db, claim, reason, retry_at=retry_at, now=now, count_attempt=count_attempt
+        ):
+            return True
+        self._lost(claim, "marked failed")
+        return False
 
     def _log_retry(
         self, row: OutboxRow, attempts: int, reason: str, retry_at: datetime, what: str
@@ -296,13 +345,6 @@ class _Sender:
             reason,
             retry_at.isoformat(timespec="seconds"),
         )
-
-
-def _by_destination(rows: Iterable[OutboxRow]) -> dict[str, list[OutboxRow]]:
-    queues: dict[str, list[OutboxRow]] = {}
-    for row in rows:
-        queues.setdefault(row.destination, []).append(row)
-    return queues
 
 
 ChartRenderer = Callable[[Event, MarketData], bytes | None]

@@ -190,6 +190,14 @@ class Service:
             self.worker.submit([WorkItem("deliver", self.clock.now(), origin="poll")])  # type: ignore[union-attr]
             await state.set_state({"heartbeat": _iso(self.clock.now())}, datetime.now(UTC))
 
+    def wake_sender(self) -> None:
+        """Run a delivery pass now: another replica queued alerts (LISTEN/NOTIFY on PostgreSQL).
+
+        Called on the service loop (bot.delivery.wake); a pass already queued is not doubled.
+        """
+        if self.worker is not None and not self.replay and not self._stop.is_set():
+            self.worker.submit([WorkItem("deliver", self.clock.now(), origin="notify")])
+
     def _submit_due_retry(self) -> None:
         # An evaluation whose refresh could not reach Yahoo runs again on its own schedule
         # (ROTATION_FETCH_RETRY_MINUTES), not only at the next session's slot.

@@ -19,7 +19,8 @@ from bot.delivery.sender import DeliveryPolicy, DeliveryReport, enqueue_and_deli
 from signals.models import Event
 from storage import subscriptions as subs
 from storage.db import open_db
-from storage.outbox import claim_row, due_rows, list_outbox, load_alert
+from storage.outbox import due_rows, list_outbox, load_alert
+from storage.outbox_claims import claim_next
 from tests.bot.test_signal_cli import TEST_RULES, fill, invoke
 from tests.fakes.delivery_kit import T0, FakeClock, make_event
 from tests.fakes.discord_interactions import CHANNEL, FakeDiscordApp
@@ -117,7 +118,8 @@ def test_a_dm_is_sent_exactly_once_even_when_the_sender_died_after_posting_it(
     queue_alerts(db, [make_event()], [f"discord:{CHANNEL}"], settings=desk, now=clock.now())
     [row] = [r for r in due_rows(db, clock.now()) if r.destination == f"discord:dm:{BOB}"]
     # A sender claims the DM, Discord accepts it, and the process dies before recording it.
-    assert claim_row(db, row, clock.now(), lease_seconds=60)
+    claim = claim_next(db, [row.destination], clock.now(), lease_seconds=60, owner="crashed")
+    assert claim is not None and claim.row.id == row.id
     event, _ = load_alert(db, row.dedupe_key)
     notifiers = build_notifiers(desk)
     DiscordDmNotifier(notifiers[0].rest, BOB).send(  # type: ignore[attr-defined]

@@ -10,7 +10,8 @@ from typer.testing import CliRunner, Result
 
 from bot.cli import _register_commands, app
 from storage.db import open_db
-from storage.outbox import claim_row, due_rows, enqueue_alerts, mark_delivered, mark_failed
+from storage.outbox import enqueue_alerts
+from storage.outbox_claims import claim_next, finish_delivered, finish_failed
 from tests.fakes.delivery_kit import T0, make_event
 
 if not any(group.name == "prices" for group in app.registered_groups):
@@ -25,12 +26,10 @@ def seed(db_path: Path) -> None:
     db = open_db(db_path)
     events = [make_event(18), make_event(19), make_event(20, title="@everyone [bold]x[/]")]
     enqueue_alerts(db, events, ["discord:1"], now=T0)
-    first, second, _ = due_rows(db, T0)
-    claim_row(db, first, T0, 60)
-    mark_delivered(db, first.id, "111", T0)
-    claim_row(db, second, T0, 60)
-    mark_failed(
-        db, second.id, "Discord HTTP 403 (code 50001): Missing Access", retry_at=None, now=T0
+    finish_delivered(db, claim_next(db, ["discord:1"], T0, 60, "test"), "111", T0)
+    second = claim_next(db, ["discord:1"], T0, 60, "test")
+    finish_failed(
+        db, second, "Discord HTTP 403 (code 50001): Missing Access", retry_at=None, now=T0
     )
     db.close()
 

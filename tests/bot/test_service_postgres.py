@@ -32,3 +32,36 @@ async def test_restart_on_postgresql_catches_up_in_order_once(pg_url: str) -> No
     ]
     assert second.calls == []
     assert service_state.last_evaluated_session(open_db(pg_url)) == date(2025, 11, 25)
+
+
+async def test_an_enqueue_by_another_replica_wakes_this_services_sender(pg_url: str) -> None:
+    """LISTEN/NOTIFY: a delivery pass starts at once, not at the next 30 s poll."""
+    import asyncio
+
+    from bot.delivery.wake import wake_on_queued
+    from storage.outbox import enqueue_alerts
+    from tests.fakes.delivery_kit import make_event
+
+    config = load_settings(None, catchup_alert_days=0, db_path=pg_url)
+    jobs = RecordingJobs()
+    wake = wake_on_queued(pg_url, lambda: service.wake_sender())
+    service = Service(
+        config, jobs, db_path=pg_url, clock=FrozenClock(new_york("2025-11-22T12:00")),  # type: ignore[arg-type]
+        extra_tasks=[wake],
+    )  # fmt: skip
+    task = asyncio.create_task(service.run())
+    await service.ready.wait()
+    assert service.worker is not None
+    await asyncio.sleep(1.5)  # the listener is up (it wakes once on connecting)
+    await service.worker.wait_idle()
+    before = jobs.kinds().count("deliver")
+    other = open_db(pg_url)  # another replica queues an alert
+    enqueue_alerts(other, [make_event(1)], ["discord:1"])
+    other.close()
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        if jobs.kinds().count("deliver") > before:
+            break
+    service.request_stop("test done")
+    await asyncio.wait_for(task, 10)
+    assert jobs.kinds().count("deliver") == before + 1

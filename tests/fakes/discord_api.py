@@ -22,6 +22,7 @@ import os
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,19 @@ class FakeDiscord(FakeServer):
     edits: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # PATCH bodies
     kill_pid: int | None = None
     kill_at_post: int = 0  # with kill_pid: kill on accepting the bot's post number N (1-based)
+    kill_signal: int = signal.SIGKILL  # SIGSTOP: the client hangs instead (resumed by the test)
+    # Called with the client's port once a bot post is stored; False: answer nothing (killed).
+    on_accept: Callable[[int], bool] | None = None
     hide_history: bool = False  # history lags behind (eventual consistency): list nothing
+    # Rate limits as Discord applies them: `channel_limit` = (posts, seconds) per channel
+    # bucket, counted over a sliding window and reflected in the X-RateLimit-* headers (None:
+    # the fixed, never-exhausted headers); `global_429s` answers the next bot posts with a
+    # global 429 of that many seconds (`X-RateLimit-Global: true`), counted in `global_hits`.
+    channel_limit: tuple[int, float] | None = None
+    global_429s: deque[float] = field(default_factory=deque)
+    global_hits: list[float] = field(default_factory=list)
+    _windows: dict[str, deque[float]] = field(default_factory=dict)
+    _nonces: dict[tuple[str, str | None], Posted] = field(default_factory=dict)
     _script: deque[Response] = field(default_factory=deque)
     _counter: int = 0
 
@@ -137,12 +150,58 @@ class FakeDiscord(FakeServer):
             return Response(200, self._message(existing), _headers())
         if self._script:
             return self._script.popleft()
+        limited = self._rate_limited(channel_id) if via == "bot" else None
+        if limited is not None:
+            return limited
         posted = self._record(channel_id, payload, files, nonce, via)
+        if via == "bot" and self.on_accept is not None and not self.on_accept(request.peer_port):
+            return None
         if self._kill_now():
-            os.kill(self.kill_pid, signal.SIGKILL)  # accepted and stored, the client never hears
+            os.kill(self.kill_pid, self.kill_signal)  # accepted and stored, the client never hears
             self.kill_pid = None
             return None
-        return Response(200, self._message(posted), _headers())
+        return Response(200, self._message(posted), self._bucket_headers(channel_id))
+
+    def _rate_limited(self, channel_id: str) -> Response | None:
+        """A global 429 when one is scripted, a bucket 429 when the channel's window is full."""
+        if self.global_429s:
+            seconds = self.global_429s.popleft()
+            self.global_hits.append(time.monotonic())
+            return _global_limit_response(seconds)
+        if self.channel_limit is None:
+            return None
+        window = self._window(channel_id)
+        posts, seconds = self.channel_limit
+        if len(window) < posts:
+            window.append(time.monotonic())
+            return None
+        reset_after = max(window[0] + seconds - time.monotonic(), 0.001)
+        return _error_response(429, reset_after)
+
+    def _window(self, channel_id: str) -> deque[float]:
+        window = self._windows.setdefault(channel_id, deque())
+        seconds = self.channel_limit[1] if self.channel_limit else 0.0
+        while window and window[0] + seconds <= time.monotonic():
+            window.popleft()
+        return window
+
+    def _bucket_headers(self, channel_id: str) -> dict[str, str]:
+        if self.channel_limit is None:
+            return _headers()
+        window, (posts, seconds) = self._window(channel_id), self.channel_limit
+        reset_after = max(window[0] + seconds - time.monotonic(), 0.001) if window else seconds
+        headers = _headers(remaining=posts - len(window), reset_after=reset_after)
+        headers["X-RateLimit-Limit"] = str(posts)
+        return headers
+
+    def arrivals(self, channel_id: str) -> list[str]:
+        """The alert keys the bot posted in `channel_id`, in the order they arrived."""
+        with self.lock:
+            return [
+                m.embed["footer"]["text"].split("alert ", 1)[1]
+                for m in self.messages
+                if m.channel_id == channel_id and m.via == "bot"
+            ]
 
     def _kill_now(self) -> bool:
         if self.kill_pid is None:
@@ -152,11 +211,10 @@ class FakeDiscord(FakeServer):
         )
 
     def _same_nonce(self, channel_id: str, nonce: str | None) -> Posted | None:
-        for posted in self.messages:
-            fresh = time.monotonic() - posted.created < self.nonce_window
-            if posted.channel_id == channel_id and posted.nonce == nonce and fresh:
-                return posted
-        return None
+        # Indexed, not a scan of every message: a 5,000-post drain stays linear.
+        posted = self._nonces.get((channel_id, nonce))
+        fresh = posted is not None and time.monotonic() - posted.created < self.nonce_window
+        return posted if fresh else None
 
     def _record(
         self,
@@ -170,6 +228,7 @@ class FakeDiscord(FakeServer):
         snowflake = ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) + self._counter
         posted = Posted(str(snowflake), channel_id, payload, files, nonce, time.monotonic(), via)
         self.messages.append(posted)
+        self._nonces[(channel_id, nonce)] = posted  # the newest: if it is stale, all are
         return posted
 
     def _history(self, channel_id: str, query: dict[str, str]) -> Response:
@@ -344,6 +403,19 @@ def _error_response(status: int, retry_after: float) -> Response:
         headers.update({"Retry-After": str(int(retry_after) or 1), "X-RateLimit-Scope": "user"})
         return Response(429, body, headers)
     return Response(status, {"message": f"{status}: Server Error", "code": 0}, _headers())
+
+
+def _global_limit_response(retry_after: float) -> Response:
+    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": True}
+    headers = _headers(remaining=0, reset_after=retry_after)
+    headers.update(
+        {
+            "Retry-After": f"{retry_after:g}",
+            "X-RateLimit-Global": "true",
+            "X-RateLimit-Scope": "global",
+        }
+    )
+    return Response(429, body, headers)
 
 
 def _headers(remaining: int = 4, reset_after: float = 1.0) -> dict[str, str]:

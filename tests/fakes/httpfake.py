@@ -20,6 +20,7 @@ class Request:
         self.path = parts.path
         self.query = dict(parse_qsl(parts.query))
         self.headers = handler.headers
+        self.peer_port = int(handler.client_address[1])  # which client process: see pid_of_peer
         length = int(handler.headers.get("Content-Length") or 0)
         self.body = handler.rfile.read(length) if length else b""
 
@@ -61,6 +62,9 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are written separately: without TCP_NODELAY each answer on a
+            # kept-alive connection waits ~40 ms for the client's delayed ACK (Nagle).
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

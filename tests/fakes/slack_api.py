@@ -73,6 +73,10 @@ class FakeSlack(FakeServer):
     kill_pid: int | None = None
     kill_at: str = "post"  # where kill_pid dies: "post", "upload" (chart not begun), "shared"
     kill_at_post: int = 0  # ... and only once the bot's N-th post is accepted (0: the next)
+    kill_signal: int = signal.SIGKILL  # SIGSTOP: the client hangs instead (resumed by the test)
+    # Called with the client's port once a bot post is stored; False: answer nothing (killed).
+    on_accept: Callable[[int], bool] | None = None
+    _peer: int = 0
     fail_replies: int = 0  # the next N conversations.replies answer internal_error
     max_page: int = 999  # Slack may return fewer messages than `limit` asks for
     fail_after_accept: int = 0  # store the next N posts, then answer 503 (a proxy timing out)
@@ -115,6 +119,7 @@ class FakeSlack(FakeServer):
     def handle(self, request: Request) -> Response | None:
         with self.lock:
             self.requests.append(request.path)
+            self._peer = request.peer_port
             return self._route(request)
 
     def _route(self, request: Request) -> Response | None:
@@ -145,6 +150,8 @@ class FakeSlack(FakeServer):
         if self._script:
             return self._script.popleft()
         post = self._record(params, "bot")
+        if self.on_accept is not None and not self.on_accept(self._peer):
+            return None
         if self.fail_after_accept > 0:
             self.fail_after_accept -= 1
             return Response(503, {"ok": False, "error": "service_unavailable"})
@@ -166,9 +173,18 @@ class FakeSlack(FakeServer):
             return False
         if self.kill_at_post and sum(p.via == "bot" for p in self.messages) < self.kill_at_post:
             return False
-        os.kill(self.kill_pid, signal.SIGKILL)
+        os.kill(self.kill_pid, self.kill_signal)
         self.kill_pid = None
         return True
+
+    def arrivals(self, channel: str = CHANNEL_ID) -> list[str]:
+        """The alert keys the bot posted in `channel`, in the order they arrived."""
+        with self.lock:
+            return [
+                p.payload["metadata"]["event_payload"]["alert_key"]
+                for p in self.messages
+                if p.channel == channel and p.via == "bot" and p.payload.get("metadata")
+            ]
 
     def _record(self, params: dict[str, Any], via: str) -> SlackPost:
         self._counter += 1

@@ -7,16 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 from signals.models import ChartSpec, Event
 from storage.db import open_db
 from storage.outbox import (
-    claim_row,
     due_rows,
     enqueue_alerts,
     get_row,
     list_outbox,
     load_alert,
-    mark_delivered,
-    mark_failed,
     next_due_at,
 )
+from storage.outbox_claims import claim_next, finish_delivered, finish_failed
 
 T0 = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
 
@@ -77,8 +75,9 @@ def test_due_rows_keep_order_per_destination_and_wait_behind_a_retrying_head(fre
         ("discord:1", "2026-11-20:fired"),
     ]
     head = due[0]
-    assert claim_row(fresh_db, head, T0, 60)
-    mark_failed(fresh_db, head.id, "HTTP 503", retry_at=T0 + timedelta(seconds=30), now=T0)
+    claim = claim_next(fresh_db, ["discord:1"], T0, 60, "test")
+    assert claim is not None and claim.row.id == head.id
+    finish_failed(fresh_db, claim, "HTTP 503", retry_at=T0 + timedelta(seconds=30), now=T0)
     assert {r.destination for r in due_rows(fresh_db, T0)} == {"slack:C1"}
     assert next_due_at(fresh_db, ["discord:1"]) == T0 + timedelta(seconds=30)
     later = due_rows(fresh_db, T0 + timedelta(seconds=30))
@@ -88,8 +87,8 @@ def test_due_rows_keep_order_per_destination_and_wait_behind_a_retrying_head(fre
 def test_claim_counts_the_attempt_and_only_one_claimer_wins(fresh_db):
     enqueue_alerts(fresh_db, [make_event()], ["discord:1"], now=T0)
     row = due_rows(fresh_db, T0)[0]
-    assert claim_row(fresh_db, row, T0, 60) is True
-    assert claim_row(fresh_db, row, T0, 60) is False
+    assert claim_next(fresh_db, ["discord:1"], T0, 60, "one") is not None
+    assert claim_next(fresh_db, ["discord:1"], T0, 60, "two") is None
     claimed = get_row(fresh_db, row.id)
     assert (claimed.status, claimed.attempts) == ("sending", 1)
     assert due_rows(fresh_db, T0 + timedelta(seconds=59)) == []
@@ -100,10 +99,12 @@ def test_claim_counts_the_attempt_and_only_one_claimer_wins(fresh_db):
 def test_delivered_and_dead_rows_stay_visible(fresh_db):
     enqueue_alerts(fresh_db, [make_event(day=19), make_event(day=20)], ["discord:1"], now=T0)
     first, second = due_rows(fresh_db, T0)
-    claim_row(fresh_db, first, T0, 60)
-    mark_delivered(fresh_db, first.id, "1234", T0)
-    claim_row(fresh_db, second, T0, 60)
-    mark_failed(fresh_db, second.id, "HTTP 403 Missing Access", retry_at=None, now=T0)
+    claim = claim_next(fresh_db, ["discord:1"], T0, 60, "t")
+    assert claim is not None and claim.row.id == first.id
+    assert finish_delivered(fresh_db, claim, "1234", T0)
+    claim = claim_next(fresh_db, ["discord:1"], T0, 60, "t")
+    assert claim is not None and claim.row.id == second.id
+    finish_failed(fresh_db, claim, "HTTP 403 Missing Access", retry_at=None, now=T0)
     assert [(r["status"], r["message_id"], r["last_error"]) for r in list_outbox(fresh_db)] == [
         ("delivered", "1234", None),
         ("dead", None, "HTTP 403 Missing Access"),
@@ -115,7 +116,7 @@ def test_delivered_and_dead_rows_stay_visible(fresh_db):
 def test_rate_limited_failure_gives_the_attempt_back(fresh_db):
     enqueue_alerts(fresh_db, [make_event()], ["discord:1"], now=T0)
     row = due_rows(fresh_db, T0)[0]
-    claim_row(fresh_db, row, T0, 60)
+    claim = claim_next(fresh_db, ["discord:1"], T0, 60, "t")
     retry = T0 + timedelta(seconds=5)
-    mark_failed(fresh_db, row.id, "429", retry_at=retry, now=T0, count_attempt=False)
+    finish_failed(fresh_db, claim, "429", retry_at=retry, now=T0, count_attempt=False)
     assert (get_row(fresh_db, row.id).attempts, get_row(fresh_db, row.id).status) == (0, "pending")
