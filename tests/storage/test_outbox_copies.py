@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from storage.db import Store
-from storage.outbox import due_rows, enqueue_alert, mark_delivered
+from storage.outbox import enqueue_alert
+from storage.outbox_claims import claim_next, finish_delivered
 from storage.outbox_copies import PostedCopy, posted_copies
 from storage.renotify import escalation_key, renotify_key
 from tests.storage.test_outbox import make_event
@@ -21,9 +22,11 @@ def test_every_delivered_copy_of_an_alert_and_its_rounds(fresh_db: Store) -> Non
     enqueue_alert(fresh_db, renotify_key(key, 1), event, {"discord:dm:42": ()}, now=NOW)
     enqueue_alert(fresh_db, escalation_key(key), event, {"discord:1": ()}, now=NOW)
     enqueue_alert(fresh_db, other_key, other, {"discord:1": ()}, now=NOW)
-    for number, row in enumerate(due_rows(fresh_db, NOW)):
-        if row.destination != "slack:C0ALERTS1":  # still pending: no message to edit yet
-            mark_delivered(fresh_db, row.id, f"m{number}", NOW)
+    posting = ["discord:1", "discord:dm:42"]  # slack:C0ALERTS1 stays pending: nothing to edit
+    number = 0
+    while (claim := claim_next(fresh_db, posting, NOW, 60, "test")) is not None:
+        assert finish_delivered(fresh_db, claim, f"m{number}", NOW)
+        number += 1
 
     copies = posted_copies(fresh_db, key)
 
