@@ -80,6 +80,8 @@ class Platform:
     delivery_module: str  # exports build_channel_notifiers(settings), build_dm_notifiers(...)
     chat_runner: str  # "module:function" coroutine serving commands until cancelled
     chat_check: str | None = None  # "module:function" listing config errors for commands
+    # The chat runner may run once per bot only (a gateway session): on the leader replica.
+    chat_leader_only: Callable[[Settings], bool] = lambda settings: False
 
     @property
     def dm_prefix(self) -> str:
@@ -131,6 +133,7 @@ DISCORD = Platform(
     delivery_module="bot.delivery.discord",
     chat_runner="bot.chat.discord.client:run_discord",
     chat_check="bot.chat.discord.http_guard:check_discord_settings",
+    chat_leader_only=lambda settings: settings.discord_mode == "gateway",
 )
 
 SLACK = Platform(

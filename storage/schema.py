@@ -4,6 +4,7 @@ from storage import (  # noqa: F401
     outbox,
     outbox_health,
     prices,
+    replicas,
     rule_state,
     series,
     service_state,

@@ -63,6 +63,9 @@ class ServiceJobs:
         self.alerts_by_rule: Counter[str] = Counter()  # alerts queued, for a replay's summary
         self._retry = RetryPlan(timedelta(minutes=settings.fetch_retry_minutes))
         self._unreachable: dict[str, str] = {}  # symbols the last refresh could not get, why
+        # Set by `rotation-bot run`: true while this replica leads (several replicas on
+        # PostgreSQL); re-notification rounds are the leader's job.
+        self.leads: Callable[[], bool] = _always
 
     async def refresh_intraday(self, now: datetime) -> str:
         """Fetch today's provisional bars, then let rules marked intraday fire on them."""
@@ -253,7 +256,7 @@ class ServiceJobs:
 
     def _deliver(self, db: Store) -> Mapping[str, int]:
         names = [notifier.name for notifier in self._get_notifiers()]
-        if self.network:  # re-notification rounds come due between passes (every 30 s)
+        if self.network and self.leads():  # re-notification rounds come due between passes
             queue_renotifications(db, names, settings=self.settings, now=self.clock())
         policy = replace(delivery.policy_from_settings(self.settings), max_wait=0)
         report = delivery.deliver_pending(
@@ -308,6 +311,10 @@ class ServiceJobs:
         config = quality.quality_config(self.settings)
         quality.log_changes(quality.review_series(db, self.settings.fred_series, config))
         return changed, failed
+
+
+def _always() -> bool:
+    return True
 
 
 def replay_copy(source: Path, target: Path) -> Path:
