@@ -29,9 +29,9 @@ from storage.leader_lease import LeaderLease, SoloLease, open_lease
 
 log = logging.getLogger(__name__)
 
-# Registry heartbeat; a replica not seen for REPLICA_GONE is shown as gone, then pruned.
+# Registry heartbeat (`bot.service.health.REPLICA_GONE` shows a silent replica as gone);
+# the leader prunes rows not seen for REPLICA_PRUNE.
 REGISTRY_SECONDS = 5.0
-REPLICA_GONE = timedelta(seconds=3 * REGISTRY_SECONDS)
 REPLICA_PRUNE = timedelta(hours=1)
 # Followers try to take the lease this often (failover after a kill is within one tick).
 MAX_TICK = 0.5
