@@ -92,13 +92,15 @@ class Cluster:
         return next(member for member in self.members if member.pid == pid)
 
     def leader_pids(self) -> list[int]:
-        """Pids of the replicas the registry shows leading (one, or none during failover)."""
+        """Pids of this cluster's replicas the registry shows leading (one, or none)."""
         db = open_db(self.url, migrate=False)
         try:
             rows = replica_states(replicas.list_replicas(db), datetime.now(UTC))
         finally:
             db.close()
-        return [int(row["pid"]) for row in rows if row["state"] == "leader"]
+        mine = {member.pid for member in self.members if member.process.poll() is None}
+        # Rows of an earlier trial's replicas (same database) are not this cluster's leaders.
+        return [int(row["pid"]) for row in rows if row["state"] == "leader" and row["pid"] in mine]
 
     def wait_for_leader(self, *, other_than: int | None = None, timeout: float = 30.0) -> int:
         """Poll every 20 ms until a replica (not `other_than`) leads; return its pid."""
