@@ -67,7 +67,7 @@ class Leadership:
     def __init__(self, lease: LeaderLease, db_path: Path | str, seconds: float) -> None:
         self.lease, self.db_path, self.seconds = lease, db_path, seconds
         solo = isinstance(lease, SoloLease)
-        self.tick = REGISTRY_SECONDS if solo else min(MAX_TICK, seconds / 4)
+        self.tick = REGISTRY_SECONDS if solo else min(MAX_TICK, seconds / 8)
         self.leading = asyncio.Event()
         self.following = asyncio.Event()
         self.following.set()
