@@ -32,6 +32,7 @@ def trial(url: str, lease: float, folder: Path) -> tuple[float, float]:
     cluster = Cluster(url, {"ROTATION_LEADER_LEASE_SECONDS": str(lease)}, folder)
     cluster.start(3)
     try:
+        cluster.wait_until_all_registered()  # a follower still importing could not take over
         _, _, after_kill = cluster.failover_after(signal.SIGKILL)
         hung, _, after_hang = cluster.failover_after(signal.SIGSTOP)
         cluster.by_pid(hung).process.send_signal(signal.SIGCONT)

@@ -97,10 +97,12 @@ def test_three_replicas_survive_a_killed_and_a_hung_leader(
     cluster.folder.mkdir()
     cluster.start(3)
     try:
+        cluster.wait_until_all_registered()
         # Kill the leader in the middle of its catch-up (2026's sessions to July 31).
         wait_until(lambda: cluster.evaluations_done() >= 40, "40 evaluations", cluster)
         killed, second, after_kill = cluster.failover_after(signal.SIGKILL)
         done_at_kill = cluster.evaluations_done()
+        assert str(cluster.last_evaluated()) != LAST_SESSION, "killed after its catch-up"
         wait_until(lambda: "catching up" in cluster.by_pid(second).text(), "catch-up", cluster)
 
         # Hang the new leader longer than the lease, then let it go on.

@@ -88,6 +88,21 @@ class Cluster:
             )  # fmt: skip
         return Replica(process, log)
 
+    def wait_until_all_registered(self, timeout: float = 60.0) -> None:
+        """Until every replica is up (its registry row live): a fair start for a failover."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            db = open_db(self.url, migrate=False)
+            try:
+                rows = replica_states(replicas.list_replicas(db), datetime.now(UTC))
+            finally:
+                db.close()
+            live = {int(row["pid"]) for row in rows if row["state"] in ("leader", "follower")}
+            if {member.pid for member in self.members} <= live:
+                return
+            time.sleep(0.05)
+        raise AssertionError("replicas did not all start:\n" + self.logs())
+
     def by_pid(self, pid: int) -> Replica:
         return next(member for member in self.members if member.pid == pid)
 
