@@ -20,6 +20,7 @@ does not hold back VACUUM. On SQLite there is one replica and it always leads (`
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -73,14 +74,17 @@ class PostgresLease:
         self._conn: psycopg.Connection | None = None
         self._renewed_at: float | None = None  # monotonic time of the last good renewal
         self.error = ""  # why the last try failed, for the log (never the URL's password)
+        self._lock = threading.Lock()  # the renewal loop and a job's fence may both renew
 
     def try_hold(self) -> bool:
-        try:
-            return self._try_hold()
-        except psycopg.Error as error:
-            self.error = str(error).strip().splitlines()[0] if str(error).strip() else "error"
-            self._drop()
-            return False
+        with self._lock:
+            try:
+                return self._try_hold()
+            except psycopg.Error as error:
+                text = str(error).strip()
+                self.error = text.splitlines()[0] if text else type(error).__name__
+                self._drop()
+                return False
 
     def _try_hold(self) -> bool:
         started = self._monotonic()
@@ -102,7 +106,8 @@ class PostgresLease:
         return self._monotonic() - self._renewed_at < self.seconds * (1 - FENCE_MARGIN)
 
     def release(self) -> None:
-        self._drop()
+        with self._lock:
+            self._drop()
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:

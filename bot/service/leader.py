@@ -85,6 +85,19 @@ class Leadership:
         """True while this replica leads and its lease is fresh (the fence)."""
         return self.leading.is_set() and self.lease.held()
 
+    async def confirm(self) -> bool:
+        """The fence before a leader job: the lease is fresh, or renewing it now succeeds.
+
+        A renewal that waited behind a busy loop leaves a stale lease that is still held; the
+        server is asked (the session is alive, so its lock is) instead of dropping the job.
+        A leader that hung past the lease finds its session gone and starts nothing.
+        """
+        if self.is_leader():
+            return True
+        if not self.leading.is_set():
+            return False
+        return await asyncio.to_thread(self.lease.try_hold) and self.lease.held()
+
     async def start(self) -> bool:
         """Register this replica and make the first attempt at the lease; True if it leads."""
         self._registry = await asyncio.to_thread(open_shared, self.db_path)
@@ -170,27 +183,27 @@ class Leadership:
 class FencedJobs:
     """The service's jobs, each leader job refused unless the lease is held as it starts."""
 
-    def __init__(self, jobs: Jobs, is_leader: Callable[[], bool]) -> None:
-        self._jobs, self._is_leader = jobs, is_leader
+    def __init__(self, jobs: Jobs, confirm: Callable[[], Awaitable[bool]]) -> None:
+        self._jobs, self._confirm = jobs, confirm
 
-    def _fence(self, what: str) -> None:
-        if not self._is_leader():
+    async def _fence(self, what: str) -> None:
+        if not await self._confirm():
             raise LeaseLost(f"not started: this replica no longer holds the leader lease ({what})")
 
     async def refresh_intraday(self, now: datetime) -> object:
-        self._fence("intraday refresh")
+        await self._fence("intraday refresh")
         return await self._jobs.refresh_intraday(now)
 
     async def evaluate_session(self, session: date, now: datetime, *, alert: bool) -> int:
-        self._fence(f"evaluation of {session}")
+        await self._fence(f"evaluation of {session}")
         return await self._jobs.evaluate_session(session, now, alert=alert)
 
     async def snapshot_after_close(self, session: date, now: datetime) -> object:
-        self._fence(f"snapshot of {session}")
+        await self._fence(f"snapshot of {session}")
         return await self._jobs.snapshot_after_close(session, now)
 
     async def send_digest(self, session: date, now: datetime) -> object:
-        self._fence(f"digest of {session}")
+        await self._fence(f"digest of {session}")
         return await self._jobs.send_digest(session, now)
 
     async def deliver(self) -> Mapping[str, int]:

@@ -133,7 +133,7 @@ class Service:
         self._add_signal_handlers()  # first: a signal during the start-up stops it cleanly too
         await asyncio.to_thread(_migrate, self.db_path)
         state = StateStore(await asyncio.to_thread(connect_shared, self.db_path))
-        jobs = self.jobs if self.replay else FencedJobs(self.jobs, self.is_leader)
+        jobs = self.jobs if self.replay else FencedJobs(self.jobs, self._confirm_leader)
         self.worker = Worker(jobs, self.clock, state, self._observer, self._redact)  # type: ignore[arg-type]
         worker_task = asyncio.create_task(self.worker.run(), name="worker")
         extra = [asyncio.create_task(_guarded(coro)) for coro in self._extra]
@@ -171,6 +171,9 @@ class Service:
         return self.replay is not None or (
             self.leadership is not None and self.leadership.is_leader()
         )
+
+    async def _confirm_leader(self) -> bool:
+        return self.leadership is not None and await self.leadership.confirm()
 
     async def _start_leadership(self, state: StateStore) -> None:
         # The first attempt comes before the first slot: a sole replica (SQLite) catches up

@@ -82,12 +82,12 @@ async def test_the_gateway_follows_the_lease_from_one_replica_to_the_other(pg_ur
 async def test_a_deposed_leader_starts_no_leader_job_but_still_delivers(pg_url: str) -> None:
     leadership = Leadership.for_database(pg_url, LEASE)
     jobs = RecordingJobs()
-    fenced = FencedJobs(jobs, leadership.is_leader)
+    fenced = FencedJobs(jobs, leadership.confirm)
     assert await leadership.start()
     session, now = date(2026, 7, 31), datetime(2026, 7, 31, 21, 0)
     await fenced.evaluate_session(session, now, alert=True)
 
-    await asyncio.sleep(LEASE)  # no renewal for a whole lease: as after a SIGSTOP
+    await asyncio.sleep(LEASE + 0.5)  # no renewal for longer than the lease: a SIGSTOP
 
     with pytest.raises(LeaseLost, match="no longer holds the leader lease"):
         await fenced.evaluate_session(session, now, alert=True)
@@ -109,3 +109,19 @@ async def test_on_sqlite_the_only_replica_leads_and_is_registered(db_path: Path)
     await leadership.stop()
     (row,) = replicas.list_replicas(open_db(db_path))
     assert row["role"] == "stopped"
+
+
+async def test_a_late_renewal_does_not_drop_a_job_while_the_lease_is_held(pg_url: str) -> None:
+    # The loop was busy (a long plan, a loaded machine): the fence is stale but the session,
+    # and so the lock, is alive. The job asks the server and runs.
+    leadership = Leadership.for_database(pg_url, 4.0)
+    jobs = RecordingJobs()
+    assert await leadership.start()
+    await asyncio.sleep(4.0 * 0.8)
+    assert not leadership.is_leader()
+
+    fenced = FencedJobs(jobs, leadership.confirm)
+    await fenced.evaluate_session(date(2026, 7, 31), datetime.now(), alert=True)
+
+    assert jobs.kinds() == ["evaluate"] and leadership.is_leader()
+    await leadership.stop()

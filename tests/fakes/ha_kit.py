@@ -89,7 +89,7 @@ class Cluster:
         return Replica(process, log)
 
     def wait_until_all_registered(self, timeout: float = 60.0) -> None:
-        """Until every replica is up (its registry row live): a fair start for a failover."""
+        """Until every replica is up and planned: a fair start for a failover."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             db = open_db(self.url, migrate=False)
@@ -98,7 +98,10 @@ class Cluster:
             finally:
                 db.close()
             live = {int(row["pid"]) for row in rows if row["state"] in ("leader", "follower")}
-            if {member.pid for member in self.members} <= live:
+            # "next jobs at": the start-up is over (the first plan of the NYSE calendar keeps
+            # the loop busy for about a second; a replica in it would answer late).
+            planned = all("next jobs at" in member.text() for member in self.members)
+            if {member.pid for member in self.members} <= live and planned:
                 return
             time.sleep(0.05)
         raise AssertionError("replicas did not all start:\n" + self.logs())
