@@ -66,8 +66,8 @@ class Leadership:
 
     def __init__(self, lease: LeaderLease, db_path: Path | str, seconds: float) -> None:
         self.lease, self.db_path, self.seconds = lease, db_path, seconds
-        solo = isinstance(lease, SoloLease)
-        self.tick = REGISTRY_SECONDS if solo else min(MAX_TICK, seconds / 8)
+        self.solo = isinstance(lease, SoloLease)
+        self.tick = REGISTRY_SECONDS if self.solo else min(MAX_TICK, seconds / 8)
         self.leading = asyncio.Event()
         self.following = asyncio.Event()
         self.following.set()
@@ -121,7 +121,9 @@ class Leadership:
 
     async def _settle(self, held: bool, *, elect: bool = True) -> None:
         if held and not self.leading.is_set():
-            log.info("this replica (%s) is now the leader", self.replica_id)
+            # A sole replica on SQLite always leads: nothing worth telling at INFO.
+            level = logging.DEBUG if self.solo else logging.INFO
+            log.log(level, "this replica (%s) is now the leader", self.replica_id)
             self.following.clear()
             self.leading.set()
             await self._registry_call(replicas.set_role, self.replica_id, "leader", _now())
