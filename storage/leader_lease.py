@@ -46,6 +46,10 @@ class LeaderLease(Protocol):
         """True while the last renewal is recent enough that no one else can hold it."""
         ...
 
+    def renew(self) -> bool:
+        """Renew a lease already held (never takes a free one); True if still held."""
+        ...
+
     def release(self) -> None:
         """Give the lease up (clean shutdown): a follower takes it at its next try."""
         ...
@@ -58,6 +62,9 @@ class SoloLease:
         return True
 
     def held(self) -> bool:
+        return True
+
+    def renew(self) -> bool:
         return True
 
     def release(self) -> None:
@@ -77,21 +84,33 @@ class PostgresLease:
         self._lock = threading.Lock()  # the renewal loop and a job's fence may both renew
 
     def try_hold(self) -> bool:
+        return self._guarded(self._try_hold)
+
+    def renew(self) -> bool:
+        return self._guarded(self._renew)
+
+    def _guarded(self, attempt: Callable[[], bool]) -> bool:
         with self._lock:
             try:
-                return self._try_hold()
+                return attempt()
             except psycopg.Error as error:
                 text = str(error).strip()
                 self.error = text.splitlines()[0] if text else type(error).__name__
                 self._drop()
                 return False
 
-    def _try_hold(self) -> bool:
+    def _renew(self) -> bool:
+        if self._renewed_at is None or self._conn is None:
+            return False
         started = self._monotonic()
-        if self._renewed_at is not None and self._conn is not None:
-            self._conn.execute("SELECT 1")  # resets the server's idle-in-transaction timer
-            self._renewed_at = started
+        self._conn.execute("SELECT 1")  # resets the server's idle-in-transaction timer
+        self._renewed_at = started
+        return True
+
+    def _try_hold(self) -> bool:
+        if self._renew():
             return True
+        started = self._monotonic()
         conn = self._connection()
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK]).fetchone()
         if row and row[0]:

@@ -96,7 +96,8 @@ class Leadership:
             return True
         if not self.leading.is_set():
             return False
-        return await asyncio.to_thread(self.lease.try_hold) and self.lease.held()
+        # Renew only: a lease lost and free again is taken back by `run`, as an election.
+        return await asyncio.to_thread(self.lease.renew) and self.lease.held()
 
     async def start(self) -> bool:
         """Register this replica and make the first attempt at the lease; True if it leads."""
