@@ -18,6 +18,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -77,7 +78,7 @@ def test_three_replicas_survive_a_killed_and_a_hung_leader(
 ) -> None:
     discord, slack = stand_ins
     url = pg_cluster.new_database()
-    prepare_database(url, shared_data)
+    prepare_database(url, shared_data, last_done=date(2026, 3, 31))  # April to July
     reference_url = pg_cluster.url(database_name(url) + "_reference")
     copy_database(pg_cluster.url("postgres"), database_name(url), database_name(reference_url))
     env = replica_env(discord, slack)
@@ -98,7 +99,7 @@ def test_three_replicas_survive_a_killed_and_a_hung_leader(
     cluster.start(3)
     try:
         cluster.wait_until_all_registered()
-        # Kill the leader in the middle of its catch-up (2026's sessions to July 31).
+        # Kill the leader in the middle of its catch-up (84 sessions, April to July).
         wait_until(lambda: cluster.evaluations_done() >= 40, "40 evaluations", cluster)
         killed, second, after_kill = cluster.failover_after(signal.SIGKILL)
         done_at_kill = cluster.evaluations_done()
