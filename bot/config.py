@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     catchup_alert_days: int = Field(
         3, ge=0, le=3650, validation_alias="ROTATION_CATCHUP_ALERT_DAYS"
     )
+    # Several replicas on PostgreSQL: the leader's lease. A hung leader is replaced this long
+    # (plus up to a second) after its last renewal; a killed one within a second or two.
+    leader_lease_seconds: float = Field(
+        15.0, ge=1, le=600, validation_alias="ROTATION_LEADER_LEASE_SECONDS"
+    )
     metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias="ROTATION_METRICS_PORT")
     metrics_host: str = Field("127.0.0.1", validation_alias="ROTATION_METRICS_HOST")
 

@@ -86,6 +86,8 @@ class Platform:
     route_channel_hint: str = "a channel id"
     can_route: Callable[[Settings], bool] = lambda settings: False
     route_setting: str = ""  # what to configure so that `can_route` holds
+    # The chat runner may run once per bot only (a gateway session): on the leader replica.
+    chat_leader_only: Callable[[Settings], bool] = lambda settings: False
 
     @property
     def dm_prefix(self) -> str:
@@ -144,6 +146,7 @@ DISCORD = Platform(
     route_channel_hint="a channel snowflake (digits only)",
     can_route=lambda settings: settings.discord_bot_token is not None,
     route_setting="DISCORD_BOT_TOKEN (webhooks post to one channel only)",
+    chat_leader_only=lambda settings: settings.discord_mode == "gateway",
 )
 
 SLACK = Platform(

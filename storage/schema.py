@@ -7,6 +7,7 @@ from storage import (  # noqa: F401
     outbox_health,
     pacing,
     prices,
+    replicas,
     rule_state,
     series,
     service_state,

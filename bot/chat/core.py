@@ -195,7 +195,10 @@ class Commands(OnCallCommands, RuleCommands):
         health = collect_health(self.db, self.clock(), self.settings)
         lines = tuple(render_lines(health))
         summary = "ok" if health.ok else "degraded: " + "; ".join(health.problems)
-        return StatusReply(health.ok, tuple(health.problems), lines, health, f"Status {summary}")
+        leader = health.leader
+        leads = f"{leader['id']} since {leader['leader_since']}" if leader else ""
+        text = f"Status {summary}"
+        return StatusReply(health.ok, tuple(health.problems), lines, health, text, leads)
 
     # /help
 

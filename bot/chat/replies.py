@@ -176,6 +176,7 @@ class StatusReply:
     lines: tuple[str, ...]
     health: Any
     text: str
+    leader: str = ""  # `host:pid since ...` when replicas are registered
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,7 @@ def _run(
 ) -> int:
     from bot.service.clock import RealClock, SimulatedClock
     from bot.service.jobs import ServiceJobs
+    from bot.service.leader import Leadership
     from bot.service.runner import Service
     from bot.service.schedule import replay_window
 
@@ -166,12 +167,14 @@ def _run(
         keep.append(jobs)  # the replay's summary reads what the jobs counted
     clock = SimulatedClock(replay_window(*window)[0], speed) if window else RealClock()
     observer, extra = _metrics(settings, db_path, clock)
-    extra += chat_adapters(settings, db_path, replay=window is not None)
+    leadership = Leadership.for_database(db_path, settings.leader_lease_seconds)
+    extra += chat_adapters(settings, db_path, replay=window is not None, leadership=leadership)
     extra += _outbox_wakeups(db_path, lambda: service.wake_sender(), replay=window is not None)
     service = Service(
         settings, jobs, db_path=db_path, clock=clock, replay=window,
-        observer=observer, redact=redact, extra_tasks=extra,
+        observer=observer, redact=redact, extra_tasks=extra, leadership=leadership,
     )  # fmt: skip
+    jobs.leads = service.is_leader  # re-notification rounds are the leader's
     try:
         import asyncio
 
@@ -223,23 +226,37 @@ def check_chat_settings(settings: Settings) -> None:
 
 
 def chat_adapters(
-    settings: Settings, db_path: Path, *, replay: bool = False
+    settings: Settings, db_path: Path, *, replay: bool = False, leadership: Any = None
 ) -> list[Coroutine[Any, Any, None]]:
     """Long-running chat clients (Discord gateway, Slack app), run until cancelled.
 
     Posting alerts needs none of them (REST and webhooks); they serve the slash commands and
     the alert buttons. A replay starts none: it rehearses alerts, not the desk's commands.
     Each adapter gets its own command core (its own SQLite connection per worker thread).
+    An adapter that must run once per bot (the Discord gateway) runs on the leader only.
     """
-    from bot.platforms import all_platforms, load_ref
+    from bot.platforms import all_platforms
 
     if replay:
         return []
     return [
-        load_ref(platform.chat_runner)(settings, _command_core(settings, db_path))
+        _adapter(platform, settings, db_path, leadership)
         for platform in all_platforms()
         if platform.chat_wanted(settings)
     ]
+
+
+def _adapter(
+    platform: Any, settings: Settings, db_path: Path, leadership: Any
+) -> Coroutine[Any, Any, None]:
+    from bot.platforms import load_ref
+
+    core = _command_core(settings, db_path)
+    runner = load_ref(platform.chat_runner)
+    if leadership is None or not platform.chat_leader_only(settings):
+        return runner(settings, core)
+    what = f"the {platform.title} gateway"
+    return leadership.while_leading(lambda: runner(settings, core), what)
 
 
 def _command_core(settings: Settings, db_path: Path) -> Any:

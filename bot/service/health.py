@@ -13,12 +13,14 @@ from typing import Any
 
 from bot import calendar
 from bot.config import Settings
-from storage import prices, series, service_state
+from storage import prices, replicas, series, service_state
 from storage.db import Store, open_db
 from storage.outbox_health import count_by_status
 
 # The service writes its heartbeat every 30 s; three missed beats mean it is not running.
 HEARTBEAT_STALE = timedelta(seconds=90)
+# Replicas refresh their registry row every 5 s; three missed beats mean it is gone.
+REPLICA_GONE = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class Health:
     problems: list[str] = field(default_factory=list)
     # Bars and points held back by the data-quality checks until confirmed (or a person decides)
     suspect: list[dict[str, Any]] = field(default_factory=list)
+    # `rotation-bot run` processes on this database (several on PostgreSQL), leader first
+    replicas: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def leader(self) -> dict[str, Any] | None:
+        """The replica that leads now (runs the schedule), or None."""
+        return next((r for r in self.replicas if r["state"] == "leader"), None)
 
     @property
     def ok(self) -> bool:
@@ -63,6 +72,7 @@ class Health:
         data = asdict(self)
         data["status"] = "ok" if self.ok else "degraded"
         data["symbols"] = [{**asdict(s), "stale": s.stale} for s in self.symbols]
+        data["leader"] = self.leader["id"] if self.leader else None
         return data
 
 
@@ -81,6 +91,7 @@ def collect_health(db: Store, now: datetime, settings: Settings) -> Health:
         service_running=_running(state, now),
         outbox=count_by_status(db),
         suspect=suspect_data(db),
+        replicas=replica_states(replicas.list_replicas(db), now),
     )
     health.problems.extend(find_problems(health, now, settings))
     return health
@@ -107,6 +118,28 @@ def suspect_data(db: Store) -> list[dict[str, Any]]:
         for r in series.flagged_points(db, ["suspect"])
     ]
     return sorted(bars + points, key=lambda row: (row["date"], row["symbol"]))
+
+
+def replica_states(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Registry rows with a `state`: leader, follower, stopped or gone; the leader first.
+
+    Only one row is the leader: the live one that took the lease last (a hung former leader
+    still says `leader` until it wakes, but it is gone by then).
+    """
+    states = [{**row, "state": _replica_state(row, now)} for row in rows]
+    claims = [r for r in states if r["state"] == "leader"]
+    claims.sort(key=lambda r: str(r.get("leader_since") or ""), reverse=True)
+    for row in claims[1:]:
+        row["state"] = "follower"
+    return sorted(states, key=lambda r: (r["state"] != "leader", r["state"] == "gone"))
+
+
+def _replica_state(row: dict[str, Any], now: datetime) -> str:
+    if row["role"] == "stopped":
+        return "stopped"
+    if now - datetime.fromisoformat(str(row["last_seen"])) > REPLICA_GONE:
+        return "gone"
+    return str(row["role"])
 
 
 def read_health(path: Path, now: datetime, settings: Settings) -> Health:
@@ -161,6 +194,9 @@ def find_problems(health: Health, now: datetime, settings: Settings) -> list[str
         problems.append(f"session {due} not evaluated yet (last: {evaluated or 'never'})")
     if not health.service_running:
         problems.append("service not running (no recent heartbeat)")
+    live = [r for r in health.replicas if r["state"] in ("leader", "follower")]
+    if live and health.leader is None:
+        problems.append("no replica leads: nothing evaluates until one takes the lease")
     if health.outbox and health.outbox["dead"]:
         problems.append(f"{health.outbox['dead']} dead deliveries (see rotation-bot outbox)")
     return problems
@@ -176,6 +212,7 @@ def render_lines(health: Health) -> list[str]:
     lines.append(f"last evaluation: {health.last_evaluated_session or 'none'}, run {when}")
     running = "running" if health.service_running else "not running"
     lines.append(f"service: {running}, heartbeat {health.service.get('heartbeat', 'none')}")
+    lines += replica_lines(health)
     if health.outbox is None:
         lines.append("outbox: not created yet")
     else:
@@ -187,4 +224,19 @@ def render_lines(health: Health) -> list[str]:
         lines.append(f"suspect, held back until confirmed: {len(health.suspect)}")
     for row in health.suspect:
         lines.append(f"  {row['symbol']:<8} {row['date']}  {row['note']}")
+    return lines
+
+
+def replica_lines(health: Health) -> list[str]:
+    """`replicas: 3 (leader host:pid since ...)` then one line per replica."""
+    if not health.replicas:
+        return []
+    leader = health.leader
+    leads = f"leader {leader['id']} since {leader['leader_since']}" if leader else "no leader"
+    lines = [f"replicas: {len(health.replicas)} ({leads})"]
+    for row in health.replicas:
+        lines.append(
+            f"  {row['id']:<24} {row['state']:<8} last seen {row['last_seen']}"
+            f"  started {row['started_at']}  v{row['version']}"
+        )
     return lines

@@ -66,6 +66,9 @@ class ServiceJobs:
         self.alerts_by_rule: Counter[str] = Counter()  # alerts queued, for a replay's summary
         self._retry = RetryPlan(timedelta(minutes=settings.fetch_retry_minutes))
         self._unreachable: dict[str, str] = {}  # symbols the last refresh could not get, why
+        # Set by `rotation-bot run`: true while this replica leads (several replicas on
+        # PostgreSQL); re-notification rounds are the leader's job.
+        self.leads: Callable[[], bool] = _always
 
     async def refresh_intraday(self, now: datetime) -> str:
         """Fetch today's provisional bars, then let rules marked intraday fire on them."""
@@ -268,7 +271,7 @@ class ServiceJobs:
 
     def _deliver(self, db: Store) -> Mapping[str, int]:
         names = [notifier.name for notifier in self._get_notifiers()]
-        if self.network:  # re-notification rounds come due between passes (every 30 s)
+        if self.network and self.leads():  # re-notification rounds come due between passes
             queue_renotifications(
                 db, names, settings=self.settings, now=self.clock(), route=self._current_route(db)
             )
@@ -327,6 +330,10 @@ class ServiceJobs:
         config = quality.quality_config(self.settings)
         quality.log_changes(quality.review_series(db, self.settings.fred_series, config))
         return changed, failed
+
+
+def _always() -> bool:
+    return True
 
 
 def replay_copy(source: Path, target: Path) -> Path:

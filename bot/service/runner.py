@@ -29,6 +29,7 @@ from bot import calendar
 from bot.config import Settings
 from bot.service import schedule
 from bot.service.clock import Clock, RealClock, SimulatedClock
+from bot.service.leader import FencedJobs, Leadership
 from bot.service.worker import (
     JobObserver,
     Jobs,
@@ -104,6 +105,7 @@ class Service:
         observer: JobObserver | None = None,
         redact: Callable[[str], str] = str,
         install_signals: bool = True,
+        leadership: Leadership | None = None,
     ) -> None:
         self.settings, self.jobs, self.db_path = settings, jobs, db_path
         self.clock: Clock = clock or RealClock()
@@ -117,6 +119,8 @@ class Service:
         self._cursor = self.clock.now()
         self._until: datetime | None = None
         self.worker: Worker | None = None
+        self.leadership = leadership
+        self._leader_task: asyncio.Task[None] | None = None
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Stop taking work; the job in flight finishes, then `run` returns 0."""
@@ -129,7 +133,8 @@ class Service:
         self._add_signal_handlers()  # first: a signal during the start-up stops it cleanly too
         await asyncio.to_thread(_migrate, self.db_path)
         state = StateStore(await asyncio.to_thread(connect_shared, self.db_path))
-        self.worker = Worker(self.jobs, self.clock, state, self._observer, self._redact)
+        jobs = self.jobs if self.replay else FencedJobs(self.jobs, self._confirm_leader)
+        self.worker = Worker(jobs, self.clock, state, self._observer, self._redact)  # type: ignore[arg-type]
         worker_task = asyncio.create_task(self.worker.run(), name="worker")
         extra = [asyncio.create_task(_guarded(coro)) for coro in self._extra]
         try:
@@ -156,15 +161,42 @@ class Service:
             self.clock.reset(self._cursor)
             log.info("replaying sessions %s to %s", *self.replay)
         else:
-            last = await state.last_evaluated_session()
-            catchup = catchup_items(last, self.clock.now(), self.settings)
-            if catchup:
-                since = f"since {last}" if last else "(first start: the latest session only)"
-                log.info("catching up %d evaluation(s) missed %s", len(catchup) - 1, since)
-            self.worker.submit(catchup)  # type: ignore[union-attr]
+            await self._start_leadership(state)
             self._add_poll(state)
         self._scheduler.start()
         self._chain_next()
+
+    def is_leader(self) -> bool:
+        """True while this replica runs the schedule (always on SQLite, and in a replay)."""
+        return self.replay is not None or (
+            self.leadership is not None and self.leadership.is_leader()
+        )
+
+    async def _confirm_leader(self) -> bool:
+        return self.leadership is not None and await self.leadership.confirm()
+
+    async def _start_leadership(self, state: StateStore) -> None:
+        # The first attempt comes before the first slot: a sole replica (SQLite) catches up
+        # before anything else, as it always has; on PostgreSQL a follower waits its turn.
+        if self.leadership is None:
+            seconds = self.settings.leader_lease_seconds
+            self.leadership = Leadership.for_database(self.db_path, seconds)
+        self.leadership.on_elected = lambda: self._catch_up(state)
+        if await self.leadership.start():
+            await self._catch_up(state)
+        else:
+            log.info("another replica leads: this one sends alerts and waits for the lease")
+        self._leader_task = asyncio.create_task(self.leadership.run(), name="leadership")
+
+    async def _catch_up(self, state: StateStore) -> None:
+        """Evaluations missed since the last one that finished (run by each new leader)."""
+        self._cursor = max(self._cursor, self.clock.now())  # jobs due before are the catch-up's
+        last = await state.last_evaluated_session()
+        catchup = catchup_items(last, self.clock.now(), self.settings)
+        if catchup:
+            since = f"since {last}" if last else "(first start: the latest session only)"
+            log.info("catching up %d evaluation(s) missed %s", len(catchup) - 1, since)
+        self.worker.submit(catchup)  # type: ignore[union-attr]
 
     def _add_poll(self, state: StateStore) -> None:
         # Outbox retries and heartbeat. The poll also wakes the scheduler every 30 s, which
@@ -186,7 +218,8 @@ class Service:
 
     async def _on_poll(self, state: StateStore) -> None:
         with self._cut_short_by_stop("poll"):
-            self._submit_due_retry()
+            if self.is_leader():
+                self._submit_due_retry()
             self.worker.submit([WorkItem("deliver", self.clock.now(), origin="poll")])  # type: ignore[union-attr]
             await state.set_state({"heartbeat": _iso(self.clock.now())}, datetime.now(UTC))
 
@@ -261,6 +294,9 @@ class Service:
             due = schedule.jobs_between(self._cursor, now, self.settings)
             self._cursor = now
             items = planned_items(due, now, self.settings, replay=self.replay is not None)
+            if not self.is_leader():
+                log.debug("not the leader: leaving %d planned job(s) to it", len(items))
+                items = []
             self.worker.submit(items)  # type: ignore[union-attr]
             if self.clock.simulated:
                 # Simulated time waits for the work, so jobs see the time they were planned for.
@@ -283,6 +319,7 @@ class Service:
         if self.worker is not None:
             self.worker.close()
         await worker_task  # the job in flight finishes; nothing new starts
+        await self._stop_leadership()
         for task in extra:
             task.cancel()
         await asyncio.gather(*extra, return_exceptions=True)
@@ -293,6 +330,14 @@ class Service:
         await state.set_state({"stopped_at": _iso(self.clock.now())}, datetime.now(UTC))
         await asyncio.to_thread(state.close)
         log.info("stopped")
+
+    async def _stop_leadership(self) -> None:
+        task = self._leader_task
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self.leadership is not None and self.leadership.replica_id:
+            await self.leadership.stop()  # after the job in flight: no overlap with a successor
 
 
 def _migrate(path: Path) -> None:

@@ -166,8 +166,13 @@ def status_embed(reply: StatusReply) -> dict[str, Any]:
         "description": f"```\n{body}\n```",
         "color": COLOURS["up"] if reply.ok else COLOURS["down"],
     }
+    fields = []
     if reply.problems:
-        embed["fields"] = [embed_field("Problems", "\n".join(reply.problems), inline=False)]
+        fields.append(embed_field("Problems", "\n".join(reply.problems), inline=False))
+    if reply.leader:
+        fields.append(embed_field("Leader", reply.leader, inline=False))
+    if fields:
+        embed["fields"] = fields
     return embed
 
 

@@ -137,7 +137,8 @@ def _subscriptions_blocks(reply: SubscriptionsReply) -> list[Block]:
 
 def _status_blocks(reply: StatusReply) -> list[Block]:
     icon = ":white_check_mark:" if reply.ok else ":warning:"
-    return [*slack_text_sections(f"{icon} {reply.text}"), *code_sections(reply.lines)]
+    leader = [context_block([f"Leader: {reply.leader}"])] if reply.leader else []
+    return [*slack_text_sections(f"{icon} {reply.text}"), *code_sections(reply.lines), *leader]
 
 
 def code_sections(lines: Sequence[str]) -> list[Block]:

@@ -1,0 +1,84 @@
+"""The replicas registry: one row per `rotation-bot run` process sharing this database.
+
+Each replica writes its own row (who, since when, last seen, version, role) and refreshes
+`last_seen` every few seconds; `status` and `/status` read the rows to show the replicas and
+which one leads. A row whose `last_seen` is older than the caller's staleness bound belongs to
+a replica that is gone (killed, hung, machine down); the leader prunes rows gone for long.
+Roles: `leader`, `follower`, `stopped` (a clean shutdown).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlite_utils.migrations import Migrations
+
+from storage.db import Store, register
+
+migrations = register(Migrations("rotation.replicas"))
+
+_COLUMNS = ("id", "host", "pid", "version", "engine", "started_at", "last_seen", "role")
+
+
+@migrations()
+def create_replicas(db: Store) -> None:
+    """`replicas`: one row per running (or recently running) service process."""
+    db.execute(
+        """
+        CREATE TABLE replicas (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            version TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            role TEXT NOT NULL,
+            leader_since TEXT
+        )
+        """
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def announce(db: Store, replica: dict[str, object], now: datetime) -> None:
+    """Insert (or reset) this replica's row as a follower seen `now`."""
+    row = {**replica, "last_seen": _iso(now), "role": "follower"}
+    values = [row[column] for column in _COLUMNS]
+    db.execute(
+        f"INSERT INTO replicas ({', '.join(_COLUMNS)}, leader_since)"  # noqa: S608
+        f" VALUES ({', '.join('?' for _ in _COLUMNS)}, NULL)"
+        " ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,"
+        " last_seen = excluded.last_seen, role = excluded.role, leader_since = NULL",
+        values,
+    )
+
+
+def beat(db: Store, replica_id: str, now: datetime) -> None:
+    """This replica is alive at `now`."""
+    db.execute("UPDATE replicas SET last_seen = ? WHERE id = ?", [_iso(now), replica_id])
+
+
+def set_role(db: Store, replica_id: str, role: str, now: datetime) -> None:
+    """Record a change of role; `leader_since` is set when it becomes the leader."""
+    since = _iso(now) if role == "leader" else None
+    db.execute(
+        "UPDATE replicas SET role = ?, leader_since = ?, last_seen = ? WHERE id = ?",
+        [role, since, _iso(now), replica_id],
+    )
+
+
+def list_replicas(db: Store) -> list[dict[str, object]]:
+    """Every registered replica, the most recently started first."""
+    if not db.has_table("replicas"):
+        return []
+    return list(db.query("SELECT * FROM replicas ORDER BY started_at DESC, id"))
+
+
+def prune(db: Store, seen_before: datetime) -> int:
+    """Forget replicas not seen since `seen_before`; return how many."""
+    cursor = db.execute("DELETE FROM replicas WHERE last_seen < ?", [_iso(seen_before)])
+    return max(cursor.rowcount, 0)

@@ -1,0 +1,65 @@
+"""One replica of `rotation-bot run` for the high-availability tests (a subprocess).
+
+Composed exactly as `rotation-bot run` composes it (`bot.cli.run`: the same `Leadership`
+on the database's lease, `ServiceJobs`, `Service`, the notifiers from the environment), with
+two differences a test needs: the clock is frozen at `--now` (the evening of the last session
+in the shared data, so the catch-up has real sessions to evaluate and no slot fires), and
+nothing is fetched (`network=False`: evaluations read the prices the test imported).
+
+    python -m tests.fakes.ha_replica --now 2026-07-31T22:00:00+00:00
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime
+
+from bot.config import load_settings
+from bot.logging_setup import configure_logging
+from bot.service.jobs import ServiceJobs
+from bot.service.leader import Leadership
+from bot.service.runner import Service
+
+
+class FrozenClock:
+    """Live-mode clock stuck at one instant: the catch-up runs, no planned slot comes due."""
+
+    simulated = False
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def seconds_until(self, at: datetime) -> float:
+        return 3600.0
+
+    def advance_to(self, at: datetime) -> None:
+        pass
+
+
+def main(argv: list[str]) -> int:
+    """Run one replica until SIGTERM (settings from the environment, ROTATION_DB a URL)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--now", required=True, type=datetime.fromisoformat)
+    now = parser.parse_args(argv).now
+    settings = load_settings(None)
+    redact = configure_logging(settings)
+    jobs = ServiceJobs(settings, settings.db_path, network=False)  # type: ignore[arg-type]
+    leadership = Leadership.for_database(settings.db_path, settings.leader_lease_seconds)
+    service = Service(
+        settings, jobs, db_path=settings.db_path, clock=FrozenClock(now),  # type: ignore[arg-type]
+        redact=redact, leadership=leadership,
+    )  # fmt: skip
+    jobs.leads = service.is_leader
+    try:
+        return asyncio.run(service.run())
+    finally:
+        jobs.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
