@@ -67,7 +67,9 @@ async def test_the_gateway_follows_the_lease_from_one_replica_to_the_other(pg_ur
         with psycopg.connect(pg_url, autocommit=True) as admin:  # the leader's process dies
             admin.execute("SELECT pg_terminate_backend(%s)", [lock_holder(pg_url)])
 
-        await wait_for(lambda: gateways[1].events == ["connected"], within=2.0)
+        # The 2 s failover goal is measured by bench/failover.py; on a loaded CI machine a
+        # timed assertion here would test the scheduler, not the hand-over.
+        await wait_for(lambda: gateways[1].events == ["connected"], within=10.0)
         await wait_for(lambda: gateways[0].events == ["connected", "disconnected"])
         assert second.is_leader() and not first.is_leader()
         assert elected == ["second"]  # the new leader's catch-up hook ran
