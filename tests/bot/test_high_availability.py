@@ -1,20 +1,20 @@
-"""Issue 12 item 6, the leader's half: three replicas on one PostgreSQL, the leader killed
-during an evaluation, then its successor hung past the lease and resumed.
+"""Issue 12 item 6: three replicas on one PostgreSQL, the leader killed during an evaluation,
+then its successor hung past the lease and resumed; and the leader killed in a delivery pass.
 
 Real processes (`tests.fakes.ha_replica`, `rotation-bot run`'s composition on a frozen
 clock), a real throwaway PostgreSQL, the Discord and Slack stand-ins, the shared data. The
 lease is 2 s. Counted: failover times (goals: 2 s after a kill, lease + 1 s after a hang),
 one leader at the end, the new leader's catch-up, and the queued alerts against a reference
-run of one replica on a copy of the same database: none repeated, none lost.
-
-Until the outbox claims (issue 12 item 3) are merged, followers also run delivery passes
-without claims, so posts are counted and printed but the exactly-once assertion is on the
-alerts queued (outbox rows), as agreed for this branch.
+run of one replica on a copy of the same database: none repeated, none lost. Then what the
+stand-ins received from all three replicas' senders (every replica sends, through the
+outbox claims): each alert posted exactly once per channel, in the order it was queued.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,8 +24,19 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from storage.db import open_db
+from storage.outbox import enqueue_alerts
+from tests.fakes.delivery_kit import make_event
 from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.ha_kit import Cluster, copy_database, outbox_rows, prepare_database
+from tests.fakes.ha_kit import (
+    Cluster,
+    copy_database,
+    open_outbox_rows,
+    outbox_rows,
+    prepare_database,
+    queued_in_order,
+)
+from tests.fakes.ha_trials import pid_of_peer
 from tests.fakes.kill_trials import CHANNEL_ID, DISCORD_CHANNEL
 from tests.fakes.slack_api import FakeSlack
 from tests.pg_cluster import Cluster as PgCluster
@@ -36,7 +47,9 @@ LAST_SESSION = "2026-07-31"
 
 @pytest.fixture
 def stand_ins() -> Iterator[tuple[FakeDiscord, FakeSlack]]:
-    discord, slack = FakeDiscord(), FakeSlack()
+    # Discord's nonce is off: only the claims and the crash lookup may prevent a repeat (and the
+    # reference run's nonces must not answer for the HA run's posts).
+    discord, slack = FakeDiscord(nonce_window=0.0), FakeSlack()
     discord.start()
     slack.start()
     yield discord, slack
@@ -113,6 +126,7 @@ def test_three_replicas_survive_a_killed_and_a_hung_leader(
         wait_until(lambda: "lost the leader lease" in cluster.by_pid(hung).text(), "fence", cluster)
 
         run_to_the_end(cluster)
+        wait_until(lambda: open_outbox_rows(url) == 0, "every alert sent", cluster)
         time.sleep(1.0)  # a registry beat after the end
         leaders = cluster.leader_pids()
     finally:
@@ -131,3 +145,74 @@ def test_three_replicas_survive_a_killed_and_a_hung_leader(
     queued = Counter(outbox_rows(url))
     assert max(queued.values()) == 1
     assert killed != second != third
+    posted = {
+        f"discord:{DISCORD_CHANNEL}": discord.arrivals(DISCORD_CHANNEL),
+        f"slack:{CHANNEL_ID}": slack.arrivals(CHANNEL_ID),
+    }
+    # Exactly once per channel and in queue order, whichever replica sent what.
+    assert posted == queued_in_order(url)
+
+
+class KillTheLeaderAtItsPost:
+    """A stand-in hook: SIGKILL the leader as a post of its is accepted, before the answer.
+
+    The leader dies in the middle of a delivery pass with the outcome of that post unknown to
+    it: its claim must expire and another replica must find the post instead of repeating it.
+    """
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster, self.killed, self.lock = cluster, 0, threading.Lock()
+
+    def on_post(self, peer_port: int) -> bool:
+        with self.lock:
+            if self.killed:
+                return True
+            leaders = self.cluster.leader_pids()
+            if not leaders or pid_of_peer(peer_port, leaders) != leaders[0]:
+                return True  # a follower's post (every replica sends): let it through
+            os.kill(leaders[0], signal.SIGKILL)
+            self.killed = leaders[0]
+            return False
+
+
+def queue_more(url: str, batch: int) -> None:
+    """Three more alerts for both channels, so the leader gets another chance to post."""
+    events = [make_event(rule=f"extra_{batch:02d}_{n}") for n in range(3)]
+    db = open_db(url)
+    try:
+        enqueue_alerts(db, events, [f"discord:{DISCORD_CHANNEL}", f"slack:{CHANNEL_ID}"])
+    finally:
+        db.close()
+
+
+def test_the_leader_killed_in_a_delivery_pass_loses_and_repeats_nothing(
+    shared_data: Path, pg_cluster: PgCluster, tmp_path: Path, stand_ins: tuple
+) -> None:
+    discord, slack = stand_ins
+    url = pg_cluster.new_database()
+    prepare_database(url, shared_data, last_done=date(2026, 3, 31))
+    # A short claim lease: the dead leader's claim expires soon, and the row is looked up then.
+    env = replica_env(discord, slack) | {"DELIVERY_LEASE_SECONDS": "5"}
+    cluster = Cluster(url, env, tmp_path)
+    hook = KillTheLeaderAtItsPost(cluster)
+    discord.on_accept = slack.on_accept = hook.on_post
+    cluster.start(3)
+    try:
+        for batch in range(20):  # the followers send too: give the leader chances to post
+            wait_until(lambda: hook.killed or open_outbox_rows(url) == 0, "a post", cluster)
+            if hook.killed:
+                break
+            queue_more(url, batch)
+        assert hook.killed, "the leader posted nothing in 20 batches:\n" + cluster.logs()
+        successor = cluster.wait_for_leader(other_than=hook.killed)
+        run_to_the_end(cluster)
+        wait_until(lambda: open_outbox_rows(url) == 0, "every alert sent", cluster)
+    finally:
+        cluster.stop()
+
+    assert successor != hook.killed
+    posted = {
+        f"discord:{DISCORD_CHANNEL}": discord.arrivals(DISCORD_CHANNEL),
+        f"slack:{CHANNEL_ID}": slack.arrivals(CHANNEL_ID),
+    }
+    assert posted == queued_in_order(url)  # none lost, none repeated, each channel in order

@@ -183,6 +183,29 @@ def outbox_rows(url: str) -> list[tuple[str, str]]:
     return [(str(key), str(destination)) for key, destination in rows]
 
 
+def open_outbox_rows(url: str) -> int:
+    """How many outbox rows are still to be sent (pending or sending)."""
+    db = open_db(url, migrate=False)
+    try:
+        sql = "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
+        return int(db.execute(sql).fetchone()[0])
+    finally:
+        db.close()
+
+
+def queued_in_order(url: str) -> dict[str, list[str]]:
+    """Each destination's alert keys in outbox id order: the order they must arrive in."""
+    db = open_db(url, migrate=False)
+    try:
+        rows = db.execute("SELECT destination, dedupe_key FROM outbox ORDER BY id").fetchall()
+    finally:
+        db.close()
+    order: dict[str, list[str]] = {}
+    for destination, key in rows:
+        order.setdefault(str(destination), []).append(str(key))
+    return order
+
+
 def copy_database(admin_url: str, source: str, target: str) -> None:
     """`CREATE DATABASE target TEMPLATE source`, after ending the sessions left on `source`."""
     import psycopg

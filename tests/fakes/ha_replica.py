@@ -17,6 +17,7 @@ import sys
 from datetime import datetime
 
 from bot.config import load_settings
+from bot.delivery.wake import wake_on_queued
 from bot.logging_setup import configure_logging
 from bot.service.jobs import ServiceJobs
 from bot.service.leader import Leadership
@@ -50,9 +51,11 @@ def main(argv: list[str]) -> int:
     redact = configure_logging(settings)
     jobs = ServiceJobs(settings, settings.db_path, network=False)  # type: ignore[arg-type]
     leadership = Leadership.for_database(settings.db_path, settings.leader_lease_seconds)
+    # Any replica's enqueue wakes this one's sender (LISTEN/NOTIFY), as in `rotation-bot run`.
+    wakeups = [wake_on_queued(settings.db_path, lambda: service.wake_sender())]
     service = Service(
         settings, jobs, db_path=settings.db_path, clock=FrozenClock(now),  # type: ignore[arg-type]
-        redact=redact, leadership=leadership,
+        redact=redact, leadership=leadership, extra_tasks=wakeups,
     )  # fmt: skip
     jobs.leads = service.is_leader
     try:
