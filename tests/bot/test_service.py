@@ -27,28 +27,11 @@ from storage import service_state
 from storage.db import open_db
 from storage.outbox import enqueue_alerts, list_outbox
 from tests.conftest import PROJECT_ROOT
+from tests.fakes.clocks import FrozenClock
 from tests.fakes.delivery_kit import make_event
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.httpfake import Request, Response
 from tests.fakes.recording_jobs import RecordingJobs, local
-
-
-class FrozenClock:
-    """Live-mode clock stuck at one instant; the next slot is always an hour of real time away."""
-
-    simulated = False
-
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-
-    def now(self) -> datetime:
-        return self._now
-
-    def seconds_until(self, at: datetime) -> float:
-        return 3600.0
-
-    def advance_to(self, at: datetime) -> None:
-        pass
 
 
 def new_york(text: str) -> datetime:

@@ -22,24 +22,7 @@ from bot.logging_setup import configure_logging
 from bot.service.jobs import ServiceJobs
 from bot.service.leader import Leadership
 from bot.service.runner import Service
-
-
-class FrozenClock:
-    """Live-mode clock stuck at one instant: the catch-up runs, no planned slot comes due."""
-
-    simulated = False
-
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-
-    def now(self) -> datetime:
-        return self._now
-
-    def seconds_until(self, at: datetime) -> float:
-        return 3600.0
-
-    def advance_to(self, at: datetime) -> None:
-        pass
+from tests.fakes.clocks import FrozenClock
 
 
 def main(argv: list[str]) -> int:
