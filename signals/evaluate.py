@@ -7,8 +7,10 @@ last session, so catching up missed sessions gives the events a backtest gives.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -47,18 +49,20 @@ def evaluate_rule(
     *,
     as_of: date | None = None,
     expected_session: date | None = None,
+    built: RuleFrame | None = None,
 ) -> Evaluation:
     """Step `rule` through every bar after `state.last_session` up to `as_of`.
 
     Status is NO DATA (unknown leg, bad last bar, history too thin) or STALE (a leg's last bar
     is older than `expected_session`), with the reason; OK otherwise. Provisional bars are
-    evaluated only for intraday rules and never advance the persisted state.
+    evaluated only for intraday rules and never advance the persisted state. `built` is the
+    rule's frame up to `as_of` when the caller already has it.
     """
     state = state or RuleState()
     problems = _leg_problems(rule, market, as_of)
     if any(problem.endswith(_UNKNOWN) for problem in problems):
         return Evaluation(rule.id, "NO DATA", "; ".join(problems), state, unit=rule.unit)
-    built = rule_frame(rule, market, as_of)
+    built = built if built is not None else rule_frame(rule, market, as_of)
     usable = built.frame[built.frame["x"].notna()]
     # A bad bar is the reason to fix first; then a hole; then why the last bar must wait.
     waiting = waiting_reason(rule, built)
@@ -123,8 +127,28 @@ def _step_new_bars(
     return new_state, _events(rule, built, transitions)
 
 
-def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, list[date]]:
-    return frame["x"].to_numpy(dtype=np.float64), list(pd.DatetimeIndex(frame.index).date)
+def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, Sequence[date]]:
+    return frame["x"].to_numpy(dtype=np.float64), BarDays(frame.index.to_numpy())
+
+
+class BarDays(Sequence[date]):
+    """A frame's bar dates, each made a `date` only when read: the state machine skips
+    quiet bars, so stepping decades of history reads few of them."""
+
+    def __init__(self, stamps: np.ndarray) -> None:
+        self._stamps = stamps
+
+    def __len__(self) -> int:
+        return len(self._stamps)
+
+    @overload
+    def __getitem__(self, index: int) -> date: ...
+    @overload
+    def __getitem__(self, index: slice) -> BarDays: ...
+    def __getitem__(self, index: int | slice) -> date | BarDays:
+        if isinstance(index, slice):
+            return BarDays(self._stamps[index])
+        return pd.Timestamp(self._stamps[index]).date()
 
 
 def _events(rule: Rule, built: RuleFrame, transitions: list[Transition]) -> list[Event]:
@@ -213,16 +237,26 @@ def _stale(built: RuleFrame, market: MarketData, expected: date | None) -> list[
     return reasons
 
 
-def last_bar(rule: Rule, market: MarketData, as_of: date | None = None) -> date | None:
-    """The last final bar on or before `as_of` with a usable measure (None if there is none)."""
-    frame = rule_frame(rule, market, as_of).frame
+def last_bar(
+    rule: Rule, market: MarketData, as_of: date | None = None, built: RuleFrame | None = None
+) -> date | None:
+    """The last final bar on or before `as_of` with a usable measure (None if there is none).
+
+    `built` is the rule's frame up to `as_of` when the caller already has it.
+    """
+    frame = (built if built is not None else rule_frame(rule, market, as_of)).frame
     usable = frame[frame["x"].notna() & frame["final"]]
     return usable.index[-1].date() if len(usable) else None
 
 
-def prime_state(rule: Rule, market: MarketData, before: date) -> RuleState:
-    """The state a rule would have after every final bar before `before` (no events kept)."""
-    built = rule_frame(rule, market)
+def prime_state(
+    rule: Rule, market: MarketData, before: date, built: RuleFrame | None = None
+) -> RuleState:
+    """The state a rule would have after every final bar before `before` (no events kept).
+
+    `built` is the rule's frame on all the data when the caller already has it.
+    """
+    built = built if built is not None else rule_frame(rule, market)
     usable = built.frame[built.frame["x"].notna() & built.frame["final"]]
     usable = usable[usable.index < pd.Timestamp(before)]
     state, _ = run_steps(RuleState(), *_bars(usable), machine_options(rule))

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from signals.legs import DataError, load_leg
+from signals.memo import Memo, per_series
 from signals.models import LegReturn, MarketData, SpreadReport
 
 Basis = Literal["total", "price"]
@@ -182,15 +183,31 @@ def spread(
     return SpreadReport(a=a_leg, b=b_leg, window=parsed.text, basis=basis, as_of=end)
 
 
-def spread_series(a: pd.Series, b: pd.Series, window: Window) -> pd.DataFrame:
-    """Per common date: each leg's window return, A minus B (fractions) and anchor dates."""
-    left, right = return_series(a, window).align(return_series(b, window), join="inner")
+def spread_series(
+    a: pd.Series, b: pd.Series, window: Window, memo: Memo | None = None
+) -> pd.DataFrame:
+    """Per common date: each leg's window return, A minus B (fractions) and anchor dates.
+
+    With a memo, each leg's returns and anchors are computed once for every pair reading it.
+    """
+    returns = [_leg_window(memo, leg, window) for leg in (a, b)]
+    left, right = returns[0][0].align(returns[1][0], join="inner")
     keep = (left.notna() & right.notna()).to_numpy()
     left, right = left[keep], right[keep]
     data = {"a": left, "b": right, "spread": left - right}
-    data["a_start"] = anchor_dates(a, window).reindex(left.index)
-    data["b_start"] = anchor_dates(b, window).reindex(left.index)
+    data["a_start"] = returns[0][1].reindex(left.index)
+    data["b_start"] = returns[1][1].reindex(left.index)
     return pd.DataFrame(data, index=left.index)
+
+
+def _leg_window(memo: Memo | None, values: pd.Series, window: Window) -> tuple[pd.Series, ...]:
+    """A leg's window returns and anchor dates (shared through the memo when there is one)."""
+    return per_series(
+        memo,
+        values,
+        ("returns", window),
+        lambda: (return_series(values, window), anchor_dates(values, window)),
+    )
 
 
 def anchor_dates(values: pd.Series, window: Window) -> pd.Series:
