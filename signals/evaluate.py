@@ -8,7 +8,7 @@ last session, so catching up missed sessions gives the events a backtest gives.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import overload
 
@@ -19,6 +19,7 @@ from signals.describe import build_event, summarize
 from signals.frames import RuleFrame, leg_specs, rule_frame, waiting_reason
 from signals.holes import Hole, holes_at
 from signals.legs import inspect_leg, split_expression, stale_reason
+from signals.memo import shared
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
 from signals.state import MachineOptions, Transition, run_steps, unsettled_days
@@ -63,7 +64,7 @@ def evaluate_rule(
     if any(problem.endswith(_UNKNOWN) for problem in problems):
         return Evaluation(rule.id, "NO DATA", "; ".join(problems), state, unit=rule.unit)
     built = built if built is not None else rule_frame(rule, market, as_of)
-    usable = built.frame[built.frame["x"].notna()]
+    usable = _Usable.of(built)
     # A bad bar is the reason to fix first; then a hole; then why the last bar must wait.
     waiting = waiting_reason(rule, built)
     blocked = _hole_reason(built) or waiting
@@ -71,7 +72,7 @@ def evaluate_rule(
     # Waiting on a short window: say where the new period stands, not where the last ended.
     waits = waiting is not None and waiting == blocked
     now = summarize(rule, built, built.frame.index[-1].date()) if waits else None
-    if usable.empty:
+    if not len(usable.xs):
         reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
         return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit, summary=now or "")
     # Valid bars before a bad last bar are still stepped (the frame leaves the bad one out),
@@ -95,12 +96,22 @@ def _leg_problems(rule: Rule, market: MarketData, as_of: date | None) -> list[st
             if day is None:
                 problems.append(f"{leaf}: {_UNKNOWN}")
                 continue
-            problems.extend(
-                inspect_leg(
-                    market, leaf, column, day, final_only=not rule.intraday, positive=positive
-                )
-            )
+            problems.extend(_inspected(market, leaf, column, day, not rule.intraday, positive))
     return problems
+
+
+def _inspected(
+    market: MarketData, leaf: str, column: str, day: date, final_only: bool, positive: bool
+) -> tuple[str, ...]:
+    """`inspect_leg`, once per market: every rule on this leaf and column asks the same."""
+    key = ("inspect", leaf, column, day, final_only, positive)
+    return shared(
+        market,
+        key,
+        lambda: tuple(
+            inspect_leg(market, leaf, column, day, final_only=final_only, positive=positive)
+        ),
+    )
 
 
 def _last_day(market: MarketData, leaf: str) -> date | None:
@@ -111,20 +122,55 @@ def _last_day(market: MarketData, leaf: str) -> date | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Usable:
+    """The bars of a rule frame that have a measure, as arrays (filtering the whole frame per
+    rule costs more than the rest of a check): x, dates, final flags, frame positions."""
+
+    xs: np.ndarray
+    stamps: np.ndarray
+    final: np.ndarray
+    positions: np.ndarray
+
+    @classmethod
+    def of(cls, built: RuleFrame) -> _Usable:
+        frame = built.frame
+        xs = frame["x"].to_numpy(dtype=np.float64)
+        keep = ~np.isnan(xs)
+        final = frame["final"].to_numpy(dtype=bool)[keep]
+        return cls(xs[keep], frame.index.to_numpy()[keep], final, np.flatnonzero(keep))
+
+    def after(self, day: date | None) -> np.ndarray:
+        """Which bars are later than `day` (all of them when there is none)."""
+        if day is None:
+            return np.ones(len(self.xs), dtype=bool)
+        return self.stamps > np.datetime64(day)
+
+
 def _step_new_bars(
-    rule: Rule, built: RuleFrame, usable: pd.DataFrame, state: RuleState
+    rule: Rule, built: RuleFrame, usable: _Usable, state: RuleState
 ) -> tuple[RuleState, list[Event]]:
-    if state.last_session is not None:
-        usable = usable[usable.index > pd.Timestamp(state.last_session)]
-    final = usable[usable["final"]]
+    new = usable.after(state.last_session)
+    final = new & usable.final
     options = machine_options(rule)
-    new_state, transitions = run_steps(state, *_bars(final), options)
-    provisional = usable[~usable["final"]]
+    new_state, transitions = run_steps(
+        state, usable.xs[final], BarDays(usable.stamps[final]), options
+    )
+    provisional = np.flatnonzero(new & ~usable.final)
     if len(provisional):
         # Evaluate the bar still trading on a copy: it may alert, but never moves the state.
-        _, more = run_steps(new_state, *_bars(provisional.iloc[-1:]), options)
+        last = provisional[-1:]
+        _, more = run_steps(new_state, usable.xs[last], BarDays(usable.stamps[last]), options)
         transitions = transitions + more
     return new_state, _events(rule, built, transitions)
+
+
+def _final_bars(built: RuleFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The x values and dates of the final bars that have a measure: what a state steps."""
+    frame = built.frame
+    xs = frame["x"].to_numpy(dtype=np.float64)
+    keep = ~np.isnan(xs) & frame["final"].to_numpy(dtype=bool)
+    return xs[keep], frame.index.to_numpy()[keep]
 
 
 def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, Sequence[date]]:
@@ -132,11 +178,14 @@ def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, Sequence[date]]:
 
 
 class BarDays(Sequence[date]):
-    """A frame's bar dates, each made a `date` only when read: the state machine skips
-    quiet bars, so stepping decades of history reads few of them."""
+    """A frame's bar dates, made `date` objects only where read: the state machine skips quiet
+    bars, so stepping decades of history reads few of them (converted a block at a time)."""
+
+    _BLOCK = 256
 
     def __init__(self, stamps: np.ndarray) -> None:
         self._stamps = stamps
+        self._blocks: dict[int, list[date]] = {}
 
     def __len__(self) -> int:
         return len(self._stamps)
@@ -148,7 +197,13 @@ class BarDays(Sequence[date]):
     def __getitem__(self, index: int | slice) -> date | BarDays:
         if isinstance(index, slice):
             return BarDays(self._stamps[index])
-        return pd.Timestamp(self._stamps[index]).date()
+        position = range(len(self._stamps))[index]  # negative positions, IndexError past the end
+        block, offset = divmod(position, self._BLOCK)
+        if block not in self._blocks:
+            start = block * self._BLOCK
+            chunk = self._stamps[start : start + self._BLOCK].astype("datetime64[D]")
+            self._blocks[block] = chunk.tolist()
+        return self._blocks[block][offset]
 
 
 def _events(rule: Rule, built: RuleFrame, transitions: list[Transition]) -> list[Event]:
@@ -197,13 +252,14 @@ def _evaluation(
     rule: Rule,
     market: MarketData,
     built: RuleFrame,
-    usable: pd.DataFrame,
+    usable: _Usable,
     state: RuleState,
     events: list[Event],
     expected: date | None,
 ) -> Evaluation:
-    last = usable.iloc[-1]
-    session = usable.index[-1].date()
+    position = int(usable.positions[-1])
+    measure, threshold = (built.frame[name].iat[position] for name in ("measure", "threshold"))
+    session = pd.Timestamp(usable.stamps[-1]).date()
     stale = _stale(built, market, expected)
     return Evaluation(
         rule_id=rule.id,
@@ -212,8 +268,8 @@ def _evaluation(
         state=state,
         events=tuple(events),
         session=session,
-        measure=float(last["measure"]),
-        threshold=_maybe(last["threshold"]),
+        measure=float(measure),
+        threshold=_maybe(threshold),
         unit=rule.unit,
         summary=summarize(rule, built, session),
     )
@@ -244,9 +300,8 @@ def last_bar(
 
     `built` is the rule's frame up to `as_of` when the caller already has it.
     """
-    frame = (built if built is not None else rule_frame(rule, market, as_of)).frame
-    usable = frame[frame["x"].notna() & frame["final"]]
-    return usable.index[-1].date() if len(usable) else None
+    _, stamps = _final_bars(built if built is not None else rule_frame(rule, market, as_of))
+    return pd.Timestamp(stamps[-1]).date() if len(stamps) else None
 
 
 def prime_state(
@@ -256,10 +311,9 @@ def prime_state(
 
     `built` is the rule's frame on all the data when the caller already has it.
     """
-    built = built if built is not None else rule_frame(rule, market)
-    usable = built.frame[built.frame["x"].notna() & built.frame["final"]]
-    usable = usable[usable.index < pd.Timestamp(before)]
-    state, _ = run_steps(RuleState(), *_bars(usable), machine_options(rule))
+    xs, stamps = _final_bars(built if built is not None else rule_frame(rule, market))
+    earlier = stamps < np.datetime64(before)
+    state, _ = run_steps(RuleState(), xs[earlier], BarDays(stamps[earlier]), machine_options(rule))
     return state
 
 

@@ -201,13 +201,17 @@ def _pair_returns(
     """Both legs' window returns per common date, and why there are none (for NO DATA)."""
     window = rule.parsed_window
     both = spread_series(legs[rule.a], legs[rule.b], window, memo)
-    spans = [_spans(legs[name], window, memo).reindex(both.index) for name in (rule.a, rule.b)]
+    spans = [_spans(legs[name], window, memo, both.index) for name in (rule.a, rule.b)]
     both["span"] = np.minimum(spans[0], spans[1])
     return both, _window_note(legs, rule) if both.empty else None
 
 
-def _spans(values: pd.Series, window: Window, memo: Memo | None) -> pd.Series:
-    return per_series(memo, values, ("spans", window), lambda: window_spans(values, window))
+def _spans(
+    values: pd.Series, window: Window, memo: Memo | None, dates: pd.DatetimeIndex
+) -> np.ndarray:
+    """The sessions the window spans on `dates` (all of them dates of `values`)."""
+    spans = per_series(memo, values, ("spans", window), lambda: window_spans(values, window))
+    return spans.to_numpy()[values.index.searchsorted(dates)]
 
 
 def _long_enough(rule: PairRule, both: pd.DataFrame, x: pd.Series) -> pd.Series:

@@ -190,14 +190,23 @@ def spread_series(
 
     With a memo, each leg's returns and anchors are computed once for every pair reading it.
     """
-    returns = [_leg_window(memo, leg, window) for leg in (a, b)]
-    left, right = returns[0][0].align(returns[1][0], join="inner")
-    keep = (left.notna() & right.notna()).to_numpy()
-    left, right = left[keep], right[keep]
+    a_returns, a_starts = _leg_window(memo, a, window)
+    b_returns, b_starts = _leg_window(memo, b, window)
+    # Legs are sorted without duplicate dates (`load_leg`): the common dates, and where each
+    # leg has them, without aligning two Series.
+    _, at_a, at_b = np.intersect1d(
+        a_returns.index.to_numpy(), b_returns.index.to_numpy(), True, return_indices=True
+    )
+    left, right = a_returns.to_numpy()[at_a], b_returns.to_numpy()[at_b]
+    keep = ~(np.isnan(left) | np.isnan(right))
+    at_a, at_b, left, right = at_a[keep], at_b[keep], left[keep], right[keep]
+    index = a_returns.index[at_a]
+    if index.name != b_returns.index.name:
+        index = index.rename(None)  # as an inner join of differently named indexes gives
     data = {"a": left, "b": right, "spread": left - right}
-    data["a_start"] = returns[0][1].reindex(left.index)
-    data["b_start"] = returns[1][1].reindex(left.index)
-    return pd.DataFrame(data, index=left.index)
+    data["a_start"] = a_starts.to_numpy()[at_a]
+    data["b_start"] = b_starts.to_numpy()[at_b]
+    return pd.DataFrame(data, index=index)
 
 
 def _leg_window(memo: Memo | None, values: pd.Series, window: Window) -> tuple[pd.Series, ...]:

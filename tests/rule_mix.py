@@ -104,11 +104,14 @@ def _rally(rng: random.Random) -> Fields:
 
 def _rate_change(rng: random.Random) -> Fields:
     series = rng.choice((*TARGETS, *RATES))
+    # The Fed's target moves in steps, so any step is news; a market rate moves every day,
+    # and a desk watches it for a large one-day move.
+    smallest = (1, 25) if series in TARGETS else (25, 50)
     return {
         "name": f"{series} moves",
         "series": series,
         "direction": rng.choice(("up", "down", "either")),
-        "min_change_bps": float(rng.choice((1, 10, 25, 50))),
+        "min_change_bps": float(rng.choice(smallest)),
     }
 
 
