@@ -103,14 +103,12 @@ def _step_side(
         if not on and sx <= -options.hysteresis:
             assert side.episode is not None
             out.append(Transition("reversed", name, day, side.episode))
-            return replace(_INACTIVE, episode=side.episode), False
+            return SideState(episode=side.episode), False
         if options.trigger == "once_per_bar" and on and can_fire:
             return _fire(day, name, out), True
         return side, False
     if not on:
-        return (
-            side if side.phase == "inactive" else replace(_INACTIVE, episode=side.episode)
-        ), False
+        return (side if side.phase == "inactive" else SideState(episode=side.episode)), False
     streak = side.streak + 1
     if streak >= options.confirm and can_fire:
         return _fire(day, name, out), True
@@ -189,7 +187,7 @@ class _Wakes:
                 mask = mask | self._masks[("down", key[1])]
             self._cache[key] = np.flatnonzero(mask)
         positions = self._cache[key]
-        found = int(np.searchsorted(positions, position))
+        found = int(positions.searchsorted(position))  # the method: no dispatch per call
         return int(positions[found]) if found < len(positions) else len(self._masks[("up", "on")])
 
 
