@@ -159,14 +159,14 @@ def curve_expression(rule: Curve) -> str:
 
 
 def _mark_final(frame: pd.DataFrame, rule: Rule, market: MarketData) -> pd.DataFrame:
-    final = pd.Series(True, index=frame.index)
+    final = np.ones(len(frame), dtype=bool)  # an array, not a Series: once per rule per check
     if rule.intraday:
         for name in rule.legs():
             bars = market.prices.get(name)
             if bars is not None and "final" in bars:
                 provisional = bars.index[~bars["final"].astype(bool)]
                 final &= ~frame.index.isin(provisional)
-    return frame.assign(final=final.to_numpy(dtype=bool))
+    return frame.assign(final=final)
 
 
 def _frame(
