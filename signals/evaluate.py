@@ -22,7 +22,7 @@ from signals.legs import inspect_leg, split_expression, stale_reason
 from signals.memo import shared
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
-from signals.state import MachineOptions, Transition, run_steps, unsettled_days
+from signals.state import MachineOptions, Transition, run_steps, settle, unsettled_days
 
 _UNKNOWN = "no data stored (unknown symbol or series)"
 
@@ -313,8 +313,7 @@ def prime_state(
     """
     xs, stamps = _final_bars(built if built is not None else rule_frame(rule, market))
     earlier = stamps < np.datetime64(before)
-    state, _ = run_steps(RuleState(), xs[earlier], BarDays(stamps[earlier]), machine_options(rule))
-    return state
+    return settle(xs[earlier], BarDays(stamps[earlier]), machine_options(rule))
 
 
 def backtest_rule(
