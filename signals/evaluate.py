@@ -19,7 +19,7 @@ from signals.describe import build_event, summarize
 from signals.frames import RuleFrame, leg_specs, rule_frame, waiting_reason
 from signals.holes import Hole, holes_at
 from signals.legs import inspect_leg, split_expression, stale_reason
-from signals.memo import shared
+from signals.memo import Memo, scoped, shared
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
 from signals.state import MachineOptions, Transition, run_steps, settle, unsettled_days
@@ -89,6 +89,7 @@ def evaluate_rule(
 def _leg_problems(rule: Rule, market: MarketData, as_of: date | None) -> list[str]:
     """Unknown legs, and a NaN, non-positive or duplicated last bar on or before `as_of`."""
     _, column, positive = leg_specs(rule)[0]  # the same column the frame reads
+    memo = scoped(market, as_of)
     problems = []
     for leg in rule.legs():
         for leaf in split_expression(leg):
@@ -96,18 +97,19 @@ def _leg_problems(rule: Rule, market: MarketData, as_of: date | None) -> list[st
             if day is None:
                 problems.append(f"{leaf}: {_UNKNOWN}")
                 continue
-            problems.extend(_inspected(market, leaf, column, day, not rule.intraday, positive))
+            found = _inspected(market, memo, (leaf, column, day, not rule.intraday, positive))
+            problems.extend(found)
     return problems
 
 
 def _inspected(
-    market: MarketData, leaf: str, column: str, day: date, final_only: bool, positive: bool
+    market: MarketData, memo: Memo, asked: tuple[str, str, date, bool, bool]
 ) -> tuple[str, ...]:
     """`inspect_leg`, once per market: every rule on this leaf and column asks the same."""
-    key = ("inspect", leaf, column, day, final_only, positive)
+    leaf, column, day, final_only, positive = asked
     return shared(
-        market,
-        key,
+        memo,
+        ("inspect", *asked),
         lambda: tuple(
             inspect_leg(market, leaf, column, day, final_only=final_only, positive=positive)
         ),

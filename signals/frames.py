@@ -24,7 +24,7 @@ from signals.measures import (
     spread_series,
     window_spans,
 )
-from signals.memo import Memo, per_series, shared
+from signals.memo import Memo, per_series, scoped, shared
 from signals.models import MarketData
 from signals.rules import (
     Curve,
@@ -64,7 +64,8 @@ def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> Rul
         for name, column, pos in leg_specs(rule)
     }
     # Pair rules share each leg's window returns with every rule on the same leg and window.
-    result = builder(rule, legs, market.memo) if isinstance(rule, PairRule) else builder(rule, legs)
+    memo = scoped(market, as_of)
+    result = builder(rule, legs, memo) if isinstance(rule, PairRule) else builder(rule, legs)
     frame = _mark_final(result.frame, rule, market)
     holes = _leg_holes(rule, market, legs, as_of)
     if not holes:
@@ -85,7 +86,7 @@ def shared_leg(
     """`load_leg` cut at `as_of`, loaded once per market for every rule that reads it."""
     key = ("leg", name, column, final_only, positive, as_of)
     return shared(
-        market,
+        scoped(market, as_of),
         key,
         lambda: _cut(
             load_leg(market, name, column, final_only=final_only, positive=positive), as_of
@@ -104,27 +105,28 @@ def _leg_holes(
     if market.sessions is None:
         return []
     holes: list[Hole] = []
+    memo, sessions = scoped(market, as_of), market.sessions
     specs = {name: (column, positive) for name, column, positive in leg_specs(rule)}
     for name, values in legs.items():
         leaves = split_expression(name)
         priced = [leaf for leaf in leaves if leaf in market.prices]
-        found = _shared_holes(market, values, name) if priced else []
+        found = _shared_holes(memo, sessions, values, name) if priced else []
         if len(leaves) == 1 or not found:
             holes.extend(found)  # stored series (FRED, P/E) keep their own calendars
             continue
         column, positive = specs[name]
         for leaf in priced:
             loaded = shared_leg(market, leaf, column, not rule.intraday, positive, as_of)
-            holes.extend(_shared_holes(market, loaded, leaf))
+            holes.extend(_shared_holes(memo, sessions, loaded, leaf))
     return holes
 
 
-def _shared_holes(market: MarketData, values: pd.Series, name: str) -> list[Hole]:
+def _shared_holes(
+    memo: Memo, sessions: pd.DatetimeIndex, values: pd.Series, name: str
+) -> list[Hole]:
     """The holes of one loaded leg, found once per market (a copy: callers extend lists)."""
-    assert market.sessions is not None
-    sessions = market.sessions
     found = per_series(
-        market.memo,
+        memo,
         values,
         ("holes", name),
         lambda: tuple(find_holes(pd.DatetimeIndex(values.index), sessions, name)),

@@ -6,11 +6,16 @@ result in the market's own memo (`MarketData.memo`, empty in every new or replac
 instance), keyed on everything it depends on; `per_series` keys a result on a series object
 itself (kept alive in the entry, so its id is never reused while the entry exists). Results
 are never mutated by their readers: pandas copies on write.
+
+Results are kept per date checked (`scoped`): a replay checks session after session on one
+market, so only the undated check's and the latest date's results are kept, never a copy
+of every leg per session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import TypeVar
 
 import pandas as pd
@@ -21,9 +26,19 @@ T = TypeVar("T")
 Memo = dict[tuple[object, ...], object]
 
 
-def shared(market: MarketData, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-    """`compute()` the first time `key` is asked of this market, the stored result after."""
-    memo = market.memo
+def scoped(market: MarketData, as_of: date | None) -> Memo:
+    """The market's memo for checks up to `as_of` (an earlier date's is dropped)."""
+    key = ("as_of", as_of)
+    if key not in market.memo:
+        if as_of is not None:
+            for old in [k for k in market.memo if k[0] == "as_of" and k[1] is not None]:
+                del market.memo[old]
+        market.memo[key] = {}
+    return market.memo[key]  # type: ignore[no-any-return]
+
+
+def shared(memo: Memo, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+    """`compute()` the first time `key` is asked of this memo, the stored result after."""
     if key not in memo:
         memo[key] = compute()
     return memo[key]  # type: ignore[return-value]

@@ -96,3 +96,18 @@ def test_a_large_file_reports_the_line_of_a_broken_rule_deep_inside(tmp_path: Pa
         f"{path}:{line}: rule {rule_id}: trigger: must be one of episode, once, once_per_bar, "
         "got 'sometimes'"
     ]
+
+
+def test_dated_checks_on_one_market_keep_only_the_latest_dates_shared_results(
+    imported: Path,
+) -> None:
+    rules = generated(14)
+    db = open_db(imported)
+    try:
+        market = load_market(db, rules)  # a replay checks session after session on one market
+        for day in (date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)):
+            check_rules(db, rules, as_of=day, now=NOW, persist=False, market=market)
+    finally:
+        db.close()
+    scopes = sorted(key[1] for key in market.memo if key[0] == "as_of" and key[1] is not None)
+    assert scopes == [date(2025, 3, 5)]
