@@ -303,7 +303,9 @@ _DESCRIBERS = {
 
 def summarize(rule: Rule, built: RuleFrame, session: date) -> str:
     """One line on where the rule's measure stands on `session`, for `check`."""
-    row = built.frame.loc[pd.Timestamp(session)].to_dict()
+    frame = built.frame
+    at = frame.index.get_loc(pd.Timestamp(session))
+    row = {name: frame[name].iat[at] for name in frame.columns}  # no mixed-type row Series
     if isinstance(rule, PairRule):
         label = rule.parsed_window.text
         spread = fmt_pp(row["measure"]) if rule.unit == "pp" else fmt_bps(row["measure"])

@@ -7,8 +7,10 @@ last session, so catching up missed sessions gives the events a backtest gives.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -17,9 +19,10 @@ from signals.describe import build_event, summarize
 from signals.frames import RuleFrame, leg_specs, rule_frame, waiting_reason
 from signals.holes import Hole, holes_at
 from signals.legs import inspect_leg, split_expression, stale_reason
+from signals.memo import Memo, scoped, shared
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
-from signals.state import MachineOptions, Transition, run_steps, unsettled_days
+from signals.state import MachineOptions, Transition, run_steps, settle, unsettled_days
 
 _UNKNOWN = "no data stored (unknown symbol or series)"
 
@@ -47,19 +50,21 @@ def evaluate_rule(
     *,
     as_of: date | None = None,
     expected_session: date | None = None,
+    built: RuleFrame | None = None,
 ) -> Evaluation:
     """Step `rule` through every bar after `state.last_session` up to `as_of`.
 
     Status is NO DATA (unknown leg, bad last bar, history too thin) or STALE (a leg's last bar
     is older than `expected_session`), with the reason; OK otherwise. Provisional bars are
-    evaluated only for intraday rules and never advance the persisted state.
+    evaluated only for intraday rules and never advance the persisted state. `built` is the
+    rule's frame up to `as_of` when the caller already has it.
     """
     state = state or RuleState()
     problems = _leg_problems(rule, market, as_of)
     if any(problem.endswith(_UNKNOWN) for problem in problems):
         return Evaluation(rule.id, "NO DATA", "; ".join(problems), state, unit=rule.unit)
-    built = rule_frame(rule, market, as_of)
-    usable = built.frame[built.frame["x"].notna()]
+    built = built if built is not None else rule_frame(rule, market, as_of)
+    usable = _Usable.of(built)
     # A bad bar is the reason to fix first; then a hole; then why the last bar must wait.
     waiting = waiting_reason(rule, built)
     blocked = _hole_reason(built) or waiting
@@ -67,7 +72,7 @@ def evaluate_rule(
     # Waiting on a short window: say where the new period stands, not where the last ended.
     waits = waiting is not None and waiting == blocked
     now = summarize(rule, built, built.frame.index[-1].date()) if waits else None
-    if usable.empty:
+    if not len(usable.xs):
         reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
         return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit, summary=now or "")
     # Valid bars before a bad last bar are still stepped (the frame leaves the bad one out),
@@ -84,6 +89,7 @@ def evaluate_rule(
 def _leg_problems(rule: Rule, market: MarketData, as_of: date | None) -> list[str]:
     """Unknown legs, and a NaN, non-positive or duplicated last bar on or before `as_of`."""
     _, column, positive = leg_specs(rule)[0]  # the same column the frame reads
+    memo = scoped(market, as_of)
     problems = []
     for leg in rule.legs():
         for leaf in split_expression(leg):
@@ -91,12 +97,23 @@ def _leg_problems(rule: Rule, market: MarketData, as_of: date | None) -> list[st
             if day is None:
                 problems.append(f"{leaf}: {_UNKNOWN}")
                 continue
-            problems.extend(
-                inspect_leg(
-                    market, leaf, column, day, final_only=not rule.intraday, positive=positive
-                )
-            )
+            found = _inspected(market, memo, (leaf, column, day, not rule.intraday, positive))
+            problems.extend(found)
     return problems
+
+
+def _inspected(
+    market: MarketData, memo: Memo, asked: tuple[str, str, date, bool, bool]
+) -> tuple[str, ...]:
+    """`inspect_leg`, once per market: every rule on this leaf and column asks the same."""
+    leaf, column, day, final_only, positive = asked
+    return shared(
+        memo,
+        ("inspect", *asked),
+        lambda: tuple(
+            inspect_leg(market, leaf, column, day, final_only=final_only, positive=positive)
+        ),
+    )
 
 
 def _last_day(market: MarketData, leaf: str) -> date | None:
@@ -107,24 +124,88 @@ def _last_day(market: MarketData, leaf: str) -> date | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Usable:
+    """The bars of a rule frame that have a measure, as arrays (filtering the whole frame per
+    rule costs more than the rest of a check): x, dates, final flags, frame positions."""
+
+    xs: np.ndarray
+    stamps: np.ndarray
+    final: np.ndarray
+    positions: np.ndarray
+
+    @classmethod
+    def of(cls, built: RuleFrame) -> _Usable:
+        frame = built.frame
+        xs = frame["x"].to_numpy(dtype=np.float64)
+        keep = ~np.isnan(xs)
+        final = frame["final"].to_numpy(dtype=bool)[keep]
+        return cls(xs[keep], frame.index.to_numpy()[keep], final, np.flatnonzero(keep))
+
+    def after(self, day: date | None) -> np.ndarray:
+        """Which bars are later than `day` (all of them when there is none)."""
+        if day is None:
+            return np.ones(len(self.xs), dtype=bool)
+        return self.stamps > np.datetime64(day)
+
+
 def _step_new_bars(
-    rule: Rule, built: RuleFrame, usable: pd.DataFrame, state: RuleState
+    rule: Rule, built: RuleFrame, usable: _Usable, state: RuleState
 ) -> tuple[RuleState, list[Event]]:
-    if state.last_session is not None:
-        usable = usable[usable.index > pd.Timestamp(state.last_session)]
-    final = usable[usable["final"]]
+    new = usable.after(state.last_session)
+    final = new & usable.final
     options = machine_options(rule)
-    new_state, transitions = run_steps(state, *_bars(final), options)
-    provisional = usable[~usable["final"]]
+    new_state, transitions = run_steps(
+        state, usable.xs[final], BarDays(usable.stamps[final]), options
+    )
+    provisional = np.flatnonzero(new & ~usable.final)
     if len(provisional):
         # Evaluate the bar still trading on a copy: it may alert, but never moves the state.
-        _, more = run_steps(new_state, *_bars(provisional.iloc[-1:]), options)
+        last = provisional[-1:]
+        _, more = run_steps(new_state, usable.xs[last], BarDays(usable.stamps[last]), options)
         transitions = transitions + more
     return new_state, _events(rule, built, transitions)
 
 
-def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, list[date]]:
-    return frame["x"].to_numpy(dtype=np.float64), list(pd.DatetimeIndex(frame.index).date)
+def _final_bars(built: RuleFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The x values and dates of the final bars that have a measure: what a state steps."""
+    frame = built.frame
+    xs = frame["x"].to_numpy(dtype=np.float64)
+    keep = ~np.isnan(xs) & frame["final"].to_numpy(dtype=bool)
+    return xs[keep], frame.index.to_numpy()[keep]
+
+
+def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, Sequence[date]]:
+    return frame["x"].to_numpy(dtype=np.float64), BarDays(frame.index.to_numpy())
+
+
+class BarDays(Sequence[date]):
+    """A frame's bar dates, made `date` objects only where read: the state machine skips quiet
+    bars, so stepping decades of history reads few of them (converted a block at a time)."""
+
+    _BLOCK = 256
+
+    def __init__(self, stamps: np.ndarray) -> None:
+        self._stamps = stamps
+        self._blocks: dict[int, list[date]] = {}
+
+    def __len__(self) -> int:
+        return len(self._stamps)
+
+    @overload
+    def __getitem__(self, index: int) -> date: ...
+    @overload
+    def __getitem__(self, index: slice) -> BarDays: ...
+    def __getitem__(self, index: int | slice) -> date | BarDays:
+        if isinstance(index, slice):
+            return BarDays(self._stamps[index])
+        position = range(len(self._stamps))[index]  # negative positions, IndexError past the end
+        block, offset = divmod(position, self._BLOCK)
+        if block not in self._blocks:
+            start = block * self._BLOCK
+            chunk = self._stamps[start : start + self._BLOCK].astype("datetime64[D]")
+            self._blocks[block] = chunk.tolist()
+        return self._blocks[block][offset]
 
 
 def _events(rule: Rule, built: RuleFrame, transitions: list[Transition]) -> list[Event]:
@@ -173,13 +254,14 @@ def _evaluation(
     rule: Rule,
     market: MarketData,
     built: RuleFrame,
-    usable: pd.DataFrame,
+    usable: _Usable,
     state: RuleState,
     events: list[Event],
     expected: date | None,
 ) -> Evaluation:
-    last = usable.iloc[-1]
-    session = usable.index[-1].date()
+    position = int(usable.positions[-1])
+    measure, threshold = (built.frame[name].iat[position] for name in ("measure", "threshold"))
+    session = pd.Timestamp(usable.stamps[-1]).date()
     stale = _stale(built, market, expected)
     return Evaluation(
         rule_id=rule.id,
@@ -188,8 +270,8 @@ def _evaluation(
         state=state,
         events=tuple(events),
         session=session,
-        measure=float(last["measure"]),
-        threshold=_maybe(last["threshold"]),
+        measure=float(measure),
+        threshold=_maybe(threshold),
         unit=rule.unit,
         summary=summarize(rule, built, session),
     )
@@ -213,20 +295,27 @@ def _stale(built: RuleFrame, market: MarketData, expected: date | None) -> list[
     return reasons
 
 
-def last_bar(rule: Rule, market: MarketData, as_of: date | None = None) -> date | None:
-    """The last final bar on or before `as_of` with a usable measure (None if there is none)."""
-    frame = rule_frame(rule, market, as_of).frame
-    usable = frame[frame["x"].notna() & frame["final"]]
-    return usable.index[-1].date() if len(usable) else None
+def last_bar(
+    rule: Rule, market: MarketData, as_of: date | None = None, built: RuleFrame | None = None
+) -> date | None:
+    """The last final bar on or before `as_of` with a usable measure (None if there is none).
+
+    `built` is the rule's frame up to `as_of` when the caller already has it.
+    """
+    _, stamps = _final_bars(built if built is not None else rule_frame(rule, market, as_of))
+    return pd.Timestamp(stamps[-1]).date() if len(stamps) else None
 
 
-def prime_state(rule: Rule, market: MarketData, before: date) -> RuleState:
-    """The state a rule would have after every final bar before `before` (no events kept)."""
-    built = rule_frame(rule, market)
-    usable = built.frame[built.frame["x"].notna() & built.frame["final"]]
-    usable = usable[usable.index < pd.Timestamp(before)]
-    state, _ = run_steps(RuleState(), *_bars(usable), machine_options(rule))
-    return state
+def prime_state(
+    rule: Rule, market: MarketData, before: date, built: RuleFrame | None = None
+) -> RuleState:
+    """The state a rule would have after every final bar before `before` (no events kept).
+
+    `built` is the rule's frame on all the data when the caller already has it.
+    """
+    xs, stamps = _final_bars(built if built is not None else rule_frame(rule, market))
+    earlier = stamps < np.datetime64(before)
+    return settle(xs[earlier], BarDays(stamps[earlier]), machine_options(rule))
 
 
 def backtest_rule(

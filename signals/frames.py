@@ -17,7 +17,14 @@ import pandas as pd
 
 from signals.holes import Hole, find_holes, mark_holes, window_reach
 from signals.legs import load_leg, split_expression
-from signals.measures import basis_column, is_period_to_date, spread_series, window_spans
+from signals.measures import (
+    Window,
+    basis_column,
+    is_period_to_date,
+    spread_series,
+    window_spans,
+)
+from signals.memo import Memo, per_series, scoped, shared
 from signals.models import MarketData
 from signals.rules import (
     Curve,
@@ -53,12 +60,12 @@ def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> Rul
     """The measure frame of `rule` on data up to `as_of` (all data when None)."""
     builder = _BUILDERS[type(rule)]
     legs = {
-        name: _cut(
-            load_leg(market, name, column, final_only=not rule.intraday, positive=pos), as_of
-        )
+        name: shared_leg(market, name, column, not rule.intraday, pos, as_of)
         for name, column, pos in leg_specs(rule)
     }
-    result = builder(rule, legs)
+    # Pair rules share each leg's window returns with every rule on the same leg and window.
+    memo = scoped(market, as_of)
+    result = builder(rule, legs, memo) if isinstance(rule, PairRule) else builder(rule, legs)
     frame = _mark_final(result.frame, rule, market)
     holes = _leg_holes(rule, market, legs, as_of)
     if not holes:
@@ -66,6 +73,25 @@ def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> Rul
     reach = window_reach(rule, frame)
     frame = mark_holes(frame, reach, holes)
     return RuleFrame(frame, legs, result.note, tuple(holes), reach)
+
+
+def shared_leg(
+    market: MarketData,
+    name: str,
+    column: str,
+    final_only: bool,
+    positive: bool,
+    as_of: date | None,
+) -> pd.Series:
+    """`load_leg` cut at `as_of`, loaded once per market for every rule that reads it."""
+    key = ("leg", name, column, final_only, positive, as_of)
+    return shared(
+        scoped(market, as_of),
+        key,
+        lambda: _cut(
+            load_leg(market, name, column, final_only=final_only, positive=positive), as_of
+        ),
+    )
 
 
 def _leg_holes(
@@ -79,21 +105,33 @@ def _leg_holes(
     if market.sessions is None:
         return []
     holes: list[Hole] = []
+    memo, sessions = scoped(market, as_of), market.sessions
     specs = {name: (column, positive) for name, column, positive in leg_specs(rule)}
     for name, values in legs.items():
         leaves = split_expression(name)
         priced = [leaf for leaf in leaves if leaf in market.prices]
-        found = find_holes(pd.DatetimeIndex(values.index), market.sessions, name) if priced else []
+        found = _shared_holes(memo, sessions, values, name) if priced else []
         if len(leaves) == 1 or not found:
             holes.extend(found)  # stored series (FRED, P/E) keep their own calendars
             continue
         column, positive = specs[name]
         for leaf in priced:
-            loaded = load_leg(market, leaf, column, final_only=not rule.intraday, positive=positive)
-            holes.extend(
-                find_holes(pd.DatetimeIndex(_cut(loaded, as_of).index), market.sessions, leaf)
-            )
+            loaded = shared_leg(market, leaf, column, not rule.intraday, positive, as_of)
+            holes.extend(_shared_holes(memo, sessions, loaded, leaf))
     return holes
+
+
+def _shared_holes(
+    memo: Memo, sessions: pd.DatetimeIndex, values: pd.Series, name: str
+) -> list[Hole]:
+    """The holes of one loaded leg, found once per market (a copy: callers extend lists)."""
+    found = per_series(
+        memo,
+        values,
+        ("holes", name),
+        lambda: tuple(find_holes(pd.DatetimeIndex(values.index), sessions, name)),
+    )
+    return list(found)
 
 
 def _cut(values: pd.Series, as_of: date | None) -> pd.Series:
@@ -123,14 +161,14 @@ def curve_expression(rule: Curve) -> str:
 
 
 def _mark_final(frame: pd.DataFrame, rule: Rule, market: MarketData) -> pd.DataFrame:
-    final = pd.Series(True, index=frame.index)
+    final = np.ones(len(frame), dtype=bool)  # an array, not a Series: once per rule per check
     if rule.intraday:
         for name in rule.legs():
             bars = market.prices.get(name)
             if bars is not None and "final" in bars:
                 provisional = bars.index[~bars["final"].astype(bool)]
                 final &= ~frame.index.isin(provisional)
-    return frame.assign(final=final.to_numpy(dtype=bool))
+    return frame.assign(final=final)
 
 
 def _frame(
@@ -150,20 +188,32 @@ def _signed(measure: pd.Series, level: float, direction: str) -> pd.Series:
     return level - measure if direction == "down" else measure - level
 
 
-def _crossover(rule: RelativeCrossover, legs: dict[str, pd.Series]) -> _Built:
-    both, note = _pair_returns(rule, legs)
+def _crossover(
+    rule: RelativeCrossover, legs: dict[str, pd.Series], memo: Memo | None = None
+) -> _Built:
+    both, note = _pair_returns(rule, legs, memo)
     measure = both["spread"] * 100.0
     x = _long_enough(rule, both, _signed(measure, rule.level, rule.direction))
     return _Built(_frame(measure, rule.level, x, **_legs_extra(both)), note)
 
 
-def _pair_returns(rule: PairRule, legs: dict[str, pd.Series]) -> tuple[pd.DataFrame, str | None]:
+def _pair_returns(
+    rule: PairRule, legs: dict[str, pd.Series], memo: Memo | None = None
+) -> tuple[pd.DataFrame, str | None]:
     """Both legs' window returns per common date, and why there are none (for NO DATA)."""
     window = rule.parsed_window
-    both = spread_series(legs[rule.a], legs[rule.b], window)
-    spans = [window_spans(legs[name], window).reindex(both.index) for name in (rule.a, rule.b)]
+    both = spread_series(legs[rule.a], legs[rule.b], window, memo)
+    spans = [_spans(legs[name], window, memo, both.index) for name in (rule.a, rule.b)]
     both["span"] = np.minimum(spans[0], spans[1])
     return both, _window_note(legs, rule) if both.empty else None
+
+
+def _spans(
+    values: pd.Series, window: Window, memo: Memo | None, dates: pd.DatetimeIndex
+) -> np.ndarray:
+    """The sessions the window spans on `dates` (all of them dates of `values`)."""
+    spans = per_series(memo, values, ("spans", window), lambda: window_spans(values, window))
+    return spans.to_numpy()[values.index.searchsorted(dates)]
 
 
 def _long_enough(rule: PairRule, both: pd.DataFrame, x: pd.Series) -> pd.Series:
@@ -208,8 +258,10 @@ def _legs_extra(both: pd.DataFrame) -> dict[str, pd.Series]:
     }
 
 
-def _spread_threshold(rule: SpreadThreshold, legs: dict[str, pd.Series]) -> _Built:
-    both, note = _pair_returns(rule, legs)
+def _spread_threshold(
+    rule: SpreadThreshold, legs: dict[str, pd.Series], memo: Memo | None = None
+) -> _Built:
+    both, note = _pair_returns(rule, legs, memo)
     measure = both["spread"] * 10_000.0
     sign = -1.0 if rule.direction == "down" else 1.0
     x = _long_enough(rule, both, sign * measure - rule.threshold_bps)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from signals.legs import DataError, load_leg
+from signals.memo import Memo, per_series
 from signals.models import LegReturn, MarketData, SpreadReport
 
 Basis = Literal["total", "price"]
@@ -182,15 +183,40 @@ def spread(
     return SpreadReport(a=a_leg, b=b_leg, window=parsed.text, basis=basis, as_of=end)
 
 
-def spread_series(a: pd.Series, b: pd.Series, window: Window) -> pd.DataFrame:
-    """Per common date: each leg's window return, A minus B (fractions) and anchor dates."""
-    left, right = return_series(a, window).align(return_series(b, window), join="inner")
-    keep = (left.notna() & right.notna()).to_numpy()
-    left, right = left[keep], right[keep]
+def spread_series(
+    a: pd.Series, b: pd.Series, window: Window, memo: Memo | None = None
+) -> pd.DataFrame:
+    """Per common date: each leg's window return, A minus B (fractions) and anchor dates.
+
+    With a memo, each leg's returns and anchors are computed once for every pair reading it.
+    """
+    a_returns, a_starts = _leg_window(memo, a, window)
+    b_returns, b_starts = _leg_window(memo, b, window)
+    # Legs are sorted without duplicate dates (`load_leg`): the common dates, and where each
+    # leg has them, without aligning two Series.
+    _, at_a, at_b = np.intersect1d(
+        a_returns.index.to_numpy(), b_returns.index.to_numpy(), True, return_indices=True
+    )
+    left, right = a_returns.to_numpy()[at_a], b_returns.to_numpy()[at_b]
+    keep = ~(np.isnan(left) | np.isnan(right))
+    at_a, at_b, left, right = at_a[keep], at_b[keep], left[keep], right[keep]
+    index = a_returns.index[at_a]
+    if index.name != b_returns.index.name:
+        index = index.rename(None)  # as an inner join of differently named indexes gives
     data = {"a": left, "b": right, "spread": left - right}
-    data["a_start"] = anchor_dates(a, window).reindex(left.index)
-    data["b_start"] = anchor_dates(b, window).reindex(left.index)
-    return pd.DataFrame(data, index=left.index)
+    data["a_start"] = a_starts.to_numpy()[at_a]
+    data["b_start"] = b_starts.to_numpy()[at_b]
+    return pd.DataFrame(data, index=index)
+
+
+def _leg_window(memo: Memo | None, values: pd.Series, window: Window) -> tuple[pd.Series, ...]:
+    """A leg's window returns and anchor dates (shared through the memo when there is one)."""
+    return per_series(
+        memo,
+        values,
+        ("returns", window),
+        lambda: (return_series(values, window), anchor_dates(values, window)),
+    )
 
 
 def anchor_dates(values: pd.Series, window: Window) -> pd.Series:

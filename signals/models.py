@@ -60,6 +60,11 @@ class MarketData:
     # The exchange's sessions, when the caller knows them: runs of sessions missing from a
     # price leg are then holes no measure is computed across (signals.holes).
     sessions: pd.DatetimeIndex | None = None
+    # Results many rules share (cleaned legs, window returns; see signals.memo), per instance:
+    # `replace()` gives a new, empty one.
+    memo: dict[tuple[object, ...], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
 
 ChartKind = Literal["relative", "new_high", "extreme", "level"]

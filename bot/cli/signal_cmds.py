@@ -277,13 +277,17 @@ def _print_check(report: CheckReport) -> None:
         row = (evaluation.status, evaluation.state.phase, _now_cell(evaluation), last_text)
         table.add_row(check.rule.id, *row)
     console.print(table)
-    for check in report.checks:
-        if check.evaluation.reason:
-            text = f"{check.rule.id}: {check.evaluation.status}: {check.evaluation.reason}"
-            console.print(text, markup=False, highlight=False, soft_wrap=True)
-    for event in report.new_events:
-        text = f"NEW {event.kind} {event.date} [{event.rule_id}] {event.title}"
-        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    lines = [
+        f"{check.rule.id}: {check.evaluation.status}: {check.evaluation.reason}"
+        for check in report.checks
+        if check.evaluation.reason
+    ]
+    lines += [
+        f"NEW {event.kind} {event.date} [{event.rule_id}] {event.title}"
+        for event in report.new_events
+    ]
+    if lines:  # one print: with thousands of rules, a print per line costs seconds
+        console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 def _now_cell(evaluation: Evaluation) -> str:

@@ -27,8 +27,8 @@ from signals.rules import Curve, RateChange, Rule, parse_rule
 DEFAULT_RULES = "default_rules.toml"
 _TOML_LINE = re.compile(r"line (\d+)")
 _LONG_NUMBER = re.compile(r"[0-9_]{1000,}")
-# A rules file holds a few dozen rules; anything this big is the wrong file.
-MAX_BYTES = 1024 * 1024
+# A desk's 10,000 rules take about 2 MiB; anything this big is the wrong file.
+MAX_BYTES = 16 * 1024 * 1024
 
 
 class RulesFileError(ValueError):

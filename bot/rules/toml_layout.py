@@ -11,12 +11,15 @@ whatever it cannot make sense of is left for `tomllib` to report.
 
 from __future__ import annotations
 
-import string
+import re
 from dataclasses import dataclass, field
 
 # Arrays, inline tables and dotted keys nested deeper than this are refused unread.
 MAX_DEPTH = 20
-_BARE = frozenset(string.ascii_letters + string.digits + "_-")
+# Runs the scanner may jump over at once (a 10,000-rule file is millions of characters):
+# a bare key's characters, and a one-line string's characters up to a quote, `\` or newline.
+_BARE_RUN = re.compile(r"[A-Za-z0-9_-]*")
+_PLAIN_RUN = {'"': re.compile(r'[^"\\\n]*'), "'": re.compile(r"[^'\n]*")}
 
 
 @dataclass
@@ -157,8 +160,7 @@ class _Scanner:
             self._skip_string()
             return self.text[start : max(start, self.pos - 1)]
         start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos] in _BARE:
-            self.pos += 1
+        self.pos = _BARE_RUN.match(self.text, self.pos).end()  # type: ignore[union-attr]
         return self.text[start : self.pos] if self.pos > start else None
 
     def _skip_blanks(self) -> None:
@@ -211,7 +213,12 @@ class _Scanner:
         quote = self.text[self.pos]
         triple = self.text.startswith(quote * 3, self.pos)
         self.pos += 3 if triple else 1
+        plain = None if triple else _PLAIN_RUN[quote]
         while self.pos < len(self.text):
+            if plain is not None:
+                self.pos = plain.match(self.text, self.pos).end()  # type: ignore[union-attr]
+                if self.pos >= len(self.text):
+                    return
             char = self.text[self.pos]
             if char == "\n" and not triple:
                 return  # an unterminated string: tomllib reports it; the newline is counted

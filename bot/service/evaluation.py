@@ -19,6 +19,7 @@ import pandas as pd
 
 from bot import calendar
 from signals.evaluate import evaluate_rule, last_bar, prime_state
+from signals.frames import RuleFrame, rule_frame
 from signals.legs import DataError, split_expression
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.quality import CONFIRMED, SUSPECT
@@ -106,8 +107,11 @@ def check_rules(
     states = _current_states(db, rules, prints) if persist else {}
     checks, primed, events, new_states = [], [], [], {}
     for rule in rules:
-        state, was_primed = _starting_state(rule, market, states.get(rule.id), as_of)
-        evaluation = evaluate_rule(rule, market, state, as_of=as_of, expected_session=expected)
+        built = _frame_or_none(rule, market, as_of)
+        state, was_primed = _starting_state(rule, market, states.get(rule.id), as_of, built)
+        evaluation = evaluate_rule(
+            rule, market, state, as_of=as_of, expected_session=expected, built=built
+        )
         checks.append(evaluation)
         primed.extend([rule.id] if was_primed else [])
         events.extend(evaluation.events)
@@ -165,19 +169,34 @@ def _late(event: Event, rule: Rule | None, held: set[tuple[str, str]]) -> Event:
     return replace(event, description=description, fields=fields)
 
 
+def _frame_or_none(rule: Rule, market: MarketData, as_of: date | None) -> RuleFrame | None:
+    """The rule's frame up to `as_of`, built once for priming and evaluating it (None when a
+    leg is unknown: evaluation then says so without a frame)."""
+    try:
+        return rule_frame(rule, market, as_of)
+    except DataError:
+        return None
+
+
 def _starting_state(
-    rule: Rule, market: MarketData, state: RuleState | None, as_of: date | None
+    rule: Rule,
+    market: MarketData,
+    state: RuleState | None,
+    as_of: date | None,
+    built: RuleFrame | None = None,
 ) -> tuple[RuleState | None, bool]:
     """The stored state, or for a rule never evaluated one primed up to its last bar."""
     if state is not None and state.last_session is not None:
         return state, False
     try:
-        last = last_bar(rule, market, as_of)
+        last = last_bar(rule, market, as_of, built)
     except DataError:
         return state, False
     if last is None:
         return state, False
-    return prime_state(rule, market, before=last), True
+    # Priming reads all the data; the frame up to `as_of` serves only when there is no cut.
+    whole = built if as_of is None else None
+    return prime_state(rule, market, before=last, built=whole), True
 
 
 def _current_states(

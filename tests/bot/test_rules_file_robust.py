@@ -128,7 +128,9 @@ def test_odd_types_for_id_and_type_do_not_crash(tmp_path: Path) -> None:
 
 def test_a_huge_file_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "# x\n" * (MAX_BYTES // 4 + 1))
-    assert validate_file(path) == [f"{path}:1: larger than 1024 KiB; not a rules file"]
+    assert validate_file(path) == [
+        f"{path}:1: larger than {MAX_BYTES // 1024} KiB; not a rules file"
+    ]
 
 
 def test_cli_prints_lines_and_exits_1_never_a_traceback(tmp_path: Path) -> None:

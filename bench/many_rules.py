@@ -1,0 +1,120 @@
+"""Many rules: `rules validate` and `check` with 1,000 to 10,000 generated rules.
+
+Usage: python bench/many_rules.py [N ...] [--data DIR]   (default N: 1000 2000 5000 10000)
+
+Imports the shared prices and FRED rates into a temporary SQLite database once (through
+`prices import` and `series import`), then for each N writes a rules file of N generated
+rules (`tests/rule_mix.py`: every rule type over the shared symbols and series, varied
+windows, thresholds and options) and times the real CLI in a fresh process, as a desk would
+run it: `rules validate FILE`, then `check` twice on a fresh copy of the database with
+ROTATION_RULES=FILE: the first check primes every rule (a new rules file), the second
+evaluates them from their saved state (every later check). Seconds and milliseconds per
+rule are printed, so linear growth shows as a flat ms/rule column.
+
+Goals (issue 14, on the 2-core machine): validate 10,000 rules in at most 2 s, check them
+in at most 30 s, the cost per rule flat from 1,000 to 10,000.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.rule_mix
+
+from storage.db import copy_database
+from tests.rule_mix import generate_rules
+
+DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SIZES = (1000, 2000, 5000, 10000)
+MACRO = Path("macro") / "fred_rates_daily.csv"
+
+
+def cli(db: Path | None, rules: Path | None, *args: str) -> tuple[float, float]:
+    """Wall and CPU time of one `rotation-bot` run in a fresh process; output discarded."""
+    command = [sys.executable, "-c", "from bot.cli import main; main()"]
+    command += ["--db", str(db)] if db is not None else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROTATION_")}
+    env |= {"ROTATION_RULES": str(rules)} if rules is not None else {}
+    started, cpu = time.perf_counter(), _children_cpu()
+    done = subprocess.run([*command, *args], env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"rotation-bot {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return seconds, _children_cpu() - cpu
+
+
+def _children_cpu() -> float:
+    """CPU seconds used by finished child processes (on a busy machine wall time is noisy)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def fill(db: Path, data: Path) -> None:
+    """Every shared price file and the FRED rates, through the import commands."""
+    cli(db, None, "prices", "import", str(data / "prices"))
+    cli(db, None, "series", "import", str(data / MACRO))
+
+
+def measure(count: int, base: Path, folder: Path) -> dict[str, tuple[float, float]]:
+    """Validate, first check and second check of `count` generated rules, in seconds."""
+    rules = folder / f"rules-{count}.toml"
+    rules.write_text(generate_rules(count), encoding="utf-8")
+    db = folder / f"check-{count}.db"
+    copy_database(base, db)  # consistent even if a WAL file is left
+    return {
+        "validate": cli(None, None, "rules", "validate", str(rules)),
+        "check": cli(db, rules, "check"),
+        "again": cli(db, rules, "check"),
+    }
+
+
+def report(count: int, times: dict[str, tuple[float, float]]) -> str:
+    """One line: each wall time in seconds and ms per rule, and the CPU time it used."""
+    cells = [
+        f"{name} {wall:6.2f} s {wall / count * 1000:5.2f} ms/rule (cpu {cpu:5.1f} s)"
+        for name, (wall, cpu) in times.items()
+    ]
+    return f"{count:>6} rules  " + "  ".join(cells)
+
+
+def verdict(times: dict[str, tuple[float, float]]) -> list[str]:
+    """The goals met or missed by the 10,000-rule wall times."""
+    goals = (("validate", 2.0), ("check", 30.0), ("again", 30.0))
+    return [
+        f"  {key}: {times[key][0]:.2f} s, goal {goal:g} s: "
+        + ("OK" if times[key][0] <= goal else "MISSED")
+        for key, goal in goals
+    ]
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    data = DEFAULT
+    if "--data" in args:
+        at = args.index("--data")
+        data = Path(args[at + 1])
+        del args[at : at + 2]
+    sizes = [int(arg) for arg in args] or list(SIZES)
+    if not (data / "prices").is_dir():
+        print(f"no shared data at {data}; see its README", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "base.db"
+        fill(base, data)
+        results = {}
+        for count in sizes:
+            results[count] = measure(count, base, Path(tmp))
+            print(report(count, results[count]), flush=True)
+    if 10_000 in results:
+        print("\n".join(["goals at 10,000 rules:", *verdict(results[10_000])]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
