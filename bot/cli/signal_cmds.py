@@ -23,7 +23,7 @@ from bot.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from bot.service.evaluation import CheckReport
+    from bot.service.evaluation import CheckReport, RuleCheck
     from signals.models import Evaluation, MarketData, SpreadReport
     from signals.rules import Rule
 
@@ -263,20 +263,53 @@ def check_json(report: CheckReport) -> dict[str, Any]:
     }
 
 
+# Rich measures every cell of every row to lay a table out: seconds at 10,000 rules. Above this
+# many rows the same columns are printed as plain aligned text.
+PLAIN_TABLE_ROWS = 500
+CHECK_COLUMNS = ("rule", "status", "state", "now", "last event")
+
+
 def _print_check(report: CheckReport) -> None:
     title = f"rules (expected session {report.expected_session})"
+    rows = [_check_row(check) for check in report.checks]
+    if len(rows) > PLAIN_TABLE_ROWS:
+        text = plain_table(title, CHECK_COLUMNS, rows)
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        _print_rich_check(title, report, rows)
+    _print_reasons_and_events(report)
+
+
+def _check_row(check: RuleCheck) -> tuple[str, ...]:
+    evaluation, last = check.evaluation, check.last_event
+    last_text = f"{last.date} {last.kind}" if last else "-"
+    phase = evaluation.state.phase
+    return (check.rule.id, evaluation.status, phase, _now_cell(evaluation), last_text)
+
+
+def _print_rich_check(title: str, report: CheckReport, rows: list[tuple[str, ...]]) -> None:
     table = Table(box=box.SIMPLE, title=title, pad_edge=False)
     id_table_column(table, "rule", (check.rule.id for check in report.checks))
     for column in ("status", "state"):
         table.add_column(column, no_wrap=True)
     for column in ("now", "last event"):
         table.add_column(column, overflow="fold")
-    for check in report.checks:
-        evaluation, last = check.evaluation, check.last_event
-        last_text = f"{last.date} {last.kind}" if last else "-"
-        row = (evaluation.status, evaluation.state.phase, _now_cell(evaluation), last_text)
-        table.add_row(check.rule.id, *row)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
+
+
+def plain_table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Columns aligned by their widest cell, two spaces apart; the title on top."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = [title, ""]
+    for row in (headers, *rows):
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _print_reasons_and_events(report: CheckReport) -> None:
     lines = [
         f"{check.rule.id}: {check.evaluation.status}: {check.evaluation.reason}"
         for check in report.checks

@@ -3,6 +3,7 @@ and a large rules file still points at the line of a broken rule deep inside it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -111,3 +112,25 @@ def test_dated_checks_on_one_market_keep_only_the_latest_dates_shared_results(
         db.close()
     scopes = sorted(key[1] for key in market.memo if key[0] == "as_of" and key[1] is not None)
     assert scopes == [date(2025, 3, 5)]
+
+
+def test_a_check_of_many_rules_prints_every_rule_as_plain_aligned_text(
+    imported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PLAIN_TABLE_ROWS rows the table is plain text (rich's layout costs seconds)."""
+    from bot.cli import signal_cmds
+
+    monkeypatch.setattr(signal_cmds, "PLAIN_TABLE_ROWS", 20)  # the real bound is 500 rows
+    rules = tmp_path / "rules.toml"
+    rules.write_text(generate_rules(30), encoding="utf-8")
+    db = copied(imported, tmp_path / "check.db")
+    monkeypatch.setenv("ROTATION_RULES", str(rules))
+    result = CliRunner().invoke(app, ["--db", str(db), "check"], terminal_width=60)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    header = next(line for line in lines if line.startswith("rule "))
+    assert header.split() == ["rule", "status", "state", "now", "last", "event"]
+    rows = [line for line in lines if re.match(r"gen-\S+  ", line)]  # not the reason lines
+    assert len(rows) == 30  # one line per rule, never wrapped at the terminal's width
+    status_column = header.index("status")
+    assert all(row[status_column - 2 : status_column] == "  " for row in rows)
