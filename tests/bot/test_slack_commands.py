@@ -186,6 +186,9 @@ async def test_mute_needs_an_admin_and_unmute_works(slack_bot: SlackBot) -> None
     assert refused["response_type"] == "ephemeral"
     assert refused["text"] == "Only admins can mute signals."
     await slack_bot.command("/rot-mute", "aaa-ath 4 h", user=ADMIN)
+    # Bolt answers in background threads: unmute only after mute was answered, as a person would
+    # (two commands in flight may be answered in either order on a busy machine).
+    await slack_bot.answers(2)
     await slack_bot.command("/rot-unmute", "aaa-ath", user=ADMIN)
     _, muted, unmuted = await slack_bot.answers(3)
     assert muted["response_type"] == "in_channel"
