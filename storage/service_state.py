@@ -72,8 +72,13 @@ def last_run(db: Store, job: str, outcome: str | None = "ok") -> dict[str, objec
 
 def last_evaluated_session(db: Store) -> date | None:
     """The latest session whose final evaluation finished `ok`."""
+    return last_session_done(db, "evaluate")
+
+
+def last_session_done(db: Store, job: str) -> date | None:
+    """The latest session for which `job` finished `ok` (an evaluation, a digest)."""
     row = db.execute(
-        "SELECT max(session) FROM service_runs WHERE job = 'evaluate' AND outcome = 'ok'"
+        "SELECT max(session) FROM service_runs WHERE job = ? AND outcome = 'ok'", [job]
     ).fetchone()
     return date.fromisoformat(row[0]) if row and row[0] else None
 

@@ -50,20 +50,43 @@ POLL_SECONDS = 30.0
 DIGEST_STALE = timedelta(hours=3)
 
 
-def catchup_items(last_done: date | None, now: datetime, settings: Settings) -> list[WorkItem]:
-    """Evaluations missed while the bot was down, oldest first, each followed by delivery.
+def catchup_items(
+    last_done: date | None, now: datetime, settings: Settings, last_digest: date | None = None
+) -> list[WorkItem]:
+    """Evaluations missed while the bot was down, oldest first, then delivery.
 
     Events of sessions older than `settings.catchup_alert_days` are evaluated (so rule
     state and the events table stay right) with `alert=False`: recorded, never posted.
+    A digest missed in the last DIGEST_STALE (none done for its session) runs after them.
     """
     items = []
     for session in schedule.catchup_sessions(last_done, now, settings):
         alert = schedule.should_alert(session, now, settings.catchup_alert_days)
         at = schedule.evaluation_time(session, settings)
         items.append(WorkItem("evaluate", at, session, alert=alert, origin="catchup"))
+    items += [d for d in missed_digests(now, settings) if not _done(d.session, last_digest)]
     if items:
         items.append(WorkItem("deliver", now, origin="catchup"))
     return items
+
+
+def _done(session: date | None, last_done: date | None) -> bool:
+    return session is not None and last_done is not None and session <= last_done
+
+
+def missed_digests(now: datetime, settings: Settings) -> list[WorkItem]:
+    """Digests whose time passed less than DIGEST_STALE ago, for a restart or a new leader.
+
+    A leader that died just before the digest time, or a restart a little after it, would
+    otherwise skip the session's digest (its slot fired while nobody led). A digest is queued
+    once per session and destination, so one already posted is not posted again.
+    """
+    jobs = schedule.jobs_between(now - DIGEST_STALE, now, settings)
+    return [
+        WorkItem("digest", job.at, job.session, origin="catchup")
+        for job in jobs
+        if job.kind == "digest"
+    ]
 
 
 def planned_items(
@@ -189,13 +212,17 @@ class Service:
         self._leader_task = asyncio.create_task(self.leadership.run(), name="leadership")
 
     async def _catch_up(self, state: StateStore) -> None:
-        """Evaluations missed since the last one that finished (run by each new leader)."""
+        """Evaluations (and a digest) missed since the last that finished (each new leader)."""
         self._cursor = max(self._cursor, self.clock.now())  # jobs due before are the catch-up's
         last = await state.last_evaluated_session()
-        catchup = catchup_items(last, self.clock.now(), self.settings)
+        last_digest = await state.last_digest_session()
+        catchup = catchup_items(last, self.clock.now(), self.settings, last_digest)
         if catchup:
             since = f"since {last}" if last else "(first start: the latest session only)"
-            log.info("catching up %d evaluation(s) missed %s", len(catchup) - 1, since)
+            evaluations = sum(1 for item in catchup if item.kind == "evaluate")
+            digests = [str(item.session) for item in catchup if item.kind == "digest"]
+            missed = f"; the digest of {', '.join(digests)}" if digests else ""
+            log.info("catching up %d evaluation(s) missed %s%s", evaluations, since, missed)
         self.worker.submit(catchup)  # type: ignore[union-attr]
 
     def _add_poll(self, state: StateStore) -> None:

@@ -109,6 +109,10 @@ class StateStore:
         """The latest session evaluated `ok`."""
         return await asyncio.to_thread(self._locked, service_state.last_evaluated_session)
 
+    async def last_digest_session(self) -> date | None:
+        """The latest session whose digest finished `ok`."""
+        return await asyncio.to_thread(self._locked, service_state.last_session_done, "digest")
+
     def _locked(self, function: Callable[..., object], *args: object) -> object:
         with self._lock:
             return function(self._db, *args)

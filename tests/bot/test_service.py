@@ -102,6 +102,9 @@ async def test_restart_after_two_missed_sessions_catches_up_in_order_once(db_pat
     assert first.calls == [
         ("evaluate", "2025-11-24", "2025-11-24 16:20", False),  # older than the alert window
         ("evaluate", "2025-11-25", "2025-11-25 16:20", True),
+        # 17:30's digest went by while the bot was down, 30 minutes ago: it still goes out
+        # (once: the second start finds it done).
+        ("digest", "2025-11-25", "2025-11-25 17:30", None),
         ("deliver", "", "", None),
     ]
     assert second.calls == []
@@ -280,3 +283,26 @@ def test_sigterm_during_a_delivery_loses_nothing(tmp_path: Path) -> None:
     finally:
         fake.stop()
         Route.BASE = base
+
+
+async def test_a_digest_missed_long_ago_is_skipped_and_a_recent_one_is_posted(
+    db_path: Path,
+) -> None:
+    """A restart (or a new leader) posts a digest missed within DIGEST_STALE, not an older one."""
+    db = open_db(db_path)
+    last = {"job": "evaluate", "session": date(2025, 11, 25), "outcome": "ok"}
+    service_state.record_run(db, {**last, "started_at": "2025-11-25T21:20:00+00:00"})
+    db.close()
+    late = RecordingJobs()  # 21:00 New York: 17:30's digest is 3.5 h old, past DIGEST_STALE
+    await run_until_idle(
+        Service(settings(), late, db_path=db_path, clock=FrozenClock(new_york("2025-11-25T21:00")))
+    )
+    assert late.calls == []
+    soon = RecordingJobs()  # 20:00: 2.5 h old, still worth posting
+    await run_until_idle(
+        Service(settings(), soon, db_path=db_path, clock=FrozenClock(new_york("2025-11-25T20:00")))
+    )
+    assert soon.calls == [
+        ("digest", "2025-11-25", "2025-11-25 17:30", None),
+        ("deliver", "", "", None),
+    ]

@@ -28,6 +28,9 @@ async def test_restart_on_postgresql_catches_up_in_order_once(pg_url: str) -> No
     assert first.calls == [
         ("evaluate", "2025-11-24", "2025-11-24 16:20", False),
         ("evaluate", "2025-11-25", "2025-11-25 16:20", True),
+        # 17:30's digest went by while the bot was down, 30 minutes ago: it still goes out
+        # (once: the second start finds it done).
+        ("digest", "2025-11-25", "2025-11-25 17:30", None),
         ("deliver", "", "", None),
     ]
     assert second.calls == []
