@@ -22,7 +22,7 @@ from bot.chat.signal_queries import BACKTEST_START, RECENT_EVENTS, signal_detail
 from bot.config import Settings
 from bot.platforms import platform_named
 from bot.rules.files import RulesFileError
-from bot.rules.routing import destination_problems
+from bot.rules.routing import destination_problems, unroutable
 from bot.rules.stored import file_rule_ids, parse_stored, rule_toml
 from bot.service.evaluation import load_market
 from signals.evaluate import backtest_rule
@@ -79,6 +79,10 @@ class RuleCommands:
 
     def _preview(self, actor: Actor, action: str, mapping: dict[str, Any]) -> RulePreview:
         rule = _validated(mapping)
+        # Refused here rather than queued: a row for a platform this bot cannot post to would
+        # wait in the outbox until it dies of age.
+        if problems := unroutable(self.settings, rule.destinations):
+            raise CommandError(f"rule {rule.id}: destinations: {problems[0]}")
         if action == "new":
             self._check_new_id(rule.id)
         now = self.clock()

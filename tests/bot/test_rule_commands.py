@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot.chat.core import Commands
 from bot.chat.on_call import make_actor
@@ -258,3 +259,20 @@ def test_a_saved_rule_is_primed_silently_by_the_next_check(core: Commands) -> No
     assert "iwm-iwb-42d-above-1bps" in report.primed
     assert [e for e in report.new_events if e.rule_id == "iwm-iwb-42d-above-1bps"] == []
     assert "iwm-iwb-42d-above-1bps" in load_states(core.db)
+
+
+def test_a_rule_routed_to_a_platform_that_cannot_post_is_refused(core: Commands) -> None:
+    with pytest.raises(CommandError) as refused:
+        core.rule(ADMIN, split_words(f"{SPREAD_LINE} destinations=slack:C0DESK001"))
+    assert refused.value.message == (
+        f"rule {SPREAD_ID}: destinations: slack:C0DESK001: Slack is not configured to post to "
+        "channels by id; set SLACK_BOT_TOKEN (a webhook posts to one channel only)"
+    )
+
+
+def test_a_rule_routed_to_a_configured_platform_previews_its_channels(prices_db: Path) -> None:
+    settings = SETTINGS.model_copy(update={"slack_bot_token": SecretStr("xoxb-test")})
+    commands = Commands(settings, open_db(prices_db), clock=lambda: NOW)
+    shown = commands.rule(ADMIN, split_words(f"{SPREAD_LINE} destinations=slack:C0DESK001"))
+    assert isinstance(shown, RulePreview)
+    assert 'destinations = ["slack:C0DESK001"]' in shown.toml
