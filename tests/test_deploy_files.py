@@ -31,9 +31,7 @@ def test_compose_runs_two_identical_replicas_on_its_postgresql() -> None:
     replicas = [s for name, s in services.items() if name != "postgres"]
     assert len(replicas) == 2
     for replica in replicas:
-        assert (
-            DEPLOY / ".." / replica["build"]["context"] / replica["build"]["dockerfile"]
-        ).exists()
+        assert (DEPLOY / replica["build"]["context"] / replica["build"]["dockerfile"]).exists()
         assert replica["environment"]["ROTATION_DB"].startswith("postgresql://rotation:")
         assert "@postgres:5432/rotation" in replica["environment"]["ROTATION_DB"]
         assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
