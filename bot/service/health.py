@@ -7,15 +7,16 @@ report on a service running in another process.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot import calendar
 from bot.config import Settings
+from bot.logging_setup import Redactor, secret_values
 from storage import prices, replicas, series, service_state
 from storage.db import Store, open_db
-from storage.outbox_health import count_by_status
+from storage.outbox_health import count_by_status, destination_pauses
 
 # The service writes its heartbeat every 30 s; three missed beats mean it is not running.
 HEARTBEAT_STALE = timedelta(seconds=90)
@@ -56,6 +57,8 @@ class Health:
     suspect: list[dict[str, Any]] = field(default_factory=list)
     # `rotation-bot run` processes on this database (several on PostgreSQL), leader first
     replicas: list[dict[str, Any]] = field(default_factory=list)
+    # Destinations paused by an outage: their alerts wait, one probe at a time
+    paused: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def leader(self) -> dict[str, Any] | None:
@@ -92,9 +95,30 @@ def collect_health(db: Store, now: datetime, settings: Settings) -> Health:
         outbox=count_by_status(db),
         suspect=suspect_data(db),
         replicas=replica_states(replicas.list_replicas(db), now),
+        paused=paused_destinations(db, settings),
     )
     health.problems.extend(find_problems(health, now, settings))
     return health
+
+
+def paused_destinations(db: Store, settings: Settings) -> list[dict[str, Any]]:
+    """Destinations failing now: since when, how many failed tries, the next probe, why.
+
+    The error is shown in chat by `/status`: any secret in it (a webhook URL's token) is
+    redacted as in the logs.
+    """
+    redact = Redactor(secret_values(settings))
+    pauses = sorted(destination_pauses(db).values(), key=lambda p: p.failing_since)
+    return [
+        {
+            "destination": p.destination,
+            "failures": p.failures,
+            "failing_since": p.failing_since.isoformat(),
+            "next_probe": p.probe_at.isoformat(),
+            "last_error": redact(p.last_error),
+        }
+        for p in pauses
+    ]
 
 
 def suspect_data(db: Store) -> list[dict[str, Any]]:
@@ -197,9 +221,20 @@ def find_problems(health: Health, now: datetime, settings: Settings) -> list[str
     live = [r for r in health.replicas if r["state"] in ("leader", "follower")]
     if live and health.leader is None:
         problems.append("no replica leads: nothing evaluates until one takes the lease")
+    for pause in health.paused:
+        since = _minute(pause["failing_since"])
+        problems.append(
+            f"{pause['destination']} failing since {since} ({pause['failures']} tries; next "
+            f"{_minute(pause['next_probe'])}): {pause['last_error']}; its alerts wait"
+        )
     if health.outbox and health.outbox["dead"]:
         problems.append(f"{health.outbox['dead']} dead deliveries (see rotation-bot outbox)")
     return problems
+
+
+def _minute(stamp: str) -> str:
+    """An ISO instant as `YYYY-MM-DD HH:MM UTC`, short enough for a status line."""
+    return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def render_lines(health: Health) -> list[str]:

@@ -83,3 +83,56 @@ def test_an_empty_price_cache_is_a_problem_not_healthy(fresh_db: Database) -> No
     service_state.set_state(fresh_db, {"heartbeat": NOW.isoformat()}, NOW)
     health = collect_health(fresh_db, NOW, SETTINGS)
     assert health.problems == ["no price data cached (run rotation-bot prices update)"]
+
+
+def test_a_paused_destination_is_a_problem_with_its_reason_and_next_probe(
+    fresh_db: Database,
+) -> None:
+    from datetime import timedelta
+
+    from storage.outbox_health import clear_pause, record_failure
+
+    since = NOW - timedelta(minutes=20)
+    record_failure(fresh_db, "slack:C0DESK001", "first", probe_at=since, now=since)
+    record_failure(
+        fresh_db, "slack:C0DESK001", "HTTP 503", probe_at=NOW + timedelta(minutes=4), now=NOW
+    )
+
+    health = collect_health(fresh_db, NOW, SETTINGS)
+
+    assert health.paused == [
+        {
+            "destination": "slack:C0DESK001",
+            "failures": 2,
+            "failing_since": since.isoformat(),
+            "next_probe": (NOW + timedelta(minutes=4)).isoformat(),
+            "last_error": "HTTP 503",
+        }
+    ]
+    assert (
+        "slack:C0DESK001 failing since 2025-12-01 22:40 UTC (2 tries; next 2025-12-01 23:04 UTC):"
+        " HTTP 503; its alerts wait"
+    ) in health.problems
+    assert health.to_dict()["paused"][0]["destination"] == "slack:C0DESK001"
+    clear_pause(fresh_db, "slack:C0DESK001")  # it answered: nothing to report any more
+    assert collect_health(fresh_db, NOW, SETTINGS).paused == []
+
+
+def test_a_secret_in_a_paused_destinations_error_is_redacted(fresh_db: Database) -> None:
+    """`/status` shows the pause's error in a channel: a webhook token must not reach it."""
+    from storage.outbox_health import record_failure
+
+    hook = "https://discord.com/api/webhooks/123456789/Zz-secret-webhook-token-value"
+    settings = load_settings(None, discord_webhook_url=hook)
+    record_failure(
+        fresh_db,
+        "discord:webhook:123456789",
+        f"cannot reach Discord: {hook}",
+        probe_at=NOW,
+        now=NOW,
+    )
+
+    health = collect_health(fresh_db, NOW, settings)
+
+    assert "Zz-secret-webhook-token-value" not in str(health.to_dict())
+    assert "[redacted]" in health.paused[0]["last_error"]
