@@ -21,6 +21,8 @@ from pathlib import Path
 from bot.service.health import replica_states
 from storage import replicas, service_state
 from storage.db import open_db
+from storage.outbox import list_outbox
+from storage.outbox_health import count_open
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 7, 31, 22, 0, tzinfo=UTC)  # Friday 18:00 in New York, after the close
@@ -177,18 +179,17 @@ def outbox_rows(url: str) -> list[tuple[str, str]]:
     """(dedupe key, destination) of every queued alert, sorted."""
     db = open_db(url, migrate=False)
     try:
-        rows = db.execute("SELECT dedupe_key, destination FROM outbox ORDER BY 1, 2").fetchall()
+        rows = list_outbox(db)
     finally:
         db.close()
-    return [(str(key), str(destination)) for key, destination in rows]
+    return sorted((row["dedupe_key"], row["destination"]) for row in rows)
 
 
 def open_outbox_rows(url: str) -> int:
     """How many outbox rows are still to be sent (pending or sending)."""
     db = open_db(url, migrate=False)
     try:
-        sql = "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
-        return int(db.execute(sql).fetchone()[0])
+        return count_open(db)
     finally:
         db.close()
 
@@ -197,12 +198,12 @@ def queued_in_order(url: str) -> dict[str, list[str]]:
     """Each destination's alert keys in outbox id order: the order they must arrive in."""
     db = open_db(url, migrate=False)
     try:
-        rows = db.execute("SELECT destination, dedupe_key FROM outbox ORDER BY id").fetchall()
+        rows = list_outbox(db)  # oldest first
     finally:
         db.close()
     order: dict[str, list[str]] = {}
-    for destination, key in rows:
-        order.setdefault(str(destination), []).append(str(key))
+    for row in rows:
+        order.setdefault(row["destination"], []).append(row["dedupe_key"])
     return order
 
 
