@@ -1,4 +1,5 @@
-"""The current time, in the two shapes storage and the bot need: a datetime and stored text.
+"""The current time, in the two shapes storage and the bot need: a datetime and stored text;
+and a stored instant as people read it (`short_time`).
 
 One definition of each, so the names say what comes back (`utc_now` a datetime, `utc_now_iso`
 ISO text) instead of two look-alike names returning different types.
@@ -17,3 +18,9 @@ def utc_now() -> datetime:
 def utc_now_iso() -> str:
     """The current time in UTC as ISO 8601 text to the second, for `fetched_at`-style columns."""
     return utc_now().isoformat(timespec="seconds")
+
+
+def short_time(stamp: str) -> str:
+    """`2026-03-02T14:30:00+00:00` as `2026-03-02 14:30 UTC`."""
+    moment = datetime.fromisoformat(stamp).astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

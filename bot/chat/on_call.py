@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.chat import parsing
 from bot.chat.parsing import CommandError
@@ -26,6 +26,7 @@ from bot.platforms import PlatformName, platform_named
 from storage import renotify
 from storage import subscriptions as subs
 from storage.db import Store
+from storage.stamps import short_time
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +162,3 @@ class OnCallCommands:
         except Exception:  # a bug or the database: the ack stands, the log says what failed
             log.exception("acknowledgement of %s not shown on its other copies", reply.alert_key)
             return {}
-
-
-def short_time(stamp: str) -> str:
-    """`2026-03-02T14:30:00+00:00` as `2026-03-02 14:30 UTC`."""
-    moment = datetime.fromisoformat(stamp).astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -7,7 +7,7 @@ report on a service running in another process.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from bot.logging_setup import Redactor, secret_values
 from storage import prices, replicas, series, service_state
 from storage.db import Store, open_db
 from storage.outbox_health import count_by_status, destination_pauses
+from storage.stamps import short_time
 
 # The service writes its heartbeat every 30 s; three missed beats mean it is not running.
 HEARTBEAT_STALE = timedelta(seconds=90)
@@ -222,19 +223,14 @@ def find_problems(health: Health, now: datetime, settings: Settings) -> list[str
     if live and health.leader is None:
         problems.append("no replica leads: nothing evaluates until one takes the lease")
     for pause in health.paused:
-        since = _minute(pause["failing_since"])
+        since = short_time(pause["failing_since"])
         problems.append(
             f"{pause['destination']} failing since {since} ({pause['failures']} tries; next "
-            f"{_minute(pause['next_probe'])}): {pause['last_error']}; its alerts wait"
+            f"{short_time(pause['next_probe'])}): {pause['last_error']}; its alerts wait"
         )
     if health.outbox and health.outbox["dead"]:
         problems.append(f"{health.outbox['dead']} dead deliveries (see rotation-bot outbox)")
     return problems
-
-
-def _minute(stamp: str) -> str:
-    """An ISO instant as `YYYY-MM-DD HH:MM UTC`, short enough for a status line."""
-    return datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def render_lines(health: Health) -> list[str]:
