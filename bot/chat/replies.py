@@ -100,6 +100,7 @@ class BacktestSummary:
     reversed: int
     first_fired: date | None
     last_fired: date | None
+    recent: tuple[EventRow, ...] = ()  # its last backtest events, newest first
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,13 @@ from typing import Any
 
 from bot.chat import rule_forms
 from bot.chat.parsing import CommandError, echo
-from bot.chat.replies import Actor, EventRow, RuleChangeReply, RulePreview
-from bot.chat.signal_queries import BACKTEST_START, RECENT_EVENTS, signal_detail
+from bot.chat.replies import Actor, RuleChangeReply, RulePreview
+from bot.chat.signal_queries import BACKTEST_START, signal_detail
 from bot.config import Settings
 from bot.platforms import platform_named
 from bot.rules.files import RulesFileError
 from bot.rules.routing import destination_problems, unroutable
 from bot.rules.stored import file_rule_ids, parse_stored, rule_toml
-from bot.service.evaluation import load_market
-from signals.evaluate import backtest_rule
 from signals.rule_fields import RuleError
 from signals.rules import Rule, parse_rule
 from storage import chat_rules
@@ -97,7 +95,7 @@ class RuleCommands:
 
     def _preview_reply(self, record: chat_rules.Preview, rule: Rule) -> RulePreview:
         detail = signal_detail(self.db, rule, self.clock(), {}, 0)
-        events = _backtest_events(rule, self.db)
+        events = detail.backtest.recent if detail.backtest else ()
         fired = detail.backtest.fired if detail.backtest else None
         count = (
             "no backtest (no stored prices yet)"
@@ -254,16 +252,6 @@ def _validated(mapping: dict[str, Any]) -> Rule:
     if problems := destination_problems(rule.destinations):
         raise CommandError(f"rule {rule.id}: destinations: {problems[0]}")
     return rule
-
-
-def _backtest_events(rule: Rule, db: Store) -> tuple[EventRow, ...]:
-    """The rule's last five backtest events since 2000, newest first."""
-    try:
-        events = backtest_rule(rule, load_market(db, [rule]), start=BACKTEST_START)
-    except ValueError:  # no history to backtest on: the preview says so
-        return ()
-    recent = events[-RECENT_EVENTS:][::-1]
-    return tuple(EventRow(e.kind, e.date, e.measure, e.title) for e in recent)
 
 
 def _as_chat_rule(record: chat_rules.Preview) -> chat_rules.ChatRule:

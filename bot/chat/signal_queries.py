@@ -116,6 +116,7 @@ def _backtest(rule: Rule, market: MarketData) -> BacktestSummary | None:
         reversed=sum(1 for e in events if e.kind == "reversed"),
         first_fired=min(fired, default=None),
         last_fired=max(fired, default=None),
+        recent=tuple(_event_row(e) for e in events[-RECENT_EVENTS:][::-1]),
     )
 
 
