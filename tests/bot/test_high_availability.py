@@ -31,8 +31,10 @@ from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.ha_kit import (
     Cluster,
     copy_database,
+    delivery_report,
     open_outbox_rows,
     outbox_rows,
+    outbox_states,
     prepare_database,
     queued_in_order,
 )
@@ -150,7 +152,8 @@ def test_three_replicas_survive_a_killed_and_a_hung_leader(
         f"slack:{CHANNEL_ID}": slack.arrivals(CHANNEL_ID),
     }
     # Exactly once per channel and in queue order, whichever replica sent what.
-    assert posted == queued_in_order(url)
+    queued = queued_in_order(url)
+    assert posted == queued, delivery_report(posted, queued) + "\n" + outbox_states(url)
 
 
 class KillTheLeaderAtItsPost:
@@ -215,4 +218,5 @@ def test_the_leader_killed_in_a_delivery_pass_loses_and_repeats_nothing(
         f"discord:{DISCORD_CHANNEL}": discord.arrivals(DISCORD_CHANNEL),
         f"slack:{CHANNEL_ID}": slack.arrivals(CHANNEL_ID),
     }
-    assert posted == queued_in_order(url)  # none lost, none repeated, each channel in order
+    queued = queued_in_order(url)  # none lost, none repeated, each channel in order
+    assert posted == queued, delivery_report(posted, queued) + "\n" + outbox_states(url)

@@ -207,6 +207,35 @@ def queued_in_order(url: str) -> dict[str, list[str]]:
     return order
 
 
+def outbox_states(url: str) -> str:
+    """Every row's key, destination, status and last error: what a failed count needs to say."""
+    db = open_db(url, migrate=False)
+    try:
+        rows = list_outbox(db)
+    finally:
+        db.close()
+    return "\n".join(
+        f"{row['dedupe_key']} {row['destination']} {row['status']} {row.get('last_error')}"
+        for row in rows
+    )
+
+
+def delivery_report(posted: dict[str, list[str]], queued: dict[str, list[str]]) -> str:
+    """What differs between what arrived and what was queued: lost, repeated, out of order."""
+    lines = []
+    for dest in sorted(set(posted) | set(queued)):
+        got, want = posted.get(dest, []), queued.get(dest, [])
+        lost = [k for k in want if k not in got]
+        repeated = sorted({k for k in got if got.count(k) > 1})
+        unqueued = [k for k in got if k not in want]
+        order_ok = list(dict.fromkeys(got)) == [k for k in want if k in got]
+        lines.append(
+            f"{dest}: {len(got)} posted, {len(want)} queued; lost {lost}; repeated {repeated};"
+            f" never queued {unqueued}; in order: {order_ok}"
+        )
+    return "\n".join(lines)
+
+
 def copy_database(admin_url: str, source: str, target: str) -> None:
     """`CREATE DATABASE target TEMPLATE source`, after ending the sessions left on `source`."""
     import psycopg
