@@ -149,6 +149,14 @@ class Cluster:
         finally:
             db.close()
 
+    def last_digest(self) -> date | None:
+        """The latest session whose digest finished: the catch-up's last job."""
+        db = open_db(self.url, migrate=False)
+        try:
+            return service_state.last_session_done(db, "digest")
+        finally:
+            db.close()
+
     def failover_after(self, signum: signal.Signals) -> tuple[int, int, float]:
         """Send `signum` to the leader; return (old pid, new pid, seconds to the new leader)."""
         old = self.wait_for_leader()
