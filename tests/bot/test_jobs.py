@@ -49,6 +49,7 @@ def settings_for(yahoo: FakeYahoo, fred: FakeFred, db_path: Path) -> Settings:
         yahoo_url=yahoo.base_url,
         fred_url=fred.url,
         fred_series=("DGS10",),
+        french_url="",  # no French library download here (tests/bot/test_french_source.py)
         fetch_retries=0,
         history_start="2026-06-01",
     )
