@@ -196,13 +196,13 @@ def _describe_extreme(
         ("Last this extreme", since.removeprefix("since ")),
     ]
     if t.kind == "fired":
-        beyond_word = "Below" if rule.extreme == "low" else "Above"
-        fields.insert(2, (f"{beyond_word} the prior {word}", f"{row['x']:.2f}%"))
+        beyond = "Below the prior low" if rule.extreme == "low" else "Above the prior high"
+        fields.insert(2, (beyond, f"{row['x']:.2f}%"))
     fields.extend(_data_fields(built, t.day, monthly))
     start = rule.since or (t.day - timedelta(days=round((rule.years or 0) * 365.25)))
     # Reach back to the last time it was this extreme, so the chart shows what the title says.
     start = min(start, last_day) if last_day else start
-    start = min(start, rule.chart_from) if rule.chart_from else start
+    start = rule.chart_from or start  # a rule that names its chart's start gets exactly that
     chart = ChartSpec(
         "extreme", (rule.series,), start, t.day, reference_date=prior_day,
         reference_value=float(row["threshold"]),

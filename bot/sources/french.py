@@ -104,7 +104,10 @@ class FrenchSource:
         request = urllib.request.Request(self.url, headers={"User-Agent": USER_AGENT})  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                body = response.read(MAX_DOWNLOAD + 1)
+                announced = _announced_length(response.headers.get("Content-Length"))
+                if announced > MAX_DOWNLOAD:
+                    raise SourceError(f"{self._host()} announced {announced:,} bytes; refused")
+                body = response.read()  # raises IncompleteRead when the connection drops early
         except urllib.error.HTTPError as error:
             raise _http_failure(error) from None
         except TimeoutError:
@@ -128,6 +131,13 @@ def _http_failure(error: urllib.error.HTTPError) -> Exception:
     if error.code == 429 or error.code >= 500:
         return _Retryable(status, _retry_after(headers.get("Retry-After") if headers else None))
     return SourceError(f"the French library refused the download: {status}; check FRENCH_5X5_URL")
+
+
+def _announced_length(value: str | None) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0
 
 
 def _retry_after(value: str | None) -> float | None:
