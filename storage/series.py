@@ -138,9 +138,12 @@ def flagged_points(db: Store, statuses: Sequence[str]) -> list[dict[str, object]
     return [dict(row) for row in db.query(sql, list(statuses))]
 
 
-def record_vintage(db: Store, source: str, vintage: str, last_date: date) -> None:
-    """Note that `source`'s series now hold `vintage` (data to `last_date`), checked just now."""
-    stamp = utc_now_iso()
+def record_vintage(
+    db: Store, source: str, vintage: str, last_date: date, stamp: str | None = None
+) -> None:
+    """Note that `source`'s series now hold `vintage` (data to `last_date`), checked at `stamp`
+    (ISO text; default now)."""
+    stamp = stamp or utc_now_iso()
     db.execute(
         """
         INSERT INTO series_vintages (source, vintage, last_date, stored_at, checked_at)

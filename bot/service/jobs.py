@@ -306,7 +306,7 @@ class ServiceJobs:
             return ""
         source = FrenchSource.from_settings(self.settings, sleep=self._sleep_unless_stopping)
         try:
-            result = valuation.store_valuation(db, source.fetch())
+            result = valuation.store_valuation(db, source.fetch(), now)
         except SourceError as error:
             log.warning("French library refresh failed: %s", error)
             return "; French library failed"

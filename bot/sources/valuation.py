@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 
@@ -85,8 +85,11 @@ def _points(series_id: str, values: pd.Series) -> list[SeriesPoint]:
     return [SeriesPoint(series_id, ts.date(), float(v), SERIES_SOURCE) for ts, v in values.items()]
 
 
-def store_valuation(db: Store, file: FrenchFile) -> ValuationImport:
-    """Store a whole vintage in one transaction (or nothing) and log what it revised."""
+def store_valuation(db: Store, file: FrenchFile, now: datetime | None = None) -> ValuationImport:
+    """Store a whole vintage in one transaction (or nothing) and log what it revised.
+
+    `now` (default: the clock) is when it was checked, for `check_due`.
+    """
     points = valuation_points(file)
     last = max(p.date for values in points.values() for p in values)
     _refuse_older(db, file.vintage)
@@ -96,7 +99,8 @@ def store_valuation(db: Store, file: FrenchFile) -> ValuationImport:
     result.new_months = _new_months(stored, points)
     with db.atomic():
         result.changed = {sid: upsert_points(db, values) for sid, values in points.items()}
-        record_vintage(db, SOURCE, file.vintage, last)
+        stamp = now.astimezone(UTC).isoformat(timespec="seconds") if now else None
+        record_vintage(db, SOURCE, file.vintage, last, stamp)
     log_revisions(result)
     return result
 
