@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from bot.chat.signal_queries import signal_detail
 from bot.cli import _register_commands, app
 from bot.config import load_settings
 from bot.rules.files import load_rules
@@ -274,3 +275,17 @@ def test_alert_fields_chart_and_staleness(both_vintages: dict) -> None:
     assert fresh.checks[0].evaluation.status == "OK"
     assert late.checks[0].evaluation.status == "STALE"
     assert "more than 75 days before 2026-01-30" in late.checks[0].evaluation.reason
+
+
+def test_signal_reads_it_like_any_rule(both_vintages: dict) -> None:
+    db = open_db(both_vintages["db_path"])
+    try:
+        (rule,) = [r for r in load_rules(load_settings(None)) if r.id == RULE]
+        detail = signal_detail(db, rule, datetime(2025, 12, 1, 22, tzinfo=UTC), {}, 0)
+    finally:
+        db.close()
+    assert (detail.row.status, detail.row.session) == ("OK", date(2025, 10, 31))
+    assert detail.backtest is not None and detail.backtest.fired == 5
+    assert detail.backtest.last_fired == date(2025, 2, 28)
+    assert detail.chart is not None and detail.chart.legs == ("ff:pb_small_vs_large",)
+    assert "ff:pb_small_vs_large 0.3698 vs prior low 0.3734" in detail.text
