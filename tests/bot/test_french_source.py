@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -56,12 +57,16 @@ def invoke(db_path: Path, *args: str, env: dict[str, str] | None = None) -> Resu
     return CliRunner().invoke(app, ["--db", str(db_path), *args], env=env)
 
 
-def stored_ids(db_path: Path) -> list[str]:
+def stored_values(db_path: Path) -> dict[str, pd.Series]:
     db = open_db(db_path)
     try:
-        return sorted(load_series(db))
+        return load_series(db)
     finally:
         db.close()
+
+
+def stored_ids(db_path: Path) -> list[str]:
+    return sorted(stored_values(db_path))
 
 
 @pytest.mark.parametrize(("vintage", "months"), [("202412", 1182), ("202510", 1192)])
@@ -113,12 +118,19 @@ def test_files_that_do_not_parse_are_one_line(valuation_dir: Path) -> None:
         assert "\n" not in str(caught.value), name
 
 
-def test_import_refuses_a_changed_layout_and_stores_nothing(
+def test_import_takes_the_csv_and_refuses_a_changed_layout(
     valuation_dir: Path, db_path: Path, tmp_path: Path
 ) -> None:
-    text = csv_text(valuation_dir / "25_Portfolios_5x5_CSV_202510.zip")
+    text = csv_text(valuation_dir / "25_Portfolios_5x5_CSV_202412.zip")
+    plain = tmp_path / "25_Portfolios_5x5.CSV"  # the CSV from the zip, imported offline
+    plain.write_bytes(text.encode("latin-1"))
+    assert invoke(db_path, "series", "import", str(plain)).exit_code == 0
+    before = stored_values(db_path)
     renamed = tmp_path / "renamed.csv"
-    renamed.write_text(text.replace("Number of Firms in Portfolios", "Firm Counts"), "latin-1")
+    renamed.write_text(
+        text.replace("Number of Firms in Portfolios", "Firm Counts").replace("202412", "202501"),
+        "latin-1",
+    )
     result = invoke(db_path, "series", "import", str(renamed))
     assert result.exit_code == 1
     assert "no monthly table titled 'Number of Firms'" in result.stderr
@@ -127,7 +139,8 @@ def test_import_refuses_a_changed_layout_and_stores_nothing(
         db_path, "series", "import", str(valuation_dir / "6_Portfolios_2x3_CSV_202412.zip")
     )
     assert six.exit_code == 1 and "expected 25 portfolios, found 6" in six.stderr
-    assert stored_ids(db_path) == []
+    after = stored_values(db_path)
+    assert after.keys() == before.keys() and all(after[k].equals(before[k]) for k in before)
 
 
 @pytest.fixture
