@@ -86,7 +86,7 @@ def _unzipped(data: bytes, name: str) -> str:
 
 def _decoded(data: bytes, name: str) -> str:
     head = data[:200].lstrip().lower()
-    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
+    if head.startswith(b"<"):  # <!DOCTYPE html>, <html>, <?xml ...>: an error page
         raise SourceError(f"{name}: an HTML page, not a French data library file")
     return data.decode("latin-1")  # the library writes ASCII; latin-1 never fails
 

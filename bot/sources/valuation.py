@@ -69,6 +69,9 @@ def valuation_points(file: FrenchFile) -> dict[str, list[SeriesPoint]]:
         size=file.table("Average Market Cap").frame,
         book_to_market=file.table("BE_FYt-1/ME_June").frame,
     )
+    months = {len(frame) for frame in vars(tables).values()}
+    if len({frame.index[-1] for frame in vars(tables).values()}) != 1 or len(months) != 1:
+        raise SourceError("the monthly tables do not cover the same months (a truncated file?)")
     try:
         series = relative_price_to_book(tables)
     except ValueError as error:

@@ -204,3 +204,21 @@ def test_out_of_retries_or_not_found_is_one_line(french: FakeFrench) -> None:
     with pytest.raises(SourceError, match="HTTP 404"):
         missing.fetch()
     assert len(french.requests) == 3  # a 404 is not retried
+
+
+def test_a_csv_cut_at_a_line_boundary_is_refused(valuation_dir: Path, db_path: Path) -> None:
+    text = csv_text(valuation_dir / "25_Portfolios_5x5_CSV_202510.zip")
+    cut = text[: text.index("\r\n", text.index("\r\n197001,", text.index("Average Market Cap")))]
+    path = db_path.parent / "cut.csv"
+    path.write_bytes(cut.encode("latin-1"))
+    result = invoke(db_path, "series", "import", str(path))
+    assert result.exit_code == 1 and stored_ids(db_path) == []
+    assert "no monthly table titled 'BE_FYt-1/ME_June'" in result.stderr
+    # Cut inside a table the measure reads, with every later table still there: refused too.
+    firms = text.index("Number of Firms in Portfolios")
+    gap = text.index("\r\n202501,", firms)
+    holed = text[:gap] + text[text.index("\r\n\r\n", gap) :]
+    path.write_bytes(holed.encode("latin-1"))
+    result = invoke(db_path, "series", "import", str(path))
+    assert result.exit_code == 1 and "do not cover the same months" in result.stderr
+    assert stored_ids(db_path) == []
