@@ -20,6 +20,9 @@ CommaList = Annotated[tuple[str, ...], NoDecode]
 
 DEFAULT_DB = Path("rotation.db")
 DEFAULT_FRED_URL = "https://fred.stlouisfed.org/graph/fredgraph.csv"
+DEFAULT_FRENCH_URL = (
+    "https://mba.tuck.dartmouth.edu/pages/faculty/ken.french/ftp/25_Portfolios_5x5_CSV.zip"
+)
 # Yahoo symbols: letters, digits, `.`, `-`, `=`; indices start with `^` (^GSPC, BRK-B, EURUSD=X).
 # Instruments that track each other: a real move of one shows in the others the same day.
 DEFAULT_LINKS = (("^RUT", "IWM", "IWC", "IJR"), ("^GSPC", "SPY", "OEF", "IWB", "RSP", "QQQ"))
@@ -59,6 +62,8 @@ class Settings(BaseSettings):
     yahoo_url: str | None = Field(None, validation_alias="ROTATION_YAHOO_URL")
     fred_url: str = Field(DEFAULT_FRED_URL, validation_alias="FRED_CSV_URL")
     fred_series: CommaList = Field(("DFEDTARU", "DGS10", "DGS3MO"), validation_alias="FRED_SERIES")
+    # The French library's 25 size x book-to-market portfolios (docs/valuation.md); `off`: never.
+    french_url: str = Field(DEFAULT_FRENCH_URL, validation_alias="FRENCH_5X5_URL")
 
     # Data quality (README "Data quality"): when a move is suspect, and who confirms it
     suspect_sigmas: float = Field(10.0, gt=0, le=100, validation_alias="ROTATION_SUSPECT_SIGMAS")
@@ -141,6 +146,13 @@ class Settings(BaseSettings):
     )
     metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias="ROTATION_METRICS_PORT")
     metrics_host: str = Field("127.0.0.1", validation_alias="ROTATION_METRICS_HOST")
+
+    @field_validator("french_url", mode="before")
+    @classmethod
+    def french_off(cls, value: object) -> object:
+        """`off` or `none` turns the French library download off (empty means the default)."""
+        off = isinstance(value, str) and value.strip().lower() in ("off", "none")
+        return "" if off else value
 
     @field_validator(
         "extra_symbols",

@@ -22,7 +22,7 @@ from signals.formatting import (
     fmt_value_pair,
 )
 from signals.frames import RuleFrame, curve_expression
-from signals.legs import split_expression
+from signals.legs import is_monthly, split_expression
 from signals.models import ChartSpec, Direction, Event
 from signals.rules import (
     Curve,
@@ -184,7 +184,9 @@ def _describe_extreme(
     since = f"since {last_day}" if last_day else "on record"
     prior_day = _prior_extreme_day(before, rule)
     shown, prior = fmt_value_pair(value, float(row["threshold"]))
-    title = f"{rule.series} at its {word} {since}: {shown}"
+    monthly = is_monthly(values)
+    month = f" ({t.day:%B %Y} data)" if monthly else ""
+    title = f"{rule.series} at its {word} {since}{month}: {shown}"
     if t.kind == "reversed":
         title = f"{rule.series} moves {fmt_pct(-row['x'], signed=False)} off its {word} level"
     window = f"since {rule.since}" if rule.since else f"in {rule.years:g} years"
@@ -193,15 +195,26 @@ def _describe_extreme(
         (f"Prior {word} {window}", f"{prior} on {prior_day}"),
         ("Last this extreme", since.removeprefix("since ")),
     ]
+    if t.kind == "fired":
+        beyond = "Below the prior low" if rule.extreme == "low" else "Above the prior high"
+        fields.insert(2, (beyond, f"{row['x']:.2f}%"))
+    fields.extend(_data_fields(built, t.day, monthly))
     start = rule.since or (t.day - timedelta(days=round((rule.years or 0) * 365.25)))
     # Reach back to the last time it was this extreme, so the chart shows what the title says.
     start = min(start, last_day) if last_day else start
+    start = rule.chart_from or start  # a rule that names its chart's start gets exactly that
     chart = ChartSpec(
         "extreme", (rule.series,), start, t.day, reference_date=prior_day,
         reference_value=float(row["threshold"]),
-        basis=_chart_basis(rule.basis),
+        basis=_chart_basis(rule.basis), since_line=rule.since if rule.chart_from else None,
     )  # fmt: skip
     return title, fields, chart
+
+
+def _data_fields(built: RuleFrame, day: date, monthly: bool) -> Fields:
+    """The month a monthly value is for, and what its series say of their data (vintage, lag)."""
+    found = [("Data month", f"{day:%B %Y}")] if monthly else []
+    return found + [("Data", note) for note in built.data_notes]
 
 
 def _prior_extreme_day(before: pd.Series, rule: ExtremeSince) -> date | None:

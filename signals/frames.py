@@ -54,6 +54,7 @@ class RuleFrame:
     note: str | None = None  # why no bar is usable (too little history), for NO DATA
     holes: tuple[Hole, ...] = ()  # sessions missing inside a leg's history
     reach: pd.Series | None = None  # per bar, the earliest bar its measure reads (with holes)
+    data_notes: tuple[str, ...] = ()  # what the legs' stored series say of their data (vintage)
 
 
 def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> RuleFrame:
@@ -68,11 +69,19 @@ def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> Rul
     result = builder(rule, legs, memo) if isinstance(rule, PairRule) else builder(rule, legs)
     frame = _mark_final(result.frame, rule, market)
     holes = _leg_holes(rule, market, legs, as_of)
+    notes = _data_notes(rule, market)
     if not holes:
-        return RuleFrame(frame=frame, legs=legs, note=result.note)
+        return RuleFrame(frame=frame, legs=legs, note=result.note, data_notes=notes)
     reach = window_reach(rule, frame)
     frame = mark_holes(frame, reach, holes)
-    return RuleFrame(frame, legs, result.note, tuple(holes), reach)
+    return RuleFrame(frame, legs, result.note, tuple(holes), reach, notes)
+
+
+def _data_notes(rule: Rule, market: MarketData) -> tuple[str, ...]:
+    """The notes of the stored series the rule reads, each once."""
+    leaves = [leaf for leg in rule.legs() for leaf in split_expression(leg)]
+    notes = [market.series_notes[leaf] for leaf in leaves if leaf in market.series_notes]
+    return tuple(dict.fromkeys(notes))
 
 
 def shared_leg(

@@ -18,6 +18,10 @@ from signals.models import MarketData
 _BINARY = re.compile(r"^\s*(?P<left>\S+)\s+(?P<op>[/-])\s+(?P<right>\S+)\s*$")
 # Stored series (FRED, P/E snapshots) publish later and on other days than NYSE closes.
 SERIES_STALE_DAYS = 7
+# A monthly series (the French library's P/B) is posted one to two months after the month: it
+# is stale only once the next month's value should have been published too.
+MONTHLY_STALE_DAYS = 75
+_MONTHLY_GAP_DAYS = 25  # a series whose usual spacing is at least this is monthly (or rarer)
 
 
 class DataError(ValueError):
@@ -118,13 +122,20 @@ def _inspect_values(
     return problems
 
 
+def is_monthly(values: pd.Series) -> bool:
+    """Whether a series' recent values come a month or more apart (median of the last 12 gaps)."""
+    if len(values) < 3:
+        return False
+    gaps = pd.Series(values.index[-13:]).diff().dropna().dt.days
+    return bool(gaps.median() >= _MONTHLY_GAP_DAYS)
+
+
 def stale_reason(market: MarketData, name: str, last: date, expected: date) -> str | None:
     """Why a leaf's last usable date is stale against the expected NYSE session, or None."""
     if name in market.series:
-        if last < expected - timedelta(days=SERIES_STALE_DAYS):
-            return (
-                f"{name}: last value {last}, more than {SERIES_STALE_DAYS} days before {expected}"
-            )
+        days = MONTHLY_STALE_DAYS if is_monthly(market.series[name]) else SERIES_STALE_DAYS
+        if last < expected - timedelta(days=days):
+            return f"{name}: last value {last}, more than {days} days before {expected}"
         return None
     if last < expected:
         return f"{name}: last final bar {last}, expected session {expected}"

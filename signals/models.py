@@ -60,6 +60,8 @@ class MarketData:
     # The exchange's sessions, when the caller knows them: runs of sessions missing from a
     # price leg are then holes no measure is computed across (signals.holes).
     sessions: pd.DatetimeIndex | None = None
+    # What a stored series' alert says about its data (source, vintage, publication lag).
+    series_notes: Mapping[str, str] = field(default_factory=dict)
     # Results many rules share (cleaned legs, window returns; see signals.memo), per instance:
     # `replace()` gives a new, empty one.
     memo: dict[tuple[object, ...], Any] = field(
@@ -89,6 +91,7 @@ class ChartSpec:
     reference_value: float | None = None
     basis: Literal["adj_close", "close", "high"] = "adj_close"
     spread_unit: Literal["pp", "bps"] = "pp"
+    since_line: date | None = None  # an `extreme` chart's "since" date, drawn as a vertical line
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ USABLE = (OK, CONFIRMED, ACCEPTED)
 
 # Yahoo symbols quoted as a yield in percent, not as a price (zero and negative are possible).
 RATE_SYMBOLS = frozenset({"^IRX", "^FVX", "^TNX", "^TYX"})
+# Series that are positive ratios, not rates: P/E snapshots (pe:IWM) and the French library's
+# price-to-book measures (ff:pb_small_vs_large). Their values are bounded, their moves not judged.
+RATIO_PREFIXES = ("pe:", "ff:")
 # No index, ETF or share trades at ten million a unit; a value beyond is a broken feed (1e300).
 ABSURD_PRICE = 1e7
 # Rates in percent: the Fed funds rate peaked at 22 % (1981), no policy rate went below -1 %.
@@ -70,6 +73,11 @@ def link_groups(groups: Sequence[Sequence[str]]) -> dict[str, tuple[str, ...]]:
             others = links.setdefault(symbol, [])
             others.extend(s for s in group if s != symbol and s not in others)
     return {symbol: tuple(others) for symbol, others in links.items()}
+
+
+def is_ratio_series(series_id: str) -> bool:
+    """Whether a stored series is a positive ratio (P/E, P/B) rather than a rate in percent."""
+    return series_id.lower().startswith(RATIO_PREFIXES)
 
 
 def value_problem(value: float | None, column: str, *, rate: bool = False) -> str | None:

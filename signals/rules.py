@@ -62,7 +62,7 @@ class Rule:
         """A digest of what decides the rule's events (not its name, text or delivery options)."""
         cosmetic = {
             "name", "description", "severity", "tags", "enabled", "renotify_minutes",
-            "destinations",
+            "destinations", "chart_from",
         }  # fmt: skip
         fields_ = {k: v for k, v in self.to_mapping().items() if k not in cosmetic}
         text = json.dumps(fields_, sort_keys=True, default=str)
@@ -142,6 +142,7 @@ class ExtremeSince(Rule):
     basis: Literal["total", "price"] = "total"
     hysteresis: float = 2.0  # % back from the extreme before the rule re-arms
     emit_reversed: bool = False
+    chart_from: date | None = None  # the alert's chart starts here (default: `since`)
 
     def legs(self) -> tuple[str, ...]:
         """The leaves of the series expression."""
@@ -242,7 +243,7 @@ SPECS: dict[str, Spec] = {
     "extreme_since": {
         "series": Validators.expression(), "extreme": Validators.choice(("high", "low")),
         "since": Validators.day(), "years": Validators.number(0.1, 200),
-        "basis": Validators.choice(_TOTAL),
+        "basis": Validators.choice(_TOTAL), "chart_from": Validators.day(),
     },
     "spread_threshold": {
         "a": Validators.symbol(), "b": Validators.symbol(), "window": Validators.window(),

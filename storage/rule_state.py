@@ -141,7 +141,7 @@ def event_to_payload(event: Event) -> dict[str, Any]:
     data["context"] = dict(event.context)
     if event.chart is not None:
         chart = asdict(event.chart)
-        for name in ("start", "end", "reference_date"):
+        for name in ("start", "end", "reference_date", "since_line"):
             chart[name] = _iso(chart[name])
         data["chart"] = chart
     data["dedupe_key"] = event.dedupe_key
@@ -158,7 +158,7 @@ def event_from_payload(payload: str | Mapping[str, Any]) -> Event:
     chart = data.get("chart")
     if chart is not None:
         chart = dict(chart)
-        for name in ("start", "end", "reference_date"):
+        for name in ("start", "end", "reference_date", "since_line"):
             chart[name] = date.fromisoformat(chart[name]) if chart.get(name) else None
         chart["legs"] = tuple(chart["legs"])
         data["chart"] = ChartSpec(**chart)

@@ -40,6 +40,23 @@ def add_quality_status(db: Store) -> None:
     db.execute("ALTER TABLE series ADD COLUMN quality_note TEXT")
 
 
+@migrations()
+def create_series_vintages(db: Store) -> None:
+    """Which vintage of a published file (French library: its CRSP month) the series hold."""
+    db.execute(
+        """
+        CREATE TABLE series_vintages (
+            source TEXT NOT NULL,
+            vintage TEXT NOT NULL,
+            last_date TEXT NOT NULL,
+            stored_at TEXT NOT NULL,
+            checked_at TEXT NOT NULL,
+            PRIMARY KEY (source, vintage)
+        ) WITHOUT ROWID
+        """
+    )
+
+
 _UPSERT = """
 INSERT INTO series (series_id, date, value, source, fetched_at) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT(series_id, date) DO UPDATE SET
@@ -119,3 +136,41 @@ def flagged_points(db: Store, statuses: Sequence[str]) -> list[dict[str, object]
         f" WHERE {one_of('status', len(statuses))} ORDER BY date, series_id"
     )
     return [dict(row) for row in db.query(sql, list(statuses))]
+
+
+def record_vintage(
+    db: Store, source: str, vintage: str, last_date: date, stamp: str | None = None
+) -> None:
+    """Note that `source`'s series now hold `vintage` (data to `last_date`), checked at `stamp`
+    (ISO text; default now)."""
+    stamp = stamp or utc_now_iso()
+    db.execute(
+        """
+        INSERT INTO series_vintages (source, vintage, last_date, stored_at, checked_at)
+        VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (source, vintage) DO UPDATE SET
+            last_date = excluded.last_date, checked_at = excluded.checked_at
+        """,
+        [source, vintage, last_date.isoformat(), stamp, stamp],
+    )
+
+
+def latest_vintage(db: Store, source: str) -> dict[str, str] | None:
+    """The newest stored vintage of `source` (vintage, last_date, stored_at, checked_at)."""
+    rows = db.query(
+        "SELECT vintage, last_date, stored_at, checked_at FROM series_vintages"
+        " WHERE source = ? ORDER BY vintage DESC LIMIT 1",
+        [source],
+    )
+    found = next(iter(rows), None)
+    return {key: str(value) for key, value in dict(found).items()} if found else None
+
+
+def vintages(db: Store, source: str) -> list[dict[str, str]]:
+    """Every stored vintage of `source`, oldest first."""
+    rows = db.query(
+        "SELECT vintage, last_date, stored_at, checked_at FROM series_vintages"
+        " WHERE source = ? ORDER BY vintage",
+        [source],
+    )
+    return [{key: str(value) for key, value in dict(row).items()} for row in rows]

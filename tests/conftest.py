@@ -76,5 +76,5 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep a developer's own .env and variables out of tests."""
     monkeypatch.chdir(tmp_path)
     for name in list(__import__("os").environ):
-        if name.startswith(("ROTATION_", "DISCORD_", "SLACK_", "FRED_", "DELIVERY_")):
+        if name.startswith(("ROTATION_", "DISCORD_", "SLACK_", "FRED_", "FRENCH_", "DELIVERY_")):
             monkeypatch.delenv(name, raising=False)

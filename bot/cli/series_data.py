@@ -32,7 +32,12 @@ if TYPE_CHECKING:
 @series_app.command("import")
 def import_series(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV file: date,value or date,ID1,ID2,...")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV file: date,value or date,ID1,ID2,...; or a French library 5x5 zip or CSV"
+        ),
+    ],
     series_id: Annotated[
         str | None,
         typer.Option(
@@ -42,11 +47,15 @@ def import_series(
         ),
     ] = None,
 ) -> None:
-    """Import one series (`date,value`) or every column of a wide `date,A,B,...` file."""
+    """Import one series (`date,value`), a wide `date,A,B,...` file, or a French library file."""
+    from bot.cli.series_french import import_french, is_french_file
     from bot.sources.base import SourceError
     from bot.sources.series_csv import read_series_file
 
     context = app_context(ctx)
+    if is_french_file(file):
+        import_french(context.db, file, context.settings)
+        return
     try:
         points = read_series_file(file, series_id)
     except SourceError as error:
@@ -96,12 +105,15 @@ def update_series(
         list[str] | None, typer.Argument(help="FRED series ids (default: FRED_SERIES).")
     ] = None,
 ) -> None:
-    """Download FRED series incrementally (from the last stored date minus a week)."""
+    """Download FRED series incrementally (from the last stored date minus a week), and the
+    French library's current 5x5 file (FRENCH_5X5_URL) when no ids are given."""
+    from bot.cli.series_french import report_failure, update_french
     from bot.sources.fred import FredSource
 
     context = app_context(ctx)
     wanted = [sid.strip().upper() for sid in ids or context.settings.fred_series]
-    if not wanted:
+    french = not ids and bool(context.settings.french_url)
+    if not wanted and not french:
         fail("no series to update: pass ids or set FRED_SERIES")
     source = FredSource.from_settings(context.settings)
     starts = _update_starts(context.db, wanted)
@@ -111,7 +123,10 @@ def update_series(
         _print_summary("series update (FRED)", points, changed)
     for sid, reason in failures.items():
         print_error(f"{sid}: {reason}")
-    if failures:
+    french_failure = update_french(context.db, context.settings) if french else None
+    if french_failure:
+        report_failure(french_failure)
+    if failures or french_failure:
         raise typer.Exit(1)
 
 

@@ -202,6 +202,9 @@ def _draw_marked(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
         )
         _mark_last(axes, series, spec.reference_value)
         _mark_reference(axes, spec, _MARK_LABELS[spec.kind])
+        if spec.since_line is not None:  # where an "extreme since" window starts (2008)
+            axes.axvline(_ts(spec.since_line), color="grey", linestyle=":", linewidth=2,
+                         label=f"since {spec.since_line:%Y-%m-%d}")  # fmt: skip
         # The record line runs along the top of a new-high chart: let matplotlib pick the
         # emptiest corner and keep the legend above every line.
         axes.legend(loc="best", framealpha=0.95).set_zorder(10)

@@ -18,6 +18,7 @@ from functools import cache
 import pandas as pd
 
 from bot import calendar
+from bot.sources.valuation import series_notes
 from signals.evaluate import evaluate_rule, last_bar, prime_state
 from signals.frames import RuleFrame, rule_frame
 from signals.legs import DataError, split_expression
@@ -75,7 +76,10 @@ def load_market(db: Store, rules: Iterable[Rule], *, end: date | None = None) ->
     series = load_series(db, leaves)
     if end is not None:
         series = {k: v[v.index <= pd.Timestamp(end)] for k, v in series.items()}
-    return MarketData(prices=prices, series=series, sessions=nyse_sessions(date.today()))
+    notes = series_notes(db)
+    return MarketData(
+        prices=prices, series=series, sessions=nyse_sessions(date.today()), series_notes=notes
+    )
 
 
 @cache

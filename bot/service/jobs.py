@@ -29,9 +29,10 @@ from bot.rules.stored import rules_in_force
 from bot.service import evaluation
 from bot.service.fetch_outage import RetryPlan, outage_summary, unreachable
 from bot.service.schedule import alert_cutoff
-from bot.sources import quality, refresh, universe
+from bot.sources import quality, refresh, universe, valuation
 from bot.sources.base import FetchInterrupted, SourceError
 from bot.sources.fred import FredSource, update_start
+from bot.sources.french import FrenchSource
 from signals.rules import Rule
 from storage import outbox, series, stamps
 from storage.db import Store, clear_tables, copy_database, open_db
@@ -293,10 +294,23 @@ class ServiceJobs:
         symbols = [s for s in universe.configured_symbols(self.settings) if not s.startswith("^")]
         pe = refresh.refresh_pe(db, self._yahoo(), symbols)
         fred_points, fred_failed = self._refresh_fred(db)
+        french = self._refresh_french(db, now)
         return (
             f"{len(pe.points)} P/E snapshots, {len(pe.failures)} failed;"
-            f" {fred_points} FRED points, {fred_failed} series failed"
+            f" {fred_points} FRED points, {fred_failed} series failed{french}"
         )
+
+    def _refresh_french(self, db: Store, now: datetime) -> str:
+        """The French library's file, when a new vintage may exist (about monthly)."""
+        if not self.settings.french_url or not valuation.check_due(db, now):
+            return ""
+        source = FrenchSource.from_settings(self.settings, sleep=self._sleep_unless_stopping)
+        try:
+            result = valuation.store_valuation(db, source.fetch(), now)
+        except SourceError as error:
+            log.warning("French library refresh failed: %s", error)
+            return "; French library failed"
+        return f"; French vintage {result.vintage}, {len(result.new_months)} new month(s)"
 
     def _digest(self, db: Store, session: date, now: datetime) -> str:
         # Through the outbox like alerts: once per session and destination, retried by the

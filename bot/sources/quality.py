@@ -183,11 +183,11 @@ def review_series(
     config: q.QualityConfig,
     known: Mapping[str, pd.Series] | None = None,
 ) -> list[StatusChange]:
-    """Judge rate series again (P/E snapshots and exempt series are only bounded).
+    """Judge rate series again (P/E, P/B and exempt series are only bounded).
 
     `known` may hold the whole stored history of some series (`series_of_points`).
     """
-    ids = [i for i in series_ids if not i.startswith("pe:") and i not in config.exempt]
+    ids = [i for i in series_ids if not q.is_ratio_series(i) and i not in config.exempt]
     known = {i: values for i, values in (known or {}).items() if i in ids}
     missing = [i for i in ids if i not in known]
     values = {**(load_series(db, missing, usable_only=False) if missing else {}), **known}

@@ -17,7 +17,7 @@ from bot.sources.bar_checks import today_in_new_york
 from bot.sources.base import SourceError
 from bot.sources.csv_dir import note_date, parse_number, read_csv_text
 from signals.models import SeriesPoint
-from signals.quality import ABSURD_PRICE, RATE_BOUNDS, value_problem
+from signals.quality import ABSURD_PRICE, RATE_BOUNDS, is_ratio_series, value_problem
 
 _DATE_HEADERS = frozenset({"date", "observation_date"})
 
@@ -61,8 +61,7 @@ def point_problem(point: SeriesPoint, today: date) -> str | None:
     """Why a point must never be stored: a future date, or a value no such series prints."""
     if point.date > today:
         return f"{point.series_id} {point.date} is in the future (today is {today})"
-    rate = not point.series_id.lower().startswith("pe:")
-    problem = value_problem(point.value, "value", rate=rate)
+    problem = value_problem(point.value, "value", rate=not is_ratio_series(point.series_id))
     return None if problem is None else f"{point.series_id} {point.date}: {problem}"
 
 
@@ -75,8 +74,8 @@ class _Screen:
 
     @staticmethod
     def bounds(series_id: str) -> tuple[float, float]:
-        """P/E must be positive; rates may be zero or negative within RATE_BOUNDS."""
-        return (1e-12, ABSURD_PRICE) if series_id.lower().startswith("pe:") else RATE_BOUNDS
+        """P/E and P/B must be positive; rates may be zero or negative within RATE_BOUNDS."""
+        return (1e-12, ABSURD_PRICE) if is_ratio_series(series_id) else RATE_BOUNDS
 
     def refuse(self, point: SeriesPoint, line: int) -> bool:
         """True when `point` must be left out (raising instead when nothing may be dropped)."""

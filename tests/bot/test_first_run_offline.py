@@ -48,7 +48,7 @@ class Bot:
     def __init__(self, cwd: Path, **env: str) -> None:
         url = f"http://127.0.0.1:{closed_port()}"
         environ = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "ROTATION_YAHOO_URL": url}
-        environ.update({"FRED_CSV_URL": f"{url}/fred", **env})
+        environ.update({"FRED_CSV_URL": f"{url}/fred", "FRENCH_5X5_URL": f"{url}/ff.zip", **env})
         for name in ("DISCORD_BOT_TOKEN", "SLACK_BOT_TOKEN", "ROTATION_DB", "ROTATION_RULES"):
             environ.pop(name, None)
         self.process = subprocess.Popen(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from storage.outbox import list_outbox
 from storage.prices import tail_rows, upsert_bars
 from storage.series import load_series
 from tests.fakes.fred import FakeFred, serve_fred
+from tests.fakes.french import FakeFrench, serve_french
 from tests.fakes.yahoo import DATA, FakeYahoo, start_fake_yahoo
 
 IWB = DATA / "chart-IWB-dividend-2026-06-05-to-2026-06-11.json"
@@ -49,6 +50,7 @@ def settings_for(yahoo: FakeYahoo, fred: FakeFred, db_path: Path) -> Settings:
         yahoo_url=yahoo.base_url,
         fred_url=fred.url,
         fred_series=("DGS10",),
+        french_url="",  # no French library download here (tests/bot/test_french_source.py)
         fetch_retries=0,
         history_start="2026-06-01",
     )
@@ -188,3 +190,29 @@ async def test_a_stop_cuts_a_fred_backoff_short(
         await asyncio.wait_for(snapshot, 5)  # the worker records it as "interrupted"
     jobs.close()
     assert len(fred.requests) == 1
+
+
+async def test_snapshot_fetches_the_french_file_about_monthly(
+    yahoo: FakeYahoo, fred: FakeFred, db_path: Path, shared_data: Path
+) -> None:
+    zip_path = shared_data / "valuation" / "25_Portfolios_5x5_CSV_202510.zip"
+    if not zip_path.is_file():
+        pytest.skip(f"the French library files are not in {zip_path.parent}")
+    open_db(db_path).close()
+    with serve_french(FakeFrench(zip_bytes=zip_path.read_bytes())) as french:
+        settings = settings_for(yahoo, fred, db_path).model_copy(update={"french_url": french.url})
+        jobs = ServiceJobs(settings, db_path)
+        first = await jobs.snapshot_after_close(date(2026, 6, 11), AFTER_CLOSE)
+        soon = await jobs.snapshot_after_close(date(2026, 6, 11), AFTER_CLOSE + timedelta(hours=2))
+        asked = len(french.requests)
+        next_day = await jobs.snapshot_after_close(
+            date(2026, 6, 12), AFTER_CLOSE + timedelta(days=1)
+        )
+        jobs.close()
+    assert "French vintage 202510, 1192 new month(s)" in first
+    assert "French" not in soon and asked == 1  # looked today already
+    # October 2025's data is long out of date in June 2026: look again (once a day).
+    assert "French vintage 202510, 0 new month(s)" in next_day and len(french.requests) == 2
+    assert (
+        len(load_series(open_db(db_path), ["ff:pb_small_vs_large"])["ff:pb_small_vs_large"]) == 1192
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,8 @@ def test_defaults_load_and_cover_the_issue() -> None:
     crossover = by_id["iwc-overtakes-oef-ytd"]
     assert isinstance(crossover, RelativeCrossover) and (crossover.a, crossover.b) == ("IWC", "OEF")
     gap = by_id["valuation-gap-widest-since-2008"]
-    assert isinstance(gap, ExtremeSince) and gap.series == "pe:IWB - pe:IWM"
+    assert isinstance(gap, ExtremeSince) and gap.series == "ff:pb_small_vs_large"
+    assert (gap.extreme, gap.since) == ("low", date(2008, 1, 1))
     spread = by_id["iwm-beats-iwb-400bps-42d"]
     assert isinstance(spread, SpreadThreshold) and spread.threshold_bps == 400
     assert parse_entries(read_entries(default_rules_text(), "d"))[1] == []
@@ -58,7 +60,7 @@ def test_defaults_load_and_cover_the_issue() -> None:
 def test_symbols_and_series_the_rules_need() -> None:
     rules = load_rules(settings_with())
     assert rule_symbols(rules) == ["IWB", "IWC", "IWM", "OEF", "^GSPC", "^RUT"]
-    assert rule_series(rules) == ["DFEDTARU", "DGS10", "DGS3MO", "pe:IWB", "pe:IWM"]
+    assert rule_series(rules) == ["DFEDTARU", "DGS10", "DGS3MO", "ff:pb_small_vs_large"]
 
 
 def test_user_file_overrides_by_id_and_adds(tmp_path: Path) -> None:

@@ -122,7 +122,12 @@ def fred() -> Iterator[FakeFred]:
 
 
 def fred_env(fake: FakeFred, ids: str = "DGS10,DFEDTARU") -> dict[str, str]:
-    return {"FRED_CSV_URL": fake.url, "FRED_SERIES": ids, "ROTATION_FETCH_RETRIES": "0"}
+    return {
+        "FRED_CSV_URL": fake.url,
+        "FRED_SERIES": ids,
+        "ROTATION_FETCH_RETRIES": "0",
+        "FRENCH_5X5_URL": "off",  # FRED only here; the French file: tests/bot/test_french_source.py
+    }
 
 
 def test_update_downloads_configured_series_then_goes_incremental(
@@ -174,7 +179,11 @@ def test_update_without_network_is_one_line_per_series_and_keeps_the_store(
     with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {"FRED_CSV_URL": f"http://127.0.0.1:{port}/fredgraph.csv", "FRED_SERIES": "DGS10,DGS2"}
+    env = {
+        "FRED_CSV_URL": f"http://127.0.0.1:{port}/fredgraph.csv",
+        "FRED_SERIES": "DGS10,DGS2",
+        "FRENCH_5X5_URL": "off",
+    }
     result = invoke(db_path, "series", "update", env=env)
     assert result.exit_code == 1
     lines = result.stderr.splitlines()

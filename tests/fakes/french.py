@@ -1,0 +1,96 @@
+"""A local stand-in for the Kenneth R. French Data Library's file downloads on 127.0.0.1.
+
+The library serves each file as a static zip (`ken.french/ftp/<name>_CSV.zip`,
+`application/x-zip-compressed`); an unknown path is a 404 HTML page. Tests script what the
+next answers are first (`fail_next`): a status with Retry-After, an HTML page with 200, a body
+cut short of its Content-Length (the connection drops), or a different body.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+PATH = "/ken.french/ftp/25_Portfolios_5x5_CSV.zip"
+NOT_FOUND_PAGE = b"""<!DOCTYPE html>
+<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>
+"""
+
+
+@dataclass
+class Answer:
+    """One scripted answer: status, body, content type, Retry-After, a dropped connection."""
+
+    status: int = 503
+    body: bytes = b"<html><body>Service Unavailable</body></html>"
+    content_type: str = "text/html"
+    retry_after: str | None = None
+    truncate: bool = False  # promise more bytes than are sent, then hang up
+
+
+@dataclass
+class FakeFrench:
+    """The fake's state: the zip it serves, scripted answers, paths requested."""
+
+    zip_bytes: bytes = b""
+    scripted: deque[Answer] = field(default_factory=deque)
+    requests: list[str] = field(default_factory=list)
+    url: str = ""
+
+    def fail_next(self, *answers: Answer) -> None:
+        """Answer the next requests with these, in order."""
+        self.scripted.extend(answers)
+
+    def answer(self, path: str) -> Answer:
+        """What to send for one request."""
+        self.requests.append(path)
+        if self.scripted:
+            return self.scripted.popleft()
+        if path != PATH:
+            return Answer(404, NOT_FOUND_PAGE)
+        return Answer(200, self.zip_bytes, "application/x-zip-compressed")
+
+
+def _handler(fake: FakeFrench) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            answer = fake.answer(urlsplit(self.path).path)
+            extra = 100 if answer.truncate else 0
+            try:
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.content_type)
+                self.send_header("Content-Length", str(len(answer.body) + extra))
+                if answer.retry_after is not None:
+                    self.send_header("Retry-After", answer.retry_after)
+                self.end_headers()
+                self.wfile.write(answer.body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            if answer.truncate:
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def serve_french(fake: FakeFrench) -> Iterator[FakeFrench]:
+    """Run the fake on a free port; `fake.url` is the zip's URL to configure."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_port}{PATH}"
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
