@@ -5,7 +5,8 @@ and the metrics (`/metrics`, `/healthz`) each `mount` their routes on a port; th
 for the same port share one aiohttp server, so a replica behind a load balancer exposes one
 port. The first mount binds the port, the last one to leave closes it. Chat adapters mount
 after they have logged in, when the server may already run, so requests go through a route
-table of our own rather than aiohttp's router, which freezes once started.
+table of our own rather than aiohttp's router, which freezes once started. Every connection
+goes through the port's door first (`web_door`: caps per address and in total, deadlines).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from bot.service.log_limits import once_per_minute, quiet_library_errors
+from bot.service.web_door import Door, DoorLimits, GuardedServer, guarded_protocol
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +38,11 @@ class Rejected(Exception):
 def refuse(
     request: web.Request, rejected: Rejected, what: str, logger: logging.Logger
 ) -> web.Response:
-    """Answer `rejected` with one log line, never the body: a flood must not flood the log."""
+    """Answer `rejected`, never logging the body: one line per reason a minute, with a count."""
     size = request.content_length if request.content_length is not None else -1
-    logger.warning(
+    once_per_minute(
+        logger,
+        f"{what} {rejected.status} {rejected.reason}",
         "%s rejected with %d: %s (%d bytes from %s)",
         what,
         rejected.status,
@@ -47,13 +53,22 @@ def refuse(
     return web.Response(status=rejected.status, text=rejected.reason)
 
 
+_LIMITS = [DoorLimits()]  # the service sets them once from its settings (`set_limits`)
+
+
+def set_limits(limits: DoorLimits) -> None:
+    """The caps and deadlines of every port opened from now on."""
+    _LIMITS[0] = limits
+
+
 class WebServer:
     """An aiohttp server on one host and port, answering whatever routes are mounted."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.routes: dict[Route, Handler] = {}
-        self._runner: web.AppRunner | None = None
+        self.door = Door(_LIMITS[0])
+        self._runner: web.ServerRunner | None = None
         self._users = 0
         self._lock = asyncio.Lock()
 
@@ -68,9 +83,14 @@ class WebServer:
         """Count one more user; bind the port for the first (`port` becomes the bound one)."""
         async with self._lock:
             if self._runner is None:
-                app = web.Application()
-                app.router.add_route("*", "/{tail:.*}", self._dispatch)
-                runner = web.AppRunner(app, access_log=None)
+                quiet_library_errors()
+                limits = self.door.limits
+                server = GuardedServer(
+                    self._dispatch, self.door, access_log=None,
+                    keepalive_timeout=limits.idle_timeout, max_field_size=8190,
+                    max_line_size=8190, max_headers=64,
+                )  # fmt: skip
+                runner = web.ServerRunner(server)
                 await runner.setup()
                 try:
                     await web.TCPSite(runner, self.host, self.port).start()
@@ -89,16 +109,33 @@ class WebServer:
                 self._runner = None
                 _SERVERS.pop(self.port, None)
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        connection = guarded_protocol(request)
+        if connection is not None:
+            connection.request_started()
+        try:
+            return await self._answer(request)
+        except web.HTTPException as refused:  # the low-level server would log it as an error
+            return _as_response(refused)
+        finally:
+            if connection is not None:
+                connection.request_done()
+
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
         handler = self.routes.get((request.method, request.path))
         if handler is not None:
-            return await handler(request)
+            return await handler(request)  # type: ignore[arg-type]
         if any(path == request.path for _, path in self.routes):
             raise web.HTTPMethodNotAllowed(request.method, self._methods(request.path))
         raise web.HTTPNotFound()
 
     def _methods(self, path: str) -> list[str]:
         return sorted(method for method, served in self.routes if served == path)
+
+
+def _as_response(refused: web.HTTPException) -> web.Response:
+    headers = {k: v for k, v in refused.headers.items() if k.lower() != "content-length"}
+    return web.Response(status=refused.status, text=refused.text, headers=headers)
 
 
 _SERVERS: dict[int, WebServer] = {}  # by port; port 0 (any free port) is never shared

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -36,6 +35,7 @@ from bot.chat.slack.answers import (
     slash_name,
 )
 from bot.chat.slack.format import acknowledged_blocks
+from bot.chat.slack.http_bolt import bolt_handler
 from bot.chat.slack.http_guard import slack_request_guard
 from bot.chat.slack.rules import ACTION_VERBS, press_rule_button, without_buttons
 from bot.config import ConfigError, Settings
@@ -265,11 +265,10 @@ async def start_http(
 
     Returns the mount (its `cleanup()` stops serving) and the bound port.
     """
-    server = AsyncSlackAppServer(port=port, path=EVENTS_PATH, app=app, host=host)
-    guard = slack_request_guard(signing_secret, EVENTS_PATH)
+    guard, dispatch = slack_request_guard(signing_secret, EVENTS_PATH), bolt_handler(app)
 
     async def events(request: web.Request) -> web.StreamResponse:
-        return await guard(request, server.handle_post_requests)
+        return await guard(request, dispatch)
 
     mounted = await mount(host, port, {("POST", EVENTS_PATH): events})
     return mounted, mounted.port
