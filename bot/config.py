@@ -141,6 +141,22 @@ class Settings(BaseSettings):
     )
     metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias="ROTATION_METRICS_PORT")
     metrics_host: str = Field("127.0.0.1", validation_alias="ROTATION_METRICS_HOST")
+    # The public port's door (docs/public-port.md): caps on open connections and deadlines.
+    http_max_connections: int = Field(
+        512, ge=1, le=100_000, validation_alias="ROTATION_HTTP_MAX_CONNECTIONS"
+    )
+    http_max_per_address: int = Field(
+        64, ge=1, le=100_000, validation_alias="ROTATION_HTTP_MAX_PER_ADDRESS"
+    )
+    http_header_timeout: float = Field(
+        10.0, gt=0, le=600, validation_alias="ROTATION_HTTP_HEADER_TIMEOUT_SECONDS"
+    )
+    http_body_timeout: float = Field(
+        10.0, gt=0, le=600, validation_alias="ROTATION_HTTP_BODY_TIMEOUT_SECONDS"
+    )
+    http_idle_timeout: float = Field(
+        15.0, gt=0, le=3600, validation_alias="ROTATION_HTTP_IDLE_TIMEOUT_SECONDS"
+    )
 
     @field_validator(
         "extra_symbols",

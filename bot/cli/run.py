@@ -161,7 +161,10 @@ def _run(
     from bot.service.leader import Leadership
     from bot.service.runner import Service
     from bot.service.schedule import replay_window
+    from bot.service.web import set_limits
+    from bot.service.web_door import DoorLimits
 
+    set_limits(DoorLimits.from_settings(settings))
     jobs = ServiceJobs(settings, db_path, network=window is None, digests=digests)
     if keep is not None:
         keep.append(jobs)  # the replay's summary reads what the jobs counted

@@ -15,11 +15,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.service.log_limits import once_per_minute, quiet_library_errors
 from bot.service.web_door import Door, DoorLimits, GuardedServer, guarded_protocol
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ def refuse(
     return web.Response(status=rejected.status, text=rejected.reason)
 
 
+PUBLIC_HOST = "0.0.0.0"  # noqa: S104  (the chat endpoints must be reachable: TLS in front)
 _LIMITS = [DoorLimits()]  # the service sets them once from its settings (`set_limits`)
 
 
@@ -98,6 +103,7 @@ class WebServer:
                     await runner.cleanup()
                     raise
                 self._runner, self.port = runner, int(runner.addresses[0][1])
+                _SERVERS.setdefault(self.port, self)  # a port 0 mount is found by its port
             self._users += 1
 
     async def close(self) -> None:
@@ -187,3 +193,19 @@ async def mount(host: str, port: int, routes: Mapping[Route, Handler]) -> Mounte
     paths = ", ".join(sorted({path for _, path in routes}))
     log.info("serving %s on http://%s:%d", paths, server.host, server.port)
     return Mounted(server, tuple(routes))
+
+
+def metrics_port_problems(settings: Settings, port: int, setting: str) -> list[str]:
+    """A `config error:` line when the metrics would share a chat `port` on another host.
+
+    The chat endpoints listen on all interfaces; one port has one host, so metrics bound to
+    127.0.0.1 on the same port cannot be served, and the chat adapter would die at start.
+    """
+    if settings.metrics_port != port or settings.metrics_host == PUBLIC_HOST:
+        return []
+    return [
+        f"config error: ROTATION_METRICS_PORT={port} is also {setting}, which listens on all "
+        f"interfaces, but ROTATION_METRICS_HOST is {settings.metrics_host}: give the metrics "
+        "their own port (e.g. 9464; they stay private on 127.0.0.1), or set "
+        f"ROTATION_METRICS_HOST={PUBLIC_HOST} to publish /metrics on the chat port"
+    ]

@@ -18,12 +18,15 @@ import logging
 import resource
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from bot.service.log_limits import once_per_minute
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,17 @@ class DoorLimits:
     body_timeout: float = 10.0
     idle_timeout: float = 15.0
     max_body: int = 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DoorLimits:
+        """The limits the settings ask for."""
+        return cls(
+            max_connections=settings.http_max_connections,
+            max_per_address=settings.http_max_per_address,
+            header_timeout=settings.http_header_timeout,
+            body_timeout=settings.http_body_timeout,
+            idle_timeout=settings.http_idle_timeout,
+        )
 
     def total_cap(self) -> int:
         """`max_connections`, lowered to fit under the open-file limit of this process."""

@@ -18,7 +18,7 @@ from aiohttp import web
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from bot.service.web import Rejected, refuse
+from bot.service.web import Rejected, metrics_port_problems, refuse
 from bot.service.web_door import TooNested, load_json
 from bot.service.web_door import read_body as read_within_deadline
 
@@ -113,9 +113,13 @@ def reject(request: web.Request, rejected: Rejected) -> web.Response:
 
 def check_discord_settings(settings: Settings) -> list[str]:
     """One `config error:` line per Discord command setting missing for the chosen mode."""
-    if settings.discord_mode == "http" and settings.discord_public_key is None:
-        return [
+    if settings.discord_mode != "http":
+        return []
+    problems = metrics_port_problems(settings, settings.discord_http_port, "DISCORD_HTTP_PORT")
+    if settings.discord_public_key is None:
+        problems.insert(
+            0,
             "config error: DISCORD_PUBLIC_KEY is required in HTTP mode (DISCORD_MODE=http): "
-            "the application's public key from the Developer Portal"
-        ]
-    return []
+            "the application's public key from the Developer Portal",
+        )
+    return problems
