@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     )
     metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias="ROTATION_METRICS_PORT")
     metrics_host: str = Field("127.0.0.1", validation_alias="ROTATION_METRICS_HOST")
+    # Charted commands (/spread, /signal): threads drawing them (0: one fewer than the CPUs)
+    # and how many one user may have under way before being told to try again.
+    chart_workers: int = Field(0, ge=0, le=64, validation_alias="ROTATION_CHART_WORKERS")
+    charts_per_user: int = Field(2, ge=1, le=100, validation_alias="ROTATION_CHARTS_PER_USER")
     # The public port's door (docs/public-port.md): caps on open connections and deadlines.
     http_max_connections: int = Field(
         512, ge=1, le=100_000, validation_alias="ROTATION_HTTP_MAX_CONNECTIONS"

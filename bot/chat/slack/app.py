@@ -21,6 +21,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.chat.chart_pool import CHARTED_COMMANDS, Busy, chart_pool
 from bot.chat.replies import AckReply
 from bot.chat.slack.answers import (
     COMMAND_NAMES,
@@ -41,7 +42,7 @@ from bot.chat.slack.rules import ACTION_VERBS, press_rule_button, without_button
 from bot.config import ConfigError, Settings
 from bot.delivery.slack import CHART_NAME, alert_metadata, api_url, describe_error
 from bot.delivery.slack_alert import ACK_ACTION, MUTE_ACTION
-from bot.platforms import escape_slack
+from bot.platforms import SLACK, escape_slack
 from bot.service.web import Mounted, mount
 
 if TYPE_CHECKING:
@@ -78,14 +79,38 @@ def _command_listener(commands: Commands, name: str) -> Callable[..., Awaitable[
     ) -> None:
         await ack()  # within Slack's 3 seconds, before any slow work
         user_id, text = str(command.get("user_id", "")), command.get("text")
-        answer = await asyncio.to_thread(answer_command, commands, name, text, user_id)
-        await _respond(respond, answer)
-        if answer.chart and command.get("channel_id"):
-            png = await asyncio.to_thread(render_chart_of, commands, answer)
-            if png:
-                await _upload_chart(client, respond, png, answer, str(command["channel_id"]))
+        pool, user = chart_pool(), f"{SLACK.name}:{user_id}"
+        if name not in CHARTED_COMMANDS:
+            answer = await asyncio.to_thread(answer_command, commands, name, text, user_id)
+            await _answer_with_chart(commands, answer, command, respond, client)
+            return
+        try:
+            pool.enter(user)
+        except Busy as busy:
+            await _respond(respond, error_answer(busy.message))
+            return
+        try:
+            answer = await pool.run(lambda: answer_command(commands, name, text, user_id))
+            await _answer_with_chart(commands, answer, command, respond, client)
+        finally:
+            pool.leave(user)
 
     return on_command
+
+
+async def _answer_with_chart(
+    commands: Commands,
+    answer: SlackAnswer,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+) -> None:
+    """The answer first, then its chart (drawn in the chart pool) when it has one."""
+    await _respond(respond, answer)
+    if answer.chart and command.get("channel_id"):
+        png = await chart_pool().run(lambda: render_chart_of(commands, answer))
+        if png:
+            await _upload_chart(client, respond, png, answer, str(command["channel_id"]))
 
 
 def _ack_listener(commands: Commands) -> Callable[..., Awaitable[None]]:
