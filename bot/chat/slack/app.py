@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import SecretStr
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -39,6 +38,7 @@ from bot.chat.slack.format import acknowledged_blocks
 from bot.chat.slack.http_bolt import bolt_handler
 from bot.chat.slack.http_guard import slack_request_guard
 from bot.chat.slack.rules import ACTION_VERBS, press_rule_button, without_buttons
+from bot.chat.slack.socket_mode import serve_socket_mode
 from bot.config import ConfigError, Settings
 from bot.delivery.slack import CHART_NAME, alert_metadata, api_url, describe_error
 from bot.delivery.slack_alert import ACK_ACTION, MUTE_ACTION
@@ -265,22 +265,18 @@ async def run_slack(
     if problems:
         raise ConfigError(problems)
     app = build_slack_app(settings, commands, client)
-    if settings.slack_mode == "http":
-        secret = _secret(settings.slack_signing_secret) or ""
-        runner, port = await start_http(app, host, settings.slack_http_port, signing_secret=secret)
-        log.info("Slack commands over HTTP on %s:%d%s", host, port, EVENTS_PATH)
-        stop: Callable[[], Awaitable[None]] = runner.cleanup
-    else:
-        handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
-        await handler.connect_async()
-        log.info("Slack commands over Socket Mode")
-        stop = handler.close_async
+    if settings.slack_mode != "http":
+        await serve_socket_mode(app, _secret(settings.slack_app_token), started=started)
+        return
+    secret = _secret(settings.slack_signing_secret) or ""
+    runner, port = await start_http(app, host, settings.slack_http_port, signing_secret=secret)
+    log.info("Slack commands over HTTP on %s:%d%s", host, port, EVENTS_PATH)
     try:
         if started is not None:
             started.set()
         await asyncio.Event().wait()  # until the service cancels this task
     finally:
-        await stop()
+        await runner.cleanup()
 
 
 async def start_http(
