@@ -46,7 +46,7 @@ def refuse(
     size = request.content_length if request.content_length is not None else -1
     once_per_minute(
         logger,
-        f"{what} {rejected.status} {rejected.reason}",
+        f"{what} {rejected.status} {rejected.reason.split(' (')[0]}",  # not the sender's text
         "%s rejected with %d: %s (%d bytes from %s)",
         what,
         rejected.status,

@@ -42,7 +42,6 @@ class DoorLimits:
     header_timeout: float = 10.0
     body_timeout: float = 10.0
     idle_timeout: float = 15.0
-    max_body: int = 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DoorLimits:
