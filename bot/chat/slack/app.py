@@ -89,8 +89,8 @@ def _command_listener(commands: Commands, name: str) -> Callable[..., Awaitable[
         except Busy as busy:
             await _respond(respond, error_answer(busy.message))
             return
-        try:
-            answer = await pool.run(lambda: answer_command(commands, name, text, user_id))
+        try:  # the text answer needs only the database: it comes before the queued charts
+            answer = await asyncio.to_thread(answer_command, commands, name, text, user_id)
             await _answer_with_chart(commands, answer, command, respond, client)
         finally:
             pool.leave(user)
