@@ -94,7 +94,7 @@ class OncePerMinute(logging.Filter):
 # caused by a client; of asyncio's, the accept loop's (out of file descriptors) and transports'.
 LIBRARY_LOGGERS = {
     "aiohttp.server": (),
-    "asyncio": ("socket.accept()", "Fatal error on", "Fatal read error"),
+    "asyncio": ("socket.accept()", "socket.send()", "Fatal error on", "Fatal read error"),
 }
 
 

@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.service.log_limits import OncePerMinute, Tally
+from bot.service.web import set_limits
+from bot.service.web_door import DoorLimits
 from tests.bot.test_slack_hostile import raw_post, signed
 from tests.fakes.discord_http_kit import DiscordFront, front, sign
 from tests.fakes.discord_kit import bot
@@ -174,3 +176,41 @@ def test_a_kind_is_logged_once_a_minute_with_the_count() -> None:
         records[1:]
         == ["Error handling x: ValueError: bad body (and 59 more like it in the last minute)"] * 2
     )
+
+
+@pytest.fixture
+def quick_door() -> Iterator[DoorLimits]:
+    """Ports opened in the test get half-second deadlines."""
+    limits = DoorLimits(header_timeout=0.5, body_timeout=0.5, idle_timeout=0.5)
+    set_limits(limits)
+    yield limits
+    set_limits(DoorLimits())
+
+
+async def test_slow_headers_slow_bodies_and_idle_keep_alive_are_cut_off(
+    quick_door: DoorLimits, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    async for running in seeded_bot(fake_slack, tmp_path):
+        port = int(running.url.split(":")[2].split("/")[0])
+        started = time.monotonic()
+        # Headers trickled a byte at a time, never finished: closed at the header deadline.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for byte in b"POST /slack/events HTTP/1.1\r\n":  # 0.3 s of it, then nothing more
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.01)
+        assert await asyncio.wait_for(reader.read(100), 5) == b""
+        assert time.monotonic() - started < 2.5
+        # Headers complete, the body promised and never sent: 408 at the body deadline.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+        answer = await asyncio.wait_for(reader.read(100), 5)
+        assert answer.startswith(b"HTTP/1.1 408")
+        writer.close()
+        # A kept-alive connection that goes quiet after its answer: closed at the idle deadline.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"HTTP/1.1 404")
+        idle = time.monotonic()
+        while await asyncio.wait_for(reader.read(1000), 5):
+            pass
+        assert 0.3 < time.monotonic() - idle < 2.5
