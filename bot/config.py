@@ -146,6 +146,26 @@ class Settings(BaseSettings):
     )
     metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias="ROTATION_METRICS_PORT")
     metrics_host: str = Field("127.0.0.1", validation_alias="ROTATION_METRICS_HOST")
+    # Charted commands (/spread, /signal): threads drawing them (0: one fewer than the CPUs)
+    # and how many one user may have under way before being told to try again.
+    chart_workers: int = Field(0, ge=0, le=64, validation_alias="ROTATION_CHART_WORKERS")
+    charts_per_user: int = Field(2, ge=1, le=100, validation_alias="ROTATION_CHARTS_PER_USER")
+    # The public port's door (docs/public-port.md): caps on open connections and deadlines.
+    http_max_connections: int = Field(
+        512, ge=1, le=100_000, validation_alias="ROTATION_HTTP_MAX_CONNECTIONS"
+    )
+    http_max_per_address: int = Field(
+        64, ge=1, le=100_000, validation_alias="ROTATION_HTTP_MAX_PER_ADDRESS"
+    )
+    http_header_timeout: float = Field(
+        10.0, gt=0, le=600, validation_alias="ROTATION_HTTP_HEADER_TIMEOUT_SECONDS"
+    )
+    http_body_timeout: float = Field(
+        10.0, gt=0, le=600, validation_alias="ROTATION_HTTP_BODY_TIMEOUT_SECONDS"
+    )
+    http_idle_timeout: float = Field(
+        15.0, gt=0, le=3600, validation_alias="ROTATION_HTTP_IDLE_TIMEOUT_SECONDS"
+    )
 
     @field_validator("french_url", mode="before")
     @classmethod

@@ -78,3 +78,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(__import__("os").environ):
         if name.startswith(("ROTATION_", "DISCORD_", "SLACK_", "FRED_", "FRENCH_", "DELIVERY_")):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log_limits() -> None:
+    """Each test sees the first log line of every kind (they are limited to one a minute)."""
+    from bot.service.log_limits import forget_logged
+
+    forget_logged()

@@ -44,3 +44,17 @@ def test_the_systemd_unit_runs_one_replica_and_restarts_it() -> None:
     assert "ExecStart=/opt/rotation-bot/.venv/bin/rotation-bot run\n" in unit
     assert "Restart=always" in unit
     assert "EnvironmentFile=/opt/rotation-bot/.env" in unit
+
+
+def test_every_shipped_unit_and_compose_service_raises_the_open_file_limit() -> None:
+    # An idle-connection flood exhausts 1,024 files; the door's caps need room under the limit.
+    for unit in DEPLOY.glob("*.service"):
+        limits = re.findall(r"^LimitNOFILE=(\d+)$", unit.read_text(), re.M)
+        assert limits and int(limits[0]) >= 8192, unit.name
+    for compose_file in DEPLOY.glob("docker-compose*.yml"):
+        services = yaml.safe_load(compose_file.read_text())["services"]
+        bots = [s for name, s in services.items() if name != "postgres"]
+        assert bots, compose_file.name
+        for bot in bots:
+            nofile = bot["ulimits"]["nofile"]
+            assert min(nofile["soft"], nofile["hard"]) >= 8192, compose_file.name

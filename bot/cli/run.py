@@ -156,12 +156,17 @@ def _run(
     digests: bool = True,
     keep: list[Any] | None = None,
 ) -> int:
+    from bot.chat.chart_pool import configure_charts
     from bot.service.clock import RealClock, SimulatedClock
     from bot.service.jobs import ServiceJobs
     from bot.service.leader import Leadership
     from bot.service.runner import Service
     from bot.service.schedule import replay_window
+    from bot.service.web import set_limits
+    from bot.service.web_door import DoorLimits
 
+    set_limits(DoorLimits.from_settings(settings))
+    configure_charts(settings.chart_workers or None, settings.charts_per_user)
     jobs = ServiceJobs(settings, db_path, network=window is None, digests=digests)
     if keep is not None:
         keep.append(jobs)  # the replay's summary reads what the jobs counted

@@ -5,7 +5,8 @@ and the metrics (`/metrics`, `/healthz`) each `mount` their routes on a port; th
 for the same port share one aiohttp server, so a replica behind a load balancer exposes one
 port. The first mount binds the port, the last one to leave closes it. Chat adapters mount
 after they have logged in, when the server may already run, so requests go through a route
-table of our own rather than aiohttp's router, which freezes once started.
+table of our own rather than aiohttp's router, which freezes once started. Every connection
+goes through the port's door first (`web_door`: caps per address and in total, deadlines).
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from bot.service.log_limits import once_per_minute, quiet_library_errors
+from bot.service.web_door import Door, DoorLimits, GuardedServer, guarded_protocol
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +42,11 @@ class Rejected(Exception):
 def refuse(
     request: web.Request, rejected: Rejected, what: str, logger: logging.Logger
 ) -> web.Response:
-    """Answer `rejected` with one log line, never the body: a flood must not flood the log."""
+    """Answer `rejected`, never logging the body: one line per reason a minute, with a count."""
     size = request.content_length if request.content_length is not None else -1
-    logger.warning(
+    once_per_minute(
+        logger,
+        f"{what} {rejected.status} {rejected.reason.split(' (')[0]}",  # not the sender's text
         "%s rejected with %d: %s (%d bytes from %s)",
         what,
         rejected.status,
@@ -47,13 +57,23 @@ def refuse(
     return web.Response(status=rejected.status, text=rejected.reason)
 
 
+PUBLIC_HOST = "0.0.0.0"  # noqa: S104  (the chat endpoints must be reachable: TLS in front)
+_LIMITS = [DoorLimits()]  # the service sets them once from its settings (`set_limits`)
+
+
+def set_limits(limits: DoorLimits) -> None:
+    """The caps and deadlines of every port opened from now on."""
+    _LIMITS[0] = limits
+
+
 class WebServer:
     """An aiohttp server on one host and port, answering whatever routes are mounted."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.routes: dict[Route, Handler] = {}
-        self._runner: web.AppRunner | None = None
+        self.door = Door(_LIMITS[0])
+        self._runner: web.ServerRunner | None = None
         self._users = 0
         self._lock = asyncio.Lock()
 
@@ -68,9 +88,14 @@ class WebServer:
         """Count one more user; bind the port for the first (`port` becomes the bound one)."""
         async with self._lock:
             if self._runner is None:
-                app = web.Application()
-                app.router.add_route("*", "/{tail:.*}", self._dispatch)
-                runner = web.AppRunner(app, access_log=None)
+                quiet_library_errors()
+                limits = self.door.limits
+                server = GuardedServer(
+                    self._dispatch, self.door, access_log=None,
+                    keepalive_timeout=limits.idle_timeout, max_field_size=8190,
+                    max_line_size=8190, max_headers=64,
+                )  # fmt: skip
+                runner = web.ServerRunner(server)
                 await runner.setup()
                 try:
                     await web.TCPSite(runner, self.host, self.port).start()
@@ -78,6 +103,7 @@ class WebServer:
                     await runner.cleanup()
                     raise
                 self._runner, self.port = runner, int(runner.addresses[0][1])
+                _SERVERS.setdefault(self.port, self)  # a port 0 mount is found by its port
             self._users += 1
 
     async def close(self) -> None:
@@ -89,16 +115,33 @@ class WebServer:
                 self._runner = None
                 _SERVERS.pop(self.port, None)
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        connection = guarded_protocol(request)
+        if connection is not None:
+            connection.request_started()
+        try:
+            return await self._answer(request)
+        except web.HTTPException as refused:  # the low-level server would log it as an error
+            return _as_response(refused)
+        finally:
+            if connection is not None:
+                connection.request_done()
+
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
         handler = self.routes.get((request.method, request.path))
         if handler is not None:
-            return await handler(request)
+            return await handler(request)  # type: ignore[arg-type]
         if any(path == request.path for _, path in self.routes):
             raise web.HTTPMethodNotAllowed(request.method, self._methods(request.path))
         raise web.HTTPNotFound()
 
     def _methods(self, path: str) -> list[str]:
         return sorted(method for method, served in self.routes if served == path)
+
+
+def _as_response(refused: web.HTTPException) -> web.Response:
+    headers = {k: v for k, v in refused.headers.items() if k.lower() != "content-length"}
+    return web.Response(status=refused.status, text=refused.text, headers=headers)
 
 
 _SERVERS: dict[int, WebServer] = {}  # by port; port 0 (any free port) is never shared
@@ -150,3 +193,19 @@ async def mount(host: str, port: int, routes: Mapping[Route, Handler]) -> Mounte
     paths = ", ".join(sorted({path for _, path in routes}))
     log.info("serving %s on http://%s:%d", paths, server.host, server.port)
     return Mounted(server, tuple(routes))
+
+
+def metrics_port_problems(settings: Settings, port: int, setting: str) -> list[str]:
+    """A `config error:` line when the metrics would share a chat `port` on another host.
+
+    The chat endpoints listen on all interfaces; one port has one host, so metrics bound to
+    127.0.0.1 on the same port cannot be served, and the chat adapter would die at start.
+    """
+    if settings.metrics_port != port or settings.metrics_host == PUBLIC_HOST:
+        return []
+    return [
+        f"config error: ROTATION_METRICS_PORT={port} is also {setting}, which listens on all "
+        f"interfaces, but ROTATION_METRICS_HOST is {settings.metrics_host}: give the metrics "
+        "their own port (e.g. 9464; they stay private on 127.0.0.1), or set "
+        f"ROTATION_METRICS_HOST={PUBLIC_HOST} to publish /metrics on the chat port"
+    ]

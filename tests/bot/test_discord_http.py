@@ -163,7 +163,8 @@ async def test_hostile_requests_are_refused_with_one_line_and_no_body(
     assert "SECRET-BODY" not in caplog.text
     assert "Traceback" not in caplog.text
     assert all(record.exc_info is None for record in caplog.records)
-    assert caplog.text.count("Discord interaction rejected") == len(_hostile(front))
+    # One line per reason a minute: the three wrongly signed requests share one (issue 21).
+    assert caplog.text.count("Discord interaction rejected") == len(_hostile(front)) - 2
     assert front.fake.steps == []  # nothing reached discord.py
 
 

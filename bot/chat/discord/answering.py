@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 
 from bot.chat import parsing
+from bot.chat.chart_pool import Busy, chart_pool
 from bot.chat.discord.format import Payload, format_reply
 from bot.chat.on_call import make_actor
 from bot.chat.parsing import GENERIC_ERROR, CommandError
@@ -48,13 +49,41 @@ async def answer(
     *,
     defer: bool = False,
     ephemeral: bool = False,
+    charted: bool = False,
 ) -> None:
-    """Defer if asked, run `work` in a thread, then reply (CommandError: one private line)."""
+    """Defer if asked, run `work` in a thread, then reply (CommandError: one private line).
+
+    Charted work runs in the chart pool, a few per user; beyond that the user is told at once
+    (before any defer) when to try again.
+    """
+    if not charted:
+        await _answer(interaction, work, asyncio.to_thread, defer=defer, ephemeral=ephemeral)
+        return
+    pool, user = chart_pool(), f"{DISCORD.name}:{interaction.user.id}"
+    try:
+        pool.enter(user)
+    except Busy as busy:
+        await send_private(interaction, busy.message)
+        return
+    try:
+        await _answer(interaction, work, pool.run, defer=defer, ephemeral=ephemeral)
+    finally:
+        pool.leave(user)
+
+
+async def _answer(
+    interaction: Interaction,
+    work: Callable[[], Answer],
+    run: Callable[[Callable[[], Answer]], Awaitable[Answer]],
+    *,
+    defer: bool,
+    ephemeral: bool,
+) -> None:
     if defer:
         interaction.extras["public_defer"] = not ephemeral
         await interaction.response.defer(thinking=True, ephemeral=ephemeral)
     try:
-        reply, png = await asyncio.to_thread(work)
+        reply, png = await run(work)
     except CommandError as error:
         await send_private(interaction, error.message)
         return

@@ -78,7 +78,7 @@ async def spread_command(
         title = f"{reply.a.symbol} vs {reply.b.symbol} ({reply.window})"
         return reply, render_reply_chart(core.db, reply.chart, title)
 
-    await answer(interaction, work, defer=True)
+    await answer(interaction, work, defer=True, charted=True)
 
 
 @app_commands.command(name="signals", description=describe("signals"))
@@ -99,7 +99,7 @@ async def signal_command(interaction: Interaction, rule: str) -> None:
         detail = core.signal(rule, actor)
         return detail, render_reply_chart(core.db, detail.chart, detail.row.title)
 
-    await answer(interaction, work, defer=True)
+    await answer(interaction, work, defer=True, charted=True)
 
 
 @app_commands.command(name="subscribe", description=describe("subscribe"))

@@ -9,7 +9,6 @@ requires them refused with 401. A request that fails a check is answered 400 (ma
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import OrderedDict
@@ -19,7 +18,9 @@ from aiohttp import web
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from bot.service.web import Rejected, refuse
+from bot.service.web import Rejected, metrics_port_problems, refuse
+from bot.service.web_door import TooNested, load_json
+from bot.service.web_door import read_body as read_within_deadline
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -63,16 +64,13 @@ def verify_key(public_key: str) -> VerifyKey:
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The raw body, refusing one that is too large before reading it all."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise Rejected(413, "body too large")
+    """The raw body within the port's deadline, refusing one that is too large."""
     try:
-        body = await request.content.read(MAX_BODY + 1)
-    except ConnectionResetError:  # the client hung up before its body was complete
-        raise Rejected(400, "body cut off (connection closed)") from None
-    if len(body) > MAX_BODY:
-        raise Rejected(413, "body too large")
-    return body
+        return await read_within_deadline(request, MAX_BODY)
+    except web.HTTPRequestEntityTooLarge:
+        raise Rejected(413, "body too large") from None
+    except web.HTTPException as refused:  # 408 too slow, 400 cut off
+        raise Rejected(refused.status, refused.text or refused.reason) from None
 
 
 def check_signed(request: web.Request, body: bytes, key: VerifyKey, now: float) -> None:
@@ -96,7 +94,9 @@ def check_signed(request: web.Request, body: bytes, key: VerifyKey, now: float) 
 def interaction_of(body: bytes) -> dict[str, Any]:
     """The interaction payload: a JSON object with a numeric `type`; Rejected(400) if not."""
     try:
-        value = json.loads(body.decode("utf-8"))
+        value = load_json(body.decode("utf-8"))
+    except TooNested as error:
+        raise Rejected(400, str(error)) from None
     except (UnicodeDecodeError, ValueError):
         raise Rejected(400, "body is not JSON (truncated?)") from None
     if not isinstance(value, dict):
@@ -113,9 +113,13 @@ def reject(request: web.Request, rejected: Rejected) -> web.Response:
 
 def check_discord_settings(settings: Settings) -> list[str]:
     """One `config error:` line per Discord command setting missing for the chosen mode."""
-    if settings.discord_mode == "http" and settings.discord_public_key is None:
-        return [
+    if settings.discord_mode != "http":
+        return []
+    problems = metrics_port_problems(settings, settings.discord_http_port, "DISCORD_HTTP_PORT")
+    if settings.discord_public_key is None:
+        problems.insert(
+            0,
             "config error: DISCORD_PUBLIC_KEY is required in HTTP mode (DISCORD_MODE=http): "
-            "the application's public key from the Developer Portal"
-        ]
-    return []
+            "the application's public key from the Developer Portal",
+        )
+    return problems

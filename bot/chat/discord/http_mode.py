@@ -12,9 +12,12 @@ answering an interaction received over HTTP. discord.py always sends it to the c
 endpoint instead, through the webhook adapter it reads from its `async_context` variable;
 `BodyAdapter` is that adapter with one change: an interaction's first response resolves the
 waiting request instead of being POSTed. Follow-ups and edits go over REST as usual.
-Discord waits 3 s: a command that has not answered after `ANSWER_WITHIN` gets a deferred
-response, and its late answer becomes an edit of that deferred message (Discord's documented
-"defer, then follow up" path for slow commands).
+Discord waits 3 s, and under load (charts being drawn, a busy database) an answer that waits
+on a thread may take longer: a command or button that has not answered after `DEFER_AFTER`
+(enough for an answer that needs no thread, such as a refused option) gets a deferred
+response at once, and its late answer becomes an edit of that deferred message (Discord's
+documented "defer, then follow up" path). Autocomplete cannot be deferred: it gets until
+`ANSWER_WITHIN`, then no choices.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ log = logging.getLogger(__name__)
 
 INTERACTIONS_PATH = "/discord/interactions"
 ANSWER_WITHIN = 2.5  # seconds: Discord drops an interaction not answered within 3
+DEFER_AFTER = 0.25  # seconds: what an answer without database or chart work needs at most
 PING, COMMAND, COMPONENT, AUTOCOMPLETE = 1, 2, 3, 4
 PONG, DEFERRED_MESSAGE, DEFERRED_UPDATE, CHOICES = 1, 5, 6, 8
 MESSAGE, UPDATE_MESSAGE = 4, 7
@@ -220,9 +224,10 @@ class InteractionsEndpoint:
         *,
         now: Callable[[], float] = time.time,
         answer_within: float = ANSWER_WITHIN,
+        defer_after: float = DEFER_AFTER,
     ) -> None:
         self.client, self.key, self.now = client, verify_key(public_key), now
-        self.answer_within = answer_within
+        self.answer_within, self.defer_after = answer_within, defer_after
         self.adapter = BodyAdapter(lambda: client.application_id)
         self.seen = SeenInteractions()
 
@@ -256,12 +261,15 @@ class InteractionsEndpoint:
         self.seen.check_new(str(interaction_id), self.now())
         waiter = self.adapter.expect(interaction_id)
         self._dispatch(payload)
+        within = self.answer_within
+        if kind != AUTOCOMPLETE:
+            within = min(within, self.defer_after)
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), self.answer_within)
+            return await asyncio.wait_for(asyncio.shield(waiter), within)
         except TimeoutError:
             if waiter.done():  # answered just as the wait ran out: that answer is the body
                 return waiter.result()
-            log.warning("interaction %d not answered in %.1f s: deferred", kind, self.answer_within)
+            log.debug("interaction %d not answered in %.2f s: deferred", kind, within)
             return self.adapter.answer_late(interaction_id, kind)
 
     def _dispatch(self, payload: dict[str, Any]) -> None:

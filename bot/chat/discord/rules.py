@@ -16,6 +16,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.chat.chart_pool import chart_pool
 from bot.chat.discord.answering import (
     NO_MENTIONS,
     Interaction,
@@ -92,7 +93,7 @@ async def rule_command(interaction: Interaction, command: str) -> None:
         return reply, render_reply_chart(core.db, reply.chart, reply.title)
 
     try:
-        reply, png = await asyncio.to_thread(work)
+        reply, png = await chart_pool().run(work)  # backtest and chart: CPU, so the pool
     except CommandError as error:
         await send_private(interaction, error.message)
         return

@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.delivery.slack_alert import Block
 from bot.platforms import SLACK, escape_slack
 from bot.safety import mention_user, sanitize
+from bot.service.web import metrics_port_problems
 from signals.models import ChartSpec
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,10 @@ def check_slack_settings(settings: Settings) -> list[str]:
             "SLACK_COMMAND_PREFIX must be lower-case letters, digits, - or _ and short enough "
             f"for {slash_name('<prefix>', longest)} to fit in {MAX_COMMAND} characters"
         )
-    return [f"config error: {problem}" for problem in problems]
+    lines = [f"config error: {problem}" for problem in problems]
+    if settings.slack_mode == "http":
+        lines += metrics_port_problems(settings, settings.slack_http_port, "SLACK_HTTP_PORT")
+    return lines
 
 
 def split_arguments(text: str | None) -> list[str]:

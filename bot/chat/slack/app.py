@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import SecretStr
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.chat.chart_pool import CHARTED_COMMANDS, Busy, chart_pool
 from bot.chat.replies import AckReply
 from bot.chat.slack.answers import (
     COMMAND_NAMES,
@@ -36,12 +35,14 @@ from bot.chat.slack.answers import (
     slash_name,
 )
 from bot.chat.slack.format import acknowledged_blocks
+from bot.chat.slack.http_bolt import bolt_handler
 from bot.chat.slack.http_guard import slack_request_guard
 from bot.chat.slack.rules import ACTION_VERBS, press_rule_button, without_buttons
+from bot.chat.slack.socket_mode import serve_socket_mode
 from bot.config import ConfigError, Settings
 from bot.delivery.slack import CHART_NAME, alert_metadata, api_url, describe_error
 from bot.delivery.slack_alert import ACK_ACTION, MUTE_ACTION
-from bot.platforms import escape_slack
+from bot.platforms import SLACK, escape_slack
 from bot.service.web import Mounted, mount
 
 if TYPE_CHECKING:
@@ -78,14 +79,38 @@ def _command_listener(commands: Commands, name: str) -> Callable[..., Awaitable[
     ) -> None:
         await ack()  # within Slack's 3 seconds, before any slow work
         user_id, text = str(command.get("user_id", "")), command.get("text")
-        answer = await asyncio.to_thread(answer_command, commands, name, text, user_id)
-        await _respond(respond, answer)
-        if answer.chart and command.get("channel_id"):
-            png = await asyncio.to_thread(render_chart_of, commands, answer)
-            if png:
-                await _upload_chart(client, respond, png, answer, str(command["channel_id"]))
+        pool, user = chart_pool(), f"{SLACK.name}:{user_id}"
+        if name not in CHARTED_COMMANDS:
+            answer = await asyncio.to_thread(answer_command, commands, name, text, user_id)
+            await _answer_with_chart(commands, answer, command, respond, client)
+            return
+        try:
+            pool.enter(user)
+        except Busy as busy:
+            await _respond(respond, error_answer(busy.message))
+            return
+        try:  # the text answer needs only the database: it comes before the queued charts
+            answer = await asyncio.to_thread(answer_command, commands, name, text, user_id)
+            await _answer_with_chart(commands, answer, command, respond, client)
+        finally:
+            pool.leave(user)
 
     return on_command
+
+
+async def _answer_with_chart(
+    commands: Commands,
+    answer: SlackAnswer,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+) -> None:
+    """The answer first, then its chart (drawn in the chart pool) when it has one."""
+    await _respond(respond, answer)
+    if answer.chart and command.get("channel_id"):
+        png = await chart_pool().run(lambda: render_chart_of(commands, answer))
+        if png:
+            await _upload_chart(client, respond, png, answer, str(command["channel_id"]))
 
 
 def _ack_listener(commands: Commands) -> Callable[..., Awaitable[None]]:
@@ -240,22 +265,18 @@ async def run_slack(
     if problems:
         raise ConfigError(problems)
     app = build_slack_app(settings, commands, client)
-    if settings.slack_mode == "http":
-        secret = _secret(settings.slack_signing_secret) or ""
-        runner, port = await start_http(app, host, settings.slack_http_port, signing_secret=secret)
-        log.info("Slack commands over HTTP on %s:%d%s", host, port, EVENTS_PATH)
-        stop: Callable[[], Awaitable[None]] = runner.cleanup
-    else:
-        handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
-        await handler.connect_async()
-        log.info("Slack commands over Socket Mode")
-        stop = handler.close_async
+    if settings.slack_mode != "http":
+        await serve_socket_mode(app, _secret(settings.slack_app_token), started=started)
+        return
+    secret = _secret(settings.slack_signing_secret) or ""
+    runner, port = await start_http(app, host, settings.slack_http_port, signing_secret=secret)
+    log.info("Slack commands over HTTP on %s:%d%s", host, port, EVENTS_PATH)
     try:
         if started is not None:
             started.set()
         await asyncio.Event().wait()  # until the service cancels this task
     finally:
-        await stop()
+        await runner.cleanup()
 
 
 async def start_http(
@@ -265,11 +286,10 @@ async def start_http(
 
     Returns the mount (its `cleanup()` stops serving) and the bound port.
     """
-    server = AsyncSlackAppServer(port=port, path=EVENTS_PATH, app=app, host=host)
-    guard = slack_request_guard(signing_secret, EVENTS_PATH)
+    guard, dispatch = slack_request_guard(signing_secret, EVENTS_PATH), bolt_handler(app)
 
     async def events(request: web.Request) -> web.StreamResponse:
-        return await guard(request, server.handle_post_requests)
+        return await guard(request, dispatch)
 
     mounted = await mount(host, port, {("POST", EVENTS_PATH): events})
     return mounted, mounted.port

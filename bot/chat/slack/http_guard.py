@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
@@ -24,6 +23,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bot.service.web import Rejected, refuse
+from bot.service.web_door import TooNested, load_json, read_body
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ WINDOW_SECONDS = 300  # Slack's own rule: reject requests older than five minute
 MAX_REMEMBERED = 10_000  # about 33 requests a second for five minutes
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+MAX_BODY = 1024 * 1024  # aiohttp's own default; Slack's largest payloads are a few KiB
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -80,7 +81,7 @@ def slack_request_guard(
         if request.method != "POST" or request.path != path:
             return await handler(request)
         try:
-            body = await request.read()
+            body = await read_body(request, MAX_BODY)
             if "X-Slack-Signature" not in request.headers and is_ssl_check(body):
                 return await _shape_checked(request, handler)  # Slack's unsigned probe
             signature, timestamp = check_signed(request, body, signing_secret, now())
@@ -89,8 +90,8 @@ def slack_request_guard(
             return _reject(request, rejected)
         except web.HTTPRequestEntityTooLarge:
             return _reject(request, Rejected(413, "body too large"))
-        except ConnectionResetError:  # the client hung up before its body was complete
-            return _reject(request, Rejected(400, "body cut off (connection closed)"))
+        except web.HTTPException as refused:  # 408 too slow, 400 cut off
+            return _reject(request, Rejected(refused.status, refused.text or refused.reason))
         if seen.seen_before(signature, timestamp, now()):
             log.warning("Slack request replayed within five minutes: answered, not run again")
             return web.Response(status=200, text="")
@@ -158,7 +159,9 @@ def check_body(content_type: str, body: bytes) -> None:
 
 def _json_object(text: str, what: str) -> None:
     try:
-        value = json.loads(text)
+        value = load_json(text)
+    except TooNested as error:
+        raise Rejected(400, f"{what}: {error}") from None
     except ValueError:
         raise Rejected(400, f"{what} is not JSON (truncated?)") from None
     if not isinstance(value, dict):
