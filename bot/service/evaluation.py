@@ -18,6 +18,7 @@ from functools import cache
 import pandas as pd
 
 from bot import calendar
+from bot.outcomes import with_track_records
 from signals.evaluate import evaluate_rule, last_bar, prime_state
 from signals.frames import RuleFrame, rule_frame
 from signals.legs import DataError, split_expression
@@ -35,6 +36,7 @@ from storage.rule_state import (
     save_states,
 )
 from storage.series import flagged_points, load_series
+from storage.versioning import data_version
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,8 @@ def check_rules(
             new_states[rule.id] = evaluation.state
     checks = with_held_bars(db, rules, checks)
     events = mark_confirmed_late(db, rules, events)
+    if persist and events:
+        events = with_track_records(events, rules, market, version=data_version(db))
     new_events = _store(db, new_states, prints, events) if persist else []
     last = last_event_by_rule(db)
     return CheckReport(
