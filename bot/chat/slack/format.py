@@ -22,6 +22,7 @@ from bot.chat.replies import (
     SpreadReply,
     StatusReply,
     SubscriptionsReply,
+    TrackRecordReply,
 )
 from bot.chat.slack.rules import preview_blocks
 from bot.delivery.limits import (
@@ -113,6 +114,12 @@ def _signal_line(row: SignalRow) -> str:
     return line
 
 
+def track_record_text(record: TrackRecordReply) -> str:
+    """The track record table as mrkdwn, with the alert's line or why an alert has none."""
+    told = record.line or f"No track record line in alerts: {record.note}"
+    return f"*Track record*: {record.heading}\n```\n{record.table}\n```\n{told}"
+
+
 def _detail_blocks(reply: SignalDetail) -> list[Block]:
     blocks = [slack_header(reply.row.title or reply.row.rule_id)]
     blocks += slack_text_sections(reply.text)
@@ -120,6 +127,8 @@ def _detail_blocks(reply: SignalDetail) -> list[Block]:
     blocks += slack_field_sections([f"*{name}*\n{value}" for name, value in reply.parameters])
     events = [f"{e.date} {e.kind}: {e.title} ({e.measure:,.2f})" for e in reply.last_events]
     blocks += slack_text_sections("*Last events*\n" + ("\n".join(events) or "none"))
+    if reply.track_record is not None:
+        blocks += slack_text_sections(track_record_text(reply.track_record))
     facts = [f"rule `{reply.row.rule_id}`", f"{reply.subscribers} subscriber(s) here"]
     if reply.backtest is not None:
         backtest = reply.backtest
