@@ -298,3 +298,21 @@ def forward_paths(record: TrackRecord, sessions: int) -> pd.DataFrame:
         values = window.to_numpy(dtype=np.float64)
         columns[grid.index[position].date()] = _move(record.tracked, values[:1], values)
     return pd.DataFrame(columns, index=pd.RangeIndex(sessions + 1, name="session"))
+
+
+def base_band(record: TrackRecord, sessions: int, spread: float = 0.25) -> pd.DataFrame:
+    """The base rate as a band: per session 0..`sessions` after any session of the rule's
+    history, the `spread` and 1 - `spread` quantiles and the median of the move."""
+    grid = record.grid
+    if record.since is not None:
+        grid = grid[grid.index >= pd.Timestamp(record.since)]
+    rows = []
+    for step in range(sessions + 1):
+        every = moves(record.tracked, grid, step)
+        every = every[~np.isnan(every)]
+        if len(every):
+            rows.append(np.quantile(every, (spread, 0.5, 1.0 - spread)))
+        else:
+            rows.append(np.full(3, np.nan))
+    index = pd.RangeIndex(sessions + 1, name="session")
+    return pd.DataFrame(rows, index=index, columns=["low", "median", "high"])
