@@ -226,6 +226,7 @@ class RulePreview:
     chart: ChartSpec | None
     expires_at: str
     text: str
+    track_record: TrackRecordReply | None = None  # whether the threshold ever meant anything
 
 
 @dataclass(frozen=True)

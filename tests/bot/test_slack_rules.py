@@ -57,12 +57,14 @@ async def upload(fake: FakeSlack) -> dict[str, Any]:
 async def test_preview_shows_toml_backtest_events_buttons_and_a_chart(desk: SlackBot) -> None:
     answer = await propose(desk)
     assert answer["response_type"] == "in_channel"
-    header, code, fields, context, actions = answer["blocks"]
+    header, code, fields, track, context, actions = answer["blocks"]
     assert header["text"]["text"] == f"Preview: New rule {SPREAD_ID}"
     assert code["text"]["text"].startswith(f'```[[rules]]\nid = "{SPREAD_ID}"\n')
     backtest, events = (f["text"] for f in fields["fields"])
     assert backtest.startswith("*Backtest since 2000*\nfired ")
     assert len(events.splitlines()) == 6  # the title and five events
+    # Before Save, whether the threshold ever meant anything (issue 23).
+    assert track["text"]["text"].startswith("*Track record*: After each past firing, IWM − IWB")
     assert context["elements"][0]["text"].startswith("Save or Cancel before 2026-03-02 21:15")
     assert [(b["text"]["text"], b["action_id"]) for b in actions["elements"]] == [
         ("Save", RULE_SAVE_ACTION),

@@ -24,7 +24,7 @@ from bot.chat.discord.answering import (
     guarded,
     send_private,
 )
-from bot.chat.discord.format import describe, error_payload
+from bot.chat.discord.format import describe, error_payload, track_record_field
 from bot.chat.parsing import CommandError
 from bot.chat.replies import Reply, RulePreview
 from bot.chat.reply_chart import render_reply_chart
@@ -74,6 +74,8 @@ def preview_embed(preview: RulePreview, *, chart: bool) -> dict[str, Any]:
         ],
         "footer": {"text": expiry_line(preview)},
     }
+    if preview.track_record is not None:
+        embed["fields"] += [track_record_field(preview.track_record)]
     return with_chart(embed, chart)
 
 

@@ -22,9 +22,8 @@ from bot.chat.replies import (
     SpreadReply,
     StatusReply,
     SubscriptionsReply,
-    TrackRecordReply,
 )
-from bot.chat.slack.rules import preview_blocks
+from bot.chat.slack.rules import preview_blocks, track_record_text
 from bot.delivery.limits import (
     SLACK_FALLBACK_TEXT,
     SLACK_SECTION_TEXT,
@@ -112,12 +111,6 @@ def _signal_line(row: SignalRow) -> str:
     if row.muted_until:
         line += f" · muted until {short_time(row.muted_until)}"
     return line
-
-
-def track_record_text(record: TrackRecordReply) -> str:
-    """The track record table as mrkdwn, with the alert's line or why an alert has none."""
-    told = record.line or f"No track record line in alerts: {record.note}"
-    return f"*Track record*: {record.heading}\n```\n{record.table}\n```\n{told}"
 
 
 def _detail_blocks(reply: SignalDetail) -> list[Block]:
