@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from signals.outcomes import HorizonOutcome, Summary, TrackRecord
+from signals.scorecard import ScoreLine
 
 # Fewer firings than this make a median that means nothing: the alert then says nothing.
 MIN_FIRINGS = 5
@@ -136,3 +137,23 @@ def record_heading(record: TrackRecord) -> str:
         f"After each past firing, {record.tracked.label} {kind} in {record.tracked.unit} "
         f"({span}; sessions: {sessions})"
     )
+
+
+def scorecard_text(line: ScoreLine) -> str:
+    """One recent firing against its history, e.g. "x fired 2026-05-12: IWM − IWB +120 bps in
+    38 sessions since; earlier firings after 38 sessions: median -5 bps, positive 12 of 20
+    (all sessions: +3 bps, 51 %)"."""
+    unit, past, base = line.unit, line.past, line.base
+    head = (
+        f"{line.rule_id} fired {line.fired}: {line.label} {format_move(line.move, unit)} "
+        f"in {line.sessions} session{'s' if line.sessions != 1 else ''} since"
+    )
+    if past.count == 0:
+        history = "no earlier firing to compare with"
+    else:
+        median = format_move(past.median, unit)
+        history = (
+            f"earlier firings after {line.sessions} sessions: median {median}, "
+            f"positive {past.positive} of {past.count}"
+        )
+    return f"{head}; {history} (all sessions: {format_move(base.median, unit)}, {share_text(base)})"

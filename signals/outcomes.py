@@ -154,7 +154,8 @@ def track_record(
     `as_of` are ignored: nothing later than `as_of` is read.
     """
     tracked = tracked_of(rule, market)
-    grid = _grid(tracked, market, not rule.intraday, as_of)
+    # Final bars only, even for an intraday rule: a bar still trading is no outcome yet.
+    grid = _grid(tracked, market, as_of)
     built = built if built is not None else rule_frame(rule, market, as_of)
     if as_of is not None:
         events = [event for event in events if event.date <= as_of]
@@ -165,9 +166,7 @@ def track_record(
     return TrackRecord(rule.id, tracked, since, until, fired, outcomes, grid)
 
 
-def _grid(
-    tracked: Tracked, market: MarketData, final_only: bool, as_of: date | None
-) -> pd.DataFrame:
+def _grid(tracked: Tracked, market: MarketData, as_of: date | None) -> pd.DataFrame:
     """The legs on one calendar, from the latest first date to the earliest last date.
 
     Prices: every date either leg has, and the exchange's sessions; a leg's missing date
@@ -175,11 +174,12 @@ def _grid(
     one, so they are read on the exchange's sessions when known, else on their own dates.
     """
     legs = [
-        shared_leg(market, leg, tracked.column, final_only, tracked.kind != "change", as_of)
+        shared_leg(market, leg, tracked.column, True, tracked.kind != "change", as_of)
         for leg in tracked.legs
     ]
     if any(values.empty for values in legs):
-        return pd.DataFrame(columns=list(range(len(legs))), dtype="float64")
+        empty = pd.DatetimeIndex([], name="date")
+        return pd.DataFrame(columns=list(range(len(legs))), index=empty, dtype="float64")
     first = max(values.index[0] for values in legs)
     last = min(values.index[-1] for values in legs)
     priced = all(leaf in market.prices for leg in tracked.legs for leaf in split_expression(leg))
@@ -250,7 +250,7 @@ def _horizon(
         firings=summarize_moves(every[counted], counted, horizon.sessions),
         base=summarize_moves(every[base_at], base_at, horizon.sessions),
         moves=tuple(zip(days, (float(v) for v in every[counted]), strict=True)),
-        pending=int(len(on_grid) - len(passed)),
+        pending=int(len(fired) - len(passed)),  # on a bar the legs do not have yet, too
         gaps=int(len(passed) - len(counted)),
     )
 

@@ -128,6 +128,20 @@ def test_a_rate_rule_measures_the_change_in_bps_on_the_sessions() -> None:
     assert record.tracked.unit == "bps"
 
 
+def test_a_firing_on_a_bar_still_trading_is_pending_not_an_outcome() -> None:
+    # An intraday rule may fire on a provisional bar; outcomes read final bars only.
+    rule = parse_rule({"id": "hi", "type": "new_high", "symbol": "A", "min_history": 2,
+                       "intraday": True})  # fmt: skip
+    provisional = [True] * 11 + [False]
+    data = market({"A": frame(DAYS, A, final=provisional), "B": frame(DAYS, B)})
+    record = track_record(rule, data, fired(3, 11, rule_id="hi"), horizons=TWO)
+    outcome = record.horizons[0]
+    assert record.until == DAYS[10] and outcome.firings.count == 1 and outcome.pending == 1
+    only = market({"A": frame(DAYS[:1], A[:1], final=[False])})
+    empty = track_record(rule, only, fired(0, rule_id="hi"), horizons=TWO)
+    assert empty.horizons[0].firings.count == 0 and empty.horizons[0].pending == 1
+
+
 def test_independent_windows_counts_greedy_non_overlapping_starts() -> None:
     assert independent_windows(np.array([0, 1, 2, 3, 10, 11, 30]), 5) == 3
     assert independent_windows(np.array([], dtype=np.int64), 5) == 0
