@@ -112,6 +112,7 @@ class TrackRecordReply:
     table: str  # fixed-width rows (signals.outcome_text.outcome_table)
     line: str | None
     note: str | None
+    chart_png: bytes | None = None  # the fan of past outcomes; None without a counted firing
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the live event log; the backtest count from the engine's `backtest_rule` since 2
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import date, datetime, timedelta
@@ -25,6 +26,8 @@ from storage.db import Store
 from storage.rule_state import last_events
 from storage.subscriptions import Mute
 from storage.versioning import data_version
+
+log = logging.getLogger(__name__)
 
 BACKTEST_START = date(2000, 1, 1)
 RECENT_EVENTS = 5
@@ -111,7 +114,7 @@ def signal_detail(
 
 
 def track_record_reply(record: TrackRecord | None) -> TrackRecordReply | None:
-    """The table and line of a track record (None when the rule has no data)."""
+    """The table, line and chart of a track record (None when the rule has no data)."""
     if record is None:
         return None
     return TrackRecordReply(
@@ -119,7 +122,21 @@ def track_record_reply(record: TrackRecord | None) -> TrackRecordReply | None:
         table=outcome_table(record),
         line=outcome_line(record),
         note=why_no_line(record),
+        chart_png=_track_chart(record),
     )
+
+
+def _track_chart(record: TrackRecord) -> bytes | None:
+    """The fan chart, when at least one firing's window has passed (None, logged, on error)."""
+    if not any(outcome.moves for outcome in record.horizons):
+        return None
+    from bot.delivery.outcome_chart import render_outcome_chart  # lazy: matplotlib is slow
+
+    try:
+        return render_outcome_chart(record)
+    except Exception as error:  # a chart must never hold the answer back
+        log.warning("no track record chart for %s: %s", record.rule_id, error)
+        return None
 
 
 def _backtest(rule: Rule, market: MarketData) -> BacktestSummary | None:

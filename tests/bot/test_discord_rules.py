@@ -72,7 +72,9 @@ async def test_preview_shows_toml_backtest_events_chart_and_buttons(desk: Harnes
     token, message = await propose(desk)
     defer, followup = desk.fake.steps_for(token)
     assert not defer.ephemeral and not followup.ephemeral  # the desk sees the proposal
-    [embed] = followup.message["embeds"]
+    embed, fan = followup.message["embeds"]  # the fan of past outcomes: issue 23
+    assert fan["image"] == {"url": "attachment://track-record.png"}
+    assert followup.files["track-record.png"].startswith(b"\x89PNG")
     assert embed["title"] == f"Preview: New rule {SPREAD_ID}"
     assert embed["description"].startswith(f'```toml\n[[rules]]\nid = "{SPREAD_ID}"\n')
     assert 'type = "spread_threshold"' in embed["description"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -55,14 +57,20 @@ async def discord(
         yield Harness(client, fake_discord_app)
 
 
+def titles(fake: FakeSlack) -> list[str]:
+    """Titles of the files uploaded so far (the fake runs in its own thread)."""
+    return [u["title"] for u in list(fake.uploads.values()) if "title" in u]
+
+
 def track_field(bot: Harness, token: str) -> str:
-    [embed] = bot.fake.steps_for(token)[-1].message["embeds"]
+    embed = bot.fake.steps_for(token)[-1].message["embeds"][0]
     [field] = [f for f in embed["fields"] if f["name"] == "Track record"]
     return str(field["value"])
 
 
 async def test_discord_signal_shows_the_table_and_the_alert_line(discord: Harness) -> None:
-    value = track_field(discord, await discord.command("signal", id="x-high"))
+    token = await discord.command("signal", id="x-high")
+    value = track_field(discord, token)
     heading, fence, header, _, three, six, fence_end, line = value.split("\n")
     assert heading.startswith("After each past firing, X return in %")
     assert (fence, fence_end) == ("```", "```")
@@ -71,6 +79,12 @@ async def test_discord_signal_shows_the_table_and_the_alert_line(discord: Harnes
     # them, independent from rows 1, 100, 200, 300; 6M (126) after 7.
     assert three.split()[:3] == ["3M", "8", "4"] and six.split()[:2] == ["6M", "7"]
     assert line.startswith("Past 8 firings since 2024 (4 independent): X " + LINE)
+    # The fan of past outcomes: a second embed showing a second file.
+    followup = discord.fake.steps_for(token)[-1]
+    _, fan = followup.message["embeds"]
+    assert fan["image"] == {"url": "attachment://track-record.png"}
+    assert followup.files["track-record.png"].startswith(b"\x89PNG")
+    assert followup.files["chart.png"].startswith(b"\x89PNG")
 
 
 async def test_discord_signal_says_why_a_rare_rule_has_no_line(discord: Harness) -> None:
@@ -93,3 +107,8 @@ async def test_slack_signal_shows_the_table_and_why_not(
         assert "*Track record*: After each past firing, X return in %" in x_high
         assert "```" in x_high and "Past 8 firings since 2024 (4 independent)" in x_high
         assert Y_NOTE in y_high
+        # Each rule's fan is uploaded beside its chart (Y's 3 firings draw one too).
+        deadline = time.monotonic() + 10
+        while len(titles(fake_slack)) < 4 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        assert {"x-high: track record", "y-high: track record"} <= set(titles(fake_slack))

@@ -70,12 +70,28 @@ def format_reply(reply: Reply, *, chart: bool = False) -> Payload:
     if isinstance(reply, SignalsReply):
         return _embeds(*signals_embeds(reply))
     if isinstance(reply, SignalDetail):
-        return _embeds(signal_embed(reply, chart=chart))
+        return with_track_chart(_embeds(signal_embed(reply, chart=chart)), reply.track_record)
     if isinstance(reply, StatusReply):
         return _embeds(status_embed(reply))
     if isinstance(reply, HelpReply):
         return _embeds(help_embed(reply))
     return error_payload(reply.text)
+
+
+TRACK_CHART = "track-record.png"
+
+
+def with_track_chart(payload: Payload, record: TrackRecordReply | None) -> Payload:
+    """The payload with the track record's fan as a second embed and file (`files`)."""
+    if record is None or record.chart_png is None:
+        return payload
+    embed = {
+        "title": "Track record",
+        "color": _GREY,
+        "image": {"url": f"attachment://{TRACK_CHART}"},
+    }
+    embeds = fit_discord_embeds([*payload["embeds"], embed])
+    return {**payload, "embeds": embeds, "files": {TRACK_CHART: record.chart_png}}
 
 
 def error_payload(text: str) -> Payload:

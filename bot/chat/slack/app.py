@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -84,6 +85,9 @@ def _command_listener(commands: Commands, name: str) -> Callable[..., Awaitable[
             png = await asyncio.to_thread(render_chart_of, commands, answer)
             if png:
                 await _upload_chart(client, respond, png, answer, str(command["channel_id"]))
+        for title, extra in answer.more_charts if command.get("channel_id") else ():
+            more = replace(answer, chart_title=title)
+            await _upload_chart(client, respond, extra, more, str(command["channel_id"]))
 
     return on_command
 
