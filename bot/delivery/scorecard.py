@@ -1,7 +1,8 @@
 """The weekly scorecard of the digest: rules that fired in the last quarter, and how their
 moves since compare with what followed their earlier firings (issue 23).
 
-It appears in the digest of the first session of each week. The market is read here from
+It appears in the digest of the first session of each week, for the rules the event log
+shows active in the quarter (the firings the desk was alerted about). The market is read from
 storage (whole histories of the rules' legs: the records need them) and the records come
 from the per-data-version cache, so a digest re-queued for the same data recomputes nothing.
 """
@@ -23,6 +24,7 @@ from signals.rules import Rule
 from signals.scorecard import score_recent
 from storage.db import Store
 from storage.prices import load_prices
+from storage.rule_state import last_event_by_rule
 from storage.series import load_series
 from storage.versioning import data_version
 
@@ -42,6 +44,9 @@ def weekly_scorecard(db: Store, rules: Sequence[Rule], session: date) -> tuple[s
     try:
         if not rules or not is_first_session_of_week(session):
             return ()
+        rules = _alerted_lately(db, rules, session)
+        if not rules:
+            return ()
         market = _market(db, rules, session)
     except calendar.CalendarRangeError as error:
         log.warning("no weekly scorecard for %s: %s", session, error)
@@ -53,6 +58,14 @@ def weekly_scorecard(db: Store, rules: Sequence[Rule], session: date) -> tuple[s
         if record is not None:
             lines += [scorecard_text(s) for s in score_recent(record, session - QUARTER)]
     return tuple(lines)
+
+
+def _alerted_lately(db: Store, rules: Sequence[Rule], session: date) -> list[Rule]:
+    """The rules whose last logged event is within the quarter: only they can have fired in
+    it (a rule whose last event is older has not), so only their histories are loaded."""
+    last = last_event_by_rule(db)
+    since = session - QUARTER
+    return [rule for rule in rules if rule.id in last and last[rule.id].date >= since]
 
 
 def _market(db: Store, rules: Sequence[Rule], session: date) -> MarketData:

@@ -16,6 +16,7 @@ from signals.rules import parse_rule
 from signals.scorecard import score_recent
 from storage.db import open_db
 from storage.prices import upsert_bars
+from storage.rule_state import record_events
 from tests.bot.test_track_record_alert import DAYS, sawtooth
 from tests.signals.builders import frame
 
@@ -40,6 +41,10 @@ def test_the_scorecard_comes_on_the_weeks_first_session(db_path: Path) -> None:
     bars = [PriceBar("X", d, close=c, adj_close=c) for d, c in zip(DAYS, sawtooth(9), strict=True)]
     upsert_bars(db, bars)
     monday = next(d for d in DAYS[420:] if is_first_session_of_week(d))
+    # Only rules the event log shows active in the quarter are scored (the desk's alerts).
+    assert weekly_scorecard(db, [RULE], monday) == ()
+    market = MarketData(prices={"X": frame(DAYS, sawtooth(9))})
+    record_events(db, [e for e in backtest_rule(RULE, market) if e.date == DAYS[400]])
     (text,) = weekly_scorecard(db, [RULE], monday)
     assert text.startswith(f"x-high fired {DAYS[400]}: X ")
     assert "; earlier firings after " in text and "(all sessions: " in text
