@@ -95,7 +95,8 @@ def build_digest(
     rows.sort(key=lambda row: -1e9 if row.ytd is None else row.ytd, reverse=True)
     spreads = tuple((a, b, *_spread_bps(returns[a], returns[b])) for a, b in KEY_SPREADS)
     near = nearest_rules(db, settings, session, now, report=report)
-    card = weekly_scorecard(db, rules_in_force(settings, db), session)
+    loaded = report.market if report is not None else None
+    card = weekly_scorecard(db, rules_in_force(settings, db), session, market=loaded)
     return Digest(session, tuple(rows), spreads, tuple(near), card)
 
 

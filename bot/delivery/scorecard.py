@@ -39,19 +39,26 @@ def is_first_session_of_week(session: date) -> bool:
     return before.isocalendar()[:2] != session.isocalendar()[:2]
 
 
-def weekly_scorecard(db: Store, rules: Sequence[Rule], session: date) -> tuple[str, ...]:
-    """One line per firing of the last quarter up to `session`; () on other days of the week."""
+def weekly_scorecard(
+    db: Store, rules: Sequence[Rule], session: date, *, market: MarketData | None = None
+) -> tuple[str, ...]:
+    """One line per firing of the last quarter up to `session`; () on other days of the week.
+
+    `market`: data already loaded on the same data version (the session's check), used when
+    it holds every leg the scored rules read; else their histories are loaded here.
+    """
     try:
         if not rules or not is_first_session_of_week(session):
             return ()
         rules = _alerted_lately(db, rules, session)
         if not rules:
             return ()
-        market = _market(db, rules, session)
+        if market is None or not _holds(market, rules):
+            market = _market(db, rules, session)
     except calendar.CalendarRangeError as error:
         log.warning("no weekly scorecard for %s: %s", session, error)
         return ()
-    version = data_version(db)
+    version = data_version(db)  # a given market is of this version: callers reuse a check only then
     lines: list[str] = []
     for rule in rules:
         record = TRACK_RECORDS.record(rule, market, version=version, as_of=session)
@@ -68,9 +75,17 @@ def _alerted_lately(db: Store, rules: Sequence[Rule], session: date) -> list[Rul
     return [rule for rule in rules if rule.id in last and last[rule.id].date >= since]
 
 
+def _leaves(rules: Sequence[Rule]) -> list[str]:
+    return sorted({leaf for r in rules for leg in r.legs() for leaf in split_expression(leg)})
+
+
+def _holds(market: MarketData, rules: Sequence[Rule]) -> bool:
+    return all(leaf in market.prices or leaf in market.series for leaf in _leaves(rules))
+
+
 def _market(db: Store, rules: Sequence[Rule], session: date) -> MarketData:
     """The rules' legs, whole histories up to `session`, with the NYSE sessions (holes)."""
-    leaves = sorted({leaf for r in rules for leg in r.legs() for leaf in split_expression(leg)})
+    leaves = _leaves(rules)
     series = {k: v[v.index <= pd.Timestamp(session)] for k, v in load_series(db, leaves).items()}
     days = calendar.sessions_between(calendar.CALENDAR_START, session)
     sessions = pd.DatetimeIndex([pd.Timestamp(day) for day in days], name="date")

@@ -58,6 +58,9 @@ class CheckReport:
     new_events: tuple[Event, ...] = ()
     expected_session: date | None = None
     primed: tuple[str, ...] = field(default=())  # rules seen for the first time
+    # The market the check read (whole histories), for what else needs it on the same data
+    # (the digest's weekly scorecard).
+    market: MarketData | None = field(default=None, compare=False, repr=False)
 
 
 def expected_last_session(now: datetime) -> date:
@@ -130,6 +133,7 @@ def check_rules(
         new_events=tuple(new_events),
         expected_session=expected,
         primed=tuple(primed),
+        market=market,
     )
 
 
