@@ -11,7 +11,13 @@ from rich.markup import escape
 
 from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_json, rules_or_exit
-from bot.cli.outcomes_output import outcomes_of, print_outcomes, with_outcomes, write_charts
+from bot.cli.outcomes_output import (
+    outcomes_of,
+    parse_horizons,
+    print_outcomes,
+    with_outcomes,
+    write_charts,
+)
 from bot.cli.signal_cmds import JsonFlag, check_range, parse_day
 
 if TYPE_CHECKING:
@@ -34,6 +40,12 @@ def backtest_cmd(
     chart_dir: Annotated[
         Path | None, typer.Option("--chart", help="With --outcomes: write <rule>.png charts here.")
     ] = None,
+    horizons: Annotated[
+        str | None,
+        typer.Option(
+            "--horizons", help="With --outcomes: LABEL=SESSIONS,... (1M=21,3M=63,6M=126)."
+        ),
+    ] = None,
 ) -> None:
     """The events each rule would have emitted, using the state machine exactly as live does.
 
@@ -46,14 +58,15 @@ def backtest_cmd(
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     if first and last and first > last:
         fail(f"--from {first} is after --to {last}", 2)
-    if chart_dir is not None and not outcomes:
-        fail("--chart draws the track records: add --outcomes", 2)
+    if (chart_dir is not None or horizons is not None) and not outcomes:
+        fail("--chart and --horizons are about track records: add --outcomes", 2)
+    windows = parse_horizons(horizons)
     rules = _select(ctx, rule_id)
     version = data_version(app_context(ctx).db)
     market = load_market(app_context(ctx).db, rules)
     check_range(market, first, last)
     results = [_backtest_one(rule, market, first, last) for rule in rules]
-    records = [outcomes_of(r, market, version, last) for r in rules] if outcomes else []
+    records = [outcomes_of(r, market, version, last, windows) for r in rules] if outcomes else []
     if outcomes:
         results = [with_outcomes(row, rec) for row, rec in zip(results, records, strict=True)]
     if chart_dir is not None:

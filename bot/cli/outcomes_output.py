@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Sequence
 from datetime import date
 from pathlib import Path
@@ -13,15 +14,42 @@ from bot.cli.common import console, fail
 from bot.outcomes import TRACK_RECORDS
 from signals.models import MarketData
 from signals.outcome_text import outcome_line, outcome_table, record_heading, why_no_line
-from signals.outcomes import Summary, TrackRecord
+from signals.outcomes import DEFAULT_HORIZONS, Horizon, Summary, TrackRecord
 from signals.rules import Rule
+
+MAX_SESSIONS = 2520  # ten years: a longer window leaves too few firings to say anything
+
+
+def parse_horizons(text: str | None) -> tuple[Horizon, ...]:
+    """`1M=21,3M=63` as horizons (the defaults for None); a bad one fails with one line."""
+    if text is None:
+        return DEFAULT_HORIZONS
+    found = []
+    for item in (part.strip() for part in text.split(",")):
+        label, _, sessions = item.partition("=")
+        if not re.fullmatch(r"[A-Za-z0-9]{1,8}", label.strip()) or not sessions.strip().isdigit():
+            fail(f"--horizons: {item!r} is not LABEL=SESSIONS (e.g. 3M=63)", 2)
+        count = int(sessions)
+        if not 1 <= count <= MAX_SESSIONS:
+            fail(
+                f"--horizons: {label.strip()} must span 1 to {MAX_SESSIONS} sessions, got {count}",
+                2,
+            )
+        found.append(Horizon(label.strip(), count))
+    if len({h.label for h in found}) < len(found):
+        fail("--horizons: each label once", 2)
+    return tuple(found)
 
 
 def outcomes_of(
-    rule: Rule, market: MarketData, version: Hashable, last: date | None
+    rule: Rule,
+    market: MarketData,
+    version: Hashable,
+    last: date | None,
+    horizons: Sequence[Horizon] = DEFAULT_HORIZONS,
 ) -> TrackRecord | None:
     """The rule's track record on the data up to `last` (None when a leg has no data)."""
-    return TRACK_RECORDS.record(rule, market, version=version, as_of=last)
+    return TRACK_RECORDS.record(rule, market, version=version, as_of=last, horizons=horizons)
 
 
 def with_outcomes(result: dict[str, Any], record: TrackRecord | None) -> dict[str, Any]:

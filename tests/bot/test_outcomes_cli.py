@@ -64,3 +64,16 @@ def test_table_and_chart(x_db: Path, tmp_path: Path) -> None:
     assert (tmp_path / "charts" / "x-high.png").read_bytes().startswith(b"\x89PNG")
     refused = invoke(x_db, "backtest", "--chart", str(tmp_path))
     assert refused.exit_code == 2 and "add --outcomes" in refused.output
+
+
+def test_horizons_are_configurable_and_bad_ones_refused_in_one_line(x_db: Path) -> None:
+    result = invoke(x_db, "backtest", "--outcomes", "--json", "--horizons", "2W=10, 1Q=63")
+    assert result.exit_code == 0, result.output
+    [rule] = json.loads(result.stdout)["rules"]
+    assert [(o["horizon"], o["sessions"]) for o in rule["outcomes"]] == [("2W", 10), ("1Q", 63)]
+    assert rule["outcomes"][1]["count"] == 8  # the same 63 sessions as 3M
+    for bad, said in (("3M", "is not LABEL=SESSIONS"), ("3M=0", "1 to 2520"),
+                      ("3M=63,3M=64", "each label once"), ("a b=3", "is not LABEL")):  # fmt: skip
+        refused = invoke(x_db, "backtest", "--outcomes", "--horizons", bad)
+        assert refused.exit_code == 2 and said in refused.output, bad
+        assert len(refused.output.strip().splitlines()) == 1 and "Traceback" not in refused.output

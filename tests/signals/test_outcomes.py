@@ -88,6 +88,16 @@ def test_a_window_ending_in_a_hole_of_a_leg_is_left_out_not_filled(calendar: boo
     assert np.isnan(path[DAYS[6]].iloc[2]) and path[DAYS[1]].iloc[0] == 0.0
 
 
+def test_a_zero_or_missing_price_counts_as_a_gap_and_disjoint_legs_as_no_history() -> None:
+    corrupt = [*A[:8], 0.0, *A[9:]]  # a zero price is dropped when the leg is cleaned
+    outcome = track_record(SPREAD, pair(a=corrupt), fired(1, 6), horizons=TWO).horizons[0]
+    assert (outcome.firings.count, outcome.gaps) == (1, 1)
+    apart = market({"A": frame(DAYS[:6], A[:6]), "B": frame(DAYS[6:], B[6:])})
+    record = track_record(SPREAD, apart, fired(1), horizons=TWO)
+    assert record.until is None and record.horizons[0].firings.count == 0
+    assert record.horizons[0].base.count == 0 and record.horizons[0].pending == 1
+
+
 def test_no_look_ahead_past_as_of() -> None:
     # Cut at row 8: row 6's window ends on row 8 and counts; a firing on row 9 is ignored.
     record = track_record(SPREAD, pair(), fired(1, 6, 9), horizons=TWO, as_of=DAYS[8])
