@@ -7,12 +7,13 @@ return in %, change in bps). Drawn with matplotlib's object API on the Agg canva
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from bot.delivery.charts import COLOURS, _fonts, _new_figure, _to_png
+from bot.delivery.charts import COLOURS, DPI, FONT, HEIGHT_IN, WIDTH_IN
 from signals.outcomes import TrackRecord, base_band, forward_paths
 
 if TYPE_CHECKING:
@@ -25,16 +26,29 @@ BASE = "#1f77b4"
 
 def render_outcome_chart(record: TrackRecord, *, title: str = "") -> bytes:
     """The PNG of `record`'s fan over its longest horizon."""
-    return _to_png(build_outcome_figure(record, title=title))
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buffer = io.BytesIO()
+    with rc_context(FONT):
+        # Light compression, as the alert charts: barely bigger, several times faster.
+        FigureCanvasAgg(build_outcome_figure(record, title=title)).print_png(
+            buffer, pil_kwargs={"compress_level": 1}
+        )
+    return buffer.getvalue()
 
 
 def build_outcome_figure(record: TrackRecord, *, title: str = "") -> Figure:
     """The figure, not yet rendered (tests read its lines and labels)."""
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
     longest = max((h.horizon.sessions for h in record.horizons), default=63)
     paths = forward_paths(record, longest)
     band = base_band(record, longest)
-    figure = _new_figure()
-    with _fonts():
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    figure.subplots_adjust(left=0.09, right=0.95, top=0.9, bottom=0.1)
+    with rc_context(FONT):
         axes = figure.subplots()
         _draw_base(axes, band)
         _draw_fan(axes, paths)
