@@ -104,6 +104,18 @@ class BacktestSummary:
 
 
 @dataclass(frozen=True)
+class TrackRecordReply:
+    """What followed a rule's past firings: the table per horizon, and the alert's line or
+    why an alert carries none (fewer than 5 firings)."""
+
+    heading: str
+    table: str  # fixed-width rows (signals.outcome_text.outcome_table)
+    line: str | None
+    note: str | None
+    chart_png: bytes | None = None  # the fan of past outcomes; None without a counted firing
+
+
+@dataclass(frozen=True)
 class SignalDetail:
     """`/signal ID`: the rule, its current evaluation, recent events, backtest and chart."""
 
@@ -115,6 +127,7 @@ class SignalDetail:
     chart: ChartSpec | None
     subscribers: int
     text: str
+    track_record: TrackRecordReply | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +227,7 @@ class RulePreview:
     chart: ChartSpec | None
     expires_at: str
     text: str
+    track_record: TrackRecordReply | None = None  # whether the threshold ever meant anything
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,7 @@ class RuleCommands:
             chart=detail.chart,
             expires_at=record.expires_at,
             text=text,
+            track_record=detail.track_record,
         )
 
     def _check_new_id(self, rule_id: str) -> None:

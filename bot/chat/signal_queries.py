@@ -7,20 +7,27 @@ the live event log; the backtest count from the engine's `backtest_rule` since 2
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from bot.chat.replies import BacktestSummary, EventRow, SignalDetail, SignalRow
+from bot.chat.replies import BacktestSummary, EventRow, SignalDetail, SignalRow, TrackRecordReply
 from bot.chat.signal_cache import SignalCache
+from bot.outcomes import TRACK_RECORDS
 from bot.service.evaluation import RuleCheck, check_rules, load_market
 from signals.evaluate import backtest_rule
 from signals.models import ChartKind, ChartSpec, Event, MarketData
+from signals.outcome_text import outcome_line, outcome_table, record_heading, why_no_line
+from signals.outcomes import TrackRecord
 from signals.rules import ExtremeSince, Rule
 from storage.db import Store
 from storage.rule_state import last_events
 from storage.subscriptions import Mute
+from storage.versioning import data_version
+
+log = logging.getLogger(__name__)
 
 BACKTEST_START = date(2000, 1, 1)
 RECENT_EVENTS = 5
@@ -86,6 +93,7 @@ def signal_detail(
     db: Store, rule: Rule, now: datetime, mutes: Mapping[str, Mute], subscribers: int
 ) -> SignalDetail:
     """One rule: its current row, parameters, recent events, backtest since 2000 and a chart."""
+    version = data_version(db)  # before loading: a write during the load is seen next time
     market = load_market(db, [rule])
     (check,) = check_rules(db, [rule], now=now, persist=False, market=market).checks
     row = _row(db, check, _mute_for(rule.id, mutes))
@@ -101,7 +109,34 @@ def signal_detail(
         chart=_chart(rule, row, recent),
         subscribers=subscribers,
         text=text,
+        track_record=track_record_reply(TRACK_RECORDS.record(rule, market, version=version)),
     )
+
+
+def track_record_reply(record: TrackRecord | None) -> TrackRecordReply | None:
+    """The table, line and chart of a track record (None when the rule has no data)."""
+    if record is None:
+        return None
+    return TrackRecordReply(
+        heading=record_heading(record),
+        table=outcome_table(record),
+        line=outcome_line(record),
+        note=why_no_line(record),
+        chart_png=_track_chart(record),
+    )
+
+
+def _track_chart(record: TrackRecord) -> bytes | None:
+    """The fan chart, when at least one firing's window has passed (None, logged, on error)."""
+    if not any(outcome.moves for outcome in record.horizons):
+        return None
+    from bot.delivery.outcome_chart import render_outcome_chart  # lazy: matplotlib is slow
+
+    try:
+        return render_outcome_chart(record)
+    except Exception as error:  # a chart must never hold the answer back
+        log.warning("no track record chart for %s: %s", record.rule_id, error)
+        return None
 
 
 def _backtest(rule: Rule, market: MarketData) -> BacktestSummary | None:

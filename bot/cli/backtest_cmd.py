@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -10,11 +11,19 @@ from rich.markup import escape
 
 from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_json, rules_or_exit
+from bot.cli.outcomes_output import (
+    outcomes_of,
+    parse_horizons,
+    print_outcomes,
+    with_outcomes,
+    write_charts,
+)
 from bot.cli.signal_cmds import JsonFlag, check_range, parse_day
 
 if TYPE_CHECKING:
     from signals.holes import Hole
     from signals.models import MarketData
+    from signals.outcomes import TrackRecord
     from signals.rules import Rule
 
 
@@ -25,21 +34,47 @@ def backtest_cmd(
     start: Annotated[str | None, typer.Option("--from", help="First date YYYY-MM-DD.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last date YYYY-MM-DD.")] = None,
     as_json: JsonFlag = False,
+    outcomes: Annotated[
+        bool, typer.Option("--outcomes", help="Add what followed past firings (1M/3M/6M).")
+    ] = False,
+    chart_dir: Annotated[
+        Path | None, typer.Option("--chart", help="With --outcomes: write <rule>.png charts here.")
+    ] = None,
+    horizons: Annotated[
+        str | None,
+        typer.Option(
+            "--horizons", help="With --outcomes: LABEL=SESSIONS,... (1M=21,3M=63,6M=126)."
+        ),
+    ] = None,
 ) -> None:
-    """The events each rule would have emitted, using the state machine exactly as live does."""
+    """The events each rule would have emitted, using the state machine exactly as live does.
+
+    With --outcomes, each rule's track record too: the move after every past firing (since
+    the start of its history, up to --to) over 1, 3 and 6 months (21, 63, 126 sessions).
+    """
     from bot.service.evaluation import load_market
+    from storage.versioning import data_version
 
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     if first and last and first > last:
         fail(f"--from {first} is after --to {last}", 2)
+    if (chart_dir is not None or horizons is not None) and not outcomes:
+        fail("--chart and --horizons are about track records: add --outcomes", 2)
+    windows = parse_horizons(horizons)
     rules = _select(ctx, rule_id)
+    version = data_version(app_context(ctx).db)
     market = load_market(app_context(ctx).db, rules)
     check_range(market, first, last)
     results = [_backtest_one(rule, market, first, last) for rule in rules]
+    records = [outcomes_of(r, market, version, last, windows) for r in rules] if outcomes else []
+    if outcomes:
+        results = [with_outcomes(row, rec) for row, rec in zip(results, records, strict=True)]
+    if chart_dir is not None:
+        write_charts(records, chart_dir)
     if as_json:
         print_json({"from": first, "to": last, "rules": results})
         return
-    _print_backtest(results)
+    _print_backtest(results, records)
 
 
 def _select(ctx: typer.Context, rule_id: str | None) -> list[Rule]:
@@ -87,8 +122,8 @@ def _holes_reason(holes: tuple[Hole, ...]) -> str:
     return f"{listed} (no measure across them, nothing fired or reversed over them)"
 
 
-def _print_backtest(results: list[dict[str, Any]]) -> None:
-    for result in results:
+def _print_backtest(results: list[dict[str, Any]], records: list[TrackRecord | None]) -> None:
+    for at, result in enumerate(results):
         fired = sum(1 for row in result["events"] if row["kind"] == "fired")
         reason = escape(result["reason"])  # data (symbol names, dates), not markup
         console.print(f"[bold]{result['id']}[/]: {result['status']} {reason} ({fired} fired)")
@@ -96,3 +131,5 @@ def _print_backtest(results: list[dict[str, Any]]) -> None:
             console.print(
                 f"  {row['date']} {row['kind']:<8} {row['title']}", markup=False, highlight=False
             )
+        if records:
+            print_outcomes(records[at])

@@ -48,6 +48,8 @@ def render_panel(message: AlertMessage) -> Panel:
     body.add_row(table)
     if message.description:
         body.add_row(Text(message.description))
+    if message.track_record:
+        body.add_row(Text(f"Track record: {message.track_record}"))
     body.add_row(Text(f"data {message.data_date.isoformat()} · {message.footer}", "dim"))
     if message.chart_png:
         body.add_row(Text("chart attached on chat platforms", "dim"))

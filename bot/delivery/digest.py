@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.delivery.destinations import build_notifiers, close_notifiers, route_notifiers
 from bot.delivery.message import AlertMessage, Notifier, monospace
 from bot.delivery.outbox_messages import queue_message
+from bot.delivery.scorecard import weekly_scorecard
 from bot.delivery.sender import (
     DeliveryPolicy,
     DeliveryReport,
@@ -68,6 +69,7 @@ class Digest:
     rows: tuple[LeaderRow, ...]
     spreads: tuple[tuple[str, str, float | None, float | None], ...]  # A, B, YTD bps, 1M bps
     near: tuple[NearRule, ...]
+    scorecard: tuple[str, ...] = ()  # weekly: recent firings against their track record
 
 
 def build_digest(
@@ -93,7 +95,9 @@ def build_digest(
     rows.sort(key=lambda row: -1e9 if row.ytd is None else row.ytd, reverse=True)
     spreads = tuple((a, b, *_spread_bps(returns[a], returns[b])) for a, b in KEY_SPREADS)
     near = nearest_rules(db, settings, session, now, report=report)
-    return Digest(session, tuple(rows), spreads, tuple(near))
+    loaded = report.market if report is not None else None
+    card = weekly_scorecard(db, rules_in_force(settings, db), session, market=loaded)
+    return Digest(session, tuple(rows), spreads, tuple(near), card)
 
 
 def _returns(frame: object, session: date) -> tuple[float | None, float | None]:
@@ -159,7 +163,10 @@ def digest_fields(digest: Digest) -> tuple[tuple[str, str], ...]:
     )
     spreads = "\n".join(f"{a}-{b}: YTD {_bps(y)}, 1M {_bps(m)}" for a, b, y, m in digest.spreads)
     near = "\n".join(f"{rule.rule_id}: {rule.summary}" for rule in digest.near) or "none"
-    return (("Leaderboard", board), ("Key spreads", spreads), ("Closest to firing", near))
+    fields = (("Leaderboard", board), ("Key spreads", spreads), ("Closest to firing", near))
+    if digest.scorecard:
+        fields += (("Weekly scorecard", "\n".join(digest.scorecard)),)
+    return fields
 
 
 def digest_message(digest: Digest, chart_png: bytes | None = None) -> AlertMessage:

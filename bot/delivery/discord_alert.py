@@ -20,6 +20,7 @@ from bot.safety import mention_user
 CHART_NAME = "chart.png"
 CUSTOM_ID_LIMIT = 100  # Discord's maximum custom_id length
 ACK_PREFIX, MUTE_PREFIX = "rot:ack:", "rot:mute1d:"
+TRACK_FIELD = "Track record"  # what followed the rule's past firings (never a forecast)
 ACK_FIELD = "Acknowledged"  # the embed field an acknowledged alert gets (once)
 ACK_TEMPLATE = r"rot:ack:(?P<key>.{0,92})"
 MUTE_TEMPLATE = r"rot:mute1d:(?P<rule>.{1,89})"
@@ -34,6 +35,10 @@ def alert_embed(message: AlertMessage) -> dict[str, Any]:
         for name, value in message.fields
     ]
     fields.append(embed_field("Data date", message.data_date.isoformat()))
+    if message.track_record:
+        fields.append(
+            embed_field(TRACK_FIELD, neutralise_discord(message.track_record), inline=False)
+        )
     embed: dict[str, Any] = {
         "type": "rich",
         "title": neutralise_discord(message.headline),

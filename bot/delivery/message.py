@@ -45,6 +45,8 @@ class AlertMessage:
     symbols: tuple[str, ...] = ()
     chart_png: bytes | None = None
     mentions: tuple[str, ...] = ()
+    # What followed the rule's past firings, one line (bot.outcomes); "" when it has none.
+    track_record: str = ""
 
     @property
     def colour(self) -> int:
@@ -81,7 +83,14 @@ def build_alert_message(event: Event, chart_png: bytes | None = None) -> AlertMe
         fields=_measure_fields(event),
         symbols=event.symbols,
         chart_png=chart_png,
+        track_record=_track_record(event),
     )
+
+
+def _track_record(event: Event) -> str:
+    """The line `bot.outcomes` stored with a firing (text from the event log: checked)."""
+    line = event.context.get("track_record") if event.kind == "fired" else None
+    return line if isinstance(line, str) else ""
 
 
 def subscriber_ids(message: AlertMessage, platform: PlatformName) -> list[str]:

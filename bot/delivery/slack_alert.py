@@ -43,6 +43,8 @@ def to_slack_blocks(message: AlertMessage) -> list[Block]:
     blocks = [slack_header(escape_slack(message.headline))]
     blocks += slack_field_sections(fields)
     blocks += slack_text_sections(escape_slack(message.description))
+    if message.track_record:
+        blocks.append(context_block([f"*Track record* {escape_slack(message.track_record)}"]))
     blocks += slack_text_sections(subscriber_pings(message))
     context = f"{emoji} data {message.data_date.isoformat()} · {escape_slack(message.footer)}"
     blocks.append(context_block([context]))

@@ -18,6 +18,7 @@ from functools import cache
 import pandas as pd
 
 from bot import calendar
+from bot.outcomes import with_track_records
 from bot.sources.valuation import series_notes
 from signals.evaluate import evaluate_rule, last_bar, prime_state
 from signals.frames import RuleFrame, rule_frame
@@ -36,6 +37,7 @@ from storage.rule_state import (
     save_states,
 )
 from storage.series import flagged_points, load_series
+from storage.versioning import data_version
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ class CheckReport:
     new_events: tuple[Event, ...] = ()
     expected_session: date | None = None
     primed: tuple[str, ...] = field(default=())  # rules seen for the first time
+    # The market the check read (whole histories), for what else needs it on the same data
+    # (the digest's weekly scorecard).
+    market: MarketData | None = field(default=None, compare=False, repr=False)
 
 
 def expected_last_session(now: datetime) -> date:
@@ -123,6 +128,8 @@ def check_rules(
             new_states[rule.id] = evaluation.state
     checks = with_held_bars(db, rules, checks)
     events = mark_confirmed_late(db, rules, events)
+    if persist and events:
+        events = with_track_records(events, rules, market, version=data_version(db))
     new_events = _store(db, new_states, prints, events) if persist else []
     last = last_event_by_rule(db)
     return CheckReport(
@@ -130,6 +137,7 @@ def check_rules(
         new_events=tuple(new_events),
         expected_session=expected,
         primed=tuple(primed),
+        market=market,
     )
 
 

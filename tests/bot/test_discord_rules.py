@@ -72,13 +72,18 @@ async def test_preview_shows_toml_backtest_events_chart_and_buttons(desk: Harnes
     token, message = await propose(desk)
     defer, followup = desk.fake.steps_for(token)
     assert not defer.ephemeral and not followup.ephemeral  # the desk sees the proposal
-    [embed] = followup.message["embeds"]
+    embed, fan = followup.message["embeds"]  # the fan of past outcomes: issue 23
+    assert fan["image"] == {"url": "attachment://track-record.png"}
+    assert followup.files["track-record.png"].startswith(b"\x89PNG")
     assert embed["title"] == f"Preview: New rule {SPREAD_ID}"
     assert embed["description"].startswith(f'```toml\n[[rules]]\nid = "{SPREAD_ID}"\n')
     assert 'type = "spread_threshold"' in embed["description"]
-    backtest, events = embed["fields"]
+    backtest, events, track = embed["fields"]
     assert backtest["name"] == "Backtest since 2000" and backtest["value"].startswith("fired ")
     assert events["name"] == "Last five events" and len(events["value"].splitlines()) == 5
+    # Before Save, whether the threshold ever meant anything (issue 23).
+    assert track["name"] == "Track record" and "IWM − IWB spread in bps" in track["value"]
+    assert "Past " in track["value"] and " firings since 2000" in track["value"]
     assert embed["image"] == {"url": "attachment://chart.png"}
     assert followup.files["chart.png"].startswith(b"\x89PNG")
     assert embed["footer"]["text"].startswith("Save or Cancel before 2026-03-02 21:15 UTC")

@@ -100,8 +100,10 @@ async def send_payload(
         kwargs["content"] = payload["content"]
     if payload["embeds"]:
         kwargs["embeds"] = [discord.Embed.from_dict(e) for e in payload["embeds"]]
-    if png is not None:
-        kwargs["file"] = discord.File(io.BytesIO(png), CHART_NAME)
+    files = {CHART_NAME: png} if png is not None else {}
+    files |= payload.get("files") or {}  # more images a reply carries (a track record's fan)
+    if files:
+        kwargs["files"] = [discord.File(io.BytesIO(data), name) for name, data in files.items()]
     if interaction.response.is_done():
         await interaction.followup.send(**kwargs)
     else:

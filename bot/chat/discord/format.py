@@ -20,10 +20,11 @@ from bot.chat.replies import (
     SignalsReply,
     SpreadReply,
     StatusReply,
+    TrackRecordReply,
 )
 from bot.delivery.discord_alert import ACK_FIELD, embed_field, with_chart
 from bot.delivery.limits import fit_discord_content, fit_discord_embeds, split_text, trim
-from bot.delivery.message import COLOURS
+from bot.delivery.message import COLOURS, monospace
 
 SIGNALS_BUDGET = 5200  # of the 6000 characters a message's embeds may hold in total
 DESCRIPTION_LIMIT = 100  # of a slash command
@@ -69,12 +70,28 @@ def format_reply(reply: Reply, *, chart: bool = False) -> Payload:
     if isinstance(reply, SignalsReply):
         return _embeds(*signals_embeds(reply))
     if isinstance(reply, SignalDetail):
-        return _embeds(signal_embed(reply, chart=chart))
+        return with_track_chart(_embeds(signal_embed(reply, chart=chart)), reply.track_record)
     if isinstance(reply, StatusReply):
         return _embeds(status_embed(reply))
     if isinstance(reply, HelpReply):
         return _embeds(help_embed(reply))
     return error_payload(reply.text)
+
+
+TRACK_CHART = "track-record.png"
+
+
+def with_track_chart(payload: Payload, record: TrackRecordReply | None) -> Payload:
+    """The payload with the track record's fan as a second embed and file (`files`)."""
+    if record is None or record.chart_png is None:
+        return payload
+    embed = {
+        "title": "Track record",
+        "color": _GREY,
+        "image": {"url": f"attachment://{TRACK_CHART}"},
+    }
+    embeds = fit_discord_embeds([*payload["embeds"], embed])
+    return {**payload, "embeds": embeds, "files": {TRACK_CHART: record.chart_png}}
 
 
 def error_payload(text: str) -> Payload:
@@ -129,6 +146,13 @@ def _signal_line(row: SignalRow) -> str:
     return trim(f"{icon} **{row.rule_id}**{origin}{status}: {row.summary}{fired}{muted}", 400)
 
 
+def track_record_field(record: TrackRecordReply) -> dict[str, Any]:
+    """The track record table, with the alert's line or why an alert has none."""
+    told = record.line or f"No track record line in alerts: {record.note}"
+    value = f"{record.heading}\n{monospace(record.table)}\n{told}"
+    return embed_field("Track record", value, inline=False)  # short: 4 rows, well under 1024
+
+
 def signal_embed(detail: SignalDetail, *, chart: bool = False) -> dict[str, Any]:
     """`/signal ID`: state, parameters, recent events, backtest and subscriber count."""
     row = detail.row
@@ -149,6 +173,8 @@ def signal_embed(detail: SignalDetail, *, chart: bool = False) -> dict[str, Any]
     if detail.last_events:
         events = "\n".join(f"{e.date} {e.kind} ({e.measure:,.2f})" for e in detail.last_events)
         fields.append(embed_field("Last events", events, inline=False))
+    if detail.track_record is not None:
+        fields.append(track_record_field(detail.track_record))
     embed = {
         "title": row.title if row.title == row.rule_id else f"{row.title} ({row.rule_id})",
         "description": detail.description or detail.text,

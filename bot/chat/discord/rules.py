@@ -25,7 +25,12 @@ from bot.chat.discord.answering import (
     guarded,
     send_private,
 )
-from bot.chat.discord.format import describe, error_payload
+from bot.chat.discord.format import (
+    describe,
+    error_payload,
+    track_record_field,
+    with_track_chart,
+)
 from bot.chat.parsing import CommandError
 from bot.chat.replies import Reply, RulePreview
 from bot.chat.reply_chart import render_reply_chart
@@ -75,6 +80,8 @@ def preview_embed(preview: RulePreview, *, chart: bool) -> dict[str, Any]:
         ],
         "footer": {"text": expiry_line(preview)},
     }
+    if preview.track_record is not None:
+        embed["fields"] += [track_record_field(preview.track_record)]
     return with_chart(embed, chart)
 
 
@@ -105,10 +112,13 @@ async def _send(interaction: Interaction, reply: Reply, png: bytes | None) -> No
     kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
     if isinstance(reply, RulePreview) and isinstance(safe, RulePreview):
         embed = preview_embed(safe, chart=png is not None)
-        kwargs["embeds"] = [discord.Embed.from_dict(e) for e in fit_discord_embeds([embed])]
+        payload = with_track_chart({"content": None, "embeds": [embed]}, reply.track_record)
+        embeds = fit_discord_embeds(payload["embeds"])
+        kwargs["embeds"] = [discord.Embed.from_dict(e) for e in embeds]
         kwargs["view"] = preview_view(reply.token)
-        if png is not None:
-            kwargs["file"] = discord.File(io.BytesIO(png), CHART_NAME)
+        files = ({CHART_NAME: png} if png is not None else {}) | payload.get("files", {})
+        if files:
+            kwargs["files"] = [discord.File(io.BytesIO(data), name) for name, data in files.items()]
     else:
         kwargs["content"] = error_payload(safe.text)["content"]
     await interaction.followup.send(**kwargs)

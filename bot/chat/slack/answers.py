@@ -53,6 +53,7 @@ class SlackAnswer:
     ephemeral: bool
     chart: ChartSpec | None = None
     chart_title: str = ""
+    more_charts: tuple[tuple[str, bytes], ...] = ()  # (title, PNG) drawn by the core already
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,17 @@ def to_answer(core: Commands, reply: Reply, *, ephemeral: bool) -> SlackAnswer:
     """Blocks for a reply (sanitized here) and, for /spread and /signal, what to chart."""
     chart, title = _chart(reply) if not ephemeral else (None, "")
     safe = sanitize(reply, SLACK.name)
-    return SlackAnswer(reply_text(safe), reply_blocks(safe), ephemeral, chart, title)
+    more = _track_chart(reply) if not ephemeral else ()
+    return SlackAnswer(reply_text(safe), reply_blocks(safe), ephemeral, chart, title, more)
+
+
+def _track_chart(reply: Reply) -> tuple[tuple[str, bytes], ...]:
+    """The track record's fan of a /signal answer or /rule preview, if it has one."""
+    if not isinstance(reply, SignalDetail | RulePreview) or reply.track_record is None:
+        return ()
+    png = reply.track_record.chart_png
+    rule_id = reply.rule_id if isinstance(reply, RulePreview) else reply.row.rule_id
+    return ((f"{rule_id}: track record", png),) if png else ()
 
 
 def _chart(reply: Reply) -> tuple[ChartSpec | None, str]:

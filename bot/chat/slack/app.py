@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -111,6 +112,9 @@ async def _answer_with_chart(
         png = await chart_pool().run(lambda: render_chart_of(commands, answer))
         if png:
             await _upload_chart(client, respond, png, answer, str(command["channel_id"]))
+    for title, extra in answer.more_charts if command.get("channel_id") else ():
+        more = replace(answer, chart_title=title)
+        await _upload_chart(client, respond, extra, more, str(command["channel_id"]))
 
 
 def _ack_listener(commands: Commands) -> Callable[..., Awaitable[None]]:

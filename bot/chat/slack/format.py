@@ -23,7 +23,7 @@ from bot.chat.replies import (
     StatusReply,
     SubscriptionsReply,
 )
-from bot.chat.slack.rules import preview_blocks
+from bot.chat.slack.rules import preview_blocks, track_record_text
 from bot.delivery.limits import (
     SLACK_FALLBACK_TEXT,
     SLACK_SECTION_TEXT,
@@ -120,6 +120,8 @@ def _detail_blocks(reply: SignalDetail) -> list[Block]:
     blocks += slack_field_sections([f"*{name}*\n{value}" for name, value in reply.parameters])
     events = [f"{e.date} {e.kind}: {e.title} ({e.measure:,.2f})" for e in reply.last_events]
     blocks += slack_text_sections("*Last events*\n" + ("\n".join(events) or "none"))
+    if reply.track_record is not None:
+        blocks += slack_text_sections(track_record_text(reply.track_record))
     facts = [f"rule `{reply.row.rule_id}`", f"{reply.subscribers} subscriber(s) here"]
     if reply.backtest is not None:
         backtest = reply.backtest

@@ -13,9 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from bot.chat.on_call import make_actor
 from bot.chat.parsing import GENERIC_ERROR, CommandError
-from bot.chat.replies import RulePreview
+from bot.chat.replies import RulePreview, TrackRecordReply
 from bot.chat.rule_text import CANCEL, SAVE, backtest_line, event_lines, expiry_line, heading
-from bot.delivery.limits import SLACK_SECTION_TEXT, slack_field_sections, slack_header, trim
+from bot.delivery.limits import (
+    SLACK_SECTION_TEXT,
+    slack_field_sections,
+    slack_header,
+    slack_text_sections,
+    trim,
+)
 from bot.delivery.slack_alert import Block, context_block
 from bot.platforms import SLACK, escape_slack
 from bot.safety import mention_user
@@ -49,9 +55,21 @@ def preview_blocks(preview: RulePreview) -> list[Block]:
         slack_header(f"Preview: {heading(preview)}"),
         {"type": "section", "text": code},
         *slack_field_sections(fields),
+        *_track_record_blocks(preview),
         context_block([expiry_line(preview)]),
         preview_actions(preview.token),
     ]
+
+
+def track_record_text(record: TrackRecordReply) -> str:
+    """The track record table as mrkdwn, with the alert's line or why an alert has none."""
+    told = record.line or f"No track record line in alerts: {record.note}"
+    return f"*Track record*: {record.heading}\n```\n{record.table}\n```\n{told}"
+
+
+def _track_record_blocks(preview: RulePreview) -> list[Block]:
+    record = preview.track_record
+    return slack_text_sections(track_record_text(record)) if record is not None else []
 
 
 def preview_actions(token: str) -> Block:

@@ -1,0 +1,111 @@
+"""Track records of rules (what followed their past firings), cached per data version.
+
+A record is computed from the market a check or a backtest already loaded: the rule's
+backtest on it (the same state machine as live) and `signals.outcomes.track_record`. It
+depends only on the stored data (`storage.versioning.data_version`), the rule's definition
+(its fingerprint), the date it is computed up to and the horizons: those are the key. A new
+data version empties the cache, so a record never outlives the data it came from.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import replace
+from datetime import date
+
+from signals.evaluate import backtest_rule
+from signals.legs import DataError
+from signals.models import Event, MarketData
+from signals.outcome_text import outcome_line, why_no_line
+from signals.outcomes import DEFAULT_HORIZONS, Horizon, TrackRecord, track_record
+from signals.rules import Rule
+
+log = logging.getLogger(__name__)
+
+# Where an event carries its track record line (stored with it, so every retry posts the same).
+CONTEXT_LINE = "track_record"
+CONTEXT_WHY_NOT = "track_record_note"
+
+
+def compute_record(
+    rule: Rule,
+    market: MarketData,
+    *,
+    as_of: date | None = None,
+    horizons: Sequence[Horizon] = DEFAULT_HORIZONS,
+) -> TrackRecord | None:
+    """The rule's track record on the data up to `as_of`; None when a leg has no data."""
+    try:
+        events = backtest_rule(rule, market, end=as_of)
+        return track_record(rule, market, events, horizons=horizons, as_of=as_of)
+    except DataError as error:
+        log.info("no track record for %s: %s", rule.id, error)
+        return None
+
+
+class TrackRecords:
+    """Records by rule, kept while the data version stays the same (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: Hashable = None
+        self._records: dict[Hashable, TrackRecord | None] = {}
+
+    def record(
+        self,
+        rule: Rule,
+        market: MarketData,
+        *,
+        version: Hashable,
+        as_of: date | None = None,
+        horizons: Sequence[Horizon] = DEFAULT_HORIZONS,
+    ) -> TrackRecord | None:
+        """`compute_record`, once per data version, rule definition, date and horizons."""
+        key = (rule.id, rule.fingerprint(), as_of, tuple(horizons))
+        with self._lock:
+            if version != self._version:
+                self._version, self._records = version, {}
+            elif key in self._records:
+                return self._records[key]
+        found = compute_record(rule, market, as_of=as_of, horizons=horizons)
+        with self._lock:
+            if version == self._version:
+                self._records[key] = found
+        return found
+
+
+# One per process: the service's checks, the chat commands and the digest share it.
+TRACK_RECORDS = TrackRecords()
+
+
+def with_track_records(
+    events: Sequence[Event],
+    rules: Iterable[Rule],
+    market: MarketData,
+    *,
+    version: Hashable,
+    cache: TrackRecords = TRACK_RECORDS,
+) -> list[Event]:
+    """Firings with their rule's track record line in `context` (or why there is none)."""
+    by_id = {rule.id: rule for rule in rules}
+    out = []
+    for event in events:
+        rule = by_id.get(event.rule_id)
+        if event.kind != "fired" or rule is None:
+            out.append(event)
+            continue
+        # Up to the firing: a catch-up must not let later sessions into the record.
+        found = cache.record(rule, market, version=version, as_of=event.date)
+        out.append(_with_line(event, found))
+    return out
+
+
+def _with_line(event: Event, record: TrackRecord | None) -> Event:
+    if record is None:
+        return event
+    # The firing being announced is the newest: it is too recent to count in its own record.
+    line, note = outcome_line(record), why_no_line(record)
+    extra = {CONTEXT_LINE: line} if line else {CONTEXT_WHY_NOT: note} if note else {}
+    return replace(event, context={**event.context, **extra})
