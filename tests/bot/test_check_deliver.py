@@ -102,9 +102,7 @@ def test_a_dead_delivery_exits_1(
     assert "not-the-token" not in result.output
 
 
-def test_a_plain_check_before_deliver_takes_no_alert_away(
-    db_path: Path, desk: FakeDiscord
-) -> None:
+def test_a_plain_check_before_deliver_takes_no_alert_away(db_path: Path, desk: FakeDiscord) -> None:
     """A look with `check` records the new event owed; `check --deliver` then posts it once."""
     fill(db_path, "X", [3], start=3)
     look = invoke(db_path, "check", "--json")
