@@ -28,7 +28,7 @@ from bot.rules import files as rules_file
 from bot.rules import routing
 from bot.rules.stored import rules_in_force
 from bot.service import evaluation
-from bot.service.fetch_outage import RetryPlan, outage_summary, unreachable
+from bot.service.fetch_outage import RetryPlan, StaleEvaluation, outage_summary, unreachable
 from bot.service.schedule import alert_cutoff
 from bot.sources import quality, refresh, universe
 from bot.sources.base import FetchInterrupted, SourceError
@@ -216,7 +216,20 @@ class ServiceJobs:
             log.info("%d event(s) of %s recorded without alerting (too old)", silent, session)
         self._enqueue(db, market, rules)  # this session's alerts, and any a crash left owed
         self._remember_check(session, version, report, events)
+        self._refuse_if_nothing_evaluated(report, session)
         return len(events)
+
+    def _refuse_if_nothing_evaluated(self, report: evaluation.CheckReport, session: date) -> None:
+        """Not one rule evaluated for `session`: try again on the retry schedule, record stale.
+
+        Live only: a replay reads a fixed cache, where trying again changes nothing.
+        """
+        checks = report.checks
+        if not self.network or not checks or any(c.evaluation.status == "OK" for c in checks):
+            return
+        self._retry.schedule(session, self.clock())
+        why = "no fresh prices" if self._unreachable else checks[0].evaluation.reason
+        raise StaleEvaluation(f"{len(checks)} rule(s) not evaluated for {session}: {why}")
 
     def _remember_check(
         self, session: date, version: int, report: evaluation.CheckReport, alerted: list[Any]
