@@ -10,6 +10,7 @@ from storage import (  # noqa: F401
     prices,
     replicas,
     rule_state,
+    seen_requests,
     series,
     service_state,
     subscriptions,

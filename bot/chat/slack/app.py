@@ -22,6 +22,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.chat.replays import SharedReplays
 from bot.chat.replies import AckReply
 from bot.chat.slack.answers import (
     COMMAND_NAMES,
@@ -242,9 +243,17 @@ async def run_slack(
     app = build_slack_app(settings, commands, client)
     if settings.slack_mode == "http":
         secret = _secret(settings.slack_signing_secret) or ""
-        runner, port = await start_http(app, host, settings.slack_http_port, signing_secret=secret)
+        shared = SharedReplays(settings.db_path)  # a replay to any replica is refused
+        runner, port = await start_http(
+            app, host, settings.slack_http_port, signing_secret=secret, shared=shared
+        )
         log.info("Slack commands over HTTP on %s:%d%s", host, port, EVENTS_PATH)
-        stop: Callable[[], Awaitable[None]] = runner.cleanup
+
+        async def stop_http() -> None:
+            await runner.cleanup()
+            shared.close()
+
+        stop: Callable[[], Awaitable[None]] = stop_http
     else:
         handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
         await handler.connect_async()
@@ -259,14 +268,14 @@ async def run_slack(
 
 
 async def start_http(
-    app: AsyncApp, host: str, port: int, *, signing_secret: str
+    app: AsyncApp, host: str, port: int, *, signing_secret: str, shared: SharedReplays | None = None
 ) -> tuple[Mounted, int]:
     """Serve `app` at `EVENTS_PATH` behind `slack_request_guard` on the port's shared web server.
 
     Returns the mount (its `cleanup()` stops serving) and the bound port.
     """
     server = AsyncSlackAppServer(port=port, path=EVENTS_PATH, app=app, host=host)
-    guard = slack_request_guard(signing_secret, EVENTS_PATH)
+    guard = slack_request_guard(signing_secret, EVENTS_PATH, shared=shared)
 
     async def events(request: web.Request) -> web.StreamResponse:
         return await guard(request, server.handle_post_requests)

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.chat.replays import SharedReplays
 from bot.service.web import Rejected, refuse
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,19 @@ def slack_request_guard(
     *,
     now: Callable[[], float] = time.time,
     memory: ReplayMemory | None = None,
+    shared: SharedReplays | None = None,
 ) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """The middleware that checks POSTs to `path` before they reach the bolt handler."""
+    """The middleware that checks POSTs to `path` before they reach the bolt handler.
+
+    `shared`: the replay memory every replica shares (None: this process's `memory` only).
+    """
     seen = memory if memory is not None else ReplayMemory()
+
+    async def replayed(signature: str, timestamp: int) -> bool:
+        if seen.seen_before(signature, timestamp, now()):
+            return True
+        until = timestamp + WINDOW_SECONDS
+        return shared is not None and await shared.seen_before(f"slack:{signature}", until, now())
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -85,15 +96,15 @@ def slack_request_guard(
                 return await _shape_checked(request, handler)  # Slack's unsigned probe
             signature, timestamp = check_signed(request, body, signing_secret, now())
             check_body(request.content_type, body)
+            if await replayed(signature, timestamp):
+                log.warning("Slack request replayed within five minutes: answered, not run again")
+                return web.Response(status=200, text="")
         except Rejected as rejected:
             return _reject(request, rejected)
         except web.HTTPRequestEntityTooLarge:
             return _reject(request, Rejected(413, "body too large"))
         except ConnectionResetError:  # the client hung up before its body was complete
             return _reject(request, Rejected(400, "body cut off (connection closed)"))
-        if seen.seen_before(signature, timestamp, now()):
-            log.warning("Slack request replayed within five minutes: answered, not run again")
-            return web.Response(status=200, text="")
         return await _shape_checked(request, handler)
 
     return guard
