@@ -11,23 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from pathlib import Path
+from collections.abc import Callable
 
 from bot.service.web import Rejected
 from storage import seen_requests
-from storage.db import Store, open_shared
+from storage.db import Store
 
 log = logging.getLogger(__name__)
 
 
 class SharedReplays:
-    """Request keys seen by any replica within their window, kept in the shared database."""
+    """Request keys seen by any replica within their window, kept in the shared database.
 
-    def __init__(self, target: str | Path) -> None:
-        self._target = target
-        self._db: Store | None = None
-        self._lock = threading.Lock()
+    Args:
+        connect: the calling thread's connection (the command core's `db`, one per thread).
+    """
+
+    def __init__(self, connect: Callable[[], Store]) -> None:
+        self._connect = connect
 
     async def seen_before(self, key: str, expires_at: float, now: float) -> bool:
         """True if any replica saw `key` in its window; otherwise remember it (Rejected(503)
@@ -39,24 +40,4 @@ class SharedReplays:
             raise Rejected(503, "replay check unavailable; try again") from None
 
     def _seen_before(self, key: str, expires_at: float, now: float) -> bool:
-        with self._lock:
-            if self._db is None:
-                self._db = open_shared(self._target)
-            try:
-                return not seen_requests.remember(self._db, key, expires_at, now)
-            except Exception:
-                self._close()  # reopened by the next request
-                raise
-
-    def close(self) -> None:
-        """Close the connection (reopened if asked again)."""
-        with self._lock:
-            self._close()
-
-    def _close(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
-            try:
-                db.close()
-            except Exception:  # already broken; nothing to release
-                log.debug("closing the replay memory's connection failed", exc_info=True)
+        return not seen_requests.remember(self._connect(), key, expires_at, now)

@@ -35,7 +35,8 @@ async def test_a_discord_interaction_replayed_to_another_replica_or_after_a_rest
     headers = sign(key, body.encode(), str(int(time.time())))
     answers = []
     for _replica in ("first", "second", "first restarted"):
-        shared = SharedReplays(seeded_db)
+        core = Commands.for_path(bot.client.core.settings, seeded_db)  # its own connections
+        shared = SharedReplays(lambda core=core: core.db)
         endpoint = InteractionsEndpoint(bot.client, public, shared=shared)
         mounted = await mount("127.0.0.1", 0, {("POST", INTERACTIONS_PATH): endpoint.handle})
         url = f"http://127.0.0.1:{mounted.port}{INTERACTIONS_PATH}"
@@ -43,7 +44,6 @@ async def test_a_discord_interaction_replayed_to_another_replica_or_after_a_rest
             answer = await asyncio.to_thread(post, url, body.encode(), headers)
         finally:
             await mounted.cleanup()
-            shared.close()
         answers.append((answer.status, answer.body))
     assert answers[0][0] == 200
     refused = (401, b"interaction replayed within five minutes")
@@ -65,7 +65,8 @@ async def test_a_slack_command_replayed_to_another_replica_does_not_run_again(
     replicas = []
     for _ in range(2):
         core = Commands.for_path(settings, path, rules=RULES, clock=lambda: NOW)
-        replicas.append(serve(fake_slack, core, settings, SharedReplays(path)))
+        shared = SharedReplays(lambda core=core: core.db)
+        replicas.append(serve(fake_slack, core, settings, shared))
     first, second = [await anext(replica) for replica in replicas]
     try:
         body = command_body(first, "/rot-subscribe", "aaa-ath", TRADER)

@@ -227,8 +227,6 @@ async def serve(
     finally:
         await bot.close()
         await runner.cleanup()
-        if shared is not None:
-            shared.close()
 
 
 async def seeded_bot(fake: FakeSlack, tmp_path: Path) -> AsyncIterator[SlackBot]:

@@ -154,5 +154,5 @@ async def run_discord_http(
     async with RotationClient(core, settings) as client:
         await _with_backoff(lambda: client.login(token), "login", "retrying", sleep, max_delay)
         public_key, port = settings.discord_public_key, settings.discord_http_port
-        shared = SharedReplays(settings.db_path)  # a replay to any replica is refused
+        shared = SharedReplays(lambda: core.db)  # a replay to any replica is refused
         await serve_interactions(client, public_key, host, port, started=started, shared=shared)

@@ -312,5 +312,3 @@ async def serve_interactions(
         await asyncio.Event().wait()  # until the service cancels this task
     finally:
         await mounted.cleanup()
-        if shared is not None:
-            shared.close()

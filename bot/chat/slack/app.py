@@ -243,17 +243,12 @@ async def run_slack(
     app = build_slack_app(settings, commands, client)
     if settings.slack_mode == "http":
         secret = _secret(settings.slack_signing_secret) or ""
-        shared = SharedReplays(settings.db_path)  # a replay to any replica is refused
+        shared = SharedReplays(lambda: commands.db)  # a replay to any replica is refused
         runner, port = await start_http(
             app, host, settings.slack_http_port, signing_secret=secret, shared=shared
         )
         log.info("Slack commands over HTTP on %s:%d%s", host, port, EVENTS_PATH)
-
-        async def stop_http() -> None:
-            await runner.cleanup()
-            shared.close()
-
-        stop: Callable[[], Awaitable[None]] = stop_http
+        stop: Callable[[], Awaitable[None]] = runner.cleanup
     else:
         handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
         await handler.connect_async()
