@@ -6,6 +6,7 @@ program at start with one line per problem (see `format_errors`), never a traceb
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, time
 from pathlib import Path
@@ -282,3 +283,8 @@ def format_errors(error: ValidationError) -> list[str]:
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"config error: {name}: {message}")
     return lines
+
+
+def test_crash_at() -> str:
+    """`ROTATION_TEST_CRASH_AT` (`<point>:<n>`, tests only: see bot/crash_points.py), or ""."""
+    return os.environ.get("ROTATION_TEST_CRASH_AT", "")

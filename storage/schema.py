@@ -5,10 +5,12 @@ from storage import (  # noqa: F401
     outbox,
     outbox_claims,  # after outbox: it adds the claim column and redoes outbox_open
     outbox_health,
+    owed_alerts,  # after rule_state: it adds a column to events
     pacing,
     prices,
     replicas,
     rule_state,
+    seen_requests,
     series,
     service_state,
     subscriptions,

@@ -162,10 +162,12 @@ def check_cmd(
 ) -> None:
     """Evaluate every rule now: state, current measure, threshold, last event, new events.
 
-    Without --as-of the states and new events are saved (as the service does); with --as-of
-    it is a dry run showing what the check would have said on that date.
+    Without --as-of the states and new events are saved (as the service does) and the new
+    alerts are queued as owed: the next delivering pass (--deliver, or the service) posts
+    them. With --as-of it is a dry run showing what the check would have said on that date.
     """
     from bot.service.evaluation import check_rules, load_market
+    from bot.service.schedule import alert_cutoff
 
     day = parse_day(as_of, "--as-of")
     if deliver and day is not None:
@@ -176,7 +178,10 @@ def check_cmd(
     if day is not None:
         check_range(market, day, day, ("--as-of", "--as-of"))
     now = datetime.now(UTC)
-    report = check_rules(db, rules, as_of=day, persist=day is None, now=now, market=market)
+    owe_from = alert_cutoff(now, app_context(ctx).settings.catchup_alert_days)
+    report = check_rules(
+        db, rules, as_of=day, persist=day is None, now=now, market=market, owe_from=owe_from
+    )
     delivered = _deliver(ctx, report, market, now, rules) if deliver else None
     if as_json:
         print_json(check_json(report) | ({"delivery": delivered} if delivered else {}))
@@ -189,7 +194,8 @@ def check_cmd(
 def _deliver(
     ctx: typer.Context, report: CheckReport, market: MarketData, now: datetime, rules: list[Rule]
 ) -> dict[str, Any]:
-    """Queue the report's new events (within the catch-up window) and deliver the outbox once."""
+    """Queue the alerts owed (this check's, within the catch-up window, and any left by a crash
+    or a plain `check`) and deliver the outbox once."""
     from bot.delivery.destinations import build_notifiers, close_notifiers
     from bot.delivery.sender import enqueue_and_deliver, policy_from_settings
     from bot.rules.routing import router
@@ -204,7 +210,7 @@ def _deliver(
     try:
         delivery = enqueue_and_deliver(
             context.db,
-            events,
+            (),  # the events are recorded owed: enqueue_and_deliver queues every owed one
             notifiers,
             market,
             policy=policy_from_settings(context.settings),

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.config import Settings
+from bot.crash_points import crash_point
 from bot.delivery.destinations import dm_platforms
 from bot.platforms import all_platforms, is_dm, platform_named, platform_of
 from signals.models import Event
 from signals.rules import Rule
-from storage import outbox, renotify
+from storage import outbox, owed_alerts, renotify
 from storage import subscriptions as subs
 from storage.db import Store
 
@@ -87,6 +88,50 @@ def queue_alerts(
             )
             if on_call and settings is not None and event.rule_id in by_id:
                 track_event(db, event, by_id[event.rule_id], settings, now=now)
+        report.alerts += 1
+    return report
+
+
+def queue_owed(
+    db: Store,
+    destinations: Sequence[str],
+    *,
+    settings: Settings | None,
+    rules: Iterable[Rule] = (),
+    render: Render = lambda event: None,
+    now: datetime,
+    on_call: bool = True,
+    route: Route | None = None,
+) -> QueueReport:
+    """Queue every recorded event still owed its alert (`storage.owed_alerts`), oldest first.
+
+    Each alert's chart is drawn first; then its rows, its re-notification and the clearing of
+    its owed mark are one transaction, so a crash anywhere leaves it either owed (queued by
+    the next pass) or queued, never both nor neither. Mutes, subscribers, DMs and routes are
+    decided here, at queue time. Arguments as for `queue_alerts`.
+    """
+    by_id = {rule.id: rule for rule in rules}
+    report = QueueReport()
+    for event in owed_alerts.owed_events(db):
+        if on_call and _held_by_mute(db, event, now):
+            report.muted.append(event.dedupe_key)
+            with db.atomic():
+                if owed_alerts.settle(db, event.dedupe_key) and settings is not None:
+                    _stop_if_reversed(db, event, by_id, settings, now)
+            continue
+        channels = route(event.rule_id) if route else destinations
+        rows = _plan_rows(db, event.rule_id, channels, settings, on_call)
+        chart = render(event)
+        crash_point("drawn")
+        with db.atomic():
+            if not owed_alerts.settle(db, event.dedupe_key):
+                continue  # another queuer took it meanwhile
+            report.rows += outbox.enqueue_alert(
+                db, event.dedupe_key, event, rows, chart=chart, now=now
+            )
+            if on_call and settings is not None and event.rule_id in by_id:
+                track_event(db, event, by_id[event.rule_id], settings, now=now)
+        crash_point("queued")
         report.alerts += 1
     return report
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.config import Settings
-from bot.delivery.alerting import Route, mentions_to_send, queue_alerts
+from bot.crash_points import crash_point
+from bot.delivery.alerting import Route, mentions_to_send, queue_alerts, queue_owed
 from bot.delivery.charts import render_event_chart
 from bot.delivery.destinations import close_notifiers, on_demand_notifiers
 from bot.delivery.message import (
@@ -169,6 +170,7 @@ class _Sender:
             )
             if claim is None:
                 break
+            crash_point("claimed")
             attempted = True
             if not self._deliver_row(self.notifiers[claim.row.destination], claim):
                 blocked.add(claim.row.destination)  # keep the order: later rows wait for it
@@ -208,10 +210,12 @@ class _Sender:
             log.exception("delivery to %s raised unexpectedly", row.destination)
             self._fail(claim, attempts, TransientError(f"{type(error).__name__}: {error}"))
             return False
+        crash_point("posted")
         self.health.answered(row.destination, self.now())
         if not finish_delivered(self.db, claim, result.message_id, self.now()):
             self._lost(claim, "delivered")
             return False
+        crash_point("delivered")
         self.report.delivered += 1
         self.report.note(row, "delivered", result.message_id or "")
         log.info(
@@ -364,24 +368,29 @@ def enqueue_and_deliver(
     rules: Sequence[Rule] = (),
     route: Route | None = None,
 ) -> DeliveryReport:
-    """Queue new events like the service does (`bot.delivery.alerting.queue_alerts`), then deliver.
+    """Queue alerts like the service does, then deliver: first every recorded event still owed
+    its alert (`queue_owed`: this run's and any a crash or a plain `check` left), then `events`
+    (`queue_alerts`; events never recorded, as tests and replays pass them).
 
     Args:
         settings, rules: enable subscriber DMs and re-notification (None: mentions only).
         route: each rule's channels (`bot.rules.routing.router`); None: every notifier.
     """
     draw = render or render_event_chart
-    queued = queue_alerts(
-        db,
-        events,
-        [n.name for n in notifiers],
-        settings=settings,
-        rules=rules,
-        render=lambda event: draw(event, market),
-        now=now(),
-        route=route,
+
+    def chart(event: Event) -> bytes | None:
+        return draw(event, market)
+
+    names, when = [n.name for n in notifiers], now()
+    owed = queue_owed(
+        db, names, settings=settings, rules=rules, render=chart, now=when, route=route
     )
-    log.info("%d new outbox row(s) for %d event(s)", queued.rows, len(events))
+    given = queue_alerts(
+        db, events, names, settings=settings, rules=rules, render=chart, now=when, route=route
+    )
+    log.info(
+        "%d new outbox row(s) for %d alert(s)", owed.rows + given.rows, owed.alerts + given.alerts
+    )
     dms = on_demand_notifiers(settings, open_destinations(db), notifiers) if settings else []
     try:
         return deliver_pending(db, [*notifiers, *dms], now=now, sleep=sleep, policy=policy)

@@ -18,6 +18,7 @@ from functools import cache
 import pandas as pd
 
 from bot import calendar
+from bot.crash_points import crash_point
 from bot.outcomes import with_track_records
 from bot.sources.valuation import series_notes
 from signals.evaluate import evaluate_rule, last_bar, prime_state
@@ -27,6 +28,7 @@ from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.quality import CONFIRMED, SUSPECT
 from signals.rules import Rule
 from storage.db import Store
+from storage.owed_alerts import mark_owed
 from storage.prices import flagged_bars, load_prices
 from storage.rule_state import (
     has_event,
@@ -102,11 +104,14 @@ def check_rules(
     now: datetime | None = None,
     persist: bool = True,
     market: MarketData | None = None,
+    owe_from: date | None = None,
 ) -> CheckReport:
     """Evaluate every rule up to `as_of` (default: the last bar stored); save and record.
 
     With `persist=False` nothing is written: each rule starts from the state a backtest gives
-    just before its last bar on or before `as_of` (a what-if for that date).
+    just before its last bar on or before `as_of` (a what-if for that date). New events dated
+    `owe_from` or later are recorded as owed an alert (`storage.owed_alerts`), in the same
+    transaction as the events and states; None: recorded without alerting.
     """
     expected = expected_last_session(now or datetime.now(UTC))
     if as_of is not None and as_of < expected:
@@ -130,7 +135,8 @@ def check_rules(
     events = mark_confirmed_late(db, rules, events)
     if persist and events:
         events = with_track_records(events, rules, market, version=data_version(db))
-    new_events = _store(db, new_states, prints, events) if persist else []
+    crash_point("evaluated")
+    new_events = _store(db, new_states, prints, events, owe_from) if persist else []
     last = last_event_by_rule(db)
     return CheckReport(
         checks=tuple(RuleCheck(r, e, last.get(r.id)) for r, e in zip(rules, checks, strict=True)),
@@ -225,11 +231,20 @@ def _current_states(
 
 
 def _store(
-    db: Store, states: dict[str, RuleState], prints: dict[str, str], events: list[Event]
+    db: Store,
+    states: dict[str, RuleState],
+    prints: dict[str, str],
+    events: list[Event],
+    owe_from: date | None,
 ) -> list[Event]:
+    # One transaction: an event is never on record without its alert owed (a crash before
+    # the commit leaves the rule's state behind, so the next check finds the event again).
     with db.atomic():
         save_states(db, states, prints)
         new = [event for event in record_events(db, events) if _announced(db, event)]
+        if owe_from is not None:
+            mark_owed(db, [event.dedupe_key for event in new if event.date >= owe_from])
+    crash_point("recorded")
     for event in new:
         log.info("event %s: %s", event.dedupe_key, event.title)
     return new

@@ -24,6 +24,25 @@ OFFLINE_HINT = (
 )
 
 
+class StaleEvaluation(Exception):
+    """An evaluation that evaluated no rule for its session (no fresh prices, no data).
+
+    Raised by the evaluation job after it recorded what it could; the worker records the run
+    `stale` (never `ok`), so `status` and `/healthz` say so and a restart or a new leader
+    finds the session still to do.
+    """
+
+
+def stale_notice(last_run: dict[str, object] | None, retry_minutes: int) -> str | None:
+    """What a start or a new leader says when the last evaluation evaluated nothing."""
+    if last_run is None or last_run.get("outcome") != "stale":
+        return None
+    return (
+        f"the evaluation of {last_run['session']} is still to do ({last_run['detail']}):"
+        f" trying it now, then every {retry_minutes} min until it evaluates"
+    )
+
+
 def unreachable(report: RefreshReport) -> dict[str, str]:
     """The symbols whose failure may pass (Yahoo down, rate limit, no network), with why."""
     return {s: r for s, r in report.failures.items() if r.startswith(UNREACHABLE)}

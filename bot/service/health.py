@@ -217,6 +217,9 @@ def find_problems(health: Health, now: datetime, settings: Settings) -> list[str
     evaluated = health.last_evaluated_session
     if evaluated is None or evaluated < due:
         problems.append(f"session {due} not evaluated yet (last: {evaluated or 'never'})")
+    last = health.last_evaluation or {}
+    if last.get("outcome") == "stale":  # it ran, and evaluated nothing: not an ok run
+        problems.append(f"evaluation of {last['session']} stale: {last['detail']}")
     if not health.service_running:
         problems.append("service not running (no recent heartbeat)")
     live = [r for r in health.replicas if r["state"] in ("leader", "follower")]

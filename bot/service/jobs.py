@@ -19,22 +19,23 @@ from typing import Any, TypeVar
 
 from bot import calendar
 from bot.config import Settings
+from bot.crash_points import crash_point
 from bot.delivery import charts, digest
 from bot.delivery import destinations as notifiers
 from bot.delivery import sender as delivery
-from bot.delivery.alerting import queue_alerts, queue_renotifications
+from bot.delivery.alerting import queue_owed, queue_renotifications
 from bot.rules import files as rules_file
 from bot.rules import routing
 from bot.rules.stored import rules_in_force
 from bot.service import evaluation
-from bot.service.fetch_outage import RetryPlan, outage_summary, unreachable
+from bot.service.fetch_outage import RetryPlan, StaleEvaluation, outage_summary, unreachable
 from bot.service.schedule import alert_cutoff
 from bot.sources import quality, refresh, universe, valuation
 from bot.sources.base import FetchInterrupted, SourceError
 from bot.sources.fred import FredSource, update_start
 from bot.sources.french import FrenchSource
 from signals.rules import Rule
-from storage import outbox, series, stamps
+from storage import outbox, owed_alerts, series, stamps
 from storage.db import Store, clear_tables, copy_database, open_db
 from storage.versioning import data_version
 
@@ -169,9 +170,8 @@ class ServiceJobs:
             return summary
         market = evaluation.load_market(db, intraday)
         # No as_of: the last stored bar, provisional included; those bars never advance state.
-        report = evaluation.check_rules(db, intraday, now=now, market=market)
-        if report.new_events:
-            self._enqueue(db, list(report.new_events), market, rules)
+        report = evaluation.check_rules(db, intraday, now=now, market=market, owe_from=date.min)
+        self._enqueue(db, market, rules)
         return f"{summary}; {len(report.new_events)} intraday event(s)"
 
     def _rules(self, db: Store) -> list[Rule]:
@@ -203,19 +203,34 @@ class ServiceJobs:
         if self.network:
             self._refresh_prices(db, now, rules)
             self._plan_retry(session)
+            crash_point("prices")
         version = data_version(db)  # before reading: a write during the check makes it stale
         market = self._market(db, rules)
-        report = evaluation.check_rules(db, rules, as_of=session, now=now, market=market)
+        cutoff = alert_cutoff(now, self.settings.catchup_alert_days) if alert else date.max
+        report = evaluation.check_rules(
+            db, rules, as_of=session, now=now, market=market, owe_from=cutoff
+        )
         self._log_unevaluated(report, session)
-        cutoff = alert_cutoff(now, self.settings.catchup_alert_days)
-        events = [e for e in report.new_events if alert and e.date >= cutoff]
+        events = [e for e in report.new_events if e.date >= cutoff]
         silent = len(report.new_events) - len(events)
         if silent:
             log.info("%d event(s) of %s recorded without alerting (too old)", silent, session)
-        if events:
-            self._enqueue(db, events, market, rules)
+        self._enqueue(db, market, rules)  # this session's alerts, and any a crash left owed
         self._remember_check(session, version, report, events)
+        self._refuse_if_nothing_evaluated(report, session)
         return len(events)
+
+    def _refuse_if_nothing_evaluated(self, report: evaluation.CheckReport, session: date) -> None:
+        """Not one rule evaluated for `session`: try again on the retry schedule, record stale.
+
+        Live only: a replay reads a fixed cache, where trying again changes nothing.
+        """
+        checks = report.checks
+        if not self.network or not checks or any(c.evaluation.status == "OK" for c in checks):
+            return
+        self._retry.schedule(session, self.clock())
+        why = "no fresh prices" if self._unreachable else checks[0].evaluation.reason
+        raise StaleEvaluation(f"{len(checks)} rule(s) not evaluated for {session}: {why}")
 
     def _remember_check(
         self, session: date, version: int, report: evaluation.CheckReport, alerted: list[Any]
@@ -255,15 +270,25 @@ class ServiceJobs:
             self._replay_market = market
         return self._replay_market
 
-    def _enqueue(self, db: Store, events: list[Any], market: Any, rules: list[Rule]) -> None:
+    def _enqueue(self, db: Store, market: Any, rules: list[Rule]) -> None:
+        # Every owed alert, not only this job's: a predecessor killed after recording its
+        # events, or a plain `check`, left theirs owed (storage.owed_alerts).
         # Replay (no network) rehearses without on-call: nobody is pinged, DMed or reminded.
         names = [notifier.name for notifier in self._get_notifiers()]
-        queued = queue_alerts(
-            db, events, names, settings=self.settings, rules=rules,
+        queued = queue_owed(
+            db, names, settings=self.settings, rules=rules,
             render=lambda event: charts.render_event_chart(event, market),
             now=self.clock(), on_call=self.network, route=self._current_route(db),
         )  # fmt: skip
-        log.info("%d alert(s) queued (%d row(s)) for %s", queued.alerts, queued.rows, names)
+        if queued.alerts or queued.muted:
+            log.info("%d alert(s) queued (%d row(s)) for %s", queued.alerts, queued.rows, names)
+
+    def _enqueue_left_owed(self, db: Store) -> None:
+        """Queue alerts a crashed job or a plain `check` recorded but did not queue."""
+        if not owed_alerts.count_owed(db):
+            return
+        rules = self._rules(db)
+        self._enqueue(db, evaluation.load_market(db, rules), rules)
 
     def _get_notifiers(self) -> list[Any]:
         if self._notifiers is None:
@@ -272,6 +297,8 @@ class ServiceJobs:
 
     def _deliver(self, db: Store) -> Mapping[str, int]:
         names = [notifier.name for notifier in self._get_notifiers()]
+        if self.leads():
+            self._enqueue_left_owed(db)
         if self.network and self.leads():  # re-notification rounds come due between passes
             queue_renotifications(
                 db, names, settings=self.settings, now=self.clock(), route=self._current_route(db)

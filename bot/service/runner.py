@@ -29,6 +29,7 @@ from bot import calendar
 from bot.config import Settings
 from bot.service import schedule
 from bot.service.clock import Clock, RealClock, SimulatedClock
+from bot.service.fetch_outage import stale_notice
 from bot.service.leader import FencedJobs, Leadership
 from bot.service.worker import (
     JobObserver,
@@ -214,6 +215,9 @@ class Service:
     async def _catch_up(self, state: StateStore) -> None:
         """Evaluations (and a digest) missed since the last that finished (each new leader)."""
         self._cursor = max(self._cursor, self.clock.now())  # jobs due before are the catch-up's
+        notice = stale_notice(await state.last_evaluation(), self.settings.fetch_retry_minutes)
+        if notice:  # said once per start or election; the catch-up below runs it again
+            log.warning("%s", notice)
         last = await state.last_evaluated_session()
         last_digest = await state.last_digest_session()
         catchup = catchup_items(last, self.clock.now(), self.settings, last_digest)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from bot.service.clock import Clock
+from bot.service.fetch_outage import StaleEvaluation
 from bot.sources.base import FetchInterrupted
 from storage import service_state
 from storage.db import Store, open_shared
@@ -108,6 +109,10 @@ class StateStore:
     async def last_evaluated_session(self) -> date | None:
         """The latest session evaluated `ok`."""
         return await asyncio.to_thread(self._locked, service_state.last_evaluated_session)
+
+    async def last_evaluation(self) -> dict[str, object] | None:
+        """The latest evaluation run, whatever its outcome."""
+        return await asyncio.to_thread(self._locked, service_state.last_run, "evaluate", None)
 
     async def last_digest_session(self) -> date | None:
         """The latest session whose digest finished `ok`."""
@@ -205,6 +210,9 @@ class Worker:
         except FetchInterrupted as error:  # the shutdown cut it short; the next start redoes it
             outcome, detail = "interrupted", str(error)
             log.info("%s cut short: %s", item.describe(), error)
+        except StaleEvaluation as error:  # nothing evaluated: never recorded as ok
+            outcome, detail = "stale", str(error)
+            log.info("%s stale (tried again later): %s", item.describe(), error)
         except Exception as error:
             outcome, detail = "error", self._redact(f"{type(error).__name__}: {error}")
             log.exception("%s failed", item.describe())

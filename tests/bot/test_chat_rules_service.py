@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
+
 from bot.calendar import NEW_YORK
 from bot.chat.core import Commands
 from bot.chat.on_call import make_actor
 from bot.chat.replies import RulePreview
 from bot.chat.rule_forms import split_words
+from bot.service.fetch_outage import StaleEvaluation
 from bot.service.jobs import ServiceJobs
 from signals.models import PriceBar
 from storage.db import Store, open_db
@@ -38,7 +41,9 @@ async def test_a_chat_rule_joins_the_next_job_primed_silently_then_alerts(
     closes = {8: 100.0, 9: 101.0, 10: 102.0, 11: 103.0}  # IWM at a record: the condition holds
     upsert_bars(db, [PriceBar("IWM", date(2026, 6, d), close=c) for d, c in closes.items()])
     jobs = ServiceJobs(settings, db_path)
-    await jobs.evaluate_session(date(2026, 6, 11), after_close(11), alert=True)
+    # No rule in force has its data yet (IWM has no adj close): a stale run, not "ok".
+    with pytest.raises(StaleEvaluation):
+        await jobs.evaluate_session(date(2026, 6, 11), after_close(11), alert=True)
     assert RULE not in load_states(db)
 
     core = Commands.for_path(settings, db_path, clock=lambda: after_close(11))
@@ -63,7 +68,8 @@ async def test_a_chat_rule_joins_the_next_job_primed_silently_then_alerts(
     core.rule(admin, ["disable", RULE])
     for day, close in ((16, 95.0), (17, 120.0)):
         upsert_bars(db, [PriceBar("IWM", date(2026, 6, day), close=close)])
-        await jobs.evaluate_session(date(2026, 6, day), after_close(day), alert=True)
+        with pytest.raises(StaleEvaluation):  # again no rule in force that has its data
+            await jobs.evaluate_session(date(2026, 6, day), after_close(day), alert=True)
     jobs.close()
     assert queued(db) == [f"{RULE}:2026-06-15:fired"]
 

@@ -100,3 +100,41 @@ def test_a_dead_delivery_exits_1(
     delivery = json.loads(result.stdout)["delivery"]
     assert (delivery["delivered"], delivery["dead"], delivery["pending"]) == (0, 1, 0)
     assert "not-the-token" not in result.output
+
+
+def test_a_plain_check_before_deliver_takes_no_alert_away(db_path: Path, desk: FakeDiscord) -> None:
+    """A look with `check` records the new event owed; `check --deliver` then posts it once."""
+    fill(db_path, "X", [3], start=3)
+    look = invoke(db_path, "check", "--json")
+    assert look.exit_code == 0 and len(json.loads(look.stdout)["new_events"]) == 1
+    assert desk.messages == [] and list_outbox(open_db(db_path)) == []  # nothing sent by a look
+    assert invoke(db_path, "check").exit_code == 0  # a second look changes nothing
+    result = invoke(db_path, "check", "--deliver", "--json")
+    assert result.exit_code == 0, result.output
+    delivery = json.loads(result.stdout)["delivery"]
+    assert (delivery["alerts"], delivery["delivered"], delivery["pending"]) == (0, 1, 0)
+    titles = [m.embed["title"] for m in desk.messages]
+    assert titles == ["▲ X closes at a new all-time high: 3.0000"]
+    assert invoke(db_path, "check", "--deliver").exit_code == 0 and len(desk.messages) == 1
+
+
+def test_a_plain_check_before_the_service_leaves_it_every_alert(
+    db_path: Path, desk: FakeDiscord
+) -> None:
+    """The service's next delivery pass (on the leader) queues and posts what `check` owed."""
+    import asyncio
+
+    from bot.config import load_settings
+    from bot.service.jobs import ServiceJobs
+
+    fill(db_path, "X", [3], start=3)
+    assert invoke(db_path, "check").exit_code == 0
+    jobs = ServiceJobs(load_settings(None, db_path=db_path), db_path, network=False)
+    try:
+        assert asyncio.run(jobs.deliver()) == {"delivered": 1, "retried": 0, "dead": 0}
+        assert asyncio.run(jobs.deliver()) == {"delivered": 0, "retried": 0, "dead": 0}
+    finally:
+        jobs.close()
+    assert [m.embed["title"] for m in desk.messages] == [
+        "▲ X closes at a new all-time high: 3.0000"
+    ]

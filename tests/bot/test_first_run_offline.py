@@ -24,7 +24,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.service import runner
-from bot.service.fetch_outage import RetryPlan
+from bot.service.fetch_outage import RetryPlan, StaleEvaluation
 from bot.service.jobs import ServiceJobs
 from bot.service.runner import Service
 from storage.db import open_db
@@ -92,7 +92,7 @@ class Bot:
 def test_first_run_prints_one_summary_and_stops_at_once_on_sigint(tmp_path: Path) -> None:
     bot = Bot(tmp_path, ROTATION_FETCH_RETRIES="0")
     summary = bot.wait_for("no prices from Yahoo Finance")
-    bot.wait_for("(catchup) done in")
+    bot.wait_for("(catchup) stale (tried again later)")  # never "done": nothing evaluated
     took = bot.stop(signal.SIGINT)
 
     assert took < EXIT_BOUND
@@ -131,7 +131,8 @@ async def test_an_unreachable_refresh_is_tried_again_on_its_own_schedule(db_path
     open_db(db_path).close()
     jobs = ServiceJobs(settings, db_path)
     start = datetime.now(UTC)
-    await jobs.evaluate_session(date(2026, 11, 20), start, alert=True)
+    with pytest.raises(StaleEvaluation, match="not evaluated for 2026-11-20: no fresh prices"):
+        await jobs.evaluate_session(date(2026, 11, 20), start, alert=True)
     assert jobs.due_retry(start + timedelta(minutes=14)) is None
     assert jobs.due_retry(start + timedelta(minutes=16)) == date(2026, 11, 20)
     assert jobs.due_retry(start + timedelta(minutes=17)) is None  # handed out once

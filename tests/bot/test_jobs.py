@@ -12,6 +12,7 @@ import pytest
 
 from bot.calendar import NEW_YORK
 from bot.config import Settings, load_settings
+from bot.service.fetch_outage import StaleEvaluation
 from bot.service.jobs import ServiceJobs, replay_copy
 from bot.sources.base import FetchInterrupted
 from signals.models import PriceBar
@@ -64,13 +65,14 @@ async def test_live_jobs_fetch_evaluate_snapshot_and_deliver(
     caplog.set_level(logging.WARNING, logger="bot.service.jobs")
 
     summary = await jobs.refresh_intraday(AFTER_CLOSE)
-    new_events = await jobs.evaluate_session(date(2026, 6, 11), AFTER_CLOSE, alert=True)
+    # No rule has its data (the fake knows IWB only): the run is stale, never "ok" (issue 18).
+    with pytest.raises(StaleEvaluation, match="9 rule"):
+        await jobs.evaluate_session(date(2026, 6, 11), AFTER_CLOSE, alert=True)
     snapshot = await jobs.snapshot_after_close(date(2026, 6, 11), AFTER_CLOSE)
     delivered = await jobs.deliver()
     jobs.close()
 
     assert "failed" in summary  # the fake knows IWB only; every other symbol is reported
-    assert new_events == 0  # five bars of one symbol fire nothing
     # ... and the operator is told which rules could not be evaluated, and why.
     (warning,) = [r.getMessage() for r in caplog.records if "not evaluated" in r.getMessage()]
     assert "rule(s) not evaluated for 2026-06-11" in warning

@@ -25,6 +25,8 @@ from bot.service.jobs import ServiceJobs
 from storage import subscriptions as subs
 from storage.db import open_db
 from storage.outbox import list_outbox
+from storage.owed_alerts import mark_owed
+from storage.rule_state import record_events
 from tests.bot.test_alerting import deliver
 from tests.bot.test_digest import NOW, SESSION, seed
 from tests.bot.test_digest_delivery import settings_for
@@ -327,7 +329,10 @@ def test_the_service_queues_each_rule_to_its_route(
     try:
         rules = jobs._rules(db)
         events = [make_event(rule=rule) for rule in ("own", "tagged", "plain")]
-        jobs._enqueue(db, events, None, rules)
+        with db.atomic():  # recorded owed, as an evaluation does; the job queues what is owed
+            record_events(db, events)
+            mark_owed(db, [event.dedupe_key for event in events])
+        jobs._enqueue(db, None, rules)
         rows = {(r["dedupe_key"].split(":")[0], r["destination"]) for r in list_outbox(db)}
     finally:
         db.close()

@@ -24,6 +24,7 @@ import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.core import Commands
+from bot.chat.replays import SharedReplays
 from bot.chat.slack.answers import SlackAnswer
 from bot.chat.slack.app import build_slack_app, start_http
 from bot.config import Settings, load_settings
@@ -206,13 +207,20 @@ def texts_of(answer: dict[str, Any] | SlackAnswer) -> list[str]:
     return found
 
 
-async def serve(fake: FakeSlack, core: Commands, settings: Settings) -> AsyncIterator[SlackBot]:
-    """Run `build_slack_app` behind `start_http` on 127.0.0.1 (a free port) until done."""
+async def serve(
+    fake: FakeSlack, core: Commands, settings: Settings, shared: SharedReplays | None = None
+) -> AsyncIterator[SlackBot]:
+    """Run `build_slack_app` behind `start_http` on 127.0.0.1 (a free port) until done.
+
+    `shared`: a replay memory in the database, as every replica of `rotation-bot run` has.
+    """
     client = AsyncWebClient(token=fake.token, base_url=fake.api_url)
     app = build_slack_app(settings, core, client)
     secret = settings.slack_signing_secret
     signing_secret = secret.get_secret_value() if secret is not None else ""
-    runner, port = await start_http(app, "127.0.0.1", 0, signing_secret=signing_secret)
+    runner, port = await start_http(
+        app, "127.0.0.1", 0, signing_secret=signing_secret, shared=shared
+    )
     bot = SlackBot(f"http://127.0.0.1:{port}/slack/events", fake, core, settings)
     try:
         yield bot

@@ -22,6 +22,7 @@ from bot.chat.discord.commands import SLASH_COMMANDS
 from bot.chat.discord.http_mode import serve_interactions
 from bot.chat.discord.rules import RulePreviewButton
 from bot.chat.parsing import GENERIC_ERROR, CommandError
+from bot.chat.replays import SharedReplays
 from bot.config import Settings
 from bot.delivery.discord import configure_api_base, delivery_error
 
@@ -153,4 +154,5 @@ async def run_discord_http(
     async with RotationClient(core, settings) as client:
         await _with_backoff(lambda: client.login(token), "login", "retrying", sleep, max_delay)
         public_key, port = settings.discord_public_key, settings.discord_http_port
-        await serve_interactions(client, public_key, host, port, started=started)
+        shared = SharedReplays(lambda: core.db)  # a replay to any replica is refused
+        await serve_interactions(client, public_key, host, port, started=started, shared=shared)

@@ -34,6 +34,7 @@ from aiohttp import web
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
 from bot.chat.discord.http_guard import (
+    WINDOW_SECONDS,
     Rejected,
     SeenInteractions,
     check_signed,
@@ -42,6 +43,7 @@ from bot.chat.discord.http_guard import (
     reject,
     verify_key,
 )
+from bot.chat.replays import SharedReplays
 from bot.service.web import mount
 
 if TYPE_CHECKING:
@@ -225,11 +227,13 @@ class InteractionsEndpoint:
         now: Callable[[], float] = time.time,
         answer_within: float = ANSWER_WITHIN,
         defer_after: float = DEFER_AFTER,
+        shared: SharedReplays | None = None,
     ) -> None:
         self.client, self.key, self.now = client, verify_key(public_key), now
         self.answer_within, self.defer_after = answer_within, defer_after
         self.adapter = BodyAdapter(lambda: client.application_id)
         self.seen = SeenInteractions()
+        self.shared = shared  # every replica's memory (the database); None: this process only
 
     async def handle(self, request: web.Request) -> web.Response:
         """Check the request, answer PING, run anything else through discord.py."""
@@ -253,12 +257,20 @@ class InteractionsEndpoint:
             self.adapter.body_sent(int(payload["id"]))
         return response
 
+    async def _check_shared(self, interaction_id: int) -> None:
+        """Rejected(401) if another replica, or this one before a restart, ran it already."""
+        now = self.now()
+        key, until = f"discord:{interaction_id}", now + WINDOW_SECONDS
+        if self.shared is not None and await self.shared.seen_before(key, until, now):
+            raise Rejected(401, "interaction replayed within five minutes")
+
     async def _run(self, payload: dict[str, Any]) -> dict[str, Any]:
         try:
             interaction_id, kind = int(payload["id"]), int(payload["type"])
         except (KeyError, TypeError, ValueError):
             raise Rejected(400, "body has no interaction id") from None
         self.seen.check_new(str(interaction_id), self.now())
+        await self._check_shared(interaction_id)
         waiter = self.adapter.expect(interaction_id)
         self._dispatch(payload)
         within = self.answer_within
@@ -293,9 +305,13 @@ async def serve_interactions(
     port: int,
     *,
     started: asyncio.Event | None = None,
+    shared: SharedReplays | None = None,
 ) -> None:
-    """Serve the endpoint on the port's shared web server until cancelled."""
-    endpoint = InteractionsEndpoint(client, public_key)
+    """Serve the endpoint on the port's shared web server until cancelled.
+
+    `shared`: the replay memory every replica shares (None: this process's only).
+    """
+    endpoint = InteractionsEndpoint(client, public_key, shared=shared)
     mounted = await mount(host, port, {("POST", INTERACTIONS_PATH): endpoint.handle})
     try:
         log.info("Discord interactions over HTTP on %s:%d%s", host, mounted.port, INTERACTIONS_PATH)

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.chart_pool import CHARTED_COMMANDS, Busy, chart_pool
+from bot.chat.replays import SharedReplays
 from bot.chat.replies import AckReply
 from bot.chat.slack.answers import (
     COMMAND_NAMES,
@@ -273,7 +274,10 @@ async def run_slack(
         await serve_socket_mode(app, _secret(settings.slack_app_token), started=started)
         return
     secret = _secret(settings.slack_signing_secret) or ""
-    runner, port = await start_http(app, host, settings.slack_http_port, signing_secret=secret)
+    shared = SharedReplays(lambda: commands.db)  # a replay to any replica is refused
+    runner, port = await start_http(
+        app, host, settings.slack_http_port, signing_secret=secret, shared=shared
+    )
     log.info("Slack commands over HTTP on %s:%d%s", host, port, EVENTS_PATH)
     try:
         if started is not None:
@@ -284,13 +288,16 @@ async def run_slack(
 
 
 async def start_http(
-    app: AsyncApp, host: str, port: int, *, signing_secret: str
+    app: AsyncApp, host: str, port: int, *, signing_secret: str, shared: SharedReplays | None = None
 ) -> tuple[Mounted, int]:
     """Serve `app` at `EVENTS_PATH` behind `slack_request_guard` on the port's shared web server.
 
     Returns the mount (its `cleanup()` stops serving) and the bound port.
     """
-    guard, dispatch = slack_request_guard(signing_secret, EVENTS_PATH), bolt_handler(app)
+    guard, dispatch = (
+        slack_request_guard(signing_secret, EVENTS_PATH, shared=shared),
+        bolt_handler(app),
+    )
 
     async def events(request: web.Request) -> web.StreamResponse:
         return await guard(request, dispatch)

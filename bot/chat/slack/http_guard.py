@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.chat.replays import SharedReplays
 from bot.service.web import Rejected, refuse
 from bot.service.web_door import TooNested, load_json, read_body
 
@@ -72,9 +73,19 @@ def slack_request_guard(
     *,
     now: Callable[[], float] = time.time,
     memory: ReplayMemory | None = None,
+    shared: SharedReplays | None = None,
 ) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """The middleware that checks POSTs to `path` before they reach the bolt handler."""
+    """The middleware that checks POSTs to `path` before they reach the bolt handler.
+
+    `shared`: the replay memory every replica shares (None: this process's `memory` only).
+    """
     seen = memory if memory is not None else ReplayMemory()
+
+    async def replayed(signature: str, timestamp: int) -> bool:
+        if seen.seen_before(signature, timestamp, now()):
+            return True
+        until = timestamp + WINDOW_SECONDS
+        return shared is not None and await shared.seen_before(f"slack:{signature}", until, now())
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -86,15 +97,17 @@ def slack_request_guard(
                 return await _shape_checked(request, handler)  # Slack's unsigned probe
             signature, timestamp = check_signed(request, body, signing_secret, now())
             check_body(request.content_type, body)
+            if await replayed(signature, timestamp):
+                log.warning("Slack request replayed within five minutes: answered, not run again")
+                return web.Response(status=200, text="")
         except Rejected as rejected:
             return _reject(request, rejected)
         except web.HTTPRequestEntityTooLarge:
             return _reject(request, Rejected(413, "body too large"))
         except web.HTTPException as refused:  # 408 too slow, 400 cut off
             return _reject(request, Rejected(refused.status, refused.text or refused.reason))
-        if seen.seen_before(signature, timestamp, now()):
-            log.warning("Slack request replayed within five minutes: answered, not run again")
-            return web.Response(status=200, text="")
+        except ConnectionResetError:  # the client hung up before its body was complete
+            return _reject(request, Rejected(400, "body cut off (connection closed)"))
         return await _shape_checked(request, handler)
 
     return guard
