@@ -281,9 +281,10 @@ def test_rule_destinations_do_not_reprime_the_rule(tmp_path: Path) -> None:
     assert replace(own, destinations=()).fingerprint() == own.fingerprint()
 
 
-def test_the_readme_routing_example_is_a_valid_rules_file(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### Routing") :]
+def test_the_docs_routing_example_is_a_valid_rules_file(tmp_path: Path) -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
+    section = page.read_text(encoding="utf-8")
+    section = section[section.index("## Routing") :]
     start = section.index("```toml") + len("```toml")
     example = section[start : section.index("```", start)]
     path = rules_file(tmp_path, example)
@@ -291,7 +292,10 @@ def test_the_readme_routing_example_is_a_valid_rules_file(tmp_path: Path) -> Non
     settings = load_settings(None, rules_path=path)
     rules = {rule.id: rule for rule in load_rules(settings)}
     routing = load_routing(settings)
-    assert routing.destinations_of(rules["fed-moves"], ["d"]) == (
+    # Copied as shown, the example changes the default Fed rule rather than adding a second
+    # rule on the same series, which would double every Fed alert.
+    assert [rule.id for rule in rules.values() if "DFEDTARU" in rule.legs()] == ["fed-rate-change"]
+    assert routing.destinations_of(rules["fed-rate-change"], ["d"]) == (
         "slack:C0RATES01",
         "discord:700000000000000333",
         "slack:C0DESK001",
