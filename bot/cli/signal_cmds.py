@@ -17,6 +17,7 @@ from bot.cli.common import (
     err_console,
     fail,
     id_table_column,
+    print_error,
     print_json,
     routing_or_exit,
     rules_or_exit,
@@ -182,8 +183,25 @@ def check_cmd(
         print_json(check_json(report) | ({"delivery": delivered} if delivered else {}))
     else:
         _print_check(report)
-    if delivered:
+    nothing_current = say_when_nothing_evaluated(report)
+    if delivered:  # with --deliver the exit code is the delivery's (documented)
         _print_delivery(delivered, as_json)
+    elif nothing_current:
+        raise typer.Exit(1)
+
+
+def say_when_nothing_evaluated(report: CheckReport) -> bool:
+    """One line on stderr when no rule could be evaluated on current data (an empty or stale
+    database): a table of NO DATA must not read as a successful check."""
+    statuses = [check.evaluation.status for check in report.checks]
+    if not statuses or "OK" in statuses:
+        return False
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("NO DATA", "STALE") if s in statuses)
+    print_error(
+        f"no rule was evaluated on current data ({counts}): import or update prices "
+        "(rotation-bot prices import DIR, rotation-bot prices update)"
+    )
+    return True
 
 
 def _deliver(

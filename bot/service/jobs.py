@@ -63,6 +63,7 @@ class ServiceJobs:
         # that session's digest while no price or series row has changed since.
         self._last_check: tuple[date, int, evaluation.CheckReport] | None = None
         self.sessions_evaluated = 0
+        self.rules_evaluated = 0  # rule checks on current data (status OK), for a replay
         self.alerts_by_rule: Counter[str] = Counter()  # alerts queued, for a replay's summary
         self._retry = RetryPlan(timedelta(minutes=settings.fetch_retry_minutes))
         self._unreachable: dict[str, str] = {}  # symbols the last refresh could not get, why
@@ -222,6 +223,7 @@ class ServiceJobs:
         """Keep the session's check for its digest, and count what the summary reports."""
         self._last_check = (session, version, report)
         self.sessions_evaluated += 1
+        self.rules_evaluated += sum(1 for c in report.checks if c.evaluation.status == "OK")
         self.alerts_by_rule.update(event.rule_id for event in alerted)
 
     def _check_of(self, db: Store, session: date) -> evaluation.CheckReport | None:
