@@ -239,7 +239,7 @@ colour = "red"
 
 def test_a_platform_that_cannot_post_by_channel_id_is_an_error(tmp_path: Path) -> None:
     webhooks_only = load_settings(
-        None, discord_webhook_url=SecretStr("https://discord.com/api/webhooks/1/x")
+        None, discord_webhook_url=SecretStr("https://discord.com/api/webhooks/112233445566778899/" + "x" * 68)
     )
     assert unroutable(webhooks_only, ["discord:700000000000000222", "slack:C0RATES01"]) == [
         "discord:700000000000000222: Discord is not configured to post to channels by id; "

@@ -113,9 +113,17 @@ def reject(request: web.Request, rejected: Rejected) -> web.Response:
 
 def check_discord_settings(settings: Settings) -> list[str]:
     """One `config error:` line per Discord command setting missing for the chosen mode."""
-    if settings.discord_mode == "http" and settings.discord_public_key is None:
-        return [
+    if settings.discord_mode != "http":
+        return []
+    problems = []
+    if settings.discord_bot_token is None:
+        problems.append(
+            "config error: DISCORD_BOT_TOKEN is required in HTTP mode (DISCORD_MODE=http): "
+            "commands answer and follow up with the bot's token"
+        )
+    if settings.discord_public_key is None:
+        problems.append(
             "config error: DISCORD_PUBLIC_KEY is required in HTTP mode (DISCORD_MODE=http): "
             "the application's public key from the Developer Portal"
-        ]
-    return []
+        )
+    return problems
