@@ -25,9 +25,7 @@ DEFAULT_FRED_URL = "https://fred.stlouisfed.org/graph/fredgraph.csv"
 DEFAULT_LINKS = (("^RUT", "IWM", "IWC", "IJR"), ("^GSPC", "SPY", "OEF", "IWB", "RSP", "QQQ"))
 SYMBOL_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
 # What discord.py's Webhook.from_url accepts; anything else would fail at the first alert.
-DISCORD_WEBHOOK = re.compile(
-    r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9.\-_]{60,}"
-)
+DISCORD_WEBHOOK = re.compile(r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9.\-_]{60,}")
 # Settings whose values are words: accepted in any case (`info`, `HTTP`).
 _UPPER_WORDS = ("log_level",)
 _LOWER_WORDS = ("log_format", "discord_mode", "slack_mode")

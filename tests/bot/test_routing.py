@@ -238,9 +238,8 @@ colour = "red"
 
 
 def test_a_platform_that_cannot_post_by_channel_id_is_an_error(tmp_path: Path) -> None:
-    webhooks_only = load_settings(
-        None, discord_webhook_url=SecretStr("https://discord.com/api/webhooks/112233445566778899/" + "x" * 68)
-    )
+    hook = "https://discord.com/api/webhooks/112233445566778899/" + "x" * 68
+    webhooks_only = load_settings(None, discord_webhook_url=SecretStr(hook))
     assert unroutable(webhooks_only, ["discord:700000000000000222", "slack:C0RATES01"]) == [
         "discord:700000000000000222: Discord is not configured to post to channels by id; "
         "set DISCORD_BOT_TOKEN (webhooks post to one channel only)",
