@@ -28,6 +28,7 @@ from bot.rules import routing
 from bot.rules.stored import rules_in_force
 from bot.service import evaluation
 from bot.service.fetch_outage import RetryPlan, outage_summary, unreachable
+from bot.service.repeats import RepeatedProblems, describe
 from bot.service.schedule import alert_cutoff
 from bot.sources import quality, refresh, universe
 from bot.sources.base import FetchInterrupted, SourceError
@@ -67,6 +68,7 @@ class ServiceJobs:
         self.alerts_by_rule: Counter[str] = Counter()  # alerts queued, for a replay's summary
         self._retry = RetryPlan(timedelta(minutes=settings.fetch_retry_minutes))
         self._unreachable: dict[str, str] = {}  # symbols the last refresh could not get, why
+        self._unevaluated = RepeatedProblems()  # the same NO DATA line, once and then a count
         # Set by `rotation-bot run`: true while this replica leads (several replicas on
         # PostgreSQL); re-notification rounds are the leader's job.
         self.leads: Callable[[], bool] = _always
@@ -241,11 +243,17 @@ class ServiceJobs:
             # The outage line already said why; every rule's NO DATA would repeat it at length.
             log.info("%d rule(s) not evaluated for %s: no fresh prices", len(problems), session)
         elif problems:
-            level = logging.WARNING if self.network else logging.INFO
-            text = "; ".join(
-                f"{c.rule.id} {c.evaluation.status}: {c.evaluation.reason}" for c in problems
-            )
+            reasons = {c.rule.id: f"{c.evaluation.status}: {c.evaluation.reason}" for c in problems}
+            changed, unchanged = self._unevaluated.update(reasons)
+            # Live, what changed is a warning and what did not a short counted line; a replay
+            # only rehearses: its details are DEBUG (its summary says if nothing was evaluated).
+            level = logging.DEBUG
+            if self.network:
+                level = logging.WARNING if changed else logging.INFO
+            text = describe(changed, unchanged)
             log.log(level, "%d rule(s) not evaluated for %s: %s", len(problems), session, text)
+        else:
+            self._unevaluated.update({})
 
     def _market(self, db: Store, rules: list[Rule]) -> Any:
         # Without network the cache never changes, so a replay loads it once, not per session.
