@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     delivery_max_wait: float = Field(
         300.0, ge=0, le=3600, validation_alias="DELIVERY_MAX_WAIT_SECONDS"
     )
+    # `check --deliver` stops delivering this long after it began; the rest stays queued.
+    check_deliver_deadline: float = Field(
+        30.0, gt=0, le=3600, validation_alias="DELIVERY_CHECK_DEADLINE_SECONDS"
+    )
 
     # Service
     intraday_minutes: int = Field(15, ge=1, le=390, validation_alias="ROTATION_INTRADAY_MINUTES")

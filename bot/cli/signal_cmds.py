@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,6 +25,8 @@ from bot.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.delivery.sender import DeliveryPolicy
     from bot.service.evaluation import CheckReport, RuleCheck
     from signals.models import Evaluation, MarketData, SpreadReport
     from signals.rules import Rule
@@ -209,7 +212,7 @@ def _deliver(
 ) -> dict[str, Any]:
     """Queue the report's new events (within the catch-up window) and deliver the outbox once."""
     from bot.delivery.destinations import build_notifiers, close_notifiers
-    from bot.delivery.sender import enqueue_and_deliver, policy_from_settings
+    from bot.delivery.sender import enqueue_and_deliver
     from bot.rules.routing import router
     from bot.service.schedule import alert_cutoff
     from storage.outbox_health import count_open
@@ -225,13 +228,19 @@ def _deliver(
             events,
             notifiers,
             market,
-            policy=policy_from_settings(context.settings),
+            policy=_within_deadline(context.settings),
             settings=context.settings,  # subscribers' mentions and DMs, mutes, renotify
             rules=rules,
             route=router(routing, rules, [notifier.name for notifier in notifiers]),
         )
     finally:
         close_notifiers(notifiers)
+    if count_open(context.db):
+        print_error(
+            f"alerts still queued after delivering for at most "
+            f"{context.settings.check_deliver_deadline:g} s (DELIVERY_CHECK_DEADLINE_SECONDS): "
+            "they stay in the outbox for the running service (rotation-bot outbox lists them)"
+        )
     return {
         "alerts": len(events),
         "too_old": len(report.new_events) - len(events),
@@ -240,6 +249,15 @@ def _deliver(
         "dead": delivery.dead,
         "pending": count_open(context.db),
     }
+
+
+def _within_deadline(settings: Settings) -> DeliveryPolicy:
+    """The delivery policy, waiting for retries only until the command's deadline: a pass
+    never waits for a retry due later than max_wait after it began."""
+    from bot.delivery.sender import policy_from_settings
+
+    policy = policy_from_settings(settings)
+    return replace(policy, max_wait=min(policy.max_wait, settings.check_deliver_deadline))
 
 
 def _print_delivery(delivered: dict[str, Any], as_json: bool) -> None:

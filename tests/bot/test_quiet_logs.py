@@ -4,6 +4,8 @@ NO DATA session after session is said once, then counted."""
 from __future__ import annotations
 
 import logging
+import socket
+import time
 from datetime import date
 from pathlib import Path
 
@@ -13,8 +15,11 @@ from typer.testing import CliRunner
 from bot.cli import _register_commands, app
 from bot.service.jobs import ServiceJobs
 from bot.service.repeats import RepeatedProblems, describe
+from signals.models import PriceBar
 from storage.db import open_db
-from tests.bot.test_exit_codes import ONE_RULE, store_closes
+from storage.outbox import list_outbox
+from storage.prices import upsert_bars
+from tests.bot.test_exit_codes import DISABLE_DEFAULTS, ONE_RULE, store_closes
 from tests.bot.test_jobs import AFTER_CLOSE, fred, settings_for, yahoo  # noqa: F401
 from tests.fakes.fred import FakeFred
 from tests.fakes.yahoo import FakeYahoo
@@ -73,3 +78,54 @@ async def test_live_the_same_no_data_is_a_warning_once_then_a_counted_line(
     assert "iwc-overtakes-oef-ytd NO DATA" in said[0].getMessage()
     assert "NO DATA" not in said[2].getMessage()  # the reasons are not repeated...
     assert "for 3 sessions" in said[2].getMessage()  # ...they are counted
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_check_deliver_to_an_unreachable_webhook_stops_at_its_deadline(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        DISABLE_DEFAULTS + ONE_RULE.replace("min_history = 2", "min_history = 2\nhysteresis = 0"),
+        encoding="utf-8",
+    )
+    env = {
+        "ROTATION_RULES": str(rules),
+        "SLACK_WEBHOOK_URL": f"http://127.0.0.1:{_closed_port()}/services/T0/B0/secret",
+        "ROTATION_CATCHUP_ALERT_DAYS": "3650",
+        "DELIVERY_BASE_DELAY_SECONDS": "0.2",
+        "DELIVERY_CHECK_DEADLINE_SECONDS": "2",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    closes = {date(2024, 12, 31): 100.0, date(2025, 1, 2): 99.0, date(2025, 1, 3): 98.0}
+    db = open_db(db_path)
+    upsert_bars(
+        db, [PriceBar("X", d, close=c, adj_close=c, source="test") for d, c in closes.items()]
+    )
+    db.close()
+    CliRunner().invoke(app, ["--db", str(db_path), "check"])  # primes the rule: no high yet
+    db = open_db(db_path)
+    upsert_bars(db, [PriceBar("X", date(2025, 1, 6), close=500, adj_close=500, source="test")])
+    db.close()
+    logging.getLogger().handlers.clear()  # the command logs through its own handler
+
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["--db", str(db_path), "check", "--deliver"])
+    seconds = time.monotonic() - started
+
+    assert result.exit_code == 1, result.output
+    assert seconds < 2 + 3, seconds  # the deadline, plus start-up; not DELIVERY_MAX_WAIT (300 s)
+    assert "alerts still queued after delivering for at most 2 s" in result.stderr
+    assert "pending 1" in result.output
+    [row] = list_outbox(open_db(db_path))
+    assert row["status"] == "pending"  # left for the service, not given up
+    attempts = [line for line in result.stderr.splitlines() if "slack:webhook" in line]
+    assert "Failed to send a request" not in result.stderr  # slack_sdk's copy of each failure
+    assert 1 <= len(attempts) <= row["attempts"] + 1  # one line per attempt (+ the outage line)
+    assert "secret" not in result.output
