@@ -293,11 +293,15 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> 
         raise ConfigError(format_errors(error)) from None
 
 
+_FLAGS = {"db_path": "--db"}
+
+
 def format_errors(error: ValidationError) -> list[str]:
     """One line per problem, naming the environment variable, never echoing secrets."""
     lines = []
     for problem in error.errors():
         name = ".".join(str(part) for part in problem["loc"]) or "settings"
+        name = _FLAGS.get(name, name)  # a command-line override is named as it was typed
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"config error: {name}: {message}")
     return lines

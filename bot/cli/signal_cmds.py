@@ -20,6 +20,7 @@ from bot.cli.common import (
     id_table_column,
     print_error,
     print_json,
+    print_table,
     routing_or_exit,
     rules_or_exit,
 )
@@ -328,11 +329,11 @@ def _print_rich_check(title: str, report: CheckReport, rows: list[tuple[str, ...
     id_table_column(table, "rule", (check.rule.id for check in report.checks))
     for column in ("status", "state"):
         table.add_column(column, no_wrap=True)
-    for column in ("now", "last event"):
-        table.add_column(column, overflow="fold")
+    table.add_column("now")  # wraps between words, never inside one
+    table.add_column("last event", no_wrap=True)
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    print_table(table)
 
 
 def plain_table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:

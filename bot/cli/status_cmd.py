@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bot.cli import app
-from bot.cli.common import app_context, console, print_json
+from bot.cli.common import app_context, print_json, print_lines
 
 
 @app.command("status")
@@ -24,6 +24,5 @@ def status(
     if as_json:
         print_json(health.to_dict())
     else:
-        for line in render_lines(health):
-            console.print(line, markup=False, highlight=False)
+        print_lines("\n".join(render_lines(health)))
     raise typer.Exit(0 if health.ok else 1)

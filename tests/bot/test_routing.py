@@ -266,7 +266,7 @@ def test_rules_list_and_show_say_where_alerts_go(tmp_path: Path) -> None:
     assert "the default channels" in listed.output
     shown = CliRunner().invoke(app, ["--db", db, "rules", "show", "tagged"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert "tags = ['rates', 'critical']" in shown.output
+    assert 'tags = ["rates", "critical"]' in shown.output  # TOML, not a Python list
     assert f"alerts to: slack:{RATES_SLACK}, discord:{DESK_DISCORD} (route {path}:" in (
         shown.output.replace("\n", "")
     )

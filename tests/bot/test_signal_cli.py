@@ -288,6 +288,9 @@ def narrow_console(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.cli import common
 
     monkeypatch.setattr(common.console, "width", 80)
+    # An 80-column terminal: piped output is printed at its natural width (test_cli_output.py).
+    monkeypatch.setattr(common.console, "_force_terminal", True)
+    monkeypatch.setattr(common.console, "_color_system", None)
 
 
 def test_check_and_rules_list_keep_rule_ids_whole_at_80_columns(
