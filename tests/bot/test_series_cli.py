@@ -175,6 +175,7 @@ def test_update_without_network_is_one_line_per_series_and_keeps_the_store(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {"FRED_CSV_URL": f"http://127.0.0.1:{port}/fredgraph.csv", "FRED_SERIES": "DGS10,DGS2"}
+    env["ROTATION_FETCH_RETRIES"] = "0"  # retried like Yahoo (test_fred_source); no real sleeps
     result = invoke(db_path, "series", "update", env=env)
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
