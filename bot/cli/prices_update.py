@@ -27,6 +27,7 @@ from bot.cli.common import (
     note,
     print_error,
     print_json,
+    print_table,
 )
 from bot.cli.groups import prices_app
 
@@ -124,7 +125,7 @@ def show_report(
     table = Table("symbol", "from", "bars", "changed", "last", "note", box=box.SIMPLE_HEAD)
     for item in report.symbols:
         table.add_row(*_row(item))
-    console.print(table)
+    print_table(table)
     fetched = sum(item.fetched for item in report.symbols)
     current = sum(item.up_to_date for item in report.symbols)
     console.print(

@@ -141,7 +141,7 @@ def _print_spread(report: SpreadReport, expected: date | None) -> None:
     for leg in (report.a, report.b):
         end = f"{leg.end} STALE" if expected is not None and leg.end < expected else str(leg.end)
         table.add_row(leg.name, str(leg.start), end, fmt_pct(leg.pct, signed=True))
-    console.print(table)
+    print_table(table)
     names = f"{report.a.name} - {report.b.name}"
     figure = f"spread {names}: {report.spread_pp:+.2f} pp = {report.spread_bps:+.0f} bps"
     console.print(figure + _stale_note(report, expected), markup=False, highlight=False)
