@@ -114,3 +114,20 @@ def test_status_on_sqlite_shows_one_replica_not_every_earlier_run(db_path: Path)
     assert "replicas" not in " ".join(
         line for line in output.splitlines() if line.strip().startswith("problem")
     )
+
+
+def test_status_at_80_columns_keeps_each_symbol_with_its_lag(
+    db_path: Path, terminal_80: None
+) -> None:
+    db = open_db(db_path)
+    for symbol in ("IJR", "IWB", "IWC", "IWM", "OEF", "QQQ", "RSP", "SPY", "^GSPC", "^RUT"):
+        upsert_bars(db, [PriceBar(symbol, date(2025, 1, 2), close=1.0, source="test")])
+    db.close()
+    output = invoke(db_path, "status").stdout
+    lines = output.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    problem = " ".join(line.strip() for line in lines if "behind)" in line)
+    assert "IWC (" in problem  # the stale list, wrapped...
+    for line in lines:
+        if "behind)" in line or "(" in line:
+            assert line.count("(") == line.count(")"), line  # ...never inside "IWC (N behind)"
