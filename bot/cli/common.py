@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import math
 import sys
@@ -193,8 +194,12 @@ def print_table(table: Table) -> None:
     if console.is_terminal:
         console.print(table)
     else:
+        table.box = None  # plain text: aligned columns, no box drawing for scripts to strip
         # print(width=) cannot exceed the console's width: a console as wide as the table.
-        Console(width=natural_width(table), file=console.file).print(table)
+        plain = Console(width=natural_width(table), file=io.StringIO())
+        plain.print(table)
+        lines = plain.file.getvalue().splitlines()  # type: ignore[attr-defined]
+        console.file.write("".join(f"{line.rstrip()}\n" for line in lines))
 
 
 def natural_width(table: Table) -> int:

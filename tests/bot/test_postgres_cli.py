@@ -65,7 +65,8 @@ def _import_and_backtest(db: str, data: Path) -> tuple[list[str], float]:
         ("check", "--json", "--as-of", "2026-07-31"),
     ):
         result = invoke(db, *args)
-        assert result.exit_code == 0, result.output
+        # The shared data has no P/E history: backtest exits 1 for its NO DATA rule (issue 24).
+        assert result.exit_code == (1 if args[0] == "backtest" else 0), result.output
         outputs.append(result.stdout)
     return outputs, time.perf_counter() - started
 
