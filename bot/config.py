@@ -28,6 +28,11 @@ DEFAULT_FRENCH_URL = (
 # Instruments that track each other: a real move of one shows in the others the same day.
 DEFAULT_LINKS = (("^RUT", "IWM", "IWC", "IJR"), ("^GSPC", "SPY", "OEF", "IWB", "RSP", "QQQ"))
 SYMBOL_PATTERN = re.compile(r"^\^?[A-Z0-9][A-Z0-9.\-=]{0,14}$")
+# What discord.py's Webhook.from_url accepts; anything else would fail at the first alert.
+DISCORD_WEBHOOK = re.compile(r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9.\-_]{60,}")
+# Settings whose values are words: accepted in any case (`info`, `HTTP`).
+_UPPER_WORDS = ("log_level",)
+_LOWER_WORDS = ("log_format", "discord_mode", "slack_mode")
 
 
 class Settings(BaseSettings):
@@ -126,6 +131,10 @@ class Settings(BaseSettings):
     delivery_max_wait: float = Field(
         300.0, ge=0, le=3600, validation_alias="DELIVERY_MAX_WAIT_SECONDS"
     )
+    # `check --deliver` stops delivering this long after it began; the rest stays queued.
+    check_deliver_deadline: float = Field(
+        30.0, gt=0, le=3600, validation_alias="DELIVERY_CHECK_DEADLINE_SECONDS"
+    )
 
     # Service
     intraday_minutes: int = Field(15, ge=1, le=390, validation_alias="ROTATION_INTRADAY_MINUTES")
@@ -223,7 +232,49 @@ class Settings(BaseSettings):
         if looks_like_other_url(value):
             scheme = str(value).split("://", 1)[0]
             raise ValueError(f"must be a file path or a postgresql:// URL, not a {scheme}:// URL")
-        return Path(value) if isinstance(value, str) else value
+        path = Path(value) if isinstance(value, str) else value
+        if isinstance(path, Path) and not path.parent.is_dir():
+            # A typo in a directory would otherwise create a new, empty database elsewhere.
+            raise ValueError(
+                f"the directory {str(path.parent)!r} does not exist (create it, or fix the path)"
+            )
+        return path
+
+    @field_validator(*_UPPER_WORDS, mode="before")
+    @classmethod
+    def upper_word(cls, value: object) -> object:
+        """`info` means INFO: a level is not worth refusing a start over its case."""
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator(*_LOWER_WORDS, mode="before")
+    @classmethod
+    def lower_word(cls, value: object) -> object:
+        """`HTTP` means http, `JSON` json."""
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def clock_time(cls, value: object) -> object:
+        """A 24-hour HH:MM; the error names the format (pydantic's names a character)."""
+        if not isinstance(value, str):
+            return value
+        if re.fullmatch(r"\d{1,2}:\d{2}(:00)?", value.strip()):
+            hours, minutes = (int(part) for part in value.strip().split(":")[:2])
+            if hours < 24 and minutes < 60:
+                return time(hours, minutes)
+        raise ValueError(f"must be a 24-hour time HH:MM (e.g. 17:30), got {value!r}")
+
+    @field_validator("discord_webhook_url", mode="before")
+    @classmethod
+    def discord_webhook(cls, value: object) -> object:
+        """Refused at start, not at the first alert; the URL is a secret, never echoed."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and not DISCORD_WEBHOOK.search(text):
+            raise ValueError(
+                "is not a Discord webhook URL (https://discord.com/api/webhooks/<id>/<token>, "
+                "as the channel's Integrations > Webhooks copies it)"
+            )
+        return value
 
     @field_validator("history_start", mode="before")
     @classmethod
@@ -275,11 +326,15 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> 
         raise ConfigError(format_errors(error)) from None
 
 
+_FLAGS = {"db_path": "--db"}
+
+
 def format_errors(error: ValidationError) -> list[str]:
     """One line per problem, naming the environment variable, never echoing secrets."""
     lines = []
     for problem in error.errors():
         name = ".".join(str(part) for part in problem["loc"]) or "settings"
+        name = _FLAGS.get(name, name)  # a command-line override is named as it was typed
         message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"config error: {name}: {message}")
     return lines

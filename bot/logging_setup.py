@@ -37,6 +37,14 @@ class NoVoiceWarnings(logging.Filter):
         return "voice will NOT be supported" not in record.getMessage()
 
 
+class NoSlackSendErrors(logging.Filter):
+    """Drop slack_sdk's own "Failed to send a request" line: the sender reports the same
+    failure with the alert and destination, so each attempt was logged twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to send a request to Slack API server")
+
+
 def secret_values(settings: Settings) -> list[str]:
     """Every secret string in `settings`, plus the token-like parts of secret URLs."""
     values: set[str] = set()
@@ -153,6 +161,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> Redac
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     _add_once(logging.getLogger("discord.client"), NoVoiceWarnings())
+    for name in ("slack_sdk.webhook.client", "slack_sdk.web.base_client"):
+        _add_once(logging.getLogger(name), NoSlackSendErrors())
     if settings.log_level != "DEBUG":
         for name in QUIET_LOGGERS:  # per-run chatter ("Running job ...") drowns our own lines
             logging.getLogger(name).setLevel(logging.WARNING)

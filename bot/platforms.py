@@ -139,7 +139,10 @@ DISCORD = Platform(
     admin_ids=attrgetter("discord_admin_ids"),
     can_dm=lambda settings: settings.discord_bot_token is not None,
     posting_enabled=attrgetter("discord_enabled"),
-    chat_wanted=lambda settings: settings.discord_bot_token is not None,
+    # HTTP mode without a token would start and serve nothing: wanted, so its check refuses it.
+    chat_wanted=lambda settings: (
+        settings.discord_bot_token is not None or settings.discord_mode == "http"
+    ),
     delivery_module="bot.delivery.discord",
     chat_runner="bot.chat.discord.client:run_discord",
     chat_check="bot.chat.discord.http_guard:check_discord_settings",

@@ -15,6 +15,7 @@ import pandas as pd
 from signals.formatting import (
     fmt_bps,
     fmt_bps_pair,
+    fmt_gain,
     fmt_pct,
     fmt_pct_pair,
     fmt_pp,
@@ -62,7 +63,7 @@ def build_event(
         unit=rule.unit,
         direction=direction,
         symbols=tuple(leaf for leg in rule.legs() for leaf in split_expression(leg)),
-        description=rule.description,
+        description=_description(rule, transition),
         fields=tuple(fields),
         context={
             "rule_type": rule.type,
@@ -73,6 +74,13 @@ def build_event(
         },
         chart=chart,
     )
+
+
+def _description(rule: Rule, transition: Transition) -> str:
+    """The rule's sentence states the firing condition: a reversal says it no longer holds."""
+    if transition.kind == "reversed" and rule.description:
+        return f"No longer true: {rule.description}"
+    return rule.description
 
 
 def _direction(rule: Rule, transition: Transition) -> Direction:
@@ -119,8 +127,16 @@ def _describe_crossover(
         "relative", (rule.a, rule.b), min(a_start, b_start), t.day,
         basis=_chart_basis(rule.basis),
         spread_unit="bps" if isinstance(rule, SpreadThreshold) else "pp",
+        reference_value=_spread_threshold(rule),
     )  # fmt: skip
     return title, fields, chart
+
+
+def _spread_threshold(rule: PairRule) -> float | None:
+    """The spread a spread_threshold rule fires at, signed (bps), for the chart's line."""
+    if not isinstance(rule, SpreadThreshold):
+        return None
+    return rule.threshold_bps if rule.direction == "up" else -rule.threshold_bps
 
 
 def _cross_verb(rule: RelativeCrossover, t: Transition) -> str:
@@ -153,7 +169,7 @@ def _describe_new_high(
     fields = [
         ("Level", level),
         ("Previous record", f"{record} on {record_day}"),
-        ("Above record", fmt_pct(row["x"])),
+        ("Above record", fmt_gain(float(row["measure"]), float(row["threshold"]))),
     ]
     chart = ChartSpec(
         "new_high", (rule.symbol,), min(record_day, _chart_start(t.day)), t.day,
@@ -314,6 +330,15 @@ _DESCRIBERS = {
 }
 
 
+def _last_move(changes: pd.Series, at: int) -> str:
+    """The last step of a rate up to bar `at` (the day's change is +0 bps on most days)."""
+    seen = changes.iloc[: at + 1]
+    moved = seen[seen.fillna(0) != 0]
+    if moved.empty:
+        return "no change in the stored history"
+    return f"last change {fmt_bps(float(moved.iloc[-1]))} on {moved.index[-1].date()}"
+
+
 def summarize(rule: Rule, built: RuleFrame, session: date) -> str:
     """One line on where the rule's measure stands on `session`, for `check`."""
     frame = built.frame
@@ -333,6 +358,6 @@ def summarize(rule: Rule, built: RuleFrame, session: date) -> str:
     if isinstance(rule, RallyFromLow):
         return f"{rule.symbol} {fmt_pct(row['measure'])} from its {rule.lookback}-session low"
     if isinstance(rule, RateChange):
-        return f"{rule.series} at {row['level']:.2f}% (last change {fmt_bps(row['measure'])})"
+        return f"{rule.series} at {row['level']:.2f}% ({_last_move(frame['measure'], at)})"
     assert isinstance(rule, Curve)
     return f"{curve_expression(rule)} at {fmt_bps(row['level'])}"

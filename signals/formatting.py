@@ -12,6 +12,19 @@ def fmt_pct(value: float, *, signed: bool = True) -> str:
     return f"{value:+.1f}%" if signed else f"{value:.1f}%"
 
 
+def fmt_gain(value: float, reference: float) -> str:
+    """How far `value` is above `reference`, in points and percent, never '+0.0%' for a real
+    gain: 243.99 over 243.01 → '+0.98 (+0.40%)', 2,531.16 over 2,530.90 → '+0.26 (+0.010%)'."""
+    if math.isnan(value) or math.isnan(reference) or reference == 0:
+        return "n/a"
+    points, pct = value - reference, (value / reference - 1) * 100
+    decimals = 1
+    while decimals < MAX_DECIMALS - 2 and pct != 0 and abs(pct) < 10 ** (1 - decimals):
+        decimals += 1  # two significant digits of a small percentage
+    base = 2 if abs(reference) >= 10 else 4
+    return f"{points:+,.{base}f} ({pct:+.{decimals}f}%)"
+
+
 def fmt_pp(value: float) -> str:
     """0.52 → '+0.5 pp'."""
     if value is None or math.isnan(value):

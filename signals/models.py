@@ -80,7 +80,8 @@ class ChartSpec:
     series id, or `A / B` and `A - B` of those. `relative` rebases two legs to 100 from
     `start` and draws their spread beneath; `new_high`, `extreme` and `level` draw one leg
     and mark `reference_date`/`reference_value` (previous record, prior extreme, a level).
-    `spread_unit` is the unit the alert states the spread in, so the chart says the same.
+    `spread_unit` is the unit the alert states the spread in, so the chart says the same;
+    a `relative` chart's `reference_value` is the spread threshold in that unit (a line).
     """
 
     kind: ChartKind

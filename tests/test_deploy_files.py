@@ -1,4 +1,4 @@
-"""The deploy files for two replicas (README "High availability") hold together.
+"""The deploy files for two replicas (docs/high-availability.md) hold together.
 
 Docker and systemd cannot run here; what can be checked is that the files name what exists:
 the Dockerfile copies the packages the project installs, the compose file builds it and
@@ -32,7 +32,8 @@ def test_compose_runs_two_identical_replicas_on_its_postgresql() -> None:
     assert len(replicas) == 2
     for replica in replicas:
         assert (DEPLOY / replica["build"]["context"] / replica["build"]["dockerfile"]).exists()
-        assert replica["environment"]["ROTATION_DB"].startswith("postgresql://rotation:")
+        # The password is PGPASSWORD, not in the URL (tests/bot/test_settings_messages.py).
+        assert replica["environment"]["ROTATION_DB"].startswith("postgresql://rotation@")
         assert "@postgres:5432/rotation" in replica["environment"]["ROTATION_DB"]
         assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert replicas[0]["build"] == replicas[1]["build"]

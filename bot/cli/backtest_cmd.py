@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from bot.cli import app
-from bot.cli.common import app_context, console, fail, print_json, rules_or_exit
+from bot.cli.common import app_context, console, fail, print_error, print_json, rules_or_exit
 from bot.cli.outcomes_output import (
     outcomes_of,
     parse_horizons,
@@ -73,8 +73,17 @@ def backtest_cmd(
         write_charts(records, chart_dir)
     if as_json:
         print_json({"from": first, "to": last, "rules": results})
-        return
-    _print_backtest(results, records)
+    else:
+        _print_backtest(results, records)
+    _exit_on_no_data(results)
+
+
+def _exit_on_no_data(results: list[dict[str, Any]]) -> None:
+    """A rule without data has no backtest: say which, and exit 1 (its reason is above)."""
+    missing = [result["id"] for result in results if result["status"] == "NO DATA"]
+    if missing:
+        print_error(f"{len(missing)} rule(s) NO DATA, not backtested: {', '.join(missing)}")
+        raise typer.Exit(1)
 
 
 def _select(ctx: typer.Context, rule_id: str | None) -> list[Rule]:

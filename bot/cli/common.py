@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import math
 import sys
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 # Commands import what they need inside their functions, so that `--help` (which imports
@@ -58,20 +60,10 @@ class AppContext:
     @property
     def db(self) -> Store:
         """The migrated database named by `--db` or ROTATION_DB."""
+        # A file path's folder exists: the settings refuse a missing one (a mistyped
+        # ROTATION_DB would answer NO DATA everywhere), so a new file here is a first run.
         if self._db is None:
-            path = self.settings.db_path
-            if not isinstance(path, Path):  # a postgresql:// URL: no folder to make
-                self._db = self._open(path)
-                return self._db
-            # A new file in an existing folder is a first run; a folder that is not there is
-            # more likely a mistyped ROTATION_DB, which would answer NO DATA everywhere.
-            new_folder = not path.parent.exists()
-            self._db = self._open(path)
-            if new_folder:
-                note(
-                    f"{path.parent.resolve()} did not exist: "
-                    f"created it and a new, empty {path.name}"
-                )
+            self._db = self._open(self.settings.db_path)
         return self._db
 
     @staticmethod
@@ -194,6 +186,30 @@ def describe_unknown(prefix: str, name: str, known: list[str]) -> str:
     if close:
         return f"{prefix}; did you mean {', '.join(by_lower[k] for k in close)}?"
     return f"{prefix}; stored: {', '.join(known[:10])}{' ...' if len(known) > 10 else ''}"
+
+
+def print_table(table: Table) -> None:
+    """A table at the terminal's width; piped or redirected, at its natural width: one line
+    per row, columns aligned, nothing wrapped (scripts and `grep` see whole rows)."""
+    if console.is_terminal:
+        console.print(table)
+    else:
+        table.box = None  # plain text: aligned columns, no box drawing for scripts to strip
+        # print(width=) cannot exceed the console's width: a console as wide as the table.
+        plain = Console(width=natural_width(table), file=io.StringIO())
+        plain.print(table)
+        lines = plain.file.getvalue().splitlines()  # type: ignore[attr-defined]
+        console.file.write("".join(f"{line.rstrip()}\n" for line in lines))
+
+
+def natural_width(table: Table) -> int:
+    """The columns a table takes with nothing wrapped."""
+    return Measurement.get(console, console.options.update_width(10_000), table).maximum
+
+
+def print_lines(text: str) -> None:
+    """Plain lines: wrapped by the terminal, never cut by rich in a pipe."""
+    console.print(text, markup=False, highlight=False, soft_wrap=not console.is_terminal)
 
 
 def id_table_column(table: Table, header: str, ids: Iterable[str]) -> None:

@@ -9,7 +9,15 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.cli import app
-from bot.cli.common import app_context, console, fail, print_json
+from bot.cli.common import (
+    app_context,
+    console,
+    fail,
+    natural_width,
+    print_json,
+    print_lines,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from storage.db import Store
@@ -46,27 +54,48 @@ def outbox(
     if not rows:
         console.print("outbox is empty" if status is None else f"no {status} rows")
         return
-    console.print(outbox_table(rows))
+    table = outbox_table(rows)
+    if console.is_terminal and natural_width(table) > console.width:
+        # Keys and destinations are ids: rather than split them, one short block per row.
+        print_lines("\n".join(line for row in rows for line in outbox_record(row)))
+    else:
+        print_table(table)
+
+
+def outbox_record(row: dict[str, object]) -> list[str]:
+    """One row as three short lines (a narrow terminal): what, where and when, why."""
+    tries = f"{row['attempts']} attempt(s)"
+    lines = [f"#{row['id']} {row['status']} ({tries})  {row['dedupe_key']}"]
+    lines.append(f"    to {row['destination']}  at {_when(row)}")
+    detail = _detail(row)
+    return [*lines, f"    {detail}"] if detail else lines
+
+
+def _when(row: dict[str, object]) -> str:
+    when = row["delivered_at"] if row["status"] == "delivered" else row["next_attempt_at"]
+    return str(when or "")[:16].replace("T", " ")
+
+
+def _detail(row: dict[str, object]) -> str:
+    detail = row["message_id"] if row["status"] == "delivered" else row["last_error"]
+    return str(detail or "")[:200]
 
 
 def outbox_table(rows: list[dict[str, object]]) -> Table:
     """The rows as a rich table; long errors are cut to keep one line per row."""
     table = Table("id", "status", "tries")
-    table.add_column("alert", overflow="fold")
-    table.add_column("destination", overflow="fold")
-    table.add_column("when (UTC)", no_wrap=True)
-    table.add_column("message id / last error", overflow="fold")
+    for column in ("alert", "destination", "when (UTC)"):  # ids and stamps: never split
+        table.add_column(column, no_wrap=True)
+    table.add_column("message id / last error")  # the one column that wraps
     for row in rows:
-        when = row["delivered_at"] if row["status"] == "delivered" else row["next_attempt_at"]
-        detail = row["message_id"] if row["status"] == "delivered" else row["last_error"]
         table.add_row(
             str(row["id"]),
             Text(str(row["status"]), style=_STYLES.get(str(row["status"]), "")),
             str(row["attempts"]),
             Text(str(row["dedupe_key"])),
             Text(str(row["destination"])),
-            str(when or "")[:16].replace("T", " "),
-            Text(str(detail or "")[:200]),
+            _when(row),
+            Text(_detail(row)),
         )
     return table
 

@@ -26,6 +26,7 @@ from bot.cli.common import (
     format_number,
     print_error,
     print_json,
+    print_table,
 )
 from bot.cli.groups import prices_app
 
@@ -159,7 +160,7 @@ def _print_import_summary(imports: list[FileImport], seconds: float) -> None:
         last = str(item.bars[-1].date) if item.bars else "-"
         rows = f"{len(item.bars):,}" if item.bars else "[yellow]0 (no values)[/]"
         table.add_row(item.path.name, item.symbol, rows, first, last, f"{item.changed:,}")
-    console.print(table)
+    print_table(table)
     total = sum(len(item.bars) for item in imports)
     changed = sum(item.changed for item in imports)
     console.print(
@@ -231,7 +232,7 @@ def _print_bars(symbol: str, rows: list[dict[str, object]], stored: int) -> None
         source = str(row["source"]) + ("" if row["final"] else "[yellow]*[/]")
         source += "" if row["status"] == "ok" else " [red]![/]"
         table.add_row(str(row["date"]), *numbers, source)
-    console.print(table)
+    print_table(table)
     for row in rows:
         if row["status"] != "ok":
             note = f"{row['date']} {row['status']}: {row['quality_note'] or ''}"

@@ -19,7 +19,16 @@ from rich.table import Table
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.sources.refresh import PeRefresh, RefreshReport, SymbolRefresh
-from bot.cli.common import app_context, console, err_console, fail, print_error, print_json
+from bot.cli.common import (
+    app_context,
+    console,
+    err_console,
+    fail,
+    note,
+    print_error,
+    print_json,
+    print_table,
+)
 from bot.cli.groups import prices_app
 
 if TYPE_CHECKING:
@@ -54,7 +63,9 @@ def update_prices(
     source = yahoo_source(context.settings)
     started = time.perf_counter()
     try:
-        with err_console.status(f"fetching {len(wanted)} symbols from Yahoo Finance"):
+        doing = f"fetching {len(wanted)} symbols from Yahoo Finance"
+        with err_console.status(doing) as spinner:
+            source.on_retry = lambda text: spinner.update(f"{doing} ({text})")
             report = refresh_prices(
                 context.db,
                 source,
@@ -114,7 +125,7 @@ def show_report(
     table = Table("symbol", "from", "bars", "changed", "last", "note", box=box.SIMPLE_HEAD)
     for item in report.symbols:
         table.add_row(*_row(item))
-    console.print(table)
+    print_table(table)
     fetched = sum(item.fetched for item in report.symbols)
     current = sum(item.up_to_date for item in report.symbols)
     console.print(
@@ -161,10 +172,14 @@ def report_json(report: RefreshReport, valuations: PeRefresh | None) -> dict[str
 
 def exit_on_failures(report: RefreshReport, valuations: PeRefresh | None) -> None:
     """One red line per failed symbol on stderr, then exit 1 if there was any."""
+    from bot.service.fetch_outage import OFFLINE_HINT, unreachable
+
     failures = dict(report.failures)
     if valuations is not None:
         failures.update({f"pe:{s}": reason for s, reason in valuations.failures.items()})
     for symbol, reason in failures.items():
         print_error(f"{symbol}: {reason}")
+    if failures and set(unreachable(report)) == set(report.failures):
+        note(OFFLINE_HINT)  # no network, a proxy, Yahoo down: the way to go on offline
     if failures:
         raise typer.Exit(1)

@@ -19,6 +19,7 @@ from bot.cli.common import (
     id_table_column,
     print_json,
     print_problems,
+    print_table,
     routing_or_exit,
     rules_or_exit,
 )
@@ -92,14 +93,16 @@ def list_rules(
         return
     table = Table(box=box.SIMPLE)
     id_table_column(table, "id", (rule.id for rule in rules))
-    for column in ("type", "on", "reads", "from", "name", "alerts to"):
-        table.add_column(column, overflow="fold")
+    for column in ("type", "on"):  # single words: a narrow terminal wraps the text columns
+        table.add_column(column, no_wrap=True)
+    for column in ("reads", "from", "name", "alerts to"):
+        table.add_column(column)
     for rule in rules:
         on = "yes" if rule.enabled else "no"
         legs, to = ", ".join(rule.legs()), alerts_to(routing, rule)
         cells = (rule.id, rule.type, on, legs, origins.get(rule.id, ""), rule.title, to)
         table.add_row(*(escape(cell) for cell in cells))  # names are text, never markup
-    console.print(table)
+    print_table(table)
 
 
 @rules_app.command("show")
@@ -107,8 +110,9 @@ def show_rule(
     ctx: typer.Context,
     rule_id: Annotated[str, typer.Argument(help="The rule's id (see `rules list`).")],
 ) -> None:
-    """One rule: every field as it is in force, where it comes from, and where its alerts go."""
-    from bot.rules.stored import rule_origins
+    """One rule as a TOML table (every field in force), where it comes from and where its
+    alerts go as comments: the output pastes into a rules file as it is."""
+    from bot.rules.stored import rule_origins, rule_toml
 
     context = app_context(ctx)
     settings = context.settings
@@ -117,12 +121,10 @@ def show_rule(
     rule = next((rule for rule in rules if rule.id == rule_id), None)
     if rule is None:
         fail(f"no rule {rule_id!r}; `rotation-bot rules list` shows them", 1)
-    for key, value in rule.to_mapping().items():
-        if value not in ([], None, ""):
-            console.print(f"{key} = {value}", markup=False, highlight=False)
     origin = rule_origins(settings, context.db).get(rule.id, "")
-    console.print(f"from: {origin}", markup=False, highlight=False)
-    console.print(f"alerts to: {alerts_to(routing, rule)}", markup=False, highlight=False)
+    text = f"# from: {origin}\n# alerts to: {alerts_to(routing, rule)}\n{rule_toml(rule)}"
+    # Plain text, never wrapped: a TOML line cut in two would no longer parse.
+    typer.echo(text, nl=False)
 
 
 def alerts_to(routing: Routing, rule: Rule) -> str:

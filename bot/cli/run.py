@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bot.cli import app
-from bot.cli.common import app_context, fail, print_problems, routing_or_exit, rules_or_exit
+from bot.cli.common import (
+    app_context,
+    fail,
+    print_error,
+    print_problems,
+    routing_or_exit,
+    rules_or_exit,
+)
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -131,6 +138,13 @@ def serve(
         jobs: list[Any] = []
         code = _run(settings, copy, window, speed, redact, digests, keep=jobs)
     typer.echo(replay_summary(window, jobs[0], time.monotonic() - started, digests=digests))
+    if code == 0 and jobs[0].sessions_evaluated and not jobs[0].rules_evaluated:
+        # "0 alert(s)" would read as "nothing happened", when nothing could happen.
+        print_error(
+            "no rule was evaluated: every rule was NO DATA or STALE in every session "
+            "(is the span past the stored data? `rotation-bot check` shows each rule's data)"
+        )
+        return 1
     return code
 
 

@@ -18,6 +18,7 @@ from bot.cli.common import (
     format_number,
     print_error,
     print_json,
+    print_table,
 )
 from bot.cli.groups import series_app
 from bot.cli.prices_data import print_quality_changes
@@ -93,7 +94,7 @@ def _print_summary(
         first = str(values[0].date) if values else "-"
         last = str(values[-1].date) if values else "-"
         table.add_row(sid, f"{len(values):,}", first, last, f"{changed.get(sid, 0):,}")
-    console.print(table)
+    print_table(table)
     total = sum(len(values) for values in points.values())
     console.print(f"{len(points)} series, {total:,} points, {sum(changed.values()):,} changed")
 
@@ -185,4 +186,4 @@ def show_series(
     for row in rows:
         value = format_number(row["value"])
         table.add_row(str(row["date"]), value, str(row["source"]), str(row["fetched_at"]))
-    console.print(table)
+    print_table(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,12 +18,16 @@ from bot.cli.common import (
     err_console,
     fail,
     id_table_column,
+    print_error,
     print_json,
+    print_table,
     routing_or_exit,
     rules_or_exit,
 )
 
 if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.delivery.sender import DeliveryPolicy
     from bot.service.evaluation import CheckReport, RuleCheck
     from signals.models import Evaluation, MarketData, SpreadReport
     from signals.rules import Rule
@@ -136,7 +141,7 @@ def _print_spread(report: SpreadReport, expected: date | None) -> None:
     for leg in (report.a, report.b):
         end = f"{leg.end} STALE" if expected is not None and leg.end < expected else str(leg.end)
         table.add_row(leg.name, str(leg.start), end, fmt_pct(leg.pct, signed=True))
-    console.print(table)
+    print_table(table)
     names = f"{report.a.name} - {report.b.name}"
     figure = f"spread {names}: {report.spread_pp:+.2f} pp = {report.spread_bps:+.0f} bps"
     console.print(figure + _stale_note(report, expected), markup=False, highlight=False)
@@ -187,8 +192,25 @@ def check_cmd(
         print_json(check_json(report) | ({"delivery": delivered} if delivered else {}))
     else:
         _print_check(report)
-    if delivered:
+    nothing_current = say_when_nothing_evaluated(report)
+    if delivered:  # with --deliver the exit code is the delivery's (documented)
         _print_delivery(delivered, as_json)
+    elif nothing_current:
+        raise typer.Exit(1)
+
+
+def say_when_nothing_evaluated(report: CheckReport) -> bool:
+    """One line on stderr when no rule could be evaluated on current data (an empty or stale
+    database): a table of NO DATA must not read as a successful check."""
+    statuses = [check.evaluation.status for check in report.checks]
+    if not statuses or "OK" in statuses:
+        return False
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("NO DATA", "STALE") if s in statuses)
+    print_error(
+        f"no rule was evaluated on current data ({counts}): import or update prices "
+        "(rotation-bot prices import DIR, rotation-bot prices update)"
+    )
+    return True
 
 
 def _deliver(
@@ -197,7 +219,7 @@ def _deliver(
     """Queue the alerts owed (this check's, within the catch-up window, and any left by a crash
     or a plain `check`) and deliver the outbox once."""
     from bot.delivery.destinations import build_notifiers, close_notifiers
-    from bot.delivery.sender import enqueue_and_deliver, policy_from_settings
+    from bot.delivery.sender import enqueue_and_deliver
     from bot.rules.routing import router
     from bot.service.schedule import alert_cutoff
     from storage.outbox_health import count_open
@@ -213,13 +235,19 @@ def _deliver(
             (),  # the events are recorded owed: enqueue_and_deliver queues every owed one
             notifiers,
             market,
-            policy=policy_from_settings(context.settings),
+            policy=_within_deadline(context.settings),
             settings=context.settings,  # subscribers' mentions and DMs, mutes, renotify
             rules=rules,
             route=router(routing, rules, [notifier.name for notifier in notifiers]),
         )
     finally:
         close_notifiers(notifiers)
+    if count_open(context.db):
+        print_error(
+            f"alerts still queued after delivering for at most "
+            f"{context.settings.check_deliver_deadline:g} s (DELIVERY_CHECK_DEADLINE_SECONDS): "
+            "they stay in the outbox for the running service (rotation-bot outbox lists them)"
+        )
     return {
         "alerts": len(events),
         "too_old": len(report.new_events) - len(events),
@@ -228,6 +256,15 @@ def _deliver(
         "dead": delivery.dead,
         "pending": count_open(context.db),
     }
+
+
+def _within_deadline(settings: Settings) -> DeliveryPolicy:
+    """The delivery policy, waiting for retries only until the command's deadline: a pass
+    never waits for a retry due later than max_wait after it began."""
+    from bot.delivery.sender import policy_from_settings
+
+    policy = policy_from_settings(settings)
+    return replace(policy, max_wait=min(policy.max_wait, settings.check_deliver_deadline))
 
 
 def _print_delivery(delivered: dict[str, Any], as_json: bool) -> None:
@@ -298,11 +335,11 @@ def _print_rich_check(title: str, report: CheckReport, rows: list[tuple[str, ...
     id_table_column(table, "rule", (check.rule.id for check in report.checks))
     for column in ("status", "state"):
         table.add_column(column, no_wrap=True)
-    for column in ("now", "last event"):
-        table.add_column(column, overflow="fold")
+    table.add_column("now")  # wraps between words, never inside one
+    table.add_column("last event", no_wrap=True)
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    print_table(table)
 
 
 def plain_table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from bot.cli import app
-from bot.cli.common import app_context, console, print_json
+from bot.cli.common import app_context, console, print_json, print_lines
+
+# `IWC (88 behind)`, `slack:C0DESK001 (paused)`: a name and its parenthesis, kept on one line.
+_UNIT = re.compile(r"\S+ \([^()]*\)")
+_KEEP = "\x00"
 
 
 @app.command("status")
@@ -24,6 +30,18 @@ def status(
     if as_json:
         print_json(health.to_dict())
     else:
-        for line in render_lines(health):
-            console.print(line, markup=False, highlight=False)
+        lines = render_lines(health)
+        if console.is_terminal:  # wrapped here, between units, never inside `IWC (88 behind)`
+            lines = [part for line in lines for part in wrap_units(line, console.width)]
+        print_lines("\n".join(lines))
     raise typer.Exit(0 if health.ok else 1)
+
+
+def wrap_units(line: str, width: int) -> list[str]:
+    """`line` wrapped at `width` between words, a name and its parenthesis never apart."""
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    kept = _UNIT.sub(lambda unit: unit[0].replace(" ", _KEEP), line)
+    parts = textwrap.wrap(
+        kept, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+    return [part.replace(_KEEP, " ") for part in parts] or [line]

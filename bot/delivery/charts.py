@@ -152,7 +152,7 @@ def _draw_relative(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
         if left.index[0] < base:
             _mark_window_start(top, bottom, base)
         top.legend(loc="upper left")
-        _draw_spread(bottom, left - right, spec.spread_unit)
+        _draw_spread(bottom, left - right, spec.spread_unit, spec.reference_value)
         _style(top, bottom)
 
 
@@ -165,13 +165,18 @@ def _mark_window_start(top: Axes, bottom: Axes, base: pd.Timestamp) -> None:
     )  # fmt: skip
 
 
-def _draw_spread(axes: Axes, spread: pd.Series, unit: str) -> None:
+def _draw_spread(axes: Axes, spread: pd.Series, unit: str, threshold: float | None) -> None:
     # Rebased legs differ by percentage points of return; the alert may state basis points.
     values = spread.to_numpy() * (100 if unit == "bps" else 1)
     axes.fill_between(spread.index, values, 0, where=values >= 0, color="#2ca02c", alpha=0.5)
     axes.fill_between(spread.index, values, 0, where=values < 0, color=MARK, alpha=0.5)
     axes.plot(spread.index, values, color="black", linewidth=1.5)
     axes.axhline(0, color="grey", linewidth=1)
+    if threshold is not None:  # where a spread_threshold rule fires
+        axes.axhline(threshold, color=MARK, linestyle="--", linewidth=1.5)
+        label = f"threshold {threshold:+,.0f} {unit}"
+        at = ("axes fraction", "data")
+        axes.annotate(label, (0.01, threshold), xycoords=at, va="bottom", color=MARK)
     axes.set_ylabel(f"spread, {unit}")
     label = f"{values[-1]:+,.0f} bps" if unit == "bps" else f"{values[-1]:+.1f} pp"
     axes.annotate(
@@ -186,6 +191,8 @@ def _draw_spread(axes: Axes, spread: pd.Series, unit: str) -> None:
     )
 
 
+# Room right of the last point, as a share of the window, for its value's label.
+LABEL_ROOM = 0.14
 _MARK_LABELS = {"new_high": "previous record", "extreme": "prior extreme", "level": "level"}
 
 
@@ -214,14 +221,17 @@ def _draw_marked(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
 def _mark_last(axes: Axes, series: pd.Series, reference: float | None) -> None:
     last_day, last = series.index[-1], float(series.iloc[-1])
     axes.scatter([last_day], [last], s=120, color=COLOURS[0], zorder=5)
-    # The label goes on the side away from the reference line, so the two never overlap.
+    # The label goes on the side away from the reference line, so the two never overlap, and
+    # right of the point: left of it sat over the previous record's marker a few days back.
     below = reference is not None and reference >= last
+    first_day = series.index[0]
+    axes.set_xlim(right=last_day + (last_day - first_day) * LABEL_ROOM)
     axes.annotate(
         format_value(last),
         (last_day, last),
-        xytext=(-10, -14 if below else 14),
+        xytext=(10, -14 if below else 14),
         textcoords="offset points",
-        ha="right",
+        ha="left",
         va="top" if below else "bottom",
         fontweight="bold",
         bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8, "ec": "none"},

@@ -41,6 +41,8 @@ LEADERBOARD = ("IWC", "IWM", "IJR", "OEF", "SPY", "QQQ", "RSP")
 KEY_SPREADS = (("IWC", "OEF"), ("IWM", "SPY"), ("RSP", "SPY"), ("IJR", "SPY"))
 WINDOWS = ("ytd", "1m")
 NEAREST = 5  # rules listed as closest to firing
+# ...and only those within this share of their threshold: a rule 17 % away is not close.
+NEAR_WITHIN = 0.10
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,8 @@ def nearest_rules(
         if ev.status != "OK" or firing or ev.measure is None or ev.threshold is None:
             continue
         distance = abs(ev.measure - ev.threshold) / max(abs(ev.threshold), 1.0)
-        near.append(NearRule(ev.rule_id, ev.summary or ev.rule_id, distance))
+        if distance <= NEAR_WITHIN:
+            near.append(NearRule(ev.rule_id, ev.summary or ev.rule_id, distance))
     return sorted(near, key=lambda rule: rule.distance)[:NEAREST]
 
 
@@ -162,7 +165,8 @@ def digest_fields(digest: Digest) -> tuple[tuple[str, str], ...]:
         )
     )
     spreads = "\n".join(f"{a}-{b}: YTD {_bps(y)}, 1M {_bps(m)}" for a, b, y, m in digest.spreads)
-    near = "\n".join(f"{rule.rule_id}: {rule.summary}" for rule in digest.near) or "none"
+    near = "\n".join(f"{rule.rule_id}: {rule.summary}" for rule in digest.near)
+    near = near or f"none within {NEAR_WITHIN:.0%} of its threshold"
     fields = (("Leaderboard", board), ("Key spreads", spreads), ("Closest to firing", near))
     if digest.scorecard:
         fields += (("Weekly scorecard", "\n".join(digest.scorecard)),)

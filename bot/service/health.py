@@ -95,7 +95,7 @@ def collect_health(db: Store, now: datetime, settings: Settings) -> Health:
         service_running=_running(state, now),
         outbox=count_by_status(db),
         suspect=suspect_data(db),
-        replicas=replica_states(replicas.list_replicas(db), now),
+        replicas=replica_states(_registered(db), now),
         paused=paused_destinations(db, settings),
     )
     health.problems.extend(find_problems(health, now, settings))
@@ -143,6 +143,15 @@ def suspect_data(db: Store) -> list[dict[str, Any]]:
         for r in series.flagged_points(db, ["suspect"])
     ]
     return sorted(bars + points, key=lambda row: (row["date"], row["symbol"]))
+
+
+def _registered(db: Store) -> list[dict[str, Any]]:
+    """The replica rows worth showing. SQLite runs one process: the rows of its earlier runs
+    are history (one `stopped` row per restart), so only the latest start is shown."""
+    rows = replicas.list_replicas(db)
+    if rows and all(row.get("engine") == "sqlite" for row in rows):
+        return rows[:1]  # the most recently started
+    return rows
 
 
 def replica_states(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:

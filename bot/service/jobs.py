@@ -29,6 +29,7 @@ from bot.rules import routing
 from bot.rules.stored import rules_in_force
 from bot.service import evaluation
 from bot.service.fetch_outage import RetryPlan, StaleEvaluation, outage_summary, unreachable
+from bot.service.repeats import RepeatedProblems, describe
 from bot.service.schedule import alert_cutoff
 from bot.sources import quality, refresh, universe, valuation
 from bot.sources.base import FetchInterrupted, SourceError
@@ -65,9 +66,11 @@ class ServiceJobs:
         # that session's digest while no price or series row has changed since.
         self._last_check: tuple[date, int, evaluation.CheckReport] | None = None
         self.sessions_evaluated = 0
+        self.rules_evaluated = 0  # rule checks on current data (status OK), for a replay
         self.alerts_by_rule: Counter[str] = Counter()  # alerts queued, for a replay's summary
         self._retry = RetryPlan(timedelta(minutes=settings.fetch_retry_minutes))
         self._unreachable: dict[str, str] = {}  # symbols the last refresh could not get, why
+        self._unevaluated = RepeatedProblems()  # the same NO DATA line, once and then a count
         # Set by `rotation-bot run`: true while this replica leads (several replicas on
         # PostgreSQL); re-notification rounds are the leader's job.
         self.leads: Callable[[], bool] = _always
@@ -238,6 +241,7 @@ class ServiceJobs:
         """Keep the session's check for its digest, and count what the summary reports."""
         self._last_check = (session, version, report)
         self.sessions_evaluated += 1
+        self.rules_evaluated += sum(1 for c in report.checks if c.evaluation.status == "OK")
         self.alerts_by_rule.update(event.rule_id for event in alerted)
 
     def _check_of(self, db: Store, session: date) -> evaluation.CheckReport | None:
@@ -255,11 +259,17 @@ class ServiceJobs:
             # The outage line already said why; every rule's NO DATA would repeat it at length.
             log.info("%d rule(s) not evaluated for %s: no fresh prices", len(problems), session)
         elif problems:
-            level = logging.WARNING if self.network else logging.INFO
-            text = "; ".join(
-                f"{c.rule.id} {c.evaluation.status}: {c.evaluation.reason}" for c in problems
-            )
+            reasons = {c.rule.id: f"{c.evaluation.status}: {c.evaluation.reason}" for c in problems}
+            changed, unchanged = self._unevaluated.update(reasons)
+            # Live, what changed is a warning and what did not a short counted line; a replay
+            # only rehearses: its details are DEBUG (its summary says if nothing was evaluated).
+            level = logging.DEBUG
+            if self.network:
+                level = logging.WARNING if changed else logging.INFO
+            text = describe(changed, unchanged)
             log.log(level, "%d rule(s) not evaluated for %s: %s", len(problems), session, text)
+        else:
+            self._unevaluated.update({})
 
     def _market(self, db: Store, rules: list[Rule]) -> Any:
         # Without network the cache never changes, so a replay loads it once, not per session.

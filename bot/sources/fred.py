@@ -164,8 +164,9 @@ def _url_failure(error: urllib.error.URLError, url: str) -> Exception:
     if isinstance(error.reason, TimeoutError):
         return _Retryable("timed out")
     host = urllib.parse.urlsplit(url).netloc
-    # Unreachable host (no network, DNS failure): retrying rarely helps; say so at once.
-    return SourceError(f"cannot reach FRED at {host}: {error.reason}")
+    # Unreachable host (no network, a DNS failure, a proxy starting): retried like Yahoo, a
+    # network that comes back within the backoff is not a failure.
+    return _Retryable(f"cannot reach FRED at {host}: {error.reason}")
 
 
 def _retry_after(headers: Message | None) -> float | None:

@@ -59,8 +59,9 @@ _COLUMNS = {
 _PRICES = ("open", "high", "low", "close", "adj_close")
 
 
-def log_retry(state: RetryCallState) -> None:
-    """One DEBUG line before each backoff sleep: which symbols, why, how long.
+def log_retry(state: RetryCallState) -> str:
+    """One DEBUG line before each backoff sleep: which symbols, why, how long; returned too,
+    for a spinner to show (a command waiting on retries must not look hung).
 
     DEBUG: a retry that succeeds is not news, and one that fails ends in the caller's summary.
     """
@@ -69,6 +70,7 @@ def log_retry(state: RetryCallState) -> None:
     wait = state.next_action.sleep if state.next_action else 0.0
     first = next(iter(reasons.values()), "")
     log.debug("Yahoo: retrying %s in %.1f s (%s)", ", ".join(reasons), wait, first)
+    return f"retry {state.attempt_number} in {wait:.0f} s: {first}"
 
 
 def never() -> bool:
@@ -102,6 +104,8 @@ class YahooSource:
     backoff_max: float = 30.0
     # Polled between requests, and wakes the backoff sleep: a shutdown never waits for retries.
     should_stop: Callable[[], bool] = never
+    # Told before each backoff sleep what is retried and why (the CLI's spinner shows it).
+    on_retry: Callable[[str], None] | None = None
     name: str = field(default="yahoo", init=False)
 
     @classmethod
@@ -162,10 +166,15 @@ class YahooSource:
             stop=stop_after_attempt(self.retries + 1),
             wait=wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max),
             retry=retry_if_exception_type(_Transient),
-            before_sleep=log_retry,
+            before_sleep=self._before_sleep,
             sleep=self._backoff_sleep,
             reraise=True,
         )
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        text = log_retry(state)
+        if self.on_retry is not None:
+            self.on_retry(text)
 
     def _backoff_sleep(self, seconds: float) -> None:
         if self.should_stop():

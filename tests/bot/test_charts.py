@@ -129,3 +129,36 @@ def test_the_last_value_label_keeps_clear_of_the_reference_line(market, referenc
     box = label.get_window_extent(renderer)
     _, line_y = axes.transData.transform((0, reference))
     assert not box.y0 <= line_y <= box.y1
+
+
+def test_the_new_value_label_is_not_over_the_previous_records_marker(market):
+    # Issue 24: a record set a few days before the new one had its diamond under the label.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    previous = INDEX[-4].date()
+    value = float(market.prices["IWC"].loc[INDEX[-4], "adj_close"])
+    spec = ChartSpec("new_high", ("IWC",), date(2026, 6, 1), date(2026, 11, 20), previous, value)
+    figure = build_figure(spec, market)
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    axes = figure.axes[0]
+    label = next(text for text in axes.texts if text.get_text() == format_value(130.0))
+    box = label.get_window_extent(renderer)
+    from matplotlib.dates import date2num
+
+    marker_x, _ = axes.transData.transform((date2num(pd.Timestamp(previous)), value))
+    # Not above or over the diamond (read as that record's value): right of the new point.
+    assert box.x0 > marker_x + 6, (box, marker_x)
+    assert box.x1 <= figure.bbox.x1  # and the label stays inside the picture
+
+
+def test_a_spread_threshold_chart_draws_its_threshold(market):
+    spec = ChartSpec(
+        "relative", ("IWC", "OEF"), date(2026, 1, 2), date(2026, 11, 20),
+        reference_value=400.0, spread_unit="bps",
+    )  # fmt: skip
+    bottom = build_figure(spec, market).axes[1]
+    levels = {round(line.get_ydata()[0], 6) for line in bottom.lines if len(line.get_ydata()) == 2}
+    assert 400.0 in levels and 0.0 in levels
+    assert "threshold +400 bps" in _texts(bottom)
+    plain = build_figure(replace(spec, reference_value=None), market).axes[1]
+    assert not any("threshold" in text for text in _texts(plain))  # a crossover has none

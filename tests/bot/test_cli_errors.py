@@ -54,10 +54,11 @@ def test_help_exits_0_and_reads_like_a_normal_cli(monkeypatch, capsys):
     assert "--json" in check_help and "<bool>" not in check_help and "{" not in check_help
 
 
-def test_a_database_in_a_missing_folder_is_announced_once(monkeypatch, capsys, tmp_path):
+def test_a_database_in_a_missing_folder_is_refused_not_created(monkeypatch, capsys, tmp_path):
+    # Issue 24: the folder used to be created with a note; now a config error, as for
+    # ROTATION_DB (tests/bot/test_settings_messages.py), and nothing is created.
     path = tmp_path / "typo" / "desk.db"
-    _, _, first = run_main(monkeypatch, capsys, "--db", str(path), "prices", "show", "IWM")
-    expected = f"note: {path.parent} did not exist: created it and a new, empty desk.db"
-    assert first.splitlines()[0] == expected
-    _, _, second = run_main(monkeypatch, capsys, "--db", str(path), "prices", "show", "IWM")
-    assert "note:" not in second
+    code, _, first = run_main(monkeypatch, capsys, "--db", str(path), "prices", "show", "IWM")
+    assert code == 2
+    assert first.startswith("config error: --db: the directory")
+    assert not path.parent.exists()

@@ -52,8 +52,9 @@ def import_copy(root: Path, db_path: Path) -> Result:
 
 def backtest(db_path: Path) -> set[Event]:
     result = run(db_path, "backtest", "--json")
-    assert result.exit_code == 0, result.output
     rules = json.loads(result.stdout)["rules"]
+    # Exit 1 exactly when a rule had no data to backtest (the shared data has no P/E history).
+    assert result.exit_code == int(any(r["status"] == "NO DATA" for r in rules)), result.output
     return {(rule["id"], e["kind"], e["date"]) for rule in rules for e in rule["events"]}
 
 

@@ -385,7 +385,9 @@ def test_build_notifiers_from_settings(fake_discord, fake_slack):
         env_file=None,
         discord_bot_token=SecretStr(fake_discord.token),
         discord_channel_ids=("1", "2"),
-        discord_webhook_url=SecretStr("https://discord.com/api/webhooks/3/" + "t" * 68),
+        discord_webhook_url=SecretStr(
+            "https://discord.com/api/webhooks/112233445566778899/" + "t" * 68
+        ),
         discord_api_base=fake_discord.api_base,
         slack_bot_token=SecretStr(fake_slack.token),
         slack_channel=CHANNEL_ID,
@@ -400,7 +402,7 @@ def test_build_notifiers_from_settings(fake_discord, fake_slack):
     assert names == [
         "discord:1",
         "discord:2",
-        "discord:webhook:3",
+        "discord:webhook:112233445566778899",
         f"slack:{CHANNEL_ID}",
         "slack:webhook",
     ]

@@ -142,15 +142,18 @@ def test_truncated_answer_is_retried(fred: FakeFred) -> None:
     assert len(sleeps) == 1
 
 
-def test_unreachable_host_fails_at_once() -> None:
+def test_unreachable_host_is_retried_like_yahoo() -> None:
+    # Issue 24: it failed at once, though the docs said "retried like Yahoo".
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     sleeps = Sleeps()
     source = FredSource(f"http://127.0.0.1:{port}/graph/fredgraph.csv", sleep=sleeps)
-    with pytest.raises(SourceError, match=rf"cannot reach FRED at 127.0.0.1:{port}"):
+    with pytest.raises(
+        SourceError, match=rf"after 5 attempts: cannot reach FRED at 127.0.0.1:{port}"
+    ):
         source.fetch_one("DGS10")
-    assert sleeps == []
+    assert len(sleeps) == 4  # ROTATION_FETCH_RETRIES' default, with backoff
 
 
 def test_malformed_csv_names_series_and_line(fred: FakeFred) -> None:

@@ -122,7 +122,8 @@ def test_a_secret_in_a_paused_destinations_error_is_redacted(fresh_db: Database)
     """`/status` shows the pause's error in a channel: a webhook token must not reach it."""
     from storage.outbox_health import record_failure
 
-    hook = "https://discord.com/api/webhooks/123456789/Zz-secret-webhook-token-value"
+    hook = "https://discord.com/api/webhooks/123456789012345678/Zz-secret-"
+    hook += "webhook-token-value" * 3
     settings = load_settings(None, discord_webhook_url=hook)
     record_failure(
         fresh_db,

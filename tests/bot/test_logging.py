@@ -14,7 +14,9 @@ from bot.config import load_settings
 from bot.logging_setup import REDACTED, Redactor, configure_logging, secret_values
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.bot-token-value-0123456789"
-WEBHOOK = "https://discord.com/api/webhooks/123456789012/hook-token-abcdefghijklmnop"
+# A webhook URL of the shape Discord issues (an 18-digit id, a token of 60+ characters).
+HOOK_TOKEN = "hook-token-" + "abcdefghijklmnop" * 4
+WEBHOOK = f"https://discord.com/api/webhooks/123456789012345678/{HOOK_TOKEN}"
 SLACK = "xoxb-1111-2222-slacksecretvalue"
 
 
@@ -44,7 +46,7 @@ def capture(settings, log_format: str = "kv") -> io.StringIO:  # type: ignore[no
 
 
 def secrets_in(text: str) -> list[str]:
-    pieces = [TOKEN, WEBHOOK, SLACK, "hook-token-abcdefghijklmnop", "slacksecretvalue"]
+    pieces = [TOKEN, WEBHOOK, SLACK, HOOK_TOKEN, "slacksecretvalue"]
     return [piece for piece in pieces if piece in text]
 
 
@@ -65,7 +67,7 @@ def test_secrets_are_redacted_from_messages_and_arguments(settings) -> None:  # 
 def test_secrets_are_redacted_from_tracebacks_and_url_fragments(settings) -> None:  # type: ignore[no-untyped-def]
     stream = capture(settings, "json")
     try:
-        raise RuntimeError("404 for /api/webhooks/123456789012/hook-token-abcdefghijklmnop")
+        raise RuntimeError(f"404 for /api/webhooks/123456789012345678/{HOOK_TOKEN}")
     except RuntimeError:
         logging.getLogger("bot.delivery.sender").exception("delivery failed")
 
@@ -86,7 +88,7 @@ def test_key_value_lines_quote_what_needs_quoting(settings) -> None:  # type: ig
 
 def test_every_secret_field_is_collected(settings) -> None:  # type: ignore[no-untyped-def]
     values = secret_values(settings)
-    assert {TOKEN, WEBHOOK, SLACK, "hook-token-abcdefghijklmnop"} <= set(values)
+    assert {TOKEN, WEBHOOK, SLACK, HOOK_TOKEN} <= set(values)
     assert secret_values(load_settings(None)) == []
 
 

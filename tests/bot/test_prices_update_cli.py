@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -79,9 +80,9 @@ def test_persistent_rate_limit_is_reported(fake: FakeYahoo, db_path: Path) -> No
     fake.fail("IWB", *[429] * 4)
     result = invoke(db_path, "IWB")
     assert result.exit_code == 1
-    assert result.stderr.strip() == (
-        "error: IWB: rate limited by Yahoo (HTTP 429) (gave up after 1 attempt)"
-    )
+    failure, hint = result.stderr.strip().splitlines()
+    assert failure == "error: IWB: rate limited by Yahoo (HTTP 429) (gave up after 1 attempt)"
+    assert hint.startswith("note: To try the bot offline meanwhile")  # issue 24
     assert count_rows(open_db(db_path)) == 0
 
 
@@ -139,8 +140,27 @@ def test_no_network_is_one_line_per_symbol_and_writes_nothing(
     monkeypatch.setenv("ROTATION_FETCH_RETRIES", "0")
     result = invoke(db_path, "IWM", "^RUT")
     assert result.exit_code == 1
-    lines = result.stderr.splitlines()
+    *lines, hint = result.stderr.splitlines()
     assert [line.split(":")[1] for line in lines] == [" IWM", " ^RUT"]
     assert all(": cannot reach Yahoo Finance (" in line for line in lines)
+    # Issue 24: then the offline way on, as the service's first run gives it.
+    assert hint.startswith("note: To try the bot offline meanwhile: rotation-bot prices import")
     assert "Traceback" not in result.output
     assert count_rows(open_db(db_path)) == 0
+
+
+def test_each_retry_is_told_to_the_spinner_with_its_reason() -> None:
+    from bot.sources.yahoo import YahooSource
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    told: list[str] = []
+    slept: list[float] = []
+    source = YahooSource(base_url=f"http://127.0.0.1:{port}", retries=2, sleep=slept.append)
+    source.on_retry = told.append
+    result = source.fetch({"IWM": date(2026, 6, 1)})
+    assert "gave up after 3 attempts" in result.failures["IWM"]
+    assert len(told) == len(slept) == 2  # one line per backoff sleep, none after the last try
+    assert told[0].startswith("retry 1 in ") and "cannot reach Yahoo Finance" in told[0]
+    assert told[1].startswith("retry 2 in ")

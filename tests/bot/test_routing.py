@@ -240,9 +240,8 @@ colour = "red"
 
 
 def test_a_platform_that_cannot_post_by_channel_id_is_an_error(tmp_path: Path) -> None:
-    webhooks_only = load_settings(
-        None, discord_webhook_url=SecretStr("https://discord.com/api/webhooks/1/x")
-    )
+    hook = "https://discord.com/api/webhooks/112233445566778899/" + "x" * 68
+    webhooks_only = load_settings(None, discord_webhook_url=SecretStr(hook))
     assert unroutable(webhooks_only, ["discord:700000000000000222", "slack:C0RATES01"]) == [
         "discord:700000000000000222: Discord is not configured to post to channels by id; "
         "set DISCORD_BOT_TOKEN (webhooks post to one channel only)",
@@ -269,7 +268,7 @@ def test_rules_list_and_show_say_where_alerts_go(tmp_path: Path) -> None:
     assert "the default channels" in listed.output
     shown = CliRunner().invoke(app, ["--db", db, "rules", "show", "tagged"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert "tags = ['rates', 'critical']" in shown.output
+    assert 'tags = ["rates", "critical"]' in shown.output  # TOML, not a Python list
     assert f"alerts to: slack:{RATES_SLACK}, discord:{DESK_DISCORD} (route {path}:" in (
         shown.output.replace("\n", "")
     )
@@ -283,9 +282,10 @@ def test_rule_destinations_do_not_reprime_the_rule(tmp_path: Path) -> None:
     assert replace(own, destinations=()).fingerprint() == own.fingerprint()
 
 
-def test_the_readme_routing_example_is_a_valid_rules_file(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### Routing") :]
+def test_the_docs_routing_example_is_a_valid_rules_file(tmp_path: Path) -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
+    section = page.read_text(encoding="utf-8")
+    section = section[section.index("## Routing") :]
     start = section.index("```toml") + len("```toml")
     example = section[start : section.index("```", start)]
     path = rules_file(tmp_path, example)
@@ -293,7 +293,10 @@ def test_the_readme_routing_example_is_a_valid_rules_file(tmp_path: Path) -> Non
     settings = load_settings(None, rules_path=path)
     rules = {rule.id: rule for rule in load_rules(settings)}
     routing = load_routing(settings)
-    assert routing.destinations_of(rules["fed-moves"], ["d"]) == (
+    # Copied as shown, the example changes the default Fed rule rather than adding a second
+    # rule on the same series, which would double every Fed alert.
+    assert [rule.id for rule in rules.values() if "DFEDTARU" in rule.legs()] == ["fed-rate-change"]
+    assert routing.destinations_of(rules["fed-rate-change"], ["d"]) == (
         "slack:C0RATES01",
         "discord:700000000000000333",
         "slack:C0DESK001",

@@ -42,7 +42,7 @@ def names(adapters: list[Coroutine[Any, Any, None]]) -> list[str]:
     [
         ({}, []),
         ({"discord_bot_token": "d-token"}, ["run_discord"]),
-        ({"discord_webhook_url": "https://discord.com/api/webhooks/1/" + "t" * 68}, []),
+        ({"discord_webhook_url": f"https://discord.com/api/webhooks/{'1' * 18}/{'t' * 68}"}, []),
         ({"slack_bot_token": "xoxb-1", "slack_channel": "C0ALERTS1"}, []),  # posting only
         ({"slack_bot_token": "xoxb-1", "slack_app_token": "xapp-1"}, ["run_slack"]),
         (

@@ -184,6 +184,7 @@ def test_update_without_network_is_one_line_per_series_and_keeps_the_store(
         "FRED_SERIES": "DGS10,DGS2",
         "FRENCH_5X5_URL": "off",
     }
+    env["ROTATION_FETCH_RETRIES"] = "0"  # retried like Yahoo (test_fred_source); no real sleeps
     result = invoke(db_path, "series", "update", env=env)
     assert result.exit_code == 1
     lines = result.stderr.splitlines()

@@ -122,7 +122,10 @@ def test_check_persists_and_reports_only_new_events(db_path: Path, rules_env: Pa
     assert second["new_events"][0]["title"] == "X closes at a new all-time high: 3.0000"
     assert second["rules"][0]["last_event"]["date"] == "2025-01-02"
     third = invoke(db_path, "check")
-    assert third.exit_code == 0 and "NEW" not in third.stdout and "x-high" in third.stdout
+    assert "NEW" not in third.stdout and "x-high" in third.stdout
+    # The hand-made bars end in 2025: its only rule is STALE, so nothing current was evaluated.
+    assert third.exit_code == 1
+    assert "no rule was evaluated on current data (1 STALE)" in third.stderr
 
 
 def test_check_as_of_is_a_dry_run(db_path: Path, rules_env: Path) -> None:
@@ -285,6 +288,9 @@ def narrow_console(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.cli import common
 
     monkeypatch.setattr(common.console, "width", 80)
+    # An 80-column terminal: piped output is printed at its natural width (test_cli_output.py).
+    monkeypatch.setattr(common.console, "_force_terminal", True)
+    monkeypatch.setattr(common.console, "_color_system", None)
 
 
 def test_check_and_rules_list_keep_rule_ids_whole_at_80_columns(
@@ -295,7 +301,8 @@ def test_check_and_rules_list_keep_rule_ids_whole_at_80_columns(
     assert max(len(i) for i in ids) > 25  # long enough to have been split before
     for command in (["check", "--as-of", "2025-01-08"], ["rules", "list"]):
         result = invoke(db_path, *command)
-        assert result.exit_code == 0
+        # Only IWC is stored: no rule is current, which `check` says with exit 1.
+        assert result.exit_code == (1 if command[0] == "check" else 0)
         # Table rows fit in 80 columns; the reason lines below the table are not wrapped.
         rows = [line for line in result.stdout.splitlines() if len(line) <= 80]
         for rule_id in ids:

@@ -122,4 +122,10 @@ def check_discord_settings(settings: Settings) -> list[str]:
             "config error: DISCORD_PUBLIC_KEY is required in HTTP mode (DISCORD_MODE=http): "
             "the application's public key from the Developer Portal",
         )
+    if settings.discord_bot_token is None:
+        problems.insert(
+            0,
+            "config error: DISCORD_BOT_TOKEN is required in HTTP mode (DISCORD_MODE=http): "
+            "commands answer and follow up with the bot's token",
+        )
     return problems
