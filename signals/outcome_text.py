@@ -19,6 +19,12 @@ TABLE_HEADER = (
 )  # fmt: skip
 
 
+# How the record heading names each kind of move (a ratio's move is relative: in %).
+KIND_WORDS = {
+    "spread": "spread", "return": "return", "relative": "relative change", "change": "change",
+}  # fmt: skip
+
+
 def alert_horizon(record: TrackRecord) -> HorizonOutcome | None:
     """The horizon the alert speaks of: 3M, else the middle one computed."""
     chosen = record.at(ALERT_HORIZON)
@@ -131,7 +137,7 @@ def outcome_table(record: TrackRecord) -> str:
 def record_heading(record: TrackRecord) -> str:
     """What the table measures and over which history, in one line."""
     span = f"{record.since} to {record.until}" if record.since and record.until else "no history"
-    kind = {"spread": "spread", "return": "return", "change": "change"}[record.tracked.kind]
+    kind = KIND_WORDS[record.tracked.kind]
     sessions = ", ".join(f"{h.horizon.label} = {h.horizon.sessions}" for h in record.horizons)
     return (
         f"After each past firing, {record.tracked.label} {kind} in {record.tracked.unit} "
