@@ -15,7 +15,7 @@ def display_name(name: str) -> str:
     """The readable name of a series id or of an expression of two (`A - B`, `A / B`)."""
     leaves = split_expression(name)
     if len(leaves) == 2:
-        operator = " / " if " / " in name else " − "
+        operator = " / " if " / " in name else " - "
         return operator.join(_leaf_name(leaf) for leaf in leaves)
     return _leaf_name(name.strip())
 
