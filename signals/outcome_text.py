@@ -46,6 +46,8 @@ def format_move(value: float | None, unit: str) -> str:
     """+180 bps, +2.4 %, +0.40 pts; n/a without a value."""
     if value is None:
         return "n/a"
+    if round(value, 0 if unit == "bps" else 1) == 0:
+        value = 0.0  # -0.02 % reads "+0.0 %", not "-0.0 %"
     if unit == "bps":
         return f"{value:+,.0f} bps"
     if unit == "%":

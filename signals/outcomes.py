@@ -359,10 +359,11 @@ def forward_paths(record: TrackRecord, sessions: int) -> pd.DataFrame:
     positions = firing_rows(grid, record.fired)
     positions = positions[positions + sessions < len(grid)]
     columns = {}
+    everything = grid.to_numpy(dtype=np.float64)
+    if record.tracked.stepwise:  # each session reads its nearest value, as `moves` does
+        everything = everything[nearest_valued(everything, 0)]
     for position in positions:
-        window = grid.iloc[position : position + sessions + 1]
-        # A monthly value holds until the next one: the path as known on each session.
-        values = (window.ffill() if record.tracked.stepwise else window).to_numpy(np.float64)
+        values = everything[position : position + sessions + 1]
         columns[grid.index[position].date()] = _move(record.tracked, values[:1], values)
     return pd.DataFrame(columns, index=pd.RangeIndex(sessions + 1, name="session"))
 
