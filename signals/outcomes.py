@@ -34,6 +34,7 @@ from signals.legs import is_monthly, split_expression
 from signals.measures import basis_column
 from signals.models import Event, MarketData
 from signals.names import display_name
+from signals.outcome_clock import nearest_valued, on_sessions, session_clock
 from signals.quality import is_ratio_series
 from signals.rules import Curve, ExtremeSince, NewHigh, PairRule, RallyFromLow, RateChange, Rule
 
@@ -201,7 +202,7 @@ def _grid(tracked: Tracked, market: MarketData, as_of: date | None) -> tuple[pd.
     priced = all(leaf in market.prices for leg in tracked.legs for leaf in split_expression(leg))
     monthly = not priced and any(is_monthly(values) for values in legs)
     if monthly:
-        clock = _clock(market.sessions, first, last)
+        clock = session_clock(market.sessions, first, last)
         return pd.DataFrame({i: on_sessions(v, clock) for i, v in enumerate(legs)}), True
     if not priced and market.sessions is not None:
         dates = market.sessions[(market.sessions >= first) & (market.sessions <= last)]
@@ -215,28 +216,6 @@ def _grid(tracked: Tracked, market: MarketData, as_of: date | None) -> tuple[pd.
         dates = dates.union(market.sessions)
     dates = dates[(dates >= first) & (dates <= last)]
     return pd.DataFrame({i: values.reindex(dates) for i, values in enumerate(legs)}), False
-
-
-def _clock(
-    sessions: pd.DatetimeIndex | None, first: pd.Timestamp, last: pd.Timestamp
-) -> pd.DatetimeIndex:
-    """The sessions from `first` to the first one on or after `last` (weekdays when unknown)."""
-    if sessions is None:
-        sessions = pd.bdate_range(first, last + pd.offsets.BDay(1), name="date")
-    after = sessions[sessions >= last]
-    end = after[0] if len(after) else last
-    return sessions[(sessions >= first) & (sessions <= end)]
-
-
-def on_sessions(values: pd.Series, clock: pd.DatetimeIndex) -> pd.Series:
-    """A sparse series on `clock`: each value on the first session on or after its date (when
-    it can first be known), NaN between; a value past the clock's end is left out."""
-    rows = clock.searchsorted(values.index, side="left")
-    inside = rows < len(clock)
-    placed = pd.Series(np.nan, index=clock, dtype="float64")
-    # Two values on one session (a weekend between them): the later one is what is known.
-    placed.iloc[rows[inside]] = values.to_numpy(dtype=np.float64)[inside]
-    return placed
 
 
 def _history(built: RuleFrame) -> date | None:
@@ -272,20 +251,6 @@ def moves(tracked: Tracked, grid: pd.DataFrame, sessions: int) -> np.ndarray:
     return _move(tracked, start, end)
 
 
-def nearest_valued(values: np.ndarray, sessions: int) -> np.ndarray:
-    """Per row, the row with every leg valued nearest to the row `sessions` later (the
-    earlier on a tie); -1 when that row is past the end or no row is valued."""
-    valued = np.flatnonzero(~np.isnan(values).any(axis=1))
-    target = np.arange(len(values)) + sessions
-    if not len(valued):
-        return np.full(len(values), -1, dtype=np.int64)
-    after_at = np.searchsorted(valued, target, side="left")
-    after = valued[np.minimum(after_at, len(valued) - 1)]
-    before = valued[np.maximum(after_at - 1, 0)]
-    nearest = np.where(np.abs(after - target) < np.abs(target - before), after, before)
-    return np.where(target < len(values), nearest, -1).astype(np.int64)
-
-
 def _move(tracked: Tracked, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """The move from `start` to `end` (rows of leg values) in the tracked unit."""
     if tracked.kind == "spread":
@@ -304,6 +269,7 @@ def _horizon(
     horizon: Horizon,
 ) -> HorizonOutcome:
     every = moves(tracked, grid, horizon.sessions)
+    ends = window_ends(tracked, grid, horizon.sessions)
     on_grid = firing_rows(grid, fired)
     passed = on_grid[on_grid + horizon.sessions < len(grid)]
     counted = passed[~np.isnan(every[passed])]
@@ -313,8 +279,8 @@ def _horizon(
     days = grid.index[counted].date
     return HorizonOutcome(
         horizon=horizon,
-        firings=summarize_moves(every[counted], counted, horizon.sessions),
-        base=summarize_moves(every[base_at], base_at, horizon.sessions),
+        firings=summarize_moves(every[counted], counted, horizon.sessions, ends[counted]),
+        base=summarize_moves(every[base_at], base_at, horizon.sessions, ends[base_at]),
         moves=tuple(zip(days, (float(v) for v in every[counted]), strict=True)),
         pending=int(len(fired) - len(passed)),  # on a bar the legs do not have yet, too
         gaps=int(len(passed) - len(counted)),
@@ -328,13 +294,23 @@ def firing_rows(grid: pd.DataFrame, fired: Sequence[date]) -> np.ndarray:
     return np.asarray(rows[rows < len(grid)], dtype=np.int64)
 
 
-def summarize_moves(values: np.ndarray, positions: np.ndarray, sessions: int) -> Summary:
-    """The summary of moves starting at `positions` (sorted) over `sessions`-long windows."""
+def window_ends(tracked: Tracked, grid: pd.DataFrame, sessions: int) -> np.ndarray:
+    """The row each row's window of `sessions` ends on (a monthly one: its nearest value)."""
+    if tracked.stepwise:
+        return nearest_valued(grid.to_numpy(dtype=np.float64), sessions)
+    return np.arange(len(grid), dtype=np.int64) + sessions
+
+
+def summarize_moves(
+    values: np.ndarray, positions: np.ndarray, sessions: int, ends: np.ndarray | None = None
+) -> Summary:
+    """The summary of moves starting at `positions` (sorted) over `sessions`-long windows
+    (or windows ending on the rows `ends`, when given)."""
     if not len(values):
         return Summary(0, 0, None, 0, None, None)
     return Summary(
         count=len(values),
-        independent=independent_windows(positions, sessions),
+        independent=independent_windows(positions, sessions, ends),
         median=float(np.median(values)),
         positive=int((values > 0).sum()),
         best=float(values.max()),
@@ -342,13 +318,17 @@ def summarize_moves(values: np.ndarray, positions: np.ndarray, sessions: int) ->
     )
 
 
-def independent_windows(positions: np.ndarray, sessions: int) -> int:
-    """How many windows of `sessions` starting at sorted `positions` do not overlap: each
-    counted window is followed by the first start at or after its end."""
+def independent_windows(
+    positions: np.ndarray, sessions: int, ends: np.ndarray | None = None
+) -> int:
+    """How many windows of `sessions` starting at sorted `positions` (ending on the rows
+    `ends`, when given) do not overlap: each counted window is followed by the first start
+    at or after its end."""
+    ends = positions + sessions if ends is None else ends
     count, at = 0, 0
     while at < len(positions):
         count += 1
-        at = int(np.searchsorted(positions, positions[at] + sessions, side="left"))
+        at = int(np.searchsorted(positions, ends[at], side="left"))
     return count
 
 

@@ -71,6 +71,13 @@ def test_monthly_ratio_moves_are_month_to_month_in_percent(calendar: bool) -> No
     assert three.firings.median == pytest.approx((0.43 / 0.44 - 1) * 100)
     assert (three.firings.count, three.firings.positive) == (5, 0)
     assert three.firings.worst == pytest.approx((0.46 / 0.48 - 1) * 100)
+    # Windows from month end to month end touch, never overlap: 3M from months 1, 4, ... 13
+    # are 5 independent; 6M from 1, 4, 7, 10 are 2 (1-7 and 7-13).
+    assert three.firings.independent == 5
+    six = record.at("6M")
+    assert six is not None and (six.firings.count, six.firings.independent) == (4, 2)
+    one = record.at("1M")
+    assert one is not None and one.base.independent == one.base.count
 
 
 def test_the_base_rate_starts_from_month_ends_only() -> None:
