@@ -3,9 +3,11 @@ carries the series' readable title and its track record in %, keyed by the serie
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,7 +15,7 @@ from bot.outcomes import CONTEXT_WHY_NOT
 from signals.models import SeriesPoint
 from storage.db import open_db
 from storage.outbox import list_outbox, load_alert
-from storage.series import upsert_points
+from storage.series import load_series, upsert_points
 from tests.bot.test_signal_cli import DISABLE_DEFAULTS, invoke
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import CHANNEL_ID, FakeSlack
@@ -124,3 +126,46 @@ def test_fewer_than_five_firings_post_no_line_and_keep_the_reason(
         "only 3 past firings since 2008-02-29 with the next 3 months in the data (1 too recent); "
         "the alert shows a track record from 5"
     )
+
+
+@pytest.fixture(scope="module")
+def french_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with the shared 202510 file imported through the CLI."""
+    from tests.conftest import SHARED_DATA
+
+    path = SHARED_DATA / "valuation" / "25_Portfolios_5x5_CSV_202510.zip"
+    if not path.is_file():
+        pytest.skip(f"the French library file {path.name} is not in {path.parent} (see its README)")
+    db_path = tmp_path_factory.mktemp("french") / "rotation.db"
+    result = invoke(db_path, "series", "import", str(path))
+    assert result.exit_code == 0, result.output
+    return db_path
+
+
+def test_backtest_outcomes_on_the_shared_file_are_month_end_moves_in_percent(
+    french_db: Path,
+) -> None:
+    result = invoke(french_db, "backtest", "--rule", RULE, "--outcomes", "--json")
+    assert result.exit_code == 0, result.output
+    (found,) = json.loads(result.stdout)["rules"]
+    fired = [date.fromisoformat(e["date"]) for e in found["events"] if e["kind"] == "fired"]
+    db = open_db(french_db)
+    values = load_series(db)[SID]
+    db.close()
+    months = list(values.index.date)
+    assert found["track_record"]["unit"] == "%"
+    assert found["track_record"]["measures"] == "small-cap P/B / large-cap P/B"
+    for outcome, ahead in zip(found["outcomes"], (1, 3, 6), strict=True):
+        # By hand on the monthly rows: the month end `ahead` months after each firing.
+        moves = [
+            (values.iloc[months.index(day) + ahead] / values[pd.Timestamp(day)] - 1) * 100
+            for day in fired
+            if months.index(day) + ahead < len(months)
+        ]
+        assert outcome["unit"] == "%" and outcome["count"] == len(moves) == 5
+        assert outcome["median"] == pytest.approx(float(np.median(moves)))
+        assert (outcome["best"], outcome["worst"]) == pytest.approx((max(moves), min(moves)))
+        assert outcome["positive"] == sum(m > 0 for m in moves)
+    line = found["track_record"]["line"]
+    assert line.startswith("Past 5 firings since 2008: small-cap P/B / large-cap P/B over the")
+    assert "pts" not in line
