@@ -15,17 +15,35 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 from backtest import DATA, best_of, price_files, read_all, to_market
 
 from bot.config import load_settings
 from bot.outcomes import TrackRecords, compute_record
 from bot.rules.files import load_rules, rule_symbols
+from bot.sources.french_csv import read_french_file
+from bot.sources.valuation import valuation_points
 from signals.models import MarketData
 from signals.outcome_text import outcome_line, outcome_table, why_no_line
 from signals.rules import Rule
 
 TARGET_SECONDS = 1.0
-NAMED = ("iwm-beats-iwb-400bps-42d", "rut-all-time-high")
+NAMED = ("iwm-beats-iwb-400bps-42d", "rut-all-time-high", "valuation-gap-widest-since-2008")
+FRENCH_ZIP = Path("valuation") / "25_Portfolios_5x5_CSV_202510.zip"
+
+
+def with_valuation(market: MarketData, data: Path) -> MarketData:
+    """The market with the French library's monthly `ff:` series, when the file is there."""
+    if not (data / FRENCH_ZIP).is_file():
+        return market
+    points = valuation_points(read_french_file(data / FRENCH_ZIP))
+    series = {
+        sid: pd.Series(
+            [p.value for p in found], pd.DatetimeIndex([p.date for p in found]), name=sid
+        )
+        for sid, found in points.items()
+    }
+    return replace(market, series={**market.series, **series})
 
 
 def all_records(rules: list[Rule], market: MarketData) -> int:
@@ -50,6 +68,7 @@ def main() -> None:
     market = to_market(
         *read_all(price_files(data, rule_symbols(rules)), data / "macro" / "fred_rates_daily.csv")
     )
+    market = with_valuation(market, data)
     with_data = all_records(rules, market)
     best, median = best_of(lambda: all_records(rules, market))
     cache = TrackRecords()

@@ -25,6 +25,7 @@ from signals.formatting import (
 from signals.frames import RuleFrame, curve_expression
 from signals.legs import is_monthly, split_expression
 from signals.models import ChartSpec, Direction, Event
+from signals.names import display_name
 from signals.rules import (
     Curve,
     ExtremeSince,
@@ -202,9 +203,10 @@ def _describe_extreme(
     shown, prior = fmt_value_pair(value, float(row["threshold"]))
     monthly = is_monthly(values)
     month = f" ({t.day:%B %Y} data)" if monthly else ""
-    title = f"{rule.series} at its {word} {since}{month}: {shown}"
+    name = display_name(rule.series)  # the title only: keys and stored data keep the id
+    title = f"{name} at its {word} {since}{month}: {shown}"
     if t.kind == "reversed":
-        title = f"{rule.series} moves {fmt_pct(-row['x'], signed=False)} off its {word} level"
+        title = f"{name} moves {fmt_pct(-row['x'], signed=False)} off its {word} level"
     window = f"since {rule.since}" if rule.since else f"in {rule.years:g} years"
     fields = [
         ("Value", shown),

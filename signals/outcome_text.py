@@ -19,6 +19,12 @@ TABLE_HEADER = (
 )  # fmt: skip
 
 
+# How the record heading names each kind of move (a ratio's move is relative: in %).
+KIND_WORDS = {
+    "spread": "spread", "return": "return", "relative": "relative change", "change": "change",
+}  # fmt: skip
+
+
 def alert_horizon(record: TrackRecord) -> HorizonOutcome | None:
     """The horizon the alert speaks of: 3M, else the middle one computed."""
     chosen = record.at(ALERT_HORIZON)
@@ -40,6 +46,8 @@ def format_move(value: float | None, unit: str) -> str:
     """+180 bps, +2.4 %, +0.40 pts; n/a without a value."""
     if value is None:
         return "n/a"
+    if round(value, 0 if unit == "bps" else 1) == 0:
+        value = 0.0  # -0.02 % reads "+0.0 %", not "-0.0 %"
     if unit == "bps":
         return f"{value:+,.0f} bps"
     if unit == "%":
@@ -131,7 +139,7 @@ def outcome_table(record: TrackRecord) -> str:
 def record_heading(record: TrackRecord) -> str:
     """What the table measures and over which history, in one line."""
     span = f"{record.since} to {record.until}" if record.since and record.until else "no history"
-    kind = {"spread": "spread", "return": "return", "change": "change"}[record.tracked.kind]
+    kind = KIND_WORDS[record.tracked.kind]
     sessions = ", ".join(f"{h.horizon.label} = {h.horizon.sessions}" for h in record.horizons)
     return (
         f"After each past firing, {record.tracked.label} {kind} in {record.tracked.unit} "

@@ -3,20 +3,26 @@
 For every episode a rule fired since the start of its history, the move of what the rule
 watches over the next N sessions (a month is 21 sessions, three 63, six 126; configurable):
 a two-leg rule's spread A − B in bps (A's return minus B's), one price leg's return in %, a
-rate's change in bps. The base rate is the same move from every session of the rule's
-history, so a desk can tell a signal from the market's drift.
+rate's change in bps, a ratio series' (P/B, P/E) relative change in %. The base rate is the
+same move from every session of the rule's history, so a desk can tell a signal from the
+market's drift.
 
 No look-ahead: a firing counts only when its whole forward window is in the data (the
 shortest leg decides where the data ends); one whose window ends in a hole of a leg is left
 out and counted apart, never filled with a stale value. Each episode counts once; firings
 whose windows overlap an earlier counted one's are not independent, and the summary says how
 many were (greedy: a firing starts a new independent window once the last one has passed).
+
+A monthly series is measured on the same clock of sessions: each value is placed on the first
+session on or after its date (never earlier: no look-ahead), and a window of N sessions ends
+on the value nearest to the N-th session (3M from a month end is the month end 3 months on,
+not 63 months on); a window whose N-th session is past the data's last value does not count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -24,12 +30,15 @@ import numpy as np
 import pandas as pd
 
 from signals.frames import RuleFrame, curve_expression, rule_frame, shared_leg
-from signals.legs import split_expression
+from signals.legs import is_monthly, split_expression
 from signals.measures import basis_column
 from signals.models import Event, MarketData
+from signals.names import display_name
+from signals.outcome_clock import nearest_valued, on_sessions, session_clock
+from signals.quality import is_ratio_series
 from signals.rules import Curve, ExtremeSince, NewHigh, PairRule, RallyFromLow, RateChange, Rule
 
-MoveKind = Literal["spread", "return", "change"]
+MoveKind = Literal["spread", "return", "relative", "change"]
 
 
 @dataclass(frozen=True)
@@ -51,13 +60,15 @@ class Tracked:
     kind: MoveKind
     legs: tuple[str, ...]
     column: str
-    unit: str  # "bps", "%" or "pts" (a change of a stored series that is not a rate)
+    unit: str  # "bps", "%" or "pts" (a change of a stored series that is not a rate or ratio)
     scale: float = 1.0  # a change's multiplier: percent rates to bps
+    # Monthly (or sparser) values: a window ends on the value nearest its last session.
+    stepwise: bool = False
 
     @property
     def label(self) -> str:
-        """How a desk names it: `IWM − IWB`, `^RUT`, `DGS10 − DGS3MO`."""
-        return " − ".join(leaf for leg in self.legs for leaf in _named(leg))
+        """How a desk names it: `IWM − IWB`, `^RUT`, `small-cap P/B / large-cap P/B`."""
+        return " − ".join(display_name(leaf) for leg in self.legs for leaf in _named(leg))
 
 
 def _named(leg: str) -> tuple[str, ...]:
@@ -136,6 +147,9 @@ def _extreme_tracked(rule: ExtremeSince, market: MarketData) -> Tracked:
         return Tracked("spread", leaves, column, "bps")
     if priced and len(leaves) == 1:
         return Tracked("return", leaves, column, "%")
+    if len(leaves) == 1 and is_ratio_series(rule.series):
+        # A ratio of 0.40 moving by 0.01 is a 2.5 % move: points with two decimals say nothing.
+        return Tracked("relative", (rule.series,), column, "%")
     return Tracked("change", (rule.series,), column, "pts")
 
 
@@ -155,7 +169,8 @@ def track_record(
     """
     tracked = tracked_of(rule, market)
     # Final bars only, even for an intraday rule: a bar still trading is no outcome yet.
-    grid = _grid(tracked, market, as_of)
+    grid, stepwise = _grid(tracked, market, as_of)
+    tracked = replace(tracked, stepwise=stepwise)
     built = built if built is not None else rule_frame(rule, market, as_of)
     if as_of is not None:
         events = [event for event in events if event.date <= as_of]
@@ -166,8 +181,9 @@ def track_record(
     return TrackRecord(rule.id, tracked, since, until, fired, outcomes, grid)
 
 
-def _grid(tracked: Tracked, market: MarketData, as_of: date | None) -> pd.DataFrame:
-    """The legs on one calendar, from the latest first date to the earliest last date.
+def _grid(tracked: Tracked, market: MarketData, as_of: date | None) -> tuple[pd.DataFrame, bool]:
+    """The legs on one calendar, from the latest first date to the earliest last date, and
+    whether a leg is monthly (its values are placed on sessions, not carried: `moves`).
 
     Prices: every date either leg has, and the exchange's sessions; a leg's missing date
     stays NaN (a hole is never filled). Stored series (rates) hold their value until the next
@@ -179,20 +195,27 @@ def _grid(tracked: Tracked, market: MarketData, as_of: date | None) -> pd.DataFr
     ]
     if any(values.empty for values in legs):
         empty = pd.DatetimeIndex([], name="date")
-        return pd.DataFrame(columns=list(range(len(legs))), index=empty, dtype="float64")
+        frame = pd.DataFrame(columns=list(range(len(legs))), index=empty, dtype="float64")
+        return frame, False
     first = max(values.index[0] for values in legs)
     last = min(values.index[-1] for values in legs)
     priced = all(leaf in market.prices for leg in tracked.legs for leaf in split_expression(leg))
+    monthly = not priced and any(is_monthly(values) for values in legs)
+    if monthly:
+        clock = session_clock(market.sessions, first, last)
+        return pd.DataFrame({i: on_sessions(v, clock) for i, v in enumerate(legs)}), True
     if not priced and market.sessions is not None:
         dates = market.sessions[(market.sessions >= first) & (market.sessions <= last)]
-        return pd.DataFrame({i: v.reindex(dates, method="ffill") for i, v in enumerate(legs)})
+        return pd.DataFrame(
+            {i: v.reindex(dates, method="ffill") for i, v in enumerate(legs)}
+        ), False
     dates = legs[0].index
     for values in legs[1:]:
         dates = dates.union(values.index)
     if market.sessions is not None:
         dates = dates.union(market.sessions)
     dates = dates[(dates >= first) & (dates <= last)]
-    return pd.DataFrame({i: values.reindex(dates) for i, values in enumerate(legs)})
+    return pd.DataFrame({i: values.reindex(dates) for i, values in enumerate(legs)}), False
 
 
 def _history(built: RuleFrame) -> date | None:
@@ -212,10 +235,18 @@ def _episode_dates(events: Sequence[Event]) -> tuple[date, ...]:
 
 
 def moves(tracked: Tracked, grid: pd.DataFrame, sessions: int) -> np.ndarray:
-    """The move from each row of `grid` to the row `sessions` later (NaN past the end)."""
+    """The move from each row of `grid` to the row `sessions` later (NaN past the end).
+
+    Stepwise (monthly) legs: from each row that has a value to the valued row nearest the
+    row `sessions` later (rows without a value start no move).
+    """
     start = grid.to_numpy(dtype=np.float64)
     end = np.full_like(start, np.nan)
-    if sessions < len(start):
+    if tracked.stepwise:
+        ends = nearest_valued(start, sessions)
+        reached = ends >= 0
+        end[reached] = start[ends[reached]]
+    elif sessions < len(start):
         end[: len(start) - sessions] = start[sessions:]
     return _move(tracked, start, end)
 
@@ -225,7 +256,7 @@ def _move(tracked: Tracked, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     if tracked.kind == "spread":
         returns = end / start - 1.0
         return (returns[:, 0] - returns[:, 1]) * 10_000.0
-    if tracked.kind == "return":
+    if tracked.kind in ("return", "relative"):
         return (end[:, 0] / start[:, 0] - 1.0) * 100.0
     return (end[:, 0] - start[:, 0]) * tracked.scale
 
@@ -238,6 +269,7 @@ def _horizon(
     horizon: Horizon,
 ) -> HorizonOutcome:
     every = moves(tracked, grid, horizon.sessions)
+    ends = window_ends(tracked, grid, horizon.sessions)
     on_grid = firing_rows(grid, fired)
     passed = on_grid[on_grid + horizon.sessions < len(grid)]
     counted = passed[~np.isnan(every[passed])]
@@ -247,8 +279,8 @@ def _horizon(
     days = grid.index[counted].date
     return HorizonOutcome(
         horizon=horizon,
-        firings=summarize_moves(every[counted], counted, horizon.sessions),
-        base=summarize_moves(every[base_at], base_at, horizon.sessions),
+        firings=summarize_moves(every[counted], counted, horizon.sessions, ends[counted]),
+        base=summarize_moves(every[base_at], base_at, horizon.sessions, ends[base_at]),
         moves=tuple(zip(days, (float(v) for v in every[counted]), strict=True)),
         pending=int(len(fired) - len(passed)),  # on a bar the legs do not have yet, too
         gaps=int(len(passed) - len(counted)),
@@ -262,13 +294,23 @@ def firing_rows(grid: pd.DataFrame, fired: Sequence[date]) -> np.ndarray:
     return np.asarray(rows[rows < len(grid)], dtype=np.int64)
 
 
-def summarize_moves(values: np.ndarray, positions: np.ndarray, sessions: int) -> Summary:
-    """The summary of moves starting at `positions` (sorted) over `sessions`-long windows."""
+def window_ends(tracked: Tracked, grid: pd.DataFrame, sessions: int) -> np.ndarray:
+    """The row each row's window of `sessions` ends on (a monthly one: its nearest value)."""
+    if tracked.stepwise:
+        return nearest_valued(grid.to_numpy(dtype=np.float64), sessions)
+    return np.arange(len(grid), dtype=np.int64) + sessions
+
+
+def summarize_moves(
+    values: np.ndarray, positions: np.ndarray, sessions: int, ends: np.ndarray | None = None
+) -> Summary:
+    """The summary of moves starting at `positions` (sorted) over `sessions`-long windows
+    (or windows ending on the rows `ends`, when given)."""
     if not len(values):
         return Summary(0, 0, None, 0, None, None)
     return Summary(
         count=len(values),
-        independent=independent_windows(positions, sessions),
+        independent=independent_windows(positions, sessions, ends),
         median=float(np.median(values)),
         positive=int((values > 0).sum()),
         best=float(values.max()),
@@ -276,13 +318,17 @@ def summarize_moves(values: np.ndarray, positions: np.ndarray, sessions: int) ->
     )
 
 
-def independent_windows(positions: np.ndarray, sessions: int) -> int:
-    """How many windows of `sessions` starting at sorted `positions` do not overlap: each
-    counted window is followed by the first start at or after its end."""
+def independent_windows(
+    positions: np.ndarray, sessions: int, ends: np.ndarray | None = None
+) -> int:
+    """How many windows of `sessions` starting at sorted `positions` (ending on the rows
+    `ends`, when given) do not overlap: each counted window is followed by the first start
+    at or after its end."""
+    ends = positions + sessions if ends is None else ends
     count, at = 0, 0
     while at < len(positions):
         count += 1
-        at = int(np.searchsorted(positions, positions[at] + sessions, side="left"))
+        at = int(np.searchsorted(positions, ends[at], side="left"))
     return count
 
 
@@ -293,9 +339,11 @@ def forward_paths(record: TrackRecord, sessions: int) -> pd.DataFrame:
     positions = firing_rows(grid, record.fired)
     positions = positions[positions + sessions < len(grid)]
     columns = {}
+    everything = grid.to_numpy(dtype=np.float64)
+    if record.tracked.stepwise:  # each session reads its nearest value, as `moves` does
+        everything = everything[nearest_valued(everything, 0)]
     for position in positions:
-        window = grid.iloc[position : position + sessions + 1]
-        values = window.to_numpy(dtype=np.float64)
+        values = everything[position : position + sessions + 1]
         columns[grid.index[position].date()] = _move(record.tracked, values[:1], values)
     return pd.DataFrame(columns, index=pd.RangeIndex(sessions + 1, name="session"))
 

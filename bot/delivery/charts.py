@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from signals.models import ChartSpec, Event, MarketData
+from signals.names import display_name
 from signals.series_expr import resolve_series
 
 if TYPE_CHECKING:
@@ -204,9 +205,8 @@ def _draw_marked(figure: Figure, spec: ChartSpec, market: MarketData) -> None:
         # Widen the window so the marked reference (an old record) is on the line itself.
         start = min(spec.start, spec.reference_date or spec.start)
         series = window(market, spec.legs[0], spec, start)
-        axes.plot(
-            series.index, series.to_numpy(), color=COLOURS[0], linewidth=2.5, label=str(series.name)
-        )
+        name = display_name(str(series.name))
+        axes.plot(series.index, series.to_numpy(), color=COLOURS[0], linewidth=2.5, label=name)
         _mark_last(axes, series, spec.reference_value)
         _mark_reference(axes, spec, _MARK_LABELS[spec.kind])
         if spec.since_line is not None:  # where an "extreme since" window starts (2008)

@@ -248,7 +248,8 @@ def test_backtest_since_2008_and_the_alert(both_vintages: dict) -> None:
         earlier = values[(values.index >= "2008-01-01") & (values.index < day)]
         assert event["measure"] == values[day] < earlier.min()
     last = events[-1]
-    assert last["title"].startswith("ff:pb_small_vs_large at its lowest since 1935-08-31")
+    title = "small-cap P/B / large-cap P/B at its lowest since 1935-08-31"
+    assert last["title"].startswith(title)
     assert "(February 2025 data)" in last["title"]
 
 
