@@ -18,6 +18,7 @@ from functools import cache
 import pandas as pd
 
 from bot import calendar
+from bot.service.check_reuse import remember, reusable
 from signals.evaluate import evaluate_rule, last_bar, prime_state
 from signals.frames import RuleFrame, rule_frame
 from signals.legs import DataError, split_expression
@@ -56,6 +57,7 @@ class CheckReport:
     new_events: tuple[Event, ...] = ()
     expected_session: date | None = None
     primed: tuple[str, ...] = field(default=())  # rules seen for the first time
+    reused: tuple[str, ...] = field(default=())  # rules whose last evaluation still held
 
 
 def expected_last_session(now: datetime) -> date:
@@ -105,8 +107,14 @@ def check_rules(
     market = market or load_market(db, rules)
     prints = {rule.id: rule.fingerprint() for rule in rules}
     states = _current_states(db, rules, prints) if persist else {}
+    # Only a saving check of everything stored may reuse what the last one computed.
+    reuse = persist and as_of is None
+    reused = reusable(db, rules, market, prints, states, expected) if reuse else {}
     checks, primed, events, new_states = [], [], [], {}
     for rule in rules:
+        if rule.id in reused:
+            checks.append(reused[rule.id])
+            continue
         built = _frame_or_none(rule, market, as_of)
         state, was_primed = _starting_state(rule, market, states.get(rule.id), as_of, built)
         evaluation = evaluate_rule(
@@ -117,15 +125,19 @@ def check_rules(
         events.extend(evaluation.events)
         if evaluation.state.last_session is not None:
             new_states[rule.id] = evaluation.state
+    computed = {c.rule_id: c for c in checks if c.rule_id not in reused}
     checks = with_held_bars(db, rules, checks)
     events = mark_confirmed_late(db, rules, events)
     new_events = _store(db, new_states, prints, events) if persist else []
+    if reuse:
+        remember(db, rules, market, prints, computed, expected)
     last = last_event_by_rule(db)
     return CheckReport(
         checks=tuple(RuleCheck(r, e, last.get(r.id)) for r, e in zip(rules, checks, strict=True)),
         new_events=tuple(new_events),
         expected_session=expected,
         primed=tuple(primed),
+        reused=tuple(reused),
     )
 
 

@@ -1,0 +1,109 @@
+"""A check with no new bar reuses each rule's stored evaluation; any change recomputes exactly
+the rules it touches, and what the check says is what computing it afresh says."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from bot.service.evaluation import CheckReport, check_rules
+from signals.models import PriceBar
+from signals.rules import Rule, parse_rule
+from storage.db import Store
+from storage.prices import set_statuses, upsert_bars
+from storage.rule_checks import clear_checks
+from storage.rule_state import forget_state
+
+DAYS = [d.date() for d in pd.bdate_range("2025-03-03", periods=12)]
+NOW = datetime(2025, 3, 18, 22, 0, tzinfo=UTC)  # after the close of DAYS[11]
+LATER = datetime(2025, 3, 19, 22, 0, tzinfo=UTC)  # one session on: staleness changes
+
+
+def store(db: Store, symbol: str, closes: list[float], start: int = 0) -> None:
+    bars = [
+        PriceBar(symbol, DAYS[start + i], close=c, adj_close=c, source="test")
+        for i, c in enumerate(closes)
+    ]
+    upsert_bars(db, bars)
+
+
+def high(rule_id: str, symbol: str, **options: object) -> Rule:
+    return parse_rule(
+        {"id": rule_id, "type": "new_high", "symbol": symbol, "min_history": 2, **options}
+    )
+
+
+RULES = [
+    high("x-high", "X"),
+    high("y-high", "Y", confirm=2),
+    parse_rule({"id": "x-vs-y", "type": "relative_crossover", "a": "X", "b": "Y",
+                "window": "2d", "level": 0.0}),
+]  # fmt: skip
+
+
+def evaluations(report: CheckReport) -> list[object]:
+    return [check.evaluation for check in report.checks]
+
+
+def afresh(db: Store, rules: list[Rule]) -> CheckReport:
+    """The same check with every stored evaluation dropped (states kept)."""
+    clear_checks(db)
+    return check_rules(db, rules, now=NOW)
+
+
+def test_a_check_with_no_new_bar_reuses_every_evaluation_and_says_the_same(fresh_db) -> None:
+    store(fresh_db, "X", [1, 2, 3, 2, 4, 5])
+    store(fresh_db, "Y", [5, 4, 6, 7, 7, 8])
+    first = check_rules(fresh_db, RULES, now=NOW)
+    again = check_rules(fresh_db, RULES, now=NOW)
+    assert first.reused == () and again.reused == ("x-high", "y-high", "x-vs-y")
+    assert evaluations(again) == evaluations(afresh(fresh_db, RULES))
+    assert [check.last_event for check in again.checks] == [c.last_event for c in first.checks]
+
+
+def test_a_new_bar_recomputes_only_the_rules_that_read_it(fresh_db) -> None:
+    store(fresh_db, "X", [1, 2, 3, 2, 4, 5])
+    store(fresh_db, "Y", [5, 4, 6, 7, 7, 8])
+    check_rules(fresh_db, RULES, now=NOW)
+    store(fresh_db, "X", [6], start=6)
+    after = check_rules(fresh_db, RULES, now=NOW)
+    assert after.reused == ("y-high",)
+    assert evaluations(after)[0].session == DAYS[6]
+    fresh_states = check_rules(fresh_db, RULES, now=NOW)
+    assert fresh_states.reused == ("x-high", "y-high", "x-vs-y")
+    assert evaluations(fresh_states) == evaluations(afresh(fresh_db, RULES))
+
+
+def test_a_revised_old_bar_recomputes_the_rules_reading_that_leg(fresh_db) -> None:
+    store(fresh_db, "X", [1, 2, 3, 2, 4, 5])
+    store(fresh_db, "Y", [5, 4, 6, 7, 7, 8])
+    check_rules(fresh_db, RULES, now=NOW)
+    store(fresh_db, "Y", [4.5], start=1)  # a vintage revises an old Y close
+    assert check_rules(fresh_db, RULES, now=NOW).reused == ("x-high",)
+    set_statuses(fresh_db, "Y", [(DAYS[2], "suspect", "test")])  # a bar held back changes Y too
+    assert check_rules(fresh_db, RULES, now=NOW).reused == ("x-high",)
+
+
+def test_an_edited_rule_a_forgotten_state_or_a_new_session_recompute(fresh_db) -> None:
+    store(fresh_db, "X", [1, 2, 3, 2, 4, 5])
+    store(fresh_db, "Y", [5, 4, 6, 7, 7, 8])
+    check_rules(fresh_db, RULES, now=NOW)
+    edited = [high("x-high", "X", hysteresis=1.0), *RULES[1:]]
+    report = check_rules(fresh_db, edited, now=NOW)
+    assert report.reused == ("y-high", "x-vs-y") and report.primed == ("x-high",)
+    forget_state(fresh_db, "y-high")
+    assert check_rules(fresh_db, edited, now=NOW).reused == ("x-high", "x-vs-y")
+    later = check_rules(fresh_db, edited, now=LATER)  # the expected session moved: staleness
+    assert later.reused == ()
+    assert later.checks[0].evaluation.reason.endswith("expected session 2025-03-19")
+
+
+def test_intraday_rules_and_dry_runs_never_reuse(fresh_db) -> None:
+    store(fresh_db, "X", [1, 2, 3, 2, 4, 5])
+    intraday = [high("x-live", "X", intraday=True)]
+    check_rules(fresh_db, intraday, now=NOW)
+    assert check_rules(fresh_db, intraday, now=NOW).reused == ()
+    check_rules(fresh_db, RULES[:1], now=NOW)
+    dry = check_rules(fresh_db, RULES[:1], now=NOW, as_of=DAYS[5], persist=False)
+    assert dry.reused == ()
