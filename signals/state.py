@@ -20,6 +20,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from signals.episodes import settle_one_sided
 from signals.models import RuleState, SideState
 
 Trigger = Literal["episode", "once", "once_per_bar"]
@@ -155,8 +156,10 @@ def settle(xs: Sequence[float], days: Sequence[date], options: MachineOptions) -
     instead of two steps. Any other rule is stepped by `run_steps`.
     """
     alternates = (options.confirm, options.cooldown, options.trigger) == (1, 0, "episode")
-    if not alternates or options.two_sided:
+    if options.two_sided or options.trigger == "once_per_bar":
         return run_steps(RuleState(), xs, days, options)[0]
+    if not alternates:
+        return _searched(np.asarray(xs, dtype=np.float64), days, options)
     wakes = _Wakes(np.asarray(xs, dtype=np.float64), options)
     position, fired, episode, firing = 0, 0, None, False
     while (position := wakes.next(position, ("clear" if firing else "on", "none"))) < len(xs):
@@ -166,6 +169,15 @@ def settle(xs: Sequence[float], days: Sequence[date], options: MachineOptions) -
         position += 1
     up = SideState(phase="firing" if firing else "inactive", episode=episode)
     return RuleState(up=up, fired=fired, last_session=days[-1] if len(days) else None)
+
+
+def _searched(values: np.ndarray, days: Sequence[date], options: MachineOptions) -> RuleState:
+    """Any other one-sided rule (confirm, cooldown, `once`) by episode search; NaN bars step."""
+    masks = _Wakes(values, options).side_masks()
+    found = settle_one_sided(
+        values, days, options.confirm, options.cooldown, options.trigger == "once", masks
+    )
+    return found if found is not None else run_steps(RuleState(), values, days, options)[0]
 
 
 def _is_quiet(state: RuleState, options: MachineOptions) -> bool:
@@ -200,6 +212,10 @@ class _Wakes:
                 ("down", "clear"): ~down & (-values <= -options.hysteresis),
             }
         self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def side_masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Side "up"'s masks: its condition holds, and it is beyond the band (re-arms)."""
+        return self._masks[("up", "on")], self._masks[("up", "clear")]
 
     def next(self, position: int, key: tuple[str, str]) -> int:
         """The first position at or after `position` where the key's condition holds."""
