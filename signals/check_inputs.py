@@ -17,7 +17,7 @@ from datetime import date
 import pandas as pd
 
 from signals.memo import shared
-from signals.models import MarketData, RuleState
+from signals.models import MarketData
 
 
 def leaf_digest(market: MarketData, leaf: str) -> str:
@@ -52,16 +52,13 @@ def rule_inputs(
     fingerprint: str,
     leaves: Iterable[str],
     market: MarketData,
-    state: RuleState,
     expected: date | None,
     state_text: str,
 ) -> str:
     """The key of one rule's evaluation: definition, data, sessions, expectation, state.
 
-    `state_text` is the state's stored form (the caller's serialisation), `state` is only
-    checked to have a last session: a never-stepped state is primed, never reused.
+    `state_text` is the starting state as text (its `repr`: every field, dates included).
     """
-    assert state.last_session is not None, "only a stepped state's evaluation is reusable"
     parts = [fingerprint, sessions_digest(market), str(expected), state_text]
     parts.extend(f"{leaf}={leaf_digest(market, leaf)}" for leaf in sorted(set(leaves)))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -4,7 +4,8 @@
 definition, same data in every leaf, same sessions and expected session, and the state the
 last check saved), skips building their frames, and hands the evaluations it did compute to
 `remember`. Intraday rules are always computed: their provisional bar may change without a
-new final bar and is evaluated at every check.
+new final bar and is evaluated at every check. A rule with no usable bar yet (nothing to
+prime, NO DATA) is reused too, keyed on the state it starts from (usually none).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from signals.models import Evaluation, MarketData, RuleState
 from signals.rules import Rule
 from storage.db import Store
 from storage.rule_checks import evaluation_from_json, load_checks, save_checks
-from storage.rule_state import state_to_json
 
 
 def reusable(
@@ -31,13 +31,13 @@ def reusable(
     expected: date | None,
 ) -> dict[str, Evaluation]:
     """The stored evaluations that a check of these rules, now, would compute again."""
-    candidates = [rule for rule in rules if _cacheable(rule, states.get(rule.id))]
+    candidates = [rule for rule in rules if not rule.intraday]
     stored = load_checks(db, [rule.id for rule in candidates])
     found = {}
     for rule in candidates:
         if rule.id in stored:
             inputs, text = stored[rule.id]
-            if inputs == _inputs(rule, market, prints[rule.id], states[rule.id], expected):
+            if inputs == _inputs(rule, market, prints[rule.id], states.get(rule.id), expected):
                 found[rule.id] = evaluation_from_json(text)
     return found
 
@@ -49,25 +49,31 @@ def remember(
     prints: Mapping[str, str],
     evaluations: Mapping[str, Evaluation],
     expected: date | None,
+    states: Mapping[str, RuleState],
 ) -> None:
-    """Store each computed evaluation under the key of the inputs its next check will have."""
+    """Store each computed evaluation under the key of the inputs its next check will have.
+
+    The next check starts from the state this one saved, or, for a rule this one did not
+    step (no usable bar yet: nothing is saved), from the state this one started from.
+    """
     rows = {}
     for rule in rules:
         evaluation = evaluations.get(rule.id)
-        if evaluation is not None and _cacheable(rule, evaluation.state):
-            state = evaluation.state
+        if evaluation is not None and not rule.intraday:
+            stepped = evaluation.state.last_session is not None
+            state = evaluation.state if stepped else states.get(rule.id)
             inputs = _inputs(rule, market, prints[rule.id], state, expected)
             rows[rule.id] = (inputs, replace(evaluation, events=()))
     if rows:
         save_checks(db, rows)
 
 
-def _cacheable(rule: Rule, state: RuleState | None) -> bool:
-    return not rule.intraday and state is not None and state.last_session is not None
-
-
 def _inputs(
-    rule: Rule, market: MarketData, fingerprint: str, state: RuleState, expected: date | None
+    rule: Rule,
+    market: MarketData,
+    fingerprint: str,
+    state: RuleState | None,
+    expected: date | None,
 ) -> str:
     leaves = [leaf for leg in rule.legs() for leaf in split_expression(leg)]
-    return rule_inputs(fingerprint, leaves, market, state, expected, state_to_json(state))
+    return rule_inputs(fingerprint, leaves, market, expected, repr(state))

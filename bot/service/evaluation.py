@@ -130,7 +130,7 @@ def check_rules(
     events = mark_confirmed_late(db, rules, events)
     new_events = _store(db, new_states, prints, events) if persist else []
     if reuse:
-        remember(db, rules, market, prints, computed, expected)
+        remember(db, rules, market, prints, computed, expected, states)
     last = last_event_by_rule(db)
     return CheckReport(
         checks=tuple(RuleCheck(r, e, last.get(r.id)) for r, e in zip(rules, checks, strict=True)),

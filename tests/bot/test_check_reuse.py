@@ -107,3 +107,17 @@ def test_intraday_rules_and_dry_runs_never_reuse(fresh_db) -> None:
     check_rules(fresh_db, RULES[:1], now=NOW)
     dry = check_rules(fresh_db, RULES[:1], now=NOW, as_of=DAYS[5], persist=False)
     assert dry.reused == ()
+
+
+def test_a_rule_without_data_is_reused_until_its_data_arrives_then_primed(fresh_db) -> None:
+    store(fresh_db, "X", [1, 2, 3])
+    waiting = [high("z-high", "Z"), high("x-high", "X", min_history=30)]  # unknown, too short
+    first = check_rules(fresh_db, waiting, now=NOW)
+    assert [c.evaluation.status for c in first.checks] == ["NO DATA", "NO DATA"]
+    again = check_rules(fresh_db, waiting, now=NOW)
+    assert again.reused == ("z-high", "x-high")
+    assert evaluations(again) == evaluations(first)
+    store(fresh_db, "Z", [1, 2, 3, 4])
+    arrived = check_rules(fresh_db, waiting, now=NOW)
+    assert arrived.reused == ("x-high",) and arrived.primed == ("z-high",)
+    assert arrived.checks[0].evaluation.session == DAYS[3]
