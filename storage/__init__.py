@@ -10,19 +10,19 @@ when sqlite-utils is first imported after this package, and only on that one mod
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 _HIDDEN = ("pandas", "numpy")
 
 
-class _WithoutPandas(importlib.abc.Loader):
+class _WithoutPandas:  # a loader (no importlib.abc base: importing it slows `--help`)
     """Runs one module with pandas and numpy unimportable, then puts them back."""
 
-    def __init__(self, inner: importlib.abc.Loader) -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
@@ -42,7 +42,7 @@ class _WithoutPandas(importlib.abc.Loader):
                     sys.modules[name] = kept
 
 
-class _SqliteUtilsFinder(importlib.abc.MetaPathFinder):
+class _SqliteUtilsFinder:  # a meta path finder
     def find_spec(
         self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
