@@ -41,10 +41,50 @@ def settle_one_sided(
     """
     if np.isnan(values).any():
         return None
+    side, fired, last_fire = settle_side(masks, confirm, cooldown, once)
+    count = len(values)
+    return RuleState(
+        up=_with_episode(side, days, last_fire),
+        cooldown=max(0, cooldown - (count - 1 - last_fire)) if fired else 0,
+        fired=fired,
+        last_session=days[-1] if count else None,
+    )
+
+
+def settle_side(
+    masks: tuple[np.ndarray, np.ndarray], confirm: int, cooldown: int, once: bool
+) -> tuple[SideState, int, int]:
+    """One side after every bar: its state (episode label left to the caller), how many times
+    it fired, and the position it last fired on (-1 if never)."""
     on, clear = masks
     runs = run_lengths(on)
     ready, clears = np.flatnonzero(runs >= confirm), np.flatnonzero(clear)
-    count = len(values)
+    if cooldown == 0 and not once:
+        fired, last_fire, firing = _alternations(ready, clears)
+    else:
+        fired, last_fire, firing = _searched(ready, clears, len(on), cooldown, once)
+    streak = int(runs[-1]) if len(on) else 0
+    return _side(firing, None, streak), fired, last_fire
+
+
+def _alternations(ready: np.ndarray, clears: np.ndarray) -> tuple[int, int, bool]:
+    """Without cooldown or `once`, a side fires on every ready bar whose previous ready-or-
+    clear bar is not a ready one (it was re-armed, or it is the first), all at once."""
+    if not len(ready):
+        return 0, -1, False
+    positions = np.concatenate((ready, clears))
+    is_ready = np.concatenate((np.ones(len(ready), bool), np.zeros(len(clears), bool)))
+    is_ready = is_ready[np.argsort(positions, kind="stable")]
+    previous = np.concatenate(([False], is_ready[:-1]))
+    fires = np.flatnonzero(is_ready & ~previous)
+    ordered = np.sort(positions)
+    return len(fires), int(ordered[fires[-1]]), bool(is_ready[-1])
+
+
+def _searched(
+    ready: np.ndarray, clears: np.ndarray, count: int, cooldown: int, once: bool
+) -> tuple[int, int, bool]:
+    """Firing and re-arming found one search at a time (a cooldown or `once` in the way)."""
     position, fired, last_fire, firing = 0, 0, -1, False
     while position < count:
         if firing:
@@ -58,12 +98,33 @@ def settle_one_sided(
             if position < count:
                 fired, last_fire, firing = fired + 1, position, True
         position += 1
-    episode = days[last_fire].isoformat() if fired else None
+    return fired, last_fire, firing
+
+
+def _with_episode(side: SideState, days: Sequence[date], last_fire: int) -> SideState:
+    episode = days[last_fire].isoformat() if last_fire >= 0 else None
+    return SideState(phase=side.phase, streak=side.streak, episode=episode)
+
+
+def settle_two_sided(
+    values: np.ndarray,
+    days: Sequence[date],
+    confirm: int,
+    up: tuple[np.ndarray, np.ndarray],
+    down: tuple[np.ndarray, np.ndarray],
+) -> RuleState | None:
+    """Both sides of a two-sided rule without cooldown or `once` (and not inclusive, so
+    the sides never hold on the same bar): then they never interact, and each is searched
+    alone. None when NaN bars need stepping."""
+    if np.isnan(values).any():
+        return None
+    up_side, up_fired, up_last = settle_side(up, confirm, 0, False)
+    down_side, down_fired, down_last = settle_side(down, confirm, 0, False)
     return RuleState(
-        up=_side(firing, episode, int(runs[-1]) if count else 0),
-        cooldown=max(0, cooldown - (count - 1 - last_fire)) if fired else 0,
-        fired=fired,
-        last_session=days[-1] if count else None,
+        up=_with_episode(up_side, days, up_last),
+        down=_with_episode(down_side, days, down_last),
+        fired=up_fired + down_fired,
+        last_session=days[-1] if len(values) else None,
     )
 
 

@@ -19,7 +19,7 @@ def days(count: int) -> list[date]:
     return [START + timedelta(days=i) for i in range(count)]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
     xs=st.lists(
         st.one_of(st.floats(-3, 3, allow_nan=False), st.sampled_from([0.0, -0.5, -1.0, 1.0])),
@@ -28,11 +28,18 @@ def days(count: int) -> list[date]:
     confirm=st.integers(1, 4),
     hysteresis=st.sampled_from([0.0, 0.5, 1.0]),
     cooldown=st.integers(0, 5),
-    trigger=st.sampled_from(["episode", "once"]),
+    trigger=st.sampled_from(["episode", "episode", "once"]),
     inclusive=st.booleans(),
+    two_sided=st.booleans(),
 )
 def test_the_searched_state_is_the_stepped_state(
-    xs: list[float], confirm: int, hysteresis: float, cooldown: int, trigger: str, inclusive: bool
+    xs: list[float],
+    confirm: int,
+    hysteresis: float,
+    cooldown: int,
+    trigger: str,
+    inclusive: bool,
+    two_sided: bool,
 ) -> None:
     options = MachineOptions(
         confirm=confirm,
@@ -40,6 +47,7 @@ def test_the_searched_state_is_the_stepped_state(
         cooldown=cooldown,
         trigger=trigger,  # type: ignore[arg-type]
         inclusive=inclusive,
+        two_sided=two_sided,
     )
     bars = days(len(xs))
     assert settle(xs, bars, options) == run_steps(RuleState(), xs, bars, options)[0]
