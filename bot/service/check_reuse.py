@@ -10,6 +10,7 @@ prime, NO DATA) is reused too, keyed on the state it starts from (usually none).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -20,6 +21,8 @@ from signals.models import Evaluation, MarketData, RuleState
 from signals.rules import Rule
 from storage.db import Store
 from storage.rule_checks import evaluation_from_json, load_checks, save_checks
+
+log = logging.getLogger(__name__)
 
 
 def reusable(
@@ -38,8 +41,18 @@ def reusable(
         if rule.id in stored:
             inputs, text = stored[rule.id]
             if inputs == _inputs(rule, market, prints[rule.id], states.get(rule.id), expected):
-                found[rule.id] = evaluation_from_json(text)
+                evaluation = _readable(rule.id, text)
+                found.update({rule.id: evaluation} if evaluation is not None else {})
     return found
+
+
+def _readable(rule_id: str, text: str) -> Evaluation | None:
+    """The stored evaluation, or None (computed again) when its row cannot be read."""
+    try:
+        return evaluation_from_json(text)
+    except (ValueError, KeyError, TypeError) as error:
+        log.warning("stored evaluation of %s unreadable (%s): computing it again", rule_id, error)
+        return None
 
 
 def remember(

@@ -42,6 +42,11 @@ RULES = [
 ]  # fmt: skip
 
 
+def damage_check(db: Store, rule_id: str, text: str) -> None:
+    """A torn or foreign row in place of a rule's stored evaluation."""
+    db.execute("UPDATE rule_checks SET evaluation = ? WHERE rule_id = ?", (text, rule_id))
+
+
 def evaluations(report: CheckReport) -> list[object]:
     return [check.evaluation for check in report.checks]
 
@@ -121,3 +126,16 @@ def test_a_rule_without_data_is_reused_until_its_data_arrives_then_primed(fresh_
     arrived = check_rules(fresh_db, waiting, now=NOW)
     assert arrived.reused == ("x-high",) and arrived.primed == ("z-high",)
     assert arrived.checks[0].evaluation.session == DAYS[3]
+
+
+def test_an_unreadable_stored_evaluation_is_computed_again(fresh_db, caplog) -> None:
+    store(fresh_db, "X", [1, 2, 3, 2, 4, 5])
+    store(fresh_db, "Y", [5, 4, 6, 7, 7, 8])
+    first = check_rules(fresh_db, RULES, now=NOW)
+    damage_check(fresh_db, "x-high", "{not json")
+    damage_check(fresh_db, "y-high", '{"rule_id": "y-high"}')
+    again = check_rules(fresh_db, RULES, now=NOW)
+    assert again.reused == ("x-vs-y",)
+    assert evaluations(again) == evaluations(first)
+    assert "stored evaluation of x-high unreadable" in caplog.text
+    assert check_rules(fresh_db, RULES, now=NOW).reused == ("x-high", "y-high", "x-vs-y")
