@@ -139,3 +139,24 @@ def test_an_unreadable_stored_evaluation_is_computed_again(fresh_db, caplog) -> 
     assert evaluations(again) == evaluations(first)
     assert "stored evaluation of x-high unreadable" in caplog.text
     assert check_rules(fresh_db, RULES, now=NOW).reused == ("x-high", "y-high", "x-vs-y")
+
+
+def test_a_check_killed_between_saving_states_and_evaluations_recomputes(fresh_db) -> None:
+    store(fresh_db, "X", [1, 2, 3, 2, 4, 5])
+    store(fresh_db, "Y", [5, 4, 6, 7, 7, 8])
+    check_rules(fresh_db, RULES, now=NOW)
+    old_rows = fresh_db.execute("SELECT rule_id, inputs, evaluation FROM rule_checks").fetchall()
+    store(fresh_db, "X", [9], start=6)
+    moved = check_rules(fresh_db, RULES, now=NOW)
+    assert moved.checks[0].evaluation.state.last_session == DAYS[6]
+    # As if that check died after saving its states, before saving its evaluations; then the
+    # new bar is discarded as a bad tick: the data is again what the old rows were keyed on.
+    fresh_db.execute("DELETE FROM rule_checks")
+    fresh_db.executemany("INSERT INTO rule_checks VALUES (?, ?, ?)", old_rows)
+    set_statuses(fresh_db, "X", [(DAYS[6], "discarded", "test")])
+    after = check_rules(fresh_db, RULES, now=NOW)
+    # x-high's saved state moved on, so its old row does not match (Y has no bar on the new
+    # day: the pair's state did not move, and its old row still holds).
+    assert after.reused == ("y-high", "x-vs-y")
+    assert after.checks[0].evaluation.state.last_session == DAYS[6]
+    assert evaluations(after) == evaluations(afresh(fresh_db, RULES))
