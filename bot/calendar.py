@@ -2,17 +2,27 @@
 
 The calendar is built once, on first use, into plain Python lists and dicts so that every
 later question ("is this a session?", "when does it close?") is a dictionary lookup or a
-bisection, fast enough to call thousands of times while planning a replay.
+bisection, fast enough to call thousands of times while planning a replay. Building it
+takes exchange_calendars (and pandas) about half a second, so once `cache_beside(db_path)`
+names the database, the sessions are kept in a JSON file beside it and read back at every
+later start; the file is rebuilt when the exchange_calendars version or the range changes.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
+import logging
+import os
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from importlib import metadata
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
 
 NEW_YORK = ZoneInfo("America/New_York")
 CALENDAR_START = date(1990, 1, 1)
@@ -30,12 +40,68 @@ class _Sessions:
     hours: dict[date, tuple[datetime, datetime]]  # session -> (open, close), aware UTC
 
 
+_CACHE_FILE: list[Path] = []  # where the sessions are kept, once a database is named
+
+
+def cache_beside(db_path: Path) -> None:
+    """Keep the computed sessions in `<database>.nyse-sessions.json` beside the database."""
+    _CACHE_FILE[:] = [db_path.with_name(f"{db_path.name}.nyse-sessions.json")]
+
+
 @cache
 def _sessions() -> _Sessions:
+    end = date(datetime.now(UTC).year + YEARS_AHEAD, 12, 31)
+    stamp = {"exchange_calendars": metadata.version("exchange_calendars"), "end": str(end)}
+    kept = _read_cache(stamp)
+    if kept is not None:
+        return kept
+    sessions = _build(end)
+    _write_cache(stamp, sessions)
+    return sessions
+
+
+def _read_cache(stamp: dict[str, str]) -> _Sessions | None:
+    """The cached sessions when the file exists and was built for `stamp`, else None."""
+    if not _CACHE_FILE or not _CACHE_FILE[0].exists():
+        return None
+    try:
+        data = json.loads(_CACHE_FILE[0].read_text(encoding="utf-8"))
+        if data.get("stamp") != stamp:
+            return None
+        hours = {
+            date.fromisoformat(day): (
+                datetime.fromisoformat(opened),
+                datetime.fromisoformat(closed),
+            )
+            for day, opened, closed in data["sessions"]
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        log.warning("NYSE calendar cache %s unreadable (%s): rebuilding it", _CACHE_FILE[0], error)
+        return None
+    return _Sessions(days=sorted(hours), hours=hours)
+
+
+def _write_cache(stamp: dict[str, str], sessions: _Sessions) -> None:
+    """Write the cache file whole (a reader never sees half of it); a failure is logged."""
+    if not _CACHE_FILE or not _CACHE_FILE[0].parent.is_dir():
+        return
+    path = _CACHE_FILE[0]
+    rows = [
+        [day.isoformat(), *(t.isoformat() for t in sessions.hours[day])] for day in sessions.days
+    ]
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        partial.write_text(json.dumps({"stamp": stamp, "sessions": rows}), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as error:
+        log.warning("cannot keep the NYSE calendar in %s: %s", path, error)
+        partial.unlink(missing_ok=True)
+
+
+def _build(end: date) -> _Sessions:
     # Imported here: exchange_calendars pulls in pandas, which `--help` must not pay for.
     import exchange_calendars
 
-    end = date(datetime.now(UTC).year + YEARS_AHEAD, 12, 31)
     with warnings.catch_warnings():
         # exchange_calendars itself trips a pandas 3.1 deprecation; nothing for us to fix.
         warnings.simplefilter("ignore", DeprecationWarning)

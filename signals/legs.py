@@ -6,16 +6,15 @@ prices and duplicated dates are dropped here, and `inspect_leg` reports them as 
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from signals.models import MarketData
+from signals.names import BINARY as _BINARY
+from signals.names import split_expression  # noqa: F401 - pandas-free; named here too
 
-# Operators need spaces around them because symbols contain '-' (BRK-B) and '^'.
-_BINARY = re.compile(r"^\s*(?P<left>\S+)\s+(?P<op>[/-])\s+(?P<right>\S+)\s*$")
 # Stored series (FRED, P/E snapshots) publish later and on other days than NYSE closes.
 SERIES_STALE_DAYS = 7
 # A monthly series (the French library's P/B) is posted one to two months after the month: it
@@ -26,12 +25,6 @@ _MONTHLY_GAP_DAYS = 25  # a series whose usual spacing is at least this is month
 
 class DataError(ValueError):
     """The data a measure needs is missing, unknown, too short or unusable."""
-
-
-def split_expression(name: str) -> tuple[str, ...]:
-    """The leaf names of `A / B`, `A - B` or a single name."""
-    match = _BINARY.match(name)
-    return (name.strip(),) if match is None else (match["left"], match["right"])
 
 
 def load_leg(

@@ -6,9 +6,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
+if TYPE_CHECKING:  # only annotations: reading events and states needs no pandas
+    import pandas as pd
 
 # Columns of a price frame, in order; the index is the session date (tz-naive, midnight).
 PRICE_COLUMNS = ("open", "high", "low", "close", "adj_close", "volume", "final")

@@ -19,10 +19,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-# Statuses of a stored bar or point. Only USABLE ones are read by rules, spreads and charts.
-OK, SUSPECT, CONFIRMED, DISCARDED = "ok", "suspect", "confirmed", "discarded"
-ACCEPTED, REJECTED = "accepted", "rejected"  # a person's verdict; the checks never undo it
-USABLE = (OK, CONFIRMED, ACCEPTED)
+from signals.statuses import (  # noqa: F401 - the statuses are named here too
+    ACCEPTED,
+    CONFIRMED,
+    DISCARDED,
+    OK,
+    REJECTED,
+    SUSPECT,
+    USABLE,
+)
 
 # Yahoo symbols quoted as a yield in percent, not as a price (zero and negative are possible).
 RATE_SYMBOLS = frozenset({"^IRX", "^FVX", "^TNX", "^TYX"})

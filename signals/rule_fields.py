@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from signals.legs import split_expression
-from signals.measures import parse_window
+from signals.names import split_expression
+from signals.windows import parse_window
 
 Validator = Callable[[Any], Any]
 Spec = dict[str, Validator]

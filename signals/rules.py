@@ -17,9 +17,9 @@ from dataclasses import MISSING, dataclass, fields
 from datetime import date
 from typing import Any, ClassVar, Literal
 
-from signals.legs import split_expression
-from signals.measures import Window, parse_window
+from signals.names import split_expression
 from signals.rule_fields import RuleError, Spec, Validators, check_fields, common_spec
+from signals.windows import Window, parse_window
 
 Direction3 = Literal["up", "down", "either"]
 # Sessions a ytd/qtd/mtd window must span before a pair rule may fire on it (one week).

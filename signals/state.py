@@ -20,6 +20,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from signals.episodes import settle_one_sided, settle_two_sided
 from signals.models import RuleState, SideState
 
 Trigger = Literal["episode", "once", "once_per_bar"]
@@ -149,23 +150,26 @@ def run_steps(
 def settle(xs: Sequence[float], days: Sequence[date], options: MachineOptions) -> RuleState:
     """The state `run_steps` reaches from a fresh state over these bars (no transitions kept).
 
-    Priming thousands of rules is mostly this. A one-sided rule with `confirm` 1, no
-    cooldown and the episode trigger only alternates: it fires on the next bar its condition
-    holds and re-arms on the next bar beyond the band, so each episode is two searches
-    instead of two steps. Any other rule is stepped by `run_steps`.
+    Priming thousands of rules is mostly this, so it searches instead of stepping
+    (`signals.episodes`): a one-sided rule fires on the first bar its condition has held
+    `confirm` bars with the cooldown run out and re-arms on the next bar beyond the band; the
+    two sides of a rule without cooldown or `once` never interact, so each is searched alone.
+    `once_per_bar`, two-sided rules with a cooldown, `once` or an inclusive threshold, and
+    bars without a measure are stepped by `run_steps`.
     """
-    alternates = (options.confirm, options.cooldown, options.trigger) == (1, 0, "episode")
-    if not alternates or options.two_sided:
+    values = np.asarray(xs, dtype=np.float64)
+    if options.trigger == "once_per_bar":
         return run_steps(RuleState(), xs, days, options)[0]
-    wakes = _Wakes(np.asarray(xs, dtype=np.float64), options)
-    position, fired, episode, firing = 0, 0, None, False
-    while (position := wakes.next(position, ("clear" if firing else "on", "none"))) < len(xs):
-        if not firing:
-            fired, episode = fired + 1, days[position].isoformat()
-        firing = not firing
-        position += 1
-    up = SideState(phase="firing" if firing else "inactive", episode=episode)
-    return RuleState(up=up, fired=fired, last_session=days[-1] if len(days) else None)
+    masks = _Wakes(values, options).masks()
+    if not options.two_sided:
+        found = settle_one_sided(
+            values, days, options.confirm, options.cooldown, options.trigger == "once", masks[0]
+        )
+    elif options.cooldown == 0 and options.trigger == "episode" and not options.inclusive:
+        found = settle_two_sided(values, days, options.confirm, *masks)
+    else:
+        found = None
+    return found if found is not None else run_steps(RuleState(), values, days, options)[0]
 
 
 def _is_quiet(state: RuleState, options: MachineOptions) -> bool:
@@ -200,6 +204,11 @@ class _Wakes:
                 ("down", "clear"): ~down & (-values <= -options.hysteresis),
             }
         self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def masks(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """Per side (up, down), where its condition holds and where it is beyond the band."""
+        sides = ("up", "down")
+        return tuple((self._masks[(side, "on")], self._masks[(side, "clear")]) for side in sides)  # type: ignore[return-value]
 
     def next(self, position: int, key: tuple[str, str]) -> int:
         """The first position at or after `position` where the key's condition holds."""

@@ -19,15 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from signals.names import SERIES_IDS  # noqa: F401 - the ids this module computes
+
 # Size quintile of each of the 25 columns, in the library's column order (5 BM per size).
 SIZE_GROUPS = {"micro": (1,), "small": (2, 3), "large": (4, 5)}
-SERIES_IDS = {
-    "ff:pb_micro": "P/B of micro caps (size quintile 1)",
-    "ff:pb_small": "P/B of small caps (size quintiles 2-3)",
-    "ff:pb_large": "P/B of large caps (size quintiles 4-5)",
-    "ff:pb_small_vs_large": "small-cap P/B / large-cap P/B",
-    "ff:pb_micro_vs_large": "micro-cap P/B / large-cap P/B",
-}
 FORMATION_MONTH = 7  # portfolios formed at the end of June are first held in July
 
 

@@ -1,0 +1,58 @@
+"""The database behind the `Store` handle (see DEVELOPERS.md).
+
+sqlite-utils imports pandas and numpy whenever they are installed, only to map their scalar
+types to column types when it infers a table's schema from Python values, which the storage
+modules never ask it to do (every table is created by a migration's DDL). Importing pandas
+costs most of a CLI start, so `sqlite_utils.db` runs with both hidden: the commands that only
+read the database (`status`, `outbox`, `rules list`) start without them. The hook acts only
+when sqlite-utils is first imported after this package, and only on that one module.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+_HIDDEN = ("pandas", "numpy")
+
+
+class _WithoutPandas:  # a loader (no importlib.abc base: importing it slows `--help`)
+    """Runs one module with pandas and numpy unimportable, then puts them back."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        saved = {name: sys.modules.get(name) for name in _HIDDEN}
+        for name in _HIDDEN:
+            sys.modules[name] = None  # type: ignore[assignment]  # `import` raises ImportError
+        try:
+            self.inner.exec_module(module)
+        finally:
+            for name, kept in saved.items():
+                if kept is None:
+                    del sys.modules[name]
+                else:
+                    sys.modules[name] = kept
+
+
+class _SqliteUtilsFinder:  # a meta path finder
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name != "sqlite_utils.db":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _WithoutPandas(spec.loader)  # type: ignore[arg-type]
+        return spec
+
+
+if "sqlite_utils.db" not in sys.modules:
+    sys.meta_path.insert(0, _SqliteUtilsFinder())

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlite_utils.migrations import Migrations
 
 from signals.models import PRICE_COLUMNS, PriceBar
-from signals.quality import USABLE
+from signals.statuses import USABLE
 from storage.db import Store, one_of, read_frame, register
 from storage.stamps import utc_now_iso
+
+if TYPE_CHECKING:  # loaded by the functions that build frames: status and outbox need none
+    import pandas as pd
 
 migrations = register(Migrations("rotation.prices"))
 
@@ -131,6 +134,8 @@ def load_prices(
         f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''} ORDER BY symbol, date"
     )
     frame = read_frame(db, sql, params)
+    import pandas as pd
+
     frame["date"] = pd.to_datetime(frame["date"])
     frame[list(_VALUES)] = frame[list(_VALUES)].astype("float64")
     frame["final"] = frame["final"].astype(bool)
@@ -195,6 +200,8 @@ def load_for_review(
     )
     params = [*symbols, *([] if start is None else [start.isoformat()])]
     frame = read_frame(db, sql, params)
+    import pandas as pd
+
     frame["date"] = pd.to_datetime(frame["date"])
     frame[["close", "adj_close"]] = frame[["close", "adj_close"]].astype("float64")
     return {

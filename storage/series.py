@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlite_utils.migrations import Migrations
 
 from signals.models import SeriesPoint
-from signals.quality import USABLE
+from signals.statuses import USABLE
 from storage.db import Store, one_of, read_frame, register
 from storage.stamps import utc_now_iso
+
+if TYPE_CHECKING:  # loaded by the functions that build frames: status and outbox need none
+    import pandas as pd
 
 migrations = register(Migrations("rotation.series"))
 
@@ -96,6 +99,8 @@ def load_series(
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = f"SELECT series_id, date, value FROM series{where} ORDER BY series_id, date"  # noqa: S608
     frame = read_frame(db, sql, list(ids or []))
+    import pandas as pd
+
     frame["date"] = pd.to_datetime(frame["date"])
     return {
         str(series_id): group.set_index("date")["value"].rename(str(series_id))

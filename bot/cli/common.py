@@ -55,6 +55,10 @@ class AppContext:
                 raise typer.Exit(2) from None
             # Every command logs through the same redacting formatter as the service.
             configure_logging(self._settings)
+            if isinstance(self._settings.db_path, Path):
+                from bot import calendar
+
+                calendar.cache_beside(self._settings.db_path)
         return self._settings
 
     @property

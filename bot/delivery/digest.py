@@ -28,7 +28,8 @@ from bot.delivery.sender import (
     policy_from_settings,
 )
 from bot.rules.stored import rules_in_force
-from bot.service.evaluation import CheckReport, check_rules
+from bot.what_if import ChecksReport as CheckReport
+from bot.what_if import what_if_check
 from signals.legs import DataError
 from signals.measures import WindowError, leg_return, parse_window
 from storage.db import Store
@@ -136,7 +137,7 @@ def nearest_rules(
     """
     if report is None:
         rules = rules_in_force(settings, db)
-        report = check_rules(db, rules, as_of=session, now=now, persist=False)
+        report = what_if_check(db, rules, as_of=session, now=now)
     near = []
     for check in report.checks:
         ev = check.evaluation

@@ -12,16 +12,16 @@ Webhooks can do neither, so a webhook post interrupted by a crash may appear twi
 
 Bot posts (channels and DMs, `discord:dm:<user_id>`) carry the alert buttons as components
 (custom ids from `bot.delivery.discord_alert`); the chat side (`bot.chat.discord`) answers
-them over the gateway. The payload itself is built in `bot.delivery.discord_alert`.
+them over the gateway. The payload itself is built in `bot.delivery.discord_alert`, its
+discord.py objects (embed, file, buttons) in `bot.delivery.discord_post`, and failures are
+mapped to the delivery's errors in `bot.delivery.discord_errors`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,25 +30,21 @@ import discord
 from discord.http import HTTPClient, Route, handle_message_parameters
 
 from bot.config import Settings
-from bot.delivery.discord_alert import (
-    CHART_NAME,
-    ack_custom_id,
-    alert_embed,
-    bot_message_with_key,
-    discord_nonce,
-    mention_content,
-    mute_custom_id,
-)
+from bot.delivery.discord_alert import bot_message_with_key, discord_nonce
+from bot.delivery.discord_errors import delivery_error
 from bot.delivery.discord_limits import GLOBAL_BUCKET, GLOBAL_INTERVAL, global_limit_trace
+from bot.delivery.discord_post import (  # noqa: F401 - the chat side takes the buttons from here
+    ack_button,
+    alert_view,
+    build_post,
+    mute_button,
+    to_discord_embed,
+)
 from bot.delivery.message import (
     AlertMessage,
     DeliveryError,
     DeliveryResult,
     Notifier,
-    PermanentError,
-    RateLimited,
-    TransientError,
-    subscriber_ids,
 )
 from bot.platforms import DISCORD
 from bot.safety import is_user_id
@@ -69,60 +65,11 @@ def configure_api_base(base: str | None) -> None:
         Route.BASE = base.rstrip("/")
 
 
-def to_discord_embed(message: AlertMessage) -> discord.Embed:
-    """The alert as one embed within Discord's limits: colour, fields, date, footer, chart."""
-    return discord.Embed.from_dict(alert_embed(message))
-
-
-def allowed_mentions(message: AlertMessage) -> discord.AllowedMentions:
-    """Nobody may be pinged except the subscribers the message names."""
-    users = [discord.Object(int(user_id)) for user_id in subscriber_ids(message, DISCORD.name)]
-    return discord.AllowedMentions(everyone=False, roles=False, replied_user=False, users=users)
-
-
-@dataclass
-class _Post:
-    content: str | None
-    embed: discord.Embed
-    file: discord.File | None
-    allowed_mentions: discord.AllowedMentions
-
-
-def _build_post(message: AlertMessage) -> _Post:
-    chart = discord.File(io.BytesIO(message.chart_png), CHART_NAME) if message.chart_png else None
-    return _Post(
-        mention_content(message), to_discord_embed(message), chart, allowed_mentions(message)
-    )
-
-
-def ack_button(key: str) -> discord.ui.Button[Any]:
-    """The Acknowledge button of an alert (its custom id carries the alert key)."""
-    return discord.ui.Button(
-        label="Acknowledge", style=discord.ButtonStyle.primary, custom_id=ack_custom_id(key)
-    )
-
-
-def mute_button(rule_id: str) -> discord.ui.Button[Any]:
-    """The Mute 1 day button of an alert (its custom id carries the rule id)."""
-    return discord.ui.Button(
-        label="Mute 1 day", style=discord.ButtonStyle.secondary, custom_id=mute_custom_id(rule_id)
-    )
-
-
-def alert_view(message: AlertMessage) -> discord.ui.View:
-    """The alert's buttons: Acknowledge (fired alerts only) and Mute 1 day."""
-    view = discord.ui.View(timeout=None)
-    if message.kind == "fired":
-        view.add_item(ack_button(message.key))
-    view.add_item(mute_button(message.rule_id))
-    return view
-
-
 async def post_channel_message(
     http: HTTPClient, channel_id: str, message: AlertMessage, *, nonce: str
 ) -> dict[str, Any]:
     """POST the alert with its buttons and an enforced nonce; the created (or existing) message."""
-    post = _build_post(message)
+    post = build_post(message)
     chart = post.file if post.file else discord.utils.MISSING
     params = handle_message_parameters(
         content=post.content,
@@ -342,7 +289,7 @@ class DiscordWebhookNotifier:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         webhook = discord.Webhook.from_url(self._url, session=self._session)
-        post = _build_post(message)
+        post = build_post(message)
         extra: dict[str, Any] = {"file": post.file} if post.file else {}
         return await webhook.send(
             content=post.content or discord.utils.MISSING,
@@ -361,31 +308,6 @@ class DiscordWebhookNotifier:
         if self._session is not None and not self.runner.loop.is_closed():
             self.runner.loop.run_until_complete(self._session.close())
         self.runner.close()
-
-
-def delivery_error(error: BaseException) -> DeliveryError:
-    """Our error type for a discord.py / aiohttp failure (permanent, transient or 429)."""
-    if isinstance(error, discord.RateLimited):
-        return RateLimited(f"Discord rate limit: {error}", error.retry_after)
-    if isinstance(error, discord.LoginFailure):
-        return PermanentError("Discord rejected the bot token (401)")
-    if isinstance(error, discord.HTTPException):
-        return _http_error(error)
-    if isinstance(error, (aiohttp.ClientError, OSError, asyncio.TimeoutError)):
-        return TransientError(f"cannot reach Discord: {type(error).__name__}: {error}")
-    if isinstance(error, ValueError):  # discord.py refused the payload (e.g. a bad webhook URL)
-        return PermanentError(f"Discord payload or URL rejected: {error}")
-    return TransientError(f"{type(error).__name__}: {error}")
-
-
-def _http_error(error: discord.HTTPException) -> DeliveryError:
-    detail = f"Discord HTTP {error.status} (code {error.code}): {error.text}"
-    if error.status == 429:  # without a `Via` header: Cloudflare, wait longer
-        retry_after = float(error.response.headers.get("Retry-After", 60))
-        return RateLimited(detail, retry_after)
-    if error.status >= 500 or error.status == 408:
-        return TransientError(detail)
-    return PermanentError(detail)
 
 
 # Built from the settings, for bot.delivery.destinations (through the platform registry)

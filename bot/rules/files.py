@@ -20,7 +20,7 @@ from typing import Any
 from bot.config import Settings
 from bot.rules.routing import ROUTING_TABLES, Routing, destination_problems, parse_routing
 from bot.rules.toml_layout import MAX_DEPTH, Element, Layout, scan
-from signals.legs import split_expression
+from signals.names import split_expression
 from signals.rule_fields import RuleError
 from signals.rules import Curve, RateChange, Rule, parse_rule
 

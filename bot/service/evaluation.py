@@ -10,26 +10,28 @@ silently on its history, so adding a rule does not replay decades of alerts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from functools import cache
 
-import pandas as pd
-
-from bot import calendar
 from bot.crash_points import crash_point
+from bot.market import (  # noqa: F401 - named here too: the service's callers import them here
+    expected_last_session,
+    load_market,
+    nyse_sessions,
+    rule_leaves,
+)
 from bot.outcomes import with_track_records
-from bot.sources.valuation import series_notes
-from signals.evaluate import evaluate_rule, last_bar, prime_state
-from signals.frames import RuleFrame, rule_frame
-from signals.legs import DataError, split_expression
+from bot.service.check_reuse import remember, reusable
+from bot.what_if import frame_or_none as _frame_or_none
+from bot.what_if import starting_state as _starting_state
+from signals.evaluate import evaluate_rule
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.quality import CONFIRMED, SUSPECT
 from signals.rules import Rule
 from storage.db import Store
 from storage.owed_alerts import mark_owed
-from storage.prices import flagged_bars, load_prices
+from storage.prices import flagged_bars
 from storage.rule_state import (
     has_event,
     last_event_by_rule,
@@ -38,7 +40,7 @@ from storage.rule_state import (
     record_events,
     save_states,
 )
-from storage.series import flagged_points, load_series
+from storage.series import flagged_points
 from storage.versioning import data_version
 
 log = logging.getLogger(__name__)
@@ -64,36 +66,7 @@ class CheckReport:
     # The market the check read (whole histories), for what else needs it on the same data
     # (the digest's weekly scorecard).
     market: MarketData | None = field(default=None, compare=False, repr=False)
-
-
-def expected_last_session(now: datetime) -> date:
-    """The last NYSE session whose close has passed at `now` (holidays, early closes)."""
-    return calendar.last_completed_session(now)
-
-
-def rule_leaves(rules: Iterable[Rule]) -> list[str]:
-    """Every symbol and series id the rules read."""
-    return sorted({leaf for rule in rules for leg in rule.legs() for leaf in split_expression(leg)})
-
-
-def load_market(db: Store, rules: Iterable[Rule], *, end: date | None = None) -> MarketData:
-    """The stored prices (final and provisional) and series the rules read, up to `end`."""
-    leaves = rule_leaves(rules)
-    prices = load_prices(db, leaves, end=end)
-    series = load_series(db, leaves)
-    if end is not None:
-        series = {k: v[v.index <= pd.Timestamp(end)] for k, v in series.items()}
-    notes = series_notes(db)
-    return MarketData(
-        prices=prices, series=series, sessions=nyse_sessions(date.today()), series_notes=notes
-    )
-
-
-@cache
-def nyse_sessions(today: date) -> pd.DatetimeIndex:
-    """Every NYSE session from the calendar's start to `today`: what a price leg should have."""
-    days = calendar.sessions_between(calendar.CALENDAR_START, today)
-    return pd.DatetimeIndex([pd.Timestamp(day) for day in days], name="date")
+    reused: tuple[str, ...] = field(default=())  # rules whose last evaluation still held
 
 
 def check_rules(
@@ -119,8 +92,14 @@ def check_rules(
     market = market or load_market(db, rules)
     prints = {rule.id: rule.fingerprint() for rule in rules}
     states = _current_states(db, rules, prints) if persist else {}
+    # Only a saving check of everything stored may reuse what the last one computed.
+    reuse = persist and as_of is None
+    reused = reusable(db, rules, market, prints, states, expected) if reuse else {}
     checks, primed, events, new_states = [], [], [], {}
     for rule in rules:
+        if rule.id in reused:
+            checks.append(reused[rule.id])
+            continue
         built = _frame_or_none(rule, market, as_of)
         state, was_primed = _starting_state(rule, market, states.get(rule.id), as_of, built)
         evaluation = evaluate_rule(
@@ -131,12 +110,15 @@ def check_rules(
         events.extend(evaluation.events)
         if evaluation.state.last_session is not None:
             new_states[rule.id] = evaluation.state
+    computed = {c.rule_id: c for c in checks if c.rule_id not in reused}
     checks = with_held_bars(db, rules, checks)
     events = mark_confirmed_late(db, rules, events)
     if persist and events:
         events = with_track_records(events, rules, market, version=data_version(db))
     crash_point("evaluated")
     new_events = _store(db, new_states, prints, events, owe_from) if persist else []
+    if reuse:
+        remember(db, rules, market, prints, computed, expected, states)
     last = last_event_by_rule(db)
     return CheckReport(
         checks=tuple(RuleCheck(r, e, last.get(r.id)) for r, e in zip(rules, checks, strict=True)),
@@ -144,6 +126,7 @@ def check_rules(
         expected_session=expected,
         primed=tuple(primed),
         market=market,
+        reused=tuple(reused),
     )
 
 
@@ -185,36 +168,6 @@ def _late(event: Event, rule: Rule | None, held: set[tuple[str, str]]) -> Event:
     description = f"{event.description}\n{note}" if event.description else note
     fields = (*event.fields, ("Data check", "confirmed one session late"))
     return replace(event, description=description, fields=fields)
-
-
-def _frame_or_none(rule: Rule, market: MarketData, as_of: date | None) -> RuleFrame | None:
-    """The rule's frame up to `as_of`, built once for priming and evaluating it (None when a
-    leg is unknown: evaluation then says so without a frame)."""
-    try:
-        return rule_frame(rule, market, as_of)
-    except DataError:
-        return None
-
-
-def _starting_state(
-    rule: Rule,
-    market: MarketData,
-    state: RuleState | None,
-    as_of: date | None,
-    built: RuleFrame | None = None,
-) -> tuple[RuleState | None, bool]:
-    """The stored state, or for a rule never evaluated one primed up to its last bar."""
-    if state is not None and state.last_session is not None:
-        return state, False
-    try:
-        last = last_bar(rule, market, as_of, built)
-    except DataError:
-        return state, False
-    if last is None:
-        return state, False
-    # Priming reads all the data; the frame up to `as_of` serves only when there is no cut.
-    whole = built if as_of is None else None
-    return prime_state(rule, market, before=last, built=whole), True
 
 
 def _current_states(

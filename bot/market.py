@@ -1,0 +1,50 @@
+"""The market the rules read, as stored, and the sessions and expectations they are checked
+against: shared by the service's checks and the digest's what-if (`bot.what_if`), so that
+delivery (the digest) needs nothing from the service above it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from functools import cache
+
+import pandas as pd
+
+from bot import calendar
+from bot.sources.valuation import series_notes
+from signals.legs import split_expression
+from signals.models import MarketData
+from signals.rules import Rule
+from storage.db import Store
+from storage.prices import load_prices
+from storage.series import load_series
+
+
+def expected_last_session(now: datetime) -> date:
+    """The last NYSE session whose close has passed at `now` (holidays, early closes)."""
+    return calendar.last_completed_session(now)
+
+
+def rule_leaves(rules: Iterable[Rule]) -> list[str]:
+    """Every symbol and series id the rules read."""
+    return sorted({leaf for rule in rules for leg in rule.legs() for leaf in split_expression(leg)})
+
+
+def load_market(db: Store, rules: Iterable[Rule], *, end: date | None = None) -> MarketData:
+    """The stored prices (final and provisional) and series the rules read, up to `end`."""
+    leaves = rule_leaves(rules)
+    prices = load_prices(db, leaves, end=end)
+    series = load_series(db, leaves)
+    if end is not None:
+        series = {k: v[v.index <= pd.Timestamp(end)] for k, v in series.items()}
+    notes = series_notes(db)
+    return MarketData(
+        prices=prices, series=series, sessions=nyse_sessions(date.today()), series_notes=notes
+    )
+
+
+@cache
+def nyse_sessions(today: date) -> pd.DatetimeIndex:
+    """Every NYSE session from the calendar's start to `today`: what a price leg should have."""
+    days = calendar.sessions_between(calendar.CALENDAR_START, today)
+    return pd.DatetimeIndex([pd.Timestamp(day) for day in days], name="date")

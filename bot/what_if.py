@@ -1,0 +1,96 @@
+"""What the rules say as of a date, nothing saved: the what-if check the digest needs.
+
+`what_if_check` evaluates every rule as `bot.service.evaluation.check_rules(persist=False)`
+does (each rule primed on its history just before its last bar on or before the date, then
+evaluated), with the same two steps (`frame_or_none`, `starting_state`, which the service
+imports from here). It lives below both so that delivery never imports the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from bot.market import expected_last_session, load_market
+from signals.evaluate import evaluate_rule, last_bar, prime_state
+from signals.frames import RuleFrame, rule_frame
+from signals.legs import DataError
+from signals.models import Evaluation, MarketData, RuleState
+from signals.rules import Rule
+from storage.db import Store
+
+
+class RuleEvaluated(Protocol):
+    """One rule's evaluation in a report (the service's `RuleCheck` is one too)."""
+
+    @property
+    def evaluation(self) -> Evaluation: ...
+
+
+class ChecksReport(Protocol):
+    """Every rule's evaluation (the service's `CheckReport` is one too)."""
+
+    @property
+    def checks(self) -> Sequence[RuleEvaluated]: ...
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """One rule and what it says as of the date."""
+
+    rule: Rule
+    evaluation: Evaluation
+
+
+@dataclass(frozen=True)
+class WhatIfReport:
+    """Every rule's what-if evaluation, in the rules' order."""
+
+    checks: tuple[WhatIf, ...]
+
+
+def what_if_check(db: Store, rules: Sequence[Rule], *, as_of: date, now: datetime) -> WhatIfReport:
+    """Every rule evaluated as of `as_of` (staleness against it when it is in the past)."""
+    expected = min(expected_last_session(now), as_of)
+    market = load_market(db, rules)
+    checks = []
+    for rule in rules:
+        built = frame_or_none(rule, market, as_of)
+        state, _ = starting_state(rule, market, None, as_of, built)
+        evaluation = evaluate_rule(
+            rule, market, state, as_of=as_of, expected_session=expected, built=built
+        )
+        checks.append(WhatIf(rule, evaluation))
+    return WhatIfReport(tuple(checks))
+
+
+def frame_or_none(rule: Rule, market: MarketData, as_of: date | None) -> RuleFrame | None:
+    """The rule's frame up to `as_of`, built once for priming and evaluating it (None when a
+    leg is unknown: evaluation then says so without a frame)."""
+    try:
+        return rule_frame(rule, market, as_of)
+    except DataError:
+        return None
+
+
+def starting_state(
+    rule: Rule,
+    market: MarketData,
+    state: RuleState | None,
+    as_of: date | None,
+    built: RuleFrame | None = None,
+) -> tuple[RuleState | None, bool]:
+    """The stored state, or for a rule never evaluated one primed up to its last bar."""
+    if state is not None and state.last_session is not None:
+        return state, False
+    try:
+        last = last_bar(rule, market, as_of, built)
+    except DataError:
+        return state, False
+    if last is None:
+        return state, False
+    # Priming reads all the data; the frame up to `as_of` serves only when there is no cut.
+    whole = built if as_of is None else None
+    return prime_state(rule, market, before=last, built=whole), True

@@ -1,0 +1,142 @@
+"""Priming by episode search: the state a one-sided rule reaches, found without stepping.
+
+A one-sided rule with the `episode` or `once` trigger lives in two phases. Not firing, it
+fires on the first bar where its condition has held `confirm` bars in a row and its cooldown
+has run out (`cooldown` bars after the last firing); firing, it re-arms on the first bar
+beyond the hysteresis band. Both are searches in sorted position arrays, so priming decades
+of history costs a few searches per episode instead of a Python step per bar. The result
+is exactly `run_steps`'s final state (checked by a property test); bars without a measure
+(NaN, which `step` skips without touching streaks or cooldown) and rules this does not
+cover (two-sided, `once_per_bar`) return None for the caller to step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import numpy as np
+
+from signals.models import RuleState, SideState
+
+
+def run_lengths(on: np.ndarray) -> np.ndarray:
+    """Per bar, how many bars in a row up to and including it the condition has held."""
+    positions = np.arange(len(on))
+    last_off = np.maximum.accumulate(np.where(on, -1, positions))
+    return np.where(on, positions - last_off, 0)
+
+
+def settle_one_sided(
+    values: np.ndarray,
+    days: Sequence[date],
+    confirm: int,
+    cooldown: int,
+    once: bool,
+    masks: tuple[np.ndarray, np.ndarray],
+) -> RuleState | None:
+    """The state after every bar of a one-sided rule, or None when NaN bars need stepping.
+
+    `masks` are (on, clear) per bar: the side's condition holds, and it is beyond the band.
+    """
+    if np.isnan(values).any():
+        return None
+    side, fired, last_fire = settle_side(masks, confirm, cooldown, once)
+    count = len(values)
+    return RuleState(
+        up=_with_episode(side, days, last_fire),
+        cooldown=max(0, cooldown - (count - 1 - last_fire)) if fired else 0,
+        fired=fired,
+        last_session=days[-1] if count else None,
+    )
+
+
+def settle_side(
+    masks: tuple[np.ndarray, np.ndarray], confirm: int, cooldown: int, once: bool
+) -> tuple[SideState, int, int]:
+    """One side after every bar: its state (episode label left to the caller), how many times
+    it fired, and the position it last fired on (-1 if never)."""
+    on, clear = masks
+    runs = run_lengths(on)
+    ready, clears = np.flatnonzero(runs >= confirm), np.flatnonzero(clear)
+    if cooldown == 0 and not once:
+        fired, last_fire, firing = _alternations(ready, clears)
+    else:
+        fired, last_fire, firing = _searched(ready, clears, len(on), cooldown, once)
+    streak = int(runs[-1]) if len(on) else 0
+    return _side(firing, None, streak), fired, last_fire
+
+
+def _alternations(ready: np.ndarray, clears: np.ndarray) -> tuple[int, int, bool]:
+    """Without cooldown or `once`, a side fires on every ready bar whose previous ready-or-
+    clear bar is not a ready one (it was re-armed, or it is the first), all at once."""
+    if not len(ready):
+        return 0, -1, False
+    positions = np.concatenate((ready, clears))
+    is_ready = np.concatenate((np.ones(len(ready), bool), np.zeros(len(clears), bool)))
+    is_ready = is_ready[np.argsort(positions, kind="stable")]
+    previous = np.concatenate(([False], is_ready[:-1]))
+    fires = np.flatnonzero(is_ready & ~previous)
+    ordered = np.sort(positions)
+    return len(fires), int(ordered[fires[-1]]), bool(is_ready[-1])
+
+
+def _searched(
+    ready: np.ndarray, clears: np.ndarray, count: int, cooldown: int, once: bool
+) -> tuple[int, int, bool]:
+    """Firing and re-arming found one search at a time (a cooldown or `once` in the way)."""
+    position, fired, last_fire, firing = 0, 0, -1, False
+    while position < count:
+        if firing:
+            position = _first_at(clears, position, count)
+            firing = position >= count
+        else:
+            if once and fired:
+                break
+            earliest = position if not fired else max(position, last_fire + cooldown + 1)
+            position = _first_at(ready, earliest, count)
+            if position < count:
+                fired, last_fire, firing = fired + 1, position, True
+        position += 1
+    return fired, last_fire, firing
+
+
+def _with_episode(side: SideState, days: Sequence[date], last_fire: int) -> SideState:
+    episode = days[last_fire].isoformat() if last_fire >= 0 else None
+    return SideState(phase=side.phase, streak=side.streak, episode=episode)
+
+
+def settle_two_sided(
+    values: np.ndarray,
+    days: Sequence[date],
+    confirm: int,
+    up: tuple[np.ndarray, np.ndarray],
+    down: tuple[np.ndarray, np.ndarray],
+) -> RuleState | None:
+    """Both sides of a two-sided rule without cooldown or `once` (and not inclusive, so
+    the sides never hold on the same bar): then they never interact, and each is searched
+    alone. None when NaN bars need stepping."""
+    if np.isnan(values).any():
+        return None
+    up_side, up_fired, up_last = settle_side(up, confirm, 0, False)
+    down_side, down_fired, down_last = settle_side(down, confirm, 0, False)
+    return RuleState(
+        up=_with_episode(up_side, days, up_last),
+        down=_with_episode(down_side, days, down_last),
+        fired=up_fired + down_fired,
+        last_session=days[-1] if len(values) else None,
+    )
+
+
+def _first_at(positions: np.ndarray, start: int, count: int) -> int:
+    """The first of the sorted `positions` at or after `start` (`count` when none is)."""
+    found = int(positions.searchsorted(start))
+    return int(positions[found]) if found < len(positions) else count
+
+
+def _side(firing: bool, episode: str | None, streak: int) -> SideState:
+    if firing:
+        return SideState(phase="firing", streak=0, episode=episode)
+    if streak:
+        return SideState(phase="pending", streak=streak, episode=episode)
+    return SideState(episode=episode)

@@ -1,0 +1,50 @@
+"""Commands that only read the database start without pandas, numpy or exchange_calendars
+(the calendar is read from the file beside the database after the first start)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("pandas", "numpy", "exchange_calendars")
+
+
+def heavy_modules_after(db: Path, *args: str) -> list[str]:
+    """The heavy modules a fresh process has imported after running one command."""
+    probe = (
+        "import json, sys\n"
+        "from bot.cli import main\n"
+        f"sys.argv = ['rotation-bot', '--db', {str(db)!r}, *{list(args)!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT_ROOT,
+        check=True, timeout=120,
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database after a first `status` (migrated, the calendar kept beside it)."""
+    db = tmp_path_factory.mktemp("light") / "rotation.db"
+    heavy_modules_after(db, "status")
+    assert (db.parent / "rotation.db.nyse-sessions.json").exists()
+    return db
+
+
+@pytest.mark.parametrize("command", [("status",), ("outbox",), ("rules", "list")])
+def test_reading_commands_import_no_pandas(started: Path, command: tuple[str, ...]) -> None:
+    assert heavy_modules_after(started, *command) == []
+
+
+def test_storage_still_reads_frames_with_pandas(fresh_db) -> None:
+    from storage.prices import load_prices
+
+    assert load_prices(fresh_db, ["IWM"]) == {}
