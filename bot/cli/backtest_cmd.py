@@ -11,13 +11,6 @@ from rich.markup import escape
 
 from bot.cli import app
 from bot.cli.common import app_context, console, fail, print_error, print_json, rules_or_exit
-from bot.cli.outcomes_output import (
-    outcomes_of,
-    parse_horizons,
-    print_outcomes,
-    with_outcomes,
-    write_charts,
-)
 from bot.cli.signal_cmds import JsonFlag, check_range, parse_day
 
 if TYPE_CHECKING:
@@ -60,17 +53,20 @@ def backtest_cmd(
         fail(f"--from {first} is after --to {last}", 2)
     if (chart_dir is not None or horizons is not None) and not outcomes:
         fail("--chart and --horizons are about track records: add --outcomes", 2)
-    windows = parse_horizons(horizons)
+    from bot.cli import outcomes_output as out  # pandas and the engine: not for `--help`
+
+    windows = out.parse_horizons(horizons)
     rules = _select(ctx, rule_id)
     version = data_version(app_context(ctx).db)
     market = load_market(app_context(ctx).db, rules)
     check_range(market, first, last)
     results = [_backtest_one(rule, market, first, last) for rule in rules]
-    records = [outcomes_of(r, market, version, last, windows) for r in rules] if outcomes else []
+    records = []
     if outcomes:
-        results = [with_outcomes(row, rec) for row, rec in zip(results, records, strict=True)]
+        records = [out.outcomes_of(r, market, version, last, windows) for r in rules]
+        results = [out.with_outcomes(row, rec) for row, rec in zip(results, records, strict=True)]
     if chart_dir is not None:
-        write_charts(records, chart_dir)
+        out.write_charts(records, chart_dir)
     if as_json:
         print_json({"from": first, "to": last, "rules": results})
     else:
@@ -141,4 +137,6 @@ def _print_backtest(results: list[dict[str, Any]], records: list[TrackRecord | N
                 f"  {row['date']} {row['kind']:<8} {row['title']}", markup=False, highlight=False
             )
         if records:
+            from bot.cli.outcomes_output import print_outcomes
+
             print_outcomes(records[at])
