@@ -204,6 +204,12 @@ def last_event_by_rule(db: Store) -> dict[str, Event]:
     return {event.rule_id: event for event in events}
 
 
+def rules_with_events_between(db: Store, first: date, last: date) -> set[str]:
+    """The ids of the rules with an event logged from `first` to `last` (inclusive)."""
+    sql = "SELECT DISTINCT rule_id FROM events WHERE date >= ? AND date <= ?"
+    return {row[0] for row in db.execute(sql, [first.isoformat(), last.isoformat()])}
+
+
 def has_event(db: Store, dedupe_key: str) -> bool:
     """True when the event log holds an event with this dedupe key."""
     sql = "SELECT 1 FROM events WHERE dedupe_key = ?"

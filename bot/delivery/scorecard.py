@@ -24,7 +24,7 @@ from signals.rules import Rule
 from signals.scorecard import score_recent
 from storage.db import Store
 from storage.prices import load_prices
-from storage.rule_state import last_event_by_rule
+from storage.rule_state import rules_with_events_between
 from storage.series import load_series
 from storage.versioning import data_version
 
@@ -68,11 +68,11 @@ def weekly_scorecard(
 
 
 def _alerted_lately(db: Store, rules: Sequence[Rule], session: date) -> list[Rule]:
-    """The rules whose last logged event is within the quarter: only they can have fired in
-    it (a rule whose last event is older has not), so only their histories are loaded."""
-    last = last_event_by_rule(db)
-    since = session - QUARTER
-    return [rule for rule in rules if rule.id in last and last[rule.id].date >= since]
+    """The rules with an event logged in the quarter up to `session`: only they can have fired
+    in it, so only their histories are loaded. Events after `session` do not count: a digest
+    of a past session (a replay, a late catch-up) must read as it did on the day."""
+    alerted = rules_with_events_between(db, session - QUARTER, session)
+    return [rule for rule in rules if rule.id in alerted]
 
 
 def _leaves(rules: Sequence[Rule]) -> list[str]:

@@ -15,6 +15,7 @@ from storage.rule_state import (
     load_fingerprints,
     load_states,
     record_events,
+    rules_with_events_between,
     save_states,
 )
 
@@ -112,3 +113,16 @@ def test_last_events_newest_first_per_rule(fresh_db) -> None:
         "a": date(2025, 3, 9),
         "b": date(2025, 3, 6),
     }
+
+
+def test_rules_with_events_between_reads_only_that_span(fresh_db) -> None:
+    record_events(
+        fresh_db,
+        [
+            make_event("a", date(2025, 1, 2)),
+            make_event("b", date(2025, 3, 6)),
+            make_event("c", date(2025, 3, 9)),  # after the span: a later event must not count
+        ],
+    )
+    assert rules_with_events_between(fresh_db, date(2025, 1, 2), date(2025, 3, 6)) == {"a", "b"}
+    assert rules_with_events_between(fresh_db, date(2025, 3, 10), date(2025, 4, 1)) == set()
