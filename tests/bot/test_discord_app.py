@@ -8,14 +8,10 @@ from datetime import UTC, datetime
 import discord
 import pytest
 
-from bot.delivery.discord import (
-    DiscordBotNotifier,
-    DiscordWebhookNotifier,
-    allowed_mentions,
-    delivery_error,
-    to_discord_embed,
-)
+from bot.delivery.discord import DiscordBotNotifier, DiscordWebhookNotifier
 from bot.delivery.discord_alert import discord_nonce, mention_content
+from bot.delivery.discord_errors import delivery_error
+from bot.delivery.discord_post import allowed_mentions, to_discord_embed
 from bot.delivery.limits import embed_length
 from bot.delivery.message import PermanentError, build_alert_message
 from bot.safety import find_mentions
