@@ -63,6 +63,7 @@ FIELD_MEANINGS: dict[str, str] = {
     "series": "A symbol or series id, or `A / B`, `A - B` of them (spaces around the operator)",
     "extreme": "`high` or `low`",
     "since": "Extreme since this date (give `since` or `years`, not both)",
+    "chart_from": "Where the alert's chart starts (default: `since`); never changes firing",
     "years": "Extreme in at least this many years",
     "threshold_bps": "Spread (bps) at which the rule fires",
     "threshold_pct": "Rise (%) from the low at which the rule fires",
