@@ -42,6 +42,8 @@ min_change_bps = 50
 # Quiet days on which no default rule has an event in the clean data (checked by the corpus).
 DAY = "2024-03-13"
 OTHER_DAY = "2019-07-10"
+# 42 sessions after 2025-04-09 (+9 %): a window of one leg shifted by a session shows it.
+SPREAD_DAY = "2025-06-09"
 
 
 def clean_copy(shared: Path, target: Path) -> Path:
@@ -198,4 +200,8 @@ VARIANTS: list[Variant] = [
     # but nothing computed across it may fire or reverse.
     Variant("two-month hole in IWB", _hole("IWB", "2010-07-01", "2010-08-31"), False, False, True),
     Variant("two-month hole in IWC", _hole("IWC", "2025-03-03", "2025-04-30"), False, False, True),
+    # Issue 19: a discarded (or missing) bar must not start IWM's 42-session window a session
+    # before IWB's (across 2025-04-09's +9 % day that was "IWM beats IWB by 1149 bps").
+    Variant("discarded IWM bar before a 42d spread", _scale("IWM", 10, SPREAD_DAY), False),
+    Variant("missing IWM session", _hole("IWM", SPREAD_DAY, SPREAD_DAY), False, True, True),
 ]
