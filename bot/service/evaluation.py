@@ -131,18 +131,28 @@ def check_rules(
 
 def with_held_bars(db: Store, rules: Sequence[Rule], checks: list[Evaluation]) -> list[Evaluation]:
     """A rule behind its data says which of its bars the quality checks hold back, and why."""
-    held = [(str(r["symbol"]), str(r["date"])) for r in flagged_bars(db, [SUSPECT])]
-    held += [(str(r["series_id"]), str(r["date"])) for r in flagged_points(db, [SUSPECT])]
+    held: dict[str, list[str]] = {}
+    for name, day in [(str(r["symbol"]), str(r["date"])) for r in flagged_bars(db, [SUSPECT])] + [
+        (str(r["series_id"]), str(r["date"])) for r in flagged_points(db, [SUSPECT])
+    ]:
+        held.setdefault(name, []).append(day)
     if not held:
         return checks
     out = []
     for rule, check in zip(rules, checks, strict=True):
         leaves = set(rule_leaves([rule]))
-        notes = [f"{name} {day} held back as suspect" for name, day in held if name in leaves]
+        notes = [_held_note(name, days) for name, days in held.items() if name in leaves]
         if notes and check.status != "OK":
             check = replace(check, reason="; ".join([check.reason, *notes]).strip("; "))
         out.append(check)
     return out
+
+
+def _held_note(name: str, days: list[str]) -> str:
+    """`^RUT 2026-11-20 held back as suspect`, or since when for a level that lasts."""
+    if len(days) == 1:
+        return f"{name} {days[0]} held back as suspect"
+    return f"{name} held back as suspect since {min(days)} ({len(days)} bars)"
 
 
 def mark_confirmed_late(db: Store, rules: Sequence[Rule], events: list[Event]) -> list[Event]:

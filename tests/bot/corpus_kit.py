@@ -128,6 +128,19 @@ def _scale(name: str, factor: float, day: str = DAY, columns: tuple[str, ...] = 
     return lambda root: set_cells(root, name, day, columns, lambda v: round(v * factor, 4))
 
 
+def _scale_run(names: tuple[str, ...], factor: float, sessions: int, first: str = DAY):
+    """Several symbols scaled on `sessions` consecutive rows from `first` (bad data that lasts)."""
+
+    def corrupt(root: Path) -> None:
+        for name in names:
+            rows = read(root, name)
+            at = next(i for i, r in enumerate(rows) if r[0] == first)
+            for row in rows[at : at + sessions]:
+                set_cells(root, name, row[0], PRICES, lambda v: round(v * factor, 4))
+
+    return corrupt
+
+
 def _swap_digits(root: Path) -> None:
     def swap(value: float) -> str:
         text = f"{value:.2f}"
@@ -204,4 +217,11 @@ VARIANTS: list[Variant] = [
     # before IWB's (across 2025-04-09's +9 % day that was "IWM beats IWB by 1149 bps").
     Variant("discarded IWM bar before a 42d spread", _scale("IWM", 10, SPREAD_DAY), False),
     Variant("missing IWM session", _hole("IWM", SPREAD_DAY, SPREAD_DAY), False, True, True),
+    # Bad data that lasts (issue 19): the same feed repeating a level confirms nothing.
+    Variant("index x10 for two sessions", _scale_run(("^RUT",), 10, 2), False, False),
+    Variant("index x1.5 for three sessions", _scale_run(("^RUT",), 1.5, 3), False, False),
+    Variant("micro-cap x1.6 for two sessions", _scale_run(("IWC",), 1.6, 2), False, False),
+    Variant("index and ETF x1.25 the same day", _scale_run(("^RUT", "IWM"), 1.25, 1), False),
+    Variant("index and ETF x1.2 for two sessions", _scale_run(("^RUT", "IWM"), 1.2, 2), False),
+    Variant("S&P 500 and OEF x1.15 the same day", _scale_run(("^GSPC", "OEF"), 1.15, 1), False),
 ]
