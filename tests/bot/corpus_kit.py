@@ -44,6 +44,7 @@ DAY = "2024-03-13"
 OTHER_DAY = "2019-07-10"
 # 42 sessions after 2025-04-09 (+9 %): a window of one leg shifted by a session shows it.
 SPREAD_DAY = "2025-06-09"
+CRASH_DAY = "2020-03-16"
 
 
 def clean_copy(shared: Path, target: Path) -> Path:
@@ -224,4 +225,8 @@ VARIANTS: list[Variant] = [
     Variant("index and ETF x1.25 the same day", _scale_run(("^RUT", "IWM"), 1.25, 1), False),
     Variant("index and ETF x1.2 for two sessions", _scale_run(("^RUT", "IWM"), 1.2, 2), False),
     Variant("S&P 500 and OEF x1.15 the same day", _scale_run(("^GSPC", "OEF"), 1.15, 1), False),
+    # A fake record held back must not cost the real one a week later (2025-09-18).
+    Variant("fake record before a real one", _scale_run(("^RUT",), 10, 2, "2025-09-10"), False),
+    # Real moves still fire on time: ^RUT's -14 % day agrees with IWC while IWM's bar is gone.
+    Variant("missing IWM bar on 2020-03-16", _hole("IWM", CRASH_DAY, CRASH_DAY), False, True, True),
 ]
