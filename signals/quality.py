@@ -38,6 +38,9 @@ RATE_BOUNDS = (-5.0, 30.0)
 # A bad tick is undone by the next bar; a real crash keeps more than this share of its move even
 # when it rebounds (^RUT on 1987-10-20 kept 22 %).
 REVERTED = 0.2
+# Split ratios (new shares : old) a level shift is compared with, and how close (log) it must be.
+SPLIT_RATIOS = ((2, 1), (3, 1), (4, 1), (5, 1), (10, 1), (3, 2), (1, 2), (1, 3), (1, 5), (1, 10))
+SPLIT_MATCH = 0.01
 # Robust volatility: the median absolute move times this estimates one standard deviation.
 _MAD_TO_SIGMA = 1.4826
 
@@ -194,8 +197,12 @@ def _follow(
     size, day = _describe(move, unit), levels.index[position].date()
     names = ", ".join(linked)
     decided = np.flatnonzero((kept <= REVERTED) | agreed)
+    split = split_ratio(move) if unit == "%" else None
     if len(decided) == 0:
-        note = f"{size} on {day}: a level {names} do not share (held until they do or accepted)"
+        note = (
+            f"{size} on {day}{split or ''}: a level {names} do not share (held until they do "
+            "or accepted)"
+        )
         return {at: Verdict(SUSPECT, note) for at in range(position, len(data))}
     end = int(decided[0])
     when = levels.index[position + end].date()
@@ -252,15 +259,29 @@ def _previous_kept(position: int, discarded: set[int]) -> int:
 
 
 def _settle(data: np.ndarray, position: int, move: float, unit: str) -> Verdict:
-    """Suspect while newest; confirmed when the next bar holds the level, else discarded."""
+    """Suspect while newest; confirmed when the next bar holds the level, else discarded.
+
+    A move by a split ratio is never confirmed by persistence: adjusted prices have no splits.
+    """
     size = _describe(move, unit)
+    split = split_ratio(move) if unit == "%" else None
     if position + 1 >= len(data):
-        return Verdict(SUSPECT, f"{size} with no linked instrument moving alike")
+        return Verdict(SUSPECT, f"{size} with no linked instrument moving alike{split or ''}")
     # How much of the move the next bar keeps: 1 holds it, above 1 extends it, 0 undoes it.
     kept = (data[position + 1] - (data[position] - move)) / move
-    if kept > REVERTED:
-        return Verdict(CONFIRMED, f"{size} held by the next session")
-    return Verdict(DISCARDED, f"{size} reverted by the next session")
+    if kept <= REVERTED:
+        return Verdict(DISCARDED, f"{size} reverted by the next session")
+    if split is not None:
+        return Verdict(SUSPECT, f"{size}{split}; held until a person accepts it")
+    return Verdict(CONFIRMED, f"{size} held by the next session")
+
+
+def split_ratio(move: float) -> str | None:
+    """`, the ratio of a 2:1 split` when a log move matches a split (none adjusts it away)."""
+    for new, old in SPLIT_RATIOS:
+        if abs(move - math.log(old / new)) < SPLIT_MATCH:
+            return f", the ratio of a {new}:{old} split (prices are split-adjusted)"
+    return None
 
 
 def _describe(move: float, unit: str) -> str:

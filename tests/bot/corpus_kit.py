@@ -142,6 +142,52 @@ def _scale_run(names: tuple[str, ...], factor: float, sessions: int, first: str 
     return corrupt
 
 
+def _frozen(name: str, sessions: int, first: str = DAY):
+    """A feed stuck on one bar's values for `sessions` sessions (the real ones resume after)."""
+
+    def corrupt(root: Path) -> None:
+        rows = read(root, name)
+        at = next(i for i, r in enumerate(rows) if r[0] == first)
+        for i in range(at + 1, at + sessions):
+            rows[i] = [rows[i][0], *rows[at][1:]]
+        write(root, name, rows)
+
+    return corrupt
+
+
+def _other_symbols_prices(name: str, other: str, since: str = "0"):
+    """`name`'s file holding `other`'s rows from `since` on (a symbol mapping mix-up)."""
+
+    def corrupt(root: Path) -> None:
+        theirs = {r[0]: r for r in read(root, other)[1:]}
+        rows = read(root, name)
+        body = [theirs.get(r[0], r) if r[0] >= since else r for r in rows[1:]]
+        write(root, name, [rows[0], *body])
+
+    return corrupt
+
+
+def _unadjusted_split(name: str, ratio: float, since: str = DAY):
+    """Prices from `since` on not adjusted for a split the vendor applied to older rows."""
+
+    def corrupt(root: Path) -> None:
+        rows = read(root, name)
+        columns = [rows[0].index(column) for column in PRICES]
+        for row in rows[1:]:
+            for i in columns:
+                if row[0] >= since and row[i]:
+                    row[i] = str(round(float(row[i]) / ratio, 4))
+        write(root, name, rows)
+
+    return corrupt
+
+
+def _fed_bounds_crossed(root: Path) -> None:
+    """DFEDTARU 25 bps below DFEDTARL on a Friday, carried over the weekend (FRED repeats it)."""
+    for day in ("2024-03-15", "2024-03-16", "2024-03-17"):
+        set_cells(root, "macro", day, ("DFEDTARU",), 5.0)
+
+
 def _swap_digits(root: Path) -> None:
     def swap(value: float) -> str:
         text = f"{value:.2f}"
@@ -225,6 +271,17 @@ VARIANTS: list[Variant] = [
     Variant("index and ETF x1.25 the same day", _scale_run(("^RUT", "IWM"), 1.25, 1), False),
     Variant("index and ETF x1.2 for two sessions", _scale_run(("^RUT", "IWM"), 1.2, 2), False),
     Variant("S&P 500 and OEF x1.15 the same day", _scale_run(("^GSPC", "OEF"), 1.15, 1), False),
+    # Identity and shape (issue 19, item 4).
+    Variant("IWM's file holding IWB's prices", _other_symbols_prices("IWM", "IWB"), True),
+    Variant(
+        "IWB's prices in IWM's file from a date on",
+        _other_symbols_prices("IWM", "IWB", DAY),
+        False,
+        False,
+    ),
+    Variant("micro-cap frozen for 10 sessions", _frozen("IWC", 10), False, False),
+    Variant("unadjusted 2-for-1 split in IWM", _unadjusted_split("IWM", 2), False, False),
+    Variant("Fed upper bound below the lower over a weekend", _fed_bounds_crossed, False),
     # A fake record held back must not cost the real one a week later (2025-09-18).
     Variant("fake record before a real one", _scale_run(("^RUT",), 10, 2, "2025-09-10"), False),
     # Real moves still fire on time: ^RUT's -14 % day agrees with IWC while IWM's bar is gone.
