@@ -194,10 +194,10 @@ def _follow(
         return {position: _settle(data, position, move, unit)}
     if agreed[0]:
         return {}
+    split = split_ratio(move) if unit == "%" else None
     size, day = _describe(move, unit), levels.index[position].date()
     names = ", ".join(linked)
     decided = np.flatnonzero((kept <= REVERTED) | agreed)
-    split = split_ratio(move) if unit == "%" else None
     if len(decided) == 0:
         note = (
             f"{size} on {day}{split or ''}: a level {names} do not share (held until they do "
@@ -259,21 +259,15 @@ def _previous_kept(position: int, discarded: set[int]) -> int:
 
 
 def _settle(data: np.ndarray, position: int, move: float, unit: str) -> Verdict:
-    """Suspect while newest; confirmed when the next bar holds the level, else discarded.
-
-    A move by a split ratio is never confirmed by persistence: adjusted prices have no splits.
-    """
+    """Suspect while newest; confirmed when the next bar holds the level, else discarded."""
     size = _describe(move, unit)
-    split = split_ratio(move) if unit == "%" else None
     if position + 1 >= len(data):
-        return Verdict(SUSPECT, f"{size} with no linked instrument moving alike{split or ''}")
+        return Verdict(SUSPECT, f"{size} with no linked instrument moving alike")
     # How much of the move the next bar keeps: 1 holds it, above 1 extends it, 0 undoes it.
     kept = (data[position + 1] - (data[position] - move)) / move
-    if kept <= REVERTED:
-        return Verdict(DISCARDED, f"{size} reverted by the next session")
-    if split is not None:
-        return Verdict(SUSPECT, f"{size}{split}; held until a person accepts it")
-    return Verdict(CONFIRMED, f"{size} held by the next session")
+    if kept > REVERTED:
+        return Verdict(CONFIRMED, f"{size} held by the next session")
+    return Verdict(DISCARDED, f"{size} reverted by the next session")
 
 
 def split_ratio(move: float) -> str | None:

@@ -2,13 +2,15 @@
 
 Pure, like `signals.quality`: a frozen feed (the same close for more sessions than the symbol
 has ever repeated), a file that holds another symbol's prices (most of its closes far from
-the ones already stored for the same dates), a rate target whose upper bound sits below its
+the ones already stored for the same dates), a slow ramp its linked instruments do not share,
+a rate target whose upper bound sits below its
 lower bound, and weekend points of a daily rate that only repeat Friday's.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,12 @@ FROZEN_MIN = 5
 IDENTITY_TOLERANCE = 0.05
 IDENTITY_SHARE = 0.5
 IDENTITY_OVERLAP = 20
+# A slow ramp is measured over this many bars against the median of the linked instruments.
+DRIFT_WINDOW = 10
+# A linked instrument's one-day move beyond this (log) leaves it out of a drift's vote.
+JUMP_FOR_DRIFT = 0.08
+# How far above its lowest the drift may sit and still be taken for where it began (log).
+BASE_NOISE = 0.008
 # Re-based by a split, every stored close moves by the same ratio: that is not a mix-up.
 _SPLIT_SPREAD = 0.002
 
@@ -118,3 +126,108 @@ def carry_to_weekends(
         if values[day] == values[friday]:
             carried[day] = verdicts[friday]
     return carried
+
+
+def judge_drift(
+    values: pd.Series,
+    linked: Mapping[str, pd.Series],
+    limit: float,
+    window: int = DRIFT_WINDOW,
+) -> dict[pd.Timestamp, Verdict]:
+    """The bars of a slow ramp its linked instruments do not share (each day below the jump
+    floor, together far beyond it).
+
+    `values` and `linked` are positive prices; `limit` a log move (the jump floor). Over
+    `window` bars the symbol's move minus the median of its linked instruments' never passed
+    6.7 % anywhere in the shared history since 2000; beyond `limit`, the bars from where the
+    drift began are held while it lasts, and discarded once the level is back with them. A
+    stretch with one day beyond `limit` is a jump, left to `judge_prices`.
+    """
+    levels, others = _aligned_logs(values, linked)
+    if others.empty or len(levels) <= window:
+        return {}
+    data = levels.to_numpy()
+    apart = levels.diff(window).to_numpy()[:, None] - others.diff(window).to_numpy()
+    # A one-day jump (of the symbol or a linked instrument) is judge_prices' to follow.
+    jumps = pd.concat([levels.diff().abs(), others.diff().abs()], axis=1) > limit
+    jumpy = jumps.rolling(window + 1, min_periods=1).max().to_numpy(dtype=bool)
+    apart = np.where(jumpy[:, 1:] | jumpy[:, :1], np.nan, apart)
+    verdicts: dict[pd.Timestamp, Verdict] = {}
+    judged_to = -1
+    for first in np.flatnonzero(_outvoted(apart, limit)):
+        if first <= judged_to:
+            continue
+        sign = np.sign(np.nanmedian(apart[first]))
+        base = _drift_base(data, others, first - window, first, sign)
+        stretch = _drift_stretch(levels, others, base, first, sign, limit)
+        verdicts.update(stretch)
+        judged_to = max(first, levels.index.get_indexer([max(stretch)])[0])
+    return verdicts
+
+
+def _aligned_logs(
+    values: pd.Series, linked: Mapping[str, pd.Series]
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Log prices of the symbol, and of its linked instruments on the symbol's dates."""
+    clean = values.dropna()
+    clean = clean[clean > 0]
+    clean = clean[~clean.index.duplicated(keep=False)].sort_index()
+    levels = pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index)
+    columns = {}
+    for name, series in linked.items():
+        other = series.dropna()
+        other = other[(other > 0) & ~other.index.duplicated(keep=False)]
+        columns[name] = np.log(other.astype("float64")).reindex(levels.index)
+    return levels, pd.DataFrame(columns, index=levels.index).dropna(axis=1, how="all")
+
+
+def _outvoted(apart: np.ndarray, limit: float) -> np.ndarray:
+    """Per bar, whether at least two linked instruments, and more than not, are over `limit`
+    apart (against one alone, which of the two drifted cannot be told; a bad batch hitting
+    one of them too is outvoted by the others)."""
+    present = ~np.isnan(apart)
+    far = np.abs(np.nan_to_num(apart)) > limit
+    votes = far.sum(axis=1)
+    return (votes >= 2) & (votes > (present & ~far).sum(axis=1))
+
+
+def _cumulative(data: np.ndarray, others: pd.DataFrame, base: int, end: int) -> np.ndarray:
+    """The symbol's move since `base` minus each linked instrument's, bars base..end."""
+    part = others.iloc[base : end + 1]
+    theirs = (part - part.iloc[0]).to_numpy()
+    # From its first one-day jump on, a linked instrument has no say (judge_prices' case).
+    steps = np.abs(np.diff(part.to_numpy(), axis=0, prepend=np.nan))
+    jumped = np.maximum.accumulate(np.nan_to_num(steps) > JUMP_FOR_DRIFT, axis=0)
+    theirs = np.where(jumped.astype(bool), np.nan, theirs)
+    return (data[base : end + 1] - data[base])[:, None] - theirs
+
+
+def _drift_base(data: np.ndarray, others: pd.DataFrame, start: int, first: int, sign: float) -> int:
+    """The bar the drift grew from: the last one near its lowest before `first` (tracking
+    noise of a tenth of the limit apart)."""
+    path = np.nanmedian(sign * _cumulative(data, others, start, first), axis=1)[:-1]
+    low = np.nanmin(path)
+    return start + int(np.flatnonzero(path <= low + BASE_NOISE)[-1])
+
+
+def _drift_stretch(
+    levels: pd.Series,
+    others: pd.DataFrame,
+    base: int,
+    first: int,
+    sign: float,
+    limit: float,
+) -> dict[pd.Timestamp, Verdict]:
+    """Hold from the bar after `base` until the drift is back under half `limit`."""
+    data = levels.to_numpy()
+    apart = sign * _cumulative(data, others, base, len(data) - 1)
+    after = first - base
+    back = np.flatnonzero(~_outvoted(apart[after:], limit / 2))
+    end = len(data) if len(back) == 0 else first + int(back[0])
+    status = SUSPECT if len(back) == 0 else DISCARDED
+    size = math.expm1(float(sign * np.nanmedian(apart[after]))) * 100
+    note = (
+        f"a slow drift of {size:+.1f} % from {levels.index[base + 1].date()} that "
+        f"{', '.join(others.columns)} do not share"
+    )
+    return {levels.index[at]: Verdict(status, note) for at in range(base + 1, end)}

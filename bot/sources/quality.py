@@ -22,7 +22,13 @@ import pandas as pd
 from bot.config import DEFAULT_LINKS, Settings
 from signals import quality as q
 from signals.models import PriceBar, SeriesPoint
-from signals.shapes import carry_to_weekends, judge_bounds, judge_frozen, weekday_points
+from signals.shapes import (
+    carry_to_weekends,
+    judge_bounds,
+    judge_drift,
+    judge_frozen,
+    weekday_points,
+)
 from storage.db import Store
 from storage.prices import bar_status, load_for_review, set_statuses
 from storage.series import load_series, point_statuses, set_point_statuses
@@ -152,15 +158,26 @@ def _verdicts(
             found = q.judge_rates(frame[column], config)
         else:
             links = {n: frames[n][column] for n in config.links.get(symbol, ()) if n in frames}
-            frozen = judge_frozen(frame[column])
-            # Moves are judged without the frozen repeats: the move after a frozen stretch is
-            # the real one since its first bar, which linked instruments may share.
-            unjudged = {**keep, **{day: q.REJECTED for day in frozen if day not in keep}}
-            found = {**q.judge_prices(frame[column], links, config, unjudged), **frozen}
+            found = _price_verdicts(frame[column], links, config, keep)
         for day, verdict in found.items():
             if day not in merged or _RANK[verdict.status] > _RANK[merged[day].status]:
                 merged[day] = verdict
     return merged
+
+
+def _price_verdicts(
+    values: pd.Series,
+    links: dict[str, pd.Series],
+    config: q.QualityConfig,
+    keep: dict[pd.Timestamp, str],
+) -> dict[pd.Timestamp, q.Verdict]:
+    """Frozen runs and slow drifts first; the moves are then judged without their bars (the
+    move after a frozen run or a ramp is the real one since it began, which links may share)."""
+    shapes = judge_frozen(values)
+    drift = judge_drift(values.drop(index=list(shapes)), links, config.floor_pct / 100.0)
+    shapes |= {day: v for day, v in drift.items() if day not in keep}
+    unjudged = {**keep, **{day: q.REJECTED for day in shapes if day not in keep}}
+    return {**q.judge_prices(values, links, config, unjudged), **shapes}
 
 
 def _changes(

@@ -142,6 +142,22 @@ def _scale_run(names: tuple[str, ...], factor: float, sessions: int, first: str 
     return corrupt
 
 
+def _ramp(name: str, total: float, sessions: int, first: str = DAY):
+    """A level creeping to `total` times the real one over `sessions`, then back at once."""
+
+    def corrupt(root: Path) -> None:
+        rows = read(root, name)
+        at = next(i for i, r in enumerate(rows) if r[0] == first)
+        columns = [rows[0].index(column) for column in PRICES]
+        for step, row in enumerate(rows[at : at + sessions], start=1):
+            for i in columns:
+                if row[i]:
+                    row[i] = str(round(float(row[i]) * total ** (step / sessions), 4))
+        write(root, name, rows)
+
+    return corrupt
+
+
 def _frozen(name: str, sessions: int, first: str = DAY):
     """A feed stuck on one bar's values for `sessions` sessions (the real ones resume after)."""
 
@@ -280,6 +296,8 @@ VARIANTS: list[Variant] = [
         False,
     ),
     Variant("micro-cap frozen for 10 sessions", _frozen("IWC", 10), False, False),
+    Variant("index ramp x1.3 over 6 sessions", _ramp("^RUT", 1.3, 6), False, False),
+    Variant("micro-cap ramp x1.6 over 8 sessions", _ramp("IWC", 1.6, 8), False, False),
     Variant("unadjusted 2-for-1 split in IWM", _unadjusted_split("IWM", 2), False, False),
     Variant("Fed upper bound below the lower over a weekend", _fed_bounds_crossed, False),
     # A fake record held back must not cost the real one a week later (2025-09-18).

@@ -11,6 +11,7 @@ from signals.shapes import (
     carry_to_weekends,
     identity_problem,
     judge_bounds,
+    judge_drift,
     judge_frozen,
     weekday_points,
 )
@@ -20,6 +21,12 @@ def walk(seed: int, days: int = 120, start: float = 100.0) -> pd.Series:
     moves = np.random.default_rng(seed).normal(0, 0.01, days)
     index = pd.bdate_range("2024-01-02", periods=days)
     return pd.Series(start * np.exp(np.cumsum(moves)), index=index)
+
+
+def tracking(index: pd.Series, seed: int) -> pd.Series:
+    """A fund tracking `index` within a few bps a day, as IWM tracks ^RUT."""
+    noise = np.random.default_rng(seed).normal(0, 0.0005, len(index))
+    return index * np.exp(np.cumsum(noise)) / 10
 
 
 def test_a_feed_stuck_on_one_close_is_held_then_discarded() -> None:
@@ -43,11 +50,13 @@ def test_a_file_holding_another_symbols_prices_is_named() -> None:
     assert identity_problem(iwm / 2, iwm) is None  # a split re-bases every close alike
 
 
-def test_a_level_shift_by_a_split_ratio_is_never_confirmed_by_persistence() -> None:
-    values = walk(3)
-    values.iloc[90:] /= 2  # an unadjusted 2-for-1 split, no linked data to compare
-    [verdict] = q.judge_prices(values, {}, q.QualityConfig()).values()
-    assert verdict.status == q.SUSPECT and "2:1 split" in verdict.note
+def test_a_level_shift_by_a_split_ratio_is_named() -> None:
+    rut = walk(3)
+    iwm, iwc = tracking(rut, 4), tracking(rut, 5)
+    rut.iloc[90:] /= 2  # an unadjusted 2-for-1 split: its funds do not halve
+    verdicts = q.judge_prices(rut, {"IWM": iwm, "IWC": iwc}, q.QualityConfig())
+    assert {v.status for v in verdicts.values()} == {q.SUSPECT}
+    assert "the ratio of a 2:1 split" in verdicts[rut.index[90]].note
 
 
 def test_an_upside_down_target_range_holds_both_bounds() -> None:
@@ -69,3 +78,25 @@ def test_weekend_points_repeating_friday_prove_nothing_and_share_its_verdict() -
     assert [v.status for v in verdicts.values()] == [q.DISCARDED]  # Monday undoes it
     carried = carry_to_weekends(target, verdicts)
     assert list(carried) == list(days[4:7])
+
+
+def test_a_slow_ramp_the_linked_funds_do_not_share_is_held_then_discarded() -> None:
+    rut = walk(1)
+    iwm, iwc = tracking(rut, 2), tracking(rut, 3)
+    ramp = 1.3 ** (np.arange(1, 7) / 6)  # +4.5 % a day: no single day beyond the 8 % floor
+    rut.iloc[90:96] *= ramp
+    verdicts = judge_drift(rut, {"IWM": iwm, "IWC": iwc}, 0.08)
+    assert list(verdicts) == list(rut.index[90:96])
+    assert {v.status for v in verdicts.values()} == {q.DISCARDED}  # back on the 7th day
+    assert "IWM, IWC do not share" in next(iter(verdicts.values())).note
+    rut.iloc[96:] *= 1.3  # the ramp's level stays: held however long
+    held = judge_drift(rut, {"IWM": iwm, "IWC": iwc}, 0.08)
+    assert {v.status for v in held.values()} == {q.SUSPECT}
+    assert judge_drift(rut, {"IWM": iwm}, 0.08) == {}  # against one fund alone: who drifted?
+
+
+def test_a_real_day_is_no_drift() -> None:
+    rut = walk(1)
+    rut.iloc[90:] *= 0.86
+    iwm = tracking(rut, 2)
+    assert judge_drift(rut, {"IWM": iwm}, 0.08) == {}
