@@ -22,7 +22,7 @@ from signals.evaluate import evaluate_rule, last_bar, prime_state
 from signals.frames import RuleFrame, rule_frame
 from signals.legs import DataError, split_expression
 from signals.models import Evaluation, Event, MarketData, RuleState
-from signals.quality import CONFIRMED, SUSPECT
+from signals.quality import ACCEPTED, CONFIRMED, SUSPECT
 from signals.rules import Rule
 from storage.db import Store
 from storage.prices import flagged_bars, load_prices
@@ -155,28 +155,43 @@ def _held_note(name: str, days: list[str]) -> str:
     return f"{name} held back as suspect since {min(days)} ({len(days)} bars)"
 
 
+# Statuses of bars whose events come late and say why.
+HELD = (CONFIRMED, ACCEPTED)
+
+
 def mark_confirmed_late(db: Store, rules: Sequence[Rule], events: list[Event]) -> list[Event]:
-    """Say so in events on a bar the quality checks held back until the next session."""
+    """Say so in events on a bar the quality checks held back: confirmed by the next session,
+    by linked instruments sessions later, or accepted by a person (the event comes late)."""
     if not events:
         return events
-    held = {(str(r["symbol"]), str(r["date"])) for r in flagged_bars(db, [CONFIRMED])}
-    held |= {(str(r["series_id"]), str(r["date"])) for r in flagged_points(db, [CONFIRMED])}
+    held = {(str(r["symbol"]), str(r["date"])): r for r in flagged_bars(db, HELD)}
+    held |= {(str(r["series_id"]), str(r["date"])): r for r in flagged_points(db, HELD)}
     by_id = {rule.id: rule for rule in rules}
     return [_late(event, by_id.get(event.rule_id), held) for event in events]
 
 
-def _late(event: Event, rule: Rule | None, held: set[tuple[str, str]]) -> Event:
+def _late(event: Event, rule: Rule | None, held: dict[tuple[str, str], dict]) -> Event:
     day = event.date.isoformat()
-    names = [leaf for leaf in rule_leaves([rule]) if (leaf, day) in held] if rule else []
-    if not names:
+    found = {leaf: held[(leaf, day)] for leaf in rule_leaves([rule]) if (leaf, day) in held}
+    if not rule or not found:
         return event
-    note = (
-        f"Confirmed one session late: the move of {', '.join(names)} on {day} was held as "
-        "suspect until the next session confirmed its level."
-    )
+    names = ", ".join(found)
+    rows = list(found.values())
+    if any(row["status"] == ACCEPTED for row in rows):
+        note = f"Alerted late: the move of {names} on {day} was held as suspect until a person "
+        note, check = note + "accepted it.", "accepted by a person"
+    elif any(" shared by " in str(row["quality_note"]) for row in rows):
+        why = "; ".join(str(row["quality_note"]) for row in rows)
+        note = f"Confirmed late: the move of {names} on {day} was held as suspect ({why})."
+        check = "confirmed late by linked instruments"
+    else:
+        note = (
+            f"Confirmed one session late: the move of {names} on {day} was held as "
+            "suspect until the next session confirmed its level."
+        )
+        check = "confirmed one session late"
     description = f"{event.description}\n{note}" if event.description else note
-    fields = (*event.fields, ("Data check", "confirmed one session late"))
-    return replace(event, description=description, fields=fields)
+    return replace(event, description=description, fields=(*event.fields, ("Data check", check)))
 
 
 def _frame_or_none(rule: Rule, market: MarketData, as_of: date | None) -> RuleFrame | None:

@@ -109,7 +109,12 @@ def test_accepting_the_level_fires_the_record(held: Path) -> None:
     accepted = invoke(held, "prices", "accept", "^RUT", BAD[0])
     assert accepted.exit_code == 0, accepted.output
     [event] = new_events(held)
-    assert event["rule_id"] == "rut-all-time-high"
+    assert event["rule_id"] == "rut-all-time-high" and event["date"] == BAD[0]
+    # Late, and it says why (issue 19, item 5).
+    assert (
+        f"the move of ^RUT on {BAD[0]} was held as suspect until a person" in event["description"]
+    )
+    assert ["Data check", "accepted by a person"] in event["fields"]
 
 
 def test_the_level_coming_back_discards_the_stretch(
