@@ -38,6 +38,8 @@ RATE_BOUNDS = (-5.0, 30.0)
 # A bad tick is undone by the next bar; a real crash keeps more than this share of its move even
 # when it rebounds (^RUT on 1987-10-20 kept 22 %).
 REVERTED = 0.2
+# Bars over which a move that puts a symbol back in line with its links is seen as a correction.
+RESTORE_WINDOW = 10
 # Split ratios (new shares : old) a level shift is compared with, and how close (log) it must be.
 SPLIT_RATIOS = ((2, 1), (3, 1), (4, 1), (5, 1), (10, 1), (3, 2), (1, 2), (1, 3), (1, 5), (1, 10))
 SPLIT_MATCH = 0.01
@@ -192,7 +194,7 @@ def _follow(
     agreed, counted = _agreement(levels, position, base, linked, ratio)
     if not counted.any():  # nothing to agree with: the next bar decides, as it always did
         return {position: _settle(data, position, move, unit)}
-    if agreed[0]:
+    if agreed[0] or _restores(levels, position, linked, move):
         return {}
     split = split_ratio(move) if unit == "%" else None
     size, day = _describe(move, unit), levels.index[position].date()
@@ -210,6 +212,25 @@ def _follow(
         note = f"{size} on {day} that {names} did not share, undone on {when}"
         return {at: Verdict(DISCARDED, note) for at in range(position, position + end)}
     return {position: Verdict(CONFIRMED, f"{size} shared by {names} by {when}")}
+
+
+def _restores(
+    levels: pd.Series, position: int, linked: Mapping[str, pd.Series], move: float
+) -> bool:
+    """True when the move brings the symbol back in line with most linked instruments over the
+    last `RESTORE_WINDOW` bars (the end of a ramp or frozen run that the move check missed in
+    this column): what was wrong is the level before it."""
+    start = max(position - RESTORE_WINDOW, 0)
+    data = levels.to_numpy(dtype=np.float64)
+    mine = data[position] - data[start]
+    first, day = levels.index[start], levels.index[position]
+    votes = 0
+    for other in linked.values():
+        if not len(other) or other.index[0] > first or day not in other.index:
+            continue
+        theirs = float(other[day]) - float(other.asof(first))
+        votes += 1 if abs(mine - theirs) < abs(move) / 2 else -1
+    return votes > 0
 
 
 def _agreement(

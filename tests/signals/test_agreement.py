@@ -82,3 +82,13 @@ def test_without_linked_data_the_next_bar_still_decides() -> None:
     values = walk(1)
     values.iloc[100:] *= 0.8
     assert statuses(q.judge_prices(values, {}, CONFIG)) == [q.CONFIRMED]
+
+
+def test_the_move_that_ends_a_ramp_is_a_correction_not_a_new_level() -> None:
+    """A ramp the move check cannot see (one linked fund in this column): the snap back puts
+    the symbol in line with its links again, so it opens no stretch of its own."""
+    series = group()
+    series["^RUT"].iloc[100:106] *= 1.3 ** (np.arange(1, 7) / 6)  # +4.5 % a day, then back
+    verdicts = q.judge_prices(series["^RUT"], {"IWM": series["IWM"]}, CONFIG)
+    assert series["^RUT"].index[106] not in verdicts
+    assert not [v for v in verdicts.values() if v.status == q.SUSPECT]
