@@ -29,7 +29,7 @@ from bot.rules.stored import rules_in_force
 from bot.service import evaluation
 from bot.service.fetch_outage import RetryPlan, outage_summary, unreachable
 from bot.service.schedule import alert_cutoff
-from bot.sources import quality, refresh, universe
+from bot.sources import quality, refresh, second_source, universe
 from bot.sources.base import FetchInterrupted, SourceError
 from bot.sources.fred import FredSource, update_start
 from signals.rules import Rule
@@ -133,6 +133,7 @@ class ServiceJobs:
             weekday_symbols=self.settings.weekday_symbols,
             now=now,
         )
+        second_source.check_refresh(db, self.settings, report)
         failed = self._report_unreachable(report)
         for symbol, reason in report.failures.items():
             if symbol not in failed:
