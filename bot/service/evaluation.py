@@ -180,6 +180,10 @@ def _late(event: Event, rule: Rule | None, held: dict[tuple[str, str], dict]) ->
     if any(row["status"] == ACCEPTED for row in rows):
         note = f"Alerted late: the move of {names} on {day} was held as suspect until a person "
         note, check = note + "accepted it.", "accepted by a person"
+    elif any(str(row["quality_note"]).startswith("confirmed by the second") for row in rows):
+        why = "; ".join(str(row["quality_note"]) for row in rows)
+        note = f"The move of {names} on {day} was held as suspect, then {why}."
+        check = "confirmed by a second source"
     elif any(" shared by " in str(row["quality_note"]) for row in rows):
         why = "; ".join(str(row["quality_note"]) for row in rows)
         note = f"Confirmed late: the move of {names} on {day} was held as suspect ({why})."

@@ -9,6 +9,7 @@ within the normal daily range that FRED contradicts is held, so no rule fires on
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import _register_commands, app
+from bot.config import load_settings
+from bot.rules.files import load_rules
 from storage.db import open_db
 from storage.prices import bar_status
 from tests.corruptions import chart_from_csv
@@ -72,6 +75,31 @@ def test_a_real_crash_day_is_confirmed_by_the_second_source(
     )
     assert status(db_path, CRASH) == "confirmed"
     assert any(query.get("id") == "SP500" for query in fred.requests)
+
+
+def test_the_crash_alert_fires_on_its_day_and_names_the_second_source(
+    fake: FakeYahoo, shared_data: Path, db_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "".join(
+            f'[[rules]]\nid = "{r.id}"\nenabled = false\n\n'
+            for r in load_rules(load_settings(None))
+        )
+        + '[[rules]]\nid = "gspc-low"\ntype = "extreme_since"\nseries = "^GSPC"\n'
+        + 'extreme = "low"\nsince = "1987-10-16"\n'
+    )
+    monkeypatch.setenv("ROTATION_RULES", str(rules))
+    fake.add_chart(chart_from_csv(shared_data / "prices" / "^GSPC.csv", "^GSPC", START, EVE))
+    update(db_path)
+    assert CliRunner().invoke(app, ["--db", str(db_path), "check"]).exit_code == 0  # primes
+    fake.add_chart(chart_from_csv(shared_data / "prices" / "^GSPC.csv", "^GSPC", START, CRASH))
+    update(db_path)
+    checked = CliRunner().invoke(app, ["--db", str(db_path), "check", "--json"])
+    [event] = json.loads(checked.stdout)["new_events"]
+    assert event["date"] == str(CRASH)
+    assert "then confirmed by the second source (FRED SP500 224.84)" in event["description"]
+    assert ["Data check", "confirmed by a second source"] in event["fields"]
 
 
 def test_a_close_the_second_source_contradicts_is_held(
