@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     quality_exempt: CommaList = Field(("^VIX", "DFF"), validation_alias="ROTATION_QUALITY_EXEMPT")
     # Symbols not on the NYSE calendar: only weekends and future dates are refused for them.
     weekday_symbols: CommaList = Field(("^VIX",), validation_alias="ROTATION_WEEKDAY_SYMBOLS")
+    # SYMBOL=FRED series cross-checked after each refresh (`^GSPC=SP500`); empty: none.
+    second_source: CommaList = Field((), validation_alias="ROTATION_SECOND_SOURCE")
+    second_source_tolerance_pct: float = Field(
+        1.0, gt=0, le=50, validation_alias="ROTATION_SECOND_SOURCE_TOLERANCE_PCT"
+    )
 
     # Discord
     discord_bot_token: SecretStr | None = Field(None, validation_alias="DISCORD_BOT_TOKEN")
@@ -193,6 +198,7 @@ class Settings(BaseSettings):
         "hold_series",
         "quality_exempt",
         "weekday_symbols",
+        "second_source",
         mode="before",
     )
     @classmethod
@@ -213,6 +219,15 @@ class Settings(BaseSettings):
                 f"invalid symbols {', '.join(bad)} (letters, digits, . - =, or ^ first)"
             )
         return symbols
+
+    @field_validator("second_source", mode="after")
+    @classmethod
+    def symbol_pairs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each entry is SYMBOL=SERIES (`^GSPC=SP500`), upper case."""
+        bad = [entry for entry in value if entry.count("=") != 1 or entry.startswith("=")]
+        if bad or any(entry.endswith("=") for entry in value):
+            raise ValueError(f"use SYMBOL=FRED series (^GSPC=SP500), not {', '.join(bad or value)}")
+        return tuple(entry.upper() for entry in value)
 
     @field_validator("linked_symbols", mode="before")
     @classmethod

@@ -66,6 +66,7 @@ def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> Rul
     }
     # Pair rules share each leg's window returns with every rule on the same leg and window.
     memo = scoped(market, as_of)
+    memo[("calendar",)] = market.sessions  # windows are measured between the same sessions
     result = builder(rule, legs, memo) if isinstance(rule, PairRule) else builder(rule, legs)
     frame = _mark_final(result.frame, rule, market)
     holes = _leg_holes(rule, market, legs, as_of)
@@ -211,7 +212,8 @@ def _pair_returns(
 ) -> tuple[pd.DataFrame, str | None]:
     """Both legs' window returns per common date, and why there are none (for NO DATA)."""
     window = rule.parsed_window
-    both = spread_series(legs[rule.a], legs[rule.b], window, memo)
+    sessions = _calendar(memo)
+    both = spread_series(legs[rule.a], legs[rule.b], window, memo, sessions)
     spans = [_spans(legs[name], window, memo, both.index) for name in (rule.a, rule.b)]
     both["span"] = np.minimum(spans[0], spans[1])
     return both, _window_note(legs, rule) if both.empty else None
@@ -221,8 +223,17 @@ def _spans(
     values: pd.Series, window: Window, memo: Memo | None, dates: pd.DatetimeIndex
 ) -> np.ndarray:
     """The sessions the window spans on `dates` (all of them dates of `values`)."""
-    spans = per_series(memo, values, ("spans", window), lambda: window_spans(values, window))
+    sessions = _calendar(memo)
+    spans = per_series(
+        memo, values, ("spans", window), lambda: window_spans(values, window, sessions)
+    )
     return spans.to_numpy()[values.index.searchsorted(dates)]
+
+
+def _calendar(memo: Memo | None) -> pd.DatetimeIndex | None:
+    """The exchange's sessions `rule_frame` put in the memo (None: windows count bars)."""
+    found = None if memo is None else memo.get(("calendar",))
+    return found if isinstance(found, pd.DatetimeIndex) else None
 
 
 def _long_enough(rule: PairRule, both: pd.DataFrame, x: pd.Series) -> pd.Series:

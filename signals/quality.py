@@ -4,10 +4,15 @@ Two kinds of check. `value_problem` refuses a value no market can print (NaN, in
 negative prices, absurd magnitudes, rates outside plausible levels). `judge_prices` and
 `judge_rates` look at moves: a move far outside the instrument's own recent volatility AND
 beyond a floor AND not matched by a linked instrument (IWM with ^RUT, ...) is implausible.
-An implausible bar is *suspect* while it is the newest; the next bar decides: when it keeps
-more than a fifth of the move the bar is *confirmed*, when it undoes the rest the bar is
-*discarded* (a bad tick). A single bad tick therefore never reaches a rule, and a real move
-no linked instrument confirms is merely one session late.
+A level reached by an implausible move is confirmed by agreement, never by the same feed
+repeating itself: from that bar on, each bar's level (its move since the last bar before the
+jump) is compared with the same move of every linked instrument that has a value that day.
+More linked instruments moving alike than not (a bad batch hitting ^RUT and IWM together is
+one for, IWC and IJR two against) *confirms* it; the level coming back (less than a fifth of
+the move kept) *discards* every bar of the stretch; until one of the two, every bar from the
+jump on stays *suspect*, however long it lasts (a person may accept it). A symbol with no
+linked instrument holding data over the stretch (before its ETFs were listed, a rate) keeps the
+older rule: the next bar decides, confirmed when it keeps more than a fifth of the move.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ RATE_BOUNDS = (-5.0, 30.0)
 # A bad tick is undone by the next bar; a real crash keeps more than this share of its move even
 # when it rebounds (^RUT on 1987-10-20 kept 22 %).
 REVERTED = 0.2
+# Bars over which a move that puts a symbol back in line with its links is seen as a correction.
+RESTORE_WINDOW = 10
+# Split ratios (new shares : old) a level shift is compared with, and how close (log) it must be.
+SPLIT_RATIOS = ((2, 1), (3, 1), (4, 1), (5, 1), (10, 1), (3, 2), (1, 2), (1, 3), (1, 5), (1, 10))
+SPLIT_MATCH = 0.01
 # Robust volatility: the median absolute move times this estimates one standard deviation.
 _MAD_TO_SIGMA = 1.4826
 
@@ -121,9 +131,8 @@ def judge_prices(
     keep = keep or {}
     rejected = [day for day, status in keep.items() if status == REJECTED]
     clean = clean.drop(index=[d for d in rejected if d in clean.index])
-    logs = pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index)
-    returns = {name: _log_moves(series) for name, series in linked.items()}
-    return _judge(logs, config, config.floor_pct / 100.0, keep, returns, "%")
+    levels = {name: _log_levels(series) for name, series in linked.items()}
+    return _judge(_log_levels(clean), config, config.floor_pct / 100.0, keep, levels, "%")
 
 
 def judge_rates(
@@ -139,10 +148,11 @@ def judge_rates(
     return _judge(clean, config, floor, {}, {}, "bps", sigmas=sigmas)
 
 
-def _log_moves(series: pd.Series) -> pd.Series:
+def _log_levels(series: pd.Series) -> pd.Series:
     clean = series.dropna()
     clean = clean[clean > 0]
-    return pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index).diff()
+    clean = clean[~clean.index.duplicated(keep=False)].sort_index()
+    return pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index)
 
 
 def _judge(
@@ -165,20 +175,99 @@ def _judge(
     candidates = np.flatnonzero(np.nan_to_num(sizes, nan=0.0) > floor)
     verdicts: dict[pd.Timestamp, Verdict] = {}
     discarded: set[int] = set()
+    judged_to = -1  # bars up to here belong to a stretch already judged
     for position in candidates:
         day = levels.index[position]
         base = _previous_kept(position, discarded)
         move = data[position] - data[base]
         typical = _typical_move(sizes, position, config) if sigmas else 0.0
-        if day in keep or not _beyond(move, typical, floor, sigmas):
+        if position <= judged_to or day in keep or not _beyond(move, typical, floor, sigmas):
             continue
-        if _matched(day, move, linked, config.match_ratio):
-            continue
-        verdict = _settle(data, position, move, unit)
-        verdicts[day] = verdict
-        if verdict.status == DISCARDED:
-            discarded.add(position)
+        stretch = _follow(levels, position, base, linked, config.match_ratio, unit)
+        for at, verdict in stretch.items():
+            verdicts[levels.index[at]] = verdict
+            if verdict.status == DISCARDED:
+                discarded.add(at)
+        judged_to = max(stretch, default=judged_to)
     return verdicts
+
+
+def _follow(
+    levels: pd.Series,
+    position: int,
+    base: int,
+    linked: Mapping[str, pd.Series],
+    ratio: float,
+    unit: str,
+) -> dict[int, Verdict]:
+    """The verdicts of the stretch a suspect move at `position` opens (empty: it is shared)."""
+    data = levels.to_numpy(dtype=np.float64)
+    move = data[position] - data[base]
+    kept = (data[position:] - data[base]) / move  # 1: the level holds, 0: it is undone
+    agreed, counted = _agreement(levels, position, base, linked, ratio)
+    if not counted.any():  # nothing to agree with: the next bar decides, as it always did
+        return {position: _settle(data, position, move, unit)}
+    if agreed[0] or _restores(levels, position, linked, move):
+        return {}
+    split = split_ratio(move) if unit == "%" else None
+    size, day = _describe(move, unit), levels.index[position].date()
+    names = ", ".join(linked)
+    decided = np.flatnonzero((kept <= REVERTED) | agreed)
+    if len(decided) == 0:
+        note = (
+            f"{size} on {day}{split or ''}: a level {names} do not share (held until they do "
+            "or accepted)"
+        )
+        return {at: Verdict(SUSPECT, note) for at in range(position, len(data))}
+    end = int(decided[0])
+    when = levels.index[position + end].date()
+    if kept[end] <= REVERTED:
+        note = f"{size} on {day} that {names} did not share, undone on {when}"
+        return {at: Verdict(DISCARDED, note) for at in range(position, position + end)}
+    return {position: Verdict(CONFIRMED, f"{size} shared by {names} by {when}")}
+
+
+def _restores(
+    levels: pd.Series, position: int, linked: Mapping[str, pd.Series], move: float
+) -> bool:
+    """True when the move brings the symbol back in line with most linked instruments over the
+    last `RESTORE_WINDOW` bars (the end of a ramp or frozen run that the move check missed in
+    this column): what was wrong is the level before it."""
+    start = max(position - RESTORE_WINDOW, 0)
+    data = levels.to_numpy(dtype=np.float64)
+    mine = data[position] - data[start]
+    first, day = levels.index[start], levels.index[position]
+    votes = 0
+    for other in linked.values():
+        if not len(other) or other.index[0] > first or day not in other.index:
+            continue
+        theirs = float(other[day]) - float(other.asof(first))
+        votes += 1 if abs(mine - theirs) < abs(move) / 2 else -1
+    return votes > 0
+
+
+def _agreement(
+    levels: pd.Series, position: int, base: int, linked: Mapping[str, pd.Series], ratio: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per bar from `position`, whether more linked instruments share its level than not.
+
+    An instrument shares it when its own move since the base bar's date goes the same way
+    by at least `ratio` of the symbol's; only instruments with a value on both dates count.
+    Also returns, per bar, whether any instrument counted.
+    """
+    data = levels.to_numpy(dtype=np.float64)
+    moves = data[position:] - data[base]
+    days, base_day = levels.index[position:], levels.index[base]
+    votes = np.zeros(len(moves))
+    counted = np.zeros(len(moves), dtype=bool)
+    for other in linked.values():
+        start = other.asof(base_day) if len(other) and other.index[0] <= base_day else np.nan
+        theirs = other.reindex(days).to_numpy(dtype=np.float64) - start
+        present = ~np.isnan(theirs)
+        alike = present & (theirs * moves > 0) & (np.abs(theirs) >= ratio * np.abs(moves))
+        votes += np.where(alike, 1.0, np.where(present, -1.0, 0.0))
+        counted |= present
+    return votes > 0, counted
 
 
 def _typical_move(sizes: np.ndarray, position: int, config: QualityConfig) -> float:
@@ -203,16 +292,6 @@ def _previous_kept(position: int, discarded: set[int]) -> int:
     return base
 
 
-def _matched(day: pd.Timestamp, move: float, linked: Mapping[str, pd.Series], ratio: float) -> bool:
-    """True when a linked instrument moved the same way by a comparable amount that day."""
-    for moves in linked.values():
-        other = moves.get(day)
-        if other is not None and not pd.isna(other):
-            if other * move > 0 and abs(other) >= ratio * abs(move):
-                return True
-    return False
-
-
 def _settle(data: np.ndarray, position: int, move: float, unit: str) -> Verdict:
     """Suspect while newest; confirmed when the next bar holds the level, else discarded."""
     size = _describe(move, unit)
@@ -223,6 +302,14 @@ def _settle(data: np.ndarray, position: int, move: float, unit: str) -> Verdict:
     if kept > REVERTED:
         return Verdict(CONFIRMED, f"{size} held by the next session")
     return Verdict(DISCARDED, f"{size} reverted by the next session")
+
+
+def split_ratio(move: float) -> str | None:
+    """`, the ratio of a 2:1 split` when a log move matches a split (none adjusts it away)."""
+    for new, old in SPLIT_RATIOS:
+        if abs(move - math.log(old / new)) < SPLIT_MATCH:
+            return f", the ratio of a {new}:{old} split (prices are split-adjusted)"
+    return None
 
 
 def _describe(move: float, unit: str) -> str:

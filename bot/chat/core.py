@@ -40,9 +40,10 @@ from bot.config import Settings
 from bot.rules.files import RulesFileError, load_rules
 from bot.rules.stored import rule_origins, with_chat_rules
 from bot.service.health import collect_health, render_lines
-from bot.sources.bar_checks import screen_bars, today_in_new_york
+from bot.sources.bar_checks import today_in_new_york
 from bot.sources.base import PriceSource
 from bot.sources.quality import log_changes, quality_config, review_prices
+from bot.sources.refresh import drop_unstorable
 from signals.legs import DataError
 from signals.measures import Basis, WindowError
 from signals.models import SpreadReport
@@ -139,7 +140,12 @@ class Commands(OnCallCommands, RuleCommands):
             log.warning("fetching %s from %s failed: %s", symbol, self.source.name, error)
             raise CommandError(f"Could not fetch {symbol} from {self.source.name}.") from None
         fetched = [bar for bar in result.bars.get(symbol, []) if bar.has_value()]
-        bars = screen_bars(fetched, today_in_new_york()).bars  # never store an impossible bar
+        if fetched:  # the screen of every other path: never an impossible or shifted bar
+            result.bars[symbol] = fetched
+            dropped = drop_unstorable(result, today_in_new_york(), self.settings.weekday_symbols)
+            for line in dropped.get(symbol, []):
+                log.warning("%s", line)
+        bars = result.bars.get(symbol, []) if fetched else []
         if not bars:
             known = price_store.cached_symbols(self.db)
             reason = parsing.one_line(result.failures.get(symbol, "no data"), 80)

@@ -76,6 +76,7 @@ def import_prices(
     with _progress() as progress:
         imports = _read_files(files, progress, check)
         cached = {item.symbol: count_rows(context.db, item.symbol) for item in imports}
+        _check_identities(context.db, [item for item in imports if cached[item.symbol]])
         _store_files(context.db, imports, progress)
     changes = _review(context.db, imports, cached, quality_config(context.settings))
     _print_import_summary(imports, time.perf_counter() - started)
@@ -137,6 +138,37 @@ def _read_files(files: list[Path], progress: Progress, check: RowCheck) -> list[
             print_error(line)
         fail(f"{errors[-1]} (nothing imported: fix the file and run the import again)")
     return imports
+
+
+def _check_identities(db: Store, imports: list[FileImport]) -> None:
+    """Refuse every file whose closes are not the stored symbol's (another symbol's file)."""
+    import pandas as pd
+
+    from signals.shapes import identity_problem
+    from storage.prices import load_prices
+
+    stored = load_prices(db, [item.symbol for item in imports], usable_only=False)
+    errors = []
+    for item in imports:
+        new = pd.Series(
+            [bar.close for bar in item.bars],
+            index=pd.DatetimeIndex([pd.Timestamp(bar.date) for bar in item.bars]),
+            dtype="float64",
+        )
+        problem = identity_problem(new, stored[item.symbol]["close"])
+        if problem is not None:
+            errors.append(f"{item.path.name}, line {_line_of(item.path, problem)}: {problem}")
+    if errors:
+        for line in errors[:-1]:
+            print_error(line)
+        fail(f"{errors[-1]} (nothing imported: check which symbol the file holds)")
+
+
+def _line_of(path: Path, problem: str) -> int:
+    """The file's line holding the first date a problem names (`first YYYY-MM-DD`)."""
+    day = problem.split("first ", 1)[1][:10]
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return next((n for n, line in enumerate(handle, 1) if line.startswith(day)), 1)
 
 
 def _store_files(db: Store, imports: list[FileImport], progress: Progress) -> None:

@@ -56,6 +56,7 @@ def update_prices(
     from bot.sources.base import SourceError
     from bot.sources.quality import quality_config
     from bot.sources.refresh import refresh_pe, refresh_prices
+    from bot.sources.second_source import check_refresh
     from bot.sources.universe import configured_symbols
 
     context = app_context(ctx)
@@ -77,6 +78,7 @@ def update_prices(
                 weekday_symbols=context.settings.weekday_symbols,
                 now=source.clock(),
             )
+            check_refresh(context.db, context.settings, report)
             valuations = refresh_pe(context.db, source, pe_symbols(wanted)) if pe else None
     except SourceError as error:
         fail(str(error))

@@ -27,7 +27,7 @@ from bot.what_if import frame_or_none as _frame_or_none
 from bot.what_if import starting_state as _starting_state
 from signals.evaluate import evaluate_rule
 from signals.models import Evaluation, Event, MarketData, RuleState
-from signals.quality import CONFIRMED, SUSPECT
+from signals.quality import ACCEPTED, CONFIRMED, SUSPECT
 from signals.rules import Rule
 from storage.db import Store
 from storage.owed_alerts import mark_owed
@@ -132,42 +132,71 @@ def check_rules(
 
 def with_held_bars(db: Store, rules: Sequence[Rule], checks: list[Evaluation]) -> list[Evaluation]:
     """A rule behind its data says which of its bars the quality checks hold back, and why."""
-    held = [(str(r["symbol"]), str(r["date"])) for r in flagged_bars(db, [SUSPECT])]
-    held += [(str(r["series_id"]), str(r["date"])) for r in flagged_points(db, [SUSPECT])]
+    held: dict[str, list[str]] = {}
+    for name, day in [(str(r["symbol"]), str(r["date"])) for r in flagged_bars(db, [SUSPECT])] + [
+        (str(r["series_id"]), str(r["date"])) for r in flagged_points(db, [SUSPECT])
+    ]:
+        held.setdefault(name, []).append(day)
     if not held:
         return checks
     out = []
     for rule, check in zip(rules, checks, strict=True):
         leaves = set(rule_leaves([rule]))
-        notes = [f"{name} {day} held back as suspect" for name, day in held if name in leaves]
+        notes = [_held_note(name, days) for name, days in held.items() if name in leaves]
         if notes and check.status != "OK":
             check = replace(check, reason="; ".join([check.reason, *notes]).strip("; "))
         out.append(check)
     return out
 
 
+def _held_note(name: str, days: list[str]) -> str:
+    """`^RUT 2026-11-20 held back as suspect`, or since when for a level that lasts."""
+    if len(days) == 1:
+        return f"{name} {days[0]} held back as suspect"
+    return f"{name} held back as suspect since {min(days)} ({len(days)} bars)"
+
+
+# Statuses of bars whose events come late and say why.
+HELD = (CONFIRMED, ACCEPTED)
+
+
 def mark_confirmed_late(db: Store, rules: Sequence[Rule], events: list[Event]) -> list[Event]:
-    """Say so in events on a bar the quality checks held back until the next session."""
+    """Say so in events on a bar the quality checks held back: confirmed by the next session,
+    by linked instruments sessions later, or accepted by a person (the event comes late)."""
     if not events:
         return events
-    held = {(str(r["symbol"]), str(r["date"])) for r in flagged_bars(db, [CONFIRMED])}
-    held |= {(str(r["series_id"]), str(r["date"])) for r in flagged_points(db, [CONFIRMED])}
+    held = {(str(r["symbol"]), str(r["date"])): r for r in flagged_bars(db, HELD)}
+    held |= {(str(r["series_id"]), str(r["date"])): r for r in flagged_points(db, HELD)}
     by_id = {rule.id: rule for rule in rules}
     return [_late(event, by_id.get(event.rule_id), held) for event in events]
 
 
-def _late(event: Event, rule: Rule | None, held: set[tuple[str, str]]) -> Event:
+def _late(event: Event, rule: Rule | None, held: dict[tuple[str, str], dict]) -> Event:
     day = event.date.isoformat()
-    names = [leaf for leaf in rule_leaves([rule]) if (leaf, day) in held] if rule else []
-    if not names:
+    found = {leaf: held[(leaf, day)] for leaf in rule_leaves([rule]) if (leaf, day) in held}
+    if not rule or not found:
         return event
-    note = (
-        f"Confirmed one session late: the move of {', '.join(names)} on {day} was held as "
-        "suspect until the next session confirmed its level."
-    )
+    names = ", ".join(found)
+    rows = list(found.values())
+    if any(row["status"] == ACCEPTED for row in rows):
+        note = f"Alerted late: the move of {names} on {day} was held as suspect until a person "
+        note, check = note + "accepted it.", "accepted by a person"
+    elif any(str(row["quality_note"]).startswith("confirmed by the second") for row in rows):
+        why = "; ".join(str(row["quality_note"]) for row in rows)
+        note = f"The move of {names} on {day} was held as suspect, then {why}."
+        check = "confirmed by a second source"
+    elif any(" shared by " in str(row["quality_note"]) for row in rows):
+        why = "; ".join(str(row["quality_note"]) for row in rows)
+        note = f"Confirmed late: the move of {names} on {day} was held as suspect ({why})."
+        check = "confirmed late by linked instruments"
+    else:
+        note = (
+            f"Confirmed one session late: the move of {names} on {day} was held as "
+            "suspect until the next session confirmed its level."
+        )
+        check = "confirmed one session late"
     description = f"{event.description}\n{note}" if event.description else note
-    fields = (*event.fields, ("Data check", "confirmed one session late"))
-    return replace(event, description=description, fields=fields)
+    return replace(event, description=description, fields=(*event.fields, ("Data check", check)))
 
 
 def _current_states(

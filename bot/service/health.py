@@ -242,7 +242,7 @@ def find_problems(health: Health, now: datetime, settings: Settings) -> list[str
         )
     if health.outbox and health.outbox["dead"]:
         problems.append(f"{health.outbox['dead']} dead deliveries (see rotation-bot outbox)")
-    return problems
+    return problems + lasting_suspects(health)
 
 
 def render_lines(health: Health) -> list[str]:
@@ -265,9 +265,32 @@ def render_lines(health: Health) -> list[str]:
         lines.append(f"  {symbol.symbol:<8} {symbol.last_final_date or '-'}  {behind}")
     if health.suspect:
         lines.append(f"suspect, held back until confirmed: {len(health.suspect)}")
-    for row in health.suspect:
-        lines.append(f"  {row['symbol']:<8} {row['date']}  {row['note']}")
+    for run in suspect_runs(health.suspect):
+        days = run["first"] if run["bars"] == 1 else f"{run['first']} → {run['last']}"
+        count = "" if run["bars"] == 1 else f" ({run['bars']} bars)"
+        lines.append(f"  {run['symbol']:<8} {days}{count}  {run['note']}")
     return lines
+
+
+def suspect_runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Suspect bars grouped per symbol and note: a level held for months is one line."""
+    runs: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (str(row["symbol"]), str(row["note"]))
+        run = runs.setdefault(key, {"symbol": key[0], "note": key[1], "first": row["date"]})
+        run["last"], run["bars"] = row["date"], run.get("bars", 0) + 1
+    return sorted(runs.values(), key=lambda run: (run["first"], run["symbol"]))
+
+
+def lasting_suspects(health: Health) -> list[str]:
+    """A problem line per level held for more than one session: a person should look."""
+    return [
+        f"{run['symbol']} held as suspect since {run['first']} ({run['bars']} bars): a level "
+        f"its linked instruments do not share; if it is real: rotation-bot prices accept "
+        f"{run['symbol']} {run['first']}"
+        for run in suspect_runs(health.suspect)
+        if run["bars"] > 1
+    ]
 
 
 def replica_lines(health: Health) -> list[str]:

@@ -31,7 +31,7 @@ from bot.service import evaluation
 from bot.service.fetch_outage import RetryPlan, StaleEvaluation, outage_summary, unreachable
 from bot.service.repeats import RepeatedProblems, describe
 from bot.service.schedule import alert_cutoff
-from bot.sources import quality, refresh, universe, valuation
+from bot.sources import quality, refresh, second_source, universe, valuation
 from bot.sources.base import FetchInterrupted, SourceError
 from bot.sources.fred import FredSource, update_start
 from bot.sources.french import FrenchSource
@@ -138,6 +138,7 @@ class ServiceJobs:
             weekday_symbols=self.settings.weekday_symbols,
             now=now,
         )
+        second_source.check_refresh(db, self.settings, report)
         failed = self._report_unreachable(report)
         for symbol, reason in report.failures.items():
             if symbol not in failed:

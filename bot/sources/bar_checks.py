@@ -20,6 +20,8 @@ from signals.quality import RATE_SYMBOLS, value_problem
 WEEKDAY_SYMBOLS = ("^VIX",)
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _FIELDS = ("open", "high", "low", "close", "adj_close", "volume")
+# Dropped bars a warning names one by one; beyond, it counts them (a line stays a line).
+LISTED = 5
 
 
 def today_in_new_york() -> date:
@@ -93,7 +95,9 @@ class Screened:
         if not self.dropped:
             return None
         count = len(self.dropped)
-        return f"{symbol}: dropped {count} bar{'s' * (count > 1)}: {'; '.join(self.dropped)}"
+        named = "; ".join(self.dropped[:LISTED])
+        more = f"; and {count - LISTED:,} more" if count > LISTED else ""
+        return f"{symbol}: dropped {count:,} bar{'s' * (count > 1)}: {named}{more}"
 
 
 def screen_bars(

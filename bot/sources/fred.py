@@ -108,6 +108,20 @@ class FredSource:
         query = {"id": series_id} | ({"cosd": start.isoformat()} if start else {})
         return f"{self.url}?{urllib.parse.urlencode(query)}"
 
+    def fetch_levels(self, series_id: str, start: date) -> dict[date, float]:
+        """Observations of a series that is no rate (SP500: index points), from `start`.
+
+        Only the wire format is checked here: the rate bounds of `fetch_one` do not apply.
+        """
+        levels = {}
+        for line in self._download(series_id, start).splitlines()[1:]:
+            day, _, cell = line.partition(",")
+            try:
+                levels[date.fromisoformat(day.strip())] = float(cell)
+            except ValueError:
+                continue  # "." or an empty cell: no observation that day
+        return {day: value for day, value in levels.items() if day >= start}
+
     def _download(self, series_id: str, start: date | None) -> str:
         url = self.request_url(series_id, start)
         attempts = self.retries + 1

@@ -22,6 +22,13 @@ import pandas as pd
 from bot.config import DEFAULT_LINKS, Settings
 from signals import quality as q
 from signals.models import PriceBar, SeriesPoint
+from signals.shapes import (
+    carry_to_weekends,
+    judge_bounds,
+    judge_drift,
+    judge_frozen,
+    weekday_points,
+)
 from storage.db import Store
 from storage.prices import bar_status, load_for_review, set_statuses
 from storage.series import load_series, point_statuses, set_point_statuses
@@ -34,6 +41,8 @@ HISTORY_FOR_REVIEW = timedelta(days=200)
 _RANK = {q.CONFIRMED: 1, q.SUSPECT: 2, q.DISCARDED: 3}
 _PERSON = (q.ACCEPTED, q.REJECTED)
 HELD_BACK = (q.SUSPECT, q.DISCARDED)
+# Series that bound a range (upper, lower): a date with the upper below the lower is held.
+BOUND_PAIRS = (("DFEDTARU", "DFEDTARL"),)
 
 
 # The checks as shipped (the defaults of Settings), for callers without settings at hand.
@@ -149,11 +158,26 @@ def _verdicts(
             found = q.judge_rates(frame[column], config)
         else:
             links = {n: frames[n][column] for n in config.links.get(symbol, ()) if n in frames}
-            found = q.judge_prices(frame[column], links, config, keep)
+            found = _price_verdicts(frame[column], links, config, keep)
         for day, verdict in found.items():
             if day not in merged or _RANK[verdict.status] > _RANK[merged[day].status]:
                 merged[day] = verdict
     return merged
+
+
+def _price_verdicts(
+    values: pd.Series,
+    links: dict[str, pd.Series],
+    config: q.QualityConfig,
+    keep: dict[pd.Timestamp, str],
+) -> dict[pd.Timestamp, q.Verdict]:
+    """Frozen runs and slow drifts first; the moves are then judged without their bars (the
+    move after a frozen run or a ramp is the real one since it began, which links may share)."""
+    shapes = judge_frozen(values)
+    drift = judge_drift(values.drop(index=list(shapes)), links, config.floor_pct / 100.0)
+    shapes |= {day: v for day, v in drift.items() if day not in keep}
+    unjudged = {**keep, **{day: q.REJECTED for day in shapes if day not in keep}}
+    return {**q.judge_prices(values, links, config, unjudged), **shapes}
 
 
 def _changes(
@@ -188,29 +212,57 @@ def review_series(
     `known` may hold the whole stored history of some series (`series_of_points`).
     """
     ids = [i for i in series_ids if not q.is_ratio_series(i) and i not in config.exempt]
+    ids += [other for i in ids for pair in BOUND_PAIRS if i in pair for other in pair]
+    ids = list(dict.fromkeys(ids))
     known = {i: values for i, values in (known or {}).items() if i in ids}
     missing = [i for i in ids if i not in known]
     values = {**(load_series(db, missing, usable_only=False) if missing else {}), **known}
+    crossed = _crossed_bounds(values)
     changes: list[StatusChange] = []
     for series_id, series in values.items():
-        changes.extend(_review_one_series(db, series_id, series, config))
+        extra = crossed.get(series_id, {})
+        changes.extend(_review_one_series(db, series_id, series, config, extra))
     return changes
 
 
+def _crossed_bounds(values: Mapping[str, pd.Series]) -> dict[str, dict[pd.Timestamp, q.Verdict]]:
+    """Points of a target range whose upper bound is below its lower one, per series."""
+    found: dict[str, dict[pd.Timestamp, q.Verdict]] = {}
+    for upper, lower in BOUND_PAIRS:
+        if upper in values and lower in values:
+            found.update(judge_bounds(values[upper].rename(upper), values[lower].rename(lower)))
+    return found
+
+
 def _review_one_series(
-    db: Store, series_id: str, values: pd.Series, config: q.QualityConfig
+    db: Store,
+    series_id: str,
+    values: pd.Series,
+    config: q.QualityConfig,
+    extra: Mapping[pd.Timestamp, q.Verdict],
 ) -> list[StatusChange]:
     stored_marks = point_statuses(db, series_id)
     person = {day for day, status in stored_marks.items() if status in _PERSON}
     kept = values.drop(index=[pd.Timestamp(day) for day in person], errors="ignore")
-    hold = series_id in config.hold_series
-    verdicts = q.judge_rates(kept, config, hold=hold)
+    verdicts = {**_rate_verdicts(series_id, kept, config), **extra}
+    verdicts = {day: v for day, v in verdicts.items() if day.date() not in person}
     fresh = {day.date(): verdict for day, verdict in verdicts.items()}
     marks = _series_marks(stored_marks, fresh, person)
     if marks:
         set_point_statuses(db, series_id, marks)
     stored = pd.Series({pd.Timestamp(d): s for d, s in stored_marks.items()}, dtype=object)
     return _changes(series_id, marks, stored)
+
+
+def _rate_verdicts(
+    series_id: str, values: pd.Series, config: q.QualityConfig
+) -> dict[pd.Timestamp, q.Verdict]:
+    """A held series (the Fed target) is judged on weekdays: a Saturday repeating Friday's
+    point is no second source holding it; weekend points share their Friday's verdict."""
+    if series_id not in config.hold_series:
+        return q.judge_rates(values, config)
+    verdicts = q.judge_rates(weekday_points(values), config, hold=True)
+    return carry_to_weekends(values, verdicts)
 
 
 def _series_marks(

@@ -10,7 +10,7 @@ cached history stays on one adjustment basis. A symbol that failed writes nothin
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -37,6 +37,10 @@ from storage.series import upsert_points
 
 # Relative difference above which a re-served bar counts as re-based, not float noise.
 REBASE_TOLERANCE = 1e-6
+# A response with more than this share of weekend dates (and at least SHIFTED_MIN_BARS bars)
+# has its stamps shifted by a time zone: one session in five becomes a Sunday.
+SHIFTED_SHARE = 0.1
+SHIFTED_MIN_BARS = 10
 
 
 @dataclass
@@ -125,6 +129,8 @@ def refresh_prices(
     result = source.fetch({s: day for s, day in starts.items() if s not in current})
     dropped = drop_unstorable(result, today, weekday_symbols)
     rebased = refetch_rebased(db, source, result)
+    # The refetched history is a new response: the same screen as every other bar.
+    dropped.update(drop_unstorable(result, today, weekday_symbols, only=rebased))
     report = RefreshReport([SymbolRefresh(symbol, starts[symbol]) for symbol in symbols])
     for item in report.symbols:
         item.holes = [hole.describe() for hole in holes.get(item.symbol, [])]
@@ -187,10 +193,27 @@ def refetch_suspects(db: Store, starts: dict[str, date]) -> dict[str, date]:
     return starts
 
 
-def drop_unstorable(result: FetchResult, today: date, weekdays: Sequence[str]) -> dict[str, list]:
-    """Remove bars that may never be stored; one warning line per symbol that lost some."""
+def drop_unstorable(
+    result: FetchResult,
+    today: date,
+    weekdays: Sequence[str],
+    only: Collection[str] | None = None,
+) -> dict[str, list]:
+    """Remove bars that may never be stored; one warning line per symbol that lost some.
+
+    A response whose dates are mostly off the calendar (stamps shifted by a time zone) is
+    refused whole: the rest of its dates cannot be trusted either. `only` limits the screen
+    to some symbols (the ones just fetched again).
+    """
     warnings: dict[str, list[str]] = {}
     for symbol, bars in list(result.bars.items()):
+        if only is not None and symbol not in only:
+            continue
+        shifted = shifted_dates(symbol, bars, weekdays)
+        if shifted is not None:
+            del result.bars[symbol]
+            result.failures[symbol] = shifted
+            continue
         screened = screen_bars(bars, today, weekdays)
         line = screened.warning(symbol)
         if line is not None:
@@ -201,6 +224,24 @@ def drop_unstorable(result: FetchResult, today: date, weekdays: Sequence[str]) -
             del result.bars[symbol]
             result.failures[symbol] = f"no storable bars ({line})"
     return warnings
+
+
+def shifted_dates(symbol: str, bars: Sequence[PriceBar], weekdays: Sequence[str]) -> str | None:
+    """Why a response's dates look shifted by a time zone (many weekend bars), or None.
+
+    A bad bar or two on a weekend is dropped alone; when more than `SHIFTED_SHARE` of a
+    response falls on weekends, every date in it is a day off (midnight-UTC stamps read in
+    New York), so storing its weekday bars would move every close to the session before.
+    """
+    if symbol in weekdays or len(bars) < SHIFTED_MIN_BARS:
+        return None
+    weekend = sum(bar.date.weekday() >= 5 for bar in bars)
+    if weekend <= SHIFTED_SHARE * len(bars):
+        return None
+    return (
+        f"refused {len(bars)} bars: {weekend:,} fall on a weekend, so the dates look shifted "
+        f"by a time zone (first {bars[0].date}); nothing stored"
+    )
 
 
 def _note_suspects(report: RefreshReport, changes: list) -> None:

@@ -42,6 +42,9 @@ min_change_bps = 50
 # Quiet days on which no default rule has an event in the clean data (checked by the corpus).
 DAY = "2024-03-13"
 OTHER_DAY = "2019-07-10"
+# 42 sessions after 2025-04-09 (+9 %): a window of one leg shifted by a session shows it.
+SPREAD_DAY = "2025-06-09"
+CRASH_DAY = "2020-03-16"
 
 
 def clean_copy(shared: Path, target: Path) -> Path:
@@ -126,6 +129,81 @@ def _scale(name: str, factor: float, day: str = DAY, columns: tuple[str, ...] = 
     return lambda root: set_cells(root, name, day, columns, lambda v: round(v * factor, 4))
 
 
+def _scale_run(names: tuple[str, ...], factor: float, sessions: int, first: str = DAY):
+    """Several symbols scaled on `sessions` consecutive rows from `first` (bad data that lasts)."""
+
+    def corrupt(root: Path) -> None:
+        for name in names:
+            rows = read(root, name)
+            at = next(i for i, r in enumerate(rows) if r[0] == first)
+            for row in rows[at : at + sessions]:
+                set_cells(root, name, row[0], PRICES, lambda v: round(v * factor, 4))
+
+    return corrupt
+
+
+def _ramp(name: str, total: float, sessions: int, first: str = DAY):
+    """A level creeping to `total` times the real one over `sessions`, then back at once."""
+
+    def corrupt(root: Path) -> None:
+        rows = read(root, name)
+        at = next(i for i, r in enumerate(rows) if r[0] == first)
+        columns = [rows[0].index(column) for column in PRICES]
+        for step, row in enumerate(rows[at : at + sessions], start=1):
+            for i in columns:
+                if row[i]:
+                    row[i] = str(round(float(row[i]) * total ** (step / sessions), 4))
+        write(root, name, rows)
+
+    return corrupt
+
+
+def _frozen(name: str, sessions: int, first: str = DAY):
+    """A feed stuck on one bar's values for `sessions` sessions (the real ones resume after)."""
+
+    def corrupt(root: Path) -> None:
+        rows = read(root, name)
+        at = next(i for i, r in enumerate(rows) if r[0] == first)
+        for i in range(at + 1, at + sessions):
+            rows[i] = [rows[i][0], *rows[at][1:]]
+        write(root, name, rows)
+
+    return corrupt
+
+
+def _other_symbols_prices(name: str, other: str, since: str = "0"):
+    """`name`'s file holding `other`'s rows from `since` on (a symbol mapping mix-up)."""
+
+    def corrupt(root: Path) -> None:
+        theirs = {r[0]: r for r in read(root, other)[1:]}
+        rows = read(root, name)
+        body = [theirs.get(r[0], r) if r[0] >= since else r for r in rows[1:]]
+        write(root, name, [rows[0], *body])
+
+    return corrupt
+
+
+def _unadjusted_split(name: str, ratio: float, since: str = DAY):
+    """Prices from `since` on not adjusted for a split the vendor applied to older rows."""
+
+    def corrupt(root: Path) -> None:
+        rows = read(root, name)
+        columns = [rows[0].index(column) for column in PRICES]
+        for row in rows[1:]:
+            for i in columns:
+                if row[0] >= since and row[i]:
+                    row[i] = str(round(float(row[i]) / ratio, 4))
+        write(root, name, rows)
+
+    return corrupt
+
+
+def _fed_bounds_crossed(root: Path) -> None:
+    """DFEDTARU 25 bps below DFEDTARL on a Friday, carried over the weekend (FRED repeats it)."""
+    for day in ("2024-03-15", "2024-03-16", "2024-03-17"):
+        set_cells(root, "macro", day, ("DFEDTARU",), 5.0)
+
+
 def _swap_digits(root: Path) -> None:
     def swap(value: float) -> str:
         text = f"{value:.2f}"
@@ -198,4 +276,32 @@ VARIANTS: list[Variant] = [
     # but nothing computed across it may fire or reverse.
     Variant("two-month hole in IWB", _hole("IWB", "2010-07-01", "2010-08-31"), False, False, True),
     Variant("two-month hole in IWC", _hole("IWC", "2025-03-03", "2025-04-30"), False, False, True),
+    # Issue 19: a discarded (or missing) bar must not start IWM's 42-session window a session
+    # before IWB's (across 2025-04-09's +9 % day that was "IWM beats IWB by 1149 bps").
+    Variant("discarded IWM bar before a 42d spread", _scale("IWM", 10, SPREAD_DAY), False),
+    Variant("missing IWM session", _hole("IWM", SPREAD_DAY, SPREAD_DAY), False, True, True),
+    # Bad data that lasts (issue 19): the same feed repeating a level confirms nothing.
+    Variant("index x10 for two sessions", _scale_run(("^RUT",), 10, 2), False, False),
+    Variant("index x1.5 for three sessions", _scale_run(("^RUT",), 1.5, 3), False, False),
+    Variant("micro-cap x1.6 for two sessions", _scale_run(("IWC",), 1.6, 2), False, False),
+    Variant("index and ETF x1.25 the same day", _scale_run(("^RUT", "IWM"), 1.25, 1), False),
+    Variant("index and ETF x1.2 for two sessions", _scale_run(("^RUT", "IWM"), 1.2, 2), False),
+    Variant("S&P 500 and OEF x1.15 the same day", _scale_run(("^GSPC", "OEF"), 1.15, 1), False),
+    # Identity and shape (issue 19, item 4).
+    Variant("IWM's file holding IWB's prices", _other_symbols_prices("IWM", "IWB"), True),
+    Variant(
+        "IWB's prices in IWM's file from a date on",
+        _other_symbols_prices("IWM", "IWB", DAY),
+        False,
+        False,
+    ),
+    Variant("micro-cap frozen for 10 sessions", _frozen("IWC", 10), False, False),
+    Variant("index ramp x1.3 over 6 sessions", _ramp("^RUT", 1.3, 6), False, False),
+    Variant("micro-cap ramp x1.6 over 8 sessions", _ramp("IWC", 1.6, 8), False, False),
+    Variant("unadjusted 2-for-1 split in IWM", _unadjusted_split("IWM", 2), False, False),
+    Variant("Fed upper bound below the lower over a weekend", _fed_bounds_crossed, False),
+    # A fake record held back must not cost the real one a week later (2025-09-18).
+    Variant("fake record before a real one", _scale_run(("^RUT",), 10, 2, "2025-09-10"), False),
+    # Real moves still fire on time: ^RUT's -14 % day agrees with IWC while IWM's bar is gone.
+    Variant("missing IWM bar on 2020-03-16", _hole("IWM", CRASH_DAY, CRASH_DAY), False, True, True),
 ]

@@ -1,0 +1,233 @@
+"""Shape and identity checks of a whole series (issue 19): bad data that no single move shows.
+
+Pure, like `signals.quality`: a frozen feed (the same close for more sessions than the symbol
+has ever repeated), a file that holds another symbol's prices (most of its closes far from
+the ones already stored for the same dates), a slow ramp its linked instruments do not share,
+a rate target whose upper bound sits below its
+lower bound, and weekend points of a daily rate that only repeat Friday's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from signals.quality import DISCARDED, SUSPECT, Verdict
+
+# No price in the shared history since 1927 repeated its close more than 4 sessions in a row.
+FROZEN_MIN = 5
+# A file whose closes differ from the stored ones by more than this on more than IDENTITY_SHARE
+# of at least IDENTITY_OVERLAP common dates holds another symbol's prices (a mapping mix-up).
+IDENTITY_TOLERANCE = 0.05
+IDENTITY_SHARE = 0.5
+IDENTITY_OVERLAP = 20
+# A slow ramp is measured over this many bars against the median of the linked instruments.
+DRIFT_WINDOW = 10
+# A linked instrument's one-day move beyond this (log) leaves it out of a drift's vote.
+JUMP_FOR_DRIFT = 0.08
+# How far above its lowest the drift may sit and still be taken for where it began (log).
+BASE_NOISE = 0.008
+# Re-based by a split, every stored close moves by the same ratio: that is not a mix-up.
+_SPLIT_SPREAD = 0.002
+
+
+def judge_frozen(values: pd.Series, min_run: int = FROZEN_MIN) -> dict[pd.Timestamp, Verdict]:
+    """The repeats of a run of identical values longer than any the series had before.
+
+    The run's first bar is real (the feed froze after it); the repeats are discarded once a
+    different value follows, suspect while the run is the newest data.
+    """
+    clean = values.dropna()
+    data = clean.to_numpy(dtype=np.float64)
+    if len(data) < min_run:
+        return {}
+    starts = np.flatnonzero(np.r_[True, data[1:] != data[:-1]])
+    lengths = np.diff(np.r_[starts, len(data)])
+    verdicts: dict[pd.Timestamp, Verdict] = {}
+    longest = 1
+    for start, length in zip(starts, lengths, strict=True):
+        if length < max(min_run, longest + 1):
+            longest = max(longest, int(length))
+            continue
+        status = SUSPECT if start + length == len(data) else DISCARDED
+        day = clean.index[start].date()
+        note = (
+            f"the same value {data[start]:g} for {length} sessions from {day}, more than it "
+            f"ever repeated before ({longest}): a frozen feed"
+        )
+        for at in range(start + 1, start + length):
+            verdicts[clean.index[at]] = Verdict(status, note)
+    return verdicts
+
+
+def identity_problem(new: pd.Series, stored: pd.Series) -> str | None:
+    """Why `new` (a file's closes) cannot be the symbol whose `stored` closes it would replace.
+
+    Both are indexed by date. Most common dates far apart, and not by one split ratio, means
+    the file holds another symbol's prices.
+    """
+    both = pd.concat([new.rename("new"), stored.rename("stored")], axis=1, join="inner")
+    both = both[(both["new"] > 0) & (both["stored"] > 0)].dropna()
+    if len(both) < IDENTITY_OVERLAP:
+        return None
+    logs = np.log(both["new"].to_numpy() / both["stored"].to_numpy())
+    far = np.abs(logs) > math.log1p(IDENTITY_TOLERANCE)
+    if far.mean() <= IDENTITY_SHARE or np.std(logs) < _SPLIT_SPREAD:
+        return None
+    first = both.index[far.argmax()]
+    return (
+        f"{int(far.sum()):,} of {len(both):,} closes differ from the stored ones by more than "
+        f"{IDENTITY_TOLERANCE:.0%} (median {math.expm1(float(np.median(logs))):+.0%}; first "
+        f"{first.date()}: {both['new'][first]:g} where {both['stored'][first]:g} is stored): "
+        "another symbol's prices?"
+    )
+
+
+def judge_bounds(upper: pd.Series, lower: pd.Series) -> dict[str, dict[pd.Timestamp, Verdict]]:
+    """Both points of every date where a target range's upper bound is below its lower one.
+
+    Which bound is wrong cannot be told: both are discarded once a consistent date follows,
+    suspect while the crossing is the newest data.
+    """
+    both = pd.concat([upper.rename("upper"), lower.rename("lower")], axis=1, join="inner")
+    consistent = both.index[both["upper"] >= both["lower"]]
+    crossed = both[both["upper"] < both["lower"]]
+    found: dict[str, dict[pd.Timestamp, Verdict]] = {str(upper.name): {}, str(lower.name): {}}
+    for day, row in crossed.iterrows():
+        status = DISCARDED if len(consistent) and consistent[-1] > day else SUSPECT
+        note = (
+            f"{upper.name} {row['upper']:g} below {lower.name} {row['lower']:g} on "
+            f"{pd.Timestamp(day).date()}: the range is inconsistent"
+        )
+        found[str(upper.name)][day] = Verdict(status, note)
+        found[str(lower.name)][day] = Verdict(status, note)
+    return found
+
+
+def weekday_points(values: pd.Series) -> pd.Series:
+    """A daily series without its weekend points (they repeat Friday's and prove nothing)."""
+    return values[pd.DatetimeIndex(values.index).day_of_week < 5]
+
+
+def carry_to_weekends(
+    values: pd.Series, verdicts: dict[pd.Timestamp, Verdict]
+) -> dict[pd.Timestamp, Verdict]:
+    """Each weekend point repeating the weekday before it takes that weekday's verdict."""
+    if not verdicts:
+        return verdicts
+    index = pd.DatetimeIndex(values.index)
+    weekday = pd.Series(index.where(index.day_of_week < 5), index=index).ffill()
+    carried = dict(verdicts)
+    for day in index[(index.day_of_week >= 5) & weekday.isin(list(verdicts)).to_numpy()]:
+        friday = weekday[day]
+        if values[day] == values[friday]:
+            carried[day] = verdicts[friday]
+    return carried
+
+
+def judge_drift(
+    values: pd.Series,
+    linked: Mapping[str, pd.Series],
+    limit: float,
+    window: int = DRIFT_WINDOW,
+) -> dict[pd.Timestamp, Verdict]:
+    """The bars of a slow ramp its linked instruments do not share (each day below the jump
+    floor, together far beyond it).
+
+    `values` and `linked` are positive prices; `limit` a log move (the jump floor). Over
+    `window` bars the symbol's move minus the median of its linked instruments' never passed
+    6.7 % anywhere in the shared history since 2000; beyond `limit`, the bars from where the
+    drift began are held while it lasts, and discarded once the level is back with them. A
+    stretch with one day beyond `limit` is a jump, left to `judge_prices`.
+    """
+    levels, others = _aligned_logs(values, linked)
+    if others.empty or len(levels) <= window:
+        return {}
+    data = levels.to_numpy()
+    apart = levels.diff(window).to_numpy()[:, None] - others.diff(window).to_numpy()
+    # A one-day jump (of the symbol or a linked instrument) is judge_prices' to follow.
+    jumps = pd.concat([levels.diff().abs(), others.diff().abs()], axis=1) > limit
+    jumpy = jumps.rolling(window + 1, min_periods=1).max().to_numpy(dtype=bool)
+    apart = np.where(jumpy[:, 1:] | jumpy[:, :1], np.nan, apart)
+    verdicts: dict[pd.Timestamp, Verdict] = {}
+    judged_to = -1
+    for first in np.flatnonzero(_outvoted(apart, limit)):
+        if first <= judged_to:
+            continue
+        sign = np.sign(np.nanmedian(apart[first]))
+        base = _drift_base(data, others, first - window, first, sign)
+        stretch = _drift_stretch(levels, others, base, first, sign, limit)
+        verdicts.update(stretch)
+        judged_to = max(first, levels.index.get_indexer([max(stretch)])[0])
+    return verdicts
+
+
+def _aligned_logs(
+    values: pd.Series, linked: Mapping[str, pd.Series]
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Log prices of the symbol, and of its linked instruments on the symbol's dates."""
+    clean = values.dropna()
+    clean = clean[clean > 0]
+    clean = clean[~clean.index.duplicated(keep=False)].sort_index()
+    levels = pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index)
+    columns = {}
+    for name, series in linked.items():
+        other = series.dropna()
+        other = other[(other > 0) & ~other.index.duplicated(keep=False)]
+        columns[name] = np.log(other.astype("float64")).reindex(levels.index)
+    return levels, pd.DataFrame(columns, index=levels.index).dropna(axis=1, how="all")
+
+
+def _outvoted(apart: np.ndarray, limit: float) -> np.ndarray:
+    """Per bar, whether at least two linked instruments, and more than not, are over `limit`
+    apart (against one alone, which of the two drifted cannot be told; a bad batch hitting
+    one of them too is outvoted by the others)."""
+    present = ~np.isnan(apart)
+    far = np.abs(np.nan_to_num(apart)) > limit
+    votes = far.sum(axis=1)
+    return (votes >= 2) & (votes > (present & ~far).sum(axis=1))
+
+
+def _cumulative(data: np.ndarray, others: pd.DataFrame, base: int, end: int) -> np.ndarray:
+    """The symbol's move since `base` minus each linked instrument's, bars base..end."""
+    part = others.iloc[base : end + 1]
+    theirs = (part - part.iloc[0]).to_numpy()
+    # From its first one-day jump on, a linked instrument has no say (judge_prices' case).
+    steps = np.abs(np.diff(part.to_numpy(), axis=0, prepend=np.nan))
+    jumped = np.maximum.accumulate(np.nan_to_num(steps) > JUMP_FOR_DRIFT, axis=0)
+    theirs = np.where(jumped.astype(bool), np.nan, theirs)
+    return (data[base : end + 1] - data[base])[:, None] - theirs
+
+
+def _drift_base(data: np.ndarray, others: pd.DataFrame, start: int, first: int, sign: float) -> int:
+    """The bar the drift grew from: the last one near its lowest before `first` (tracking
+    noise of a tenth of the limit apart)."""
+    path = np.nanmedian(sign * _cumulative(data, others, start, first), axis=1)[:-1]
+    low = np.nanmin(path)
+    return start + int(np.flatnonzero(path <= low + BASE_NOISE)[-1])
+
+
+def _drift_stretch(
+    levels: pd.Series,
+    others: pd.DataFrame,
+    base: int,
+    first: int,
+    sign: float,
+    limit: float,
+) -> dict[pd.Timestamp, Verdict]:
+    """Hold from the bar after `base` until the drift is back under half `limit`."""
+    data = levels.to_numpy()
+    apart = sign * _cumulative(data, others, base, len(data) - 1)
+    after = first - base
+    back = np.flatnonzero(~_outvoted(apart[after:], limit / 2))
+    end = len(data) if len(back) == 0 else first + int(back[0])
+    status = SUSPECT if len(back) == 0 else DISCARDED
+    size = math.expm1(float(sign * np.nanmedian(apart[after]))) * 100
+    note = (
+        f"a slow drift of {size:+.1f} % from {levels.index[base + 1].date()} that "
+        f"{', '.join(others.columns)} do not share"
+    )
+    return {levels.index[at]: Verdict(status, note) for at in range(base + 1, end)}
