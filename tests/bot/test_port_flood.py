@@ -28,7 +28,7 @@ from tests.conftest import PROJECT_ROOT
 
 FLOOD = 1100
 PER_ADDRESS = 64
-HEADER_TIMEOUT = 3.0
+HEADER_TIMEOUT = 6.0  # well above the time 1,100 connections take to open, even on a busy host
 
 
 @pytest.fixture
@@ -121,10 +121,14 @@ def test_idle_flood_from_one_address_leaves_signed_requests_and_healthz_answered
     port_server: tuple[int, subprocess.Popen], key: SigningKey
 ) -> None:
     port, process = port_server
+    started = time.monotonic()
     flood = open_idle(port, FLOOD)
     try:
         refused = wait_until_closed(flood, FLOOD - PER_ADDRESS, within=5)
-        assert refused == FLOOD - PER_ADDRESS  # the excess, closed at once
+        excess = set(range(PER_ADDRESS, FLOOD))  # the first 64 are admitted, the rest refused
+        assert excess <= closed_by_server(flood)  # the excess, closed at once
+        if time.monotonic() - started < HEADER_TIMEOUT:  # else the deadline closed the 64 too
+            assert refused == FLOOD - PER_ADDRESS
         body, headers = signed_ping(key)
         status, answer, seconds = ask(port, "POST", "/discord/interactions", body, headers)
         assert (status, json.loads(answer), seconds < 1) == (200, {"type": 1}, True)

@@ -92,7 +92,8 @@ def test_the_crash_alert_fires_on_its_day_and_names_the_second_source(
     monkeypatch.setenv("ROTATION_RULES", str(rules))
     fake.add_chart(chart_from_csv(shared_data / "prices" / "^GSPC.csv", "^GSPC", START, EVE))
     update(db_path)
-    assert CliRunner().invoke(app, ["--db", str(db_path), "check"]).exit_code == 0  # primes
+    primed = CliRunner().invoke(app, ["--db", str(db_path), "check"])
+    assert primed.exit_code == 1, primed.output  # primes; bars from the past: STALE, exit 1
     fake.add_chart(chart_from_csv(shared_data / "prices" / "^GSPC.csv", "^GSPC", START, CRASH))
     update(db_path)
     checked = CliRunner().invoke(app, ["--db", str(db_path), "check", "--json"])
