@@ -37,7 +37,9 @@ from tests.fakes.discord_kit import (
 
 __all__ = ["rest"]  # the fixture
 
-FIRST_WITHIN = 1.0  # seconds: a deferral needs one local HTTP request, far inside Discord's 3
+# Seconds: a deferral needs one local HTTP request (milliseconds), but the machine may be
+# shared; what the tests hold is that it came while no thread could run the work.
+FIRST_WITHIN = 2.0
 
 # (command, options, user, whether its deferral and answer are private)
 DATABASE_COMMANDS: list[tuple[str, dict[str, str], User, bool]] = [
@@ -92,9 +94,9 @@ def dispatch_press(bot: Harness, custom_id: str, message: dict[str, Any], user: 
 
 
 async def first_responses(fake: FakeDiscordApp, tokens: list[str]) -> float:
-    """Seconds until every interaction has had a first response (polled for at most 3 s)."""
+    """Seconds until every interaction has had a first response (polled for about 4 s)."""
     started = time.monotonic()
-    for _ in range(300):  # the fake records each response from its own threads
+    for _ in range(400):  # the fake records each response from its own threads
         if all(fake.steps_for(t) for t in tokens):
             break
         await asyncio.sleep(0.01)
@@ -173,7 +175,7 @@ async def test_subscriptions_answer_at_once_while_charts_queue(
     spreads = [dispatch(bot, "spread", user, a="IWC", b="SPY") for user in users]
     lists = [dispatch(bot, "subscriptions", ALICE) for _ in range(8)]
     assert await first_responses(bot.fake, spreads + lists) < FIRST_WITHIN
-    for _ in range(300):  # the lists' answers: the database thread is free, only charts wait
+    for _ in range(500):  # the lists' answers: the database thread is free, only charts wait
         if all(len(bot.fake.steps_for(t)) == 2 for t in lists):
             break
         await asyncio.sleep(0.01)
