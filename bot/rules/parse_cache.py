@@ -45,8 +45,9 @@ _warned: set[Path] = set()
 
 
 def cache_path(db_path: Path | str) -> Path | None:
-    """Where the cache of a database lives; None for a PostgreSQL URL (no folder to use)."""
-    if not isinstance(db_path, Path):
+    """Where the cache of a database lives; None for a PostgreSQL URL (no folder to use) or
+    a database file that does not exist (nothing is written where no database is)."""
+    if not isinstance(db_path, Path) or not db_path.is_file():
         return None
     return db_path.with_name(f"{db_path.name}{SUFFIX}")
 

@@ -11,6 +11,7 @@ import pytest
 from bot.config import Settings
 from bot.rules.files import RulesFileError, load_rules, validate_file
 from bot.rules.parse_cache import cache_key, cache_path, read_cache, write_cache
+from storage.db import open_db
 from tests.rule_mix import generate_rules
 
 
@@ -19,6 +20,7 @@ def setup(tmp_path: Path) -> tuple[Settings, Path]:
     """Settings with 60 generated rules in a file, and where their cache goes."""
     rules = tmp_path / "rules.toml"
     rules.write_text(generate_rules(60), encoding="utf-8")
+    open_db(tmp_path / "bot.db").close()
     settings = Settings(db_path=tmp_path / "bot.db", rules_path=rules)
     return settings, tmp_path / "bot.db.rules-cache"
 
@@ -115,6 +117,23 @@ def test_an_invalid_file_is_reported_as_without_a_cache_and_never_cached(
     assert read_cache(cache, key) is None
 
 
-def test_a_postgresql_url_has_no_cache_file() -> None:
+def test_a_cache_is_kept_only_beside_an_existing_database_file(tmp_path: Path) -> None:
     assert cache_path("postgresql://user@host/db") is None
-    assert cache_path(Path("/x/bot.db")) == Path("/x/bot.db.rules-cache")
+    assert cache_path(tmp_path / "none.db") is None  # `rules list` before any database
+    open_db(tmp_path / "bot.db").close()
+    assert cache_path(tmp_path / "bot.db") == tmp_path / "bot.db.rules-cache"
+
+
+def test_rules_validate_neither_reads_nor_writes_the_cache(
+    setup: tuple[Settings, Path],
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import _register_commands, app
+
+    settings, cache = setup
+    _register_commands()
+    args = ["--db", str(settings.db_path), "rules", "validate", str(settings.rules_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert not cache.exists()
