@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
+from rich.control import strip_control_codes
 from rich.table import Table
 
 from bot.cli import app
@@ -362,8 +363,13 @@ def _print_reasons_and_events(report: CheckReport) -> None:
         f"NEW {event.kind} {event.date} [{event.rule_id}] {event.title}"
         for event in report.new_events
     ]
-    if lines:  # one print: with thousands of rules, a print per line costs seconds
-        console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    if not lines:
+        return
+    text = "\n".join(lines)  # one print: with thousands of rules, a print per line costs seconds
+    if console.is_terminal:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:  # rich would lay out every line only to print it as it is (0.2 s at 10,000 rules)
+        console.file.write(f"{strip_control_codes(text)}\n")
 
 
 def _now_cell(evaluation: Evaluation) -> str:

@@ -64,6 +64,8 @@ def cached_rules(where: Path | None, text: str, parse: Callable[[], list[Rule]])
     if kept is not None:
         return kept
     rules = parse()
+    for rule in rules:
+        rule.fingerprint()  # computed once here and kept in the cache: every check needs it
     write_cache(where, key, rules)
     return rules
 
