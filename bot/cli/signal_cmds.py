@@ -317,8 +317,7 @@ def _print_check(report: CheckReport) -> None:
     title = f"rules (expected session {report.expected_session})"
     rows = [_check_row(check) for check in report.checks]
     if len(rows) > PLAIN_TABLE_ROWS:
-        text = plain_table(title, CHECK_COLUMNS, rows)
-        console.print(text, markup=False, highlight=False, soft_wrap=True)
+        _print_unstyled(plain_table(title, CHECK_COLUMNS, rows))
     else:
         _print_rich_check(title, report, rows)
     _print_reasons_and_events(report)
@@ -363,9 +362,12 @@ def _print_reasons_and_events(report: CheckReport) -> None:
         f"NEW {event.kind} {event.date} [{event.rule_id}] {event.title}"
         for event in report.new_events
     ]
-    if not lines:
-        return
-    text = "\n".join(lines)  # one print: with thousands of rules, a print per line costs seconds
+    if lines:  # one print: with thousands of rules, a print per line costs seconds
+        _print_unstyled("\n".join(lines))
+
+
+def _print_unstyled(text: str) -> None:
+    """Lines as they are, never wrapped in a pipe; control codes stripped, as rich does."""
     if console.is_terminal:
         console.print(text, markup=False, highlight=False, soft_wrap=True)
     else:  # rich would lay out every line only to print it as it is (0.2 s at 10,000 rules)
