@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import AppContext, print_error
+from bot.cli.pipes import StdoutPipe, silence_stdout
 
 # typer 0.2x ships its own copy of click; older releases use click itself.
 try:
@@ -83,8 +84,25 @@ def _register_commands() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: exit 0 done, 1 the command failed, 2 a usage error."""
+    """Console-script entry point: exit 0 done, 1 the command failed, 2 a usage error.
+
+    Output piped into a reader that stopped early (`| head`) ends quietly with 0.
+    """
     _register_commands()
+    pipe = StdoutPipe()
+    try:
+        code = _run()
+    except (BrokenPipeError, SystemExit):  # rich and click exit 1 on EPIPE
+        if not pipe.reader_left():
+            raise
+        silence_stdout()
+        code = 0
+    finally:
+        pipe.close()
+    sys.exit(code)
+
+
+def _run() -> int:
     try:
         code = app(prog_name="rotation-bot", standalone_mode=False)
     except NoArgsIsHelpError as error:
@@ -99,7 +117,7 @@ def main() -> None:
     except typer.Abort:
         print_error("aborted")
         code = 130
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 def _one_line(text: str) -> str:

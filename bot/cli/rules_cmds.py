@@ -147,7 +147,7 @@ def _routing_notes(settings: Settings, path: Path) -> tuple[list[str], list[str]
 
     file_settings = settings.model_copy(update={"rules_path": path})
     try:
-        rules = load_rules(file_settings, include_disabled=True)
+        rules = load_rules(file_settings, include_disabled=True, cached=False)
         routing = load_routing(file_settings)
     except RulesFileError as error:
         return [], error.problems

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
+from bot.rules import parse_cache
 from bot.rules.routing import ROUTING_TABLES, Routing, destination_problems, parse_routing
 from bot.rules.toml_layout import MAX_DEPTH, Element, Layout, scan
 from signals.names import split_expression
@@ -237,15 +238,33 @@ def _merged(entries: list[RuleEntry], defaults: Mapping[Any, RuleEntry]) -> list
     return out
 
 
-def load_rules(settings: Settings, *, include_disabled: bool = False) -> list[Rule]:
-    """The defaults, overridden and extended by the user's file; RulesFileError if invalid."""
+def load_rules(
+    settings: Settings, *, include_disabled: bool = False, cached: bool = True
+) -> list[Rule]:
+    """The defaults, overridden and extended by the user's file; RulesFileError if invalid.
+
+    A valid user file's rules come from the parse cache beside the database when it matches
+    (`cached=False`: parsed, the cache neither read nor written, as `rules validate` does).
+    """
+    path = settings.rules_path
+    if path is None:
+        rules = _all_rules(None, "")
+    else:
+        text = read_rules_text(path)
+        where = parse_cache.cache_path(settings.db_path) if cached else None
+        rules = parse_cache.cached_rules(where, text, lambda: _all_rules(path, text))
+    return [rule for rule in rules if include_disabled or rule.enabled]
+
+
+def _all_rules(path: Path | None, text: str) -> list[Rule]:
+    """Every rule, disabled too: the defaults, the user file's `text` (from `path`) over them."""
     defaults = default_entries()
     by_id = {rule.id: rule for rule in _parsed(defaults)}
-    if settings.rules_path is not None:
+    if path is not None:
         # Parsed on their own too, so a duplicate id in the user file is reported, not merged.
-        for rule in _parsed(_user_entries(settings.rules_path, _by_id(defaults))):
+        for rule in _parsed(_merged(read_entries(text, str(path)), _by_id(defaults))):
             by_id[rule.id] = rule
-    return [rule for rule in by_id.values() if include_disabled or rule.enabled]
+    return list(by_id.values())
 
 
 def _parsed(entries: Iterable[RuleEntry]) -> list[Rule]:

@@ -45,6 +45,19 @@ def only_reply(bot: Harness, token: str) -> dict:
     return step.message
 
 
+def deferred_reply(bot: Harness, token: str, *, private: bool) -> dict:
+    """The follow-up of an interaction deferred at once (privately or publicly) first."""
+    [defer, followup] = bot.fake.steps_for(token)
+    assert defer.name == "callback:5" and defer.ephemeral == private
+    return followup.message
+
+
+def refused_after_public_defer(bot: Harness, token: str) -> dict:
+    """The private line that replaced a public deferral (its "thinking" message deleted)."""
+    assert bot.fake.sequence(token) == ["callback:5", "delete_original", "followup"]
+    return bot.fake.steps_for(token)[-1].message
+
+
 # Sync
 
 
@@ -172,10 +185,9 @@ async def test_help_is_private_and_lists_every_command(bot: Harness) -> None:
 
 async def test_subscribe_and_list_privately(bot: Harness, seeded_db: Path) -> None:
     token = await bot.command("subscribe", id="iwc-ath", mode="dm")
-    assert bot.fake.sequence(token) == ["callback:4"]
-    assert only_reply(bot, token)["flags"] == 64
+    assert deferred_reply(bot, token, private=True)["flags"] == 64
     listed = await bot.command("subscriptions")
-    message = only_reply(bot, listed)
+    message = deferred_reply(bot, listed, private=True)
     assert message["flags"] == 64 and "iwc-ath (dm)" in message["content"]
     db = open_db(seeded_db)
     assert [(s.user_id, s.mode) for s in subs.subscribers_for(db, "iwc-ath", "discord")] == [
@@ -186,24 +198,24 @@ async def test_subscribe_and_list_privately(bot: Harness, seeded_db: Path) -> No
 async def test_unsubscribe_all(bot: Harness) -> None:
     await bot.command("subscribe", id="all")
     token = await bot.command("unsubscribe", id="ALL")
-    message = only_reply(bot, token)
+    message = deferred_reply(bot, token, private=True)
     assert message["flags"] == 64 and message["content"].startswith("Unsubscribed from all")
 
 
 async def test_non_admin_mute_is_refused_privately(bot: Harness, seeded_db: Path) -> None:
     token = await bot.command("mute", ALICE, id="iwc-ath", duration="1d")
-    message = only_reply(bot, token)
+    message = refused_after_public_defer(bot, token)
     assert message["flags"] == 64 and message["content"] == "Only admins can mute signals."
     assert subs.active_mutes(open_db(seeded_db), NOW) == []
 
 
 async def test_admin_role_mutes_and_unmutes_publicly(bot: Harness, seeded_db: Path) -> None:
     token = await bot.command("mute", ADMIN, id="iwc-ath", duration="4h")
-    message = only_reply(bot, token)
+    message = deferred_reply(bot, token, private=False)
     assert not message.get("flags") and message["content"].startswith("Muted iwc-ath until")
     assert [m.rule_id for m in subs.active_mutes(open_db(seeded_db), NOW)] == ["iwc-ath"]
     token = await bot.command("unmute", ADMIN, id="iwc-ath")
-    assert only_reply(bot, token)["content"] == "Unmuted iwc-ath."
+    assert deferred_reply(bot, token, private=False)["content"] == "Unmuted iwc-ath."
 
 
 async def test_hostile_names_and_arguments_never_ping(bot: Harness) -> None:
@@ -261,7 +273,8 @@ async def test_unexpected_failure_is_logged_and_answered_generically(
             fast = await kit.command("subscriptions")
     assert fake_discord_app.sequence(slow) == ["callback:5", "delete_original", "followup"]
     assert fake_discord_app.steps_for(slow)[-1].message["content"] == GENERIC_ERROR
-    assert fake_discord_app.steps_for(fast)[0].message == {
+    assert fake_discord_app.sequence(fast) == ["callback:5", "followup"]  # deferred privately
+    assert fake_discord_app.steps_for(fast)[-1].message == {
         "content": GENERIC_ERROR, "flags": 64, "tts": False, "allowed_mentions": {"parse": []},
     }  # fmt: skip
     assert "command /signals failed" in caplog.text and "OperationalError" in caplog.text

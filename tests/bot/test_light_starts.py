@@ -1,5 +1,6 @@
-"""Commands that only read the database start without pandas, numpy or exchange_calendars
-(the calendar is read from the file beside the database after the first start)."""
+"""Commands that only read the database start without pandas, numpy, exchange_calendars or
+asyncio (the calendar is read from the file beside the database after the first start;
+pydantic-settings gets a stand-in for asyncio, `bot.light_imports`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("pandas", "numpy", "exchange_calendars")
+HEAVY = ("pandas", "numpy", "exchange_calendars", "asyncio")
 
 
 def heavy_modules_after(db: Path, *args: str) -> list[str]:
@@ -48,3 +49,20 @@ def test_storage_still_reads_frames_with_pandas(fresh_db) -> None:
     from storage.prices import load_prices
 
     assert load_prices(fresh_db, ["IWM"]) == {}
+
+
+def test_pydantic_settings_asyncio_stand_in_gives_the_real_asyncio() -> None:
+    probe = (
+        "import sys, bot.config, pydantic_settings.main as m\n"
+        "assert 'asyncio' not in sys.modules\n"
+        "run = m.asyncio.run\n"  # first use: the real asyncio, imported now
+        "import asyncio\n"
+        "assert run is asyncio.run and type(asyncio) is type(sys)\n"
+        "async def two(): return 2\n"
+        "print(asyncio.run(two()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT_ROOT,
+        check=False, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout.strip()) == (0, "2"), done.stderr

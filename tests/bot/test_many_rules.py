@@ -135,3 +135,21 @@ def test_a_check_of_many_rules_prints_every_rule_as_plain_aligned_text(
     assert len(rows) == 30  # one line per rule, never wrapped at the terminal's width
     status_column = header.index("status")
     assert all(row[status_column - 2 : status_column] == "  " for row in rows)
+
+
+def test_a_check_says_the_same_with_rules_from_the_parse_cache(
+    imported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cached rules are the parsed rules: a check reading them prints the same JSON."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(generate_rules(70), encoding="utf-8")
+    monkeypatch.setenv("ROTATION_RULES", str(rules))
+    parsed, cached = copied(imported, tmp_path / "a.db"), copied(imported, tmp_path / "b.db")
+    fresh = CliRunner().invoke(app, ["--db", str(parsed), "check", "--json"])
+    cache = tmp_path / "b.db.rules-cache"
+    cache.write_bytes((tmp_path / "a.db.rules-cache").read_bytes())
+    written = cache.stat().st_ino
+    from_cache = CliRunner().invoke(app, ["--db", str(cached), "check", "--json"])
+    assert cache.stat().st_ino == written  # read, not rebuilt
+    assert (from_cache.exit_code, from_cache.stdout) == (fresh.exit_code, fresh.stdout)
+    assert '"primed"' in fresh.stdout and fresh.stdout.count('"id"') >= 70

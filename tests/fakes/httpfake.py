@@ -54,6 +54,16 @@ class Response:
         self.status, self.body, self.headers = status, body, dict(headers or {})
 
 
+class BurstServer(ThreadingHTTPServer):
+    """A threading server whose listen backlog takes a burst, as the platforms' front ends do.
+
+    With the default backlog of 5, a burst of a dozen new connections (discord.py's answers
+    to a dozen interactions at once) has its excess SYNs dropped and retried after 1 s.
+    """
+
+    request_queue_size = 128
+
+
 class FakeServer:
     """A ThreadingHTTPServer on 127.0.0.1 that hands each request to `handle(request)`."""
 
@@ -99,7 +109,7 @@ class FakeServer:
         self.down_status: int | None = None  # set: answer every request with this status
         self.failed_in_outage = 0
         self._handler = Handler
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = BurstServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -121,7 +131,7 @@ class FakeServer:
 
     def come_back(self) -> None:
         """Listen again on the same port (an outage ends)."""
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        self.server = BurstServer(("127.0.0.1", self.port), self._handler)
         self.server.daemon_threads = True
         self._thread = self._serving_thread()
         self._thread.start()

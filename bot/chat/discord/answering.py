@@ -1,9 +1,10 @@
 """Answering a Discord interaction: the core call in a thread, then one response.
 
-Shared by the slash commands and the alert buttons: `answer` defers if asked, runs the
-blocking command core in a worker thread and replies once (or follows up after a defer);
-a `CommandError` becomes one private line. `core_of` / `actor_of` read who asked and which
-command core serves them from the client that received the interaction.
+Shared by the slash commands and the alert buttons: `answer` defers, runs the blocking
+command core in a worker thread and follows up (over HTTP it defers only if asked: the
+endpoint defers the others after `DEFER_AFTER`); `answer_now` replies at once to what needs
+no thread; a `CommandError` becomes one private line. `core_of` / `actor_of` read who asked
+and which command core serves them from the client that received the interaction.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import discord
 from bot.chat import parsing
 from bot.chat.chart_pool import Busy, chart_pool
 from bot.chat.discord.format import Payload, format_reply
+from bot.chat.discord.http_mode import over_http
 from bot.chat.on_call import make_actor
 from bot.chat.parsing import GENERIC_ERROR, CommandError
 from bot.chat.replies import Actor, Reply
@@ -51,11 +53,16 @@ async def answer(
     ephemeral: bool = False,
     charted: bool = False,
 ) -> None:
-    """Defer if asked, run `work` in a thread, then reply (CommandError: one private line).
+    """Defer, run `work` in a thread, then follow up (CommandError: one private line).
 
-    Charted work runs in the chart pool, a few per user; beyond that the user is told at once
-    (before any defer) when to try again.
+    Over the gateway every such answer is deferred at once: under load (charts queued, a busy
+    database) the thread may start after Discord's 3 s. Over HTTP only when `defer`: the
+    endpoint defers the others privately after 0.25 s, and a public defer of ours arriving
+    after that could not change the deferral's visibility. Charted work runs in the chart
+    pool, a few per user; beyond that the user is told at once (before any defer) when to
+    try again.
     """
+    defer = defer or not over_http()
     if not charted:
         await _answer(interaction, work, asyncio.to_thread, defer=defer, ephemeral=ephemeral)
         return
@@ -89,6 +96,12 @@ async def _answer(
         return
     payload = format_reply(sanitize(reply, DISCORD.name), chart=png is not None)
     await send_payload(interaction, payload, png, ephemeral=ephemeral)
+
+
+async def answer_now(interaction: Interaction, reply: Reply, *, ephemeral: bool) -> None:
+    """Reply at once, without a thread, to what needs neither the database nor a chart."""
+    payload = format_reply(sanitize(reply, DISCORD.name), chart=False)
+    await send_payload(interaction, payload, None, ephemeral=ephemeral)
 
 
 async def send_payload(

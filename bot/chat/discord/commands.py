@@ -1,8 +1,9 @@
 """The slash commands: argument transformers, autocomplete and one function per command.
 
-Each command parses with `bot.chat.parsing` (through the transformers), calls the
+Each command parses with `bot.chat.parsing` (through the transformers), defers, calls the
 platform-neutral core (`bot.chat.core.Commands`) in a worker thread and formats with
-`bot.chat.discord.format`; `SLASH_COMMANDS` is what the client's tree registers.
+`bot.chat.discord.format` (`/help` needs no thread and answers at once); `SLASH_COMMANDS`
+is what the client's tree registers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from discord import app_commands
 from discord.app_commands import Choice
 
 from bot.chat import parsing
-from bot.chat.discord.answering import Answer, Interaction, actor_of, answer, core_of, plain
+from bot.chat.discord.answering import (
+    Answer,
+    Interaction,
+    actor_of,
+    answer,
+    answer_now,
+    core_of,
+    plain,
+)
 from bot.chat.discord.format import describe, window_choices
 from bot.chat.discord.rules import rule_command
 from bot.chat.parsing import WINDOW_HELP
@@ -160,7 +169,7 @@ async def status_command(interaction: Interaction) -> None:
 @app_commands.command(name="help", description=describe("help"))
 async def help_command(interaction: Interaction) -> None:
     """Every command, privately."""
-    await answer(interaction, plain(core_of(interaction).help), ephemeral=True)
+    await answer_now(interaction, core_of(interaction).help(), ephemeral=True)  # no I/O
 
 
 SLASH_COMMANDS = (

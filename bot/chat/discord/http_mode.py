@@ -166,6 +166,14 @@ class BodyAdapter(AsyncWebhookAdapter):
         return _callback_answer(interaction_id, payload)
 
 
+def over_http() -> bool:
+    """Whether the interaction being handled came through the endpoint, which defers it.
+
+    The tasks discord.py starts for an interaction copy the context `_dispatch` set.
+    """
+    return isinstance(async_context.get(), BodyAdapter)
+
+
 def _defer_matching(data: dict[str, Any]) -> int:
     """The deferral a message can fill in place: one of the same visibility."""
     return PRIVATE_DEFER if int(data.get("flags") or 0) & EPHEMERAL else DEFERRED_MESSAGE
