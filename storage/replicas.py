@@ -4,7 +4,9 @@ Each replica writes its own row (who, since when, last seen, version, role) and 
 `last_seen` every few seconds; `status` and `/status` read the rows to show the replicas and
 which one leads. A row whose `last_seen` is older than the caller's staleness bound belongs to
 a replica that is gone (killed, hung, machine down); the leader prunes rows gone for long.
-Roles: `leader`, `follower`, `stopped` (a clean shutdown).
+Roles: `leader`, `follower`, `stopped` (a clean shutdown). `stalled` says why and for how long
+a replica's worker has not been able to work (NULL while it works): a stuck leader is told
+from a working one, although its lease and heartbeat are fresh.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ def create_replicas(db: Store) -> None:
     )
 
 
+@migrations()
+def add_stalled(db: Store) -> None:
+    """`replicas.stalled`: why the replica's worker has not worked, while it has not."""
+    db.execute("ALTER TABLE replicas ADD COLUMN stalled TEXT")
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
@@ -57,9 +65,12 @@ def announce(db: Store, replica: dict[str, object], now: datetime) -> None:
     )
 
 
-def beat(db: Store, replica_id: str, now: datetime) -> None:
-    """This replica is alive at `now`."""
-    db.execute("UPDATE replicas SET last_seen = ? WHERE id = ?", [_iso(now), replica_id])
+def beat(db: Store, replica_id: str, now: datetime, stalled: str | None = None) -> None:
+    """This replica is alive at `now` (and its worker stalled, or None while it works)."""
+    db.execute(
+        "UPDATE replicas SET last_seen = ?, stalled = ? WHERE id = ?",
+        [_iso(now), stalled, replica_id],
+    )
 
 
 def set_role(db: Store, replica_id: str, role: str, now: datetime) -> None:
