@@ -65,11 +65,19 @@ def announce(db: Store, replica: dict[str, object], now: datetime) -> None:
     )
 
 
-def beat(db: Store, replica_id: str, now: datetime, stalled: str | None = None) -> None:
-    """This replica is alive at `now` (and its worker stalled, or None while it works)."""
+def beat(
+    db: Store, replica_id: str, now: datetime, stalled: str | None = None, role: str | None = None
+) -> None:
+    """This replica is alive at `now` (its worker stalled, or None while it works).
+
+    `role` writes the role again: a change of role whose write failed (the database was away
+    as it happened) is put right by the next beat.
+    """
     db.execute(
-        "UPDATE replicas SET last_seen = ?, stalled = ? WHERE id = ?",
-        [_iso(now), stalled, replica_id],
+        "UPDATE replicas SET last_seen = ?, stalled = ?, role = coalesce(?, role),"
+        " leader_since = CASE WHEN coalesce(?, role) = 'leader'"
+        " THEN coalesce(leader_since, ?) END WHERE id = ?",
+        [_iso(now), stalled, role, role, _iso(now), replica_id],
     )
 
 

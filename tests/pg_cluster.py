@@ -89,21 +89,25 @@ class Cluster:
     def start(self) -> None:
         initdb = f"-D {self.data} -U postgres -A trust -E UTF8 --locale=C --no-sync"
         self._run(str(self.bin / "initdb"), *initdb.split(), "--no-instructions")
-        log = self.root / "log"
-        options = f"-k {self.root} {SETTINGS}"
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(log),
-            "-w",
-            "-o",
-            options,
-            "start",
-        )
+        self.start_server()
         self._admin(f"CREATE DATABASE {TEMPLATE}")
         open_db(self.url(TEMPLATE)).close()
+
+    def start_server(self) -> None:
+        """Start the server (again) and wait until it accepts connections."""
+        options = f"-k {self.root} {SETTINGS}"
+        log = str(self.root / "log")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", log, "-w", "-o", options,
+                  "start")  # fmt: skip
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server (`fast`: sessions ended cleanly; `immediate`: as if it crashed)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def restart_server(self, mode: str = "fast") -> None:
+        """Restart the server and wait until it accepts connections again."""
+        self.stop_server(mode)
+        self.start_server()
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

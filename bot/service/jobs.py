@@ -33,7 +33,7 @@ from bot.sources import quality, refresh, universe
 from bot.sources.base import FetchInterrupted, SourceError
 from bot.sources.fred import FredSource, update_start
 from signals.rules import Rule
-from storage import outbox, series, stamps
+from storage import outbox, outbox_claims, series, stamps
 from storage.db import Store, clear_tables, copy_database, open_db
 from storage.versioning import data_version
 
@@ -276,6 +276,8 @@ class ServiceJobs:
                 db, names, settings=self.settings, now=self.clock(), route=self._current_route(db)
             )
         policy = replace(delivery.policy_from_settings(self.settings), max_wait=0)
+        # One pass at a time here: a claim of ours is a failed pass's (the database went away).
+        outbox_claims.release_own_claims(db, outbox_claims.replica_id(), stamps.utc_now())
         report = delivery.deliver_pending(
             db, self._with_dms(db), policy=policy, stop=self._stopping.is_set
         )

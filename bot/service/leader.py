@@ -209,7 +209,8 @@ class Leadership:
         now = _now()
         stalled, why = self.stalled()
         shown = f"for {stalled:.0f} s: {why}" if stalled > STALL_SHOWN else None
-        await self._registry_call(replicas.beat, self.replica_id, now, shown)
+        role = "leader" if self.leading.is_set() else "follower"
+        await self._registry_call(replicas.beat, self.replica_id, now, shown, role)
         if self.leading.is_set():
             await self._registry_call(replicas.prune, now - REPLICA_PRUNE)
 
@@ -221,6 +222,7 @@ class Leadership:
             await asyncio.to_thread(function, self._registry, *args)
         except StorageError as error:
             self.outage.failed(f"replica registry {function.__name__}", error)
+            self._next_beat = 0.0  # the next tick writes the row (and the role) again
         except Exception as error:
             log.warning("replica registry: %s failed: %s", function.__name__, one_line(error))
 

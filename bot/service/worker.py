@@ -27,6 +27,10 @@ from storage.db import StorageError, Store, open_shared
 
 log = logging.getLogger(__name__)
 
+# A delivery pass cut off by the database is tried again this soon (doubling up to the cap)
+# instead of at the next poll, up to 30 s away: rows it left go out once the server is back.
+RETRY_FIRST, RETRY_CAP = 0.5, 8.0
+
 WorkKind = Literal["intraday", "evaluate", "snapshot", "digest", "deliver"]
 
 
@@ -146,6 +150,7 @@ class Worker:
         self._failing_since: float | None = None
         self._failure = ""
         self._started_at = 0.0
+        self._failed_passes = 0
         self._queue: deque[WorkItem] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -235,6 +240,8 @@ class Worker:
         except StorageError as error:  # the database is away: one line per outage, no traceback
             outcome, detail = "error", self._redact(one_line(error))
             self.outage.failed(f"{item.describe()} failed", error)
+            if item.kind == "deliver":
+                self._retry_delivery_soon()
         except Exception as error:
             outcome, detail = "error", self._redact(f"{type(error).__name__}: {error}")
             log.exception("%s failed", item.describe())
@@ -255,8 +262,14 @@ class Worker:
                 self._failing_since = self._monotonic()
             self._failure = detail
             return
-        self._failing_since, self._failure = None, ""
+        self._failing_since, self._failure, self._failed_passes = None, "", 0
         self.outage.succeeded()
+
+    def _retry_delivery_soon(self) -> None:
+        delay = min(RETRY_CAP, RETRY_FIRST * 2**self._failed_passes)
+        self._failed_passes += 1
+        again = [WorkItem("deliver", self._clock.now(), origin="retry")]
+        asyncio.get_running_loop().call_later(delay, self.submit, again)
 
     async def _record(self, run: dict[str, object]) -> None:
         # The run history shares the database with the job: when the job failed because the
