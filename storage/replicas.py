@@ -82,12 +82,24 @@ def beat(
 
 
 def set_role(db: Store, replica_id: str, role: str, now: datetime) -> None:
-    """Record a change of role; `leader_since` is set when it becomes the leader."""
+    """Record a change of role; `leader_since` is set when it becomes the leader.
+
+    A new leader holds the lease, so any other row still saying `leader` is stale (its
+    replica lost the lease while the database was away and could not say so yet): it is
+    made a follower in the same transaction, and the registry never shows two leaders.
+    """
     since = _iso(now) if role == "leader" else None
-    db.execute(
-        "UPDATE replicas SET role = ?, leader_since = ?, last_seen = ? WHERE id = ?",
-        [role, since, _iso(now), replica_id],
-    )
+    with db.atomic():
+        if role == "leader":
+            db.execute(
+                "UPDATE replicas SET role = 'follower', leader_since = NULL"
+                " WHERE role = 'leader' AND id <> ?",
+                [replica_id],
+            )
+        db.execute(
+            "UPDATE replicas SET role = ?, leader_since = ?, last_seen = ? WHERE id = ?",
+            [role, since, _iso(now), replica_id],
+        )
 
 
 def list_replicas(db: Store) -> list[dict[str, object]]:

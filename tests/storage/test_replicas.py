@@ -82,3 +82,20 @@ def test_the_leader_prunes_replicas_long_gone(fresh_db: Store) -> None:
 
     assert replicas.prune(fresh_db, T0 + timedelta(hours=1)) == 1
     assert [r["id"] for r in replicas.list_replicas(fresh_db)] == ["new:1"]
+
+
+def test_a_new_leader_demotes_a_row_its_lost_leader_could_not_correct(fresh_db: Store) -> None:
+    # "a" lost the lease while the database was away: its write of "follower" failed.
+    for name in ("a", "b"):
+        replicas.announce(fresh_db, identity(name, T0), T0)
+    replicas.set_role(fresh_db, "a:1", "leader", T0)
+    replicas.set_role(fresh_db, "b:1", "leader", T0 + timedelta(seconds=1))
+    roles = {r["id"]: (r["role"], r["leader_since"]) for r in replicas.list_replicas(fresh_db)}
+    assert roles == {"a:1": ("follower", None), "b:1": ("leader", "2026-03-02T15:00:01.000+00:00")}
+
+    # Its next beat writes its role again; the stuck note shows, then clears.
+    replicas.beat(fresh_db, "a:1", T0 + timedelta(seconds=2), "for 40 s: x", "follower")
+    replicas.beat(fresh_db, "b:1", T0 + timedelta(seconds=2), None, "leader")
+    rows = {r["id"]: r for r in replicas.list_replicas(fresh_db)}
+    assert rows["a:1"]["stalled"] == "for 40 s: x" and rows["b:1"]["stalled"] is None
+    assert rows["b:1"]["leader_since"] == "2026-03-02T15:00:01.000+00:00"  # kept by a beat
