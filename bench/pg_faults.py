@@ -8,11 +8,12 @@ posting to the Discord and Slack stand-ins with the default claim lease (60 s). 
 queues a batch for both channels and strikes as the first post arrives: a fast restart, an
 immediate restart, a stop of `--stop-seconds`, or the termination of every lease, LISTEN
 or ordinary session. Printed per fault: seconds from the server's return to one leader in
-the registry and to the batch delivered (it includes Slack's 1 s per post pacing: 5 posts
-take about 4 s), the most leaders the registry showed at once (and in how many 50 ms
-samples), replicas that died, replicas left stuck. At the end: every alert queued against
-what the stand-ins received: lost, repeated, out of order. Goals: back within 5 s, never 2
-leaders, 0 zombies, 0 lost, 0 repeated. Needs the PostgreSQL server binaries.
+the registry, to the next post at a stand-in, and to the batch delivered (it includes
+Slack's 1 s per post pacing: 5 posts take about 4 s); the most leaders the registry showed
+at once (and in how many 50 ms samples); replicas that died; replicas left stuck. At the
+end, every alert queued against what the stand-ins received: lost, repeated, in order.
+Goals: back within 5 s, never 2 leaders, 0 zombies, 0 lost, 0 repeated. Needs the
+PostgreSQL server binaries.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ def replica_env(discord: FakeDiscord, slack: FakeSlack, lease: float) -> dict[st
 def summary(fault: str, outcomes: list[Outcome]) -> str:
     back = [o.leader_back for o in outcomes]
     drained = [o.drained for o in outcomes]
+    resumed = [o.resumed for o in outcomes if o.resumed is not None] or [0.0]
     return (
         f"{fault:<18} leader back median {statistics.median(back):.2f} s max {max(back):.2f} s;"
+        f" posting again max {max(resumed):.2f} s;"
         f" drained median {statistics.median(drained):.2f} s max {max(drained):.2f} s;"
         f" leaders at once max {max(o.most_leaders for o in outcomes)}"
         f" ({sum(o.doubled for o in outcomes)} samples with 2);"

@@ -84,6 +84,7 @@ class Leadership:
         self.watchdog = 600.0
         self.outage = OutageLog()
         self._tick_failed = False
+        self._stall_shown = False  # what the registry row says now
 
     @classmethod
     def for_database(cls, db_path: Path | str, seconds: float) -> Leadership:
@@ -140,6 +141,8 @@ class Leadership:
         else:
             held = await asyncio.to_thread(self.lease.try_hold)
             await self._settle(held)
+        if (stalled > STALL_SHOWN) != self._stall_shown:
+            self._next_beat = 0.0  # stuck, or working again: status shows it now
         if loop.time() >= self._next_beat:
             self._next_beat = loop.time() + REGISTRY_SECONDS
             await self._beat()
@@ -210,6 +213,7 @@ class Leadership:
         stalled, why = self.stalled()
         shown = f"for {stalled:.0f} s: {why}" if stalled > STALL_SHOWN else None
         role = "leader" if self.leading.is_set() else "follower"
+        self._stall_shown = shown is not None
         await self._registry_call(replicas.beat, self.replica_id, now, shown, role)
         if self.leading.is_set():
             await self._registry_call(replicas.prune, now - REPLICA_PRUNE)

@@ -92,6 +92,7 @@ class Outcome:
     fault: str
     leader_back: float  # seconds from the server's return to one leader in the registry
     drained: float  # seconds from the server's return to the batch delivered
+    resumed: float | None  # seconds from the server's return to the next post (None: none left)
     most_leaders: int  # the most replicas the registry showed leading at one sample
     doubled: int  # samples (50 ms apart) in which the registry showed two leaders
     died: list[int]  # replica processes that ended (none should)
@@ -99,8 +100,10 @@ class Outcome:
 
     def line(self) -> str:
         return (
-            f"{self.fault:<18} leader back {self.leader_back:5.2f} s  drained {self.drained:5.2f}"
-            f" s  leaders at once {self.most_leaders} ({self.doubled} samples)"
+            f"{self.fault:<18} leader back {self.leader_back:5.2f} s  posting again "
+            f"{'-' if self.resumed is None else f'{self.resumed:5.2f} s'}"
+            f"  drained {self.drained:5.2f} s"
+            f"  leaders at once {self.most_leaders} ({self.doubled} samples)"
             f"  died {len(self.died)}"
             f"  stuck {len(self.stuck)}"
         )
@@ -157,8 +160,8 @@ def run_fault(
         time.sleep(0.01)  # strike while the batch is being sent
     most = doubled = 0
     strike(server, database, fault, outage)
-    back = time.monotonic()
-    leader_back = drained = None
+    back, posted = time.monotonic(), sent()
+    leader_back = drained = resumed = None
     deadline = back + timeout
     while time.monotonic() < deadline and (leader_back is None or drained is None):
         leaders = leaders_now(url, cluster)
@@ -166,10 +169,26 @@ def run_fault(
         doubled += (leaders or 0) > 1
         if leader_back is None and leaders == 1:
             leader_back = time.monotonic() - back
+        if resumed is None and sent() > posted:
+            resumed = time.monotonic() - back
         if drained is None and open_rows(url) == 0:
             drained = time.monotonic() - back
         time.sleep(0.05)
     died = [m.pid for m in cluster.members if m.process.poll() is not None]
     if leader_back is None or drained is None:
         raise AssertionError(f"{fault}: no recovery in {timeout:.0f} s:\n{cluster.logs()}")
-    return Outcome(fault, leader_back, drained, most, doubled, died, stalled_notes(url))
+    return Outcome(fault, leader_back, drained, resumed, most, doubled, died, still_stuck(url))
+
+
+def still_stuck(url: str, within: float = 10.0) -> list[str]:
+    """Registry notes of replicas still stuck `within` s after the batch went out.
+
+    A replica that could not work during a long stop is shown stuck until its next job
+    succeeds; its delivery pass is retried at most 8 s apart.
+    """
+    deadline = time.monotonic() + within
+    notes = stalled_notes(url)
+    while notes and time.monotonic() < deadline:
+        time.sleep(0.1)
+        notes = stalled_notes(url)
+    return notes
