@@ -133,9 +133,20 @@ def open_postgres(url: str, *, migrate: bool = True) -> PostgresStore:
     return db
 
 
+# A server or network gone silent (no reset, no FIN) is noticed within about a minute instead
+# of the kernel's TCP timeout (15 min or more); ignored on Unix sockets.
+_LIVENESS = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+
+
 def _connect(url: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        return psycopg.connect(url, autocommit=True, connect_timeout=10, **_LIVENESS)
     except psycopg.Error as error:
         raise StorageError(_without_password(str(error), url)) from None
 

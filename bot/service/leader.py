@@ -136,7 +136,7 @@ class Leadership:
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
         stalled, why = self.stalled()
-        if stalled > self.watchdog:
+        if stalled > self.watchdog and not self.solo:  # SQLite: no other replica to lead
             await self._stand_down(stalled, why)
         else:
             held = await asyncio.to_thread(self.lease.try_hold)

@@ -269,7 +269,11 @@ class Worker:
         delay = min(RETRY_CAP, RETRY_FIRST * 2**self._failed_passes)
         self._failed_passes += 1
         again = [WorkItem("deliver", self._clock.now(), origin="retry")]
-        asyncio.get_running_loop().call_later(delay, self.submit, again)
+        asyncio.get_running_loop().call_later(delay, self._retry, again)
+
+    def _retry(self, items: list[WorkItem]) -> None:
+        if not self._closing:  # a retry due after the shutdown began is simply dropped
+            self.submit(items)
 
     async def _record(self, run: dict[str, object]) -> None:
         # The run history shares the database with the job: when the job failed because the

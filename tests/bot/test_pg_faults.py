@@ -76,7 +76,7 @@ def test_replicas_ride_through_restarts_a_stop_and_terminated_sessions(
         for batch, fault in enumerate(FAULTS):
             sent = lambda: len(discord.messages) + len(slack.messages)  # noqa: E731
             outcomes.append(
-                run_fault(own_cluster, cluster, fault, batch, size=3, outage=2.0, sent=sent)
+                run_fault(own_cluster, cluster, fault, batch, size=2, outage=2.0, sent=sent)
             )
             print(outcomes[-1].line())
         logs = cluster.logs()
