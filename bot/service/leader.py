@@ -85,6 +85,7 @@ class Leadership:
         self.outage = OutageLog()
         self._tick_failed = False
         self._stall_shown = False  # what the registry row says now
+        self._taken = 0  # the lease's `taken` count when this replica last settled as leader
 
     @classmethod
     def for_database(cls, db_path: Path | str, seconds: float) -> Leadership:
@@ -173,7 +174,16 @@ class Leadership:
         await self._registry_call(replicas.set_role, self.replica_id, "follower", _now())
 
     async def _settle(self, held: bool, *, elect: bool = True) -> None:
-        if held and not self.leading.is_set():
+        if held and self.leading.is_set() and self._lapsed():
+            # The lease ran out unnoticed (a loop blocked past it) and this tick took it
+            # back: the leader jobs refused meanwhile, the catch-up's among them, are redone.
+            log.warning("this replica (%s) took the leader lease back after it lapsed: "
+                        "catching up again", self.replica_id)  # fmt: skip
+            await self._registry_call(replicas.set_role, self.replica_id, "leader", _now())
+            if elect:
+                await self.elected()
+        elif held and not self.leading.is_set():
+            self._lapsed()
             # A sole replica on SQLite always leads: nothing worth telling at INFO.
             level = logging.DEBUG if self.solo else logging.INFO
             log.log(level, "this replica (%s) is now the leader", self.replica_id)
@@ -188,6 +198,12 @@ class Leadership:
             self.leading.clear()
             self.following.set()
             await self._registry_call(replicas.set_role, self.replica_id, "follower", _now())
+
+    def _lapsed(self) -> bool:
+        """True once per new taking of the lease (not a renewal) since the last call."""
+        taken = getattr(self.lease, "taken", 0)
+        lapsed, self._taken = taken != self._taken, taken
+        return lapsed
 
     async def elected(self) -> None:
         """Run the new leader's catch-up (`on_elected`); give the lease up if it fails.

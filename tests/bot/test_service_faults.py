@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -185,3 +186,33 @@ async def test_a_supervised_task_that_ends_on_its_own_is_reported() -> None:
     await asyncio.gather(cancelled, return_exceptions=True)
     await asyncio.sleep(0)  # done callbacks run on the next loop turn
     assert reasons == ["the worker task ended: the process cannot go on"]
+
+
+async def test_a_lease_that_lapsed_while_the_loop_was_blocked_is_taken_back_with_a_catch_up(
+    pg_url: str,
+) -> None:
+    # Seen under load: the start-up's planning blocked the loop past a 2 s lease, every
+    # catch-up job was refused, and the next tick took the free lock back as a renewal: a
+    # leader with nothing to do. Taking it back is an election: the catch-up runs again.
+    leadership = Leadership.for_database(pg_url, 1.0)
+    catch_ups: list[str] = []
+
+    async def catch_up() -> None:
+        catch_ups.append("catch-up")
+
+    leadership.on_elected = catch_up
+    assert await leadership.start()
+    await leadership.elected()
+    time.sleep(1.6)  # noqa: ASYNC251 - the loop blocked: the server ends the lease session
+    assert not await leadership.confirm()  # the catch-up's jobs are refused meanwhile
+    runner = asyncio.create_task(leadership.run())
+    try:
+        for _ in range(200):
+            if len(catch_ups) == 2 and leadership.is_leader():
+                break
+            await asyncio.sleep(0.02)
+        assert catch_ups == ["catch-up", "catch-up"] and leadership.is_leader()
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await leadership.stop()
