@@ -99,3 +99,20 @@ def test_a_new_leader_demotes_a_row_its_lost_leader_could_not_correct(fresh_db: 
     rows = {r["id"]: r for r in replicas.list_replicas(fresh_db)}
     assert rows["a:1"]["stalled"] == "for 40 s: x" and rows["b:1"]["stalled"] is None
     assert rows["b:1"]["leader_since"] == "2026-03-02T15:00:01.000+00:00"  # kept by a beat
+
+
+def test_status_tells_a_stuck_leader_from_a_working_one(fresh_db: Store) -> None:
+    now = T0 + timedelta(minutes=5)
+    for name in ("a", "b"):
+        replicas.announce(fresh_db, identity(name, T0), now)
+    replicas.set_role(fresh_db, "a:1", "leader", now)
+    note = "for 45 s: every job failing: StorageError: gone"
+    replicas.beat(fresh_db, "a:1", now, note, "leader")
+    health = collect_health(fresh_db, now, load_settings(None))
+    assert f"leader a:1 is stuck {note}" in health.problems
+    (line,) = [line for line in render_lines(health) if line.strip().startswith("a:1")]
+    assert line.endswith(f"stuck {note}")
+
+    replicas.beat(fresh_db, "a:1", now, None, "leader")  # working again
+    health = collect_health(fresh_db, now, load_settings(None))
+    assert not [p for p in health.problems if "stuck" in p]
