@@ -115,7 +115,7 @@ class Leadership:
         self._registry = await asyncio.to_thread(open_shared, self.db_path)
         identity = replica_identity(self._registry.engine)
         self.replica_id = str(identity["id"])
-        await self._registry_call(replicas.announce, identity, stamps.utc_now())
+        await self._registry_call(replicas.announce, identity)
         held = await asyncio.to_thread(self.lease.try_hold)
         await self._settle(held, elect=False)
         return held
@@ -171,7 +171,7 @@ class Leadership:
         await asyncio.to_thread(self.lease.release)
         self.leading.clear()
         self.following.set()
-        await self._registry_call(replicas.set_role, self.replica_id, "follower", _now())
+        await self._registry_call(replicas.set_role, self.replica_id, "follower")
 
     async def _settle(self, held: bool, *, elect: bool = True) -> None:
         if held and self.leading.is_set() and self._lapsed():
@@ -179,7 +179,7 @@ class Leadership:
             # back: the leader jobs refused meanwhile, the catch-up's among them, are redone.
             log.warning("this replica (%s) took the leader lease back after it lapsed: "
                         "catching up again", self.replica_id)  # fmt: skip
-            await self._registry_call(replicas.set_role, self.replica_id, "leader", _now())
+            await self._registry_call(replicas.set_role, self.replica_id, "leader")
             if elect:
                 await self.elected()
         elif held and not self.leading.is_set():
@@ -189,7 +189,7 @@ class Leadership:
             log.log(level, "this replica (%s) is now the leader", self.replica_id)
             self.following.clear()
             self.leading.set()
-            await self._registry_call(replicas.set_role, self.replica_id, "leader", _now())
+            await self._registry_call(replicas.set_role, self.replica_id, "leader")
             if elect:
                 await self.elected()
         elif not held and self.leading.is_set():
@@ -197,7 +197,7 @@ class Leadership:
             log.warning("this replica (%s) lost the leader lease (%s)", self.replica_id, reason)
             self.leading.clear()
             self.following.set()
-            await self._registry_call(replicas.set_role, self.replica_id, "follower", _now())
+            await self._registry_call(replicas.set_role, self.replica_id, "follower")
 
     def _lapsed(self) -> bool:
         """True once per new taking of the lease (not a renewal) since the last call."""
@@ -225,14 +225,14 @@ class Leadership:
             await self._resign()
 
     async def _beat(self) -> None:
-        now = _now()
+        # The registry's instants are the database server's (storage.replicas), not this host's.
         stalled, why = self.stalled()
         shown = f"for {stalled:.0f} s: {why}" if stalled > STALL_SHOWN else None
         role = "leader" if self.leading.is_set() else "follower"
         self._stall_shown = shown is not None
-        await self._registry_call(replicas.beat, self.replica_id, now, shown, role)
+        await self._registry_call(replicas.beat, self.replica_id, None, shown, role)
         if self.leading.is_set():
-            await self._registry_call(replicas.prune, now - REPLICA_PRUNE)
+            await self._registry_call(replicas.prune_gone, REPLICA_PRUNE)
 
     async def _registry_call(self, function: Callable[..., object], *args: object) -> None:
         # The registry is for people reading status: a failed write is logged, not fatal.
@@ -250,7 +250,7 @@ class Leadership:
         """Give the lease up and mark this replica stopped (clean shutdown)."""
         self.leading.clear()
         await asyncio.to_thread(self.lease.release)
-        await self._registry_call(replicas.set_role, self.replica_id, "stopped", _now())
+        await self._registry_call(replicas.set_role, self.replica_id, "stopped")
         if self._registry is not None:
             await asyncio.to_thread(self._registry.close)
             self._registry = None
@@ -311,7 +311,3 @@ class FencedJobs:
 
     def due_retry(self, now: datetime) -> date | None:
         return self._jobs.due_retry(now)
-
-
-def _now() -> datetime:
-    return stamps.utc_now()

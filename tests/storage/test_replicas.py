@@ -116,3 +116,18 @@ def test_status_tells_a_stuck_leader_from_a_working_one(fresh_db: Store) -> None
     replicas.beat(fresh_db, "a:1", now, None, "leader")  # working again
     health = collect_health(fresh_db, now, load_settings(None))
     assert not [p for p in health.problems if "stuck" in p]
+
+
+def test_registry_instants_default_to_the_database_clock(fresh_db: Store) -> None:
+    # A replica whose host runs hours ahead would otherwise look alive long after it died,
+    # and as leader prune every other row.
+    from storage.stamps import server_now
+
+    replicas.announce(fresh_db, identity("a", T0))
+    replicas.announce(fresh_db, identity("b", T0), T0)  # seen long ago
+    replicas.beat(fresh_db, "a:1", role="leader")
+    (row,) = [r for r in replicas.list_replicas(fresh_db) if r["id"] == "a:1"]
+    seen = datetime.fromisoformat(str(row["last_seen"]))
+    assert abs(seen - server_now(fresh_db)) < timedelta(seconds=5)
+    assert replicas.prune_gone(fresh_db, timedelta(hours=1)) == 1
+    assert [r["id"] for r in replicas.list_replicas(fresh_db)] == ["a:1"]
