@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     check_deliver_deadline: float = Field(
         30.0, gt=0, le=3600, validation_alias="DELIVERY_CHECK_DEADLINE_SECONDS"
     )
+    # Every request to Discord or Slack (posts, uploads, history lookups) gives up after this
+    # long; a post that timed out is looked up on the platform before it is posted again.
+    request_timeout_seconds: float = Field(
+        30.0, ge=1, le=300, validation_alias="ROTATION_REQUEST_TIMEOUT_SECONDS"
+    )
 
     # Service
     intraday_minutes: int = Field(15, ge=1, le=390, validation_alias="ROTATION_INTRADAY_MINUTES")
@@ -158,6 +163,11 @@ class Settings(BaseSettings):
     # (plus up to a second) after its last renewal; a killed one within a second or two.
     leader_lease_seconds: float = Field(
         15.0, ge=1, le=600, validation_alias="ROTATION_LEADER_LEASE_SECONDS"
+    )
+    # A leader whose worker has not been able to work this long (every job failing, or one
+    # job hanging) gives its lease up so that another replica leads.
+    leader_watchdog_seconds: float = Field(
+        600.0, ge=5, le=86400, validation_alias="ROTATION_LEADER_WATCHDOG_SECONDS"
     )
     metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias="ROTATION_METRICS_PORT")
     metrics_host: str = Field("127.0.0.1", validation_alias="ROTATION_METRICS_HOST")

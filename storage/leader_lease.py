@@ -81,6 +81,7 @@ class PostgresLease:
         self._conn: psycopg.Connection | None = None
         self._renewed_at: float | None = None  # monotonic time of the last good renewal
         self.error = ""  # why the last try failed, for the log (never the URL's password)
+        self.taken = 0  # how many times the lock was taken (not renewed): a lapse shows here
         self._lock = threading.Lock()  # the renewal loop and a job's fence may both renew
 
     def try_hold(self) -> bool:
@@ -115,6 +116,7 @@ class PostgresLease:
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK]).fetchone()
         if row and row[0]:
             self._renewed_at = started  # the transaction stays open from here on
+            self.taken += 1
             return True
         conn.rollback()  # a follower does not sit idle in a transaction
         return False

@@ -146,6 +146,23 @@ def _claiming(db: Store) -> Iterator[None]:
     db.execute("COMMIT")
 
 
+def release_own_claims(db: Store, owner: str, now: datetime) -> int:
+    """Make the rows `owner` (this process) still claims due now; return how many.
+
+    Called as a pass starts: a process runs one pass at a time, so a claim of its own is
+    left over from a pass that failed (its database connection dropped mid-send). The row
+    stays `sending`, so the next claim looks the post up before posting again, as after a
+    crash, without waiting for the lease to run out.
+    """
+    prefix = f"{owner}:"
+    cursor = db.execute(
+        "UPDATE outbox SET next_attempt_at = ? WHERE status = 'sending'"
+        " AND substr(claim, 1, ?) = ? AND next_attempt_at > ?",
+        [stamp(now), len(prefix), prefix, stamp(now)],
+    )
+    return max(cursor.rowcount, 0)
+
+
 def still_owner(db: Store, claim: Claim) -> bool:
     """True while `claim` is the row's current claim and the row is still being sent."""
     found = db.execute(

@@ -9,8 +9,12 @@ each migration is written once and runs on both engines. Applied migrations are 
 
 The connection runs in autocommit: a statement outside `atomic()` commits on its own, as on
 SQLite, and no session sits idle inside a transaction between calls. A connection the server
-dropped (restart, failover, idle timeout) fails the call that met it, which its caller reports
-as any storage error; the next call outside a transaction connects again.
+dropped (restart, failover, idle timeout, `pg_terminate_backend`) fails the call that met it
+with a `StorageError` (psycopg's `OperationalError` is turned into one, so callers handle a lost
+server like any storage error); the next call outside a transaction connects again, and a
+server still down fails that call with a `StorageError` too. Nothing is retried here: a
+statement whose connection died may have committed, and only its caller knows whether
+running it again is safe.
 """
 
 from __future__ import annotations
@@ -69,15 +73,16 @@ class PostgresStore(Store):
         return self.conn
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> psycopg.Cursor:
-        return self._live().execute(translate(sql), list(parameters or ()))  # type: ignore[arg-type]
+        with self._connection_lost():
+            return self._live().execute(translate(sql), list(parameters or ()))  # type: ignore[arg-type]
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        with self._live().cursor() as cursor:
+        with self._connection_lost(), self._live().cursor() as cursor:
             cursor.executemany(translate(sql), list(rows))  # type: ignore[arg-type]
             return max(cursor.rowcount, 0)
 
     def query(self, sql: str, parameters: Sequence[Any] | None = None) -> Iterator[dict]:
-        with self._live().cursor(row_factory=dict_row) as cursor:
+        with self._connection_lost(), self._live().cursor(row_factory=dict_row) as cursor:
             cursor.execute(translate(sql), list(parameters or ()))  # type: ignore[arg-type]
             rows = cursor.fetchall()
         return iter(rows)
@@ -85,12 +90,21 @@ class PostgresStore(Store):
     @contextmanager
     def atomic(self) -> Iterator[PostgresStore]:
         # Nested blocks become savepoints, as in sqlite-utils.
-        with self._live().transaction():
+        with self._connection_lost(), self._live().transaction():
             self._depth += 1
             try:
                 yield self
             finally:
                 self._depth -= 1
+
+    @contextmanager
+    def _connection_lost(self) -> Iterator[None]:
+        # A server gone (restart, stop, terminated session) is a storage error to callers;
+        # other psycopg errors (constraints, SQL) stay what they are.
+        try:
+            yield
+        except psycopg.OperationalError as error:
+            raise StorageError(_without_password(str(error), self._url)) from None
 
     def has_table(self, name: str) -> bool:
         row = self.execute("SELECT to_regclass(?) IS NOT NULL", [name]).fetchone()
@@ -119,9 +133,20 @@ def open_postgres(url: str, *, migrate: bool = True) -> PostgresStore:
     return db
 
 
+# A server or network gone silent (no reset, no FIN) is noticed within about a minute instead
+# of the kernel's TCP timeout (15 min or more); ignored on Unix sockets.
+_LIVENESS = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+
+
 def _connect(url: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        return psycopg.connect(url, autocommit=True, connect_timeout=10, **_LIVENESS)
     except psycopg.Error as error:
         raise StorageError(_without_password(str(error), url)) from None
 

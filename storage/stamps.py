@@ -8,6 +8,23 @@ ISO text) instead of two look-alike names returning different types.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.db import Store
+
+
+def server_now(db: Store) -> datetime:
+    """The database server's current time (PostgreSQL's `now()`), aware UTC.
+
+    Every replica compares the instants it writes (claim leases, pacing slots, ages) with
+    the others': they come from the one clock they share, not from each host's. SQLite has
+    one host: its clock.
+    """
+    if db.engine != "postgresql":
+        return utc_now()
+    row = db.execute("SELECT statement_timestamp()").fetchone()
+    return row[0].astimezone(UTC)
 
 
 def utc_now() -> datetime:

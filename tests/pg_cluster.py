@@ -24,6 +24,10 @@ TEMPLATE = "rotation_template"
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
 # Durability is useless for a cluster thrown away after the session, and costs time.
 SETTINGS = "-c listen_addresses='' -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+# For fault tests: an immediate stop is a server crash, and a commit acknowledged before it
+# must survive it (synchronous_commit=off would lose the last few). fsync stays off: the
+# machine does not crash, only the server processes.
+CRASH_SAFE = "-c listen_addresses='' -c fsync=off -c full_page_writes=off"
 
 
 class ClusterUnavailable(Exception):
@@ -46,11 +50,11 @@ def _major(initdb: Path) -> int:
     return int(name) if name.isdigit() else 0
 
 
-def start_cluster() -> Cluster:
+def start_cluster(settings: str = SETTINGS) -> Cluster:
     """A started cluster, or ClusterUnavailable saying why not (nothing left behind)."""
     cluster = None
     try:
-        cluster = Cluster()
+        cluster = Cluster(settings)
         cluster.start()
     except (OSError, LookupError, subprocess.SubprocessError, psycopg.Error, StorageError) as error:
         if cluster is not None:
@@ -66,7 +70,8 @@ def start_cluster() -> Cluster:
 class Cluster:
     """One running cluster; `new_database()` gives a fresh migrated database's URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: str = SETTINGS) -> None:
+        self.settings = settings
         self.bin = find_bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="rotation-pg-"))
         self.data = self.root / "data"
@@ -89,21 +94,25 @@ class Cluster:
     def start(self) -> None:
         initdb = f"-D {self.data} -U postgres -A trust -E UTF8 --locale=C --no-sync"
         self._run(str(self.bin / "initdb"), *initdb.split(), "--no-instructions")
-        log = self.root / "log"
-        options = f"-k {self.root} {SETTINGS}"
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(log),
-            "-w",
-            "-o",
-            options,
-            "start",
-        )
+        self.start_server()
         self._admin(f"CREATE DATABASE {TEMPLATE}")
         open_db(self.url(TEMPLATE)).close()
+
+    def start_server(self) -> None:
+        """Start the server (again) and wait until it accepts connections."""
+        options = f"-k {self.root} {self.settings}"
+        log = str(self.root / "log")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", log, "-w", "-o", options,
+                  "start")  # fmt: skip
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server (`fast`: sessions ended cleanly; `immediate`: as if it crashed)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def restart_server(self, mode: str = "fast") -> None:
+        """Restart the server and wait until it accepts connections again."""
+        self.stop_server(mode)
+        self.start_server()
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

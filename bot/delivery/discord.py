@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LOOKBACK_MESSAGES = 100  # Discord's largest history page
 LOOKUP_MAX_PAGES = 100  # a crash lookup reads at most 10,000 messages, then posts (nonce)
+REQUEST_TIMEOUT = 30.0  # seconds per request; the setting ROTATION_REQUEST_TIMEOUT_SECONDS
 
 
 def configure_api_base(base: str | None) -> None:
@@ -133,12 +134,24 @@ async def _call(factory: Callable[[], Awaitable[T]]) -> T:
     return await factory()
 
 
+class _BoundedClient(HTTPClient):
+    """discord.py's REST client with a total timeout per request (aiohttp's default: 300 s)."""
+
+    request_timeout = REQUEST_TIMEOUT
+
+    async def request(self, route: Route, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", aiohttp.ClientTimeout(total=self.request_timeout))
+        return await super().request(route, **kwargs)
+
+
 class DiscordRest:
     """One logged-in REST client (bot token) shared by the bot's channel notifiers."""
 
-    def __init__(self, token: str, *, api_base: str | None = None) -> None:
+    def __init__(
+        self, token: str, *, api_base: str | None = None, timeout: float = REQUEST_TIMEOUT
+    ) -> None:
         configure_api_base(api_base)
-        self._token = token
+        self._token, self.timeout = token, timeout
         self.runner = _LoopRunner()
         self.on_global_limit: Callable[[float], None] | None = None
         self.http = self._new_client()
@@ -147,7 +160,9 @@ class DiscordRest:
     def _new_client(self) -> HTTPClient:
         # Waits longer than 30 s come back as RateLimited so the outbox schedules the retry.
         trace = global_limit_trace(lambda: self.on_global_limit)  # tells the other replicas
-        return HTTPClient(self.runner.loop, max_ratelimit_timeout=30.0, http_trace=trace)
+        client = _BoundedClient(self.runner.loop, max_ratelimit_timeout=30.0, http_trace=trace)
+        client.request_timeout = self.timeout
+        return client
 
     async def login(self) -> HTTPClient:
         """Log in on first use (GET /users/@me checks the token) and return the client."""
@@ -272,9 +287,11 @@ class DiscordWebhookNotifier:
 
     min_interval = DISCORD.limits.seconds_per_message
 
-    def __init__(self, url: str, *, api_base: str | None = None) -> None:
+    def __init__(
+        self, url: str, *, api_base: str | None = None, timeout: float = REQUEST_TIMEOUT
+    ) -> None:
         configure_api_base(api_base)
-        self._url = url
+        self._url, self.timeout = url, timeout
         self.runner = _LoopRunner()
         self._session: aiohttp.ClientSession | None = None
         webhook_id = url.rstrip("/").split("/")[-2] if url.count("/") >= 2 else "?"
@@ -287,7 +304,7 @@ class DiscordWebhookNotifier:
 
     async def _send(self, message: AlertMessage) -> discord.WebhookMessage:
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         webhook = discord.Webhook.from_url(self._url, session=self._session)
         post = build_post(message)
         extra: dict[str, Any] = {"file": post.file} if post.file else {}
@@ -321,7 +338,11 @@ def build_channel_notifiers(settings: Settings) -> list[Notifier]:
         notifiers += [DiscordBotNotifier(rest, c) for c in settings.discord_channel_ids]
     if settings.discord_webhook_url is not None:
         url = settings.discord_webhook_url.get_secret_value()
-        notifiers.append(DiscordWebhookNotifier(url, api_base=settings.discord_api_base))
+        notifiers.append(
+            DiscordWebhookNotifier(
+                url, api_base=settings.discord_api_base, timeout=settings.request_timeout_seconds
+            )
+        )
     return notifiers
 
 
@@ -336,7 +357,9 @@ def build_dm_notifiers(
 def _rest(settings: Settings) -> DiscordRest:
     assert settings.discord_bot_token is not None
     token = settings.discord_bot_token.get_secret_value()
-    return DiscordRest(token, api_base=settings.discord_api_base)
+    return DiscordRest(
+        token, api_base=settings.discord_api_base, timeout=settings.request_timeout_seconds
+    )
 
 
 def build_route_notifiers(

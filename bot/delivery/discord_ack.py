@@ -24,7 +24,9 @@ def edit_acknowledged(settings: Settings, destination: str, message_id: str, not
     if settings.discord_bot_token is None or destination.startswith(f"{DISCORD.name}:webhook:"):
         raise PermanentError("only the bot's own posts can be edited (a webhook's cannot)")
     token = settings.discord_bot_token.get_secret_value()
-    rest = DiscordRest(token, api_base=settings.discord_api_base)
+    rest = DiscordRest(
+        token, api_base=settings.discord_api_base, timeout=settings.request_timeout_seconds
+    )
     try:
         rest.runner.run(lambda: _edit(rest, destination, message_id, note))
     finally:

@@ -77,9 +77,14 @@ class SlackBotNotifier:
 
     min_interval = SLACK.limits.seconds_per_message
 
-    def __init__(self, token: str, channel: str, *, api_base: str | None = None) -> None:
+    def __init__(
+        self, token: str, channel: str, *, api_base: str | None = None, timeout: float = 30.0
+    ) -> None:
         # No SDK-level retries: the outbox retries with its own backoff and injectable sleep.
-        self.client = WebClient(token=token, base_url=api_url(api_base), retry_handlers=[])
+        # A request that times out is looked up before the row is posted again (sender).
+        self.client = WebClient(
+            token=token, base_url=api_url(api_base), retry_handlers=[], timeout=int(timeout)
+        )
         self.channel = channel
         self.channel_id = channel if SLACK.channel_id.match(channel) else None
         self.name = f"slack:{channel}"
@@ -219,8 +224,8 @@ class SlackWebhookNotifier:
 
     min_interval = SLACK.limits.seconds_per_message
 
-    def __init__(self, url: str) -> None:
-        self.client = WebhookClient(url, retry_handlers=[])
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        self.client = WebhookClient(url, retry_handlers=[], timeout=int(timeout))
         self.name = "slack:webhook"
 
     def send(self, message: AlertMessage, *, idempotency_key: str) -> DeliveryResult:
@@ -286,9 +291,14 @@ def build_channel_notifiers(settings: Settings) -> list[Notifier]:
     if settings.slack_bot_token is not None and settings.slack_channel is not None:
         token = settings.slack_bot_token.get_secret_value()
         channel, api_base = settings.slack_channel, settings.slack_api_url
-        notifiers.append(SlackBotNotifier(token, channel, api_base=api_base))
+        timeout = settings.request_timeout_seconds
+        notifiers.append(SlackBotNotifier(token, channel, api_base=api_base, timeout=timeout))
     if settings.slack_webhook_url is not None:
-        notifiers.append(SlackWebhookNotifier(settings.slack_webhook_url.get_secret_value()))
+        url, timeout = (
+            settings.slack_webhook_url.get_secret_value(),
+            settings.request_timeout_seconds,
+        )
+        notifiers.append(SlackWebhookNotifier(url, timeout=timeout))
     return notifiers
 
 
@@ -315,7 +325,9 @@ def build_route_notifiers(
     bot = next((n for n in notifiers if isinstance(n, SlackBotNotifier)), None)
     found: list[Notifier] = []
     for channel in dict.fromkeys(channel_ids):
-        notifier = SlackBotNotifier(token, channel, api_base=api_base)
+        notifier = SlackBotNotifier(
+            token, channel, api_base=api_base, timeout=settings.request_timeout_seconds
+        )
         if bot is not None:
             notifier.client = bot.client  # one client, one connection pool
         found.append(notifier)
@@ -330,7 +342,10 @@ def show_acknowledged(settings: Settings, destination: str, message_id: str, not
     if settings.slack_bot_token is None or destination == f"{SLACK.name}:webhook":
         raise PermanentError("only the bot's own posts can be edited (a webhook's cannot)")
     token = settings.slack_bot_token.get_secret_value()
-    client = WebClient(token=token, base_url=api_url(settings.slack_api_url), retry_handlers=[])
+    client = WebClient(
+        token=token, base_url=api_url(settings.slack_api_url), retry_handlers=[],
+        timeout=int(settings.request_timeout_seconds),
+    )  # fmt: skip
     channel = _conversation_of(client, destination.removeprefix(f"{SLACK.name}:"))
     found = call_slack(
         lambda: client.conversations_history(

@@ -23,6 +23,7 @@ from storage.urls import is_database_url
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 1.0  # how often the listening thread looks at its stop flag
+FIRST_RETRY = 0.25  # the first reconnection comes this soon, then twice as late each time
 
 
 async def wake_on_queued(
@@ -50,29 +51,46 @@ async def wake_on_queued(
 def _listen(
     target: str, woken: Callable[[], None], stop: threading.Event, retry_seconds: float
 ) -> None:
+    # Reconnects with backoff (a restarted server is found within a fraction of a second,
+    # a stopped one is retried every `retry_seconds`), saying so once per outage.
     listener: OutboxListener | None = None
+    failures = 0
     while not stop.is_set():
         try:
             if listener is None:
-                listener = _connected(target)
+                listener = _connected(target, again=failures > 0)
+                failures = 0
                 woken()  # rows queued while nobody listened (start, reconnect) go out now
             if listener.wait(WAIT_SECONDS):
                 woken()
-        except StorageError as error:
-            log.warning(
-                "not listening for queued alerts (%s); polling meanwhile, again in %.0f s",
-                error,
-                retry_seconds,
-            )
+        except Exception as error:  # this thread must outlive any error
+            _tell_lost(error, failures, retry_seconds)
             _close(listener)
             listener = None
-            stop.wait(retry_seconds)
+            failures += 1
+            stop.wait(min(retry_seconds, FIRST_RETRY * 2 ** (failures - 1)))
     _close(listener)
 
 
-def _connected(target: str) -> OutboxListener:
+def _tell_lost(error: Exception, failures: int, retry_seconds: float) -> None:
+    if failures:
+        log.debug("still not listening for queued alerts: %s", error)
+    elif isinstance(error, StorageError):
+        log.warning(
+            "not listening for queued alerts (%s); polling meanwhile, retrying up to every %.0f s",
+            error,
+            retry_seconds,
+        )
+    else:
+        log.exception("the outbox listener failed; polling meanwhile, retrying")
+
+
+def _connected(target: str, *, again: bool) -> OutboxListener:
     listener = OutboxListener(target)
-    log.info("listening for queued alerts: other replicas wake this sender")
+    if again:
+        log.info("listening for queued alerts again")
+    else:
+        log.info("listening for queued alerts: other replicas wake this sender")
     return listener
 
 

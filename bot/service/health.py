@@ -234,6 +234,10 @@ def find_problems(health: Health, now: datetime, settings: Settings) -> list[str
     live = [r for r in health.replicas if r["state"] in ("leader", "follower")]
     if live and health.leader is None:
         problems.append("no replica leads: nothing evaluates until one takes the lease")
+    stuck = [r for r in live if r.get("stalled")]
+    for row in stuck:
+        role = "leader" if row["state"] == "leader" else "replica"
+        problems.append(f"{role} {row['id']} is stuck {row['stalled']}")
     for pause in health.paused:
         since = short_time(pause["failing_since"])
         problems.append(
@@ -304,5 +308,6 @@ def replica_lines(health: Health) -> list[str]:
         lines.append(
             f"  {row['id']:<24} {row['state']:<8} last seen {row['last_seen']}"
             f"  started {row['started_at']}  v{row['version']}"
+            + (f"  stuck {row['stalled']}" if row.get("stalled") else "")
         )
     return lines

@@ -24,6 +24,7 @@ from bot.delivery import charts, digest
 from bot.delivery import destinations as notifiers
 from bot.delivery import sender as delivery
 from bot.delivery.alerting import queue_owed, queue_renotifications
+from bot.delivery.shared_clock import SharedClock
 from bot.rules import files as rules_file
 from bot.rules import routing
 from bot.rules.stored import rules_in_force
@@ -36,7 +37,7 @@ from bot.sources.base import FetchInterrupted, SourceError
 from bot.sources.fred import FredSource, update_start
 from bot.sources.french import FrenchSource
 from signals.rules import Rule
-from storage import outbox, owed_alerts, series, stamps
+from storage import outbox, outbox_claims, owed_alerts, series, stamps
 from storage.db import Store, clear_tables, copy_database, open_db
 from storage.versioning import data_version
 
@@ -74,6 +75,7 @@ class ServiceJobs:
         # Set by `rotation-bot run`: true while this replica leads (several replicas on
         # PostgreSQL); re-notification rounds are the leader's job.
         self.leads: Callable[[], bool] = _always
+        self.shared_clock = SharedClock()  # claims, pacing, ages: not this host's wall clock
 
     async def refresh_intraday(self, now: datetime) -> str:
         """Fetch today's provisional bars, then let rules marked intraday fire on them."""
@@ -315,8 +317,12 @@ class ServiceJobs:
                 db, names, settings=self.settings, now=self.clock(), route=self._current_route(db)
             )
         policy = replace(delivery.policy_from_settings(self.settings), max_wait=0)
+        # One pass at a time here: a claim of ours is a failed pass's (the database went away).
+        self.shared_clock.sync(db)
+        now = self.shared_clock.now
+        outbox_claims.release_own_claims(db, outbox_claims.replica_id(), now())
         report = delivery.deliver_pending(
-            db, self._with_dms(db), policy=policy, stop=self._stopping.is_set
+            db, self._with_dms(db), now=now, policy=policy, stop=self._stopping.is_set
         )
         return {"delivered": report.delivered, "retried": report.retried, "dead": report.dead}
 

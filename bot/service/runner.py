@@ -27,8 +27,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import calendar
 from bot.config import Settings
-from bot.service import schedule
+from bot.service import schedule, tasks
 from bot.service.clock import Clock, RealClock, SimulatedClock
+from bot.service.db_outage import one_line
 from bot.service.fetch_outage import stale_notice
 from bot.service.leader import FencedJobs, Leadership
 from bot.service.worker import (
@@ -39,7 +40,7 @@ from bot.service.worker import (
     WorkItem,
     connect_shared,
 )
-from storage.db import open_db
+from storage.db import StorageError, open_db
 
 __all__ = ["Jobs", "Service", "WorkItem", "catchup_items"]
 
@@ -145,6 +146,7 @@ class Service:
         self.worker: Worker | None = None
         self.leadership = leadership
         self._leader_task: asyncio.Task[None] | None = None
+        self.exit_code = 0
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Stop taking work; the job in flight finishes, then `run` returns 0."""
@@ -153,22 +155,35 @@ class Service:
             self._stop.set()
 
     async def run(self) -> int:
-        """Migrate, catch up, run the plan until stopped (or the replay ends); return 0."""
+        """Migrate, catch up, run the plan until stopped (or the replay ends); return 0.
+
+        2: no database at start (see `tasks`); 1: a supervised task ended on its own.
+        """
         self._add_signal_handlers()  # first: a signal during the start-up stops it cleanly too
-        await asyncio.to_thread(_migrate, self.db_path)
-        state = StateStore(await asyncio.to_thread(connect_shared, self.db_path))
+        try:
+            await asyncio.to_thread(_migrate, self.db_path)
+            state = StateStore(await asyncio.to_thread(connect_shared, self.db_path))
+        except StorageError as error:
+            return tasks.unreachable_at_start(error)
         jobs = self.jobs if self.replay else FencedJobs(self.jobs, self._confirm_leader)
         self.worker = Worker(jobs, self.clock, state, self._observer, self._redact)  # type: ignore[arg-type]
-        worker_task = asyncio.create_task(self.worker.run(), name="worker")
-        extra = [asyncio.create_task(_guarded(coro)) for coro in self._extra]
+        worker_task = tasks.supervised(self.worker.run(), "worker", self._task_ended)
+        extra = [asyncio.create_task(tasks.guarded(coro)) for coro in self._extra]
         try:
             if not self._stop.is_set():
                 await self._start(state)
             self.ready.set()
             await self._stop.wait()
+        except StorageError as error:
+            self.exit_code = tasks.unreachable_at_start(error)
         finally:
             await self._shutdown(worker_task, extra, state)
-        return 0
+        return self.exit_code
+
+    def _task_ended(self, reason: str) -> None:
+        if not self._stop.is_set():
+            self.exit_code = tasks.TASK_DIED  # a half-alive replica (a zombie) is worse than none
+            self.request_stop(reason)
 
     async def _start(self, state: StateStore) -> None:
         mode = "replay" if self.replay else "live"
@@ -206,11 +221,14 @@ class Service:
             seconds = self.settings.leader_lease_seconds
             self.leadership = Leadership.for_database(self.db_path, seconds)
         self.leadership.on_elected = lambda: self._catch_up(state)
+        self.leadership.stalled = self.worker.stalled  # type: ignore[union-attr]
+        self.leadership.outage = self.worker.outage  # type: ignore[union-attr]
+        self.leadership.watchdog = self.settings.leader_watchdog_seconds
         if await self.leadership.start():
-            await self._catch_up(state)
+            await self.leadership.elected()
         else:
             log.info("another replica leads: this one sends alerts and waits for the lease")
-        self._leader_task = asyncio.create_task(self.leadership.run(), name="leadership")
+        self._leader_task = tasks.supervised(self.leadership.run(), "leadership", self._task_ended)
 
     async def _catch_up(self, state: StateStore) -> None:
         """Evaluations (and a digest) missed since the last that finished (each new leader)."""
@@ -252,7 +270,10 @@ class Service:
             if self.is_leader():
                 self._submit_due_retry()
             self.worker.submit([WorkItem("deliver", self.clock.now(), origin="poll")])  # type: ignore[union-attr]
-            await state.set_state({"heartbeat": _iso(self.clock.now())}, datetime.now(UTC))
+            try:
+                await state.set_state({"heartbeat": _iso(self.clock.now())}, datetime.now(UTC))
+            except StorageError as error:  # the heartbeat is late: status says so
+                self.worker.outage.failed("heartbeat", error)  # type: ignore[union-attr]
 
     def wake_sender(self) -> None:
         """Run a delivery pass now: another replica queued alerts (LISTEN/NOTIFY on PostgreSQL).
@@ -358,7 +379,10 @@ class Service:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
-        await state.set_state({"stopped_at": _iso(self.clock.now())}, datetime.now(UTC))
+        try:
+            await state.set_state({"stopped_at": _iso(self.clock.now())}, datetime.now(UTC))
+        except StorageError as error:
+            log.warning("could not record the stop: %s", one_line(error))
         await asyncio.to_thread(state.close)
         log.info("stopped")
 
@@ -373,16 +397,6 @@ class Service:
 
 def _migrate(path: Path) -> None:
     open_db(path).close()
-
-
-async def _guarded(coro: Coroutine[Any, Any, None]) -> None:
-    # An adapter that crashes (bad token, network) is reported; alerts still flow via REST.
-    try:
-        await coro
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("background task %s stopped with an error", getattr(coro, "__name__", coro))
 
 
 def _iso(moment: datetime) -> str:

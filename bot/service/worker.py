@@ -20,12 +20,17 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from bot.service.clock import Clock
+from bot.service.db_outage import OutageLog, one_line
 from bot.service.fetch_outage import StaleEvaluation
 from bot.sources.base import FetchInterrupted
 from storage import service_state
-from storage.db import Store, open_shared
+from storage.db import StorageError, Store, open_shared
 
 log = logging.getLogger(__name__)
+
+# A delivery pass cut off by the database is tried again this soon (doubling up to the cap)
+# instead of at the next poll, up to 30 s away: rows it left go out once the server is back.
+RETRY_FIRST, RETRY_CAP = 0.5, 8.0
 
 WorkKind = Literal["intraday", "evaluate", "snapshot", "digest", "deliver"]
 
@@ -138,9 +143,19 @@ class Worker:
         state: StateStore,
         observer: JobObserver | None = None,
         redact: Callable[[str], str] = str,
+        outage: OutageLog | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._jobs, self._clock, self._state = jobs, clock, state
         self._observer, self._redact = observer, redact
+        self.outage = outage or OutageLog(monotonic)
+        self._monotonic = monotonic
+        # The leader's watchdog reads these (`stalled`): since when every job has failed,
+        # and since when the job in flight has run.
+        self._failing_since: float | None = None
+        self._failure = ""
+        self._started_at = 0.0
+        self._failed_passes = 0
         self._queue: deque[WorkItem] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -177,6 +192,21 @@ class Worker:
         """Return once the queue is empty and no job is running."""
         await self._idle.wait()
 
+    def stalled(self) -> tuple[float, str]:
+        """(seconds, why) this worker has not been able to work; (0, "") while it works.
+
+        Failing: every job since then failed. Stuck: a leader job in flight that long (a
+        delivery pass is not counted: a long backlog legitimately takes long, and each of its
+        posts is bounded by the request timeout).
+        """
+        now = self._monotonic()
+        if self._failing_since is not None:
+            return now - self._failing_since, f"every job failing: {self._failure}"
+        item = self.current
+        if item is not None and item.kind != "deliver":
+            return now - self._started_at, f"{item.describe()} still running"
+        return 0.0, ""
+
     async def run(self) -> None:
         """Process the queue until closed."""
         while True:
@@ -191,9 +221,11 @@ class Worker:
             if self._superseded(item):
                 log.info("skipping %s: a newer intraday refresh is queued", item.describe())
                 continue
-            self.current = item
+            self.current, self._started_at = item, self._monotonic()
             try:
                 await self._execute(item)
+            except Exception:  # a bug in the bookkeeping must not end the worker
+                log.exception("recording %s failed", item.describe())
             finally:
                 self.current = None
 
@@ -213,18 +245,51 @@ class Worker:
         except StaleEvaluation as error:  # nothing evaluated: never recorded as ok
             outcome, detail = "stale", str(error)
             log.info("%s stale (tried again later): %s", item.describe(), error)
+        except StorageError as error:  # the database is away: one line per outage, no traceback
+            outcome, detail = "error", self._redact(one_line(error))
+            self.outage.failed(f"{item.describe()} failed", error)
+            if item.kind == "deliver":
+                self._retry_delivery_soon()
         except Exception as error:
             outcome, detail = "error", self._redact(f"{type(error).__name__}: {error}")
             log.exception("%s failed", item.describe())
         seconds = time.monotonic() - began
+        self._note_outcome(outcome, detail)
         if self._observer is not None:
             self._observer.job_finished(item, outcome, seconds, result)
         if item.kind != "deliver" or outcome != "ok" or _did_something(result):
-            await self._state.record(_run_row(item, started, self._clock.now(), outcome, detail))
+            await self._record(_run_row(item, started, self._clock.now(), outcome, detail))
         if outcome == "ok":
             # Routine refreshes and empty outbox passes would drown the evaluations in the log.
             level = logging.INFO if _worth_telling(item, result) else logging.DEBUG
             log.log(level, "%s done in %.2fs: %s", item.describe(), seconds, detail or "ok")
+
+    def _note_outcome(self, outcome: str, detail: str) -> None:
+        if outcome == "error":
+            if self._failing_since is None:
+                self._failing_since = self._monotonic()
+            self._failure = detail
+            return
+        self._failing_since, self._failure, self._failed_passes = None, "", 0
+        self.outage.succeeded()
+
+    def _retry_delivery_soon(self) -> None:
+        delay = min(RETRY_CAP, RETRY_FIRST * 2**self._failed_passes)
+        self._failed_passes += 1
+        again = [WorkItem("deliver", self._clock.now(), origin="retry")]
+        asyncio.get_running_loop().call_later(delay, self._retry, again)
+
+    def _retry(self, items: list[WorkItem]) -> None:
+        if not self._closing:  # a retry due after the shutdown began is simply dropped
+            self.submit(items)
+
+    async def _record(self, run: dict[str, object]) -> None:
+        # The run history shares the database with the job: when the job failed because the
+        # server went away, this write fails too. The job's outcome is already logged.
+        try:
+            await self._state.record(run)
+        except StorageError as error:
+            self.outage.failed(f"recording {run['job']} {run['outcome']}", error)
 
     async def _dispatch(self, item: WorkItem) -> object:
         jobs = self._jobs

@@ -87,6 +87,8 @@ class FakeServer:
                     return
                 response = fake.handle(request)
                 if response is None:  # the handler killed the client: answer nothing
+                    if fake.hold_unanswered is not None:  # or a lost answer: hang (no lock held)
+                        fake.hold_unanswered.wait(60)
                     self.close_connection = True
                     return
                 fake.write(self, response)
@@ -107,6 +109,9 @@ class FakeServer:
                 self._any("DELETE")
 
         self.down_status: int | None = None  # set: answer every request with this status
+        # A request the handler answers with nothing (None) hangs until this is set, instead
+        # of closing at once: the platform accepted it and its answer never comes.
+        self.hold_unanswered: threading.Event | None = None
         self.failed_in_outage = 0
         self._handler = Handler
         self.server = BurstServer(("127.0.0.1", 0), Handler)

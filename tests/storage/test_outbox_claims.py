@@ -15,6 +15,7 @@ from storage.outbox_claims import (
     claim_next,
     finish_delivered,
     finish_failed,
+    release_own_claims,
     still_owner,
 )
 from tests.fakes.delivery_kit import T0, make_event
@@ -40,6 +41,22 @@ def test_only_the_head_of_a_destination_can_be_claimed(fresh_db):
     assert finish_delivered(fresh_db, again, "m1", T0)
     second = claim_next(fresh_db, ["discord:1"], T0, 60, "b")
     assert second is not None and second.row.id == first.row.id + 1
+
+
+def test_a_failed_pass_releases_only_its_own_process_claims(fresh_db):
+    # host:1 owns a claim left by a pass whose connection dropped; host:12 is another process
+    # (its id shares a prefix) and host:1's own pass-to-be must not take its row early.
+    queue(fresh_db, 1, ["discord:1", "discord:2"])
+    mine = claim_next(fresh_db, ["discord:1"], T0, 60, "host:1")
+    other = claim_next(fresh_db, ["discord:2"], T0, 60, "host:12")
+    assert mine is not None and other is not None
+
+    assert release_own_claims(fresh_db, "host:1", T0 + timedelta(seconds=1)) == 1
+
+    again = claim_next(fresh_db, ["discord:1", "discord:2"], T0 + timedelta(seconds=1), 60, "x")
+    assert again is not None and again.row.id == mine.row.id
+    assert again.row.status == "sending"  # so the sender looks the post up before posting
+    assert get_row(fresh_db, other.row.id).claim == other.token
 
 
 def test_destinations_are_claimed_independently_and_only_those_asked_for(fresh_db):

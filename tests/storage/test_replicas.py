@@ -82,3 +82,52 @@ def test_the_leader_prunes_replicas_long_gone(fresh_db: Store) -> None:
 
     assert replicas.prune(fresh_db, T0 + timedelta(hours=1)) == 1
     assert [r["id"] for r in replicas.list_replicas(fresh_db)] == ["new:1"]
+
+
+def test_a_new_leader_demotes_a_row_its_lost_leader_could_not_correct(fresh_db: Store) -> None:
+    # "a" lost the lease while the database was away: its write of "follower" failed.
+    for name in ("a", "b"):
+        replicas.announce(fresh_db, identity(name, T0), T0)
+    replicas.set_role(fresh_db, "a:1", "leader", T0)
+    replicas.set_role(fresh_db, "b:1", "leader", T0 + timedelta(seconds=1))
+    roles = {r["id"]: (r["role"], r["leader_since"]) for r in replicas.list_replicas(fresh_db)}
+    assert roles == {"a:1": ("follower", None), "b:1": ("leader", "2026-03-02T15:00:01.000+00:00")}
+
+    # Its next beat writes its role again; the stuck note shows, then clears.
+    replicas.beat(fresh_db, "a:1", T0 + timedelta(seconds=2), "for 40 s: x", "follower")
+    replicas.beat(fresh_db, "b:1", T0 + timedelta(seconds=2), None, "leader")
+    rows = {r["id"]: r for r in replicas.list_replicas(fresh_db)}
+    assert rows["a:1"]["stalled"] == "for 40 s: x" and rows["b:1"]["stalled"] is None
+    assert rows["b:1"]["leader_since"] == "2026-03-02T15:00:01.000+00:00"  # kept by a beat
+
+
+def test_status_tells_a_stuck_leader_from_a_working_one(fresh_db: Store) -> None:
+    now = T0 + timedelta(minutes=5)
+    for name in ("a", "b"):
+        replicas.announce(fresh_db, identity(name, T0), now)
+    replicas.set_role(fresh_db, "a:1", "leader", now)
+    note = "for 45 s: every job failing: StorageError: gone"
+    replicas.beat(fresh_db, "a:1", now, note, "leader")
+    health = collect_health(fresh_db, now, load_settings(None))
+    assert f"leader a:1 is stuck {note}" in health.problems
+    (line,) = [line for line in render_lines(health) if line.strip().startswith("a:1")]
+    assert line.endswith(f"stuck {note}")
+
+    replicas.beat(fresh_db, "a:1", now, None, "leader")  # working again
+    health = collect_health(fresh_db, now, load_settings(None))
+    assert not [p for p in health.problems if "stuck" in p]
+
+
+def test_registry_instants_default_to_the_database_clock(fresh_db: Store) -> None:
+    # A replica whose host runs hours ahead would otherwise look alive long after it died,
+    # and as leader prune every other row.
+    from storage.stamps import server_now
+
+    replicas.announce(fresh_db, identity("a", T0))
+    replicas.announce(fresh_db, identity("b", T0), T0)  # seen long ago
+    replicas.beat(fresh_db, "a:1", role="leader")
+    (row,) = [r for r in replicas.list_replicas(fresh_db) if r["id"] == "a:1"]
+    seen = datetime.fromisoformat(str(row["last_seen"]))
+    assert abs(seen - server_now(fresh_db)) < timedelta(seconds=5)
+    assert replicas.prune_gone(fresh_db, timedelta(hours=1)) == 1
+    assert [r["id"] for r in replicas.list_replicas(fresh_db)] == ["a:1"]
