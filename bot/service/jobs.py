@@ -28,16 +28,14 @@ from bot.delivery.shared_clock import SharedClock
 from bot.rules import files as rules_file
 from bot.rules import routing
 from bot.rules.stored import rules_in_force
-from bot.service import evaluation
+from bot.service import evaluation, series_refresh
 from bot.service.fetch_outage import RetryPlan, StaleEvaluation, outage_summary, unreachable
 from bot.service.repeats import RepeatedProblems, describe
 from bot.service.schedule import alert_cutoff
-from bot.sources import quality, refresh, second_source, universe, valuation
-from bot.sources.base import FetchInterrupted, SourceError
-from bot.sources.fred import FredSource, update_start
-from bot.sources.french import FrenchSource
+from bot.sources import quality, refresh, second_source, universe
+from bot.sources.base import FetchInterrupted
 from signals.rules import Rule
-from storage import outbox, outbox_claims, owed_alerts, series, stamps
+from storage import outbox, outbox_claims, owed_alerts, stamps
 from storage.db import Store, clear_tables, copy_database, open_db
 from storage.versioning import data_version
 
@@ -337,24 +335,13 @@ class ServiceJobs:
     def _snapshot(self, db: Store, now: datetime) -> str:
         symbols = [s for s in universe.configured_symbols(self.settings) if not s.startswith("^")]
         pe = refresh.refresh_pe(db, self._yahoo(), symbols)
-        fred_points, fred_failed = self._refresh_fred(db)
-        french = self._refresh_french(db, now)
+        sleep = self._sleep_unless_stopping
+        fred_points, fred_failed = series_refresh.refresh_fred(db, self.settings, sleep)
+        french = series_refresh.refresh_french(db, self.settings, now, sleep)
         return (
             f"{len(pe.points)} P/E snapshots, {len(pe.failures)} failed;"
             f" {fred_points} FRED points, {fred_failed} series failed{french}"
         )
-
-    def _refresh_french(self, db: Store, now: datetime) -> str:
-        """The French library's file, when a new vintage may exist (about monthly)."""
-        if not self.settings.french_url or not valuation.check_due(db, now):
-            return ""
-        source = FrenchSource.from_settings(self.settings, sleep=self._sleep_unless_stopping)
-        try:
-            result = valuation.store_valuation(db, source.fetch(), now)
-        except SourceError as error:
-            log.warning("French library refresh failed: %s", error)
-            return "; French library failed"
-        return f"; French vintage {result.vintage}, {len(result.new_months)} new month(s)"
 
     def _digest(self, db: Store, session: date, now: datetime) -> str:
         # Through the outbox like alerts: once per session and destination, retried by the
@@ -371,23 +358,6 @@ class ServiceJobs:
     def _charts_shown(self) -> bool:
         """Whether any destination shows a chart (the console alone does not)."""
         return any(getattr(n, "shows_charts", True) for n in self._get_notifiers())
-
-    def _refresh_fred(self, db: Store) -> tuple[int, int]:
-        """FRED points changed and series failed; one failing series never stops the others."""
-        source = FredSource.from_settings(self.settings, sleep=self._sleep_unless_stopping)
-        last = series.last_series_dates(db)
-        changed, failed = 0, 0
-        for series_id in self.settings.fred_series:
-            try:
-                points = source.fetch_one(series_id, update_start(last.get(series_id)))
-            except SourceError as error:
-                failed += 1
-                log.warning("FRED refresh of %s failed: %s", series_id, error)
-                continue
-            changed += series.upsert_points(db, points)
-        config = quality.quality_config(self.settings)
-        quality.log_changes(quality.review_series(db, self.settings.fred_series, config))
-        return changed, failed
 
 
 def _always() -> bool:
