@@ -258,7 +258,9 @@ class ServiceJobs:
         problems = [c for c in report.checks if c.evaluation.status != "OK"]
         if problems and self._unreachable:
             # The outage line already said why; every rule's NO DATA would repeat it at length.
-            log.info("%d rule(s) not evaluated for %s: no fresh prices", len(problems), session)
+            # When no rule at all was evaluated, the worker's "stale" line says it instead.
+            if len(problems) < len(report.checks) or not self.network:
+                log.info("%d rule(s) not evaluated for %s: no fresh prices", len(problems), session)
         elif problems:
             reasons = {c.rule.id: f"{c.evaluation.status}: {c.evaluation.reason}" for c in problems}
             changed, unchanged = self._unevaluated.update(reasons)
