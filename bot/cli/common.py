@@ -24,6 +24,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.rules.routing import Routing
+    from bot.service.evaluation import CheckReport
     from signals.rules import Rule
     from storage.db import Store
 
@@ -236,3 +237,17 @@ def _humanize(value: float) -> str:
         if abs(value) >= limit:
             return f"{value / limit:.2f}".rstrip("0").rstrip(".") + suffix
     return f"{value:.0f}"
+
+
+def say_when_nothing_evaluated(report: CheckReport) -> bool:
+    """One line on stderr when no rule could be evaluated on current data (an empty or stale
+    database): a table of NO DATA must not read as a successful check."""
+    statuses = [check.evaluation.status for check in report.checks]
+    if not statuses or "OK" in statuses:
+        return False
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("NO DATA", "STALE") if s in statuses)
+    print_error(
+        f"no rule was evaluated on current data ({counts}): import or update prices "
+        "(rotation-bot prices import DIR, rotation-bot prices update)"
+    )
+    return True

@@ -24,6 +24,7 @@ from bot.cli.common import (
     print_table,
     routing_or_exit,
     rules_or_exit,
+    say_when_nothing_evaluated,
 )
 
 if TYPE_CHECKING:
@@ -200,20 +201,6 @@ def check_cmd(
         raise typer.Exit(1)
 
 
-def say_when_nothing_evaluated(report: CheckReport) -> bool:
-    """One line on stderr when no rule could be evaluated on current data (an empty or stale
-    database): a table of NO DATA must not read as a successful check."""
-    statuses = [check.evaluation.status for check in report.checks]
-    if not statuses or "OK" in statuses:
-        return False
-    counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("NO DATA", "STALE") if s in statuses)
-    print_error(
-        f"no rule was evaluated on current data ({counts}): import or update prices "
-        "(rotation-bot prices import DIR, rotation-bot prices update)"
-    )
-    return True
-
-
 def _deliver(
     ctx: typer.Context, report: CheckReport, market: MarketData, now: datetime, rules: list[Rule]
 ) -> dict[str, Any]:
@@ -221,6 +208,7 @@ def _deliver(
     or a plain `check`) and deliver the outbox once."""
     from bot.delivery.destinations import build_notifiers, close_notifiers
     from bot.delivery.sender import enqueue_and_deliver
+    from bot.delivery.shared_clock import SharedClock
     from bot.rules.routing import router
     from bot.service.schedule import alert_cutoff
     from storage.outbox_health import count_open
@@ -240,6 +228,7 @@ def _deliver(
             settings=context.settings,  # subscribers' mentions and DMs, mutes, renotify
             rules=rules,
             route=router(routing, rules, [notifier.name for notifier in notifiers]),
+            now=SharedClock.synced(context.db).now,  # claims and ages: the database's clock
         )
     finally:
         close_notifiers(notifiers)

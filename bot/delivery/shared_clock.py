@@ -42,6 +42,13 @@ class SharedClock:
         self._base: datetime | None = None
         self._at = 0.0  # monotonic time of the base
 
+    @classmethod
+    def synced(cls, db: Store) -> SharedClock:
+        """A clock read from `db` now: for a one-off pass (`check --deliver`)."""
+        clock = cls()
+        clock.sync(db)
+        return clock
+
     def sync(self, db: Store) -> None:
         """Read the database's clock when due (PostgreSQL every `resync` s; SQLite once)."""
         if self._base is not None:
