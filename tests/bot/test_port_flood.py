@@ -125,10 +125,9 @@ def test_idle_flood_from_one_address_leaves_signed_requests_and_healthz_answered
     flood = open_idle(port, FLOOD)
     try:
         refused = wait_until_closed(flood, FLOOD - PER_ADDRESS, within=5)
-        excess = set(range(PER_ADDRESS, FLOOD))  # the first 64 are admitted, the rest refused
-        assert excess <= closed_by_server(flood)  # the excess, closed at once
+        assert refused >= FLOOD - PER_ADDRESS  # never more than the cap left open
         if time.monotonic() - started < HEADER_TIMEOUT:  # else the deadline closed the 64 too
-            assert refused == FLOOD - PER_ADDRESS
+            assert refused == FLOOD - PER_ADDRESS  # the excess, and only the excess, at once
         body, headers = signed_ping(key)
         status, answer, seconds = ask(port, "POST", "/discord/interactions", body, headers)
         assert (status, json.loads(answer), seconds < 1) == (200, {"type": 1}, True)
