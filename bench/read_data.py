@@ -6,7 +6,8 @@ Each number is the median CPU seconds of N fresh processes, floor and product in
 
 - import: `rotation-bot prices import DIR` into a new database, against the floor of
   `pd.read_csv` of the same files plus writing the same rows (one executemany into a table of
-  the same columns). Goal (issue 22): at most 2x.
+  the same columns). Goal (issue 22): at most 2x. A new database builds the NYSE calendar during
+  that import; `+calendar` is the same import with the calendar already cached beside it.
 - backtest: `rotation-bot backtest --from 2000-01-01` of the default rules on the imported
   database (prices and FRED rates), against `pd.read_csv` of the CSVs it reads. Goal: 1.5x.
 """
@@ -59,9 +60,17 @@ def cpu(command: list[str]) -> float:
     """CPU seconds of one fresh process (fails loudly if it fails)."""
     before = _children_cpu()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    if done.returncode != 0 and not _only_no_data(done.stderr):
         raise SystemExit(f"{' '.join(command[:4])} failed:\n{done.stderr[-2000:]}")
     return _children_cpu() - before
+
+
+def _only_no_data(stderr: str) -> bool:
+    """The backtest exits 1 when a default rule has no data (the valuation rule reads Fama-French
+    series this bench does not import); every other rule was backtested, so the run counts."""
+    lines = stderr.strip().splitlines()
+    last = lines[-1] if lines else ""
+    return last.startswith("error: ") and "NO DATA, not backtested" in last
 
 
 def _children_cpu() -> float:
@@ -103,6 +112,16 @@ def main() -> int:
         product, floor = median_cpu(runs, imported), median_cpu(runs, written)
         print(line("import", product, floor, 2.0))
         base = str(folder / "import-0.db")
+        # A new database builds the NYSE calendar (about 0.3 s) during its first import; the
+        # same import with the calendar already cached beside it shows what the reading costs.
+        calendar = Path(f"{base}.nyse-sessions.json").read_bytes()
+
+        def cached(run: int) -> list[str]:
+            target = folder / f"cached-{run}.db"
+            Path(f"{target}.nyse-sessions.json").write_bytes(calendar)
+            return [*CLI, "--db", str(target), "prices", "import", prices]
+
+        print(line("+calendar", median_cpu(runs, cached), floor, 2.0))
         cpu([*CLI, "--db", base, "series", "import", str(data / "macro" / "fred_rates_daily.csv")])
         # The NYSE calendar is cached beside the database after any start (status exits 1 here:
         # no service is running).

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
+from rich.control import strip_control_codes
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -205,11 +206,14 @@ def print_quality_changes(changes: list[StatusChange]) -> None:
     """One stderr line per bar now held back (suspect or discarded) by the quality checks."""
     from bot.sources.quality import HELD_BACK, describe
 
-    for change in changes:
-        if change.new in HELD_BACK:
-            err_console.print(
-                f"warning: {describe(change)}", markup=False, highlight=False, soft_wrap=True
-            )
+    lines = [f"warning: {describe(change)}" for change in changes if change.new in HELD_BACK]
+    if err_console.is_terminal:
+        for line in lines:
+            err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+    else:
+        # Piped, rich would print the same text; a first import holds back thousands of bars
+        # and laying each line out costs more than the review that found them.
+        err_console.file.write("".join(f"{strip_control_codes(line)}\n" for line in lines))
 
 
 @prices_app.command("show")

@@ -131,15 +131,21 @@ def _review_symbol(
     verdicts = {} if symbol in config.exempt else _verdicts(symbol, frames, config)
     fresh = pd.Series(q.OK, index=frame.index, dtype=object)
     notes = pd.Series("", index=frame.index, dtype=object)
-    for day, verdict in verdicts.items():
-        fresh[day], notes[day] = verdict.status, verdict.note
+    if verdicts:  # at once: a first import holds back thousands of bars, one setitem each is slow
+        days = list(verdicts)
+        fresh.loc[days] = [verdict.status for verdict in verdicts.values()]
+        notes.loc[days] = [verdict.note for verdict in verdicts.values()]
     person = stored.isin(_PERSON)
     fresh[person] = stored[person]
     differs = (fresh != stored).to_numpy()
     if since is not None:  # older statuses were judged on their own history: leave them be
         differs = differs & (frame.index >= pd.Timestamp(since))
     changed = fresh.index[differs]
-    marks = [(day.date(), str(fresh[day]), str(notes[day])) for day in changed]
+    statuses, reasons = fresh.to_numpy()[differs], notes.to_numpy()[differs]
+    marks = [
+        (day.date(), str(status), str(note))
+        for day, status, note in zip(changed, statuses, reasons, strict=True)
+    ]
     if marks:
         set_statuses(db, symbol, marks)
     return _changes(symbol, marks, stored)

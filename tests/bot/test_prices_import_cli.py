@@ -174,3 +174,25 @@ def test_show_unknown_symbol_suggests_close_matches(db_path: Path) -> None:
     result = invoke(db_path, "prices", "show", "ABD")
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: no cached prices for 'ABD'; did you mean ABC?"
+
+
+def test_piped_warnings_are_what_rich_would_print(capsys: pytest.CaptureFixture[str]) -> None:
+    """Held-back bars are written plainly when stderr is not a terminal: the same bytes as
+    rich's line, control codes (a CR or bell in a note) stripped alike; ok bars print nothing."""
+    import io
+
+    from rich.console import Console
+
+    from bot.cli.prices_data import print_quality_changes
+    from bot.sources.quality import StatusChange, describe
+
+    day = date(2024, 3, 1)
+    held = [
+        StatusChange("IWM", day, "ok", "suspect", "one-day move of +40.0 %\r\x07 [red]x[/]"),
+        StatusChange("^VIX", day, "ok", "discarded", "a slow drift"),
+    ]
+    print_quality_changes([*held, StatusChange("SPY", day, "suspect", "ok", "confirmed")])
+    rich = Console(file=io.StringIO(), stderr=True)
+    for change in held:
+        rich.print(f"warning: {describe(change)}", markup=False, highlight=False, soft_wrap=True)
+    assert capsys.readouterr().err == rich.file.getvalue()  # type: ignore[attr-defined]
