@@ -6,15 +6,22 @@
 
 from __future__ import annotations
 
+import csv
 import json
-from datetime import date, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
+from bot.calendar import NEW_YORK
 from bot.cli import _register_commands, app
 from bot.sources.series_csv import parse_series_csv
+from tests.bot.test_yahoo_corpus import FETCHED, FROM, chart, edit, scale
+from tests.bot.test_yahoo_corpus import run as yahoo_run
 from tests.fakes.fred import FakeFred, serve_fred
+from tests.fakes.yahoo import FakeYahoo, start_fake_yahoo
 
 FED_RULE = """
 [[rules]]
@@ -82,3 +89,70 @@ def test_only_a_friday_between_daily_points_is_filled() -> None:
     assert [(p.date.isoformat(), p.value) for p in points["D"]] == [
         ("2024-11-07", 2.0), ("2024-11-08", 2.5), ("2024-11-09", 2.5)
     ]  # fmt: skip
+
+
+# -- a partial session through the Yahoo stand-in ---------------------------------------------
+
+RECORD_DAY = "2026-06-12"  # a real ^RUT all-time high in the shared data
+
+
+@pytest.fixture
+def yahoo(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeYahoo]:
+    for fake in start_fake_yahoo(monkeypatch):
+        monkeypatch.setenv("ROTATION_YAHOO_URL", fake.base_url)
+        monkeypatch.setenv("ROTATION_FETCH_RETRIES", "0")
+        monkeypatch.setenv("ROTATION_HISTORY_START", FROM)
+        yield fake
+
+
+def serve(fake: FakeYahoo, shared: Path, last: str, taken: datetime, factor: float = 1.0) -> None:
+    """Charts up to `last` whose meta says Yahoo took them at `taken`; the last bar scaled."""
+    for symbol in FETCHED:
+        body = chart(shared, symbol, last)
+        body["chart"]["result"][0]["meta"]["regularMarketTime"] = int(taken.timestamp())
+        edit(body, last, scale(factor))
+        fake.add_chart(body)
+
+
+def update_and_check(db_path: Path) -> tuple[Result, set[tuple[str, str, str]]]:
+    update = yahoo_run(db_path, "prices", "update", *FETCHED)
+    assert update.exit_code == 0, update.output
+    checked = yahoo_run(db_path, "check", "--json")
+    events = json.loads(checked.stdout)["new_events"]
+    return update, {(e["rule_id"], e["kind"], e["date"]) for e in events}
+
+
+def new_york(day: str, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(date.fromisoformat(day), time(hour, minute), tzinfo=NEW_YORK)
+
+
+def test_a_bar_taken_before_the_close_fires_nothing_until_the_close(
+    yahoo: FakeYahoo, shared_data: Path, tmp_path: Path
+) -> None:
+    """14:05 on the record day, 1 % above the real close: provisional, then the real close."""
+    db_path = tmp_path / "partial.db"
+    serve(yahoo, shared_data, "2026-06-11", new_york("2026-06-11", 16, 0))
+    update_and_check(db_path)
+    serve(yahoo, shared_data, RECORD_DAY, new_york(RECORD_DAY, 14, 5), factor=1.01)
+    update, events = update_and_check(db_path)
+    assert not [e for e in events if e[2] == RECORD_DAY]
+    notes = [line for line in update.stderr.splitlines() if "partial session" in line]
+    assert len(notes) == len(FETCHED), update.stderr
+    assert "taken at 14:05 New York, before the 16:00 close" in notes[0]
+
+    serve(yahoo, shared_data, RECORD_DAY, new_york(RECORD_DAY, 16, 0))
+    update, events = update_and_check(db_path)
+    assert ("rut-all-time-high", "fired", RECORD_DAY) in events
+    assert "partial session" not in update.stderr
+    assert stored_close(db_path, RECORD_DAY) == (real_close(shared_data, RECORD_DAY), True)
+
+
+def stored_close(db_path: Path, day: str) -> tuple[float, bool]:
+    shown = json.loads(yahoo_run(db_path, "prices", "show", "^RUT", "--json").stdout)
+    row = next(r for r in shown["rows"] if r["date"] == day)
+    return row["close"], row["final"]
+
+
+def real_close(shared: Path, day: str) -> float:
+    with (shared / "prices" / "^RUT.csv").open(newline="") as handle:
+        return next(float(r["Close"]) for r in csv.DictReader(handle) if r["Date"] == day)
