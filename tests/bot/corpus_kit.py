@@ -289,6 +289,13 @@ VARIANTS: list[Variant] = [
     Variant("S&P 500 and OEF x1.15 the same day", _scale_run(("^GSPC", "OEF"), 1.15, 1), False),
     # Identity and shape (issue 19, item 4).
     Variant("IWM's file holding IWB's prices", _other_symbols_prices("IWM", "IWB"), True),
+    # Nothing stored to compare with: its moves follow IWB, not ^RUT or IWC.
+    Variant(
+        "IWM's file holding IWB's prices, empty cache",
+        _other_symbols_prices("IWM", "IWB"),
+        refused=True,
+        fresh=True,
+    ),
     Variant(
         "IWB's prices in IWM's file from a date on",
         _other_symbols_prices("IWM", "IWB", DAY),
