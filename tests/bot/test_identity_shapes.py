@@ -18,6 +18,7 @@ from typer.testing import CliRunner, Result
 from bot.calendar import NEW_YORK
 from bot.cli import _register_commands, app
 from bot.sources.series_csv import parse_series_csv
+from tests.bot.corpus_kit import EXTRA_RULES
 from tests.bot.test_yahoo_corpus import FETCHED, FROM, chart, edit, scale
 from tests.bot.test_yahoo_corpus import run as yahoo_run
 from tests.fakes.fred import FakeFred, serve_fred
@@ -156,3 +157,52 @@ def stored_close(db_path: Path, day: str) -> tuple[float, bool]:
 def real_close(shared: Path, day: str) -> float:
     with (shared / "prices" / "^RUT.csv").open(newline="") as handle:
         return next(float(r["Close"]) for r in csv.DictReader(handle) if r["Date"] == day)
+
+
+# -- a rate that parts from its twin (DGS3MO and ^IRX), through file imports -------------------
+
+BILL_DAYS = ("2024-11-19", "2024-11-20", "2024-11-21")  # 10y-3m inverted by 16-40 bps then
+RATE_RULES = ("curve-10y-3m-uninverts", "bill-yield-jumps")
+
+
+def bill_copy(shared: Path, root: Path, shift: float) -> Path:
+    """^IRX and DGS10/DGS3MO from 2024-05 to 2025-01; DGS3MO moved by `shift` on BILL_DAYS."""
+    (root / "prices").mkdir(parents=True)
+    with (shared / "prices" / "^IRX.csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    keep = [rows[0], *[r for r in rows[1:] if "2024-05-01" <= r[0] <= "2025-01-31"]]
+    with (root / "prices" / "^IRX.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(keep)
+    with (shared / "macro" / "fred_rates_daily.csv").open(newline="") as handle:
+        macro = list(csv.DictReader(handle))
+    lines = ["date,DGS10,DGS3MO"]
+    for row in macro:
+        if "2024-05-01" <= row["date"] <= "2025-01-31" and row["DGS3MO"]:
+            bill = float(row["DGS3MO"]) + (shift if row["date"] in BILL_DAYS else 0.0)
+            lines.append(f"{row['date']},{row['DGS10']},{bill:.2f}")
+    (root / "rates.csv").write_text("\n".join(lines) + "\n")
+    (root / "rules.toml").write_text(EXTRA_RULES)
+    return root
+
+
+def rate_events(root: Path) -> tuple[set[tuple[str, str, str]], Result]:
+    env = {"ROTATION_RULES": str(root / "rules.toml")}
+    db_path = root / "rates.db"
+    assert invoke(db_path, "prices", "import", str(root / "prices"), env=env).exit_code == 0
+    imported = invoke(db_path, "series", "import", str(root / "rates.csv"), env=env)
+    assert imported.exit_code == 0, imported.output
+    rules = json.loads(invoke(db_path, "backtest", "--json", env=env).stdout)["rules"]
+    events = {
+        (r["id"], e["kind"], e["date"]) for r in rules if r["id"] in RATE_RULES for e in r["events"]
+    }
+    return events, imported
+
+
+def test_a_bill_rate_50_bps_low_for_three_sessions_alerts_nothing(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Below the 75 bps jump limit, but ^IRX (the same bill from Yahoo) did not move."""
+    clean, _ = rate_events(bill_copy(shared_data, tmp_path / "clean", 0.0))
+    events, imported = rate_events(bill_copy(shared_data, tmp_path / "low", -0.5))
+    assert events == clean
+    assert "from its usual spread to ^IRX" in imported.output
