@@ -164,7 +164,7 @@ def judge_twin(rate: pd.Series, twin: pd.Series) -> dict[pd.Timestamp, Verdict]:
         note = (
             f"{rate.name} {both.at[day, 'rate']:g} on {day.date()} is {parted_by[day]:+.0f} bps "
             f"from its usual spread to {twin.name} ({both.at[day, 'twin']:g}), which did not "
-            "move: the same bill from two sources disagrees"
+            "move: the same instrument from two sources disagrees"
         )
         verdicts[day] = Verdict(status, note)
     return verdicts

@@ -45,8 +45,9 @@ HELD_BACK = (q.SUSPECT, q.DISCARDED)
 # Series that bound a range (upper, lower): a date with the upper below the lower is held.
 BOUND_PAIRS = (("DFEDTARU", "DFEDTARL"),)
 # A FRED rate and the same instrument quoted by Yahoo: the 3-month bill (constant maturity)
-# and the 13-week bill's yield.
-RATE_TWINS = (("DGS3MO", "^IRX"),)
+# and the 13-week bill's yield, the 10-year note and CBOE's 10-year yield (neither pair has a
+# real point parted from the other in the shared data).
+RATE_TWINS = (("DGS3MO", "^IRX"), ("DGS10", "^TNX"))
 
 
 # The checks as shipped (the defaults of Settings), for callers without settings at hand.
