@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from bot import calendar as nyse
 from bot.sources.base import FetchResult
@@ -14,6 +14,9 @@ from signals.models import PriceBar
 # A symbol whose last bar lags the batch's newest by more than this many sessions is reported:
 # one session of lag is normal (bond-market holidays for ^IRX/^TNX), a week is a stuck feed.
 STALE_SESSIONS = 3
+# A last trade this close to the bell is the close: a thinly traded fund's final print may come
+# a minute or two early, and holding it would delay its every close by a day.
+PARTIAL_GRACE = timedelta(minutes=5)
 
 
 def is_provisional(day: date, now: datetime) -> bool:
@@ -56,7 +59,7 @@ def hold_partial_session(
         close = nyse.session_close(last.date)
     except (nyse.CalendarRangeError, ValueError):  # not a session: the bar screen refuses it
         return bars, None
-    if taken >= close:
+    if taken >= close - PARTIAL_GRACE:
         return bars, None
     at, closes = (t.astimezone(nyse.NEW_YORK).strftime("%H:%M") for t in (taken, close))
     note = (
