@@ -32,6 +32,10 @@ from bot.cli.common import (
 from bot.cli.groups import prices_app
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pandas as pd
+
     from bot.sources.csv_dir import RowCheck
     from bot.sources.quality import StatusChange
     from signals.models import PriceBar
@@ -78,8 +82,10 @@ def import_prices(
         imports = _read_files(files, progress, check)
         cached = {item.symbol: count_rows(context.db, item.symbol) for item in imports}
         _check_identities(context.db, [item for item in imports if cached[item.symbol]])
+        config = quality_config(context.settings)
+        _check_strangers(context.db, imports, cached, config.links)
         _store_files(context.db, imports, progress)
-    changes = _review(context.db, imports, cached, quality_config(context.settings))
+    changes = _review(context.db, imports, cached, config)
     _print_import_summary(imports, time.perf_counter() - started)
     print_quality_changes(changes)
 
@@ -143,22 +149,58 @@ def _read_files(files: list[Path], progress: Progress, check: RowCheck) -> list[
 
 def _check_identities(db: Store, imports: list[FileImport]) -> None:
     """Refuse every file whose closes are not the stored symbol's (another symbol's file)."""
-    import pandas as pd
-
     from signals.shapes import identity_problem
     from storage.prices import load_prices
 
     stored = load_prices(db, [item.symbol for item in imports], usable_only=False)
     errors = []
     for item in imports:
-        new = pd.Series(
-            [bar.close for bar in item.bars],
-            index=pd.DatetimeIndex([pd.Timestamp(bar.date) for bar in item.bars]),
-            dtype="float64",
-        )
-        problem = identity_problem(new, stored[item.symbol]["close"])
+        problem = identity_problem(_closes(item.bars), stored[item.symbol]["close"])
         if problem is not None:
             errors.append(f"{item.path.name}, line {_line_of(item.path, problem)}: {problem}")
+    _refuse_files(errors)
+
+
+def _check_strangers(
+    db: Store,
+    imports: list[FileImport],
+    cached: dict[str, int],
+    links: Mapping[str, tuple[str, ...]],
+) -> None:
+    """Refuse a file for an empty cache whose moves follow another group's symbol, not its own
+    linked instruments' (nothing stored for it to compare levels with)."""
+    from signals.shapes import stranger_problem
+    from storage.prices import load_prices
+
+    fresh = [item for item in imports if not cached[item.symbol] and item.symbol in links]
+    if not fresh:
+        return
+    closes = {item.symbol: _closes(item.bars) for item in imports}
+    grouped = set(links).union(*links.values()) - set(closes)
+    for symbol, frame in load_prices(db, sorted(grouped)).items():
+        closes[symbol] = frame["close"]
+    errors = []
+    for item in fresh:
+        own = set(links[item.symbol])
+        mine = {s: c for s, c in closes.items() if s in own}
+        others = {s: c for s, c in closes.items() if s not in own and s != item.symbol}
+        problem = stranger_problem(closes[item.symbol], mine, others)
+        if problem is not None:
+            errors.append(f"{item.path.name}, line {_line_of(item.path, problem)}: {problem}")
+    _refuse_files(errors)
+
+
+def _closes(bars: list[PriceBar]) -> pd.Series:
+    import pandas as pd
+
+    return pd.Series(
+        [bar.close for bar in bars],
+        index=pd.DatetimeIndex([pd.Timestamp(bar.date) for bar in bars]),
+        dtype="float64",
+    )
+
+
+def _refuse_files(errors: list[str]) -> None:
     if errors:
         for line in errors[:-1]:
             print_error(line)

@@ -27,10 +27,11 @@ from signals.shapes import (
     judge_bounds,
     judge_drift,
     judge_frozen,
+    judge_twin,
     weekday_points,
 )
 from storage.db import Store
-from storage.prices import bar_status, load_for_review, set_statuses
+from storage.prices import bar_status, load_for_review, load_prices, set_statuses
 from storage.series import load_series, point_statuses, set_point_statuses
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ _PERSON = (q.ACCEPTED, q.REJECTED)
 HELD_BACK = (q.SUSPECT, q.DISCARDED)
 # Series that bound a range (upper, lower): a date with the upper below the lower is held.
 BOUND_PAIRS = (("DFEDTARU", "DFEDTARL"),)
+# A FRED rate and the same instrument quoted by Yahoo: the 3-month bill (constant maturity)
+# and the 13-week bill's yield, the 10-year note and CBOE's 10-year yield (neither pair has a
+# real point parted from the other in the shared data).
+RATE_TWINS = (("DGS3MO", "^IRX"), ("DGS10", "^TNX"))
 
 
 # The checks as shipped (the defaults of Settings), for callers without settings at hand.
@@ -224,9 +229,10 @@ def review_series(
     missing = [i for i in ids if i not in known]
     values = {**(load_series(db, missing, usable_only=False) if missing else {}), **known}
     crossed = _crossed_bounds(values)
+    parted = _parted_from_twins(db, values)
     changes: list[StatusChange] = []
     for series_id, series in values.items():
-        extra = crossed.get(series_id, {})
+        extra = {**parted.get(series_id, {}), **crossed.get(series_id, {})}
         changes.extend(_review_one_series(db, series_id, series, config, extra))
     return changes
 
@@ -237,6 +243,25 @@ def _crossed_bounds(values: Mapping[str, pd.Series]) -> dict[str, dict[pd.Timest
     for upper, lower in BOUND_PAIRS:
         if upper in values and lower in values:
             found.update(judge_bounds(values[upper].rename(upper), values[lower].rename(lower)))
+    return found
+
+
+def _parted_from_twins(
+    db: Store, values: Mapping[str, pd.Series]
+) -> dict[str, dict[pd.Timestamp, q.Verdict]]:
+    """Points of a rate that disagree with the same instrument stored as a price (DGS3MO, ^IRX).
+
+    Rates have no linked instruments, but these are one bill from two sources: a value the
+    other source does not share, even below the jump limit, is the rate's error.
+    """
+    found: dict[str, dict[pd.Timestamp, q.Verdict]] = {}
+    for series_id, symbol in RATE_TWINS:
+        if series_id not in values:
+            continue
+        twin = load_prices(db, [symbol]).get(symbol)
+        if twin is not None and len(twin):
+            closes = twin["close"].rename(symbol)
+            found[series_id] = judge_twin(values[series_id].rename(series_id), closes)
     return found
 
 

@@ -1,7 +1,8 @@
 """Dated series from CSV text: `date,value` files, FRED downloads and wide `date,A,B,...` files.
 
 The first column is the date (`date`, `DATE` or FRED's newer `observation_date`); every other
-column is one series. Empty cells and FRED's `.` mean "no observation" and are skipped.
+column is one series. Empty cells and FRED's `.` mean "no observation" and are skipped (a
+Friday without one between a Thursday and a Saturday that have one takes Saturday's value).
 Anything malformed raises `SourceError` naming the file and line; nothing is returned halfway.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from bot.sources.bar_checks import today_in_new_york
@@ -140,8 +141,23 @@ def _read_points(
                 point = SeriesPoint(sid, day, value, screen.source)
                 # The common case inline (this loop sees every point); the full check if not.
                 if (day <= today and low <= value <= high) or not screen.refuse(point, line):
+                    _fill_missing_friday(points[sid], point)
                     points[sid].append(point)
     return points
+
+
+def _fill_missing_friday(kept: list[SeriesPoint], saturday: SeriesPoint) -> None:
+    """A Friday without a value (FRED's `.`) before a Saturday that has one takes its value.
+
+    FRED's daily-7-day series (the Fed target) repeat Friday's value over the weekend, so the
+    Saturday point is Friday's: without it a change made on a `.` Friday would count from the
+    next weekday instead of the day it took effect.
+    """
+    if saturday.date.weekday() != 5:
+        return
+    friday = saturday.date - timedelta(days=1)
+    if kept and kept[-1].date == friday - timedelta(days=1):
+        kept.append(SeriesPoint(saturday.series_id, friday, saturday.value, saturday.source))
 
 
 def _parse_day(text: str, name: str, line: int) -> date:

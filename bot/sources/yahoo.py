@@ -38,9 +38,11 @@ from bot.sources.base import FetchInterrupted, FetchResult, SourceError
 from bot.sources.yahoo_checks import (
     explain_empty,
     flag_stale,
+    hold_partial_session,
     is_provisional,
     last_opened_session,
     resolve_repeats,
+    snapshot_time,
 )
 from bot.sources.yahoo_http import YahooSession, describe_network_error
 from signals.models import PriceBar, SeriesPoint
@@ -107,6 +109,8 @@ class YahooSource:
     # Told before each backoff sleep what is retried and why (the CLI's spinner shows it).
     on_retry: Callable[[str], None] | None = None
     name: str = field(default="yahoo", init=False)
+    # When Yahoo took each symbol's latest price, per the last response (its meta).
+    _taken: dict[str, datetime | None] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> YahooSource:
@@ -194,6 +198,9 @@ class YahooSource:
             if symbol in repeats:
                 bars, notes = resolve_repeats(bars, repeats[symbol])
                 result.notes[symbol] = notes
+            bars, partial = hold_partial_session(bars, self._taken.get(symbol))
+            if partial:
+                result.notes.setdefault(symbol, []).append(partial)
             if bars:
                 result.bars[symbol] = bars
                 result.failures.pop(symbol, None)
@@ -216,6 +223,7 @@ class YahooSource:
         outcomes = getattr(session, "chart_outcomes", {})
         outcomes.clear()
         getattr(session, "chart_duplicates", {}).clear()
+        self._taken.clear()
         forget_cached_responses()
         end = nyse.new_york_date(self.clock()) + timedelta(days=1)  # yfinance's end is exclusive
         frames = {}
@@ -247,7 +255,10 @@ class YahooSource:
             return pd.DataFrame()  # the session recorded the network error for this symbol
         except Exception as error:
             raise SourceError(f"Yahoo download failed: {type(error).__name__}: {error}") from error
-        return frame if frame is not None else pd.DataFrame()
+        if frame is None or frame.empty:
+            return pd.DataFrame()  # asking for the metadata now would send another request
+        self._taken[symbol] = snapshot_time(ticker.get_history_metadata())
+        return frame
 
     def _session(self) -> Session:
         if self.session is None:

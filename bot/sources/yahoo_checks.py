@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from bot import calendar as nyse
 from bot.sources.base import FetchResult
@@ -13,6 +14,9 @@ from signals.models import PriceBar
 # A symbol whose last bar lags the batch's newest by more than this many sessions is reported:
 # one session of lag is normal (bond-market holidays for ^IRX/^TNX), a week is a stuck feed.
 STALE_SESSIONS = 3
+# A last trade this close to the bell is the close: a thinly traded fund's final print may come
+# a minute or two early, and holding it would delay its every close by a day.
+PARTIAL_GRACE = timedelta(minutes=5)
 
 
 def is_provisional(day: date, now: datetime) -> bool:
@@ -24,6 +28,45 @@ def is_provisional(day: date, now: datetime) -> bool:
         return nyse.is_session(day) and now < nyse.session_close(day)
     except nyse.CalendarRangeError:
         return False
+
+
+def snapshot_time(meta: Mapping[str, object] | None) -> datetime | None:
+    """When Yahoo took the chart's latest price (`meta.regularMarketTime`), if it says."""
+    value = (meta or {}).get("regularMarketTime")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        return datetime.fromtimestamp(value, UTC)
+    to_datetime = getattr(value, "to_pydatetime", None)  # yfinance formats it as a Timestamp
+    return to_datetime() if callable(to_datetime) else None
+
+
+def hold_partial_session(
+    bars: list[PriceBar], taken: datetime | None
+) -> tuple[list[PriceBar], str | None]:
+    """The last bar made provisional when Yahoo took it before its session closed.
+
+    The clock alone cannot tell: a response cached or delayed upstream is fetched after the
+    close but still holds an intraday snapshot, and storing it as final fires a rule on a
+    close that never happened. Returns the bars and a note when one was held.
+    """
+    if not bars or taken is None or not bars[-1].final:
+        return bars, None
+    last = bars[-1]
+    if nyse.new_york_date(taken) != last.date:
+        return bars, None
+    try:
+        close = nyse.session_close(last.date)
+    except (nyse.CalendarRangeError, ValueError):  # not a session: the bar screen refuses it
+        return bars, None
+    if taken >= close - PARTIAL_GRACE:
+        return bars, None
+    at, closes = (t.astimezone(nyse.NEW_YORK).strftime("%H:%M") for t in (taken, close))
+    note = (
+        f"{last.date}: Yahoo's last bar was taken at {at} New York, before the {closes} "
+        "close (a partial session); kept provisional until the close arrives"
+    )
+    return [*bars[:-1], replace(last, final=False)], note
 
 
 def last_opened_session(now: datetime) -> date:

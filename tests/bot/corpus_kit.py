@@ -289,6 +289,13 @@ VARIANTS: list[Variant] = [
     Variant("S&P 500 and OEF x1.15 the same day", _scale_run(("^GSPC", "OEF"), 1.15, 1), False),
     # Identity and shape (issue 19, item 4).
     Variant("IWM's file holding IWB's prices", _other_symbols_prices("IWM", "IWB"), True),
+    # Nothing stored to compare with: its moves follow IWB, not ^RUT or IWC.
+    Variant(
+        "IWM's file holding IWB's prices, empty cache",
+        _other_symbols_prices("IWM", "IWB"),
+        refused=True,
+        fresh=True,
+    ),
     Variant(
         "IWB's prices in IWM's file from a date on",
         _other_symbols_prices("IWM", "IWB", DAY),
@@ -300,6 +307,13 @@ VARIANTS: list[Variant] = [
     Variant("micro-cap ramp x1.6 over 8 sessions", _ramp("IWC", 1.6, 8), False, False),
     Variant("unadjusted 2-for-1 split in IWM", _unadjusted_split("IWM", 2), False, False),
     Variant("Fed upper bound below the lower over a weekend", _fed_bounds_crossed, False),
+    # FRED's "." on the day of the Fed cut (Friday 2024-11-08): the cut is dated that Friday.
+    Variant(
+        "FRED's . on the Fed cut day",
+        lambda r: set_cells(r, "macro", "2024-11-08", ("DFEDTARU", "DFEDTARL"), "."),
+        refused=False,
+        fresh=True,
+    ),
     # A fake record held back must not cost the real one a week later (2025-09-18).
     Variant("fake record before a real one", _scale_run(("^RUT",), 10, 2, "2025-09-10"), False),
     # Real moves still fire on time: ^RUT's -14 % day agrees with IWC while IWM's bar is gone.

@@ -13,6 +13,7 @@ from signals.shapes import (
     judge_bounds,
     judge_drift,
     judge_frozen,
+    stranger_problem,
     weekday_points,
 )
 
@@ -100,3 +101,25 @@ def test_a_real_day_is_no_drift() -> None:
     rut.iloc[90:] *= 0.86
     iwm = tracking(rut, 2)
     assert judge_drift(rut, {"IWM": iwm}, 0.08) == {}
+
+
+def _walk(seed: int, days: pd.DatetimeIndex, common: np.ndarray | None = None) -> pd.Series:
+    """Closes of a random walk; `common` moves shared with a group (a market factor)."""
+    moves = np.random.default_rng(seed).normal(0, 0.01, len(days))
+    if common is not None:
+        moves = 0.2 * moves + common
+    return pd.Series(100 * np.exp(np.cumsum(moves)), index=days)
+
+
+def test_a_file_whose_moves_follow_another_group_is_another_symbols() -> None:
+    days = pd.bdate_range("2024-01-01", periods=300)
+    small = np.random.default_rng(1).normal(0, 0.012, len(days))
+    large = np.random.default_rng(2).normal(0, 0.01, len(days))
+    index, fund, other = _walk(3, days, small), _walk(4, days, small), _walk(5, days, large)
+    assert stranger_problem(fund, {"^RUT": index}, {"IWB": other}) is None
+    problem = stranger_problem(other, {"^RUT": index}, {"IWB": other * 1.0})
+    assert problem is not None and "follow IWB (correlation 1.00), not its linked ^RUT" in problem
+    # Nothing outside the group explains it: which of the two files is wrong cannot be told.
+    assert stranger_problem(other, {"^RUT": index}, {}) is None
+    # Too little overlap to judge.
+    assert stranger_problem(other[-40:], {"^RUT": index}, {"IWB": other}) is None
