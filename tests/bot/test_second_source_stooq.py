@@ -221,3 +221,24 @@ def test_a_bad_setting_is_one_clear_line_at_start(
     with pytest.raises(ConfigError) as raised:
         load_settings(None)
     assert words in str(raised.value) and "ROTATION_SECOND_SOURCE" in str(raised.value)
+
+
+def test_an_etf_is_compared_on_its_raw_close_not_the_adjusted_one(
+    fake: FakeYahoo, stooq: FakeStooq, shared_data: Path, db_path: Path, monkeypatch
+) -> None:
+    # IWM's adjusted closes of 2020 sit a few % under the traded ones (later dividends): a
+    # comparison with Stooq's traded close on the wrong column would hold every bar.
+    prices = shared_data / "prices" / "IWM.csv"
+    stooq.symbols["iwm.us"] = rows_from_prices(prices, START, CRASH)
+    monkeypatch.setenv("ROTATION_SECOND_SOURCE", "IWM=stooq:iwm.us")
+    fake.add_chart(chart_from_csv(prices, "IWM", START, EVE))
+    result = CliRunner().invoke(app, ["--db", str(db_path), "prices", "update", "IWM"])
+    assert result.exit_code == 0, result.output
+    db = open_db(db_path)
+    try:
+        stored = load_for_review(db, ["IWM"])["IWM"].tail(5)
+    finally:
+        db.close()
+    assert (stored["adj_close"] < stored["close"] * 0.99).all()  # the columns do part
+    assert "second source" not in result.stderr and set(stored["status"]) != {"suspect"}
+    assert any(query.get("s") == "iwm.us" for query in stooq.requests)
