@@ -21,6 +21,9 @@ CommaList = Annotated[tuple[str, ...], NoDecode]
 
 DEFAULT_DB = Path("rotation.db")
 DEFAULT_FRED_URL = "https://fred.stlouisfed.org/graph/fredgraph.csv"
+DEFAULT_STOOQ_URL = "https://stooq.com/q/d/l/"
+STOOQ_PREFIX = "stooq:"
+STOOQ_SYMBOL = re.compile(r"\^?[a-z0-9][a-z0-9._-]*")
 DEFAULT_FRENCH_URL = (
     "https://mba.tuck.dartmouth.edu/pages/faculty/ken.french/ftp/25_Portfolios_5x5_CSV.zip"
 )
@@ -67,6 +70,7 @@ class Settings(BaseSettings):
     # instead (a mirror or proxy; the tests point it at their local fake Yahoo).
     yahoo_url: str | None = Field(None, validation_alias="ROTATION_YAHOO_URL")
     fred_url: str = Field(DEFAULT_FRED_URL, validation_alias="FRED_CSV_URL")
+    stooq_url: str = Field(DEFAULT_STOOQ_URL, validation_alias="STOOQ_CSV_URL")
     fred_series: CommaList = Field(("DFEDTARU", "DGS10", "DGS3MO"), validation_alias="FRED_SERIES")
     # The French library's 25 size x book-to-market portfolios (docs/valuation.md); `off`: never.
     french_url: str = Field(DEFAULT_FRENCH_URL, validation_alias="FRENCH_5X5_URL")
@@ -87,7 +91,8 @@ class Settings(BaseSettings):
     quality_exempt: CommaList = Field(("^VIX", "DFF"), validation_alias="ROTATION_QUALITY_EXEMPT")
     # Symbols not on the NYSE calendar: only weekends and future dates are refused for them.
     weekday_symbols: CommaList = Field(("^VIX",), validation_alias="ROTATION_WEEKDAY_SYMBOLS")
-    # SYMBOL=FRED series cross-checked after each refresh (`^GSPC=SP500`); empty: none.
+    # SYMBOL=FRED series or SYMBOL=stooq:symbol cross-checked after each refresh
+    # (`^GSPC=SP500,^RUT=stooq:^rut,IWM=stooq:iwm.us`); empty: none.
     second_source: CommaList = Field((), validation_alias="ROTATION_SECOND_SOURCE")
     second_source_tolerance_pct: float = Field(
         1.0, gt=0, le=50, validation_alias="ROTATION_SECOND_SOURCE_TOLERANCE_PCT"
@@ -233,11 +238,9 @@ class Settings(BaseSettings):
     @field_validator("second_source", mode="after")
     @classmethod
     def symbol_pairs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        """Each entry is SYMBOL=SERIES (`^GSPC=SP500`), upper case."""
-        bad = [entry for entry in value if entry.count("=") != 1 or entry.startswith("=")]
-        if bad or any(entry.endswith("=") for entry in value):
-            raise ValueError(f"use SYMBOL=FRED series (^GSPC=SP500), not {', '.join(bad or value)}")
-        return tuple(entry.upper() for entry in value)
+        """Each entry is SYMBOL=FRED series (`^GSPC=SP500`, upper case) or SYMBOL=stooq:symbol
+        (`^RUT=stooq:^rut`, the Stooq symbol lower case)."""
+        return tuple(_second_source_pair(entry) for entry in value)
 
     @field_validator("linked_symbols", mode="before")
     @classmethod
@@ -368,3 +371,21 @@ def format_errors(error: ValidationError) -> list[str]:
 def test_crash_at() -> str:
     """`ROTATION_TEST_CRASH_AT` (`<point>:<n>`, tests only: see bot/crash_points.py), or ""."""
     return os.environ.get("ROTATION_TEST_CRASH_AT", "")
+
+
+def _second_source_pair(entry: str) -> str:
+    """One ROTATION_SECOND_SOURCE entry, normalised, or a ValueError naming it."""
+    symbol, _, other = entry.partition("=")
+    if not symbol or not other or "=" in other:
+        raise ValueError(
+            f"use SYMBOL=FRED series (^GSPC=SP500) or SYMBOL=stooq:symbol (^RUT=stooq:^rut), "
+            f"not {entry}"
+        )
+    if not other.lower().startswith(STOOQ_PREFIX):
+        return entry.upper()
+    stooq = other[len(STOOQ_PREFIX) :].strip().lower()
+    if not STOOQ_SYMBOL.fullmatch(stooq):
+        raise ValueError(
+            f"{entry}: a Stooq symbol is an index like ^rut or a US fund like iwm.us, not {stooq!r}"
+        )
+    return f"{symbol.upper()}={STOOQ_PREFIX}{stooq}"
