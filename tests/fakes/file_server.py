@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -53,6 +54,29 @@ def send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         handler.wfile.write(body)
     except (BrokenPipeError, ConnectionResetError):
         pass
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that keeps the test output clean (no access log lines)."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def query_handler(
+    path: str, not_found: bytes, answer: Callable[[dict[str, str]], Reply]
+) -> type[BaseHTTPRequestHandler]:
+    """GETs of `path` answered from their query (last value of each key); others a 404 page."""
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            if parts.path != path:
+                send(self, (404, {"Content-Type": "text/html"}, not_found))
+                return
+            send(self, answer({key: values[-1] for key, values in parse_qs(parts.query).items()}))
+
+    return Handler
 
 
 @contextmanager

@@ -11,10 +11,8 @@ from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.file_server import Failure, Reply, failure_reply, send, serving
+from tests.fakes.file_server import Failure, Reply, failure_reply, query_handler, serving
 
 __all__ = ["NOT_FOUND_PAGE", "Failure", "FakeFred", "serve_fred"]
 
@@ -60,26 +58,10 @@ class FakeFred:
         return ("\n".join(lines) + "\n").encode()
 
 
-def _handler(fake: FakeFred) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            if parts.path != "/graph/fredgraph.csv":
-                send(self, (404, {"Content-Type": "text/html"}, NOT_FOUND_PAGE))
-                return
-            query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-            send(self, fake.answer(query))
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @contextmanager
 def serve_fred(fake: FakeFred | None = None) -> Iterator[FakeFred]:
     """Run the fake on a free port; `fake.url` is the fredgraph.csv URL to configure."""
     fake = fake or FakeFred()
-    with serving(_handler(fake)) as port:
+    with serving(query_handler("/graph/fredgraph.csv", NOT_FOUND_PAGE, fake.answer)) as port:
         fake.url = f"http://127.0.0.1:{port}/graph/fredgraph.csv"
         yield fake

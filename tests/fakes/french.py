@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from tests.fakes.file_server import Reply, send, serving
+from tests.fakes.file_server import QuietHandler, Reply, send, serving
 
 PATH = "/ken.french/ftp/25_Portfolios_5x5_CSV.zip"
 NOT_FOUND_PAGE = b"""<!DOCTYPE html>
@@ -58,15 +58,12 @@ class FakeFrench:
 
 
 def _handler(fake: FakeFrench) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             answer = fake.answer(urlsplit(self.path).path)
             send(self, _reply(answer))
             if answer.truncate:
                 self.close_connection = True
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
 
     return Handler
 

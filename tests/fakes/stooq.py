@@ -14,11 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.file_server import Failure, Reply, failure_reply, send, serving
+from tests.fakes.file_server import Failure, Reply, failure_reply, query_handler, serving
 
 COLUMNS = ("Date", "Open", "High", "Low", "Close", "Volume")
 
@@ -64,26 +62,10 @@ class FakeStooq:
         return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def _handler(fake: FakeStooq) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-            if parts.path != "/q/d/l/":
-                send(self, (404, {"Content-Type": "text/html"}, b"<html>Not Found</html>"))
-                return
-            send(self, fake.answer(query))
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @contextmanager
 def serve_stooq(fake: FakeStooq | None = None) -> Iterator[FakeStooq]:
     """Run the fake on a free port; `fake.url` is the `/q/d/l/` URL to configure."""
     fake = fake or FakeStooq()
-    with serving(_handler(fake)) as port:
+    with serving(query_handler("/q/d/l/", b"<html>Not Found</html>", fake.answer)) as port:
         fake.url = f"http://127.0.0.1:{port}/q/d/l/"
         yield fake
