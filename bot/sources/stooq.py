@@ -11,66 +11,24 @@ anything else, or running out of attempts, is one `SourceError` line.
 from __future__ import annotations
 
 import csv
-import http.client
 import io
 import logging
-import random
-import time
 import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable
 from datetime import date
 
-from bot.config import Settings
 from bot.sources.base import SourceError
+from bot.sources.http_download import HttpDownload, Retryable, host_of
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "rotation-bot/0.1 (+https://github.com/rotation-bot)"
-MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is capped rather than obeyed
 
-
-class _Retryable(Exception):
-    """A failure worth another attempt; `delay` is the server's Retry-After, if any."""
-
-    def __init__(self, reason: str, delay: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.delay = delay
-
-
-class StooqSource:
+class StooqSource(HttpDownload):
     """Daily closes of one Stooq symbol (`^rut`, `^spx`, `iwm.us`)."""
 
     name = "stooq"
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        retries: int = 4,
-        timeout: float = 30.0,
-        base_delay: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
-    ) -> None:
-        self.url = url
-        self.retries = retries
-        self.timeout = timeout
-        self.base_delay = base_delay
-        self._sleep = sleep
-        self._jitter = jitter
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: object) -> StooqSource:
-        """A source using STOOQ_CSV_URL, ROTATION_FETCH_RETRIES and ROTATION_FETCH_TIMEOUT."""
-        return cls(
-            settings.stooq_url,
-            retries=settings.fetch_retries,
-            timeout=settings.fetch_timeout,
-            **kwargs,  # type: ignore[arg-type]
-        )
+    url_setting = "stooq_url"
+    log = log
 
     def request_url(self, symbol: str, start: date | None) -> str:
         """The download URL for one symbol's daily bars."""
@@ -80,66 +38,25 @@ class StooqSource:
     def fetch_levels(self, symbol: str, start: date) -> dict[date, float]:
         """Raw daily closes of `symbol` from `start` (inclusive); SourceError on failure."""
         symbol = symbol.strip().lower()  # Stooq symbols are lower case on its own pages
-        closes = parse_closes(self._download(symbol, start), symbol)
+        closes = parse_closes(self._download_text(symbol, start), symbol)
         # Never hand back more than was asked for, whatever the server did with d1.
         return {day: value for day, value in closes.items() if day >= start}
 
-    def _download(self, symbol: str, start: date | None) -> str:
-        url = self.request_url(symbol, start)
-        attempts = self.retries + 1
-        for attempt in range(attempts):
-            try:
-                return self._get(url, symbol)
-            except _Retryable as failure:
-                if attempt + 1 == attempts:
-                    raise SourceError(
-                        f"Stooq download of {symbol} failed after {attempts} attempts: "
-                        f"{failure.reason}"
-                    ) from None
-                delay = self._backoff(attempt, failure.delay)
-                log.warning("Stooq %s: %s; retrying in %.1fs", symbol, failure.reason, delay)
-                self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        """Exponential backoff with equal jitter, or the server's Retry-After (capped)."""
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER)
-        ceiling = self.base_delay * 2**attempt
-        return ceiling / 2 + self._jitter() * ceiling / 2
-
-    def _get(self, url: str, symbol: str) -> str:
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                body = response.read()
-        except urllib.error.HTTPError as error:
-            raise _http_failure(error, symbol) from None
-        except TimeoutError:
-            raise _Retryable(f"timed out after {self.timeout:g}s") from None
-        except urllib.error.URLError as error:
-            host = urllib.parse.urlsplit(url).netloc
-            raise _Retryable(f"cannot reach Stooq at {host}: {error.reason}") from None
-        except (OSError, http.client.HTTPException) as error:
-            # The connection broke mid-answer (reset, truncated body): worth another try.
-            raise _Retryable(f"connection failed ({type(error).__name__}: {error})") from None
+    def _download_text(self, symbol: str, start: date | None) -> str:
+        body, _ = self._download(self.request_url(symbol, start), symbol)
         return body.decode("utf-8-sig", errors="replace")
 
+    def _label(self, what: str) -> str:
+        return f"Stooq {what}"
 
-def _http_failure(error: urllib.error.HTTPError, symbol: str) -> Exception:
-    status = f"HTTP {error.code} {error.reason}".strip()
-    headers = error.headers
-    error.close()
-    if error.code == 429 or error.code >= 500:
-        return _Retryable(status, _retry_after(headers.get("Retry-After") if headers else None))
-    return SourceError(f"Stooq refused the download of {symbol}: {status}")
+    def _gave_up(self, what: str, attempts: int, reason: str) -> str:
+        return f"Stooq download of {what} failed after {attempts} attempts: {reason}"
 
+    def _refused(self, what: str, code: int, status: str) -> SourceError:
+        return SourceError(f"Stooq refused the download of {what}: {status}")
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date; fall back to our own backoff
+    def _unreachable(self, error: urllib.error.URLError, url: str) -> Exception:
+        return Retryable(f"cannot reach Stooq at {host_of(url)}: {error.reason}")
 
 
 def parse_closes(text: str, symbol: str) -> dict[date, float]:

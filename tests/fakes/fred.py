@@ -7,31 +7,19 @@ failures a test scripts first (`fail_next`: 5xx, 429 with Retry-After, a slow an
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.file_server import Failure, Reply, failure_reply, query_handler, serving
+
+__all__ = ["NOT_FOUND_PAGE", "Failure", "FakeFred", "serve_fred"]
 
 NOT_FOUND_PAGE = b"""<!DOCTYPE html>
 <html lang="en"><head><title>Error - FRED | St. Louis Fed</title></head>
 <body><h1>Error</h1><p>Series not found.</p></body></html>
 """
-
-
-@dataclass
-class Failure:
-    """One scripted bad answer: an HTTP status (with optional Retry-After) or a delay."""
-
-    status: int = 503
-    retry_after: str | None = None
-    delay: float = 0.0
-    body: bytes = b"<html><body>Service Unavailable</body></html>"
-    content_type: str = "text/html"
-    truncate: bool = False  # promise more bytes than are sent, then hang up
 
 
 @dataclass
@@ -49,28 +37,18 @@ class FakeFred:
         """Answer the next requests for `series_id` with these failures, in order."""
         self.failures[series_id].extend(failures)
 
-    def answer(self, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def answer(self, query: dict[str, str]) -> Reply:
         """Status, headers and body for one request."""
         self.requests.append(query)
         series_id = query.get("id", "")
         pending = self.failures.get(series_id)
         if pending:
-            return self._failure(pending.popleft())
+            return failure_reply(pending.popleft())
         if series_id in self.html_ok:
             return 200, {"Content-Type": "text/html; charset=utf-8"}, NOT_FOUND_PAGE
         if series_id.upper() not in self.series:
             return 404, {"Content-Type": "text/html; charset=utf-8"}, NOT_FOUND_PAGE
         return 200, {"Content-Type": "text/csv"}, self._csv(series_id.upper(), query.get("cosd"))
-
-    def _failure(self, failure: Failure) -> tuple[int, dict[str, str], bytes]:
-        if failure.delay:
-            time.sleep(failure.delay)
-        headers = {"Content-Type": failure.content_type}
-        if failure.truncate:
-            headers["Content-Length"] = str(len(failure.body) + 100)
-        if failure.retry_after is not None:
-            headers["Retry-After"] = failure.retry_after
-        return failure.status, headers, failure.body
 
     def _csv(self, series_id: str, cosd: str | None) -> bytes:
         lines = [f"{self.header},{series_id}"]
@@ -80,45 +58,10 @@ class FakeFred:
         return ("\n".join(lines) + "\n").encode()
 
 
-def _handler(fake: FakeFred) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            if parts.path != "/graph/fredgraph.csv":
-                self._send(404, {"Content-Type": "text/html"}, NOT_FOUND_PAGE)
-                return
-            query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-            self._send(*fake.answer(query))
-
-        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            try:
-                self.send_response(status)
-                headers.setdefault("Content-Length", str(len(body)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (timeout test)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @contextmanager
 def serve_fred(fake: FakeFred | None = None) -> Iterator[FakeFred]:
     """Run the fake on a free port; `fake.url` is the fredgraph.csv URL to configure."""
     fake = fake or FakeFred()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_port}/graph/fredgraph.csv"
-    try:
+    with serving(query_handler("/graph/fredgraph.csv", NOT_FOUND_PAGE, fake.answer)) as port:
+        fake.url = f"http://127.0.0.1:{port}/graph/fredgraph.csv"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -8,13 +8,14 @@ cut short of its Content-Length (the connection drops), or a different body.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.fakes.file_server import QuietHandler, Reply, send, serving
 
 PATH = "/ken.french/ftp/25_Portfolios_5x5_CSV.zip"
 NOT_FOUND_PAGE = b"""<!DOCTYPE html>
@@ -57,25 +58,12 @@ class FakeFrench:
 
 
 def _handler(fake: FakeFrench) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             answer = fake.answer(urlsplit(self.path).path)
-            extra = 100 if answer.truncate else 0
-            try:
-                self.send_response(answer.status)
-                self.send_header("Content-Type", answer.content_type)
-                self.send_header("Content-Length", str(len(answer.body) + extra))
-                if answer.retry_after is not None:
-                    self.send_header("Retry-After", answer.retry_after)
-                self.end_headers()
-                self.wfile.write(answer.body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            send(self, _reply(answer))
             if answer.truncate:
                 self.close_connection = True
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
 
     return Handler
 
@@ -83,14 +71,14 @@ def _handler(fake: FakeFrench) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serve_french(fake: FakeFrench) -> Iterator[FakeFrench]:
     """Run the fake on a free port; `fake.url` is the zip's URL to configure."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_port}{PATH}"
-    try:
+    with serving(_handler(fake)) as port:
+        fake.url = f"http://127.0.0.1:{port}{PATH}"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+
+
+def _reply(answer: Answer) -> Reply:
+    headers = {"Content-Type": answer.content_type}
+    headers["Content-Length"] = str(len(answer.body) + (100 if answer.truncate else 0))
+    if answer.retry_after is not None:
+        headers["Retry-After"] = answer.retry_after
+    return answer.status, headers, answer.body

@@ -9,17 +9,14 @@ It speaks Stooq's documented wire format: `Date,Open,High,Low,Close,Volume`, the
 from __future__ import annotations
 
 import csv
-import threading
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.fred import Failure
+from tests.fakes.file_server import Failure, Reply, failure_reply, query_handler, serving
 
 COLUMNS = ("Date", "Open", "High", "Low", "Close", "Volume")
 
@@ -47,14 +44,13 @@ class FakeStooq:
         """Answer the next requests for `symbol` with these failures, in order."""
         self.failures[symbol].extend(failures)
 
-    def answer(self, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def answer(self, query: dict[str, str]) -> Reply:
         """Status, headers and body for one request."""
         self.requests.append(query)
         symbol = query.get("s", "").lower()
         pending = self.failures.get(symbol)
         if pending:
-            failure = pending.popleft()
-            return failure.status, {"Content-Type": failure.content_type}, failure.body
+            return failure_reply(pending.popleft())
         if symbol not in self.symbols or query.get("i") != "d":
             return 200, {"Content-Type": "text/plain"}, b"No data"
         return 200, {"Content-Type": "text/csv"}, self._csv(symbol, query.get("d1"))
@@ -66,45 +62,10 @@ class FakeStooq:
         return ("\r\n".join(lines) + "\r\n").encode()
 
 
-def _handler(fake: FakeStooq) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-            if parts.path != "/q/d/l/":
-                self._send(404, {"Content-Type": "text/html"}, b"<html>Not Found</html>")
-                return
-            self._send(*fake.answer(query))
-
-        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            try:
-                self.send_response(status)
-                headers.setdefault("Content-Length", str(len(body)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
 @contextmanager
 def serve_stooq(fake: FakeStooq | None = None) -> Iterator[FakeStooq]:
     """Run the fake on a free port; `fake.url` is the `/q/d/l/` URL to configure."""
     fake = fake or FakeStooq()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_port}/q/d/l/"
-    try:
+    with serving(query_handler("/q/d/l/", b"<html>Not Found</html>", fake.answer)) as port:
+        fake.url = f"http://127.0.0.1:{port}/q/d/l/"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
