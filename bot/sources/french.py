@@ -63,8 +63,8 @@ class FrenchSource(HttpDownload):
     def _unreachable(self, error: urllib.error.URLError, url: str) -> Exception:
         if isinstance(error.reason, TimeoutError):
             return Retryable("timed out")
-        # Not retried (unlike FRED and Stooq): kept as it was when this source was written.
-        return SourceError(f"cannot reach {self._host()}: {error.reason}")
+        # Retried like FRED, Stooq and Yahoo: a network back within the backoff is no failure.
+        return Retryable(f"cannot reach {self._host()}: {error.reason}")
 
 
 def _announced_length(value: str | None) -> int:

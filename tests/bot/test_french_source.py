@@ -7,6 +7,7 @@ are written under tmp_path. Downloads go to `tests/fakes/french.py` on 127.0.0.1
 from __future__ import annotations
 
 import math
+import socket
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,6 +194,18 @@ def test_server_errors_and_dropped_connections_are_retried(french: FakeFrench) -
     source = FrenchSource(french.url, retries=3, sleep=slept.append, jitter=lambda: 0.0)
     assert source.fetch().vintage == "202510"
     assert slept == [2.0, 1.0, 2.0] and len(french.requests) == 4
+
+
+def test_an_unreachable_host_is_retried_like_the_other_sources() -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    slept: list[float] = []
+    url = f"http://127.0.0.1:{port}/25_Portfolios_5x5_CSV.zip"
+    source = FrenchSource(url, retries=2, sleep=slept.append, jitter=lambda: 0.0)
+    with pytest.raises(SourceError, match="failed after 3 attempts: cannot reach"):
+        source.fetch()
+    assert slept == [0.5, 1.0]  # a network back within the backoff would have been no failure
 
 
 def test_out_of_retries_or_not_found_is_one_line(french: FakeFrench) -> None:
