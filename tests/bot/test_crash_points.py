@@ -77,3 +77,21 @@ def test_check_deliver_on_postgresql_killed_after_queueing(
             pg_cluster.drop_database(target)
     finally:
         pg_cluster.drop_database(template)
+
+
+def test_a_fetching_service_killed_after_storing_the_new_bars_posts_every_alert_once(
+    folder: Path, env: dict[str, str], discord: FakeDiscord
+) -> None:
+    """`prices`: the first refresh stored the bars that fire (from the Yahoo stand-in, through
+    the real yfinance), then killed before evaluating; the restart evaluates and posts them."""
+    yahoo = crash_kit.start_yahoo(folder)
+    try:
+        fetching = crash_kit.fetch_env(env, yahoo, folder)
+        target = str(folder / "run_prices.db")
+        crash_kit.prepare_fetch_template(target, fetching)
+        assert crash_kit.expected(target) == []  # nothing fires on the bars stored before
+        outcome = crash_kit.trial("run-fetching", target, fetching, discord, "prices:1")
+        assert_exactly_once(outcome)
+        assert yahoo.chart_requests("A") >= 2  # the bars came by the refresh, before and after
+    finally:
+        yahoo.__exit__()
