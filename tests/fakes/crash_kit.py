@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -157,14 +158,24 @@ def copy_of(template: str, folder: Path, name: str, cluster: PgCluster | None = 
 
 
 def trial(
-    command: str, target: str, env: dict[str, str], fake: FakeDiscord, crash: str | None
+    command: str,
+    target: str,
+    env: dict[str, str],
+    fake: FakeDiscord,
+    crash: str | None,
+    after_kill: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Run `command` killed at `crash` (`<point>:<n>`, None: not killed), then again; count."""
+    """Run `command` killed at `crash` (`<point>:<n>`, None: not killed), then again; count.
+
+    `after_kill(target)`, if given, looks at the database between the kill and the restart.
+    """
     channel = str(next(_channels))
     env = {**env, "DISCORD_CHANNEL_IDS": channel}
     killed = False
     if crash is not None:
         killed = _run(command, target, {**env, "ROTATION_TEST_CRASH_AT": crash}) == -signal.SIGKILL
+    if after_kill is not None:
+        after_kill(target)
     assert _run(command, target, env) == 0, f"{command} after the kill at {crash} did not finish"
     return _count(fake.arrivals(channel), expected(target), killed)
 
