@@ -7,7 +7,9 @@ Per engine, command and commit point (tests/fakes/crash_kit.py: evaluated, recor
 queued, claimed, posted, delivered), N trials: a fresh copy of a primed database with seven
 alerts to post, the real process killed by `ROTATION_TEST_CRASH_AT=<point>:<n>` (n drawn from
 the times the run passes that point), then run again, and the Discord channel's arrivals
-compared with the alerts on record. Target: 0 lost, 0 repeated, 0 out of order. PostgreSQL
+compared with the alerts on record. With `run` among the commands, `prices` too: a replica
+that fetches (`run-fetching`) from a Yahoo stand-in, on a database without the bars that fire,
+killed after a refresh stored them. Target: 0 lost, 0 repeated, 0 out of order. PostgreSQL
 needs the server binaries (a throwaway cluster, as in the tests). No network, no shared data.
 """
 
@@ -23,13 +25,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.fakes
 
 from tests.fakes import crash_kit
+from tests.fakes.crash_kit import FETCH_POINTS
 from tests.fakes.discord_api import FakeDiscord
 from tests.pg_cluster import Cluster, start_cluster
 
 # How often one run passes each point: once per check, once per session in a catch-up of
 # five sessions, once per alert (seven) from drawing on.
 PASSES = {("check", "evaluated"): 1, ("check", "recorded"): 1}
-PASSES |= {("run", "evaluated"): 5, ("run", "recorded"): 5}
+PASSES |= {("run", "evaluated"): 5, ("run", "recorded"): 5, ("run-fetching", "prices"): 5}
 
 
 def main() -> None:
@@ -50,8 +53,9 @@ def main() -> None:
     finally:
         fake.stop()
     trials, killed, lost, repeated, disordered = totals
+    points = len(crash_kit.POINTS) + ("run" in args.commands.split(",")) * len(FETCH_POINTS)
     print(
-        f"total: {len(crash_kit.POINTS)} crash points, {trials} trials ({killed} killed):"
+        f"total: {points} crash points, {trials} trials ({killed} killed):"
         f" lost {lost}, repeated {repeated}, out of order {disordered}"
     )
 
@@ -77,9 +81,36 @@ def run_engine(
                     for _ in range(args.trials)
                 ]
                 report(engine, command, point, trials, totals)
+        if "run" in args.commands.split(","):
+            run_fetching(engine, folder, fake, args, rng, totals, cluster)
     finally:
         if cluster is not None:
             cluster.stop()
+
+
+def run_fetching(
+    engine: str,
+    folder: Path,
+    fake: FakeDiscord,
+    args: argparse.Namespace,
+    rng: random.Random,
+    totals: list[int],
+    cluster: Cluster | None,
+) -> None:
+    """The points only a fetching `run` passes, its new bars served by a Yahoo stand-in."""
+    yahoo = crash_kit.start_yahoo(folder)
+    try:
+        env = crash_kit.fetch_env(crash_kit.base_env(folder, fake), yahoo, folder)
+        template = cluster.new_database() if cluster else str(folder / f"{engine}-fetch.db")
+        crash_kit.prepare_fetch_template(template, env)
+        for point in FETCH_POINTS:
+            trials = [
+                one_trial(engine, "run-fetching", point, folder, template, env, fake, rng, cluster)
+                for _ in range(args.trials)
+            ]
+            report(engine, "run-fetching", point, trials, totals)
+    finally:
+        yahoo.__exit__()
 
 
 def one_trial(
@@ -127,7 +158,7 @@ def report(
     seconds = sum(s for _, _, s in trials) / len(trials)
     crashes = " ".join(crash for _, crash, _ in trials)
     print(
-        f"{engine:<10} {command:<5} {point:<9} trials {counts[0]} killed {counts[1]}"
+        f"{engine:<10} {command:<12} {point:<9} trials {counts[0]} killed {counts[1]}"
         f"  lost {counts[2]} repeated {counts[3]} out of order {counts[4]}"
         f"  ({crashes}; {seconds:.1f} s each)",
         flush=True,

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from storage.db import open_db
+from storage.prices import last_dates
+from tests.bot.test_signal_cli import DAYS
 from tests.fakes import crash_kit
 from tests.fakes.discord_api import FakeDiscord
 from tests.pg_cluster import Cluster
@@ -77,3 +80,37 @@ def test_check_deliver_on_postgresql_killed_after_queueing(
             pg_cluster.drop_database(target)
     finally:
         pg_cluster.drop_database(template)
+
+
+def test_a_fetching_service_killed_after_storing_the_new_bars_posts_every_alert_once(
+    folder: Path, env: dict[str, str], discord: FakeDiscord
+) -> None:
+    """`prices`: the catch-up's first refresh stored bars that fire (from the Yahoo stand-in,
+    through the real yfinance), then killed before evaluating; the restart posts them all."""
+    yahoo = crash_kit.start_yahoo(folder)
+    try:
+        fetching = crash_kit.fetch_env(env, yahoo, folder)
+        target = str(folder / "run_prices.db")
+        crash_kit.prepare_fetch_template(target, fetching)
+        assert crash_kit.expected(target) == []  # nothing fires on the bars stored before
+        outcome = crash_kit.trial(
+            "run-fetching", target, fetching, discord, "prices:1", bars_stored_nothing_recorded
+        )
+        assert_exactly_once(outcome)
+        assert yahoo.chart_requests("A") >= 2  # the bars came by the refresh, before and after
+    finally:
+        yahoo.__exit__()
+
+
+def bars_stored_nothing_recorded(target: str) -> None:
+    """Killed at `prices`: the catch-up's first refresh (as of DAYS[3], where A and C fire)
+    committed the bars up to that session; no event is on record yet."""
+    db = open_db(target, migrate=False)
+    try:
+        stored = last_dates(db, final_only=False)
+    finally:
+        db.close()
+    assert {symbol: stored.get(symbol) for symbol in crash_kit.SYMBOLS} == dict.fromkeys(
+        crash_kit.SYMBOLS, DAYS[3]
+    )
+    assert crash_kit.expected(target) == []

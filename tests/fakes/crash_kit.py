@@ -11,6 +11,10 @@ own look-up, never absorbed by the platform.
 
 `run` is `tests.fakes.ha_replica` (`rotation-bot run`'s composition on a frozen clock, no
 fetching): its catch-up evaluates the sessions after the last one on record, one at a time.
+`run-fetching` is the same replica with `--fetch`, on a template primed by
+`prepare_fetch_template` (no bar after DAYS[2] stored): each evaluation first refreshes the
+prices from a Yahoo stand-in (`start_yahoo`: the real yfinance, chart bodies from the kit's
+bars), so the bars that fire arrive by the refresh and the `prices` point is passed.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,8 +37,10 @@ from storage.db import open_db
 from storage.outbox_health import count_open
 from storage.owed_alerts import count_owed
 from tests.bot.test_signal_cli import DAYS, DISABLE_DEFAULTS, fill
+from tests.corruptions import chart_from_csv
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.ha_kit import PROJECT_ROOT, copy_database
+from tests.fakes.yahoo import FakeYahoo
 from tests.pg_cluster import Cluster as PgCluster
 
 NOW = datetime(2025, 1, 8, 22, 0, tzinfo=UTC)  # the evening of DAYS[-1], after the close
@@ -41,8 +48,12 @@ SYMBOLS = ("A", "B", "C")
 # Closes from DAYS[3] on: seven new highs over five sessions (rules primed on DAYS[:3]).
 CLOSES = {"A": [3, 2, 4, 3, 5], "B": [2, 4, 3, 5, 6], "C": [4, 3, 5, 6, 6]}
 COMMANDS = ("check", "run")
-# The points each command passes (`prices` needs a fetch: the trials do not fetch).
+# The points each command passes (`prices` needs a fetch: only `run-fetching` passes it).
 POINTS = ("evaluated", "recorded", "drawn", "queued", "claimed", "posted", "delivered")
+FETCH_POINTS = ("prices",)
+# The fetching trials' bars sit near 100: moves of a few percent, none suspect to the
+# refresh's quality checks (a 100 % jump would be held back, and rightly so).
+FETCH_BASE = 100.0
 _channels = itertools.count(900_000_001)
 
 
@@ -91,10 +102,46 @@ def prepare_template(target: str, env: dict[str, str]) -> None:
     assert done.returncode == 1, done.stderr  # the 2025 bars are STALE today: exit 1
     for symbol in SYMBOLS:
         fill(target, symbol, CLOSES[symbol], start=3)  # type: ignore[arg-type]
+    _record_evaluated(target, DAYS[2])  # `run` catches up from here, as after a check of it
+
+
+def prepare_fetch_template(target: str, env: dict[str, str]) -> None:
+    """Prime the rules on DAYS[:3] near FETCH_BASE; the bars that fire come from Yahoo later."""
+    for symbol in SYMBOLS:
+        fill(target, symbol, [FETCH_BASE + c for c in (1, 2, 1)])  # type: ignore[arg-type]
+    done = _cli(target, env, "check")
+    assert done.returncode == 1, done.stderr  # the 2025 bars are STALE today: exit 1
+    _record_evaluated(target, DAYS[2])
+
+
+def start_yahoo(folder: Path) -> FakeYahoo:
+    """A running Yahoo stand-in serving every symbol's bars over DAYS (stop it with __exit__)."""
+    fake = FakeYahoo().__enter__()
+    for symbol in SYMBOLS:
+        closes = [FETCH_BASE + c for c in (1, 2, 1, *CLOSES[symbol])]
+        fake.add_chart(chart_from_csv(_bars_csv(folder, symbol, closes), symbol, DAYS[0], DAYS[-1]))
+    return fake
+
+
+def fetch_env(env: dict[str, str], yahoo: FakeYahoo, folder: Path) -> dict[str, str]:
+    """`env` with the Yahoo stand-in as the price source (yfinance's caches in `folder`)."""
+    return {**env, "ROTATION_YAHOO_URL": yahoo.base_url, "XDG_CACHE_HOME": str(folder)}
+
+
+def _bars_csv(folder: Path, symbol: str, closes: list[float]) -> Path:
+    path = folder / f"yahoo-{symbol}.csv"
+    rows = ["Date,Open,High,Low,Close,Adj Close,Volume"]
+    rows += [f"{day},{c},{c},{c},{c},{c},1000000" for day, c in zip(DAYS, closes, strict=True)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _record_evaluated(target: str, session: date) -> None:
+    """Record an ok evaluation of `session`: `run` catches up from the session after it."""
     db = open_db(target)
-    try:  # `run` catches up from here, as after a check of DAYS[2]
+    try:
         stamp = NOW.replace(year=2024, month=12, day=31)
-        run = {"job": "evaluate", "session": DAYS[2], "outcome": "ok"}
+        run = {"job": "evaluate", "session": session, "outcome": "ok"}
         service_state.record_run(db, {**run, "started_at": stamp, "finished_at": stamp})
     finally:
         db.close()
@@ -111,14 +158,24 @@ def copy_of(template: str, folder: Path, name: str, cluster: PgCluster | None = 
 
 
 def trial(
-    command: str, target: str, env: dict[str, str], fake: FakeDiscord, crash: str | None
+    command: str,
+    target: str,
+    env: dict[str, str],
+    fake: FakeDiscord,
+    crash: str | None,
+    after_kill: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Run `command` killed at `crash` (`<point>:<n>`, None: not killed), then again; count."""
+    """Run `command` killed at `crash` (`<point>:<n>`, None: not killed), then again; count.
+
+    `after_kill(target)`, if given, looks at the database between the kill and the restart.
+    """
     channel = str(next(_channels))
     env = {**env, "DISCORD_CHANNEL_IDS": channel}
     killed = False
     if crash is not None:
         killed = _run(command, target, {**env, "ROTATION_TEST_CRASH_AT": crash}) == -signal.SIGKILL
+    if after_kill is not None:
+        after_kill(target)
     assert _run(command, target, env) == 0, f"{command} after the kill at {crash} did not finish"
     return _count(fake.arrivals(channel), expected(target), killed)
 
@@ -150,7 +207,7 @@ def _run(command: str, target: str, env: dict[str, str]) -> int:
                 return code
             time.sleep(0.5)
         return code
-    return _service(target, env)
+    return _service(target, env, fetch=command == "run-fetching")
 
 
 def _cli(target: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -160,9 +217,10 @@ def _cli(target: str, env: dict[str, str], *args: str) -> subprocess.CompletedPr
     return subprocess.run(argv, env=full, capture_output=True, text=True, timeout=120, check=False)
 
 
-def _service(target: str, env: dict[str, str], timeout: float = 60.0) -> int:
+def _service(target: str, env: dict[str, str], fetch: bool, timeout: float = 60.0) -> int:
     """Start a replica; -9 if it killed itself, 0 once everything is posted (then stopped)."""
     argv = [sys.executable, "-m", "tests.fakes.ha_replica", "--now", NOW.isoformat()]
+    argv += ["--fetch"] if fetch else []
     full = {**os.environ, **env, "ROTATION_DB": target}
     process = subprocess.Popen(
         argv, cwd=PROJECT_ROOT, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
