@@ -207,7 +207,7 @@ def _deliver(
     """Queue the alerts owed (this check's, within the catch-up window, and any left by a crash
     or a plain `check`) and deliver the outbox once."""
     from bot.delivery.destinations import build_notifiers, close_notifiers
-    from bot.delivery.sender import enqueue_and_deliver
+    from bot.delivery.enqueue import enqueue_and_deliver
     from bot.delivery.shared_clock import SharedClock
     from bot.rules.routing import router
     from bot.service.schedule import alert_cutoff

@@ -22,9 +22,7 @@ from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.crash_points import crash_point
-from bot.delivery.alerting import Route, mentions_to_send, queue_alerts, queue_owed
-from bot.delivery.charts import render_event_chart
-from bot.delivery.destinations import close_notifiers, on_demand_notifiers
+from bot.delivery.alerting import mentions_to_send
 from bot.delivery.message import (
     AlertMessage,
     DeliveryError,
@@ -38,8 +36,6 @@ from bot.delivery.message import (
 from bot.delivery.outage import DestinationHealth, expire_old_rows
 from bot.delivery.outbox_messages import outbox_message
 from bot.delivery.pacing import SharedPacing
-from signals.models import Event, MarketData
-from signals.rules import Rule
 from storage.db import Store
 from storage.outbox import OutboxRow, open_destinations
 from storage.outbox_claims import (
@@ -349,53 +345,6 @@ class _Sender:
             reason,
             retry_at.isoformat(timespec="seconds"),
         )
-
-
-ChartRenderer = Callable[[Event, MarketData], bytes | None]
-
-
-def enqueue_and_deliver(
-    db: Store,
-    events: Sequence[Event],
-    notifiers: Sequence[Notifier],
-    market: MarketData,
-    *,
-    render: ChartRenderer | None = None,
-    now: Clock = utc_now,
-    sleep: Sleep = time.sleep,
-    policy: DeliveryPolicy | None = None,
-    settings: Settings | None = None,
-    rules: Sequence[Rule] = (),
-    route: Route | None = None,
-) -> DeliveryReport:
-    """Queue alerts like the service does, then deliver: first every recorded event still owed
-    its alert (`queue_owed`: this run's and any a crash or a plain `check` left), then `events`
-    (`queue_alerts`; events never recorded, as tests and replays pass them).
-
-    Args:
-        settings, rules: enable subscriber DMs and re-notification (None: mentions only).
-        route: each rule's channels (`bot.rules.routing.router`); None: every notifier.
-    """
-    draw = render or render_event_chart
-
-    def chart(event: Event) -> bytes | None:
-        return draw(event, market)
-
-    names, when = [n.name for n in notifiers], now()
-    owed = queue_owed(
-        db, names, settings=settings, rules=rules, render=chart, now=when, route=route
-    )
-    given = queue_alerts(
-        db, events, names, settings=settings, rules=rules, render=chart, now=when, route=route
-    )
-    log.info(
-        "%d new outbox row(s) for %d alert(s)", owed.rows + given.rows, owed.alerts + given.alerts
-    )
-    dms = on_demand_notifiers(settings, open_destinations(db), notifiers) if settings else []
-    try:
-        return deliver_pending(db, [*notifiers, *dms], now=now, sleep=sleep, policy=policy)
-    finally:
-        close_notifiers(dms, keep=notifiers)
 
 
 def policy_from_settings(settings: Settings) -> DeliveryPolicy:

@@ -14,8 +14,9 @@ from bot.config import Settings
 from bot.delivery.alerting import queue_alerts
 from bot.delivery.destinations import build_notifiers, close_notifiers
 from bot.delivery.discord import DiscordDmNotifier
+from bot.delivery.enqueue import enqueue_and_deliver
 from bot.delivery.message import build_alert_message
-from bot.delivery.sender import DeliveryPolicy, DeliveryReport, enqueue_and_deliver
+from bot.delivery.sender import DeliveryPolicy, DeliveryReport
 from signals.models import Event
 from storage import subscriptions as subs
 from storage.db import open_db

@@ -18,6 +18,7 @@ from bot.config import load_settings
 from bot.delivery.console import ConsoleNotifier
 from bot.delivery.destinations import build_notifiers, close_notifiers
 from bot.delivery.discord import DiscordBotNotifier, DiscordRest
+from bot.delivery.enqueue import enqueue_and_deliver
 from bot.delivery.message import (
     AlertMessage,
     Broadcaster,
@@ -25,7 +26,7 @@ from bot.delivery.message import (
     TransientError,
     build_alert_message,
 )
-from bot.delivery.sender import DeliveryPolicy, backoff_delay, deliver_pending, enqueue_and_deliver
+from bot.delivery.sender import DeliveryPolicy, backoff_delay, deliver_pending
 from bot.delivery.slack import SlackBotNotifier, SlackWebhookNotifier
 from signals.models import MarketData
 from storage.db import open_db
