@@ -232,7 +232,8 @@ def _deliver(
         )
     finally:
         close_notifiers(notifiers)
-    if count_open(context.db):
+    pending = count_open(context.db)
+    if pending:
         print_error(
             f"alerts still queued after delivering for at most "
             f"{context.settings.check_deliver_deadline:g} s (DELIVERY_CHECK_DEADLINE_SECONDS): "
@@ -244,7 +245,7 @@ def _deliver(
         "delivered": delivery.delivered,
         "retried": delivery.retried,
         "dead": delivery.dead,
-        "pending": count_open(context.db),
+        "pending": pending,
     }
 
 
