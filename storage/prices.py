@@ -223,6 +223,22 @@ def load_for_review(
     }
 
 
+def noted_bars(
+    db: Store, symbols: Sequence[str], start: date | None = None
+) -> dict[str, dict[date, tuple[str, str]]]:
+    """{symbol: {date: (status, note)}} of the bars of `symbols` that carry a quality note."""
+    since = "" if start is None else " AND date >= ?"
+    sql = (
+        "SELECT symbol, date, status, quality_note FROM prices"  # noqa: S608
+        f" WHERE {one_of('symbol', len(symbols))}{since} AND quality_note IS NOT NULL"
+    )
+    params = [*symbols, *([] if start is None else [start.isoformat()])]
+    found: dict[str, dict[date, tuple[str, str]]] = {}
+    for symbol, day, status, note in db.execute(sql, params):
+        found.setdefault(str(symbol), {})[date.fromisoformat(day)] = (str(status), str(note))
+    return found
+
+
 def set_statuses(db: Store, symbol: str, marks: Iterable[tuple[date, str, str]]) -> int:
     """Store (date, status, note) for bars of `symbol`; return how many rows changed."""
     from storage.versioning import write_counted  # lazy: versioning imports this module

@@ -180,7 +180,9 @@ def _late(event: Event, rule: Rule | None, held: dict[tuple[str, str], dict]) ->
     rows = list(found.values())
     if any(row["status"] == ACCEPTED for row in rows):
         note = f"Alerted late: the move of {names} on {day} was held as suspect until a person "
-        note, check = note + "accepted it.", "accepted by a person"
+        reading = "".join(str(row["quality_note"]).partition("; second source ")[2] for row in rows)
+        said = f" (second source {reading})" if reading else ""
+        note, check = note + f"accepted it{said}.", "accepted by a person"
     elif any(str(row["quality_note"]).startswith("confirmed by the second") for row in rows):
         why = "; ".join(str(row["quality_note"]) for row in rows)
         note = f"The move of {names} on {day} was held as suspect, then {why}."

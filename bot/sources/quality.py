@@ -31,7 +31,7 @@ from signals.shapes import (
     weekday_points,
 )
 from storage.db import Store
-from storage.prices import bar_status, load_for_review, load_prices, set_statuses
+from storage.prices import bar_status, load_for_review, load_prices, noted_bars, set_statuses
 from storage.series import load_series, point_statuses, set_point_statuses
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,12 @@ BOUND_PAIRS = (("DFEDTARU", "DFEDTARL"),)
 # and the 13-week bill's yield, the 10-year note and CBOE's 10-year yield (neither pair has a
 # real point parted from the other in the shared data).
 RATE_TWINS = (("DGS3MO", "^IRX"), ("DGS10", "^TNX"))
+# The second source's notes (bot/sources/second_source.py): its reading follows a held bar's own
+# note after the separator; a review keeps its verdicts while the bar's stored values stay.
+SECOND_SOURCE_AGREES = "confirmed by the second source"
+SECOND_SOURCE_READING = "; second source "
+SECOND_SOURCE_DISAGREES = "% apart, outside its"
+SECOND_SOURCE_HOLDS = ": held until they agree or a person accepts it"
 
 
 # The checks as shipped (the defaults of Settings), for callers without settings at hand.
@@ -95,10 +101,42 @@ def review_prices(
     known = {name: frame for name, frame in (known or {}).items() if name in wanted}
     start = None if since is None else since - HISTORY_FOR_REVIEW
     frames = {**load_for_review(db, sorted(wanted - known.keys()), start), **known}
+    names = sorted(judged & frames.keys())
+    decided = second_source_verdicts(db, names, start)
     changes: list[StatusChange] = []
-    for symbol in sorted(judged & frames.keys()):
-        changes.extend(_review_symbol(db, symbol, frames, config, since))
+    for symbol in names:
+        changes.extend(_review_symbol(db, symbol, frames, config, since, decided.get(symbol, {})))
     return changes
+
+
+def is_second_source_verdict(status: str, note: str) -> bool:
+    """True for a status the second source decided (confirmed, or held as it disagrees)."""
+    if status == q.CONFIRMED:
+        return note.startswith(SECOND_SOURCE_AGREES)
+    return status == q.SUSPECT and SECOND_SOURCE_DISAGREES in note
+
+
+def second_source_reading(note: str) -> str:
+    """`; second source Stooq ^rut has ...` out of a held bar's note, or "" without one."""
+    if note.startswith(SECOND_SOURCE_READING[2:]):
+        note = f"; {note}"
+    found = note[note.find(SECOND_SOURCE_READING) :] if SECOND_SOURCE_READING in note else ""
+    return found.removesuffix(SECOND_SOURCE_HOLDS)
+
+
+def second_source_verdicts(
+    db: Store, symbols: Sequence[str], start: date | None
+) -> dict[str, dict[pd.Timestamp, str]]:
+    """The second source's verdicts on stored bars, which the move checks do not undo: a bar
+    whose values change is stored as ok again (`upsert_bars`) and checked at the next refresh."""
+    return {
+        symbol: {
+            pd.Timestamp(day): status
+            for day, (status, note) in notes.items()
+            if is_second_source_verdict(status, note)
+        }
+        for symbol, notes in noted_bars(db, symbols, start).items()
+    }
 
 
 def frame_of_bars(bars: Sequence[PriceBar]) -> pd.DataFrame:
@@ -130,10 +168,12 @@ def _review_symbol(
     frames: dict[str, pd.DataFrame],
     config: q.QualityConfig,
     since: date | None,
+    decided: dict[pd.Timestamp, str],
 ) -> list[StatusChange]:
     frame = frames[symbol]
     stored = frame["status"]
-    verdicts = {} if symbol in config.exempt else _verdicts(symbol, frames, config)
+    decided = {day: status for day, status in decided.items() if day in frame.index}
+    verdicts = {} if symbol in config.exempt else _verdicts(symbol, frames, config, decided)
     fresh = pd.Series(q.OK, index=frame.index, dtype=object)
     notes = pd.Series("", index=frame.index, dtype=object)
     if verdicts:  # at once: a first import holds back thousands of bars, one setitem each is slow
@@ -142,6 +182,8 @@ def _review_symbol(
         notes.loc[days] = [verdict.note for verdict in verdicts.values()]
     person = stored.isin(_PERSON)
     fresh[person] = stored[person]
+    if decided:
+        fresh.loc[list(decided)] = list(decided.values())
     differs = (fresh != stored).to_numpy()
     if since is not None:  # older statuses were judged on their own history: leave them be
         differs = differs & (frame.index >= pd.Timestamp(since))
@@ -157,12 +199,17 @@ def _review_symbol(
 
 
 def _verdicts(
-    symbol: str, frames: dict[str, pd.DataFrame], config: q.QualityConfig
+    symbol: str,
+    frames: dict[str, pd.DataFrame],
+    config: q.QualityConfig,
+    decided: dict[pd.Timestamp, str],
 ) -> dict[pd.Timestamp, q.Verdict]:
-    """The worst verdict per date over Close and Adj Close."""
+    """The worst verdict per date over Close and Adj Close; a level the second source confirmed
+    is taken like an accepted one (the moves after it are judged from it)."""
     frame = frames[symbol]
     person = frame["status"][frame["status"].isin(_PERSON)]
     keep = dict(zip(person.index, person.to_numpy(), strict=True))
+    keep |= {day: status for day, status in decided.items() if status == q.CONFIRMED}
     merged: dict[pd.Timestamp, q.Verdict] = {}
     for column in ("close", "adj_close"):
         if symbol in q.RATE_SYMBOLS:
@@ -324,7 +371,10 @@ def decide(
     """
     note = f"{status} by a person"
     old = bar_status(db, name, day)
-    if old is not None:
+    if old is not None:  # the second source's reading stays beside it: the evidence decided on
+        note += second_source_reading(
+            noted_bars(db, [name], day).get(name, {}).get(day, ("", ""))[1]
+        )
         set_statuses(db, name, [(day, status, note)])
         return old, review_prices(db, [name], config)
     old = point_statuses(db, name).get(day, q.OK) if _has_point(db, name, day) else None

@@ -22,12 +22,18 @@ import pandas as pd
 from bot.config import STOOQ_PREFIX, Settings
 from bot.sources.base import SourceError
 from bot.sources.fred import FredSource
-from bot.sources.quality import StatusChange, describe
+from bot.sources.quality import (
+    SECOND_SOURCE_AGREES,
+    SECOND_SOURCE_HOLDS,
+    SECOND_SOURCE_READING,
+    StatusChange,
+    describe,
+)
 from bot.sources.refresh import RefreshReport
 from bot.sources.stooq import StooqSource
 from signals.quality import ACCEPTED, CONFIRMED, REJECTED, SUSPECT
 from storage.db import Store
-from storage.prices import load_for_review, set_statuses
+from storage.prices import load_for_review, noted_bars, set_statuses
 
 # The last stored sessions compared; older ones were checked when they were new.
 CHECKED_SESSIONS = 5
@@ -76,43 +82,89 @@ def cross_check(
         if stored is None or stored.empty:
             continue
         recent = stored.tail(CHECKED_SESSIONS)
+        first = recent.index[0].date()
         try:
-            theirs = fetch(pairs[symbol], recent.index[0].date())
+            theirs = fetch(pairs[symbol], first)
         except SourceError as error:
             result.failures[symbol] = f"second source {source_label(pairs[symbol])}: {error}"
             continue
-        marks = _marks(symbol, pairs[symbol], recent, theirs, tolerance_pct)
+        notes = noted_bars(db, [symbol], first).get(symbol, {})
+        check = Reading(source_label(pairs[symbol]), theirs, tolerance_pct)
+        marks = [mark for mark in _marks(recent, notes, check) if mark[2] != notes.get(mark[0])]
         if marks:
-            set_statuses(db, symbol, [(day, new, note) for day, _, new, note in marks])
-        result.changes += [StatusChange(symbol, d, old, new, note) for d, old, new, note in marks]
+            set_statuses(db, symbol, [(day, new, note) for day, _, (new, note) in marks])
+        result.changes += [StatusChange(symbol, d, old, *new) for d, old, new in marks]
     return result
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the second source (`label`) read per date, and how far apart still agrees."""
+
+    label: str
+    closes: dict[date, float]
+    tolerance_pct: float
+
+    def apart_pct(self, day: date, close: float) -> float | None:
+        """How far our close is from theirs, in % of theirs (None without a reading)."""
+        other = self.closes.get(day)
+        return None if not other else (close / other - 1.0) * 100.0
+
+    def says(self, day: date, apart: float | None) -> str:
+        """`second source FRED SP500 has 282.70 on 2026-11-20 (+3.0 % apart, outside ...)`."""
+        if apart is None:
+            return f"second source {self.label} has no close on {day}"
+        verdict = "outside" if abs(apart) > self.tolerance_pct else "within"
+        return (
+            f"second source {self.label} has {self.closes[day]:,.2f} on {day} ({apart:+.1f} % "
+            f"apart, {verdict} its {self.tolerance_pct:g} % tolerance)"
+        )
+
+
 def _marks(
-    symbol: str,
-    other_id: str,
-    recent: pd.DataFrame,
-    theirs: dict[date, float],
-    tolerance_pct: float,
-) -> list[tuple[date, str, str, str]]:
-    """(date, old status, new status, note) for each close the second source decides."""
-    marks, label = [], source_label(other_id)
+    recent: pd.DataFrame, notes: dict[date, tuple[str, str]], check: Reading
+) -> list[tuple[date, str, tuple[str, str]]]:
+    """(date, old status, (new status, note)) for each close the second source reads on."""
+    marks = []
     for stamp, row in recent.iterrows():
         day, status, close = stamp.date(), str(row["status"]), row["close"]
-        other = theirs.get(day)
-        if other is None or status in (ACCEPTED, REJECTED) or not close or not other:
+        if status in (ACCEPTED, REJECTED) or not close:
             continue
-        apart = (close / other - 1.0) * 100.0
-        if abs(apart) > tolerance_pct and status != SUSPECT:
-            note = (
-                f"second source {label} has {other:,.2f} on {day} ({apart:+.1f} % "
-                f"apart): held until they agree or a person accepts it"
-            )
-            marks.append((day, status, SUSPECT, note))
-        elif abs(apart) <= tolerance_pct and status == SUSPECT:
-            note = f"confirmed by the second source ({label} {other:,.2f})"
-            marks.append((day, status, CONFIRMED, note))
+        decision = _decide(status, notes.get(day, (status, ""))[1], check, day, close)
+        if decision is not None:
+            marks.append((day, status, decision))
     return marks
+
+
+def _decide(
+    status: str, note: str, check: Reading, day: date, close: float
+) -> tuple[str, str] | None:
+    """The (status, note) the second source gives one stored close, None when it has no say.
+
+    A held close (suspect) it agrees with is confirmed; one it contradicts or has no reading for
+    stays held, its reading added to the note so that a person deciding sees the evidence.
+    """
+    apart = check.apart_pct(day, close)
+    agrees = apart is not None and abs(apart) <= check.tolerance_pct
+    if status == SUSPECT and agrees:
+        return CONFIRMED, f"{SECOND_SOURCE_AGREES} ({check.label} {check.closes[day]:,.2f})"
+    if status == SUSPECT:
+        return SUSPECT, _with_reading(note, _reading_note(check.says(day, apart), apart))
+    if apart is None or agrees:
+        return None
+    return SUSPECT, _reading_note(check.says(day, apart), apart)
+
+
+def _reading_note(reading: str, apart: float | None) -> str:
+    return reading if apart is None else f"{reading}{SECOND_SOURCE_HOLDS}"
+
+
+def _with_reading(note: str, reading: str) -> str:
+    """A held bar's own note (why the move checks held it) followed by the second source's
+    latest reading; a note that was the second source's alone is replaced."""
+    own = "" if note.startswith(SECOND_SOURCE_READING[2:]) else note
+    own = own.split(SECOND_SOURCE_READING)[0]
+    return f"{own}; {reading}" if own else reading  # `; second source ...`: the separator
 
 
 def check_refresh(db: Store, settings: Settings, report: RefreshReport) -> None:
