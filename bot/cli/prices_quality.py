@@ -38,7 +38,8 @@ def reject(ctx: typer.Context, name: Name, day: Day) -> None:
 
 
 def _decide(ctx: typer.Context, name: str, text: str, status: str) -> None:
-    from bot.sources.quality import DecisionError, decide, quality_config
+    from bot.sources.decisions import DecisionError, decide
+    from bot.sources.quality import quality_config
 
     context = app_context(ctx)
     day = parse_day(text, "DATE")

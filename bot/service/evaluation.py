@@ -183,6 +183,12 @@ def _late(event: Event, rule: Rule | None, held: dict[tuple[str, str], dict]) ->
         reading = "".join(str(row["quality_note"]).partition("; second source ")[2] for row in rows)
         said = f" (second source {reading})" if reading else ""
         note, check = note + f"accepted it{said}.", "accepted by a person"
+    elif level := _accepted_level(rows):
+        note = (
+            f"Alerted late: the move of {names} on {day} was held as suspect until a person "
+            f"accepted the level it kept, on {level}."
+        )
+        check = "accepted by a person"
     elif any(str(row["quality_note"]).startswith("confirmed by the second") for row in rows):
         why = "; ".join(str(row["quality_note"]) for row in rows)
         note = f"The move of {names} on {day} was held as suspect, then {why}."
@@ -199,6 +205,13 @@ def _late(event: Event, rule: Rule | None, held: dict[tuple[str, str], dict]) ->
         check = "confirmed one session late"
     description = f"{event.description}\n{note}" if event.description else note
     return replace(event, description=description, fields=(*event.fields, ("Data check", check)))
+
+
+def _accepted_level(rows: list[dict]) -> str:
+    """The accepted bar's date a released bar names (bot/sources/decisions.py), or ""."""
+    prefix = "held with the level a person accepted on "
+    notes = [str(row["quality_note"]) for row in rows]
+    return next((note[len(prefix) :] for note in notes if note.startswith(prefix)), "")
 
 
 def _current_states(

@@ -31,7 +31,7 @@ from signals.shapes import (
     weekday_points,
 )
 from storage.db import Store
-from storage.prices import bar_status, load_for_review, load_prices, noted_bars, set_statuses
+from storage.prices import load_for_review, load_prices, noted_bars, set_statuses
 from storage.series import load_series, point_statuses, set_point_statuses
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ SECOND_SOURCE_AGREES = "confirmed by the second source"
 SECOND_SOURCE_READING = "; second source "
 SECOND_SOURCE_DISAGREES = "% apart, outside its"
 SECOND_SOURCE_HOLDS = ": held until they agree or a person accepts it"
+# The note of a bar released when a person accepted the level its stretch began with
+# (bot/sources/decisions.py); a review keeps it like the second source's verdicts.
+ACCEPTED_LEVEL = "held with the level a person accepted on "
 
 
 # The checks as shipped (the defaults of Settings), for callers without settings at hand.
@@ -102,17 +105,18 @@ def review_prices(
     start = None if since is None else since - HISTORY_FOR_REVIEW
     frames = {**load_for_review(db, sorted(wanted - known.keys()), start), **known}
     names = sorted(judged & frames.keys())
-    decided = second_source_verdicts(db, names, start)
+    decided = kept_verdicts(db, names, start)
     changes: list[StatusChange] = []
     for symbol in names:
         changes.extend(_review_symbol(db, symbol, frames, config, since, decided.get(symbol, {})))
     return changes
 
 
-def is_second_source_verdict(status: str, note: str) -> bool:
-    """True for a status the second source decided (confirmed, or held as it disagrees)."""
+def is_kept_verdict(status: str, note: str) -> bool:
+    """True for a status the move checks do not undo: the second source's (confirmed, or held
+    as it disagrees), or a bar confirmed with the level a person accepted."""
     if status == q.CONFIRMED:
-        return note.startswith(SECOND_SOURCE_AGREES)
+        return note.startswith((SECOND_SOURCE_AGREES, ACCEPTED_LEVEL))
     return status == q.SUSPECT and SECOND_SOURCE_DISAGREES in note
 
 
@@ -124,16 +128,16 @@ def second_source_reading(note: str) -> str:
     return found.removesuffix(SECOND_SOURCE_HOLDS)
 
 
-def second_source_verdicts(
+def kept_verdicts(
     db: Store, symbols: Sequence[str], start: date | None
 ) -> dict[str, dict[pd.Timestamp, str]]:
-    """The second source's verdicts on stored bars, which the move checks do not undo: a bar
-    whose values change is stored as ok again (`upsert_bars`) and checked at the next refresh."""
+    """The verdicts on stored bars the move checks do not undo (`is_kept_verdict`): a bar whose
+    values change is stored as ok again (`upsert_bars`) and checked at the next refresh."""
     return {
         symbol: {
             pd.Timestamp(day): status
             for day, (status, note) in notes.items()
-            if is_second_source_verdict(status, note)
+            if is_kept_verdict(status, note)
         }
         for symbol, notes in noted_bars(db, symbols, start).items()
     }
@@ -356,38 +360,3 @@ def _series_marks(
 def notable(names: Sequence[str], changes: Sequence[StatusChange]) -> list[StatusChange]:
     """The changes that hold a bar of `names` back (suspect or discarded): worth a warning."""
     return [c for c in changes if c.new in HELD_BACK and c.name in names]
-
-
-class DecisionError(ValueError):
-    """A person's accept/reject names no stored bar or point."""
-
-
-def decide(
-    db: Store, name: str, day: date, status: str, config: q.QualityConfig
-) -> tuple[str, list[StatusChange]]:
-    """Store a person's verdict (accepted or rejected) on one bar or point; judge again.
-
-    Returns the status it had and what the new judgement changed around it.
-    """
-    note = f"{status} by a person"
-    old = bar_status(db, name, day)
-    if old is not None:  # the second source's reading stays beside it: the evidence decided on
-        note += second_source_reading(
-            noted_bars(db, [name], day).get(name, {}).get(day, ("", ""))[1]
-        )
-        set_statuses(db, name, [(day, status, note)])
-        return old, review_prices(db, [name], config)
-    old = point_statuses(db, name).get(day, q.OK) if _has_point(db, name, day) else None
-    if old is None:
-        raise DecisionError(f"no stored bar or point of {name} on {day}")
-    set_point_statuses(db, name, [(day, status, note)])
-    return old, review_series(db, [name], config)
-
-
-def _has_point(db: Store, series_id: str, day: date) -> bool:
-    return day in {
-        d.date()
-        for d in load_series(db, [series_id], usable_only=False)
-        .get(series_id, pd.Series(dtype="float64"))
-        .index
-    }

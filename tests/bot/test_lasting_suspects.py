@@ -127,3 +127,48 @@ def test_the_level_coming_back_discards_the_stretch(
     assert new_events(held) == []
     rows = json.loads(invoke(held, "prices", "show", "^RUT", "--tail", "4", "--json").stdout)
     assert [row["status"] for row in rows["rows"]] == ["discarded"] * 3 + ["ok"]
+
+
+# Twelve sessions (issue 19, item 1: "however long it lasts"): the same feed repeating its
+# level for more than two weeks confirms nothing, and accepting its first bar fires the record.
+LONG = (
+    "2024-03-13", "2024-03-14", "2024-03-15", "2024-03-18", "2024-03-19", "2024-03-20",
+    "2024-03-21", "2024-03-22", "2024-03-25", "2024-03-26", "2024-03-27", "2024-03-28",
+)  # fmt: skip
+
+
+def test_twelve_sessions_the_etfs_do_not_share_stay_suspect_until_a_person_accepts(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "rules.toml").write_text(ONLY_RUT_HIGH)
+    monkeypatch.setenv("ROTATION_RULES", str(tmp_path / "rules.toml"))
+    db_path, folder = tmp_path / "rotation.db", tmp_path / "prices"
+    copy_until(shared_data, folder, CUT, ())
+    imported(db_path, folder)
+    assert new_events(db_path) == []  # primes
+    for last in (LONG[0], LONG[5], LONG[-1]):  # the first day, a week on, the twelfth
+        copy_until(shared_data, folder, last, LONG)
+        imported(db_path, folder)
+        assert new_events(db_path) == []
+    status = json.loads(invoke(db_path, "status", "--json").stdout)
+    assert [(row["symbol"], row["date"]) for row in status["suspect"]] == [
+        ("^RUT", day) for day in LONG
+    ]
+    text = " ".join(invoke(db_path, "status").stdout.split())
+    assert f"^RUT {LONG[0]} → {LONG[-1]} (12 bars)" in text
+    reply = Commands(load_settings(None), open_db(db_path)).status()
+    assert any(f"^RUT held as suspect since {LONG[0]} (12 bars)" in p for p in reply.problems)
+    assert invoke(db_path, "prices", "accept", "^RUT", LONG[0]).exit_code == 0
+    # The record on its day, and the next one (after a 2 % pullback from the accepted level)
+    # that the hold blocked: both late, both saying why.
+    record, next_record = new_events(db_path)
+    assert record["date"] == LONG[0] and "until a person accepted it." in record["description"]
+    assert next_record["date"] == "2024-03-20"
+    assert f"until a person accepted the level it kept, on {LONG[0]}." in next_record["description"]
+    assert ["Data check", "accepted by a person"] in next_record["fields"]
+    rows = json.loads(invoke(db_path, "prices", "show", "^RUT", "--tail", "12", "--json").stdout)
+    assert [row["status"] for row in rows["rows"]] == ["accepted"] + ["confirmed"] * 11
+    # Taken back: the stretch is held again, as before the acceptance.
+    assert invoke(db_path, "prices", "reject", "^RUT", LONG[0]).exit_code == 0
+    rows = json.loads(invoke(db_path, "prices", "show", "^RUT", "--tail", "12", "--json").stdout)
+    assert [row["status"] for row in rows["rows"]][1:] == ["suspect"] * 11
