@@ -256,3 +256,45 @@ def test_an_import_keeps_the_second_sources_verdicts_of_bars_it_does_not_change(
     assert result.exit_code == 0, result.output
     assert statuses(db_path, MONDAY, CRASH) == [("ok", ""), *verdicts[1:]]
     assert new_events(db_path) == []
+
+
+# 3. An alert whose leg the second source contradicts is held (issue 19, item 2) -------------
+
+SPREAD_START, SPREAD_PRIMED, SPREAD_EVE = date(2019, 12, 2), date(2020, 2, 10), date(2020, 2, 11)
+# IWM's 5-session return beat IWB's by -38 bps on the eve (at most 104 in the weeks before):
+# IWM's close 3 % high that day (a normal day's move) makes it about +270, past 200.
+SPREAD_RULE = (
+    '[[rules]]\nid = "iwm-beats-iwb-5d"\ntype = "spread_threshold"\na = "IWM"\nb = "IWB"\n'
+    'window = "5d"\nthreshold_bps = 200\ndirection = "up"\n'
+)
+
+
+@pytest.mark.parametrize("second_source", ["IWM=stooq:iwm.us", ""], ids=["stooq", "none"])
+def test_a_spread_whose_leg_the_second_source_contradicts_is_held(
+    shared_data: Path,
+    db_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    second_source: str,
+) -> None:
+    only_rule(tmp_path, monkeypatch, SPREAD_RULE)
+    iwm, iwb = (shared_data / "prices" / f"{name}.csv" for name in ("IWM", "IWB"))
+    rows = rows_from_prices(iwm, SPREAD_START, SPREAD_EVE)
+    with serve_stooq(FakeStooq(symbols={"iwm.us": rows})) as stooq:
+        for fake in start_fake_yahoo(monkeypatch):
+            monkeypatch.setenv("ROTATION_YAHOO_URL", fake.base_url)
+            monkeypatch.setenv("ROTATION_FETCH_RETRIES", "0")
+            monkeypatch.setenv("ROTATION_HISTORY_START", SPREAD_START.isoformat())
+            monkeypatch.setenv("STOOQ_CSV_URL", stooq.url)
+            monkeypatch.setenv("ROTATION_SECOND_SOURCE", second_source)
+            for end, times in ((SPREAD_PRIMED, {}), (SPREAD_EVE, {SPREAD_EVE: 1.03})):
+                fake.add_chart(scaled_chart(iwm, "IWM", SPREAD_START, end, times))
+                fake.add_chart(scaled_chart(iwb, "IWB", SPREAD_START, end, {}))
+                assert invoke(db_path, "prices", "update", "IWM", "IWB").exit_code == 0
+                events = new_events(db_path)
+            if second_source:  # held: the bar is IWM's feed's, not the market's
+                assert events == []
+                note = bars(db_path, "IWM")[str(SPREAD_EVE)]["quality_note"]
+                assert note.startswith("second source Stooq iwm.us has ")
+            else:  # the same bytes without a second source fire: the hold is what stops it
+                assert [event["date"] for event in events] == [str(SPREAD_EVE)]
