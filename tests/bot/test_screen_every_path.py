@@ -159,3 +159,45 @@ def test_a_rebase_served_with_midnight_utc_stamps_is_refused_whole(
     assert result.exit_code == 1
     assert "dates look shifted by a time zone" in item["error"], item
     assert stored(db_path) == before  # not one Sunday, not one close moved a day
+
+
+# A bar every path may store but no rule may read: IWM x10 for one session (the next bar
+# undoes it). Each path stores it and holds it the same way.
+TICK = "2025-06-11"
+
+
+def tick_copy(shared_data: Path, root: Path, hole: bool = False) -> Path:
+    folder = iwm_copy(shared_data, root, bad=False)
+    set_cells(root, "IWM", TICK, ("Close", "Adj Close"), lambda close: round(close * 10, 2))
+    if hole:
+        cut_sessions(folder / "IWM.csv", date(2025, 6, 2), date(2025, 6, 20))
+    return folder
+
+
+def tick_status(db_path: Path) -> tuple[str, str]:
+    shown = json.loads(invoke(db_path, "show", "IWM", "--tail", "60", "--json").stdout)
+    [row] = [row for row in shown["rows"] if row["date"] == TICK]
+    return row["status"], row["quality_note"]
+
+
+@pytest.mark.parametrize("path", ["import", "update", "rebase refetch", "back-fill"])
+def test_every_path_holds_the_same_bad_tick_the_same_way(
+    fake: FakeYahoo, shared_data: Path, tmp_path: Path, path: str
+) -> None:
+    db_path = tmp_path / "rotation.db"
+    served = chart_from_csv(tick_copy(shared_data, tmp_path / "served") / "IWM.csv", "IWM", *SPAN)
+    if path == "import":
+        result = invoke(db_path, "import", str(tick_copy(shared_data, tmp_path / "file")))
+    else:
+        if path != "update":  # a clean cache (with a hole for the back-fill) to refresh
+            db_path = imported(shared_data, tmp_path, hole=path == "back-fill")
+        if path == "rebase refetch":
+            adjusted = served["chart"]["result"][0]["indicators"]["adjclose"][0]
+            adjusted["adjclose"] = [round(v * 0.99, 4) for v in adjusted["adjclose"]]
+        fake.add_chart(served)
+        result, item = update(db_path)
+        assert item["rebased" if path == "rebase refetch" else "symbol"], item
+    assert result.exit_code == 0, result.output
+    status, note = tick_status(db_path)
+    # The same verdict and words on every path (IWM rose 0.4 % on the real day).
+    assert (status, note) == ("discarded", "one-day move of +895.9 % reverted by the next session")
