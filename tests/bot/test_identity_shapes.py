@@ -18,6 +18,8 @@ from typer.testing import CliRunner, Result
 from bot.calendar import NEW_YORK
 from bot.cli import _register_commands, app
 from bot.sources.series_csv import parse_series_csv
+from storage.db import open_db
+from storage.series import flagged_points
 from tests.bot.corpus_kit import EXTRA_RULES
 from tests.bot.test_yahoo_corpus import FETCHED, FROM, chart, edit, scale
 from tests.bot.test_yahoo_corpus import run as yahoo_run
@@ -54,10 +56,18 @@ def fed_target(cut_cell: str) -> dict[str, list[tuple[str, str]]]:
 
 
 def fed_events(tmp_path: Path, cut_cell: str) -> list[tuple[str, str]]:
+    return fed_run(tmp_path, fed_target(cut_cell))[0]
+
+
+def fed_run(
+    tmp_path: Path, series: dict[str, list[tuple[str, str]]]
+) -> tuple[list[tuple[str, str]], list[dict]]:
+    """`series update` from the FRED stand-in, then the Fed rule's backtest events and the
+    points held back (suspect or discarded)."""
     tmp_path.mkdir()
     rules = tmp_path / "rules.toml"
     rules.write_text(FED_RULE)
-    with serve_fred(FakeFred(series=fed_target(cut_cell))) as fake:
+    with serve_fred(FakeFred(series=series)) as fake:
         env = {
             "FRED_CSV_URL": fake.url,
             "FRED_SERIES": "DFEDTARU,DFEDTARL",
@@ -69,9 +79,12 @@ def fed_events(tmp_path: Path, cut_cell: str) -> list[tuple[str, str]]:
         updated = invoke(db_path, "series", "update", env=env)
         assert updated.exit_code == 0, updated.output
         result = invoke(db_path, "backtest", "--json", env=env)
+        db = open_db(db_path)
+        held = flagged_points(db, ["suspect", "discarded"])
+        db.close()
     # Exit 1: the default price rules have no data here; only the Fed rule is read.
     (rule,) = [r for r in json.loads(result.stdout)["rules"] if r["id"] == "fed-rate-change"]
-    return [(event["kind"], event["date"]) for event in rule["events"]]
+    return [(event["kind"], event["date"]) for event in rule["events"]], held
 
 
 def test_a_fed_cut_on_a_missing_friday_is_dated_that_friday(tmp_path: Path) -> None:
@@ -80,6 +93,43 @@ def test_a_fed_cut_on_a_missing_friday_is_dated_that_friday(tmp_path: Path) -> N
     marked = fed_events(tmp_path / "marked", ".")
     assert [day for _, day in clean] == [CUT_DAY.isoformat()]
     assert marked == clean
+
+
+QUIET_FRIDAY = date(2024, 3, 15)  # the target held at 5.25-5.50 all month
+
+
+def quiet_target(upper: str, lower: str) -> dict[str, list[tuple[str, str]]]:
+    """March 2024's steady target, `upper`/`lower` on one Friday and its weekend (FRED
+    repeats Friday's point on Saturday and Sunday), back to 5.25-5.50 on Monday."""
+    series: dict[str, list[tuple[str, str]]] = {"DFEDTARU": [], "DFEDTARL": []}
+    for offset in range(-14, 10):
+        day = QUIET_FRIDAY + timedelta(days=offset)
+        friday_on = 0 <= offset <= 2
+        series["DFEDTARU"].append((day.isoformat(), upper if friday_on else "5.50"))
+        series["DFEDTARL"].append((day.isoformat(), lower if friday_on else "5.25"))
+    return series
+
+
+@pytest.mark.parametrize(
+    ("upper", "lower"),
+    [
+        ("5.00", "5.25"),  # the upper bound below the lower one
+        ("5.75", "5.50"),  # a one-Friday "hike" that only the weekend repeats
+    ],
+    ids=["upper-below-lower", "weekend-repeats"],
+)
+def test_a_bad_friday_carried_over_the_weekend_fires_nothing(
+    tmp_path: Path, upper: str, lower: str
+) -> None:
+    """Through the FRED stand-in and `series update`: the weekend points repeating a bad
+    Friday are no level holding, so neither the move nor its reversal fires; the Friday and
+    its weekend are held back."""
+    events, flagged = fed_run(tmp_path / "run", quiet_target(upper, lower))
+    assert events == []
+    weekend = {(QUIET_FRIDAY + timedelta(days=d)).isoformat() for d in range(3)}
+    statuses = {(row["series_id"], row["date"]): row["status"] for row in flagged}
+    bounds = ("DFEDTARU", "DFEDTARL")
+    assert {(name, day): "discarded" for name in bounds for day in weekend} == statuses, flagged
 
 
 def test_only_a_friday_between_daily_points_is_filled() -> None:
