@@ -118,6 +118,16 @@ def test_accepting_the_level_fires_the_record(held: Path) -> None:
     assert ["Data check", "accepted by a person"] in event["fields"]
 
 
+def test_a_rejected_level_accepted_later_fires_the_record_then(held: Path) -> None:
+    """Item 5: a rejected bar, resolved by a person's second look, releases what it blocked."""
+    assert invoke(held, "prices", "reject", "^RUT", BAD[0]).exit_code == 0
+    assert new_events(held) == []
+    assert invoke(held, "prices", "accept", "^RUT", BAD[0]).exit_code == 0
+    [event] = new_events(held)
+    assert event["rule_id"] == "rut-all-time-high" and event["date"] == BAD[0]
+    assert "was held as suspect until a person accepted it." in event["description"]
+
+
 def test_the_level_coming_back_discards_the_stretch(
     held: Path, shared_data: Path, tmp_path: Path
 ) -> None:
