@@ -14,6 +14,8 @@ from storage.prices import (
     last_dates,
     last_final_date,
     load_prices,
+    noted_bars,
+    set_statuses,
     tail_rows,
     upsert_bars,
 )
@@ -82,3 +84,19 @@ def test_last_final_date_skips_provisional_bars_and_unknown_symbols(fresh_db: Da
     assert last_final_date(fresh_db, "IWM") == date(2025, 1, 2)
     assert has_symbol(fresh_db, "IWM")
     assert last_final_date(fresh_db, "IWB") is None and not has_symbol(fresh_db, "IWB")
+
+
+def test_noted_bars_reads_status_and_note_and_a_changed_value_clears_them(
+    fresh_db: Database,
+) -> None:
+    upsert_bars(fresh_db, [_bar(2, 200.0), _bar(3, 201.5), _bar(6, 203.0)])
+    set_statuses(fresh_db, "IWM", [(date(2025, 1, 3), "suspect", "second source X has 1")])
+    set_statuses(fresh_db, "IWM", [(date(2025, 1, 6), "confirmed", "confirmed by the second")])
+    assert noted_bars(fresh_db, ["IWM"], date(2025, 1, 4)) == {
+        "IWM": {date(2025, 1, 6): ("confirmed", "confirmed by the second")}
+    }
+    upsert_bars(fresh_db, [_bar(3, 201.5), _bar(6, 204.0)])  # the same 3rd, a corrected 6th
+    assert noted_bars(fresh_db, ["IWM", "IWB"]) == {
+        "IWM": {date(2025, 1, 3): ("suspect", "second source X has 1")}
+    }
+    assert noted_bars(fresh_db, []) == {}
