@@ -24,6 +24,7 @@ from bot.sources.quality import DEFAULT_CONFIG, describe, notable, review_prices
 from signals.holes import HOLE_TOLERANCE, Hole, find_holes
 from signals.models import PriceBar, SeriesPoint
 from signals.quality import SUSPECT, QualityConfig
+from signals.shapes import identity_problem
 from storage.db import Store
 from storage.prices import (
     date_gaps,
@@ -305,13 +306,30 @@ def refetch_rebased(db: Store, source: PriceSource, result: FetchResult) -> set[
     firsts = {symbol: day for symbol, day in first_dates(db).items() if symbol in rebased}
     again = source.fetch(firsts)
     for symbol in firsts:
-        if symbol in again.bars:
+        foreign = foreign_history(db, symbol, again.bars.get(symbol, []))
+        if symbol in again.bars and foreign is None:
             result.bars[symbol] = again.bars[symbol]
-        else:
-            del result.bars[symbol]  # never store overlap bars on a basis the history lacks
-            reason = again.failures.get(symbol, "no bars")
-            result.failures[symbol] = f"history was re-based but the full refetch failed: {reason}"
+            continue
+        del result.bars[symbol]  # never store overlap bars on a basis the history lacks
+        reason = again.failures.get(symbol, "no bars")
+        failed = f"history was re-based but the full refetch failed: {reason}"
+        result.failures[symbol] = failed if foreign is None else foreign
     return set(firsts)
+
+
+def foreign_history(db: Store, symbol: str, bars: Sequence[PriceBar]) -> str | None:
+    """Why a refetched history is not `symbol`'s stored one (the closes of another symbol,
+    which the re-base check took for a new basis), or None; the same test as a file's."""
+    if not bars:
+        return None
+    stored = load_prices(db, [symbol], usable_only=False).get(symbol)
+    if stored is None:
+        return None
+    closes = pd.Series(
+        [bar.close for bar in bars], index=pd.DatetimeIndex([bar.date for bar in bars])
+    )
+    problem = identity_problem(closes.astype("float64"), stored["close"])
+    return None if problem is None else f"refused the answer for {symbol}: {problem}"
 
 
 def is_rebased(bars: Iterable[PriceBar], cached: pd.DataFrame) -> bool:

@@ -201,3 +201,18 @@ def test_every_path_holds_the_same_bad_tick_the_same_way(
     status, note = tick_status(db_path)
     # The same verdict and words on every path (IWM rose 0.4 % on the real day).
     assert (status, note) == ("discarded", "one-day move of +895.9 % reverted by the next session")
+
+
+def test_an_answer_holding_another_symbols_prices_is_refused_whole(
+    fake: FakeYahoo, shared_data: Path, tmp_path: Path
+) -> None:
+    """Item 4, a response: IWB's prices served as IWM's part from every cached close, which
+    the re-base check took for a new basis and swapped in; the same identity test as a file."""
+    db_path = imported(shared_data, tmp_path)
+    before = stored(db_path)
+    fake.add_chart(chart_from_csv(shared_data / "prices" / "IWB.csv", "IWM", *SPAN))
+    result, item = update(db_path)
+    assert result.exit_code == 1
+    assert item["error"].startswith("refused the answer for IWM: 41 of 41 closes differ"), item
+    assert item["error"].endswith("another symbol's prices?") and "\n" not in item["error"]
+    assert stored(db_path) == before
