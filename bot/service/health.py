@@ -277,13 +277,22 @@ def render_lines(health: Health) -> list[str]:
 
 
 def suspect_runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Suspect bars grouped per symbol and note: a level held for months is one line."""
+    """Suspect bars grouped per symbol and note: a level held for months is one line. The
+    second source's reading added to a held bar's note differs per day: grouped without it,
+    the run shows its latest bar's."""
     runs: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
-        key = (str(row["symbol"]), str(row["note"]))
-        run = runs.setdefault(key, {"symbol": key[0], "note": key[1], "first": row["date"]})
-        run["last"], run["bars"] = row["date"], run.get("bars", 0) + 1
+        note = str(row["note"])
+        key = (str(row["symbol"]), _own_note(note))
+        run = runs.setdefault(key, {"symbol": key[0], "first": row["date"]})
+        run["note"], run["last"], run["bars"] = note, row["date"], run.get("bars", 0) + 1
     return sorted(runs.values(), key=lambda run: (run["first"], run["symbol"]))
+
+
+def _own_note(note: str) -> str:
+    """A held bar's note without the second source's reading (bot/sources/second_source.py);
+    a note that is the second source's alone stays whole (each day its own line)."""
+    return note if note.startswith("second source ") else note.split("; second source ")[0]
 
 
 def lasting_suspects(health: Health) -> list[str]:

@@ -11,7 +11,7 @@ from bot.config import load_settings
 from bot.service.health import collect_health, render_lines
 from signals.models import Event, PriceBar
 from storage import outbox, service_state
-from storage.prices import upsert_bars
+from storage.prices import set_statuses, upsert_bars
 
 SETTINGS = load_settings(None)
 NOW = datetime(2025, 12, 1, 18, 0, tzinfo=NEW_YORK).astimezone(UTC)  # Monday evening
@@ -137,3 +137,23 @@ def test_a_secret_in_a_paused_destinations_error_is_redacted(fresh_db: Database)
 
     assert "Zz-secret-webhook-token-value" not in str(health.to_dict())
     assert "[redacted]" in health.paused[0]["last_error"]
+
+
+def test_a_held_level_with_the_second_sources_daily_readings_is_one_lasting_run(
+    fresh_db: Database,
+) -> None:
+    days = [date(2025, 11, 25), date(2025, 11, 26), date(2025, 11, 28)]
+    upsert_bars(fresh_db, bars("^RUT", *days))
+    own = "level +30.0 % since 2025-11-24 that IWM, IWC do not share"
+    set_statuses(
+        fresh_db,
+        "^RUT",
+        [
+            (day, "suspect", f"{own}; second source Stooq ^rut has {70 + i}.00 on {day} (…)")
+            for i, day in enumerate(days)
+        ],
+    )
+    health = collect_health(fresh_db, NOW, SETTINGS)
+    assert any("^RUT held as suspect since 2025-11-25 (3 bars)" in p for p in health.problems)
+    [line] = [line for line in render_lines(health) if " → " in line]
+    assert "2025-11-25 → 2025-11-28 (3 bars)" in line and "has 72.00 on 2025-11-28" in line
