@@ -247,6 +247,15 @@ def test_an_import_keeps_the_second_sources_verdicts_of_bars_it_does_not_change(
         assert invoke(db_path, "prices", "import", str(folder)).exit_code == 0
         assert statuses(db_path, MONDAY, CRASH) == verdicts
         assert new_events(db_path) == []  # the crash alert stands, nothing new
+    # Another symbol's file: SPY is linked to ^GSPC, so the import judges ^GSPC again too.
+    other = tmp_path / "other"
+    other.mkdir()
+    with (shared_data / "prices" / "SPY.csv").open(newline="") as handle:
+        spy = [row for row in csv.reader(handle) if row[0] < "1993-03" or row[0] == "Date"]
+    with (other / "SPY.csv").open("w", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(spy)
+    assert invoke(db_path, "prices", "import", str(other)).exit_code == 0
+    assert statuses(db_path, MONDAY, CRASH) == verdicts
     assert invoke(db_path, "prices", "review").exit_code == 0
     assert statuses(db_path, MONDAY, CRASH) == verdicts
 
