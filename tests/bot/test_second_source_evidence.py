@@ -154,20 +154,14 @@ def fred_env(monkeypatch: pytest.MonkeyPatch, shared_data: Path) -> Iterator[tup
             yield fake, fred
 
 
-@pytest.mark.parametrize(
-    ("fred_cell", "said"),
-    [
-        ("282.70", f"second source FRED SP500 has 282.70 on {EVE} (+25.0 % apart, outside its"),
-        (".", f"second source FRED SP500 has no close on {EVE}"),  # FRED's missing marker
-    ],
-)
-def test_a_held_close_shows_freds_reading_or_its_absence(
-    fred_env: tuple[FakeYahoo, FakeFred], shared_data: Path, db_path: Path, fred_cell, said
+def test_a_held_close_shows_that_fred_has_no_reading_that_day(
+    fred_env: tuple[FakeYahoo, FakeFred], shared_data: Path, db_path: Path
 ) -> None:
+    """FRED's `.` (no observation) on the held day: said once, replaced when it publishes."""
     fake, fred = fred_env
-    fred.series["SP500"] = [
-        (day, fred_cell if day == str(EVE) else cell) for day, cell in fred.series["SP500"]
-    ]
+    said = f"second source FRED SP500 has no close on {EVE}"
+    fred_rows = list(fred.series["SP500"])
+    fred.series["SP500"] = [(day, "." if day == str(EVE) else v) for day, v in fred_rows]
     prices = shared_data / "prices" / "^GSPC.csv"
     fake.add_chart(scaled_chart(prices, "^GSPC", GSPC_START, EVE, {EVE: 1.25}))
     assert invoke(db_path, "prices", "update", "^GSPC").exit_code == 0
@@ -177,6 +171,15 @@ def test_a_held_close_shows_freds_reading_or_its_absence(
     # The next refresh reads again and says it once, not once per refresh.
     assert invoke(db_path, "prices", "update", "^GSPC").exit_code == 0
     assert bars(db_path, "^GSPC")[str(EVE)]["quality_note"] == held["quality_note"]
+    # FRED publishes the day: its reading replaces the absence, after the move check's note.
+    fred.series["SP500"] = [(day, "282.70" if day == str(EVE) else v) for day, v in fred_rows]
+    assert invoke(db_path, "prices", "update", "^GSPC").exit_code == 0
+    note = bars(db_path, "^GSPC")[str(EVE)]["quality_note"]
+    own = held["quality_note"].split("; second source ")[0]
+    assert note == (
+        f"{own}; second source FRED SP500 has 282.70 on {EVE} (+25.0 % apart, outside its 1 % "
+        "tolerance): held until they agree or a person accepts it"
+    )
 
 
 # 2. An import keeps the verdicts of bars it does not change ---------------------------------
