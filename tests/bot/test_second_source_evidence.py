@@ -8,6 +8,8 @@ surviving an import.
 2. `prices import` of the same rows, of one more session or of a changed bar keeps the second
    source's verdicts on every bar whose stored values did not change; the changed bar loses
    its verdict alone (the next refresh checks it again).
+3. A 5-session IWM-IWB spread that IWM's close 3 % high would fire is held when Stooq
+   contradicts that close (and fires without the second source: the hold is what stops it).
 """
 
 from __future__ import annotations
