@@ -11,6 +11,7 @@ from sqlite_utils.migrations import Migrations
 from signals.models import PRICE_COLUMNS, PriceBar
 from signals.statuses import USABLE
 from storage.db import Store, one_of, read_frame, register
+from storage.rewinds import held_bars, note_resolved
 from storage.stamps import utc_now_iso
 
 if TYPE_CHECKING:  # loaded by the functions that build frames: status and outbox need none
@@ -69,7 +70,23 @@ def upsert_bars(db: Store, bars: Iterable[PriceBar], *, fetched_at: str | None =
     stamp = fetched_at or utc_now_iso()
     from storage.versioning import write_counted  # lazy: versioning imports this module
 
-    return write_counted(db, _UPSERT, [_bar_row(bar, stamp) for bar in bars])
+    rows = [_bar_row(bar, stamp) for bar in bars]
+    with db.atomic():
+        # A held bar the source rewrites is ok again: rules that read past it step it again.
+        held = held_bars(db, {row[0] for row in rows})
+        changed = write_counted(db, _UPSERT, rows)
+        if held and changed:
+            note_resolved(db, held, _statuses_of(db, held), rewritten=True)
+    return changed
+
+
+def _statuses_of(
+    db: Store, days: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """The status and note of each (symbol, ISO date) given."""
+    sql = "SELECT status, quality_note FROM prices WHERE symbol = ? AND date = ?"
+    found = {key: db.execute(sql, list(key)).fetchone() for key in days}
+    return {key: (str(row[0]), str(row[1] or "")) for key, row in found.items() if row}
 
 
 def _bar_row(bar: PriceBar, stamp: str) -> tuple[object, ...]:
@@ -245,7 +262,11 @@ def set_statuses(db: Store, symbol: str, marks: Iterable[tuple[date, str, str]])
 
     rows = [(status, note or None, symbol, day.isoformat()) for day, status, note in marks]
     sql = "UPDATE prices SET status = ?, quality_note = ? WHERE symbol = ? AND date = ?"
-    return write_counted(db, sql, rows)
+    with db.atomic():  # a resolved bar's rewind is stored with its status, or neither
+        held = held_bars(db, [symbol])
+        changed = write_counted(db, sql, rows)
+        note_resolved(db, held, {(symbol, row[3]): (row[0], row[1] or "") for row in rows})
+    return changed
 
 
 def flagged_bars(db: Store, statuses: Sequence[str]) -> list[dict[str, object]]:

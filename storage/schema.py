@@ -9,6 +9,7 @@ from storage import (  # noqa: F401
     pacing,
     prices,
     replicas,
+    rewinds,
     rule_checks,  # after rule_state
     rule_state,
     seen_requests,

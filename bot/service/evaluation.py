@@ -23,6 +23,7 @@ from bot.market import (  # noqa: F401 - named here too: the service's callers i
 )
 from bot.outcomes import with_track_records
 from bot.service.check_reuse import remember, reusable
+from bot.service.rewind import mark_rewound_late, rewound_states
 from bot.what_if import frame_or_none as _frame_or_none
 from bot.what_if import starting_state as _starting_state
 from signals.evaluate import evaluate_rule
@@ -92,6 +93,8 @@ def check_rules(
     market = market or load_market(db, rules)
     prints = {rule.id: rule.fingerprint() for rule in rules}
     states = _current_states(db, rules, prints) if persist else {}
+    # A bar resolved after a rule read past it: that rule steps again from it (bot/service/rewind).
+    states, rewound = rewound_states(db, rules, market, states) if persist else (states, {})
     # Only a saving check of everything stored may reuse what the last one computed.
     reuse = persist and as_of is None
     reused = reusable(db, rules, market, prints, states, expected) if reuse else {}
@@ -112,7 +115,7 @@ def check_rules(
             new_states[rule.id] = evaluation.state
     computed = {c.rule_id: c for c in checks if c.rule_id not in reused}
     checks = with_held_bars(db, rules, checks)
-    events = mark_confirmed_late(db, rules, events)
+    events = mark_rewound_late(mark_confirmed_late(db, rules, events), rewound)
     if persist and events:
         events = with_track_records(events, rules, market, version=data_version(db))
     crash_point("evaluated")

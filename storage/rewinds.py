@@ -1,0 +1,113 @@
+"""Bars resolved after rules may have read past them (`rewinds`): where a rule steps again.
+
+A bar held back (suspect, discarded, rejected) is left out of every rule; the rules step past
+it on the next usable sessions. When it is resolved (a person accepts it, agreement or the
+second source confirms it, the source corrects a rejected value) a row here names it, written
+in the same transaction as the status change, so a crash before the next check loses nothing.
+`bot/service/rewind.py` reads the rows newer than a rule's stored state and steps that rule
+again from the bar's session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from sqlite_utils.migrations import Migrations
+
+from signals.statuses import REJECTED, USABLE
+from storage.db import Store, one_of, register
+from storage.stamps import utc_now_iso
+
+migrations = register(Migrations("rotation.rewinds"))
+
+
+@migrations()
+def create_rewinds(db: Store) -> None:
+    """One row per resolved bar: its symbol, session, how it was resolved, and when."""
+    db.execute(
+        """
+        CREATE TABLE rewinds (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            day TEXT NOT NULL,
+            how TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX rewinds_created ON rewinds (created_at)")
+
+
+@dataclass(frozen=True)
+class Rewind:
+    """A bar of `name` on `day`, resolved `how` at `created_at` (ISO text, to the second)."""
+
+    name: str
+    day: date
+    how: str
+    created_at: str
+
+
+# (symbol, ISO date) -> (status, note) of the bars no rule reads.
+Held = dict[tuple[str, str], tuple[str, str]]
+
+
+def held_bars(db: Store, symbols: Iterable[str]) -> Held:
+    """The bars of `symbols` that no rule reads (the partial index on status serves it)."""
+    names = sorted(set(symbols))
+    if not names:
+        return {}
+    sql = (
+        "SELECT symbol, date, status, quality_note FROM prices"  # noqa: S608
+        f" WHERE status != 'ok' AND NOT ({one_of('status', len(USABLE))})"
+        f" AND {one_of('symbol', len(names))}"
+    )
+    rows = db.execute(sql, [*USABLE, *names]).fetchall()
+    return {(row[0], row[1]): (str(row[2]), str(row[3] or "")) for row in rows}
+
+
+def note_resolved(
+    db: Store,
+    before: Held,
+    now: Mapping[tuple[str, str], tuple[str, str]],
+    *,
+    rewritten: bool = False,
+) -> int:
+    """Store a rewind for each bar held in `before` that `now` (its status and note) makes
+    usable, and for each usable bar a person rejects; return how many. `rewritten`: the
+    source sent new values (the bars are ok again until the checks judge them)."""
+    stamp = utc_now_iso()
+    rows = []
+    for (name, day), (status, note) in now.items():
+        old = before.get((name, day))
+        if old is not None and status in USABLE:
+            rows.append((name, day, _how(old[0], note, rewritten), stamp))
+        elif old is None and status == REJECTED:
+            rows.append((name, day, "rejected by a person", stamp))
+    if rows:
+        db.executemany("INSERT INTO rewinds (name, day, how, created_at) VALUES (?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+def _how(old: str, note: str, rewritten: bool) -> str:
+    """`accepted by a person`, `confirmed by the second source (...)`, or for a bar the
+    source rewrote `rejected, then corrected by the source`."""
+    if rewritten:
+        return f"{old}, then corrected by the source"
+    return note.partition("; ")[0] or f"{old}, then judged ok"
+
+
+def pending_rewinds(db: Store, since: str) -> list[Rewind]:
+    """The rewinds stored at or after `since` (ISO text), oldest first."""
+    sql = "SELECT name, day, how, created_at FROM rewinds WHERE created_at >= ? ORDER BY id"
+    return [
+        Rewind(row[0], date.fromisoformat(row[1]), row[2], row[3])
+        for row in db.execute(sql, [since]).fetchall()
+    ]
+
+
+def state_stamps(db: Store) -> dict[str, str]:
+    """When each rule's state was last saved (ISO text, to the second)."""
+    return dict(db.execute("SELECT rule_id, updated_at FROM rule_state").fetchall())
