@@ -11,7 +11,7 @@ from sqlite_utils.migrations import Migrations
 from signals.models import PRICE_COLUMNS, PriceBar
 from signals.statuses import USABLE
 from storage.db import Store, one_of, read_frame, register
-from storage.rewinds import held_bars, note_resolved
+from storage.rewinds import held_bars, note_resolved, statuses_now
 from storage.stamps import utc_now_iso
 
 if TYPE_CHECKING:  # loaded by the functions that build frames: status and outbox need none
@@ -76,17 +76,8 @@ def upsert_bars(db: Store, bars: Iterable[PriceBar], *, fetched_at: str | None =
         held = held_bars(db, {row[0] for row in rows})
         changed = write_counted(db, _UPSERT, rows)
         if held and changed:
-            note_resolved(db, held, _statuses_of(db, held), rewritten=True)
+            note_resolved(db, held, statuses_now(db, held), rewritten=True)
     return changed
-
-
-def _statuses_of(
-    db: Store, days: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[str, str]]:
-    """The status and note of each (symbol, ISO date) given."""
-    sql = "SELECT status, quality_note FROM prices WHERE symbol = ? AND date = ?"
-    found = {key: db.execute(sql, list(key)).fetchone() for key in days}
-    return {key: (str(row[0]), str(row[1] or "")) for key, row in found.items() if row}
 
 
 def _bar_row(bar: PriceBar, stamp: str) -> tuple[object, ...]:

@@ -50,22 +50,32 @@ class Rewind:
     created_at: str
 
 
-# (symbol, ISO date) -> (status, note) of the bars no rule reads.
+# (symbol or series id, ISO date) -> (status, note) of the bars or points no rule reads.
 Held = dict[tuple[str, str], tuple[str, str]]
+# The tables a rule reads, and the column naming what each row is of.
+_NAMED_BY = {"prices": "symbol", "series": "series_id"}
 
 
-def held_bars(db: Store, symbols: Iterable[str]) -> Held:
-    """The bars of `symbols` that no rule reads (the partial index on status serves it)."""
-    names = sorted(set(symbols))
+def held_bars(db: Store, names: Iterable[str], table: str = "prices") -> Held:
+    """The bars (or series points) of `names` that no rule reads (a partial index on status
+    serves it: held rows are few)."""
+    names, column = sorted(set(names)), _NAMED_BY[table]
     if not names:
         return {}
     sql = (
-        "SELECT symbol, date, status, quality_note FROM prices"  # noqa: S608
+        f"SELECT {column}, date, status, quality_note FROM {table}"  # noqa: S608
         f" WHERE status != 'ok' AND NOT ({one_of('status', len(USABLE))})"
-        f" AND {one_of('symbol', len(names))}"
+        f" AND {one_of(column, len(names))}"
     )
     rows = db.execute(sql, [*USABLE, *names]).fetchall()
     return {(row[0], row[1]): (str(row[2]), str(row[3] or "")) for row in rows}
+
+
+def statuses_now(db: Store, held: Held, table: str = "prices") -> Held:
+    """The status and note each row of `held` has now (after a write)."""
+    sql = f"SELECT status, quality_note FROM {table} WHERE {_NAMED_BY[table]} = ? AND date = ?"  # noqa: S608
+    found = {key: db.execute(sql, list(key)).fetchone() for key in held}
+    return {key: (str(row[0]), str(row[1] or "")) for key, row in found.items() if row}
 
 
 def note_resolved(

@@ -11,6 +11,7 @@ from sqlite_utils.migrations import Migrations
 from signals.models import SeriesPoint
 from signals.statuses import USABLE
 from storage.db import Store, one_of, read_frame, register
+from storage.rewinds import held_bars, note_resolved, statuses_now
 from storage.stamps import utc_now_iso
 
 if TYPE_CHECKING:  # loaded by the functions that build frames: status and outbox need none
@@ -75,7 +76,13 @@ def upsert_points(db: Store, points: Iterable[SeriesPoint]) -> int:
     from storage.versioning import write_counted  # lazy: versioning imports this module
 
     rows = [(p.series_id, p.date.isoformat(), p.value, p.source, stamp) for p in points]
-    return write_counted(db, _UPSERT, rows)
+    with db.atomic():
+        # A held point the source rewrites is ok again: rules that read past it step it again.
+        held = held_bars(db, {row[0] for row in rows}, "series")
+        changed = write_counted(db, _UPSERT, rows)
+        if held and changed:
+            note_resolved(db, held, statuses_now(db, held, "series"), rewritten=True)
+    return changed
 
 
 def series_ids(db: Store) -> list[str]:
@@ -123,7 +130,11 @@ def set_point_statuses(db: Store, series_id: str, marks: list[tuple[date, str, s
 
     rows = [(status, note or None, series_id, day.isoformat()) for day, status, note in marks]
     sql = "UPDATE series SET status = ?, quality_note = ? WHERE series_id = ? AND date = ?"
-    return write_counted(db, sql, rows)
+    with db.atomic():  # a resolved point's rewind is stored with its status, or neither
+        held = held_bars(db, [series_id], "series")
+        changed = write_counted(db, sql, rows)
+        note_resolved(db, held, {(series_id, row[3]): (row[0], row[1] or "") for row in rows})
+    return changed
 
 
 def point_statuses(db: Store, series_id: str) -> dict[date, str]:
