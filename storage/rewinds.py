@@ -121,3 +121,9 @@ def pending_rewinds(db: Store, since: str) -> list[Rewind]:
 def state_stamps(db: Store) -> dict[str, str]:
     """When each rule's state was last saved (ISO text, to the second)."""
     return dict(db.execute("SELECT rule_id, updated_at FROM rule_state").fetchall())
+
+
+def oldest_state_stamp(db: Store) -> str:
+    """When the least recently saved rule state was saved ("~" with none: no rewind is due)."""
+    row = db.execute("SELECT min(updated_at) FROM rule_state").fetchone()
+    return str(row[0]) if row and row[0] else "~"

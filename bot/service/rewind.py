@@ -23,7 +23,7 @@ from signals.evaluate import prime_state
 from signals.models import Event, MarketData, RuleState
 from signals.rules import Rule
 from storage.db import Store
-from storage.rewinds import Rewind, pending_rewinds, state_stamps
+from storage.rewinds import Rewind, oldest_state_stamp, pending_rewinds, state_stamps
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,13 @@ def rewound_states(
     db: Store, rules: Sequence[Rule], market: MarketData, states: Mapping[str, RuleState]
 ) -> tuple[dict[str, RuleState], dict[str, Rewound]]:
     """The states to start from (rewound where a resolved bar asks), and the rules rewound."""
+    marks = pending_rewinds(db, oldest_state_stamp(db))
+    if not marks:  # the usual check: one indexed look-up
+        return dict(states), {}
     stamps = state_stamps(db)
     stepped = {rule.id: stamps[rule.id] for rule in rules if rule.id in stamps}
-    marks = pending_rewinds(db, min(stepped.values())) if stepped else []
     out, rewound = dict(states), {}
-    for rule in rules if marks else ():
+    for rule in rules:
         state = states.get(rule.id)
         mark = _first_due(rule, state, stepped.get(rule.id, ""), marks)
         if state is None or state.last_session is None or mark is None:
