@@ -16,6 +16,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -36,7 +38,7 @@ from tests.bot.test_second_source_evidence import (
     scaled_chart,
 )
 from tests.fakes.stooq import FakeStooq, rows_from_prices, serve_stooq
-from tests.fakes.yahoo import start_fake_yahoo
+from tests.fakes.yahoo import FakeYahoo, start_fake_yahoo
 
 EVE, NEXT = date(2020, 2, 11), date(2020, 2, 12)
 RUT_START, CRASH = date(2019, 12, 2), date(2020, 3, 16)
@@ -45,9 +47,10 @@ STEPPED_AGAIN = f"after the rule had read past it; it was evaluated again from {
 PROJECT = Path(__file__).resolve().parents[2]
 
 
+@contextmanager
 def held_by_stooq_then_read_past(
     shared_data: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[tuple[FakeYahoo, FakeStooq]]:
     """IWM's 02-11 close 3 % high, held by Stooq; 02-12 stored and checked (stepped past)."""
     iwm, iwb = (shared_data / "prices" / f"{name}.csv" for name in ("IWM", "IWB"))
     rows = rows_from_prices(iwm, SPREAD_START, NEXT)
@@ -63,6 +66,7 @@ def held_by_stooq_then_read_past(
                 fake.add_chart(scaled_chart(iwb, "IWB", SPREAD_START, end, {}))
                 assert invoke(db_path, "prices", "update", "IWM", "IWB").exit_code == 0
                 assert new_events(db_path) == []
+            yield fake, stooq
     monkeypatch.setenv("ROTATION_SECOND_SOURCE", "")
 
 
@@ -88,8 +92,8 @@ def test_an_accepted_bar_read_past_fires_its_event_late_once_even_after_a_kill(
     shared_data: Path, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     only_rule(tmp_path, monkeypatch, SPREAD_RULE)
-    held_by_stooq_then_read_past(shared_data, db_path, monkeypatch)
-    before = iwm_digest(db_path)
+    with held_by_stooq_then_read_past(shared_data, db_path, monkeypatch):
+        before = iwm_digest(db_path)
     assert invoke(db_path, "prices", "accept", "IWM", str(EVE)).exit_code == 0
     assert iwm_digest(db_path) != before  # the stored evaluation is not reused
 
@@ -104,6 +108,29 @@ def test_an_accepted_bar_read_past_fires_its_event_late_once_even_after_a_kill(
     assert said in reversed_["description"]
     assert STEPPED_AGAIN in reversed_["description"]
     assert new_events(db_path) == []  # a second check repeats nothing
+
+
+def test_a_close_the_second_source_later_agrees_with_fires_late_and_says_so(
+    shared_data: Path, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    only_rule(tmp_path, monkeypatch, SPREAD_RULE)
+    with held_by_stooq_then_read_past(shared_data, db_path, monkeypatch) as (_, stooq):
+        # Stooq corrects its 02-11 row to Yahoo's close: the next refresh confirms the bar.
+        stooq.symbols["iwm.us"] = [
+            (*row[:4], f"{float(row[4]) * 1.03:.2f}", row[5]) if row[0] == str(EVE) else row
+            for row in stooq.symbols["iwm.us"]
+        ]
+        assert invoke(db_path, "prices", "update", "IWM").exit_code == 0
+    events = new_events(db_path)
+    assert [(event["date"], event["kind"]) for event in events] == [
+        (str(EVE), "fired"),
+        (str(NEXT), "reversed"),
+    ]
+    fired, reversed_ = events
+    assert "was held as suspect, then confirmed by the second source (Stooq" in fired["description"]
+    said = f"the bar of IWM on {EVE} was confirmed by the second source (Stooq iwm.us "
+    assert said in reversed_["description"] and STEPPED_AGAIN in reversed_["description"]
+    assert new_events(db_path) == []
 
 
 def write_files(folder: Path, shared_data: Path, end: date, times: float) -> Path:
