@@ -8,7 +8,8 @@ stored state is past the bar and older than the row: each starts again from the 
 backtest has just before the bar (settled on the history before it, no alerts), and steps the
 bar and every session after it. Events already on record are not repeated (the event log's
 dedup); the others come late, and `mark_rewound_late` says which bar, resolved how, and when.
-Saving the state marks the row done for that rule (its state is newer than the row).
+Saving the state marks the row done for that rule (its state is newer than the row). A bar
+more than `REACH` behind the rule's last session is not stepped again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 from bot.market import rule_leaves
 from signals.evaluate import prime_state
@@ -26,6 +27,11 @@ from storage.db import Store
 from storage.rewinds import Rewind, oldest_state_stamp, pending_rewinds, state_stamps
 
 log = logging.getLogger(__name__)
+
+# How far behind a rule's last session a resolved bar still steps it again. Older events
+# would be recorded but never alerted (past any catch-up window), and a re-base refetch that
+# rewrites a long-discarded bar would step every rule on its symbol over years of history.
+REACH = timedelta(days=92)
 
 
 @dataclass(frozen=True)
@@ -52,10 +58,19 @@ def rewound_states(
         mark = _first_due(rule, state, stepped.get(rule.id, ""), marks)
         if state is None or state.last_session is None or mark is None:
             continue
-        out[rule.id] = prime_state(rule, market, before=mark.day)
+        out[rule.id] = _state_before(rule, market, mark.day)
         rewound[rule.id] = Rewound(mark.day, state.last_session, mark)
         log.info("%s stepped again from %s: %s %s", rule.id, mark.day, mark.name, mark.how)
     return out, rewound
+
+
+def _state_before(rule: Rule, market: MarketData, day: date) -> RuleState:
+    """The state a backtest has just before `day`; with no usable bar before it, a fresh one
+    dated the day before (a state without a session would be primed again, silently)."""
+    state = prime_state(rule, market, before=day)
+    if state.last_session is None:
+        return replace(state, last_session=day - timedelta(days=1))
+    return state
 
 
 def _first_due(
@@ -65,11 +80,13 @@ def _first_due(
     resolved (a state saved at the same second counts as before: stepping again is safe)."""
     if state is None or state.last_session is None:
         return None
-    leaves = set(rule_leaves([rule]))
+    leaves, reach = set(rule_leaves([rule])), state.last_session - REACH
     due = [
         mark
         for mark in marks
-        if mark.name in leaves and mark.day <= state.last_session and saved <= mark.created_at
+        if mark.name in leaves
+        and reach <= mark.day <= state.last_session
+        and saved <= mark.created_at
     ]
     return min(due, key=lambda mark: mark.day, default=None)
 
