@@ -39,6 +39,9 @@ class AppContext:
     """Resources the commands share; the database opens (and migrates) on first use."""
 
     overrides: dict[str, Any] = field(default_factory=dict)
+    # The commands that only read the database read the settings without pydantic when
+    # every value allows it (`bot.config.load_settings_quickly`): same values, same errors.
+    quick_settings: bool = False
     _settings: Settings | None = field(default=None, repr=False)
     _db: Store | None = field(default=None, repr=False)
 
@@ -46,11 +49,12 @@ class AppContext:
     def settings(self) -> Settings:
         """The validated settings; invalid ones print one line each and exit 2."""
         if self._settings is None:
-            from bot.config import ConfigError, load_settings
+            from bot.config import ConfigError, load_settings, load_settings_quickly
             from bot.logging_setup import configure_logging
 
+            load = load_settings_quickly if self.quick_settings else load_settings
             try:
-                self._settings = load_settings(**self.overrides)
+                self._settings = load(**self.overrides)
             except ConfigError as error:
                 print_problems(error.lines)
                 raise typer.Exit(2) from None
@@ -82,9 +86,12 @@ class AppContext:
             fail(f"cannot open the database {shown}: {error}", 2)
 
 
-def app_context(ctx: typer.Context) -> AppContext:
-    """The AppContext the root callback stored on the click context."""
-    return ctx.find_root().obj
+def app_context(ctx: typer.Context, *, quick_settings: bool = False) -> AppContext:
+    """The AppContext the root callback stored on the click context (`quick_settings`: this
+    command only reads, its settings may be read without pydantic)."""
+    context: AppContext = ctx.find_root().obj
+    context.quick_settings = context.quick_settings or quick_settings
+    return context
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
