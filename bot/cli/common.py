@@ -39,9 +39,10 @@ class AppContext:
     """Resources the commands share; the database opens (and migrates) on first use."""
 
     overrides: dict[str, Any] = field(default_factory=dict)
-    # The commands that only read the database read the settings without pydantic when
-    # every value allows it (`bot.config.load_settings_quickly`): same values, same errors.
-    quick_settings: bool = False
+    # A command that only reads: its settings are read without pydantic when every value
+    # allows it (`bot.config.load_settings_quickly`), its database opened without sqlite-utils
+    # when ready as it stands (`storage.sqlite_reading.open_reading`); same values, same errors.
+    reads_only: bool = False
     _settings: Settings | None = field(default=None, repr=False)
     _db: Store | None = field(default=None, repr=False)
 
@@ -52,7 +53,7 @@ class AppContext:
             from bot.config import ConfigError, load_settings, load_settings_quickly
             from bot.logging_setup import configure_logging
 
-            load = load_settings_quickly if self.quick_settings else load_settings
+            load = load_settings_quickly if self.reads_only else load_settings
             try:
                 self._settings = load(**self.overrides)
             except ConfigError as error:
@@ -72,25 +73,26 @@ class AppContext:
         # A file path's folder exists: the settings refuse a missing one (a mistyped
         # ROTATION_DB would answer NO DATA everywhere), so a new file here is a first run.
         if self._db is None:
-            self._db = self._open(self.settings.db_path)
+            self._db = self._open(self.settings.db_path, reads_only=self.reads_only)
         return self._db
 
     @staticmethod
-    def _open(target: Path | str) -> Store:
+    def _open(target: Path | str, *, reads_only: bool) -> Store:
         from storage.db import StorageError, open_db
+        from storage.sqlite_reading import open_reading
 
         try:
-            return open_db(target)
+            return open_reading(target) if reads_only else open_db(target)
         except StorageError as error:
             shown = target if isinstance(target, Path) else hide_password(target)
             fail(f"cannot open the database {shown}: {error}", 2)
 
 
-def app_context(ctx: typer.Context, *, quick_settings: bool = False) -> AppContext:
-    """The AppContext the root callback stored on the click context (`quick_settings`: this
-    command only reads, its settings may be read without pydantic)."""
+def app_context(ctx: typer.Context, *, reads_only: bool = False) -> AppContext:
+    """The AppContext the root callback stored on the click context (`reads_only`: the
+    command only reads, see `AppContext.reads_only`)."""
     context: AppContext = ctx.find_root().obj
-    context.quick_settings = context.quick_settings or quick_settings
+    context.reads_only = context.reads_only or reads_only
     return context
 
 

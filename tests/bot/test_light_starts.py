@@ -1,10 +1,13 @@
 """Commands that only read the database start without pandas, numpy, exchange_calendars or
 asyncio (the calendar is read from the file beside the database after the first start;
-pydantic-settings gets a stand-in for asyncio, `bot.light_imports`)."""
+pydantic-settings gets a stand-in for asyncio, `bot.light_imports`), and without pydantic,
+pydantic-settings, sqlite-utils' `Database` or what it brings (click, pluggy, dateutil):
+settings through `bot.quick_settings`, the database through `storage.sqlite_reading`."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +15,19 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("pandas", "numpy", "exchange_calendars", "asyncio")
+HEAVY = (
+    "pandas",
+    "numpy",
+    "exchange_calendars",
+    "asyncio",
+    "pydantic",
+    "pydantic_settings",
+    "sqlite_utils.db",
+    "sqlite_utils.plugins",
+    "click",
+    "pluggy",
+    "dateutil",
+)
 
 
 def heavy_modules_after(db: Path, *args: str) -> list[str]:
@@ -40,9 +55,21 @@ def started(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-@pytest.mark.parametrize("command", [("status",), ("outbox",), ("rules", "list")])
+@pytest.mark.parametrize(
+    "command", [("status",), ("outbox",), ("rules", "list"), ("status", "--json")]
+)
 def test_reading_commands_import_no_pandas(started: Path, command: tuple[str, ...]) -> None:
     assert heavy_modules_after(started, *command) == []
+
+
+def test_invalid_settings_still_get_the_models_message(started: Path) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "--db", str(started), "status"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, check=False, timeout=120,
+        env={**os.environ, "ROTATION_FETCH_RETRIES": "eleven"},
+    )  # fmt: skip
+    assert probe.returncode == 2
+    assert probe.stderr.startswith("config error: ROTATION_FETCH_RETRIES: Input should be")
 
 
 def test_storage_still_reads_frames_with_pandas(fresh_db) -> None:
