@@ -29,12 +29,13 @@ app = typer.Typer(
 
 def _print_version(asked: bool) -> None:
     if asked:
-        from importlib.metadata import PackageNotFoundError, version
+        from bot.light_imports import installed_version
 
-        try:
-            print(f"rotation-bot {version('rotation-bot')}")
-        except PackageNotFoundError:  # running from a checkout that was never installed
+        version = installed_version("rotation-bot")
+        if version is None:  # running from a checkout that was never installed
             print("rotation-bot (not installed)")
+        else:
+            print(f"rotation-bot {version}")
         raise typer.Exit()
 
 
