@@ -7,6 +7,11 @@ as it stands: it exists, is a database already in WAL mode, and has every migrat
 applied. Otherwise (a first start, a pending migration, a file that is not a database) it
 is `open_db`, with the same migrations and the same errors.
 
+Which migrations the code registers is known by importing every storage module (about a
+tenth of a `rules list` start): the names are kept in `<database>.migrations.json`, keyed on
+the size and modification time of every storage module, so only a start after the code
+changed imports them all (and rewrites the file). Deleting the file is always safe.
+
 The `ReadingStore` runs a SELECT on the connection itself, as sqlite-utils would; any other
 statement, a transaction, or anything else asked of it goes to a sqlite-utils store on the
 same connection, made then: what it writes is written exactly as before.
@@ -14,6 +19,9 @@ same connection, made then: what it writes is written exactly as before.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -22,6 +30,9 @@ from typing import Any
 
 from storage.db import Store, migration_sets, open_db
 from storage.urls import is_database_url
+
+log = logging.getLogger(__name__)
+_STORAGE = Path(__file__).parent
 
 
 class ReadingStore(Store):
@@ -91,7 +102,7 @@ def open_reading(path: str | Path | None) -> Store:
         return open_db(path)
     conn = sqlite3.connect(str(path))
     try:
-        store = _ready(conn)
+        store = _ready(conn, Path(path))
     except sqlite3.DatabaseError:
         store = None  # open_db meets the same problem and reports it as it always has
     if store is None:
@@ -100,7 +111,7 @@ def open_reading(path: str | Path | None) -> Store:
     return store
 
 
-def _ready(conn: sqlite3.Connection) -> ReadingStore | None:
+def _ready(conn: sqlite3.Connection, path: Path) -> ReadingStore | None:
     """The store, set up as `open_db` sets up its own, or None if opening would change it."""
     store = ReadingStore(conn)
     conn.execute("PRAGMA recursive_triggers=on;")  # as sqlite-utils' Database does
@@ -108,10 +119,10 @@ def _ready(conn: sqlite3.Connection) -> ReadingStore | None:
         return None
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 5000")
-    return store if _all_applied(store) else None
+    return store if _all_applied(store, registered_migrations(path)) else None
 
 
-def _all_applied(store: ReadingStore) -> bool:
+def _all_applied(store: ReadingStore, registered: set[tuple[str, str]]) -> bool:
     """Every registered migration is recorded in sqlite-utils' `_sqlite_migrations`, a table
     in the shape sqlite-utils leaves as it is (primary key `id`)."""
     if not store.has_table("_sqlite_migrations"):
@@ -120,12 +131,45 @@ def _all_applied(store: ReadingStore) -> bool:
     if [column[1] for column in sorted(columns, key=lambda c: c[5]) if column[5]] != ["id"]:
         return False
     rows = store.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
-    applied = {(row[0], row[1]) for row in rows}
-    return all(
-        (migrations.name, migration.name) in applied
+    return registered <= {(row[0], row[1]) for row in rows}
+
+
+def registered_migrations(db_path: Path) -> set[tuple[str, str]]:
+    """Every (set, migration) the storage modules register, from the file beside the
+    database when it was written for these very modules, else by importing them (kept)."""
+    kept = db_path.with_name(f"{db_path.name}.migrations.json")
+    code = _code_key()
+    try:
+        data = json.loads(kept.read_text(encoding="utf-8"))
+        if data["code"] == code:
+            return {(str(pair[0]), str(pair[1])) for pair in data["migrations"]}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        pass  # missing, or not ours: import the modules and write it again
+    names = sorted(
+        (migrations.name, migration.name)
         for migrations in migration_sets()
         for migration in migrations._migrations
     )
+    _keep(kept, {"code": code, "migrations": names})
+    return set(names)
+
+
+def _code_key() -> list[list[object]]:
+    """Name, size and modification time of every storage module: any edit changes it."""
+    with os.scandir(_STORAGE) as entries:
+        files = [entry for entry in entries if entry.name.endswith(".py")]
+        return sorted([e.name, e.stat().st_size, e.stat().st_mtime_ns] for e in files)
+
+
+def _keep(path: Path, data: dict[str, Any]) -> None:
+    """Write `path` whole (a reader never sees half of it); a failure is only logged."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        partial.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as error:
+        log.warning("cannot keep the migration names in %s: %s", path, error)
+        partial.unlink(missing_ok=True)
 
 
 def _is_select(sql: str) -> bool:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import replace
 from datetime import date
@@ -11,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from signals.models import PriceBar
-from storage.db import StorageError, open_db
+from storage.db import StorageError, migration_sets, open_db
 from storage.prices import count_rows, upsert_bars
-from storage.sqlite_reading import ReadingStore, _all_applied, open_reading
+from storage.sqlite_reading import ReadingStore, _all_applied, open_reading, registered_migrations
 
 BAR = PriceBar("IWM", date(2024, 1, 2), 10.0, 11.0, 9.0, 10.5, 10.5, 100)
 SELECTS = [
@@ -74,15 +75,26 @@ def test_a_file_not_yet_in_wal_mode_is_opened_by_open_db(primed: Path) -> None:
 
 
 def test_a_missing_migration_is_seen(primed: Path) -> None:
-    reading = open_reading(primed)
-    assert isinstance(reading, ReadingStore) and _all_applied(reading)
+    reading, registered = open_reading(primed), registered_migrations(primed)
+    assert isinstance(reading, ReadingStore) and _all_applied(reading, registered)
     raw = sqlite3.connect(primed)
     raw.execute(
         "DELETE FROM _sqlite_migrations WHERE id = (SELECT max(id) FROM _sqlite_migrations)"
     )
     raw.commit()
     raw.close()
-    assert not _all_applied(reading)
+    assert not _all_applied(reading, registered)
+
+
+def test_the_migration_names_are_kept_beside_the_database_for_this_code(primed: Path) -> None:
+    everything = {(m.name, one.name) for m in migration_sets() for one in m._migrations}
+    kept = primed.with_name("rotation.db.migrations.json")
+    assert isinstance(open_reading(primed), ReadingStore)
+    assert {tuple(pair) for pair in json.loads(kept.read_text())["migrations"]} == everything
+    for other in ('{"code": [], "migrations": []}', "not json", '{"code": 1}', "[]"):
+        kept.write_text(other)  # other code, or not ours: the modules are asked again
+        assert registered_migrations(primed) == everything
+        assert json.loads(kept.read_text())["code"] != []
 
 
 def test_a_file_that_is_not_a_database_fails_as_open_db_fails(tmp_path: Path) -> None:
