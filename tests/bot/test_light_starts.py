@@ -59,9 +59,7 @@ def started(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-@pytest.mark.parametrize(
-    "command", [("status",), ("outbox",), ("rules", "list"), ("status", "--json")]
-)
+@pytest.mark.parametrize("command", [("status",), ("outbox",), ("rules", "list")])
 def test_reading_commands_import_no_pandas(started: Path, command: tuple[str, ...]) -> None:
     assert heavy_modules_after(started, *command) == []
 
@@ -99,7 +97,7 @@ def test_pydantic_settings_asyncio_stand_in_gives_the_real_asyncio() -> None:
     assert (done.returncode, done.stdout.strip()) == (0, "2"), done.stderr
 
 
-@pytest.mark.parametrize("command", [("--help",), ("prices", "--help"), ("--version",)])
+@pytest.mark.parametrize("command", [("--help",), ("--version",)])
 def test_help_imports_neither_markdown_nor_tracebacks(
     started: Path, command: tuple[str, ...]
 ) -> None:
