@@ -154,3 +154,48 @@ def test_quick_settings_are_frozen_and_copy_like_the_model() -> None:
         quick.fetch_retries = 1  # type: ignore[misc]
     copy = quick.model_copy(update={"rules_path": Path("x.toml")})
     assert (copy.rules_path, quick.rules_path, copy.fetch_retries) == (Path("x.toml"), None, 4)
+
+
+def _bounds(name: str) -> list[str]:
+    """Texts at and just past a numeric field's bounds, as the model declares them."""
+    texts = []
+    for constraint in Settings.model_fields[name].metadata:
+        for kind in ("ge", "gt", "le"):
+            bound = getattr(constraint, kind, None)
+            if bound is not None:
+                texts += [str(bound), str(bound + 1), str(bound - 1), f"{bound}.5", f"{bound}.0"]
+    return texts
+
+
+GENERIC = ["0", "1", "-1", "007", "1e3", " 5", "abc", "Off", "http", "JSON", "17:30", "a,b"]
+
+
+def test_no_value_is_read_differently_from_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every field, given tricky texts and its bounds: a text the quick reader takes, the model
+    takes too, with the same value. A round sets every field at once; the model's error lines
+    name the refused ones, which a second reading leaves out."""
+    candidates = {name: GENERIC + _bounds(name) for name in FIELDS}
+    for round_ in range(max(len(texts) for texts in candidates.values())):
+        given = {name: texts[round_] for name, texts in candidates.items() if round_ < len(texts)}
+        for name, text in given.items():
+            monkeypatch.setenv(FIELDS[name][0], text)
+        try:
+            load_settings(None)
+            refused: set[str] = set()
+        except ConfigError as error:
+            refused = {line.split(": ")[1] for line in error.lines}
+        for variable in refused:
+            monkeypatch.delenv(variable)
+        model = load_settings(None)
+        for name, text in given.items():
+            variable, _default, read = FIELDS[name]
+            try:
+                mine = read(text)
+            except ValueError:
+                continue  # handed to the model, whatever it says
+            assert variable not in refused, (variable, text)
+            theirs = getattr(model, name)
+            if hasattr(theirs, "get_secret_value"):
+                assert mine.get_secret_value() == theirs.get_secret_value()
+            else:
+                assert (type(mine), mine) == (type(theirs), theirs), (variable, text)
