@@ -209,16 +209,20 @@ def print_table(table: Table) -> None:
         console.print(table)
     else:
         table.box = None  # plain text: aligned columns, no box drawing for scripts to strip
-        # print(width=) cannot exceed the console's width: a console as wide as the table.
-        plain = Console(width=natural_width(table), file=io.StringIO())
+        # On a console wider than the table (natural_width's limit), a table that does not
+        # expand takes its natural width: the same lines as measuring it first, laid out once.
+        plain = Console(width=_WIDEST, file=io.StringIO())
         plain.print(table)
         lines = plain.file.getvalue().splitlines()  # type: ignore[attr-defined]
         console.file.write("".join(f"{line.rstrip()}\n" for line in lines))
 
 
+_WIDEST = 10_000
+
+
 def natural_width(table: Table) -> int:
     """The columns a table takes with nothing wrapped."""
-    return Measurement.get(console, console.options.update_width(10_000), table).maximum
+    return Measurement.get(console, console.options.update_width(_WIDEST), table).maximum
 
 
 def print_lines(text: str) -> None:
