@@ -18,9 +18,10 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from bot.light_imports import installed_version
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def cache_beside(db_path: Path) -> None:
 @cache
 def _sessions() -> _Sessions:
     end = date(datetime.now(UTC).year + YEARS_AHEAD, 12, 31)
-    stamp = {"exchange_calendars": metadata.version("exchange_calendars"), "end": str(end)}
+    stamp = {"exchange_calendars": installed_version("exchange_calendars"), "end": str(end)}
     kept = _read_cache(stamp)
     if kept is not None:
         return kept

@@ -14,13 +14,13 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from pydantic import SecretStr
-
-from bot.config import Settings
 from storage.urls import is_database_url, url_password
+
+if TYPE_CHECKING:  # not at run time: the commands that only read start without pydantic
+    from bot.config import Settings
 
 REDACTED = "[redacted]"
 # Parts of a secret URL worth hiding on their own (a webhook token in an error's path), and
@@ -50,7 +50,8 @@ def secret_values(settings: Settings) -> list[str]:
     values: set[str] = set()
     for name in type(settings).model_fields:
         value = getattr(settings, name)
-        if isinstance(value, SecretStr) and value.get_secret_value():
+        # pydantic's SecretStr, or the quick reader's QuickSecret (bot/quick_settings.py)
+        if hasattr(value, "get_secret_value") and value.get_secret_value():
             secret = value.get_secret_value()
             values.update([secret, quote(secret, safe="")], _url_pieces(secret))
     values.update(_database_password(settings.db_path))

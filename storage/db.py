@@ -21,13 +21,13 @@ from contextlib import AbstractContextManager, closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
 from storage.urls import is_database_url
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlite_utils.migrations import Migrations
+
+    from storage.sqlite_store import SqliteStore
 
 _SETS: list[Migrations] = []
 
@@ -94,24 +94,6 @@ class Store(ABC):
         """Release the connection."""
 
 
-class SqliteStore(Database, Store):
-    """The SQLite engine: a sqlite-utils `Database` (connections, pragmas, migrations)."""
-
-    engine = "sqlite"
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        return self.conn.executemany(sql, rows).rowcount
-
-    def query(self, sql: str, parameters: Sequence[Any] | None = None) -> Iterator[dict]:
-        return Database.query(self, sql, parameters)
-
-    def has_table(self, name: str) -> bool:
-        return self[name].exists()
-
-    def days_between(self, later: str, earlier: str) -> str:
-        return f"(julianday({later}) - julianday({earlier}))"
-
-
 def open_db(path: str | Path | None = None, *, migrate: bool = True) -> Store:
     """Open (creating if needed) the database at `path`: a file, a URL, or memory when None."""
     if is_database_url(path):
@@ -130,6 +112,8 @@ def open_db(path: str | Path | None = None, *, migrate: bool = True) -> Store:
 
 
 def _connect(path: str | Path | None) -> SqliteStore:
+    from storage.sqlite_store import SqliteStore  # sqlite-utils: only when a store opens so
+
     if path is None or str(path) == ":memory:":
         return SqliteStore(memory=True)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -143,6 +127,8 @@ def open_shared(path: str | Path) -> Store:
     """A handle usable from worker threads (not migrated); callers serialise access with a lock."""
     if is_database_url(path):
         return open_db(path, migrate=False)
+    from storage.sqlite_store import SqliteStore
+
     db = SqliteStore(sqlite3.connect(str(path), check_same_thread=False))
     db.execute("PRAGMA busy_timeout = 5000")
     # Run history needs no fsync per row: WAL with NORMAL stays consistent after a crash.

@@ -10,11 +10,15 @@ statement triggers, and a counter update per row made importing the shared price
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
+
 from sqlite_utils.migrations import Migrations
 
 from storage import prices, series  # noqa: F401 - their tables first: the triggers watch them
 from storage.db import register
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 migrations = register(Migrations("rotation.versioning"))
 

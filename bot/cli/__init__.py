@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from typing import Annotated
 
@@ -28,12 +29,13 @@ app = typer.Typer(
 
 def _print_version(asked: bool) -> None:
     if asked:
-        from importlib.metadata import PackageNotFoundError, version
+        from bot.light_imports import installed_version
 
-        try:
-            print(f"rotation-bot {version('rotation-bot')}")
-        except PackageNotFoundError:  # running from a checkout that was never installed
+        version = installed_version("rotation-bot")
+        if version is None:  # running from a checkout that was never installed
             print("rotation-bot (not installed)")
+        else:
+            print(f"rotation-bot {version}")
         raise typer.Exit()
 
 
@@ -61,14 +63,24 @@ def root(
     ctx.obj = AppContext(overrides={"db_path": db} if db is not None else {})
 
 
+# The modules a start needs when it names one of these commands first: `status` reads the
+# database, and a group's modules are enough for its commands and its `--help` (each start
+# pays only for what it runs). Anything else (`--help`, a typo, other commands) registers
+# every command, so the root help and "No such command" are as they always were.
+_ONLY: dict[str, tuple[str, ...]] = {
+    "status": ("status_cmd",),
+    "outbox": ("outbox_cmd",),
+    "rules": ("rules_cmds",),
+    "prices": ("prices_data", "prices_quality", "prices_update"),
+    "series": ("series_data",),
+}
+_GROUPS = ("prices", "series", "rules")
+
+
 @functools.cache  # once per process: every add_typer appends, and tests call this per invoke
 def _register_commands() -> None:
     # Each command lives in a module of its own that registers itself on `app` or a group.
-    from bot.cli.groups import prices_app, rules_app, series_app
-
-    app.add_typer(prices_app, name="prices")
-    app.add_typer(series_app, name="series")
-    app.add_typer(rules_app, name="rules")
+    _add_groups(*_GROUPS)
     from bot.cli import (  # noqa: F401
         backtest_cmd,
         outbox_cmd,
@@ -83,12 +95,48 @@ def _register_commands() -> None:
     )
 
 
+@functools.cache
+def _add_group(name: str) -> None:
+    from bot.cli import groups
+
+    app.add_typer(getattr(groups, f"{name}_app"), name=name)
+
+
+def _add_groups(*names: str) -> None:
+    for name in names:
+        _add_group(name)
+
+
+def _register_commands_for(args: list[str]) -> None:
+    """Register the commands `args` may run: the one it names, or every one."""
+    command = _command_named(args)
+    if command not in _ONLY:
+        _register_commands()
+        return
+    if command in _GROUPS:
+        _add_groups(command)
+    for module in _ONLY[command]:
+        importlib.import_module(f"bot.cli.{module}")
+
+
+def _command_named(args: list[str]) -> str | None:
+    """The first argument past the root options (`--db PATH`), or None if an option comes."""
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--db":
+            rest = rest[1:]
+        elif not arg.startswith("--db="):
+            return None if arg.startswith("-") else arg
+    return None
+
+
 def main() -> None:
     """Console-script entry point: exit 0 done, 1 the command failed, 2 a usage error.
 
     Output piped into a reader that stopped early (`| head`) ends quietly with 0.
     """
-    _register_commands()
+    _register_commands_for(sys.argv[1:])
     pipe = StdoutPipe()
     try:
         code = _run()

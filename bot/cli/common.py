@@ -39,6 +39,10 @@ class AppContext:
     """Resources the commands share; the database opens (and migrates) on first use."""
 
     overrides: dict[str, Any] = field(default_factory=dict)
+    # A command that only reads: its settings are read without pydantic when every value
+    # allows it (`bot.config.load_settings_quickly`), its database opened without sqlite-utils
+    # when ready as it stands (`storage.sqlite_reading.open_reading`); same values, same errors.
+    reads_only: bool = False
     _settings: Settings | None = field(default=None, repr=False)
     _db: Store | None = field(default=None, repr=False)
 
@@ -46,11 +50,12 @@ class AppContext:
     def settings(self) -> Settings:
         """The validated settings; invalid ones print one line each and exit 2."""
         if self._settings is None:
-            from bot.config import ConfigError, load_settings
+            from bot.config import ConfigError, load_settings, load_settings_quickly
             from bot.logging_setup import configure_logging
 
+            load = load_settings_quickly if self.reads_only else load_settings
             try:
-                self._settings = load_settings(**self.overrides)
+                self._settings = load(**self.overrides)
             except ConfigError as error:
                 print_problems(error.lines)
                 raise typer.Exit(2) from None
@@ -68,23 +73,27 @@ class AppContext:
         # A file path's folder exists: the settings refuse a missing one (a mistyped
         # ROTATION_DB would answer NO DATA everywhere), so a new file here is a first run.
         if self._db is None:
-            self._db = self._open(self.settings.db_path)
+            self._db = self._open(self.settings.db_path, reads_only=self.reads_only)
         return self._db
 
     @staticmethod
-    def _open(target: Path | str) -> Store:
+    def _open(target: Path | str, *, reads_only: bool) -> Store:
         from storage.db import StorageError, open_db
+        from storage.sqlite_reading import open_reading
 
         try:
-            return open_db(target)
+            return open_reading(target) if reads_only else open_db(target)
         except StorageError as error:
             shown = target if isinstance(target, Path) else hide_password(target)
             fail(f"cannot open the database {shown}: {error}", 2)
 
 
-def app_context(ctx: typer.Context) -> AppContext:
-    """The AppContext the root callback stored on the click context."""
-    return ctx.find_root().obj
+def app_context(ctx: typer.Context, *, reads_only: bool = False) -> AppContext:
+    """The AppContext the root callback stored on the click context (`reads_only`: the
+    command only reads, see `AppContext.reads_only`)."""
+    context: AppContext = ctx.find_root().obj
+    context.reads_only = context.reads_only or reads_only
+    return context
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -200,16 +209,20 @@ def print_table(table: Table) -> None:
         console.print(table)
     else:
         table.box = None  # plain text: aligned columns, no box drawing for scripts to strip
-        # print(width=) cannot exceed the console's width: a console as wide as the table.
-        plain = Console(width=natural_width(table), file=io.StringIO())
+        # On a console wider than the table (natural_width's limit), a table that does not
+        # expand takes its natural width: the same lines as measuring it first, laid out once.
+        plain = Console(width=_WIDEST, file=io.StringIO())
         plain.print(table)
         lines = plain.file.getvalue().splitlines()  # type: ignore[attr-defined]
         console.file.write("".join(f"{line.rstrip()}\n" for line in lines))
 
 
+_WIDEST = 10_000
+
+
 def natural_width(table: Table) -> int:
     """The columns a table takes with nothing wrapped."""
-    return Measurement.get(console, console.options.update_width(10_000), table).maximum
+    return Measurement.get(console, console.options.update_width(_WIDEST), table).maximum
 
 
 def print_lines(text: str) -> None:

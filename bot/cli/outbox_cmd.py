@@ -47,7 +47,7 @@ def outbox(
         return
     if status is not None and status not in STATUSES:
         fail(f"unknown status {status!r}; use one of {', '.join(STATUSES)}", 2)
-    rows = list_outbox(app_context(ctx).db, status)
+    rows = list_outbox(app_context(ctx, reads_only=True).db, status)
     if as_json:
         print_json(rows)
         return
@@ -112,7 +112,7 @@ def retry(
 
     if (row_id is None) == (not dead):
         fail("give a row id or --dead (not both)", 2)
-    db = app_context(ctx).db
+    db = app_context(ctx).db  # writes
     ids = [_dead_row(db, row_id)] if row_id is not None else dead_row_ids(db)
     moved = requeue_rows(db, ids, utc_now())
     if dead and not moved:

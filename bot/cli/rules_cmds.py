@@ -42,7 +42,7 @@ def validate(
     """Report every problem in a rules file with its line; exit 1 if there is any."""
     from bot.rules.files import validate_file
 
-    settings = app_context(ctx).settings
+    settings = app_context(ctx, reads_only=True).settings
     target = path or settings.rules_path
     if target is None:
         problems = _validate_defaults()
@@ -79,7 +79,7 @@ def list_rules(
     ones too, each with where it comes from and where its alerts go."""
     from bot.rules.stored import rule_origins
 
-    context = app_context(ctx)
+    context = app_context(ctx, reads_only=True)
     rules = rules_or_exit(context.settings, include_disabled=True, db=context.db)
     origins = rule_origins(context.settings, context.db)
     routing = routing_or_exit(context.settings, rules, posting=False)
@@ -114,7 +114,7 @@ def show_rule(
     alerts go as comments: the output pastes into a rules file as it is."""
     from bot.rules.stored import rule_origins, rule_toml
 
-    context = app_context(ctx)
+    context = app_context(ctx, reads_only=True)
     settings = context.settings
     rules = rules_or_exit(settings, include_disabled=True, db=context.db)
     routing = routing_or_exit(settings, rules, posting=False)
@@ -172,7 +172,7 @@ def export_rules(
     from bot.rules.stored import export_toml
     from storage.chat_rules import list_rules as chat_rules
 
-    stored = chat_rules(app_context(ctx).db)
+    stored = chat_rules(app_context(ctx, reads_only=True).db)
     text = export_toml(stored)
     if output is None:
         sys.stdout.write(text)

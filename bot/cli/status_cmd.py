@@ -25,7 +25,7 @@ def status(
     """Health of data, evaluations, the running service and deliveries (exit 1 if degraded)."""
     from bot.service.health import collect_health, render_lines
 
-    context = app_context(ctx)
+    context = app_context(ctx, reads_only=True)
     health = collect_health(context.db, datetime.now(UTC), context.settings)
     if as_json:
         print_json(health.to_dict())

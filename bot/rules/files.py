@@ -15,15 +15,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings
 from bot.rules import parse_cache
 from bot.rules.routing import ROUTING_TABLES, Routing, destination_problems, parse_routing
 from bot.rules.toml_layout import MAX_DEPTH, Element, Layout, scan
 from signals.names import split_expression
 from signals.rule_fields import RuleError
 from signals.rules import Curve, RateChange, Rule, parse_rule
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 DEFAULT_RULES = "default_rules.toml"
 _TOML_LINE = re.compile(r"line (\d+)")

@@ -18,7 +18,6 @@ import os
 import pickle
 from collections.abc import Callable
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 from signals.rules import Rule
@@ -94,10 +93,9 @@ def model_fingerprint() -> str:
 
 
 def _package_version() -> str:
-    try:
-        return metadata.version("rotation-bot")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    from bot.light_imports import installed_version  # not importlib.metadata: see there
+
+    return installed_version("rotation-bot") or "unknown"
 
 
 def read_cache(where: Path, key: bytes) -> list[Rule] | None:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings
 from bot.platforms import all_platforms, platform_of
 from bot.rules.toml_layout import Element
 from signals.rules import Rule
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 Route = Callable[[str], tuple[str, ...]]  # rule id -> destinations, from `router`
 ROUTING_TABLES = ("routes", "digest")  # top-level tables of a rules file besides `rules`

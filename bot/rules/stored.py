@@ -13,9 +13,8 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings
 from bot.rules.files import (
     RulesFileError,
     default_entries,
@@ -27,6 +26,9 @@ from bot.rules.files import (
 from signals.rules import Rule
 from storage import chat_rules
 from storage.db import Store
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 

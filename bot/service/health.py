@@ -9,15 +9,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import calendar
-from bot.config import Settings
 from bot.logging_setup import Redactor, secret_values
 from storage import prices, replicas, series, service_state
 from storage.db import Store, open_db
 from storage.outbox_health import count_by_status, destination_pauses
 from storage.stamps import short_time
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 # The service writes its heartbeat every 30 s; three missed beats mean it is not running.
 HEARTBEAT_STALE = timedelta(seconds=90)
