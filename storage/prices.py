@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from sqlite_utils.migrations import Migrations
@@ -70,6 +71,26 @@ def upsert_bars(db: Store, bars: Iterable[PriceBar], *, fetched_at: str | None =
     from storage.versioning import write_counted  # lazy: versioning imports this module
 
     return write_counted(db, _UPSERT, [_bar_row(bar, stamp) for bar in bars])
+
+
+def upsert_columns(
+    db: Store,
+    symbol: str,
+    days: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    *,
+    source: str,
+    fetched_at: str,
+) -> int:
+    """`upsert_bars` for final bars given column-wise: `days` as `YYYY-MM-DD`, `values` one
+    column per name of `_VALUES` in that order (None for no value); return rows changed."""
+    from storage.versioning import write_counted  # lazy: versioning imports this module
+
+    if len(values) != len(_VALUES) or any(len(column) != len(days) for column in values):
+        raise ValueError(f"expected {len(_VALUES)} value columns of {len(days)} cells")
+    # Same tuples as _bar_row: zip stops at the last day (the repeats are endless).
+    rows = list(zip(repeat(symbol), days, *values, repeat(1), repeat(source), repeat(fetched_at)))
+    return write_counted(db, _UPSERT, rows)
 
 
 def _bar_row(bar: PriceBar, stamp: str) -> tuple[object, ...]:

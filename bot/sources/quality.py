@@ -105,11 +105,15 @@ def frame_of_bars(bars: Sequence[PriceBar]) -> pd.DataFrame:
     """Close, Adj Close and status (all ok: just stored) of bars, as `load_for_review` gives."""
     days = np.fromiter((bar.date.toordinal() for bar in bars), dtype=np.int64, count=len(bars))
     index = pd.DatetimeIndex((days - _EPOCH_ORDINAL).astype("datetime64[D]"), name="date")
-    columns = {
-        "close": np.array([bar.close for bar in bars], dtype=np.float64),
-        "adj_close": np.array([bar.adj_close for bar in bars], dtype=np.float64),
-    }
-    return pd.DataFrame(columns, index=index).assign(status=q.OK)
+    close = pd.Series([bar.close for bar in bars], index=index, dtype=np.float64)
+    adj_close = pd.Series([bar.adj_close for bar in bars], index=index, dtype=np.float64)
+    return frame_of_columns(close, adj_close)
+
+
+def frame_of_columns(close: pd.Series, adj_close: pd.Series) -> pd.DataFrame:
+    """`frame_of_bars` of bars already column-wise (float64 Series on the same dates)."""
+    columns = {"close": close.to_numpy(), "adj_close": adj_close.to_numpy()}
+    return pd.DataFrame(columns, index=close.index).assign(status=q.OK)
 
 
 def series_of_points(points: Sequence[SeriesPoint]) -> pd.Series:
