@@ -45,7 +45,7 @@ def backtest_cmd(
     With --outcomes, each rule's track record too: the move after every past firing (since
     the start of its history, up to --to) over 1, 3 and 6 months (21, 63, 126 sessions).
     """
-    from bot.service.evaluation import load_market
+    from bot.market import load_market  # not the service's module: crash points, outbox, reuse
     from storage.versioning import data_version
 
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
