@@ -160,24 +160,58 @@ def load_prices(
 
     Suspect, discarded and rejected bars are left out unless `usable_only` is False.
     """
+    if symbols is not None:
+        return _frames_per_symbol(db, symbols, start, end, final_only, usable_only)
     clauses, params = _filters(symbols, start, end, final_only)
     if usable_only:
-        clauses.append(f"status IN ({', '.join(repr(s) for s in USABLE)})")
+        clauses.append(_USABLE)
     sql = (
         f"SELECT symbol, date, {', '.join(PRICE_COLUMNS)} FROM prices"  # noqa: S608
         f"{' WHERE ' + ' AND '.join(clauses) if clauses else ''} ORDER BY symbol, date"
     )
-    frame = read_frame(db, sql, params)
+    frame = _typed(read_frame(db, sql, params))
+    return {
+        str(symbol): group.drop(columns="symbol").set_index("date")
+        for symbol, group in frame.groupby("symbol", sort=True)
+    }
+
+
+_USABLE = f"status IN ({', '.join(repr(s) for s in USABLE)})"
+
+
+def _frames_per_symbol(
+    db: Store,
+    symbols: Sequence[str],
+    start: date | None,
+    end: date | None,
+    final_only: bool,
+    usable_only: bool,
+) -> dict[str, pd.DataFrame]:
+    """`load_prices` of named symbols: a query per symbol on the primary key, each frame built
+    from its own rows (no symbol cell per row to fetch, no groupby): a backtest loads 120,000
+    bars, and fetching them is most of its reading."""
+    clauses, params = _filters(None, start, end, final_only)
+    clauses = ["symbol = ?", *clauses, *([_USABLE] if usable_only else [])]
+    sql = (
+        f"SELECT date, {', '.join(PRICE_COLUMNS)} FROM prices"  # noqa: S608
+        f" WHERE {' AND '.join(clauses)} ORDER BY date"
+    )
+    frames = {}
+    for symbol in dict.fromkeys(symbols):
+        frame = read_frame(db, sql, [symbol, *params])
+        if len(frame):
+            frames[symbol] = _typed(frame).set_index("date")
+    return frames
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates as datetimes, prices as float64, `final` as bool (as the frames always had)."""
     import pandas as pd
 
     frame["date"] = pd.to_datetime(frame["date"])
     frame[list(_VALUES)] = frame[list(_VALUES)].astype("float64")
     frame["final"] = frame["final"].astype(bool)
-    frames = {
-        str(symbol): group.drop(columns="symbol").set_index("date")
-        for symbol, group in frame.groupby("symbol", sort=True)
-    }
-    return {symbol: frames[symbol] for symbol in symbols or frames if symbol in frames}
+    return frame
 
 
 def _filters(
