@@ -63,9 +63,14 @@ def judge_frozen(values: pd.Series, min_run: int = FROZEN_MIN) -> dict[pd.Timest
         return {}
     starts = np.flatnonzero(np.r_[True, data[1:] != data[:-1]])
     lengths = np.diff(np.r_[starts, len(data)])
+    # Runs shorter than min_run always count towards the longest so far; only the few runs of
+    # min_run or more are stepped (a run per bar stepped in Python cost most of an import).
+    short = np.maximum.accumulate(np.where(lengths < min_run, lengths, 1))
     verdicts: dict[pd.Timestamp, Verdict] = {}
     longest = 1
-    for start, length in zip(starts, lengths, strict=True):
+    for run in np.flatnonzero(lengths >= min_run):
+        start, length = starts[run], lengths[run]
+        longest = max(longest, int(short[run - 1])) if run else longest
         if length < max(min_run, longest + 1):
             longest = max(longest, int(length))
             continue

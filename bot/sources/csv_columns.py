@@ -144,7 +144,7 @@ def _rows_of_width(body: str, width: int) -> int | None:
     ends = np.flatnonzero(raw == _NEWLINE)
     if not body.endswith("\n"):
         ends = np.append(ends, len(raw))
-    commas = np.concatenate(([0], np.cumsum(raw == _COMMA)))[ends]
+    commas = np.flatnonzero(raw == _COMMA).searchsorted(ends)  # commas before each line end
     per_line = np.diff(commas, prepend=0)
     filled = np.diff(ends, prepend=-1) > 1
     if not np.all(per_line[filled] == width - 1):

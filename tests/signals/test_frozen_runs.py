@@ -1,0 +1,54 @@
+"""judge_frozen steps only the long runs: the same verdicts as stepping every run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from signals.quality import DISCARDED, SUSPECT, Verdict
+from signals.shapes import FROZEN_MIN, judge_frozen
+
+
+def _stepped(values: pd.Series, min_run: int) -> dict[pd.Timestamp, Verdict]:
+    """The verdicts as judge_frozen gave them before: every run stepped in Python."""
+    clean = values.dropna()
+    data = clean.to_numpy(dtype=np.float64)
+    if len(data) < min_run:
+        return {}
+    starts = np.flatnonzero(np.r_[True, data[1:] != data[:-1]])
+    lengths = np.diff(np.r_[starts, len(data)])
+    verdicts: dict[pd.Timestamp, Verdict] = {}
+    longest = 1
+    for start, length in zip(starts, lengths, strict=True):
+        if length < max(min_run, longest + 1):
+            longest = max(longest, int(length))
+            continue
+        status = SUSPECT if start + length == len(data) else DISCARDED
+        note = (
+            f"the same value {data[start]:g} for {length} sessions from "
+            f"{clean.index[start].date()}, more than it ever repeated before ({longest}): "
+            "a frozen feed"
+        )
+        for at in range(start + 1, start + length):
+            verdicts[clean.index[at]] = Verdict(status, note)
+    return verdicts
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(st.integers(1, 12), st.sampled_from([1.0, 2.0, 3.0, np.nan])),
+        min_size=0,
+        max_size=40,
+    ),
+    min_run=st.sampled_from([1, 2, 3, FROZEN_MIN]),
+)
+def test_long_runs_only_give_the_stepped_verdicts(
+    runs: list[tuple[int, float]], min_run: int
+) -> None:
+    values = [value for length, value in runs for _ in range(length)]
+    index = pd.bdate_range("2020-01-01", periods=len(values))
+    series = pd.Series(values, index=index, dtype="float64")
+    assert judge_frozen(series, min_run) == _stepped(series, min_run)
