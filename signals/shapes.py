@@ -136,17 +136,35 @@ def _best_follower(
     """The candidate whose last daily log moves correlate most with `new`'s, if any has enough."""
     best = None
     for name, closes in candidates.items():
-        both = pd.concat([new.rename("new"), closes.rename("other")], axis=1, join="inner")
-        both = both[(both["new"] > 0) & (both["other"] > 0)].dropna().iloc[-STRANGER_RETURNS - 1 :]
-        if len(both) <= STRANGER_MIN_RETURNS:
+        levels, first = _last_common(new, closes)
+        if len(levels) <= STRANGER_MIN_RETURNS:
             continue
-        moves = np.diff(np.log(both.to_numpy(dtype=np.float64)), axis=0)
+        moves = np.diff(np.log(levels), axis=0)
         if np.std(moves[:, 0]) == 0 or np.std(moves[:, 1]) == 0:
             continue
         correlation = float(np.corrcoef(moves[:, 0], moves[:, 1])[0, 1])
         if best is None or correlation > best[1]:
-            best = (name, correlation, both.index[0], len(moves))
+            best = (name, correlation, first, len(moves))
     return best
+
+
+def _last_common(new: pd.Series, other: pd.Series) -> tuple[np.ndarray, pd.Timestamp | None]:
+    """The last STRANGER_RETURNS + 1 dates both have a positive value on, as (new, other)
+    columns, and the first of those dates. Two sorted, unique indexes of one dtype (a first
+    import's files) are joined with numpy; anything else as pandas joins them."""
+    plain = all(s.index.is_monotonic_increasing and s.index.is_unique for s in (new, other))
+    if not plain or new.index.dtype != other.index.dtype:
+        both = pd.concat([new.rename("new"), other.rename("other")], axis=1, join="inner")
+        both = both[(both["new"] > 0) & (both["other"] > 0)].dropna().iloc[-STRANGER_RETURNS - 1 :]
+        return both.to_numpy(dtype=np.float64), both.index[0] if len(both) else None
+    _, at_new, at_other = np.intersect1d(
+        new.index.to_numpy(), other.index.to_numpy(), assume_unique=True, return_indices=True
+    )
+    levels = np.column_stack(
+        [new.to_numpy(dtype=np.float64)[at_new], other.to_numpy(dtype=np.float64)[at_other]]
+    )
+    kept = np.flatnonzero((levels > 0).all(axis=1))[-STRANGER_RETURNS - 1 :]
+    return levels[kept], new.index[at_new[kept[0]]] if len(kept) else None
 
 
 def judge_twin(rate: pd.Series, twin: pd.Series) -> dict[pd.Timestamp, Verdict]:

@@ -1,4 +1,5 @@
-"""judge_frozen steps only the long runs: the same verdicts as stepping every run."""
+"""The quality shapes' fast paths give what the slow ones gave: judge_frozen steps only the
+long runs, the stranger check joins sorted dates with numpy."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signals.quality import DISCARDED, SUSPECT, Verdict
-from signals.shapes import FROZEN_MIN, judge_frozen
+from signals.shapes import FROZEN_MIN, STRANGER_RETURNS, _last_common, judge_frozen
 
 
 def _stepped(values: pd.Series, min_run: int) -> dict[pd.Timestamp, Verdict]:
@@ -52,3 +53,30 @@ def test_long_runs_only_give_the_stepped_verdicts(
     index = pd.bdate_range("2020-01-01", periods=len(values))
     series = pd.Series(values, index=index, dtype="float64")
     assert judge_frozen(series, min_run) == _stepped(series, min_run)
+
+
+def _joined_by_pandas(new: pd.Series, other: pd.Series) -> tuple[np.ndarray, object]:
+    both = pd.concat([new.rename("new"), other.rename("other")], axis=1, join="inner")
+    both = both[(both["new"] > 0) & (both["other"] > 0)].dropna().iloc[-STRANGER_RETURNS - 1 :]
+    return both.to_numpy(dtype=np.float64), both.index[0] if len(both) else None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    new=st.lists(st.sampled_from([1.0, 2.5, -1.0, 0.0, np.nan]), max_size=300),
+    other=st.lists(st.sampled_from([1.5, 3.0, -2.0, np.nan]), max_size=300),
+    shift=st.integers(-50, 50),
+)
+def test_the_numpy_join_keeps_the_last_common_positive_dates(
+    new: list[float], other: list[float], shift: int
+) -> None:
+    start = pd.Timestamp("2020-01-01")
+    mine = pd.Series(new, index=pd.bdate_range(start, periods=len(new)), dtype="float64")
+    theirs_start = start + pd.offsets.BDay(shift)
+    theirs = pd.Series(
+        other, index=pd.bdate_range(theirs_start, periods=len(other)), dtype="float64"
+    )
+    levels, first = _last_common(mine, theirs)
+    expected, expected_first = _joined_by_pandas(mine, theirs)
+    np.testing.assert_array_equal(levels, expected)
+    assert first == expected_first
