@@ -37,7 +37,7 @@ def _stepped(values: pd.Series, min_run: int) -> dict[pd.Timestamp, Verdict]:
     return verdicts
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     runs=st.lists(
         st.tuples(st.integers(1, 12), st.sampled_from([1.0, 2.0, 3.0, np.nan])),
@@ -61,7 +61,7 @@ def _joined_by_pandas(new: pd.Series, other: pd.Series) -> tuple[np.ndarray, obj
     return both.to_numpy(dtype=np.float64), both.index[0] if len(both) else None
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     new=st.lists(st.sampled_from([1.0, 2.5, -1.0, 0.0, np.nan]), max_size=300),
     other=st.lists(st.sampled_from([1.5, 3.0, -2.0, np.nan]), max_size=300),
