@@ -20,7 +20,9 @@ from bot.sources.csv_dir import RowCheck, read_csv_text, read_price_csv, symbol_
 
 TODAY = date(2024, 3, 1)
 CHECK = RowCheck(TODAY)
-DAYS = [day.isoformat() for day in nyse.sessions_between(date(2024, 1, 2), date(2024, 1, 31))]
+# NYSE sessions of January 2024 (the 15th, Martin Luther King Jr. Day, is a holiday).
+SESSIONS = (2, 3, 4, 5, 8, 9, 10, 11, 12, 16, 17, 18, 19, 22, 23, 24, 25, 26, 29, 30, 31)
+DAYS = [date(2024, 1, day).isoformat() for day in SESSIONS]
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 
 
@@ -122,6 +124,11 @@ def test_anything_odd_gets_the_line_by_line_readers_answer(tmp_path: Path, text:
     assert not _taken(path)
     fast, reference = _both(path)
     assert fast == reference
+
+
+def test_the_sessions_written_here_are_the_calendars() -> None:
+    listed = nyse.sessions_between(date(2024, 1, 1), date(2024, 1, 31))
+    assert [day.isoformat() for day in listed] == DAYS
 
 
 def test_rates_and_weekday_symbols_keep_their_own_checks(tmp_path: Path) -> None:
