@@ -149,9 +149,13 @@ def judge_rates(
 
 
 def _log_levels(series: pd.Series) -> pd.Series:
-    clean = series.dropna()
-    clean = clean[clean > 0]
-    clean = clean[~clean.index.duplicated(keep=False)].sort_index()
+    if series.index.is_unique:  # the usual case (pandas caches it): no search for repeats
+        clean = series[series > 0]  # NaN is not > 0
+    else:
+        clean = series.dropna()
+        clean = clean[clean > 0]
+        clean = clean[~clean.index.duplicated(keep=False)]
+    clean = clean.sort_index()
     return pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index)
 
 

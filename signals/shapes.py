@@ -276,16 +276,27 @@ def _aligned_logs(
     values: pd.Series, linked: Mapping[str, pd.Series]
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Log prices of the symbol, and of its linked instruments on the symbol's dates."""
-    clean = values.dropna()
-    clean = clean[clean > 0]
-    clean = clean[~clean.index.duplicated(keep=False)].sort_index()
+    clean = _positive(values, repeats_first=False).sort_index()
     levels = pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index)
     columns = {}
     for name, series in linked.items():
-        other = series.dropna()
-        other = other[(other > 0) & ~other.index.duplicated(keep=False)]
+        other = _positive(series, repeats_first=True)
         columns[name] = np.log(other.astype("float64")).reindex(levels.index)
     return levels, pd.DataFrame(columns, index=levels.index).dropna(axis=1, how="all")
+
+
+def _positive(series: pd.Series, *, repeats_first: bool) -> pd.Series:
+    """The positive values on dates the series has once. A unique index (the usual case,
+    which pandas caches) needs no search for repeats; otherwise repeated dates are dropped
+    after the NaN, and before the non-positive values with `repeats_first` (as each caller
+    always did)."""
+    if series.index.is_unique:
+        return series[series > 0]  # NaN is not > 0
+    clean = series.dropna()
+    if repeats_first:
+        return clean[(clean > 0) & ~clean.index.duplicated(keep=False)]
+    clean = clean[clean > 0]
+    return clean[~clean.index.duplicated(keep=False)]
 
 
 def _outvoted(apart: np.ndarray, limit: float) -> np.ndarray:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signals.quality import DISCARDED, SUSPECT, Verdict
-from signals.shapes import FROZEN_MIN, STRANGER_RETURNS, _last_common, judge_frozen
+from signals.shapes import FROZEN_MIN, STRANGER_RETURNS, _last_common, _positive, judge_frozen
 
 
 def _stepped(values: pd.Series, min_run: int) -> dict[pd.Timestamp, Verdict]:
@@ -80,3 +80,27 @@ def test_the_numpy_join_keeps_the_last_common_positive_dates(
     expected, expected_first = _joined_by_pandas(mine, theirs)
     np.testing.assert_array_equal(levels, expected)
     assert first == expected_first
+
+
+def _positive_as_before(series: pd.Series, *, repeats_first: bool) -> pd.Series:
+    clean = series.dropna()
+    if repeats_first:
+        return clean[(clean > 0) & ~clean.index.duplicated(keep=False)]
+    clean = clean[clean > 0]
+    return clean[~clean.index.duplicated(keep=False)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.sampled_from([1.0, 2.0, -1.0, 0.0, np.nan]), max_size=30),
+    days=st.lists(st.integers(0, 20), max_size=30),
+    repeats_first=st.booleans(),
+)
+def test_positive_values_on_single_dates_with_or_without_repeats(
+    values: list[float], days: list[int], repeats_first: bool
+) -> None:
+    size = min(len(values), len(days))
+    index = pd.DatetimeIndex([pd.Timestamp("2020-01-01") + pd.Timedelta(days=d) for d in days])
+    series = pd.Series(values[:size], index=index[:size], dtype="float64")
+    expected = _positive_as_before(series, repeats_first=repeats_first)
+    pd.testing.assert_series_equal(_positive(series, repeats_first=repeats_first), expected)
