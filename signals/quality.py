@@ -149,9 +149,13 @@ def judge_rates(
 
 
 def _log_levels(series: pd.Series) -> pd.Series:
-    clean = series.dropna()
-    clean = clean[clean > 0]
-    clean = clean[~clean.index.duplicated(keep=False)].sort_index()
+    if series.index.is_unique:  # the usual case (pandas caches it): no search for repeats
+        clean = series[series > 0]  # NaN is not > 0
+    else:
+        clean = series.dropna()
+        clean = clean[clean > 0]
+        clean = clean[~clean.index.duplicated(keep=False)]
+    clean = clean.sort_index()
     return pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index)
 
 
@@ -176,6 +180,7 @@ def _judge(
     verdicts: dict[pd.Timestamp, Verdict] = {}
     discarded: set[int] = set()
     judged_to = -1  # bars up to here belong to a stretch already judged
+    aligned: dict[str, np.ndarray] = {}  # each linked instrument on these dates, once
     for position in candidates:
         day = levels.index[position]
         base = _previous_kept(position, discarded)
@@ -183,7 +188,7 @@ def _judge(
         typical = _typical_move(sizes, position, config) if sigmas else 0.0
         if position <= judged_to or day in keep or not _beyond(move, typical, floor, sigmas):
             continue
-        stretch = _follow(levels, position, base, linked, config.match_ratio, unit)
+        stretch = _follow(levels, position, base, linked, config.match_ratio, unit, aligned)
         for at, verdict in stretch.items():
             verdicts[levels.index[at]] = verdict
             if verdict.status == DISCARDED:
@@ -199,12 +204,13 @@ def _follow(
     linked: Mapping[str, pd.Series],
     ratio: float,
     unit: str,
+    aligned: dict[str, np.ndarray] | None = None,
 ) -> dict[int, Verdict]:
     """The verdicts of the stretch a suspect move at `position` opens (empty: it is shared)."""
     data = levels.to_numpy(dtype=np.float64)
     move = data[position] - data[base]
     kept = (data[position:] - data[base]) / move  # 1: the level holds, 0: it is undone
-    agreed, counted = _agreement(levels, position, base, linked, ratio)
+    agreed, counted = _agreement(levels, position, base, linked, ratio, aligned)
     if not counted.any():  # nothing to agree with: the next bar decides, as it always did
         return {position: _settle(data, position, move, unit)}
     if agreed[0] or _restores(levels, position, linked, move):
@@ -247,22 +253,31 @@ def _restores(
 
 
 def _agreement(
-    levels: pd.Series, position: int, base: int, linked: Mapping[str, pd.Series], ratio: float
+    levels: pd.Series,
+    position: int,
+    base: int,
+    linked: Mapping[str, pd.Series],
+    ratio: float,
+    aligned: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per bar from `position`, whether more linked instruments share its level than not.
 
     An instrument shares it when its own move since the base bar's date goes the same way
     by at least `ratio` of the symbol's; only instruments with a value on both dates count.
-    Also returns, per bar, whether any instrument counted.
+    Also returns, per bar, whether any instrument counted. `aligned` keeps each instrument
+    reindexed on the symbol's (unique) dates across the moves of one judgement.
     """
     data = levels.to_numpy(dtype=np.float64)
     moves = data[position:] - data[base]
-    days, base_day = levels.index[position:], levels.index[base]
+    base_day = levels.index[base]
     votes = np.zeros(len(moves))
     counted = np.zeros(len(moves), dtype=bool)
-    for other in linked.values():
+    aligned = {} if aligned is None else aligned
+    for name, other in linked.items():
         start = other.asof(base_day) if len(other) and other.index[0] <= base_day else np.nan
-        theirs = other.reindex(days).to_numpy(dtype=np.float64) - start
+        if name not in aligned:
+            aligned[name] = other.reindex(levels.index).to_numpy(dtype=np.float64)
+        theirs = aligned[name][position:] - start
         present = ~np.isnan(theirs)
         alike = present & (theirs * moves > 0) & (np.abs(theirs) >= ratio * np.abs(moves))
         votes += np.where(alike, 1.0, np.where(present, -1.0, 0.0))

@@ -63,9 +63,14 @@ def judge_frozen(values: pd.Series, min_run: int = FROZEN_MIN) -> dict[pd.Timest
         return {}
     starts = np.flatnonzero(np.r_[True, data[1:] != data[:-1]])
     lengths = np.diff(np.r_[starts, len(data)])
+    # Runs shorter than min_run always count towards the longest so far; only the few runs of
+    # min_run or more are stepped (a run per bar stepped in Python cost most of an import).
+    short = np.maximum.accumulate(np.where(lengths < min_run, lengths, 1))
     verdicts: dict[pd.Timestamp, Verdict] = {}
     longest = 1
-    for start, length in zip(starts, lengths, strict=True):
+    for run in np.flatnonzero(lengths >= min_run):
+        start, length = starts[run], lengths[run]
+        longest = max(longest, int(short[run - 1])) if run else longest
         if length < max(min_run, longest + 1):
             longest = max(longest, int(length))
             continue
@@ -131,17 +136,35 @@ def _best_follower(
     """The candidate whose last daily log moves correlate most with `new`'s, if any has enough."""
     best = None
     for name, closes in candidates.items():
-        both = pd.concat([new.rename("new"), closes.rename("other")], axis=1, join="inner")
-        both = both[(both["new"] > 0) & (both["other"] > 0)].dropna().iloc[-STRANGER_RETURNS - 1 :]
-        if len(both) <= STRANGER_MIN_RETURNS:
+        levels, first = _last_common(new, closes)
+        if len(levels) <= STRANGER_MIN_RETURNS:
             continue
-        moves = np.diff(np.log(both.to_numpy(dtype=np.float64)), axis=0)
+        moves = np.diff(np.log(levels), axis=0)
         if np.std(moves[:, 0]) == 0 or np.std(moves[:, 1]) == 0:
             continue
         correlation = float(np.corrcoef(moves[:, 0], moves[:, 1])[0, 1])
         if best is None or correlation > best[1]:
-            best = (name, correlation, both.index[0], len(moves))
+            best = (name, correlation, first, len(moves))
     return best
+
+
+def _last_common(new: pd.Series, other: pd.Series) -> tuple[np.ndarray, pd.Timestamp | None]:
+    """The last STRANGER_RETURNS + 1 dates both have a positive value on, as (new, other)
+    columns, and the first of those dates. Two sorted, unique indexes of one dtype (a first
+    import's files) are joined with numpy; anything else as pandas joins them."""
+    plain = all(s.index.is_monotonic_increasing and s.index.is_unique for s in (new, other))
+    if not plain or new.index.dtype != other.index.dtype:
+        both = pd.concat([new.rename("new"), other.rename("other")], axis=1, join="inner")
+        both = both[(both["new"] > 0) & (both["other"] > 0)].dropna().iloc[-STRANGER_RETURNS - 1 :]
+        return both.to_numpy(dtype=np.float64), both.index[0] if len(both) else None
+    _, at_new, at_other = np.intersect1d(
+        new.index.to_numpy(), other.index.to_numpy(), assume_unique=True, return_indices=True
+    )
+    levels = np.column_stack(
+        [new.to_numpy(dtype=np.float64)[at_new], other.to_numpy(dtype=np.float64)[at_other]]
+    )
+    kept = np.flatnonzero((levels > 0).all(axis=1))[-STRANGER_RETURNS - 1 :]
+    return levels[kept], new.index[at_new[kept[0]]] if len(kept) else None
 
 
 def judge_twin(rate: pd.Series, twin: pd.Series) -> dict[pd.Timestamp, Verdict]:
@@ -253,16 +276,27 @@ def _aligned_logs(
     values: pd.Series, linked: Mapping[str, pd.Series]
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Log prices of the symbol, and of its linked instruments on the symbol's dates."""
-    clean = values.dropna()
-    clean = clean[clean > 0]
-    clean = clean[~clean.index.duplicated(keep=False)].sort_index()
+    clean = _positive(values, repeats_first=False).sort_index()
     levels = pd.Series(np.log(clean.to_numpy(dtype=np.float64)), index=clean.index)
     columns = {}
     for name, series in linked.items():
-        other = series.dropna()
-        other = other[(other > 0) & ~other.index.duplicated(keep=False)]
+        other = _positive(series, repeats_first=True)
         columns[name] = np.log(other.astype("float64")).reindex(levels.index)
     return levels, pd.DataFrame(columns, index=levels.index).dropna(axis=1, how="all")
+
+
+def _positive(series: pd.Series, *, repeats_first: bool) -> pd.Series:
+    """The positive values on dates the series has once. A unique index (the usual case,
+    which pandas caches) needs no search for repeats; otherwise repeated dates are dropped
+    after the NaN, and before the non-positive values with `repeats_first` (as each caller
+    always did)."""
+    if series.index.is_unique:
+        return series[series > 0]  # NaN is not > 0
+    clean = series.dropna()
+    if repeats_first:
+        return clean[(clean > 0) & ~clean.index.duplicated(keep=False)]
+    clean = clean[clean > 0]
+    return clean[~clean.index.duplicated(keep=False)]
 
 
 def _outvoted(apart: np.ndarray, limit: float) -> np.ndarray:

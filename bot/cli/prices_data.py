@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from bot.sources.csv_columns import PriceColumns
     from bot.sources.csv_dir import RowCheck
     from bot.sources.quality import StatusChange
-    from signals.models import PriceBar
     from signals.quality import QualityConfig
     from storage.db import Store
 
@@ -47,11 +47,11 @@ _NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")
 
 @dataclass
 class FileImport:
-    """One file's bars and, once written, how many rows changed."""
+    """One file's bars (column-wise) and, once written, how many rows changed."""
 
     path: Path
     symbol: str
-    bars: list[PriceBar]
+    bars: PriceColumns
     changed: int = 0
 
 
@@ -94,10 +94,14 @@ def _review(
     db: Store, imports: list[FileImport], cached: dict[str, int], config: QualityConfig
 ) -> list[StatusChange]:
     """Judge the symbols whose rows changed; a first import is judged from memory."""
-    from bot.sources.quality import frame_of_bars, review_prices
+    from bot.sources.quality import frame_of_columns, review_prices
 
     changed = [item for item in imports if item.changed]
-    fresh = {item.symbol: frame_of_bars(item.bars) for item in changed if not cached[item.symbol]}
+    fresh = {
+        item.symbol: frame_of_columns(item.bars.series("close"), item.bars.series("adj_close"))
+        for item in changed
+        if not cached[item.symbol]
+    }
     return review_prices(db, [item.symbol for item in changed], config, known=fresh)
 
 
@@ -126,7 +130,8 @@ def _check_symbols(files: list[Path]) -> None:
 def _read_files(files: list[Path], progress: Progress, check: RowCheck) -> list[FileImport]:
     """Parse every file; on any malformed file print one line per bad file and exit 1."""
     from bot.sources.base import SourceError
-    from bot.sources.csv_dir import checked_symbol, read_price_csv
+    from bot.sources.csv_columns import read_price_columns
+    from bot.sources.csv_dir import checked_symbol
 
     task = progress.add_task("reading", total=len(files))
     imports: list[FileImport] = []
@@ -134,7 +139,7 @@ def _read_files(files: list[Path], progress: Progress, check: RowCheck) -> list[
     for path in files:
         progress.update(task, description=f"reading {path.name}")
         try:
-            bars = read_price_csv(path, check=check)
+            bars = read_price_columns(path, check)
             imports.append(FileImport(path, checked_symbol(path), bars))
         except SourceError as error:
             errors.append(str(error))
@@ -190,14 +195,8 @@ def _check_strangers(
     _refuse_files(errors)
 
 
-def _closes(bars: list[PriceBar]) -> pd.Series:
-    import pandas as pd
-
-    return pd.Series(
-        [bar.close for bar in bars],
-        index=pd.DatetimeIndex([pd.Timestamp(bar.date) for bar in bars]),
-        dtype="float64",
-    )
+def _closes(bars: PriceColumns) -> pd.Series:
+    return bars.series("close").rename_axis(None)
 
 
 def _refuse_files(errors: list[str]) -> None:
@@ -216,7 +215,8 @@ def _line_of(path: Path, problem: str) -> int:
 
 def _store_files(db: Store, imports: list[FileImport], progress: Progress) -> None:
     """Write every file's bars in one transaction with one fetched_at stamp."""
-    from storage.prices import upsert_bars
+    from bot.sources.csv_columns import FIELDS
+    from storage.prices import upsert_columns
     from storage.stamps import utc_now_iso
 
     task = progress.add_task("writing", total=len(imports))
@@ -224,15 +224,19 @@ def _store_files(db: Store, imports: list[FileImport], progress: Progress) -> No
     with db.atomic():
         for item in imports:
             progress.update(task, description=f"writing {item.symbol}")
-            item.changed = upsert_bars(db, item.bars, fetched_at=stamp)
+            values = [item.bars.cells(field) for field in FIELDS]
+            days = item.bars.iso_days()
+            item.changed = upsert_columns(
+                db, item.bars.symbol, days, values, source="csv", fetched_at=stamp
+            )
             progress.advance(task)
 
 
 def _print_import_summary(imports: list[FileImport], seconds: float) -> None:
     table = Table("file", "symbol", "rows", "first", "last", "changed", title="prices import")
     for item in imports:
-        first = str(item.bars[0].date) if item.bars else "-"
-        last = str(item.bars[-1].date) if item.bars else "-"
+        first = str(item.bars.day(0)) if len(item.bars) else "-"
+        last = str(item.bars.day(-1)) if len(item.bars) else "-"
         rows = f"{len(item.bars):,}" if item.bars else "[yellow]0 (no values)[/]"
         table.add_row(item.path.name, item.symbol, rows, first, last, f"{item.changed:,}")
     print_table(table)

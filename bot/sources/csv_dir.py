@@ -102,14 +102,14 @@ def parse_price_rows(
     """Bars from CSV rows (header first); `name` is used in error messages."""
     try:
         header = next(reader, None)
-        fields = _header_fields(header, name)
+        fields = header_fields(header, name)
         return _bars(reader, fields, symbol, name, check or RowCheck.now())
     except csv.Error as error:
         line = getattr(reader, "line_num", "?")
         raise SourceError(f"{name}, line {line}: {error}") from None
 
 
-def _header_fields(header: list[str] | None, name: str) -> list[str]:
+def header_fields(header: list[str] | None, name: str) -> list[str]:
     """PriceBar field per column after `Date`; reject anything that is not a Yahoo header."""
     if not header or header[0].strip().lower() != "date":
         raise SourceError(f"{name}, line 1: header must start with Date (like {EXPECTED_HEADER})")
@@ -134,7 +134,7 @@ def _bars(
     width = len(fields) + 1
     # Position of each file column among PriceBar's six values, so a bar is built positionally,
     # and the open interval each value must lie in (checked inline: this loop is the hot path).
-    slots = [(_FIELDS.index(field), field, *_bounds(symbol, field)) for field in fields]
+    slots = [(_FIELDS.index(field), field, *bounds(symbol, field)) for field in fields]
     seen: dict[date, int] = {}
     bars = []
     for row in reader:
@@ -166,7 +166,7 @@ def _bars(
     return bars
 
 
-def _bounds(symbol: str, field: str) -> tuple[float, float]:
+def bounds(symbol: str, field: str) -> tuple[float, float]:
     """Values outside this open interval get the full check (and are then refused)."""
     if field == "volume":
         return (-0.5, math.inf)

@@ -147,11 +147,15 @@ def frame_of_bars(bars: Sequence[PriceBar]) -> pd.DataFrame:
     """Close, Adj Close and status (all ok: just stored) of bars, as `load_for_review` gives."""
     days = np.fromiter((bar.date.toordinal() for bar in bars), dtype=np.int64, count=len(bars))
     index = pd.DatetimeIndex((days - _EPOCH_ORDINAL).astype("datetime64[D]"), name="date")
-    columns = {
-        "close": np.array([bar.close for bar in bars], dtype=np.float64),
-        "adj_close": np.array([bar.adj_close for bar in bars], dtype=np.float64),
-    }
-    return pd.DataFrame(columns, index=index).assign(status=q.OK)
+    close = pd.Series([bar.close for bar in bars], index=index, dtype=np.float64)
+    adj_close = pd.Series([bar.adj_close for bar in bars], index=index, dtype=np.float64)
+    return frame_of_columns(close, adj_close)
+
+
+def frame_of_columns(close: pd.Series, adj_close: pd.Series) -> pd.DataFrame:
+    """`frame_of_bars` of bars already column-wise (float64 Series on the same dates)."""
+    columns = {"close": close.to_numpy(), "adj_close": adj_close.to_numpy()}
+    return pd.DataFrame(columns, index=close.index).assign(status=q.OK)
 
 
 def series_of_points(points: Sequence[SeriesPoint]) -> pd.Series:
@@ -175,31 +179,52 @@ def _review_symbol(
     decided: dict[pd.Timestamp, str],
 ) -> list[StatusChange]:
     frame = frames[symbol]
-    stored = frame["status"]
     decided = {day: status for day, status in decided.items() if day in frame.index}
     verdicts = {} if symbol in config.exempt else _verdicts(symbol, frames, config, decided)
-    fresh = pd.Series(q.OK, index=frame.index, dtype=object)
-    notes = pd.Series("", index=frame.index, dtype=object)
-    if verdicts:  # at once: a first import holds back thousands of bars, one setitem each is slow
-        days = list(verdicts)
-        fresh.loc[days] = [verdict.status for verdict in verdicts.values()]
-        notes.loc[days] = [verdict.note for verdict in verdicts.values()]
-    person = stored.isin(_PERSON)
-    fresh[person] = stored[person]
-    if decided:
-        fresh.loc[list(decided)] = list(decided.values())
-    differs = (fresh != stored).to_numpy()
+    stored = frame["status"].to_numpy(dtype=object)
+    fresh, notes = _fresh_statuses(symbol, frame, verdicts, decided)
+    differs = fresh != stored
     if since is not None:  # older statuses were judged on their own history: leave them be
         differs = differs & (frame.index >= pd.Timestamp(since))
-    changed = fresh.index[differs]
-    statuses, reasons = fresh.to_numpy()[differs], notes.to_numpy()[differs]
+    days = frame.index[differs].date
     marks = [
-        (day.date(), str(status), str(note))
-        for day, status, note in zip(changed, statuses, reasons, strict=True)
+        (day, str(status), str(note))
+        for day, status, note in zip(days, fresh[differs], notes[differs], strict=True)
     ]
     if marks:
         set_statuses(db, symbol, marks)
-    return _changes(symbol, marks, stored)
+    olds = [str(old) for old in stored[differs]]
+    return [
+        StatusChange(symbol, day, old, status, note)
+        for (day, status, note), old in zip(marks, olds, strict=True)
+    ]
+
+
+def _fresh_statuses(
+    symbol: str,
+    frame: pd.DataFrame,
+    verdicts: dict[pd.Timestamp, q.Verdict],
+    decided: dict[pd.Timestamp, str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each date's status and note after this review: the checks' verdicts, then what a
+    person decided, then the second source's kept verdicts (`decided`, on the frame's dates).
+
+    Column-wise on numpy (a first import holds back thousands of bars): the frames' dates
+    are unique (a primary key, or a file whose duplicate dates were refused)."""
+    stored = frame["status"].to_numpy(dtype=object)
+    fresh = np.full(len(frame), q.OK, dtype=object)
+    notes = np.full(len(frame), "", dtype=object)
+    if verdicts:
+        at = frame.index.get_indexer(list(verdicts))
+        if (at < 0).any():  # a verdict is always on one of the symbol's own dates
+            raise KeyError(f"{symbol}: a verdict on a date it has no bar on")
+        fresh[at] = [verdict.status for verdict in verdicts.values()]
+        notes[at] = [verdict.note for verdict in verdicts.values()]
+    person = np.isin(stored, _PERSON)
+    fresh[person] = stored[person]
+    if decided:
+        fresh[frame.index.get_indexer(list(decided))] = list(decided.values())
+    return fresh, notes
 
 
 def _verdicts(
