@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Protocol, TypeVar
 
-from signals.rules import Rule
+from signals.rules import PairRule, Rule
 
 T = TypeVar("T")
 
@@ -52,13 +52,23 @@ def _hashes(key: tuple[object, ...]) -> bool:
     return True
 
 
+def measure_key(rule: Rule) -> tuple[object, ...]:
+    """What frames share beyond the rule's own threshold: a pair rule's two legs' window
+    returns and their spread (`signals.frames` keeps the last pair's); else its frame."""
+    if isinstance(rule, PairRule):
+        return (PairRule, rule.a, rule.b, rule.window, rule.basis, rule.intraday)
+    return frame_key(rule)
+
+
 def in_frame_order(rules: Sequence[Rule]) -> list[int]:
-    """The rules' positions, those sharing a frame next to each other (groups in order of
-    first appearance, the rules' order kept within a group)."""
-    groups: dict[tuple[object, ...], list[int]] = {}
+    """The rules' positions, those sharing a frame next to each other, and frames sharing a
+    measure next to each other (groups in order of first appearance, the rules' order kept
+    within a group)."""
+    groups: dict[tuple[object, ...], dict[tuple[object, ...], list[int]]] = {}
     for at, rule in enumerate(rules):
-        groups.setdefault(frame_key(rule), []).append(at)
-    return [at for group in groups.values() for at in group]
+        frames = groups.setdefault(measure_key(rule), {})
+        frames.setdefault(frame_key(rule), []).append(at)
+    return [at for frames in groups.values() for group in frames.values() for at in group]
 
 
 class HasDerived(Protocol):
