@@ -237,8 +237,8 @@ def _not_across_holes(
 ) -> list[Transition]:
     """Drop what fired or reversed while the state was unsettled by a hole, and the reversal
     of an episode that fired then (it was never announced)."""
-    if "after_hole" not in built.frame or not built.frame["after_hole"].any():
-        return transitions
+    if not transitions or "after_hole" not in built.frame or not built.frame["after_hole"].any():
+        return transitions  # nothing to drop: the unsettled bars need not be found
     quiet = {day.isoformat() for day in unsettled_after_holes(rule, built)}
     return [t for t in transitions if t.day.isoformat() not in quiet and t.episode not in quiet]
 

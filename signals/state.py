@@ -130,6 +130,9 @@ def run_steps(
     Equivalent to calling `step` on every bar; bars on which `step` provably changes nothing
     (a quiet state whose wake-up condition does not hold) are skipped with a vectorised search.
     """
+    if len(xs) == 1:  # a check's one new bar: no search to set up
+        state, happened = step(state, float(xs[0]), days[0], options)
+        return replace(state, last_session=days[0]), happened
     values = np.asarray(xs, dtype=np.float64)
     wakes = _Wakes(values, options)
     transitions: list[Transition] = []
