@@ -8,12 +8,13 @@ imports from here). It lives below both so that delivery never imports the servi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
 from bot.market import expected_last_session, load_market
+from signals.batch import in_frame_order
 from signals.evaluate import evaluate_rule, last_bar, prime_state
 from signals.frames import RuleFrame, rule_frame
 from signals.legs import DataError
@@ -55,15 +56,36 @@ def what_if_check(db: Store, rules: Sequence[Rule], *, as_of: date, now: datetim
     """Every rule evaluated as of `as_of` (staleness against it when it is in the past)."""
     expected = min(expected_last_session(now), as_of)
     market = load_market(db, rules)
-    checks = []
-    for rule in rules:
+    found = evaluate_all(rules, market, {}, as_of, expected)
+    return WhatIfReport(tuple(WhatIf(rule, found[at][0]) for at, rule in enumerate(rules)))
+
+
+def evaluate_all(
+    rules: Sequence[Rule],
+    market: MarketData,
+    states: Mapping[str, RuleState],
+    as_of: date | None,
+    expected: date | None,
+    skip: Collection[str] = (),
+) -> dict[int, tuple[Evaluation, bool]]:
+    """Per rule position (rules in `skip` left out), its evaluation from its stored state or
+    one primed on its history, and whether it was primed.
+
+    Rules sharing a frame are evaluated in a row (`signals.batch.in_frame_order`): each
+    frame, its priming per anti-flap options and its summary are computed once.
+    """
+    found: dict[int, tuple[Evaluation, bool]] = {}
+    for at in in_frame_order(rules):
+        rule = rules[at]
+        if rule.id in skip:
+            continue
         built = frame_or_none(rule, market, as_of)
-        state, _ = starting_state(rule, market, None, as_of, built)
+        state, primed = starting_state(rule, market, states.get(rule.id), as_of, built)
         evaluation = evaluate_rule(
             rule, market, state, as_of=as_of, expected_session=expected, built=built
         )
-        checks.append(WhatIf(rule, evaluation))
-    return WhatIfReport(tuple(checks))
+        found[at] = (evaluation, primed)
+    return found
 
 
 def frame_or_none(rule: Rule, market: MarketData, as_of: date | None) -> RuleFrame | None:

@@ -341,11 +341,21 @@ def _last_move(changes: pd.Series, at: int) -> str:
     return f"last change {fmt_bps(float(moved.iloc[-1]))} on {moved.index[-1].date()}"
 
 
+class _Row:
+    """One bar of a frame, read a column at a time (a check summarizes thousands of frames)."""
+
+    def __init__(self, frame: pd.DataFrame, at: int) -> None:
+        self._frame, self._at = frame, at
+
+    def __getitem__(self, name: str) -> Any:
+        return self._frame[name].iat[self._at]
+
+
 def summarize(rule: Rule, built: RuleFrame, session: date) -> str:
     """One line on where the rule's measure stands on `session`, for `check`."""
     frame = built.frame
     at = frame.index.get_loc(pd.Timestamp(session))
-    row = {name: frame[name].iat[at] for name in frame.columns}  # no mixed-type row Series
+    row = _Row(frame, at)  # no mixed-type row Series; only the columns read are read
     if isinstance(rule, PairRule):
         label = rule.parsed_window.text
         spread = fmt_pp(row["measure"]) if rule.unit == "pp" else fmt_bps(row["measure"])

@@ -140,3 +140,71 @@ def _side(firing: bool, episode: str | None, streak: int) -> SideState:
     if streak:
         return SideState(phase="pending", streak=streak, episode=episode)
     return SideState(episode=episode)
+
+
+def settle_interacting(
+    values: np.ndarray,
+    days: Sequence[date],
+    confirm: int,
+    cooldown: int,
+    once: bool,
+    sides: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> RuleState:
+    """Both sides of a two-sided `episode`/`once` rule whose sides interact (a cooldown after
+    either side fires holds both back, `once` counts both, an inclusive threshold has both
+    hold at 0 and the up side wins the bar): the next event of either side, one search at a
+    time. NaN bars must be left out by the caller."""
+    runs = [run_lengths(on) for on, _ in sides]
+    ready = [np.flatnonzero(run >= confirm) for run in runs]
+    clears = [np.flatnonzero(clear) for _, clear in sides]
+    count = len(values)
+    walk = _Walk(count, cooldown, once)
+    while True:
+        nexts = [walk.next_event(side, ready[side], clears[side]) for side in (0, 1)]
+        side = 0 if nexts[0] <= nexts[1] else 1  # one bar: the up side steps first
+        if nexts[side] >= count:
+            break
+        walk.apply(side, nexts[side])
+    built = [
+        _with_episode(_side(walk.firing[side], None, int(runs[side][-1]) if count else 0),
+                      days, walk.last[side])
+        for side in (0, 1)
+    ]  # fmt: skip
+    last_fire = max(walk.last)
+    return RuleState(
+        up=built[0],
+        down=built[1],
+        cooldown=max(0, cooldown - (count - 1 - last_fire)) if walk.fired else 0,
+        fired=walk.fired,
+        last_session=days[-1] if count else None,
+    )
+
+
+class _Walk:
+    """Where each side of `settle_interacting` stands between its events."""
+
+    def __init__(self, count: int, cooldown: int, once: bool) -> None:
+        self.count, self.cooldown, self.once = count, cooldown, once
+        self.firing = [False, False]
+        self.last = [-1, -1]  # the position each side last fired on
+        self.seen = [0, 0]  # each side's next bar not yet looked at
+        self.fired = 0
+
+    def next_event(self, side: int, ready: np.ndarray, clears: np.ndarray) -> int:
+        """The position of the side's next firing or re-arming (`count` when none is)."""
+        start = self.seen[side]
+        if self.firing[side]:
+            return _first_at(clears, start, self.count)
+        if self.once and self.fired:
+            return self.count
+        if self.fired:
+            start = max(start, max(self.last) + self.cooldown + 1)
+        return _first_at(ready, start, self.count)
+
+    def apply(self, side: int, position: int) -> None:
+        if self.firing[side]:
+            self.firing[side] = False
+        else:
+            self.firing[side], self.last[side] = True, position
+            self.fired += 1
+        self.seen[side] = position + 1

@@ -15,6 +15,7 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
+from signals.batch import derived
 from signals.describe import build_event, summarize
 from signals.frames import RuleFrame, leg_specs, rule_frame, waiting_reason
 from signals.holes import Hole, holes_at
@@ -64,14 +65,14 @@ def evaluate_rule(
     if any(problem.endswith(_UNKNOWN) for problem in problems):
         return Evaluation(rule.id, "NO DATA", "; ".join(problems), state, unit=rule.unit)
     built = built if built is not None else rule_frame(rule, market, as_of)
-    usable = _Usable.of(built)
+    usable = derived(built, ("usable",), lambda: _Usable.of(built))
     # A bad bar is the reason to fix first; then a hole; then why the last bar must wait.
     waiting = waiting_reason(rule, built)
     blocked = _hole_reason(built) or waiting
     problems = problems or ([blocked] if blocked else [])
     # Waiting on a short window: say where the new period stands, not where the last ended.
     waits = waiting is not None and waiting == blocked
-    now = summarize(rule, built, built.frame.index[-1].date()) if waits else None
+    now = _summary(rule, built, built.frame.index[-1].date()) if waits else None
     if not len(usable.xs):
         reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
         return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit, summary=now or "")
@@ -169,6 +170,10 @@ def _step_new_bars(
 
 def _final_bars(built: RuleFrame) -> tuple[np.ndarray, np.ndarray]:
     """The x values and dates of the final bars that have a measure: what a state steps."""
+    return derived(built, ("final bars",), lambda: _measured_final_bars(built))
+
+
+def _measured_final_bars(built: RuleFrame) -> tuple[np.ndarray, np.ndarray]:
     frame = built.frame
     xs = frame["x"].to_numpy(dtype=np.float64)
     keep = ~np.isnan(xs) & frame["final"].to_numpy(dtype=bool)
@@ -232,8 +237,8 @@ def _not_across_holes(
 ) -> list[Transition]:
     """Drop what fired or reversed while the state was unsettled by a hole, and the reversal
     of an episode that fired then (it was never announced)."""
-    if "after_hole" not in built.frame or not built.frame["after_hole"].any():
-        return transitions
+    if not transitions or "after_hole" not in built.frame or not built.frame["after_hole"].any():
+        return transitions  # nothing to drop: the unsettled bars need not be found
     quiet = {day.isoformat() for day in unsettled_after_holes(rule, built)}
     return [t for t in transitions if t.day.isoformat() not in quiet and t.episode not in quiet]
 
@@ -262,7 +267,7 @@ def _evaluation(
     position = int(usable.positions[-1])
     measure, threshold = (built.frame[name].iat[position] for name in ("measure", "threshold"))
     session = pd.Timestamp(usable.stamps[-1]).date()
-    stale = _stale(built, market, expected)
+    stale = derived(built, ("stale", expected), lambda: _stale(built, market, expected))
     return Evaluation(
         rule_id=rule.id,
         status="STALE" if stale else "OK",
@@ -273,8 +278,13 @@ def _evaluation(
         measure=float(measure),
         threshold=_maybe(threshold),
         unit=rule.unit,
-        summary=summarize(rule, built, session),
+        summary=_summary(rule, built, session),
     )
+
+
+def _summary(rule: Rule, built: RuleFrame, session: date) -> str:
+    """`summarize`, once per frame and session: it reads only what the frame depends on."""
+    return derived(built, ("summary", session), lambda: summarize(rule, built, session))
 
 
 def _maybe(value: object) -> float | None:
@@ -313,9 +323,16 @@ def prime_state(
 
     `built` is the rule's frame on all the data when the caller already has it.
     """
-    xs, stamps = _final_bars(built if built is not None else rule_frame(rule, market))
+    built = built if built is not None else rule_frame(rule, market)
+    options = machine_options(rule)
+    # Rules sharing a frame and their anti-flap options share the primed state.
+    return derived(built, ("primed", before, options), lambda: _settled(built, before, options))
+
+
+def _settled(built: RuleFrame, before: date, options: MachineOptions) -> RuleState:
+    xs, stamps = _final_bars(built)
     earlier = stamps < np.datetime64(before)
-    return settle(xs[earlier], BarDays(stamps[earlier]), machine_options(rule))
+    return settle(xs[earlier], BarDays(stamps[earlier]), options)
 
 
 def backtest_rule(

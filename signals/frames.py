@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from signals.batch import frame_key
 from signals.holes import Hole, find_holes, mark_holes, window_reach
 from signals.legs import load_leg, split_expression
 from signals.measures import (
@@ -55,10 +56,32 @@ class RuleFrame:
     holes: tuple[Hole, ...] = ()  # sessions missing inside a leg's history
     reach: pd.Series | None = None  # per bar, the earliest bar its measure reads (with holes)
     data_notes: tuple[str, ...] = ()  # what the legs' stored series say of their data (vintage)
+    # What is derived from this frame alone, for every rule sharing it (`signals.batch`).
+    derived: dict[tuple[object, ...], object] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> RuleFrame:
-    """The measure frame of `rule` on data up to `as_of` (all data when None)."""
+    """The measure frame of `rule` on data up to `as_of` (all data when None).
+
+    The last frame built is kept (one per market and date checked): the next rule with the
+    same `frame_key` gets it back (`signals.batch.in_frame_order` puts those together).
+    """
+    memo, key = scoped(market, as_of), frame_key(rule)
+    last = memo.get(_LAST_FRAME)
+    if isinstance(last, tuple) and last[0] == key:
+        return last[1]  # type: ignore[no-any-return]
+    built = _build_frame(rule, market, as_of)
+    memo[_LAST_FRAME] = (key, built)
+    return built
+
+
+# Where `rule_frame` keeps its last frame in the memo: one at a time, whatever the rule count.
+_LAST_FRAME = ("last frame",)
+
+
+def _build_frame(rule: Rule, market: MarketData, as_of: date | None) -> RuleFrame:
     builder = _BUILDERS[type(rule)]
     legs = {
         name: shared_leg(market, name, column, not rule.intraday, pos, as_of)
@@ -68,7 +91,8 @@ def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> Rul
     memo = scoped(market, as_of)
     memo[("calendar",)] = market.sessions  # windows are measured between the same sessions
     result = builder(rule, legs, memo) if isinstance(rule, PairRule) else builder(rule, legs)
-    frame = _mark_final(result.frame, rule, market)
+    columns, index = result.frame
+    frame = pd.DataFrame({**columns, "final": _final_flags(index, rule, market)}, index=index)
     holes = _leg_holes(rule, market, legs, as_of)
     notes = _data_notes(rule, market)
     if not holes:
@@ -170,27 +194,39 @@ def curve_expression(rule: Curve) -> str:
     return f"{rule.long} - {rule.short}"
 
 
-def _mark_final(frame: pd.DataFrame, rule: Rule, market: MarketData) -> pd.DataFrame:
-    final = np.ones(len(frame), dtype=bool)  # an array, not a Series: once per rule per check
+def _final_flags(index: pd.Index, rule: Rule, market: MarketData) -> np.ndarray:
+    final = np.ones(len(index), dtype=bool)  # an array, not a Series: once per rule per check
     if rule.intraday:
         for name in rule.legs():
             bars = market.prices.get(name)
             if bars is not None and "final" in bars:
                 provisional = bars.index[~bars["final"].astype(bool)]
-                final &= ~frame.index.isin(provisional)
-    return frame.assign(final=final)
+                final &= ~index.isin(provisional)
+    return final
+
+
+# A frame's columns before `final` is added, and its index: one DataFrame built per frame.
+_Columns = tuple[dict[str, object], pd.Index]
 
 
 def _frame(
     measure: pd.Series, threshold: pd.Series | float, x: pd.Series, **extra: pd.Series
-) -> pd.DataFrame:
+) -> _Columns:
     data = {"measure": measure, "threshold": threshold, "x": x.round(DECIMALS), **extra}
-    return pd.DataFrame(data, index=measure.index)
+    index = measure.index
+    # Columns on the measure's own index need no aligning: their arrays are enough.
+    return {k: _array_on(v, index) for k, v in data.items()}, index
+
+
+def _array_on(values: object, index: pd.Index) -> object:
+    if isinstance(values, pd.Series) and values.index is index:
+        return values.to_numpy()
+    return values
 
 
 @dataclass(frozen=True)
 class _Built:
-    frame: pd.DataFrame
+    frame: _Columns
     note: str | None = None
 
 
@@ -201,10 +237,38 @@ def _signed(measure: pd.Series, level: float, direction: str) -> pd.Series:
 def _crossover(
     rule: RelativeCrossover, legs: dict[str, pd.Series], memo: Memo | None = None
 ) -> _Built:
+    pair = _pair_measure(rule, legs, memo)
+    measure = pair.spread * 100.0
+    x = _long_enough(rule, pair.span, _signed(measure, rule.level, rule.direction))
+    return _Built(_frame(measure, rule.level, x, **pair.extra), pair.note)
+
+
+@dataclass(frozen=True)
+class _PairMeasure:
+    """What every crossover and spread rule on one pair, window and basis reads."""
+
+    spread: pd.Series  # A's window return minus B's (fractions)
+    span: pd.Series  # sessions the window spans per date
+    extra: dict[str, pd.Series]  # each leg's return in % and anchor dates
+    note: str | None
+
+
+# Where the last pair measure is kept in the memo (rules on one pair come in a row).
+_LAST_PAIR = ("last pair",)
+
+
+def _pair_measure(rule: PairRule, legs: dict[str, pd.Series], memo: Memo | None) -> _PairMeasure:
+    """`_pair_returns` and the columns built from it, once per pair, window and basis in a row."""
+    key = (rule.a, rule.b, rule.window, rule.basis, id(legs[rule.a]), id(legs[rule.b]))
+    last = None if memo is None else memo.get(_LAST_PAIR)
+    if isinstance(last, tuple) and last[0] == key:
+        return last[1]  # type: ignore[no-any-return]
     both, note = _pair_returns(rule, legs, memo)
-    measure = both["spread"] * 100.0
-    x = _long_enough(rule, both, _signed(measure, rule.level, rule.direction))
-    return _Built(_frame(measure, rule.level, x, **_legs_extra(both)), note)
+    found = _PairMeasure(both["spread"], both["span"], _legs_extra(both), note)
+    if memo is not None:
+        # The legs are kept alive with the entry, so their ids in the key are never reused.
+        memo[_LAST_PAIR] = (key, found, legs[rule.a], legs[rule.b])
+    return found
 
 
 def _pair_returns(
@@ -236,11 +300,11 @@ def _calendar(memo: Memo | None) -> pd.DatetimeIndex | None:
     return found if isinstance(found, pd.DatetimeIndex) else None
 
 
-def _long_enough(rule: PairRule, both: pd.DataFrame, x: pd.Series) -> pd.Series:
+def _long_enough(rule: PairRule, span: pd.Series, x: pd.Series) -> pd.Series:
     """`x`, blanked (NaN) where a ytd/qtd/mtd window spans fewer than `min_sessions` sessions."""
     if not is_period_to_date(rule.parsed_window):
         return x
-    return x.where(both["span"] >= rule.min_sessions)
+    return x.where(span >= rule.min_sessions)
 
 
 def waiting_reason(rule: Rule, built: RuleFrame) -> str | None:
@@ -281,11 +345,11 @@ def _legs_extra(both: pd.DataFrame) -> dict[str, pd.Series]:
 def _spread_threshold(
     rule: SpreadThreshold, legs: dict[str, pd.Series], memo: Memo | None = None
 ) -> _Built:
-    both, note = _pair_returns(rule, legs, memo)
-    measure = both["spread"] * 10_000.0
+    pair = _pair_measure(rule, legs, memo)
+    measure = pair.spread * 10_000.0
     sign = -1.0 if rule.direction == "down" else 1.0
-    x = _long_enough(rule, both, sign * measure - rule.threshold_bps)
-    return _Built(_frame(measure, sign * rule.threshold_bps, x, **_legs_extra(both)), note)
+    x = _long_enough(rule, pair.span, sign * measure - rule.threshold_bps)
+    return _Built(_frame(measure, sign * rule.threshold_bps, x, **pair.extra), pair.note)
 
 
 def _new_high(rule: NewHigh, legs: dict[str, pd.Series]) -> _Built:

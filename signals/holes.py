@@ -128,7 +128,7 @@ def window_reach(rule: Rule, frame: pd.DataFrame) -> pd.Series:
     """
     index = pd.DatetimeIndex(frame.index)
     if isinstance(rule, PairRule):
-        return frame[["a_start", "b_start"]].apply(pd.to_datetime).min(axis=1)
+        return _earlier_start(frame)
     if isinstance(rule, NewHigh):
         back = len(index) if rule.lookback is None else rule.lookback
         return _window_start(index, back)
@@ -143,6 +143,14 @@ def window_reach(rule: Rule, frame: pd.DataFrame) -> pd.Series:
         assert rule.sessions is not None
         return bars_back(index, rule.sessions)
     return bars_back(index, 1)  # rate changes and curve levels compare with the bar before
+
+
+def _earlier_start(frame: pd.DataFrame) -> pd.Series:
+    """Per bar, the earlier of the two legs' anchor dates (either one where the other is NaT)."""
+    starts = [frame[name].to_numpy() for name in ("a_start", "b_start")]
+    if all(np.issubdtype(column.dtype, np.datetime64) for column in starts):
+        return pd.Series(np.fmin(*starts), index=frame.index)  # fmin skips NaT, as min does
+    return frame[["a_start", "b_start"]].apply(pd.to_datetime).min(axis=1)
 
 
 def _window_start(index: pd.DatetimeIndex, back: int) -> pd.Series:

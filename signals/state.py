@@ -20,7 +20,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from signals.episodes import settle_one_sided, settle_two_sided
+from signals.episodes import settle_interacting, settle_one_sided, settle_two_sided
 from signals.models import RuleState, SideState
 
 Trigger = Literal["episode", "once", "once_per_bar"]
@@ -130,6 +130,9 @@ def run_steps(
     Equivalent to calling `step` on every bar; bars on which `step` provably changes nothing
     (a quiet state whose wake-up condition does not hold) are skipped with a vectorised search.
     """
+    if len(xs) == 1:  # a check's one new bar: no search to set up
+        state, happened = step(state, float(xs[0]), days[0], options)
+        return replace(state, last_session=days[0]), happened
     values = np.asarray(xs, dtype=np.float64)
     wakes = _Wakes(values, options)
     transitions: list[Transition] = []
@@ -151,25 +154,48 @@ def settle(xs: Sequence[float], days: Sequence[date], options: MachineOptions) -
     """The state `run_steps` reaches from a fresh state over these bars (no transitions kept).
 
     Priming thousands of rules is mostly this, so it searches instead of stepping
-    (`signals.episodes`): a one-sided rule fires on the first bar its condition has held
-    `confirm` bars with the cooldown run out and re-arms on the next bar beyond the band; the
-    two sides of a rule without cooldown or `once` never interact, so each is searched alone.
-    `once_per_bar`, two-sided rules with a cooldown, `once` or an inclusive threshold, and
-    bars without a measure are stepped by `run_steps`.
+    (`signals.episodes`): a side fires on the first bar its condition has held `confirm`
+    bars with the cooldown run out and re-arms on the next bar beyond the band. A bar
+    without a measure changes nothing (`step` skips it), so such bars are left out of the
+    search; the state still ends on the last bar. Only `once_per_bar` rules are stepped.
     """
     values = np.asarray(xs, dtype=np.float64)
     if options.trigger == "once_per_bar":
         return run_steps(RuleState(), xs, days, options)[0]
+    measured = ~np.isnan(values)
+    if not measured.all():
+        kept = np.flatnonzero(measured)
+        state = _searched(values[kept], _Picked(days, kept), options)
+        return replace(state, last_session=days[-1]) if len(days) else state
+    return _searched(values, days, options)
+
+
+def _searched(values: np.ndarray, days: Sequence[date], options: MachineOptions) -> RuleState:
+    """`settle` of bars that all have a measure, by episode search."""
     masks = _Wakes(values, options).masks()
+    once = options.trigger == "once"
     if not options.two_sided:
-        found = settle_one_sided(
-            values, days, options.confirm, options.cooldown, options.trigger == "once", masks[0]
-        )
-    elif options.cooldown == 0 and options.trigger == "episode" and not options.inclusive:
+        found = settle_one_sided(values, days, options.confirm, options.cooldown, once, masks[0])
+        assert found is not None  # no NaN here
+        return found
+    if options.cooldown == 0 and not once and not options.inclusive:
         found = settle_two_sided(values, days, options.confirm, *masks)
-    else:
-        found = None
-    return found if found is not None else run_steps(RuleState(), values, days, options)[0]
+        assert found is not None
+        return found
+    return settle_interacting(values, days, options.confirm, options.cooldown, once, masks)
+
+
+class _Picked(Sequence[date]):
+    """Some of a sequence's days, by position, read only where asked (the search reads few)."""
+
+    def __init__(self, days: Sequence[date], positions: np.ndarray) -> None:
+        self._days, self._positions = days, positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, index: int) -> date:  # type: ignore[override]
+        return self._days[int(self._positions[index])]
 
 
 def _is_quiet(state: RuleState, options: MachineOptions) -> bool:

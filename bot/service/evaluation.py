@@ -24,9 +24,7 @@ from bot.market import (  # noqa: F401 - named here too: the service's callers i
 from bot.outcomes import with_track_records
 from bot.service.check_reuse import remember, reusable
 from bot.service.rewind import mark_rewound_late, rewound_states
-from bot.what_if import frame_or_none as _frame_or_none
-from bot.what_if import starting_state as _starting_state
-from signals.evaluate import evaluate_rule
+from bot.what_if import evaluate_all
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.quality import ACCEPTED, CONFIRMED, SUSPECT
 from signals.rules import Rule
@@ -99,15 +97,12 @@ def check_rules(
     reuse = persist and as_of is None
     reused = reusable(db, rules, market, prints, states, expected) if reuse else {}
     checks, primed, events, new_states = [], [], [], {}
-    for rule in rules:
+    fresh = evaluate_all(rules, market, states, as_of, expected, skip=reused)
+    for at, rule in enumerate(rules):
         if rule.id in reused:
             checks.append(reused[rule.id])
             continue
-        built = _frame_or_none(rule, market, as_of)
-        state, was_primed = _starting_state(rule, market, states.get(rule.id), as_of, built)
-        evaluation = evaluate_rule(
-            rule, market, state, as_of=as_of, expected_session=expected, built=built
-        )
+        evaluation, was_primed = fresh[at]
         checks.append(evaluation)
         primed.extend([rule.id] if was_primed else [])
         events.extend(evaluation.events)
