@@ -13,19 +13,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from bot.crash_points import crash_point
-from bot.market import (  # noqa: F401 - named here too: the service's callers import them here
+from bot.market import (  # the service's callers import these from here too
     expected_last_session,
     load_market,
     nyse_sessions,
     rule_leaves,
 )
-from bot.outcomes import with_track_records
-from bot.service.check_reuse import remember, reusable
-from bot.what_if import frame_or_none as _frame_or_none
-from bot.what_if import starting_state as _starting_state
-from signals.evaluate import evaluate_rule
+from bot.service.check_reuse import remember, reusable, reusable_from_kept
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.quality import ACCEPTED, CONFIRMED, SUSPECT
 from signals.rules import Rule
@@ -42,6 +39,9 @@ from storage.rule_state import (
 )
 from storage.series import flagged_points
 from storage.versioning import data_version
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -89,36 +89,36 @@ def check_rules(
     expected = expected_last_session(now or datetime.now(UTC))
     if as_of is not None and as_of < expected:
         expected = as_of  # checking a past date: only staleness relative to that date counts
-    market = market or load_market(db, rules)
     prints = {rule.id: rule.fingerprint() for rule in rules}
     states = _current_states(db, rules, prints) if persist else {}
     # Only a saving check of everything stored may reuse what the last one computed.
     reuse = persist and as_of is None
-    reused = reusable(db, rules, market, prints, states, expected) if reuse else {}
-    checks, primed, events, new_states = [], [], [], {}
-    for rule in rules:
-        if rule.id in reused:
-            checks.append(reused[rule.id])
-            continue
-        built = _frame_or_none(rule, market, as_of)
-        state, was_primed = _starting_state(rule, market, states.get(rule.id), as_of, built)
-        evaluation = evaluate_rule(
-            rule, market, state, as_of=as_of, expected_session=expected, built=built
-        )
-        checks.append(evaluation)
-        primed.extend([rule.id] if was_primed else [])
-        events.extend(evaluation.events)
-        if evaluation.state.last_session is not None:
-            new_states[rule.id] = evaluation.state
-    computed = {c.rule_id: c for c in checks if c.rule_id not in reused}
+    reused = {}
+    if reuse and market is None:  # decided without loading any price, where the digests allow
+        reused = reusable_from_kept(db, rules, _today_sessions(), prints, states, expected)
+    pending = [rule for rule in rules if rule.id not in reused]
+    market = market or (load_market(db, pending) if pending else None)
+    if reuse and market is not None:
+        reused |= reusable(db, pending, market, prints, states, expected)
+    todo = [rule for rule in pending if rule.id not in reused]
+    computed, primed = _computed(todo, market, states, as_of, expected)
+    checks = [reused.get(rule.id) or computed[rule.id] for rule in rules]
+    events = [event for rule in todo for event in computed[rule.id].events]
+    new_states = {
+        rule_id: check.state
+        for rule_id, check in computed.items()
+        if check.state.last_session is not None
+    }
     checks = with_held_bars(db, rules, checks)
     events = mark_confirmed_late(db, rules, events)
-    if persist and events:
+    if persist and events and market is not None:
+        from bot.outcomes import with_track_records  # see _computed
+
         events = with_track_records(events, rules, market, version=data_version(db))
     crash_point("evaluated")
     new_events = _store(db, new_states, prints, events, owe_from) if persist else []
-    if reuse:
-        remember(db, rules, market, prints, computed, expected, states)
+    if reuse and market is not None:
+        remember(db, pending, market, prints, computed, expected, states)
     last = last_event_by_rule(db)
     return CheckReport(
         checks=tuple(RuleCheck(r, e, last.get(r.id)) for r, e in zip(rules, checks, strict=True)),
@@ -126,8 +126,34 @@ def check_rules(
         expected_session=expected,
         primed=tuple(primed),
         market=market,
-        reused=tuple(reused),
+        reused=tuple(rule.id for rule in rules if rule.id in reused),
     )
+
+
+def _computed(
+    rules: Sequence[Rule],
+    market: MarketData | None,
+    states: dict[str, RuleState],
+    as_of: date | None,
+    expected: date,
+) -> tuple[dict[str, Evaluation], list[str]]:
+    """Each rule's evaluation from its frame and starting state; the rules primed."""
+    if not rules or market is None:
+        return {}, []
+    # Imported here, not at the top: a check whose every rule is reused builds no frame and
+    # spares their imports (part of a no-new-bar check's cost, see docs/performance.md).
+    from bot.what_if import frame_or_none, starting_state
+    from signals.evaluate import evaluate_rule
+
+    computed, primed = {}, []
+    for rule in rules:
+        built = frame_or_none(rule, market, as_of)
+        state, was_primed = starting_state(rule, market, states.get(rule.id), as_of, built)
+        computed[rule.id] = evaluate_rule(
+            rule, market, state, as_of=as_of, expected_session=expected, built=built
+        )
+        primed.extend([rule.id] if was_primed else [])
+    return computed, primed
 
 
 def with_held_bars(db: Store, rules: Sequence[Rule], checks: list[Evaluation]) -> list[Evaluation]:
@@ -197,6 +223,11 @@ def _late(event: Event, rule: Rule | None, held: dict[tuple[str, str], dict]) ->
         check = "confirmed one session late"
     description = f"{event.description}\n{note}" if event.description else note
     return replace(event, description=description, fields=(*event.fields, ("Data check", check)))
+
+
+def _today_sessions() -> pd.DatetimeIndex:
+    """The sessions `load_market` gives a market today (every reuse key includes them)."""
+    return nyse_sessions(date.today())
 
 
 def _current_states(
