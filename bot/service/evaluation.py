@@ -23,6 +23,7 @@ from bot.market import (  # the service's callers import these from here too
     rule_leaves,
 )
 from bot.service.check_reuse import remember, reusable, reusable_from_kept
+from bot.service.tail_step import Tails
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.quality import ACCEPTED, CONFIRMED, SUSPECT
 from signals.rules import Rule
@@ -78,13 +79,16 @@ def check_rules(
     persist: bool = True,
     market: MarketData | None = None,
     owe_from: date | None = None,
+    whole_history: bool = False,
 ) -> CheckReport:
     """Evaluate every rule up to `as_of` (default: the last bar stored); save and record.
 
     With `persist=False` nothing is written: each rule starts from the state a backtest gives
     just before its last bar on or before `as_of` (a what-if for that date). New events dated
     `owe_from` or later are recorded as owed an alert (`storage.owed_alerts`), in the same
-    transaction as the events and states; None: recorded without alerting.
+    transaction as the events and states; None: recorded without alerting. A rule stepped
+    before is evaluated on the tail of history its new bars read (`bot.service.tail_step`);
+    `whole_history` evaluates every rule on all of it (the reference the tail is tested on).
     """
     expected = expected_last_session(now or datetime.now(UTC))
     if as_of is not None and as_of < expected:
@@ -101,7 +105,7 @@ def check_rules(
     if reuse and market is not None:
         reused |= reusable(db, pending, market, prints, states, expected)
     todo = [rule for rule in pending if rule.id not in reused]
-    computed, primed = _computed(todo, market, states, as_of, expected)
+    computed, primed = _computed(todo, market, states, as_of, expected, whole_history)
     checks = [reused.get(rule.id) or computed[rule.id] for rule in rules]
     events = [event for rule in todo for event in computed[rule.id].events]
     new_states = {
@@ -136,6 +140,7 @@ def _computed(
     states: dict[str, RuleState],
     as_of: date | None,
     expected: date,
+    whole_history: bool,
 ) -> tuple[dict[str, Evaluation], list[str]]:
     """Each rule's evaluation from its frame and starting state; the rules primed."""
     if not rules or market is None:
@@ -145,12 +150,14 @@ def _computed(
     from bot.what_if import frame_or_none, starting_state
     from signals.evaluate import evaluate_rule
 
+    tails = Tails(market, whole=whole_history)
     computed, primed = {}, []
     for rule in rules:
-        built = frame_or_none(rule, market, as_of)
-        state, was_primed = starting_state(rule, market, states.get(rule.id), as_of, built)
+        view = tails.of(rule, states.get(rule.id))  # a stepped window kind: its tail only
+        built = frame_or_none(rule, view, as_of)
+        state, was_primed = starting_state(rule, view, states.get(rule.id), as_of, built)
         computed[rule.id] = evaluate_rule(
-            rule, market, state, as_of=as_of, expected_session=expected, built=built
+            rule, view, state, as_of=as_of, expected_session=expected, built=built
         )
         primed.extend([rule.id] if was_primed else [])
     return computed, primed
