@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from bot.cli import _register_commands, app
 from bot.cli.signal_cmds import check_json
+from bot.config import load_settings
+from bot.logging_setup import configure_logging
 from bot.rules.files import default_entries, parse_entries, read_entries
 from bot.service.evaluation import CheckReport, check_rules, load_market
 from bot.service.tail_step import tail_start
@@ -54,7 +56,7 @@ def imported(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 def the_rules() -> list[Rule]:
     defaults, _ = parse_entries(default_entries())
-    generated, problems = parse_entries(read_entries(generate_rules(35), "generated.toml"))
+    generated, problems = parse_entries(read_entries(generate_rules(28), "generated.toml"))
     assert problems == []
     return defaults + generated
 
@@ -89,6 +91,7 @@ def up_to(market: MarketData, end: date) -> MarketData:
 def test_each_new_session_on_the_tail_says_what_the_whole_history_says(
     imported: Path, tmp_path: Path
 ) -> None:
+    configure_logging(load_settings(None))  # new events are logged: to this test's stderr
     rules = the_rules()
     primed = open_db(copied(imported, tmp_path / "tail.db"))
     market = load_market(primed, rules)
