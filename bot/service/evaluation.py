@@ -153,7 +153,7 @@ def _computed(
     tails = Tails(market, whole=whole_history)
     computed, primed = {}, []
     for rule in rules:
-        view = tails.of(rule, states.get(rule.id))  # a stepped window kind: its tail only
+        view = tails.of(rule, states.get(rule.id), as_of)  # a stepped window kind: its tail only
         built = frame_or_none(rule, view, as_of)
         state, was_primed = starting_state(rule, view, states.get(rule.id), as_of, built)
         computed[rule.id] = evaluate_rule(

@@ -14,21 +14,27 @@ names the last change, however long ago) and `since:` windows.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TypeVar
 
 import pandas as pd
 
 from signals.models import MarketData, RuleState
 from signals.rules import Curve, NewHigh, PairRule, RallyFromLow, Rule
 
+_Indexed = TypeVar("_Indexed", pd.DataFrame, pd.Series)
+
 # Calendar days before a window's start that the tail keeps besides the window itself:
 # holidays, holes and the anchor bar before the window's first session.
 MARGIN = timedelta(days=60)
 
 
-def tail_start(rule: Rule, state: RuleState | None) -> date | None:
+def tail_start(rule: Rule, state: RuleState | None, as_of: date | None = None) -> date | None:
     """The first day of the history that evaluating the rule's new bars reads, or None when
-    they need the whole history (or the rule was never stepped: priming reads it all)."""
+    they need the whole history (or the rule was never stepped: priming reads it all; or it
+    is evaluated as of a day before its state's last session)."""
     if rule.intraday or state is None or state.last_session is None:
+        return None
+    if as_of is not None and as_of < state.last_session:
         return None
     span = _span_days(rule)
     return None if span is None else state.last_session - timedelta(days=span) - MARGIN
@@ -64,10 +70,10 @@ class Tails:
         self._market, self._whole = market, whole
         self._cut: dict[date, MarketData] = {}
 
-    def of(self, rule: Rule, state: RuleState | None) -> MarketData:
+    def of(self, rule: Rule, state: RuleState | None, as_of: date | None) -> MarketData:
         """The market a rule's new bars are evaluated on: its tail, or the whole market
         (always, when made `whole`)."""
-        start = None if self._whole else tail_start(rule, state)
+        start = None if self._whole else tail_start(rule, state, as_of)
         if start is None:
             return self._market
         if start not in self._cut:
@@ -76,12 +82,24 @@ class Tails:
 
 
 def cut_from(market: MarketData, start: date) -> MarketData:
-    """The market from `start` on: every price frame, series and session (notes kept)."""
+    """The market from `start` on: every price frame and series from its last bar before
+    `start`, and the sessions from the earliest of those (notes kept). A hole that begins
+    before `start` is seen whole, from the bar before it, as on the whole history."""
     stamp = pd.Timestamp(start)
+    prices = {name: _from_bar_before(frame, stamp) for name, frame in market.prices.items()}
+    series = {name: _from_bar_before(values, stamp) for name, values in market.series.items()}
+    firsts = [values.index[0] for values in [*prices.values(), *series.values()] if len(values)]
+    first = min([stamp, *firsts])
     sessions = market.sessions
     return MarketData(
-        prices={name: frame[frame.index >= stamp] for name, frame in market.prices.items()},
-        series={name: values[values.index >= stamp] for name, values in market.series.items()},
-        sessions=None if sessions is None else sessions[sessions >= stamp],
+        prices=prices,
+        series=series,
+        sessions=None if sessions is None else sessions[sessions >= first],
         series_notes=market.series_notes,
     )
+
+
+def _from_bar_before(values: _Indexed, stamp: pd.Timestamp) -> _Indexed:
+    """The rows from the last one before `stamp` on (all rows when none is before it)."""
+    at = int(values.index.searchsorted(stamp, side="left"))
+    return values.iloc[max(at - 1, 0) :]

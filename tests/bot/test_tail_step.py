@@ -17,7 +17,7 @@ from bot.config import load_settings
 from bot.logging_setup import configure_logging
 from bot.rules.files import default_entries, parse_entries, read_entries
 from bot.service.evaluation import CheckReport, check_rules, load_market
-from bot.service.tail_step import tail_start
+from bot.service.tail_step import cut_from, tail_start
 from signals.models import MarketData, PriceBar, RuleState
 from signals.rules import Rule
 from storage.db import Store, copy_database, open_db
@@ -135,6 +135,7 @@ def test_which_rules_step_on_a_tail() -> None:
         assert starts[kind] is not None and starts[kind] < date(2025, 6, 2), kind
     since = parse_entries(read_entries(SINCE_RULE, "since.toml"))[0][0]
     assert tail_start(since, stepped) is None  # a since: window reads back to its date
+    assert tail_start(by_kind["spread_threshold"], stepped, as_of=date(2025, 5, 30)) is None
     assert all(tail_start(rule, None) is None for rule in by_kind.values())  # never stepped
     assert all(tail_start(rule, RuleState()) is None for rule in by_kind.values())
     live = parse_entries(
@@ -153,3 +154,17 @@ a = "IWM"
 b = "SPY"
 window = "since:2010-01-04"
 """
+
+
+def test_a_tail_keeps_the_bar_before_its_start_so_a_hole_across_it_is_seen_whole() -> None:
+    days = pd.bdate_range("2025-01-01", "2025-03-31", name="date")
+    kept = days[(days < "2025-01-20") | (days > "2025-02-20")]  # a month-long hole
+    frame = pd.DataFrame({"adj_close": range(len(kept))}, index=kept, dtype=float)
+    market = MarketData(prices={"X": frame}, series={}, sessions=days)
+    cut = cut_from(market, date(2025, 2, 3))
+    assert cut.prices["X"].index[0] == pd.Timestamp("2025-01-17")  # the bar before the hole
+    assert cut.sessions is not None and cut.sessions[0] == pd.Timestamp("2025-01-17")
+    assert cut.prices["X"].index[-1] == kept[-1]
+    whole = cut_from(market, date(2024, 6, 3))  # nothing before the start: everything
+    assert whole.prices["X"].equals(frame) and whole.sessions is not None
+    assert whole.sessions.equals(days)
