@@ -18,6 +18,10 @@ from signals.rules import Rule
 from storage.db import Store
 from storage.prices import load_prices
 from storage.series import load_series
+from storage.versioning import data_version
+
+# Where `load_market` notes, in the market's memo, the data version it loaded (read first).
+LOADED_VERSION = ("data version loaded",)
 
 
 def expected_last_session(now: datetime) -> date:
@@ -31,16 +35,29 @@ def rule_leaves(rules: Iterable[Rule]) -> list[str]:
 
 
 def load_market(db: Store, rules: Iterable[Rule], *, end: date | None = None) -> MarketData:
-    """The stored prices (final and provisional) and series the rules read, up to `end`."""
+    """The stored prices (final and provisional) and series the rules read, up to `end`.
+
+    Without `end`, the market notes the data version read before loading (`loaded_version`):
+    whatever is derived from it may be kept under that version.
+    """
+    version = data_version(db)
     leaves = rule_leaves(rules)
     prices = load_prices(db, leaves, end=end)
     series = load_series(db, leaves)
     if end is not None:
         series = {k: v[v.index <= pd.Timestamp(end)] for k, v in series.items()}
     notes = series_notes(db)
-    return MarketData(
+    market = MarketData(
         prices=prices, series=series, sessions=nyse_sessions(date.today()), series_notes=notes
     )
+    if end is None:
+        market.memo[LOADED_VERSION] = version
+    return market
+
+
+def loaded_version(market: MarketData) -> int | None:
+    """The data version `load_market` read before loading this market (None if unknown)."""
+    return market.memo.get(LOADED_VERSION)
 
 
 @cache

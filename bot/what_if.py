@@ -8,7 +8,7 @@ imports from here). It lives below both so that delivery never imports the servi
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -67,22 +67,26 @@ def evaluate_all(
     as_of: date | None,
     expected: date | None,
     skip: Collection[str] = (),
+    view: Callable[[Rule, RuleState | None, date | None], MarketData] | None = None,
 ) -> dict[int, tuple[Evaluation, bool]]:
     """Per rule position (rules in `skip` left out), its evaluation from its stored state or
     one primed on its history, and whether it was primed.
 
     Rules sharing a frame are evaluated in a row (`signals.batch.in_frame_order`): each
-    frame, its priming per anti-flap options and its summary are computed once.
+    frame, its priming per anti-flap options and its summary are computed once. `view`
+    gives the market a rule is evaluated on (default: all of `market`).
     """
     found: dict[int, tuple[Evaluation, bool]] = {}
     for at in in_frame_order(rules):
         rule = rules[at]
         if rule.id in skip:
             continue
-        built = frame_or_none(rule, market, as_of)
-        state, primed = starting_state(rule, market, states.get(rule.id), as_of, built)
+        stored = states.get(rule.id)
+        on = view(rule, stored, as_of) if view else market
+        built = frame_or_none(rule, on, as_of)
+        state, primed = starting_state(rule, on, stored, as_of, built)
         evaluation = evaluate_rule(
-            rule, market, state, as_of=as_of, expected_session=expected, built=built
+            rule, on, state, as_of=as_of, expected_session=expected, built=built
         )
         found[at] = (evaluation, primed)
     return found

@@ -6,12 +6,15 @@ depends on: the rule's definition (its fingerprint), the content of each leaf it
 digest per leaf, so a revised IWM bar re-evaluates exactly the rules reading IWM), the
 sessions the hole checks compare with, the session the staleness check expects, and the
 state it starts from. Equal keys, equal evaluations.
+
+The key is built from the digests alone (not from the market), so a check can decide from
+digests it kept that a rule's key is unchanged without loading any price.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 import pandas as pd
@@ -36,29 +39,32 @@ def _digest_leaf(market: MarketData, leaf: str) -> str:
     return hasher.hexdigest()
 
 
-def sessions_digest(market: MarketData) -> str:
+def sessions_digest(sessions: pd.DatetimeIndex | None) -> str:
     """The exchange sessions the hole checks read (none when the caller gave none)."""
-    sessions = market.sessions
     if sessions is None:
         return "none"
-    return shared(
-        market.memo,
-        ("sessions digest",),
-        lambda: hashlib.sha256(sessions.asi8.tobytes()).hexdigest(),
-    )
+    return hashlib.sha256(sessions.asi8.tobytes()).hexdigest()
 
 
-def rule_inputs(
-    fingerprint: str,
-    leaves: Iterable[str],
-    market: MarketData,
-    expected: date | None,
-    state_text: str,
+def market_sessions_digest(market: MarketData) -> str:
+    """`sessions_digest` of the market's sessions, once per market."""
+    return shared(market.memo, ("sessions digest",), lambda: sessions_digest(market.sessions))
+
+
+def data_part(
+    leaves: Iterable[str], digest: Callable[[str], str], sessions: str, expected: date | None
 ) -> str:
-    """The key of one rule's evaluation: definition, data, sessions, expectation, state.
+    """What every rule reading these leaves shares in its key (computed once per leaf set):
+    `digest(leaf)` is `leaf_digest` of the market, or the digest kept of it."""
+    parts = [sessions, str(expected)]
+    parts.extend(f"{leaf}={digest(leaf)}" for leaf in sorted(set(leaves)))
+    return "\n".join(parts)
 
-    `state_text` is the starting state as text (its `repr`: every field, dates included).
+
+def rule_inputs(fingerprint: str, shared_part: str, state_text: str) -> str:
+    """The key of one rule's evaluation: definition, data and sessions, expectation, state.
+
+    `shared_part` is `data_part` of its leaves; `state_text` is the starting state as text
+    (its `repr`: every field, dates included).
     """
-    parts = [fingerprint, sessions_digest(market), str(expected), state_text]
-    parts.extend(f"{leaf}={leaf_digest(market, leaf)}" for leaf in sorted(set(leaves)))
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return hashlib.sha256(f"{fingerprint}\n{state_text}\n{shared_part}".encode()).hexdigest()

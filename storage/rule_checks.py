@@ -4,6 +4,11 @@ A check whose inputs for a rule (`signals.check_inputs.rule_inputs`: definition,
 expected session, starting state) equal the stored key gives the stored evaluation back
 instead of rebuilding the rule's frame over its whole history. A row is a cache: losing or
 dropping it only makes the next check compute again.
+
+`leaf_digests` keeps the digest of each symbol or series a check loaded, with the data
+version (`storage.versioning.data_version`) read before loading it: while that counter has
+not moved, no price or series row changed, so a check decides which keys still hold from
+these digests without loading the prices.
 """
 
 from __future__ import annotations
@@ -30,6 +35,20 @@ def create_rule_checks(db: Store) -> None:
             rule_id TEXT PRIMARY KEY,
             inputs TEXT NOT NULL,
             evaluation TEXT NOT NULL
+        )
+        """
+    )
+
+
+@migrations()
+def create_leaf_digests(db: Store) -> None:
+    """One row per symbol or series: its digest as loaded at a data version."""
+    db.execute(
+        """
+        CREATE TABLE leaf_digests (
+            leaf TEXT PRIMARY KEY,
+            version BIGINT NOT NULL,
+            digest TEXT NOT NULL
         )
         """
     )
@@ -91,5 +110,25 @@ def save_checks(db: Store, checks: Mapping[str, tuple[str, Evaluation]]) -> None
 
 
 def clear_checks(db: Store) -> None:
-    """Drop every stored evaluation: the next check computes each rule afresh."""
-    db.execute("DELETE FROM rule_checks")
+    """Drop every stored evaluation and kept digest: the next check computes each rule afresh."""
+    with db.atomic():
+        db.execute("DELETE FROM rule_checks")
+        db.execute("DELETE FROM leaf_digests")
+
+
+def load_leaf_digests(db: Store, version: int) -> dict[str, str]:
+    """The digests kept at this data version (none once any price or series row changed)."""
+    rows = db.execute("SELECT leaf, digest FROM leaf_digests WHERE version = ?", (version,))
+    return dict(rows.fetchall())
+
+
+def save_leaf_digests(db: Store, version: int, digests: Mapping[str, str]) -> None:
+    """Insert or replace the digest of each leaf as loaded at `version`, atomically."""
+    rows = [(leaf, version, digest) for leaf, digest in digests.items()]
+    with db.atomic():
+        db.executemany(
+            "INSERT INTO leaf_digests (leaf, version, digest) VALUES (?, ?, ?)"
+            " ON CONFLICT(leaf) DO UPDATE SET"
+            " version = excluded.version, digest = excluded.digest",
+            rows,
+        )

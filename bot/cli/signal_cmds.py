@@ -181,15 +181,19 @@ def check_cmd(
         fail("--deliver cannot be combined with --as-of (a dry run records no alerts)", 2)
     db = app_context(ctx).db
     rules = rules_or_exit(app_context(ctx).settings, db=db)
-    market = load_market(db, rules)
-    if day is not None:
+    # A saving check loads the market itself, only if some rule's stored evaluation no longer
+    # holds (a check with no new bar loads no price); a dry run and --deliver need it here.
+    market = load_market(db, rules) if day is not None or deliver else None
+    if market is not None and day is not None:
         check_range(market, day, day, ("--as-of", "--as-of"))
     now = datetime.now(UTC)
     owe_from = alert_cutoff(now, app_context(ctx).settings.catchup_alert_days)
     report = check_rules(
         db, rules, as_of=day, persist=day is None, now=now, market=market, owe_from=owe_from
     )
-    delivered = _deliver(ctx, report, market, now, rules) if deliver else None
+    delivered = None
+    if deliver and market is not None:
+        delivered = _deliver(ctx, report, market, now, rules)
     if as_json:
         print_json(check_json(report) | ({"delivery": delivered} if delivered else {}))
     else:

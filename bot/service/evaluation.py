@@ -13,18 +13,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from bot.crash_points import crash_point
-from bot.market import (  # noqa: F401 - named here too: the service's callers import them here
+from bot.market import (  # the service's callers import these from here too
     expected_last_session,
     load_market,
     nyse_sessions,
     rule_leaves,
 )
-from bot.outcomes import with_track_records
-from bot.service.check_reuse import remember, reusable
-from bot.service.rewind import mark_rewound_late, rewound_states
-from bot.what_if import evaluate_all
+from bot.service.check_reuse import remember, reusable, reusable_from_kept
+from bot.service.rewind import Rewound, mark_rewound_late, rewinds_pending, rewound_states
+from bot.service.tail_step import Tails
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.quality import ACCEPTED, CONFIRMED, SUSPECT
 from signals.rules import Rule
@@ -41,6 +41,9 @@ from storage.rule_state import (
 )
 from storage.series import flagged_points
 from storage.versioning import data_version
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -77,46 +80,56 @@ def check_rules(
     persist: bool = True,
     market: MarketData | None = None,
     owe_from: date | None = None,
+    whole_history: bool = False,
 ) -> CheckReport:
     """Evaluate every rule up to `as_of` (default: the last bar stored); save and record.
 
     With `persist=False` nothing is written: each rule starts from the state a backtest gives
     just before its last bar on or before `as_of` (a what-if for that date). New events dated
     `owe_from` or later are recorded as owed an alert (`storage.owed_alerts`), in the same
-    transaction as the events and states; None: recorded without alerting.
+    transaction as the events and states; None: recorded without alerting. A rule stepped
+    before is evaluated on the tail of history its new bars read (`bot.service.tail_step`);
+    `whole_history` evaluates every rule on all of it (the reference the tail is tested on).
     """
     expected = expected_last_session(now or datetime.now(UTC))
     if as_of is not None and as_of < expected:
         expected = as_of  # checking a past date: only staleness relative to that date counts
-    market = market or load_market(db, rules)
     prints = {rule.id: rule.fingerprint() for rule in rules}
     states = _current_states(db, rules, prints) if persist else {}
-    # A bar resolved after a rule read past it: that rule steps again from it (bot/service/rewind).
-    states, rewound = rewound_states(db, rules, market, states) if persist else (states, {})
+    rewound: dict[str, Rewound] = {}
+    if persist and rewinds_pending(db):
+        # A bar resolved after a rule read past it: that rule steps again from it
+        # (bot/service/rewind); its new starting state changes its reuse key.
+        market = market or load_market(db, rules)
+        states, rewound = rewound_states(db, rules, market, states)
     # Only a saving check of everything stored may reuse what the last one computed.
     reuse = persist and as_of is None
-    reused = reusable(db, rules, market, prints, states, expected) if reuse else {}
-    checks, primed, events, new_states = [], [], [], {}
-    fresh = evaluate_all(rules, market, states, as_of, expected, skip=reused)
-    for at, rule in enumerate(rules):
-        if rule.id in reused:
-            checks.append(reused[rule.id])
-            continue
-        evaluation, was_primed = fresh[at]
-        checks.append(evaluation)
-        primed.extend([rule.id] if was_primed else [])
-        events.extend(evaluation.events)
-        if evaluation.state.last_session is not None:
-            new_states[rule.id] = evaluation.state
-    computed = {c.rule_id: c for c in checks if c.rule_id not in reused}
+    reused = {}
+    if reuse and market is None:  # decided without loading any price, where the digests allow
+        reused = reusable_from_kept(db, rules, _today_sessions(), prints, states, expected)
+    pending = [rule for rule in rules if rule.id not in reused]
+    market = market or (load_market(db, pending) if pending else None)
+    if reuse and market is not None:
+        reused |= reusable(db, pending, market, prints, states, expected)
+    todo = [rule for rule in pending if rule.id not in reused]
+    computed, primed = _computed(todo, market, states, as_of, expected, whole_history)
+    checks = [reused.get(rule.id) or computed[rule.id] for rule in rules]
+    events = [event for rule in todo for event in computed[rule.id].events]
+    new_states = {
+        rule_id: check.state
+        for rule_id, check in computed.items()
+        if check.state.last_session is not None
+    }
     checks = with_held_bars(db, rules, checks)
     events = mark_rewound_late(mark_confirmed_late(db, rules, events), rewound)
-    if persist and events:
+    if persist and events and market is not None:
+        from bot.outcomes import with_track_records  # see _computed
+
         events = with_track_records(events, rules, market, version=data_version(db))
     crash_point("evaluated")
     new_events = _store(db, new_states, prints, events, owe_from) if persist else []
-    if reuse:
-        remember(db, rules, market, prints, computed, expected, states)
+    if reuse and market is not None:
+        remember(db, pending, market, prints, computed, expected, states)
     last = last_event_by_rule(db)
     return CheckReport(
         checks=tuple(RuleCheck(r, e, last.get(r.id)) for r, e in zip(rules, checks, strict=True)),
@@ -124,8 +137,32 @@ def check_rules(
         expected_session=expected,
         primed=tuple(primed),
         market=market,
-        reused=tuple(reused),
+        reused=tuple(rule.id for rule in rules if rule.id in reused),
     )
+
+
+def _computed(
+    rules: Sequence[Rule],
+    market: MarketData | None,
+    states: dict[str, RuleState],
+    as_of: date | None,
+    expected: date,
+    whole_history: bool,
+) -> tuple[dict[str, Evaluation], list[str]]:
+    """Each rule's evaluation from its frame and starting state; the rules primed."""
+    if not rules or market is None:
+        return {}, []
+    # Imported here, not at the top: a check whose every rule is reused builds no frame and
+    # spares their imports (part of a no-new-bar check's cost, see docs/performance.md).
+    from bot.what_if import evaluate_all
+
+    # Rules sharing a frame are evaluated in a row (signals.batch); a rule stepped before
+    # reads only the tail of history its new bars need (bot.service.tail_step).
+    tails = Tails(market, whole=whole_history)
+    found = evaluate_all(rules, market, states, as_of, expected, view=tails.of)
+    computed = {rules[at].id: evaluation for at, (evaluation, _) in found.items()}
+    primed = [rules[at].id for at, (_, was_primed) in sorted(found.items()) if was_primed]
+    return computed, primed
 
 
 def with_held_bars(db: Store, rules: Sequence[Rule], checks: list[Evaluation]) -> list[Evaluation]:
@@ -210,6 +247,11 @@ def _accepted_level(rows: list[dict]) -> str:
     prefix = "held with the level a person accepted on "
     notes = [str(row["quality_note"]) for row in rows]
     return next((note[len(prefix) :] for note in notes if note.startswith(prefix)), "")
+
+
+def _today_sessions() -> pd.DatetimeIndex:
+    """The sessions `load_market` gives a market today (every reuse key includes them)."""
+    return nyse_sessions(date.today())
 
 
 def _current_states(

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from bot.market import rule_leaves
-from signals.evaluate import prime_state
 from signals.models import Event, MarketData, RuleState
 from signals.rules import Rule
 from storage.db import Store
@@ -41,6 +40,11 @@ class Rewound:
     since: date
     passed: date
     why: Rewind
+
+
+def rewinds_pending(db: Store) -> bool:
+    """True when a resolved bar may ask a rule to step again (one indexed look-up)."""
+    return bool(pending_rewinds(db, oldest_state_stamp(db)))
 
 
 def rewound_states(
@@ -67,6 +71,8 @@ def rewound_states(
 def _state_before(rule: Rule, market: MarketData, day: date) -> RuleState:
     """The state a backtest has just before `day`; with no usable bar before it, a fresh one
     dated the day before (a state without a session would be primed again, silently)."""
+    from signals.evaluate import prime_state  # the engine only when a rule steps again
+
     state = prime_state(rule, market, before=day)
     if state.last_session is None:
         return replace(state, last_session=day - timedelta(days=1))

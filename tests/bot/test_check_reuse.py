@@ -160,3 +160,28 @@ def test_a_check_killed_between_saving_states_and_evaluations_recomputes(fresh_d
     assert after.reused == ("y-high", "x-vs-y")
     assert after.checks[0].evaluation.state.last_session == DAYS[6]
     assert evaluations(after) == evaluations(afresh(fresh_db, RULES))
+
+
+def test_a_check_with_no_new_bar_decides_from_kept_digests_and_loads_no_price(fresh_db) -> None:
+    store(fresh_db, "X", [1, 2, 3, 2, 4, 5])
+    store(fresh_db, "Y", [5, 4, 6, 7, 7, 8])
+    first = check_rules(fresh_db, RULES, now=NOW)
+    again = check_rules(fresh_db, RULES, now=NOW)
+    assert first.market is not None and again.market is None  # nothing loaded
+    assert again.reused == ("x-high", "y-high", "x-vs-y")
+    store(fresh_db, "X", [6], start=6)  # the data version moves: the kept digests no longer hold
+    moved = check_rules(fresh_db, RULES, now=NOW)
+    assert moved.market is not None and moved.reused == ("y-high",)
+    assert check_rules(fresh_db, RULES, now=NOW).market is None
+
+
+def test_a_kept_digest_that_disagrees_is_checked_against_the_loaded_data(fresh_db) -> None:
+    store(fresh_db, "X", [1, 2, 3, 2, 4, 5])
+    store(fresh_db, "Y", [5, 4, 6, 7, 7, 8])
+    first = check_rules(fresh_db, RULES, now=NOW)
+    fresh_db.execute("UPDATE leaf_digests SET digest = 'forged' WHERE leaf = 'X'")
+    again = check_rules(fresh_db, RULES, now=NOW)
+    # The rules reading X are decided on the loaded market (their data did not change).
+    assert again.market is not None and again.reused == ("x-high", "y-high", "x-vs-y")
+    assert evaluations(again) == evaluations(first)
+    assert check_rules(fresh_db, RULES, now=NOW).market is None  # the true digest kept again
