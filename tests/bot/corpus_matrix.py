@@ -261,7 +261,8 @@ class StandInPath:
         if macro.exists():
             self.fred.series = _fred_series(rows_of(macro))
             results.append(invoke(db_path, self.env, "series", "update"))
-        return next((r for r in results if crashed(r)), results[-1] if results else None)
+        failed = [r for r in results if crashed(r)] or [r for r in results if r.exit_code != 0]
+        return failed[0] if failed else (results[-1] if results else None)
 
     def _update(self, db_path: Path, symbols: list[str]) -> Result:
         # yfinance memoises answers per URL in the process: a fresh one for every update,
@@ -358,7 +359,7 @@ class Corpus:
         result = way.deliver(first, db_path, partial_day=partial)
         if result is not None and crashed(result):
             return Tally(tracebacks=1)
-        if way.name == "file" and result is not None and result.exit_code != 0:
+        if result is not None and result.exit_code != 0:  # refused with its one-line reason
             return Tally(refused=_last_line(result))
         if partial:  # the final bars arrive the next evening
             heal(copy, self.root, days)
@@ -430,8 +431,7 @@ class Corpus:
                 heal(evening, self.root, partial)
             result = way.deliver(evening, db_path, partial_day=day if day in partial else "")
             tracebacks += int(result is not None and crashed(result))
-            failed = result is not None and result.exit_code != 0
-            if way.name == "file" and failed and not refused:
+            if result is not None and result.exit_code != 0 and not refused:
                 refused = _last_line(result)
             events, broke = check_events(db_path, way.env, day)
             tracebacks += int(broke)
