@@ -357,7 +357,7 @@ def _shifted_dates(name: str, since: str):
 
     def corrupt(root: Path) -> None:
         rows = read(root, name)
-        at = next(i for i, r in enumerate(rows) if r[0] >= since)
+        at = next(i for i, r in enumerate(rows) if i and r[0] >= since)
         dates = [r[0] for r in rows]
         shifted = [[dates[i - 1], *rows[i][1:]] for i in range(at, len(rows))]
         write(root, name, [*rows[: at - 1], *shifted])
