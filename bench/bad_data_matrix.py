@@ -1,7 +1,7 @@
 """The corruption corpus as a matrix: every variant x path (file / stand-in) x mode.
 
 Usage: python bench/bad_data_matrix.py [DATA_DIR] [--only TEXT] [--path file|stand-in]
-       [--mode hindsight|live] [--details]          (default data: ../shared/data)
+       [--mode hindsight|live] [--details] [--start N]   (default data: ../shared/data)
 
 Every variant of `tests/bot/corpus_kit.ALL_VARIANTS` (issue 19's table, its three holes and
 the single bad values before it) runs through the CSV files (`prices import`, `series
@@ -35,6 +35,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--path", choices=PATHS, action="append")
     parser.add_argument("--mode", choices=MODES, action="append")
     parser.add_argument("--details", action="store_true", help="list the events counted")
+    parser.add_argument("--start", type=int, default=0, help="skip the first N variants")
     return parser.parse_args()
 
 
@@ -44,7 +45,7 @@ def main() -> None:
     # Issue 19's rows first (bad data that lasts, shapes, holes), then the single bad values.
     first = next(i for i, v in enumerate(ALL_VARIANTS) if v.name.startswith("discarded IWM"))
     ordered = [*ALL_VARIANTS[first:], *ALL_VARIANTS[:first]]
-    variants = [v for v in ordered if args.only.lower() in v.name.lower()]
+    variants = [v for v in ordered[args.start :] if args.only.lower() in v.name.lower()]
     totals = {"false": 0, "missed": 0, "moved": 0, "tracebacks": 0}
     with tempfile.TemporaryDirectory() as folder, stand_ins() as (yahoo, fred):
         corpus = Corpus(args.data, Path(folder), (yahoo, fred))

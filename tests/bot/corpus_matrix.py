@@ -386,7 +386,7 @@ class Corpus:
                 self._cache[key] = db_path, backtest_events(db_path, way.env)[0]
             full, clean = self._cache[key]
             return (None if variant.fresh else full), clean
-        at = self.every.index(next(d for d in self.every if d >= days[0]))
+        at = next((i for i, d in enumerate(self.every) if d >= days[0]), len(self.every))
         before = self.every[at - 1] if at >= 30 else ""
         key = ("hindsight", way.name, before)
         if key not in self._cache:
@@ -443,6 +443,8 @@ class Corpus:
         return self.every[max(self.every.index(first) - 5, 0)]
 
     def _live(self, variant: Variant, way: Any, copy: Path, days: list[str], work: Path) -> Tally:
+        if (variant.live_from or days[0]) > self.every[-1]:
+            return Tally(skipped="damage after the last session of the data")
         evenings = self.live_days(variant, days)
         if self.every.index(evenings[0]) < 30:
             return Tally(skipped="damage from the first rows: no evening before it")
