@@ -42,15 +42,23 @@ def keep_between(csv_path: Path, start: date, end: date) -> int:
 def chart_from_csv(csv_path: Path, symbol: str, start: date, end: date) -> dict[str, Any]:
     """A Yahoo v8 chart body (as the stand-in serves it) holding the CSV's rows start..end."""
     with csv_path.open(newline="", encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle) if start <= date.fromisoformat(r["Date"]) <= end]
+        rows = list(csv.reader(handle))
+    return chart_from_rows(
+        [rows[0], *[r for r in rows[1:] if start <= date.fromisoformat(r[0]) <= end]], symbol
+    )
+
+
+def chart_from_rows(rows: list[list[str]], symbol: str) -> dict[str, Any]:
+    """A Yahoo v8 chart body of CSV rows (header first, Yahoo's download columns)."""
+    records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     body = copy.deepcopy(load_chart(DATA / "chart-IWB-dividend-2026-06-05-to-2026-06-11.json"))
     result = body["chart"]["result"][0]
     result["meta"]["symbol"] = symbol
-    result["timestamp"] = [_open_stamp(date.fromisoformat(r["Date"])) for r in rows]
-    quote = {key: [_number(r.get(key.title())) for r in rows] for key in _QUOTE}
+    result["timestamp"] = [_open_stamp(date.fromisoformat(r["Date"])) for r in records]
+    quote = {key: [_number(r.get(key.title())) for r in records] for key in _QUOTE}
     result["indicators"] = {
         "quote": [quote],
-        "adjclose": [{"adjclose": [_number(r["Adj Close"]) for r in rows]}],
+        "adjclose": [{"adjclose": [_number(r["Adj Close"]) for r in records]}],
     }
     result["events"] = {}
     return body

@@ -20,6 +20,7 @@ import pandas as pd
 from bot import calendar as nyse
 from bot.sources.bar_checks import WEEKDAY_SYMBOLS, screen_bars
 from bot.sources.base import FetchResult, PriceSource
+from bot.sources.identity import refuse_strangers
 from bot.sources.quality import DEFAULT_CONFIG, describe, notable, review_prices
 from signals.holes import HOLE_TOLERANCE, Hole, find_holes
 from signals.models import PriceBar, SeriesPoint
@@ -132,6 +133,7 @@ def refresh_prices(
     rebased = refetch_rebased(db, source, result)
     # The refetched history is a new response: the same screen as every other bar.
     dropped.update(drop_unstorable(result, today, weekday_symbols, only=rebased))
+    refuse_strangers(db, result, quality.links)  # another symbol's prices: nothing stored
     report = RefreshReport([SymbolRefresh(symbol, starts[symbol]) for symbol in symbols])
     for item in report.symbols:
         item.holes = [hole.describe() for hole in holes.get(item.symbol, [])]

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from tests.corruptions import cut_sessions
 
-# The default rules read these; OEF and IWB also confirm ^GSPC's moves, IWM and IWC ^RUT's.
-SYMBOLS = ("IWC", "OEF", "IWM", "IWB", "^RUT", "^GSPC")
+# The default rules read these; SPY, OEF and IWB also confirm ^GSPC's moves, IWM and IWC
+# ^RUT's; ^IRX is the 3-month bill from Yahoo, DGS3MO's twin.
+SYMBOLS = ("IWC", "OEF", "IWM", "IWB", "^RUT", "^GSPC", "SPY", "^IRX")
 # Older ^GSPC rows only slow the corpus down: ^RUT (the other leg of the ratio) starts in 1987.
 GSPC_FROM = "1987-01-01"
 MACRO = "fred_rates_daily.csv"
@@ -116,6 +117,9 @@ class Variant:
     `single_day`: one bad value, which may cost no real event (a hole of many sessions may).
     `fresh`: import the whole damaged copy into an empty cache instead of importing the
     changed files over the clean cache (needed when the corruption deletes rows).
+    `transient`: the damaged rows are provisional (a partial session): delivered on their own
+    evening only, the final rows the next (`tests/bot/corpus_matrix.py`).
+    `live_from`: the first evening a live run delivers, for damage that starts with the history.
     """
 
     name: str
@@ -123,6 +127,8 @@ class Variant:
     refused: bool
     single_day: bool = True
     fresh: bool = False
+    transient: bool = False
+    live_from: str = ""
 
 
 def _scale(name: str, factor: float, day: str = DAY, columns: tuple[str, ...] = PRICES):
@@ -288,7 +294,12 @@ VARIANTS: list[Variant] = [
     Variant("index and ETF x1.2 for two sessions", _scale_run(("^RUT", "IWM"), 1.2, 2), False),
     Variant("S&P 500 and OEF x1.15 the same day", _scale_run(("^GSPC", "OEF"), 1.15, 1), False),
     # Identity and shape (issue 19, item 4).
-    Variant("IWM's file holding IWB's prices", _other_symbols_prices("IWM", "IWB"), True),
+    Variant(
+        "IWM's file holding IWB's prices",
+        _other_symbols_prices("IWM", "IWB"),
+        refused=True,
+        live_from=DAY,
+    ),
     # Nothing stored to compare with: its moves follow IWB, not ^RUT or IWC.
     Variant(
         "IWM's file holding IWB's prices, empty cache",
@@ -319,3 +330,61 @@ VARIANTS: list[Variant] = [
     # Real moves still fire on time: ^RUT's -14 % day agrees with IWC while IWM's bar is gone.
     Variant("missing IWM bar on 2020-03-16", _hole("IWM", CRASH_DAY, CRASH_DAY), False, True, True),
 ]
+
+
+# -- the rest of issue 19's table, run by tests/bot/corpus_matrix.py on both paths -------------
+
+BILL_DAYS = ("2024-11-19", "2024-11-20", "2024-11-21")  # 10y-3m inverted by 16-40 bps then
+PARTIAL_DAY, RECORD_DAY = "2026-06-10", "2026-06-11"  # the eve of a real ^RUT record
+
+
+def _bill_low(root: Path) -> None:
+    for day in BILL_DAYS:
+        set_cells(root, "macro", day, ("DGS3MO",), lambda v: round(v - 0.5, 2))
+
+
+def _partial_before_record(root: Path) -> None:
+    """A 14:05 snapshot stored as a close: ^RUT above the next day's real record, ETFs alike."""
+    record = float(next(r for r in read(root, "^RUT") if r[0] == RECORD_DAY)[4])
+    eve = float(next(r for r in read(root, "^RUT") if r[0] == PARTIAL_DAY)[4])
+    factor = record * 1.002 / eve
+    for name in ("^RUT", "IWM", "IWC"):
+        set_cells(root, name, PARTIAL_DAY, (*PRICES, "High"), lambda v: round(v * factor, 4))
+
+
+def _shifted_dates(name: str, since: str):
+    """`name`'s bars from `since` on dated one session early (a time zone slip of one feed)."""
+
+    def corrupt(root: Path) -> None:
+        rows = read(root, name)
+        at = next(i for i, r in enumerate(rows) if i and r[0] >= since)
+        dates = [r[0] for r in rows]
+        shifted = [[dates[i - 1], *rows[i][1:]] for i in range(at, len(rows))]
+        write(root, name, [*rows[: at - 1], *shifted])
+
+    return corrupt
+
+
+def _rebased_with_bad_bar(root: Path) -> None:
+    """A dividend re-base of IWM's adjusted closes before DAY, carrying one old 1e300 bar."""
+    rows = read(root, "IWM")
+    i = rows[0].index("Adj Close")
+    for row in rows[1:]:
+        if row[0] < DAY and row[i]:
+            row[i] = str(round(float(row[i]) * 0.995, 4))
+    at = next(i for i, r in enumerate(rows) if r[0] == DAY)
+    rows[at - 60][i] = rows[at - 60][rows[0].index("Close")] = "1e300"
+    write(root, "IWM", rows)
+
+
+MORE_VARIANTS: list[Variant] = [
+    Variant("S&P 500 and SPY x1.15 the same day", _scale_run(("^GSPC", "SPY"), 1.15, 1), False),
+    Variant("bill yield 50 bps low for three sessions", _bill_low, False, False),
+    Variant(
+        "partial bar stored on the eve of a record", _partial_before_record, False, transient=True
+    ),
+    Variant("IWM dated a session early from a date on", _shifted_dates("IWM", DAY), False, False),
+    Variant("re-base carrying a 1e300 bar", _rebased_with_bad_bar, True, live_from=DAY),
+]
+# Every row of issue 19's table and its three holes, in the order of the matrix.
+ALL_VARIANTS = [*VARIANTS, *MORE_VARIANTS]
