@@ -22,6 +22,7 @@ import pandas as pd
 from bot.config import DEFAULT_LINKS, Settings
 from signals import quality as q
 from signals.models import PriceBar, SeriesPoint
+from signals.session_shift import judge_session_shift
 from signals.shapes import (
     carry_to_weekends,
     judge_bounds,
@@ -258,10 +259,12 @@ def _price_verdicts(
     config: q.QualityConfig,
     keep: dict[pd.Timestamp, str],
 ) -> dict[pd.Timestamp, q.Verdict]:
-    """Frozen runs and slow drifts first; the moves are then judged without their bars (the
-    move after a frozen run or a ramp is the real one since it began, which links may share)."""
+    """Frozen runs, slow drifts and a stretch dated a session off first; the moves are then
+    judged without their bars (the move after a frozen run or a ramp is the real one since it
+    began, which links may share)."""
     shapes = judge_frozen(values)
     drift = judge_drift(values.drop(index=list(shapes)), links, config.floor_pct / 100.0)
+    drift |= judge_session_shift(values, links)
     shapes |= {day: v for day, v in drift.items() if day not in keep}
     unjudged = {**keep, **{day: q.REJECTED for day in shapes if day not in keep}}
     return {**q.judge_prices(values, links, config, unjudged), **shapes}
