@@ -5,8 +5,9 @@ moves now line up with the linked instruments' moves of the next (or the previou
 instead of the same one. Over a window of SHIFT_WINDOW sessions the correlation of the daily
 moves with each linked instrument's is compared at lag 0 and at lag ±1: when most links (two at
 least) follow one session apart far better than on the same session, the stretch is dated a
-session off. Its first bar is where the agreement turned (the change point of the running
-difference), and its bars are held while it is the newest data, discarded once it ends.
+session off. It runs from where the agreement turned (the change point of the running
+difference, one bar wider on each side: the bar at a slip moved over two sessions), and its
+bars are held while it is the newest data, discarded once it ends.
 """
 
 from __future__ import annotations
@@ -97,10 +98,13 @@ def _stretch(
     first, last, window = run
     gain = _agreement_gain(moves, theirs, lag)
     running = np.r_[0.0, np.cumsum(gain)]
+    # The bar at each edge moved over two sessions (half agrees with either date): held too.
     low = max(first - window + 1, 0)
-    start = low + int(np.argmin(running[low : first + 1]))
-    high = min(last + window, len(moves))
-    end = last + int(np.argmax(running[last + 1 : high + 1]))
+    start = max(low + int(np.argmin(running[low : first + 1])) - 1, 0)
+    end = len(moves) - 1
+    if last < end:  # the shift ended: where the agreement turned back
+        low = max(last - window + 2, start + 1)  # the last flagged window holds the end
+        end = min(low + int(np.argmax(running[low : last + 2])), end)
     status = SUSPECT if end >= len(moves) - 1 else DISCARDED
     followed = apart.iloc[first : last + 1].max() >= SHIFT_MIN_CORRELATION
     names = [str(name) for name in theirs.columns[followed.to_numpy()]]
