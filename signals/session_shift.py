@@ -42,10 +42,13 @@ def judge_session_shift(
     moves, theirs = _aligned_moves(values, linked)
     if theirs.shape[1] < 2 or len(moves) <= window:
         return {}
+    own = moves.to_numpy()
+    same = _rolling_correlation(own, theirs.to_numpy(), window)
     verdicts: dict[pd.Timestamp, Verdict] = {}
     for lag in (1, -1):
-        flagged, best = _shifted_windows(moves, theirs, lag, window)
-        for first, last in _runs(flagged):
+        apart = _rolling_correlation(own, theirs.shift(-lag).to_numpy(), window)
+        best = pd.DataFrame(apart, index=theirs.index, columns=theirs.columns)
+        for first, last in _runs(_shifted_windows(same, apart)):
             verdicts |= _stretch(moves, theirs, lag, (first, last, window), best)
     return verdicts
 
@@ -53,7 +56,8 @@ def judge_session_shift(
 def _aligned_moves(
     values: pd.Series, linked: Mapping[str, pd.Series]
 ) -> tuple[pd.Series, pd.DataFrame]:
-    """Daily log moves of the symbol, and of each linked instrument between the same dates."""
+    """Daily log moves of the symbol, and of each linked instrument between the same dates,
+    from the first date two linked instruments have one."""
     clean = values[values > 0].sort_index()
     clean = clean[~clean.index.duplicated(keep=False)]
     levels = np.log(clean.astype("float64"))
@@ -65,20 +69,47 @@ def _aligned_moves(
     theirs = pd.DataFrame(columns, index=levels.index).dropna(axis=1, how="all")
     theirs = theirs.where(theirs.abs() <= SHIFT_JUMP)
     moves = levels.diff()
-    return moves.where(moves.abs() <= SHIFT_JUMP), theirs
+    # Nothing can be told before two links trade (^GSPC since 1927, its ETFs since 1993).
+    judged = np.flatnonzero(theirs.notna().sum(axis=1).to_numpy() >= 2)
+    start = int(judged[0]) if len(judged) else len(moves)
+    return moves.where(moves.abs() <= SHIFT_JUMP).iloc[start:], theirs.iloc[start:]
 
 
-def _shifted_windows(
-    moves: pd.Series, theirs: pd.DataFrame, lag: int, window: int
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Per window end, whether most links (two at least) follow `lag` sessions apart; and the
-    correlations at that lag."""
-    same = theirs.rolling(window, min_periods=SHIFT_MIN_PAIRS).corr(moves)
-    apart = theirs.shift(-lag).rolling(window, min_periods=SHIFT_MIN_PAIRS).corr(moves)
-    shifted = (apart >= SHIFT_MIN_CORRELATION) & (apart >= same + SHIFT_MARGIN)
-    present = (apart.notna() & same.notna()).sum(axis=1).to_numpy()
-    votes = shifted.sum(axis=1).to_numpy()
-    return (votes >= 2) & (2 * votes > present), apart
+def _rolling_correlation(own: np.ndarray, theirs: np.ndarray, window: int) -> np.ndarray:
+    """Per window end and column of `theirs`, the correlation of the pairs both have a move in
+    over the last `window` rows (NaN under SHIFT_MIN_PAIRS pairs or without variation).
+
+    Window sums from cumulative sums: pandas' rolling corr per column cost a tenth of a first
+    import."""
+    both = ~np.isnan(theirs) & ~np.isnan(own)[:, None]
+    x = np.where(both, own[:, None], 0.0)
+    y = np.where(both, theirs, 0.0)
+    count, sx, sy, sxx, syy, sxy = (
+        _window_sums(v, window) for v in (both.astype(np.float64), x, y, x * x, y * y, x * y)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.sqrt((sxx - sx * sx / count) * (syy - sy * sy / count))
+        correlation = (sxy - sx * sy / count) / spread
+    correlation[~(count >= SHIFT_MIN_PAIRS) | ~(spread > 1e-12)] = np.nan
+    return correlation
+
+
+def _window_sums(values: np.ndarray, window: int) -> np.ndarray:
+    """Per row, the column sums of the last `window` rows (NaN before the first full window)."""
+    running = np.cumsum(np.vstack([np.zeros((1, values.shape[1])), values]), axis=0)
+    sums = np.full(values.shape, np.nan)
+    sums[window - 1 :] = running[window:] - running[:-window]
+    return sums
+
+
+def _shifted_windows(same: np.ndarray, apart: np.ndarray) -> np.ndarray:
+    """Per window end, whether most links (two at least) follow a session apart (`apart`, the
+    correlations at that lag) far better than on the same session (`same`)."""
+    with np.errstate(invalid="ignore"):
+        shifted = (apart >= SHIFT_MIN_CORRELATION) & (apart >= same + SHIFT_MARGIN)
+    present = (~np.isnan(apart) & ~np.isnan(same)).sum(axis=1)
+    votes = shifted.sum(axis=1)
+    return (votes >= 2) & (2 * votes > present)
 
 
 def _runs(flagged: np.ndarray) -> list[tuple[int, int]]:

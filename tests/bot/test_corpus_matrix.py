@@ -35,6 +35,7 @@ CASES = [
     ("bill yield 50 bps low for three sessions", "stand-in", "hindsight"),
     ("S&P 500 and SPY x1.15 the same day", "file", "hindsight"),
     ("IWM dated a session early from a date on", "file", "hindsight"),
+    ("IWM dated a session early from a date on", "stand-in", "hindsight"),
 ]
 
 
@@ -50,6 +51,7 @@ EXPECTED: dict[tuple[str, str, str], tuple[int, int, list[int]]] = {
     # IWM's bars from the shift on are held (dated a session early: signals/session_shift.py),
     # so its own records and its spread to IWB are lost the same way; nothing false fires.
     ("IWM dated a session early from a date on", "file", "hindsight"): (0, 31, []),
+    ("IWM dated a session early from a date on", "stand-in", "hindsight"): (0, 31, []),
 }
 
 
