@@ -57,22 +57,41 @@ def _aligned_moves(
     values: pd.Series, linked: Mapping[str, pd.Series]
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Daily log moves of the symbol, and of each linked instrument between the same dates,
-    from the first date two linked instruments have one."""
-    clean = values[values > 0].sort_index()
-    clean = clean[~clean.index.duplicated(keep=False)]
-    levels = np.log(clean.astype("float64"))
+    from the first date two linked instruments have one (numpy: this runs for every linked
+    symbol and both price columns of a first import)."""
+    clean = _once_positive(values).sort_index()
+    moves = _capped(np.diff(np.log(clean.to_numpy(dtype=np.float64)), prepend=np.nan))
     columns = {}
     for name, series in linked.items():
-        other = series[series > 0]
-        other = other[~other.index.duplicated(keep=False)]
-        columns[name] = np.log(other.astype("float64")).reindex(levels.index).diff()
-    theirs = pd.DataFrame(columns, index=levels.index).dropna(axis=1, how="all")
-    theirs = theirs.where(theirs.abs() <= SHIFT_JUMP)
-    moves = levels.diff()
+        other = _once_positive(series)
+        if other.empty:
+            continue
+        at = other.index.get_indexer(clean.index)
+        logs = np.log(other.to_numpy(dtype=np.float64))
+        column = _capped(np.diff(np.where(at >= 0, logs[at], np.nan), prepend=np.nan))
+        if not np.isnan(column).all():
+            columns[name] = column
+    counts = sum((~np.isnan(c)).astype(np.int64) for c in columns.values())
     # Nothing can be told before two links trade (^GSPC since 1927, its ETFs since 1993).
-    judged = np.flatnonzero(theirs.notna().sum(axis=1).to_numpy() >= 2)
-    start = int(judged[0]) if len(judged) else len(moves)
-    return moves.where(moves.abs() <= SHIFT_JUMP).iloc[start:], theirs.iloc[start:]
+    judged = np.flatnonzero(np.asarray(counts) >= 2) if columns else np.array([], dtype=int)
+    first = int(judged[0]) if len(judged) else len(moves)
+    index = clean.index[first:]
+    theirs = pd.DataFrame({n: c[first:] for n, c in columns.items()}, index=index)
+    return pd.Series(moves[first:], index=index), theirs
+
+
+def _once_positive(series: pd.Series) -> pd.Series:
+    """The positive values on dates the series has once."""
+    positive = series[series > 0]  # NaN is not > 0
+    if positive.index.is_unique:
+        return positive
+    return positive[~positive.index.duplicated(keep=False)]
+
+
+def _capped(moves: np.ndarray) -> np.ndarray:
+    """Moves past SHIFT_JUMP left out (NaN)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(moves) <= SHIFT_JUMP, moves, np.nan)
 
 
 def _rolling_correlation(own: np.ndarray, theirs: np.ndarray, window: int) -> np.ndarray:
