@@ -32,6 +32,8 @@ SHIFT_MARGIN = 0.5
 SHIFT_JUMP = 0.25
 
 _WORDS = {1: ("early", "later"), -1: ("late", "earlier")}
+# Every note of this check has it: a review recognises the verdict by it.
+SHIFT_QUESTION = ": dated a session "
 
 
 def judge_session_shift(
@@ -161,7 +163,7 @@ def _stretch(
     early, later = _WORDS[lag]
     note = (
         f"its closes from {moves.index[start].date()} follow {'/'.join(names)} one session "
-        f"{later}: dated a session {early}?"
+        f"{later}{SHIFT_QUESTION}{early}?"
     )
     return {moves.index[at]: Verdict(status, note) for at in range(start, end + 1)}
 

@@ -22,7 +22,7 @@ import pandas as pd
 from bot.config import DEFAULT_LINKS, Settings
 from signals import quality as q
 from signals.models import PriceBar, SeriesPoint
-from signals.session_shift import judge_session_shift
+from signals.session_shift import SHIFT_QUESTION, judge_session_shift
 from signals.shapes import (
     carry_to_weekends,
     judge_bounds,
@@ -185,8 +185,10 @@ def _review_symbol(
     stored = frame["status"].to_numpy(dtype=object)
     fresh, notes = _fresh_statuses(symbol, frame, verdicts, decided)
     differs = fresh != stored
-    if since is not None:  # older statuses were judged on their own history: leave them be
-        differs = differs & (frame.index >= pd.Timestamp(since))
+    if since is not None:  # older statuses were judged on their own history: leave them be,
+        # but for a stretch dated a session off, seen only sessions after it began (held whole).
+        shifted = np.array([SHIFT_QUESTION in note for note in notes], dtype=bool)
+        differs = differs & ((frame.index >= pd.Timestamp(since)) | shifted)
     days = frame.index[differs].date
     marks = [
         (day, str(status), str(note))
