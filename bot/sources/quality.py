@@ -22,6 +22,7 @@ import pandas as pd
 from bot.config import DEFAULT_LINKS, Settings
 from signals import quality as q
 from signals.models import PriceBar, SeriesPoint
+from signals.session_shift import SHIFT_QUESTION, judge_session_shift
 from signals.shapes import (
     carry_to_weekends,
     judge_bounds,
@@ -184,8 +185,10 @@ def _review_symbol(
     stored = frame["status"].to_numpy(dtype=object)
     fresh, notes = _fresh_statuses(symbol, frame, verdicts, decided)
     differs = fresh != stored
-    if since is not None:  # older statuses were judged on their own history: leave them be
-        differs = differs & (frame.index >= pd.Timestamp(since))
+    if since is not None:  # older statuses were judged on their own history: leave them be,
+        # but for a stretch dated a session off, seen only sessions after it began (held whole).
+        shifted = np.array([SHIFT_QUESTION in note for note in notes], dtype=bool)
+        differs = differs & ((frame.index >= pd.Timestamp(since)) | shifted)
     days = frame.index[differs].date
     marks = [
         (day, str(status), str(note))
@@ -258,10 +261,12 @@ def _price_verdicts(
     config: q.QualityConfig,
     keep: dict[pd.Timestamp, str],
 ) -> dict[pd.Timestamp, q.Verdict]:
-    """Frozen runs and slow drifts first; the moves are then judged without their bars (the
-    move after a frozen run or a ramp is the real one since it began, which links may share)."""
+    """Frozen runs, slow drifts and a stretch dated a session off first; the moves are then
+    judged without their bars (the move after a frozen run or a ramp is the real one since it
+    began, which links may share)."""
     shapes = judge_frozen(values)
     drift = judge_drift(values.drop(index=list(shapes)), links, config.floor_pct / 100.0)
+    drift |= judge_session_shift(values, links)
     shapes |= {day: v for day, v in drift.items() if day not in keep}
     unjudged = {**keep, **{day: q.REJECTED for day in shapes if day not in keep}}
     return {**q.judge_prices(values, links, config, unjudged), **shapes}
