@@ -55,7 +55,9 @@ def live_events(files: Path, work: Path, days: list[str], before: str) -> set[tu
     db_path.unlink(missing_ok=True)
     shutil.copy(files / "corpus-rules.toml", work / "corpus-rules.toml")
     assert import_copy(cut_copy(files, work / "cut", before), db_path).exit_code == 0
-    assert run(db_path, "check", "--json").exit_code == 0  # primes every rule
+    # Primes every rule. Exit 1 is "no rule current": the data ends years before today's
+    # clock, so every rule is STALE (docs/exit-codes.md); anything else is a failure.
+    assert run(db_path, "check", "--json").exit_code in (0, 1)
     found = set()
     for day in days:
         result = import_copy(cut_copy(files, work / "cut", day), db_path)
