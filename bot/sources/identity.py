@@ -8,7 +8,7 @@ closes, `stranger_problem` against its linked instruments when nothing is stored
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -22,7 +22,7 @@ from storage.prices import last_dates, load_prices
 def refuse_strangers(db: Store, result: FetchResult, links: Mapping[str, tuple[str, ...]]) -> None:
     """Move every symbol whose bars are another symbol's from `result.bars` to its failures."""
     cached = set(last_dates(db, final_only=False))
-    closes = {symbol: _closes(bars) for symbol, bars in result.bars.items()}
+    closes = {symbol: closes_of(bars) for symbol, bars in result.bars.items()}
     problems = _strangers(db, closes, cached, links)
     problems.update(_mismatches(db, closes, cached))
     for symbol, problem in problems.items():
@@ -65,7 +65,8 @@ def _mismatches(db: Store, closes: dict[str, pd.Series], cached: set[str]) -> di
     return {symbol: problem for symbol, problem in found.items() if problem is not None}
 
 
-def _closes(bars: list[PriceBar]) -> pd.Series:
+def closes_of(bars: Sequence[PriceBar]) -> pd.Series:
+    """The bars' closes by date, as the identity checks read them."""
     return pd.Series(
         [bar.close for bar in bars],
         index=pd.DatetimeIndex([pd.Timestamp(bar.date) for bar in bars]),

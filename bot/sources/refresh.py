@@ -20,7 +20,7 @@ import pandas as pd
 from bot import calendar as nyse
 from bot.sources.bar_checks import WEEKDAY_SYMBOLS, screen_bars
 from bot.sources.base import FetchResult, PriceSource
-from bot.sources.identity import refuse_strangers
+from bot.sources.identity import closes_of, refuse_strangers
 from bot.sources.quality import DEFAULT_CONFIG, describe, notable, review_prices
 from signals.holes import HOLE_TOLERANCE, Hole, find_holes
 from signals.models import PriceBar, SeriesPoint
@@ -327,10 +327,7 @@ def foreign_history(db: Store, symbol: str, bars: Sequence[PriceBar]) -> str | N
     stored = load_prices(db, [symbol], usable_only=False).get(symbol)
     if stored is None:
         return None
-    closes = pd.Series(
-        [bar.close for bar in bars], index=pd.DatetimeIndex([bar.date for bar in bars])
-    )
-    problem = identity_problem(closes.astype("float64"), stored["close"])
+    problem = identity_problem(closes_of(bars), stored["close"])
     return None if problem is None else f"refused the answer for {symbol}: {problem}"
 
 
