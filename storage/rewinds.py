@@ -6,6 +6,11 @@ second source confirms it, the source corrects a rejected value) a row here name
 in the same transaction as the status change, so a crash before the next check loses nothing.
 `bot/service/rewind.py` reads the rows newer than a rule's stored state and steps that rule
 again from the bar's session.
+
+The table stays small: a bar has one row (resolved again, its row takes the new stamp, so a
+provisional bar rewritten at every refresh is one row), and the check that saves the rules'
+states deletes, in the same transaction, the rows no stored state can be rewound by any more
+(`prune_consumed`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,15 @@ def create_rewinds(db: Store) -> None:
         """
     )
     db.execute("CREATE INDEX rewinds_created ON rewinds (created_at)")
+
+
+@migrations()
+def one_rewind_per_bar(db: Store) -> None:
+    """One row per bar: the latest resolution's stamp asks every rule the older ones asked."""
+    db.execute(
+        "DELETE FROM rewinds WHERE id NOT IN (SELECT max(id) FROM rewinds GROUP BY name, day)"
+    )
+    db.execute("CREATE UNIQUE INDEX rewinds_bar ON rewinds (name, day)")
 
 
 @dataclass(frozen=True)
@@ -97,8 +111,16 @@ def note_resolved(
         elif old is None and status == REJECTED:
             rows.append((name, day, "rejected by a person", stamp))
     if rows:
-        db.executemany("INSERT INTO rewinds (name, day, how, created_at) VALUES (?, ?, ?, ?)", rows)
+        db.executemany(_UPSERT, rows)
     return len(rows)
+
+
+# A bar resolved again keeps its one row with the new stamp: a rule saved before either
+# resolution, or between them, is past the row's stamp, so none is asked less than before.
+_UPSERT = (
+    "INSERT INTO rewinds (name, day, how, created_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (name, day) DO UPDATE SET how = excluded.how, created_at = excluded.created_at"
+)
 
 
 def _how(old: str, note: str, rewritten: bool) -> str:
@@ -127,3 +149,35 @@ def oldest_state_stamp(db: Store) -> str:
     """When the least recently saved rule state was saved ("~" with none: no rewind is due)."""
     row = db.execute("SELECT min(updated_at) FROM rule_state").fetchone()
     return str(row[0]) if row and row[0] else "~"
+
+
+# How far behind a rule's last session a resolved bar still steps it again (the policy and its
+# reasons: bot/service/rewind.py `REACH`); a row further behind every state is never due.
+REACH_DAYS = 92
+
+
+def _due_to_some_state(db: Store) -> str:
+    """SQL: the `rewinds` row can still rewind a stored state: the state was saved no later
+    than the row, has read the bar, and the bar is within `REACH_DAYS` of its last session
+    (what `bot.service.rewind` asks of a mark). States only move forward and every save stamps
+    them anew, so a row no state matches now never matches again."""
+    behind = db.days_between("saved.last_session", "rewinds.day")  # the engine's, no input
+    saved = "SELECT 1 FROM rule_state AS saved WHERE saved.updated_at <= rewinds.created_at"
+    return f"EXISTS ({saved} AND saved.last_session >= rewinds.day AND {behind} <= {REACH_DAYS})"
+
+
+def prune_consumed(db: Store, now: str | None = None) -> int:
+    """Delete the rows no stored rule state can be rewound by (every rule stepped past them,
+    read the bar after it was resolved, or is past `REACH_DAYS`); return how many. Called in
+    the transaction that saves the states, so a crash keeps both or neither. Rows stamped at
+    `now`'s second stay: a state saved later that second still counts as before them."""
+    if db.execute("SELECT 1 FROM rewinds LIMIT 1").fetchone() is None:
+        return 0  # the usual check: a read, no write lock for an empty table
+    sql = f"DELETE FROM rewinds WHERE created_at < ? AND NOT {_due_to_some_state(db)}"  # noqa: S608
+    return db.execute(sql, [now or utc_now_iso()]).rowcount
+
+
+def count_pending(db: Store) -> int:
+    """How many rows would step a stored rule state again at the next check."""
+    sql = f"SELECT count(*) FROM rewinds WHERE {_due_to_some_state(db)}"  # noqa: S608
+    return int(db.execute(sql).fetchone()[0])

@@ -23,7 +23,13 @@ from bot.market import (  # the service's callers import these from here too
     rule_leaves,
 )
 from bot.service.check_reuse import remember, reusable, reusable_from_kept
-from bot.service.rewind import Rewound, mark_rewound_late, rewinds_pending, rewound_states
+from bot.service.rewind import (
+    Rewound,
+    forget_consumed,
+    mark_rewound_late,
+    rewinds_pending,
+    rewound_states,
+)
 from bot.service.tail_step import Tails
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.quality import ACCEPTED, CONFIRMED, SUSPECT
@@ -278,6 +284,7 @@ def _store(
     # the commit leaves the rule's state behind, so the next check finds the event again).
     with db.atomic():
         save_states(db, states, prints)
+        forget_consumed(db)  # rewinds the saved states stepped past go with them, or neither
         new = [event for event in record_events(db, events) if _announced(db, event)]
         if owe_from is not None:
             mark_owed(db, [event.dedupe_key for event in new if event.date >= owe_from])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import calendar
 from bot.logging_setup import Redactor, secret_values
-from storage import prices, replicas, series, service_state
+from storage import prices, replicas, rewinds, series, service_state
 from storage.db import Store, open_db
 from storage.outbox_health import count_by_status, destination_pauses
 from storage.stamps import short_time
@@ -62,6 +62,8 @@ class Health:
     replicas: list[dict[str, Any]] = field(default_factory=list)
     # Destinations paused by an outage: their alerts wait, one probe at a time
     paused: list[dict[str, Any]] = field(default_factory=list)
+    # Resolved bars a stored rule state read past: the next check steps those rules again
+    rewinds_pending: int = 0
 
     @property
     def leader(self) -> dict[str, Any] | None:
@@ -99,6 +101,7 @@ def collect_health(db: Store, now: datetime, settings: Settings) -> Health:
         suspect=suspect_data(db),
         replicas=replica_states(_registered(db), now),
         paused=paused_destinations(db, settings),
+        rewinds_pending=rewinds.count_pending(db),
     )
     health.problems.extend(find_problems(health, now, settings))
     return health
@@ -269,6 +272,11 @@ def render_lines(health: Health) -> list[str]:
     for symbol in health.symbols:
         behind = f"{symbol.sessions_behind} behind" if symbol.stale else "fresh"
         lines.append(f"  {symbol.symbol:<8} {symbol.last_final_date or '-'}  {behind}")
+    if health.rewinds_pending:
+        lines.append(
+            f"rewinds pending: {health.rewinds_pending} (bars resolved after rules read past "
+            "them; the next check steps those rules again)"
+        )
     if health.suspect:
         lines.append(f"suspect, held back until confirmed: {len(health.suspect)}")
     for run in suspect_runs(health.suspect):

@@ -9,7 +9,9 @@ backtest has just before the bar (settled on the history before it, no alerts), 
 bar and every session after it. Events already on record are not repeated (the event log's
 dedup); the others come late, and `mark_rewound_late` says which bar, resolved how, and when.
 Saving the state marks the row done for that rule (its state is newer than the row). A bar
-more than `REACH` behind the rule's last session is not stepped again.
+more than `REACH` behind the rule's last session is not stepped again. The check that saves
+the states calls `forget_consumed` in the same transaction: the rows no stored state can be
+rewound by any more are deleted, so the table holds only what is still owed.
 """
 
 from __future__ import annotations
@@ -23,14 +25,21 @@ from bot.market import rule_leaves
 from signals.models import Event, MarketData, RuleState
 from signals.rules import Rule
 from storage.db import Store
-from storage.rewinds import Rewind, oldest_state_stamp, pending_rewinds, state_stamps
+from storage.rewinds import (
+    REACH_DAYS,
+    Rewind,
+    oldest_state_stamp,
+    pending_rewinds,
+    prune_consumed,
+    state_stamps,
+)
 
 log = logging.getLogger(__name__)
 
 # How far behind a rule's last session a resolved bar still steps it again. Older events
 # would be recorded but never alerted (past any catch-up window), and a re-base refetch that
 # rewrites a long-discarded bar would step every rule on its symbol over years of history.
-REACH = timedelta(days=92)
+REACH = timedelta(days=REACH_DAYS)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,14 @@ class Rewound:
 def rewinds_pending(db: Store) -> bool:
     """True when a resolved bar may ask a rule to step again (one indexed look-up)."""
     return bool(pending_rewinds(db, oldest_state_stamp(db)))
+
+
+def forget_consumed(db: Store) -> None:
+    """Delete the rows every stored state is past (call it inside the transaction that saves
+    the states: a crash then keeps the rows and the old states together)."""
+    pruned = prune_consumed(db)
+    if pruned:
+        log.debug("%d rewind rows consumed", pruned)
 
 
 def rewound_states(
