@@ -20,12 +20,11 @@ import pandas as pd
 from bot import calendar as nyse
 from bot.sources.bar_checks import WEEKDAY_SYMBOLS, screen_bars
 from bot.sources.base import FetchResult, PriceSource
-from bot.sources.identity import closes_of, refuse_strangers
+from bot.sources.identity import refuse_strangers
 from bot.sources.quality import DEFAULT_CONFIG, describe, notable, review_prices
 from signals.holes import HOLE_TOLERANCE, Hole, find_holes
 from signals.models import PriceBar, SeriesPoint
 from signals.quality import SUSPECT, QualityConfig
-from signals.shapes import identity_problem
 from storage.db import Store
 from storage.prices import (
     date_gaps,
@@ -308,27 +307,15 @@ def refetch_rebased(db: Store, source: PriceSource, result: FetchResult) -> set[
     firsts = {symbol: day for symbol, day in first_dates(db).items() if symbol in rebased}
     again = source.fetch(firsts)
     for symbol in firsts:
-        foreign = foreign_history(db, symbol, again.bars.get(symbol, []))
-        if symbol in again.bars and foreign is None:
+        # Another symbol's closes look like a new basis too: `refuse_strangers` judges the
+        # refetched history against the stored one, as it judges every answer.
+        if symbol in again.bars:
             result.bars[symbol] = again.bars[symbol]
             continue
         del result.bars[symbol]  # never store overlap bars on a basis the history lacks
         reason = again.failures.get(symbol, "no bars")
-        failed = f"history was re-based but the full refetch failed: {reason}"
-        result.failures[symbol] = failed if foreign is None else foreign
+        result.failures[symbol] = f"history was re-based but the full refetch failed: {reason}"
     return set(firsts)
-
-
-def foreign_history(db: Store, symbol: str, bars: Sequence[PriceBar]) -> str | None:
-    """Why a refetched history is not `symbol`'s stored one (the closes of another symbol,
-    which the re-base check took for a new basis), or None; the same test as a file's."""
-    if not bars:
-        return None
-    stored = load_prices(db, [symbol], usable_only=False).get(symbol)
-    if stored is None:
-        return None
-    problem = identity_problem(closes_of(bars), stored["close"])
-    return None if problem is None else f"refused the answer for {symbol}: {problem}"
 
 
 def is_rebased(bars: Iterable[PriceBar], cached: pd.DataFrame) -> bool:

@@ -4,7 +4,8 @@
 answer carries IWB's real bars. Its moves follow IWB, not ^RUT or IWC (its linked
 instruments): one error line, nothing stored for IWM, the others stored. With IWM's own bars
 it is stored; a later answer of IWB's bars under IWM's name (refetched whole as a re-base) is
-refused against the stored closes.
+refused against the stored closes. Both refusals are one line of one form, and the refetch's
+line is the one `refuse_strangers` gives the same answer.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import _register_commands, app
+from bot.sources.identity import refuse_strangers
+from bot.sources.quality import DEFAULT_CONFIG
+from bot.sources.yahoo import YahooSource
+from storage.db import open_db
 from tests.corruptions import chart_from_csv
 from tests.fakes.yahoo import FakeYahoo, start_fake_yahoo
 
 START, END = date(2023, 1, 3), date(2024, 6, 28)
 SYMBOLS = ("IWM", "IWB", "IWC", "^RUT")
+# Every refusal of an answer, on every path: the symbol, the source, whose prices it looks
+# like, why (the judgement's words), what to do.
+HEAD = "refused Yahoo's answer for IWM, which looks like IWB's prices: "
+TAIL = "; nothing stored: check which symbol Yahoo was sent for IWM"
 
 
 @pytest.fixture
@@ -59,7 +68,8 @@ def test_an_answer_of_another_symbol_is_refused_into_an_empty_cache(
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "IWM" in errors[0], result.stderr
-    assert "follow IWB" in errors[0] and "another symbol's prices?" in errors[0]
+    assert errors[0].startswith(f"error: IWM: {HEAD}its daily moves follow IWB"), errors
+    assert errors[0].endswith(TAIL)
     assert stored(tmp_path / "mixed.db", "IWM") == 0
     assert stored(tmp_path / "mixed.db", "IWB") > 300
 
@@ -77,5 +87,29 @@ def test_its_own_answer_is_stored_and_a_later_mix_up_refused_against_it(
     serve(yahoo, shared_data, iwm_from="IWB")
     result = run(db_path, "prices", "update", *SYMBOLS)
     assert result.exit_code == 1, result.output
-    assert "another symbol's prices?" in result.stderr
+    assert f"error: IWM: {HEAD}311 of 311 closes differ from the stored" in result.stderr
+    assert result.stderr.rstrip().endswith(TAIL)
     assert stored(db_path, "IWM") == rows
+
+
+def test_the_refetch_and_a_plain_answer_are_refused_with_the_same_line(
+    yahoo: FakeYahoo, shared_data: Path, tmp_path: Path
+) -> None:
+    """IWB's bars as IWM's, IWM stored: `prices update` (a re-base, so the whole history is
+    fetched again) prints the line `refuse_strangers` gives the same answer fetched alone."""
+    db_path, end = tmp_path / "paths.db", date(2023, 6, 30)
+    serve(yahoo, shared_data, iwm_from="IWM", end=date(2023, 3, 31))
+    assert run(db_path, "prices", "update", *SYMBOLS).exit_code == 0
+    serve(yahoo, shared_data, iwm_from="IWB", end=end)
+    result = run(db_path, "prices", "update", *SYMBOLS)
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert line.startswith(f"error: IWM: {HEAD}") and line.endswith(TAIL), line
+
+    answer = YahooSource(base_url=yahoo.base_url, retries=0).fetch({"IWM": START})
+    db = open_db(db_path)
+    try:
+        refuse_strangers(db, answer, DEFAULT_CONFIG.links)
+    finally:
+        db.close()
+    assert "IWM" not in answer.bars
+    assert f"error: IWM: {answer.failures['IWM']}" == line
