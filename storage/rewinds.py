@@ -177,6 +177,13 @@ def prune_consumed(db: Store, now: str | None = None) -> int:
     return db.execute(sql, [now or utc_now_iso()]).rowcount
 
 
+def any_pending(db: Store) -> bool:
+    """True when a row can step a stored rule state again (a scan of `rewinds` alone when it
+    is empty, as it is on almost every check)."""
+    sql = f"SELECT 1 FROM rewinds WHERE {_due_to_some_state(db)} LIMIT 1"  # noqa: S608
+    return db.execute(sql).fetchone() is not None
+
+
 def count_pending(db: Store) -> int:
     """How many rows would step a stored rule state again at the next check."""
     sql = f"SELECT count(*) FROM rewinds WHERE {_due_to_some_state(db)}"  # noqa: S608

@@ -28,6 +28,7 @@ from storage.db import Store
 from storage.rewinds import (
     REACH_DAYS,
     Rewind,
+    any_pending,
     oldest_state_stamp,
     pending_rewinds,
     prune_consumed,
@@ -52,8 +53,10 @@ class Rewound:
 
 
 def rewinds_pending(db: Store) -> bool:
-    """True when a resolved bar may ask a rule to step again (one indexed look-up)."""
-    return bool(pending_rewinds(db, oldest_state_stamp(db)))
+    """True when a resolved bar may ask a stored rule state to step again: a row no state
+    can be rewound by (a provisional bar rewritten by this afternoon's refreshes, which no
+    rule has read) loads no market."""
+    return any_pending(db)
 
 
 def forget_consumed(db: Store) -> None:

@@ -12,7 +12,7 @@ import pytest
 from signals.models import PriceBar, RuleState, SeriesPoint
 from storage.db import Store
 from storage.prices import set_statuses, upsert_bars
-from storage.rewinds import count_pending, pending_rewinds, prune_consumed
+from storage.rewinds import any_pending, count_pending, pending_rewinds, prune_consumed
 from storage.rule_state import save_states
 from storage.series import set_point_statuses, upsert_points
 
@@ -95,12 +95,12 @@ def test_rows_no_stored_state_can_be_rewound_by_are_pruned(fresh_db: Store) -> N
     mark(fresh_db, "far", date(2025, 2, 26), "2025-06-01T10:00:00Z")  # 93 days behind it
     mark(fresh_db, "reach", date(2025, 2, 27), "2025-06-01T10:00:00Z")  # 92 days: still due
     mark(fresh_db, "same second", date(2025, 5, 20), "2025-05-30T22:00:00Z")  # counts as before
-    assert count_pending(fresh_db) == 3
+    assert count_pending(fresh_db) == 3 and any_pending(fresh_db)
     assert prune_consumed(fresh_db, NOW) == 3
     assert left(fresh_db) == ["owed", "reach", "same second"]
     assert count_pending(fresh_db) == 3
     stamped(fresh_db, date(2025, 6, 2), saved="2025-06-02T11:00:00Z")  # the check stepped it
-    assert count_pending(fresh_db) == 0
+    assert count_pending(fresh_db) == 0 and not any_pending(fresh_db)
     assert prune_consumed(fresh_db, NOW) == 3 and left(fresh_db) == []
 
 
