@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,12 @@ def rewind_rows(db_path: Path) -> list[tuple[str, str]]:
         db.close()
 
 
+def next_second() -> None:
+    """Wait for the clock's next second: a row stamped in the second a check saves its states
+    stays for the next check (a state saved later that second counts as before it)."""
+    time.sleep(1.001 - time.time() % 1)
+
+
 def pending(db_path: Path) -> int:
     shown = yahoo_run(db_path, "status", "--json")
     return json.loads(shown.stdout)["rewinds_pending"]
@@ -65,6 +72,7 @@ def test_a_provisional_suspect_bar_refreshed_all_afternoon_is_one_row_then_none(
     # Rewritten REFRESHES - 1 times, each time a resolution: one row (there were three).
     assert rewind_rows(db_path) == [("^RUT", RECORD_DAY)]
     assert pending(db_path) == 0  # no rule has read 06-12: nothing to step again
+    next_second()
     yahoo_run(db_path, "check", "--json")
     assert rewind_rows(db_path) == []
 
@@ -90,6 +98,7 @@ def test_a_check_killed_after_its_commit_consumed_the_rewind_and_repeats_no_even
     assert "rewinds pending: 1 (bars resolved after rules read past them;" in status
 
     # (A check killed at "evaluated" commits nothing: test_rewind_on_resolution's kill.)
+    next_second()
     killed_check(db_path, "recorded")  # events, states and the consumed row in one commit
     assert rewind_rows(db_path) == [] and pending(db_path) == 0
     assert recorded(db_path) == [(str(EVE), "fired"), (str(NEXT), "reversed")]
