@@ -68,7 +68,7 @@ def import_prices(
     from bot.sources.quality import quality_config
     from storage.prices import count_rows
 
-    context = app_context(ctx)
+    context = app_context(ctx, quick_settings=True)  # pydantic costs a tenth of the import
     started = time.perf_counter()
     try:
         files = price_files(directory)
