@@ -115,6 +115,11 @@ def session_days() -> frozenset[date]:
     return frozenset(_sessions().hours)
 
 
+def sessions_in_order() -> list[date]:
+    """Every NYSE session the calendar knows, oldest first (a copy)."""
+    return list(_sessions().days)
+
+
 def _check_range(day: date) -> None:
     days = _sessions().days
     if not days[0] - timedelta(days=7) <= day <= days[-1]:

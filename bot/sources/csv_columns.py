@@ -72,8 +72,11 @@ class PriceColumns:
     def cells(self, field: str) -> list[float | None]:
         """One field as stored: Python floats, None where the bar has no value."""
         column = self.values[field]
+        missing = np.isnan(column)
+        if not missing.any():  # most columns: tolist gives the same floats, without objects
+            return column.tolist()
         cells = column.astype(object)
-        cells[np.isnan(column)] = None
+        cells[missing] = None
         return cells.tolist()
 
 
@@ -171,20 +174,26 @@ def _plain_days(cells: np.ndarray) -> np.ndarray | None:
 
 def _dates_allowed(days: np.ndarray, symbol: str, check: RowCheck) -> bool:
     """No date twice, none in the future or off the calendar (`calendar_problems` finds none)."""
-    if len(np.unique(days)) != len(days) or days.max() > np.datetime64(check.today):
+    rising = bool(np.all(days[1:] > days[:-1]))  # a file oldest first needs no sort to tell
+    if not rising and len(np.unique(days)) != len(days):
+        return False
+    if days.max() > np.datetime64(check.today):
         return False
     weekend = (days.astype(np.int64) + 3) % 7 >= 5  # 1970-01-01 was a Thursday
     if symbol in check.weekday_symbols:
         return not weekend.any()
     sessions = _session_days()
     known = (days >= np.datetime64(nyse.CALENDAR_START)) & (days <= sessions[-1])
-    off = ~np.isin(days, sessions)
+    # np.isin(days, sessions) without sorting both: the sessions are sorted already.
+    at = np.minimum(sessions.searchsorted(days), len(sessions) - 1)
+    off = sessions[at] != days
     return not (off & (weekend | known)).any()
 
 
 @cache
 def _session_days() -> np.ndarray:
-    return np.array(sorted(nyse.session_days()), dtype="datetime64[D]")
+    """Every NYSE session, sorted, as datetime64[D]."""
+    return np.array(nyse.sessions_in_order(), dtype="datetime64[D]")
 
 
 def _columns(
