@@ -216,3 +216,25 @@ def test_the_import_leaves_the_garbage_collector_as_it_found_it(
     finally:
         (gc.enable if was else gc.disable)()
     assert result.exit_code == (0 if folder == "csv" else 1), result.output
+
+
+def test_a_first_import_loads_neither_pydantic_nor_exchange_calendars(tmp_path: Path) -> None:
+    """The import reads its settings as plain values and builds the NYSE calendar from the
+    rules (bot/nyse_rules.py): each import would cost a tenth of a first import."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys\n"
+        "from bot.cli import main\n"
+        f"sys.argv = ['rotation-bot', '--db', {str(tmp_path / 'new.db')!r}, 'prices', 'import',"
+        f" {str(DATA / 'good')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        "heavy = ('pydantic', 'pydantic_settings', 'bot.settings_model', 'exchange_calendars')\n"
+        "print(json.dumps([name for name in heavy if name in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "new.db.nyse-sessions.json").exists()
