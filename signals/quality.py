@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from signals.dates import values_on
 from signals.statuses import (  # noqa: F401 - the statuses are named here too
     ACCEPTED,
     CONFIRMED,
@@ -182,11 +183,14 @@ def _judge(
     judged_to = -1  # bars up to here belong to a stretch already judged
     aligned: dict[str, np.ndarray] = {}  # each linked instrument on these dates, once
     for position in candidates:
-        day = levels.index[position]
+        # Cheapest first: a move inside a stretch already judged needs no typical move (a
+        # median) and no date (a Timestamp made), and most have none to keep.
+        if position <= judged_to or (keep and levels.index[position] in keep):
+            continue
         base = _previous_kept(position, discarded)
         move = data[position] - data[base]
         typical = _typical_move(sizes, position, config) if sigmas else 0.0
-        if position <= judged_to or day in keep or not _beyond(move, typical, floor, sigmas):
+        if not _beyond(move, typical, floor, sigmas):
             continue
         stretch = _follow(levels, position, base, linked, config.match_ratio, unit, aligned)
         for at, verdict in stretch.items():
@@ -276,7 +280,7 @@ def _agreement(
     for name, other in linked.items():
         start = other.asof(base_day) if len(other) and other.index[0] <= base_day else np.nan
         if name not in aligned:
-            aligned[name] = other.reindex(levels.index).to_numpy(dtype=np.float64)
+            aligned[name] = values_on(other, levels.index)
         theirs = aligned[name][position:] - start
         present = ~np.isnan(theirs)
         alike = present & (theirs * moves > 0) & (np.abs(theirs) >= ratio * np.abs(moves))
