@@ -1,11 +1,12 @@
-"""NYSE sessions (exchange_calendars XNYS): opens, closes, holidays and early closes.
+"""NYSE sessions (the XNYS rules of exchange_calendars): opens, closes, holidays, early closes.
 
 The calendar is built once, on first use, into plain Python lists and dicts so that every
 later question ("is this a session?", "when does it close?") is a dictionary lookup or a
-bisection, fast enough to call thousands of times while planning a replay. Building it
-takes exchange_calendars (and pandas) about half a second, so once `cache_beside(db_path)`
-names the database, the sessions are kept in a JSON file beside it and read back at every
-later start; the file is rebuilt when the exchange_calendars version or the range changes.
+bisection, fast enough to call thousands of times while planning a replay. It is built from
+the exchange's rules in plain Python (`bot/nyse_rules.py`, checked session by session against
+exchange_calendars, which cost a new database 0.2 s more); once `cache_beside(db_path)` names
+the database, the sessions are kept in a JSON file beside it and read back at every later
+start; the file is rebuilt when the rules, the exchange_calendars version or the range change.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import bisect
 import json
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -22,12 +22,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.light_imports import installed_version
+from bot.nyse_rules import RULES_VERSION, nyse_hours
 
 log = logging.getLogger(__name__)
 
 NEW_YORK = ZoneInfo("America/New_York")
 CALENDAR_START = date(1990, 1, 1)
-# exchange_calendars computes holidays from rules; two years ahead covers any realistic clock.
+# The holidays follow rules; two years ahead covers any realistic clock.
 YEARS_AHEAD = 2
 
 
@@ -52,7 +53,11 @@ def cache_beside(db_path: Path) -> None:
 @cache
 def _sessions() -> _Sessions:
     end = date(datetime.now(UTC).year + YEARS_AHEAD, 12, 31)
-    stamp = {"exchange_calendars": installed_version("exchange_calendars"), "end": str(end)}
+    stamp = {
+        "exchange_calendars": installed_version("exchange_calendars"),
+        "rules": RULES_VERSION,
+        "end": str(end),
+    }
     kept = _read_cache(stamp)
     if kept is not None:
         return kept
@@ -100,27 +105,19 @@ def _write_cache(stamp: dict[str, str], sessions: _Sessions) -> None:
 
 
 def _build(end: date) -> _Sessions:
-    # Imported here: exchange_calendars pulls in pandas, which `--help` must not pay for.
-    import exchange_calendars
-
-    with warnings.catch_warnings():
-        # exchange_calendars itself trips a pandas 3.1 deprecation; nothing for us to fix.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
-        calendar = exchange_calendars.get_calendar("XNYS", start=CALENDAR_START, end=end)
-    schedule = calendar.schedule
-    # Converted column-wise (the same aware datetimes as Timestamp.to_pydatetime per session,
-    # a quarter of the time: a first import into a new database pays this build).
-    opens = list(schedule["open"].dt.to_pydatetime())
-    closes = list(schedule["close"].dt.to_pydatetime())
-    hours = dict(zip(schedule.index.date, zip(opens, closes, strict=True), strict=True))
-    return _Sessions(days=sorted(hours), hours=hours)
+    hours = nyse_hours(CALENDAR_START, end)
+    return _Sessions(days=list(hours), hours=hours)
 
 
 @cache
 def session_days() -> frozenset[date]:
     """Every NYSE session the calendar knows, for set arithmetic over many dates."""
     return frozenset(_sessions().hours)
+
+
+def sessions_in_order() -> list[date]:
+    """Every NYSE session the calendar knows, oldest first (a copy)."""
+    return list(_sessions().days)
 
 
 def _check_range(day: date) -> None:

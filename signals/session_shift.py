@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from signals.dates import positions_in
 from signals.quality import DISCARDED, SUSPECT, Verdict
 
 # Sessions per window, and how many real pairs of moves a window needs to say anything.
@@ -68,7 +69,7 @@ def _aligned_moves(
         other = _once_positive(series)
         if other.empty:
             continue
-        at = other.index.get_indexer(clean.index)
+        at = positions_in(other.index, clean.index)
         logs = np.log(other.to_numpy(dtype=np.float64))
         column = _capped(np.diff(np.where(at >= 0, logs[at], np.nan), prepend=np.nan))
         if not np.isnan(column).all():

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from signals.dates import values_on
 from signals.quality import DISCARDED, SUSPECT, Verdict
 
 # No price in the shared history since 1927 repeated its close more than 4 sessions in a row.
@@ -281,7 +282,7 @@ def _aligned_logs(
     columns = {}
     for name, series in linked.items():
         other = _positive(series, repeats_first=True)
-        columns[name] = np.log(other.astype("float64")).reindex(levels.index)
+        columns[name] = np.log(values_on(other, levels.index))  # NaN stays NaN
     return levels, pd.DataFrame(columns, index=levels.index).dropna(axis=1, how="all")
 
 

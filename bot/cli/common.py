@@ -43,6 +43,9 @@ class AppContext:
     # allows it (`bot.config.load_settings_quickly`), its database opened without sqlite-utils
     # when ready as it stands (`storage.sqlite_reading.open_reading`); same values, same errors.
     reads_only: bool = False
+    # A command that writes but reads its settings as plain values (`prices import`): the
+    # same quick reading of the settings, its database opened for writing as usual.
+    quick_settings: bool = False
     _settings: Settings | None = field(default=None, repr=False)
     _db: Store | None = field(default=None, repr=False)
 
@@ -53,7 +56,8 @@ class AppContext:
             from bot.config import ConfigError, load_settings, load_settings_quickly
             from bot.logging_setup import configure_logging
 
-            load = load_settings_quickly if self.reads_only else load_settings
+            quick = self.reads_only or self.quick_settings
+            load = load_settings_quickly if quick else load_settings
             try:
                 self._settings = load(**self.overrides)
             except ConfigError as error:
@@ -88,11 +92,14 @@ class AppContext:
             fail(f"cannot open the database {shown}: {error}", 2)
 
 
-def app_context(ctx: typer.Context, *, reads_only: bool = False) -> AppContext:
+def app_context(
+    ctx: typer.Context, *, reads_only: bool = False, quick_settings: bool = False
+) -> AppContext:
     """The AppContext the root callback stored on the click context (`reads_only`: the
-    command only reads, see `AppContext.reads_only`)."""
+    command only reads, see `AppContext.reads_only`; `quick_settings`: see its field)."""
     context: AppContext = ctx.find_root().obj
     context.reads_only = context.reads_only or reads_only
+    context.quick_settings = context.quick_settings or quick_settings
     return context
 
 

@@ -72,8 +72,11 @@ class PriceColumns:
     def cells(self, field: str) -> list[float | None]:
         """One field as stored: Python floats, None where the bar has no value."""
         column = self.values[field]
+        missing = np.isnan(column)
+        if not missing.any():  # most columns: tolist gives the same floats, without objects
+            return column.tolist()
         cells = column.astype(object)
-        cells[np.isnan(column)] = None
+        cells[missing] = None
         return cells.tolist()
 
 
@@ -106,28 +109,25 @@ def plain_columns(text: str, symbol: str, check: RowCheck) -> PriceColumns | Non
         fields = header_fields(header.split(","), "")
     except SourceError:
         return None
-    frame = _read_body(body, fields)
-    if frame is None:
-        return None
-    days = _plain_days(frame["date"].to_numpy(dtype=object))
+    raw = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
+    starts = _line_starts(raw, len(fields) + 1)
+    days = None if starts is None else _plain_days(raw, starts)
     if days is None or not _dates_allowed(days, symbol, check):
         return None
-    return _columns(symbol, days, frame, fields)
+    frame = _read_values(body, fields, len(days))
+    return None if frame is None else _columns(symbol, days, frame, fields)
 
 
-def _read_body(body: str, fields: list[str]) -> pd.DataFrame | None:
-    """The body's cells (dates as text, values as float64), or None when a line is not the
-    header's width or a cell is not a number (pandas would truncate a long line silently)."""
-    rows = _rows_of_width(body, len(fields) + 1)
-    if rows is None:
-        return None
-    dtypes = {"date": object, **dict.fromkeys(fields, "float64")}
+def _read_values(body: str, fields: list[str], rows: int) -> pd.DataFrame | None:
+    """The body's values as float64 (the dates, read from the bytes, are skipped), or None when
+    a cell is not a number."""
     try:
         frame = pd.read_csv(
             io.StringIO(body),
             header=None,
             names=["date", *fields],
-            dtype=dtypes,
+            usecols=fields,
+            dtype=dict.fromkeys(fields, "float64"),
             keep_default_na=False,
             na_values=[""],
             index_col=False,
@@ -138,53 +138,63 @@ def _read_body(body: str, fields: list[str]) -> pd.DataFrame | None:
     return frame if len(frame) == rows else None
 
 
-def _rows_of_width(body: str, width: int) -> int | None:
-    """How many non-blank lines the body has, when each holds `width` fields; else None."""
-    raw = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
+def _line_starts(raw: np.ndarray, width: int) -> np.ndarray | None:
+    """Where each non-blank line of the body starts, when each holds `width` fields (pandas
+    would cut a long line and pad a short one silently); else None."""
     ends = np.flatnonzero(raw == _NEWLINE)
-    if not body.endswith("\n"):
+    if not len(raw) or raw[-1] != _NEWLINE:
         ends = np.append(ends, len(raw))
     commas = np.flatnonzero(raw == _COMMA).searchsorted(ends)  # commas before each line end
     per_line = np.diff(commas, prepend=0)
     filled = np.diff(ends, prepend=-1) > 1
     if not np.all(per_line[filled] == width - 1):
         return None
-    return int(filled.sum())
+    return (np.concatenate([[0], ends[:-1] + 1]))[filled]
 
 
-def _plain_days(cells: np.ndarray) -> np.ndarray | None:
-    """Dates written exactly `YYYY-MM-DD` (year 1 or later), or None."""
-    text = cells.astype(str)
-    if text.dtype.itemsize != 40 or not np.all(np.char.str_len(text) == 10):
+def _plain_days(raw: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
+    """The lines' dates when each is written exactly `YYYY-MM-DD` (year 1 or later) before
+    the line's first comma, else None. Read from the bytes: converting pandas' text cells
+    cost twice what pandas took to read the file."""
+    if not len(starts) or starts[-1] + 10 >= len(raw) or not np.all(raw[starts + 10] == _COMMA):
         return None
-    chars = text.view(np.uint32).reshape(len(text), 10)
+    chars = raw[starts[:, None] + np.arange(10)]
     dashes = chars[:, [4, 7]] == _DASH
-    digits = (chars[:, [0, 1, 2, 3, 5, 6, 8, 9]] - _ZERO) <= 9  # unsigned: below "0" wraps
-    if not (dashes.all() and digits.all()):
+    digits = chars[:, [0, 1, 2, 3, 5, 6, 8, 9]] - _ZERO  # unsigned: below "0" wraps
+    if not (dashes.all() and (digits <= 9).all()):
         return None
-    try:
-        days = text.astype("datetime64[D]")
-    except ValueError:  # a month or day out of range
+    number = digits.astype(np.int64) * np.array([1000, 100, 10, 1, 10, 1, 10, 1])
+    year, month, day = number[:, :4].sum(axis=1), number[:, 4:6].sum(axis=1), number[:, 6:].sum(1)
+    if year.min() < 1 or month.min() < 1 or month.max() > 12 or day.min() < 1:
         return None
-    return days if days.min() >= np.datetime64("0001-01-01") else None
+    first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]").astype("datetime64[D]")
+    after = (first.astype("datetime64[M]") + 1).astype("datetime64[D]")
+    days = first + (day - 1)
+    return days if np.all(days < after) else None  # no 30 February
 
 
 def _dates_allowed(days: np.ndarray, symbol: str, check: RowCheck) -> bool:
     """No date twice, none in the future or off the calendar (`calendar_problems` finds none)."""
-    if len(np.unique(days)) != len(days) or days.max() > np.datetime64(check.today):
+    rising = bool(np.all(days[1:] > days[:-1]))  # a file oldest first needs no sort to tell
+    if not rising and len(np.unique(days)) != len(days):
+        return False
+    if days.max() > np.datetime64(check.today):
         return False
     weekend = (days.astype(np.int64) + 3) % 7 >= 5  # 1970-01-01 was a Thursday
     if symbol in check.weekday_symbols:
         return not weekend.any()
     sessions = _session_days()
     known = (days >= np.datetime64(nyse.CALENDAR_START)) & (days <= sessions[-1])
-    off = ~np.isin(days, sessions)
+    # np.isin(days, sessions) without sorting both: the sessions are sorted already.
+    at = np.minimum(sessions.searchsorted(days), len(sessions) - 1)
+    off = sessions[at] != days
     return not (off & (weekend | known)).any()
 
 
 @cache
 def _session_days() -> np.ndarray:
-    return np.array(sorted(nyse.session_days()), dtype="datetime64[D]")
+    """Every NYSE session, sorted, as datetime64[D]."""
+    return np.array(nyse.sessions_in_order(), dtype="datetime64[D]")
 
 
 def _columns(

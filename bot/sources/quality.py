@@ -15,11 +15,12 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from bot.config import DEFAULT_LINKS, Settings
+from bot.config import DEFAULT_LINKS
 from signals import quality as q
 from signals.models import PriceBar, SeriesPoint
 from signals.session_shift import SHIFT_QUESTION, judge_session_shift
@@ -34,6 +35,9 @@ from signals.shapes import (
 from storage.db import Store
 from storage.prices import load_for_review, load_prices, noted_bars, set_statuses
 from storage.series import load_series, point_statuses, set_point_statuses
+
+if TYPE_CHECKING:  # the model imports pydantic: a tenth of a CSV import, which needs none
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 

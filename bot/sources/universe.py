@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from bot.config import SYMBOL_PATTERN, Settings
+from bot.config import SYMBOL_PATTERN
+
+if TYPE_CHECKING:  # the model imports pydantic: a tenth of a CSV import, which reads no field
+    from bot.config import Settings
 
 # ETFs and indices the built-in rotation statements talk about, plus rates and volatility.
 DEFAULT_SYMBOLS = (

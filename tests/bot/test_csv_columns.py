@@ -74,6 +74,9 @@ PLAIN = {
     "dates out of order": f"Date,Close\n{DAYS[3]},1.5\n{DAYS[1]},1.75\n{DAYS[2]},2\n",
     "odd but valid numbers": f"Date,Close,Volume\n{DAYS[0]},1.,0\n{DAYS[1]},.5,00012\n",
     "many digits": f"Date,Close\n{DAYS[0]},0.1000000000000000055511151231257827\n",
+    # Before 1990 the calendar knows no holidays: only weekends are off it.
+    "a leap day": "Date,Close\n2024-02-28,1\n2024-02-29,2\n",
+    "a holiday before 1990": "Date,Close\n1985-12-24,1\n1985-12-25,2\n1985-12-26,3\n",
     # Read as text, line ends are already newlines for both readers.
     "windows line ends": f"Date,Close\r\n{DAYS[0]},1.5\r\n{DAYS[1]},1.75\r\n",
 }
@@ -105,6 +108,15 @@ ODD = {
     "year zero": "Date,Close\n0000-01-03,1\n",
     "a short date": "Date,Close\n2024-1-02,1\n",
     "a duplicate date": f"Date,Close\n{DAYS[0]},1\n{DAYS[1]},2\n{DAYS[0]},3\n",
+    "month zero": "Date,Close\n2024-00-10,1\n",
+    "day zero": "Date,Close\n2024-01-00,1\n",
+    "31 April": "Date,Close\n2024-04-31,1\n",
+    "a long date": "Date,Close\n2024-01-022,1\n",
+    "no date": f"Date,Close\n{DAYS[0]},1\n,2\n",
+    "only blank lines": "Date,Close\n\n\n",
+    "a date twice in a row": f"Date,Close\n{DAYS[0]},1\n{DAYS[1]},2\n{DAYS[1]},3\n",
+    "a weekend before 1990": "Date,Close\n1985-12-27,1\n1985-12-28,2\n",
+    "a holiday after days in order": f"Date,Close\n{DAYS[8]},1\n2024-01-15,2\n{DAYS[9]},3\n",
     "a holiday": f"Date,Close\n{DAYS[0]},1\n2024-01-15,2\n",
     "a weekend": "Date,Close\n2024-01-06,2\n",
     "a future date": "Date,Close\n2024-03-04,2\n",

@@ -196,3 +196,45 @@ def test_piped_warnings_are_what_rich_would_print(capsys: pytest.CaptureFixture[
     for change in held:
         rich.print(f"warning: {describe(change)}", markup=False, highlight=False, soft_wrap=True)
     assert capsys.readouterr().err == rich.file.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("folder", ["csv", "missing"])
+def test_the_import_leaves_the_garbage_collector_as_it_found_it(
+    db_path: Path, tmp_path: Path, enabled: bool, folder: str
+) -> None:
+    """The import pauses the cyclic collector (objects that live to its end); after it, and
+    after a refused import, the collector is on or off as before."""
+    import gc
+
+    source = DATA / "good" if folder == "csv" else tmp_path / folder
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        result = invoke(db_path, "prices", "import", str(source))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert result.exit_code == (0 if folder == "csv" else 1), result.output
+
+
+def test_a_first_import_loads_neither_pydantic_nor_exchange_calendars(tmp_path: Path) -> None:
+    """The import reads its settings as plain values and builds the NYSE calendar from the
+    rules (bot/nyse_rules.py): each import would cost a tenth of a first import."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys\n"
+        "from bot.cli import main\n"
+        f"sys.argv = ['rotation-bot', '--db', {str(tmp_path / 'new.db')!r}, 'prices', 'import',"
+        f" {str(DATA / 'good')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        "heavy = ('pydantic', 'pydantic_settings', 'bot.settings_model', 'exchange_calendars')\n"
+        "print(json.dumps([name for name in heavy if name in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "new.db.nyse-sessions.json").exists()
