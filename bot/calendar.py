@@ -7,6 +7,8 @@ the exchange's rules in plain Python (`bot/nyse_rules.py`, checked session by se
 exchange_calendars, which cost a new database 0.2 s more); once `cache_beside(db_path)` names
 the database, the sessions are kept in a JSON file beside it and read back at every later
 start; the file is rebuilt when the rules, the exchange_calendars version or the range change.
+With an exchange_calendars release the rules were not checked against, exchange_calendars
+builds the calendar itself (slower, never behind a closure it knows).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import bisect
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -22,7 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.light_imports import installed_version
-from bot.nyse_rules import RULES_VERSION, nyse_hours
+from bot.nyse_rules import RULES_VERSION, VERIFIED_WITH, nyse_hours
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +108,32 @@ def _write_cache(stamp: dict[str, str], sessions: _Sessions) -> None:
 
 
 def _build(end: date) -> _Sessions:
+    if not rules_verified_for(installed_version("exchange_calendars")):
+        return _build_from_exchange_calendars(end)
     hours = nyse_hours(CALENDAR_START, end)
     return _Sessions(days=list(hours), hours=hours)
+
+
+def rules_verified_for(exchange_calendars_version: str | None) -> bool:
+    """True when the plain-Python rules were checked against this exchange_calendars
+    release; any other release (or none found) is trusted to know better."""
+    return exchange_calendars_version == VERIFIED_WITH
+
+
+def _build_from_exchange_calendars(end: date) -> _Sessions:
+    # Imported here: exchange_calendars pulls in pandas, which `--help` must not pay for.
+    import exchange_calendars
+
+    with warnings.catch_warnings():
+        # exchange_calendars itself trips a pandas 3.1 deprecation; nothing for us to fix.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        calendar = exchange_calendars.get_calendar("XNYS", start=CALENDAR_START, end=end)
+    schedule = calendar.schedule
+    opens = list(schedule["open"].dt.to_pydatetime())
+    closes = list(schedule["close"].dt.to_pydatetime())
+    hours = dict(zip(schedule.index.date, zip(opens, closes, strict=True), strict=True))
+    return _Sessions(days=sorted(hours), hours=hours)
 
 
 @cache

@@ -17,6 +17,10 @@ NEW_YORK = ZoneInfo("America/New_York")
 FIRST_YEAR = 1990
 # Part of the calendar cache's stamp: a change to these rules rebuilds every cached calendar.
 RULES_VERSION = "1"
+# The exchange_calendars release these rules were checked against. With any other release
+# installed, the calendar is built by exchange_calendars itself: a closure a newer release
+# knows (a day of mourning) must not be missed because these rules predate it.
+VERIFIED_WITH = "4.13.2"
 _OPEN = time(9, 30)
 _FULL = timedelta(hours=6, minutes=30)  # to 16:00; no session is on a day the clocks change
 _MONDAY, _TUESDAY, _WEDNESDAY, _THURSDAY, _FRIDAY = range(5)

@@ -89,3 +89,19 @@ def test_the_calendar_is_built_from_the_rules(tmp_path: Path) -> None:
     finally:
         calendar._CACHE_FILE.clear()
         calendar._sessions.cache_clear()
+
+
+def test_the_rules_were_checked_against_the_installed_exchange_calendars() -> None:
+    # Upgrading exchange_calendars: run this file, add any new closure to `_CLOSED`, then
+    # set VERIFIED_WITH (and bump RULES_VERSION when the rules changed).
+    from bot.light_imports import installed_version
+
+    assert calendar.rules_verified_for(installed_version("exchange_calendars"))
+
+
+def test_another_exchange_calendars_release_builds_with_exchange_calendars() -> None:
+    assert not calendar.rules_verified_for("99.0")
+    assert not calendar.rules_verified_for(None)
+    end = date(2026, 12, 31)
+    built = calendar._build_from_exchange_calendars(end)
+    assert built.hours == nyse_hours(date(1990, 1, 1), end)
