@@ -53,12 +53,16 @@ def backtest_cmd(
         fail(f"--from {first} is after --to {last}", 2)
     if (chart_dir is not None or horizons is not None) and not outcomes:
         fail("--chart and --horizons are about track records: add --outcomes", 2)
-    from bot.cli import outcomes_output as out  # pandas and the engine: not for `--help`
+    if outcomes:
+        from bot.cli import outcomes_output as out  # the track records: only when asked for
 
-    windows = out.parse_horizons(horizons)
+        windows = out.parse_horizons(horizons)
+    # The backtest only reads: settings without pydantic and the database without
+    # sqlite-utils when they allow it (the same values and errors; see AppContext.reads_only).
+    db = app_context(ctx, reads_only=True).db
     rules = _select(ctx, rule_id)
-    version = data_version(app_context(ctx).db)
-    market = load_market(app_context(ctx).db, rules)
+    version = data_version(db)
+    market = load_market(db, rules)
     check_range(market, first, last)
     results = [_backtest_one(rule, market, first, last) for rule in rules]
     records = []
