@@ -208,10 +208,24 @@ def _frames_per_symbol(
     )
     frames = {}
     for symbol in dict.fromkeys(symbols):
-        frame = read_frame(db, sql, [symbol, *params])
-        if len(frame):
-            frames[symbol] = _typed(frame).set_index("date")
+        rows = db.execute(sql, [symbol, *params]).fetchall()
+        if rows:
+            frames[symbol] = _frame_of_rows(rows)
     return frames
+
+
+def _frame_of_rows(rows: Sequence[Sequence[object]]) -> pd.DataFrame:
+    """Rows of (date, *PRICE_COLUMNS) as the frame `_typed` makes, indexed by date, built
+    column-wise: one object array, the prices converted to float64 at once (None is NaN),
+    with no type inference per column nor a column set per field."""
+    import numpy as np
+    import pandas as pd
+
+    cells = np.array(rows, dtype=object)
+    index = pd.DatetimeIndex(pd.to_datetime(cells[:, 0]), name="date")
+    frame = pd.DataFrame(cells[:, 1 : 1 + len(_VALUES)].astype("float64"), index, list(_VALUES))
+    frame["final"] = cells[:, -1].astype(bool)
+    return frame
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
