@@ -1,0 +1,130 @@
+"""The backtest's reading path (issue 22, goal 4): settings and the database read as the
+reading commands read them, only its own command registered, the imports kept out of the
+cyclic collector's way. It must say what the engine says on a market read the plain way
+(one query and a groupby per table), and leave nothing behind: no frozen objects in a
+process that runs more commands, no database left open."""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot import calendar
+from bot.cli import _register_commands, app
+from bot.config import load_settings
+from bot.market import nyse_sessions
+from bot.rules.stored import rules_in_force
+from signals.evaluate import backtest_report
+from signals.legs import DataError
+from signals.models import MarketData, PriceBar, SeriesPoint
+from signals.statuses import SUSPECT
+from storage.db import open_db
+from storage.prices import load_prices, set_statuses, upsert_bars
+from storage.series import load_series, upsert_points
+from tests.bot.test_light_starts import heavy_modules_after
+
+if not any(group.name == "rules" for group in app.registered_groups):
+    _register_commands()
+
+FIRST = date(2022, 1, 3)
+# Modules a backtest start must not import: the full settings model and sqlite-utils'
+# Database (it only reads), other commands' modules, the track records without --outcomes.
+NOT_ON_A_BACKTEST = (
+    "pydantic",
+    "pydantic_settings",
+    "sqlite_utils.db",
+    "bot.cli.run",
+    "bot.cli.prices_data",
+    "bot.cli.status_cmd",
+    "bot.cli.outcomes_output",
+)
+
+
+def _walk(rng: random.Random, days: list[date], start: float, step: float) -> list[float]:
+    level, found = start, []
+    for _ in days:
+        level = max(level * (1 + rng.gauss(0.0003, step)), 0.01)
+        found.append(round(level, 4))
+    return found
+
+
+def _priced(symbol: str, days: list[date], values: list[float], *columns: str) -> list[PriceBar]:
+    pairs = zip(days, values, strict=True)
+    return [PriceBar(symbol, day, **dict.fromkeys(columns, value)) for day, value in pairs]
+
+
+def _fill(path: Path) -> None:
+    """Two and a half years of every default rule's symbols and rates, with what real data
+    has: a symbol listed later, a hole of ten sessions, columns missing, suspect bars."""
+    rng = random.Random(22)
+    days = calendar.sessions_between(FIRST, date(2024, 6, 28))
+    db = open_db(path)
+    for symbol, step in (("^RUT", 0.015), ("^GSPC", 0.01), ("IWM", 0.015), ("IWB", 0.01)):
+        closes = _walk(rng, days, 100.0, step)
+        upsert_bars(db, _priced(symbol, days, closes, "close", "adj_close"))
+    late, holed = days[200:], days[:300] + days[310:]
+    upsert_bars(db, _priced("IWC", late, _walk(rng, late, 50.0, 0.02), "open", "adj_close"))
+    upsert_bars(db, _priced("OEF", holed, _walk(rng, holed, 200.0, 0.01), "close", "adj_close"))
+    set_statuses(db, "IWM", [(days[40], SUSPECT, "jump"), (days[41], SUSPECT, "jump")])
+    for series_id, start in (("DGS10", 1.5), ("DGS3MO", 0.1), ("DFEDTARU", 0.25)):
+        values = [round(v, 2) for v in _walk(rng, days, start, 0.02)]
+        pairs = zip(days, values, strict=True)
+        upsert_points(db, [SeriesPoint(series_id, day, value) for day, value in pairs])
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("backtest") / "rotation.db"
+    _fill(path)
+    return path
+
+
+def _invoke(path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["--db", str(path), "backtest", *args])
+    return result.exit_code, result.stdout
+
+
+def _plainly_read(path: Path) -> tuple[list, MarketData]:
+    """The rules in force and a market read through the all-symbols and all-ids queries."""
+    db = open_db(path)
+    rules = rules_in_force(load_settings(db_path=path), db)
+    market = MarketData(load_prices(db), load_series(db), nyse_sessions(date.today()))
+    db.close()
+    return rules, market
+
+
+def test_backtest_says_what_the_engine_says_on_a_plainly_read_market(filled: Path) -> None:
+    code, out = _invoke(filled, "--json", "--from", "2023-01-01")
+    assert code == 1  # the valuation rule reads French library series this data lacks
+    printed = {rule["id"]: rule["events"] for rule in json.loads(out)["rules"]}
+    rules, market = _plainly_read(filled)
+    expected = {}
+    for rule in rules:
+        try:
+            events, _ = backtest_report(rule, market, date(2023, 1, 1))
+        except DataError:
+            events = []
+        keys = ("kind", "episode", "title", "measure", "threshold", "unit", "direction")
+        expected[rule.id] = [
+            {"date": e.date.isoformat(), **{k: getattr(e, k) for k in keys}} for e in events
+        ]
+    assert printed == json.loads(json.dumps(expected))  # floats as JSON gives them back
+    assert sum(len(events) for events in expected.values()) > 10
+
+
+def test_backtest_leaves_nothing_frozen_and_the_database_closed(filled: Path) -> None:
+    code, out = _invoke(filled, "--from", "2023-01-01")
+    assert code == 1 and "fired)" in out
+    assert gc.get_freeze_count() == 0  # tests (and the service) go on collecting as before
+    assert not Path(f"{filled}-wal").exists()  # the last connection closed: WAL checkpointed
+
+
+def test_a_backtest_start_reads_without_the_models_or_other_commands(filled: Path) -> None:
+    assert heavy_modules_after(filled, "backtest", heavy=NOT_ON_A_BACKTEST) == []
