@@ -108,7 +108,8 @@ def _backtest_all(
     windows: tuple[Horizon, ...] | None,
 ) -> tuple[list[dict[str, Any]], list[TrackRecord | None]]:
     """Every selected rule's backtest (with its track record when `windows` are given)."""
-    from bot.market import load_market  # not the service's module: crash points, outbox, reuse
+    # Not the service's module (crash points, outbox, check reuse).
+    from bot.market import load_backtest_market, load_market
     from storage.versioning import data_version
 
     # The backtest only reads: settings without pydantic and the database without
@@ -117,7 +118,8 @@ def _backtest_all(
     try:
         rules = _select(ctx, rule_id)
         version = data_version(db)
-        market = load_market(db, rules)
+        # Track records read more of each bar than the events do.
+        market = load_backtest_market(db, rules) if windows is None else load_market(db, rules)
     finally:
         db.close()  # read once: closed now, not left to the collector at exit
     check_range(market, first, last)

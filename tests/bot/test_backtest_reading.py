@@ -18,16 +18,20 @@ from typer.testing import CliRunner
 from bot import calendar
 from bot.cli import _register_commands, app
 from bot.config import load_settings
-from bot.market import nyse_sessions
+from bot.market import load_backtest_market, load_market, nyse_sessions
+from bot.rules.files import parse_entries, read_entries
 from bot.rules.stored import rules_in_force
 from signals.evaluate import backtest_report
 from signals.legs import DataError
-from signals.models import MarketData, PriceBar, SeriesPoint
+from signals.models import PRICE_COLUMNS, MarketData, PriceBar, SeriesPoint
+from signals.rules import Rule
 from signals.statuses import SUSPECT
 from storage.db import open_db
 from storage.prices import load_prices, set_statuses, upsert_bars
+from storage.rule_state import event_to_payload
 from storage.series import load_series, upsert_points
 from tests.bot.test_light_starts import heavy_modules_after
+from tests.rule_mix import EQUITIES, RATES, TARGETS, YIELDS, generate_rules
 
 if not any(group.name == "rules" for group in app.registered_groups):
     _register_commands()
@@ -60,20 +64,22 @@ def _priced(symbol: str, days: list[date], values: list[float], *columns: str) -
 
 
 def _fill(path: Path) -> None:
-    """Two and a half years of every default rule's symbols and rates, with what real data
-    has: a symbol listed later, a hole of ten sessions, columns missing, suspect bars."""
+    """Two and a half years of every symbol and rate the default and generated rules read,
+    with what real data has: a symbol listed later, a hole of ten sessions, columns missing
+    (opens, highs and lows only here and there), suspect bars."""
     rng = random.Random(22)
     days = calendar.sessions_between(FIRST, date(2024, 6, 28))
     db = open_db(path)
-    for symbol, step in (("^RUT", 0.015), ("^GSPC", 0.01), ("IWM", 0.015), ("IWB", 0.01)):
-        closes = _walk(rng, days, 100.0, step)
+    for symbol in (*EQUITIES, *YIELDS):
+        closes = _walk(rng, days, 100.0, rng.choice((0.01, 0.015, 0.02)))
         upsert_bars(db, _priced(symbol, days, closes, "close", "adj_close"))
+        upsert_bars(db, _priced(symbol, days[-80:], closes[-80:], "open", "high", "low"))
     late, holed = days[200:], days[:300] + days[310:]
     upsert_bars(db, _priced("IWC", late, _walk(rng, late, 50.0, 0.02), "open", "adj_close"))
     upsert_bars(db, _priced("OEF", holed, _walk(rng, holed, 200.0, 0.01), "close", "adj_close"))
     set_statuses(db, "IWM", [(days[40], SUSPECT, "jump"), (days[41], SUSPECT, "jump")])
-    for series_id, start in (("DGS10", 1.5), ("DGS3MO", 0.1), ("DFEDTARU", 0.25)):
-        values = [round(v, 2) for v in _walk(rng, days, start, 0.02)]
+    for series_id in (*RATES, *TARGETS):
+        values = [round(v, 2) for v in _walk(rng, days, rng.uniform(0.1, 4.0), 0.02)]
         pairs = zip(days, values, strict=True)
         upsert_points(db, [SeriesPoint(series_id, day, value) for day, value in pairs])
     db.close()
@@ -117,6 +123,29 @@ def test_backtest_says_what_the_engine_says_on_a_plainly_read_market(filled: Pat
         ]
     assert printed == json.loads(json.dumps(expected))  # floats as JSON gives them back
     assert sum(len(events) for events in expected.values()) > 10
+
+
+def _events_or_error(rule: Rule, market: MarketData) -> list[dict] | str:
+    try:
+        events, holes = backtest_report(rule, market, date(2023, 1, 1))
+    except DataError as error:
+        return str(error)
+    return [event_to_payload(event) for event in events] + [hole.describe() for hole in holes]
+
+
+def test_the_backtests_market_steps_every_rule_kind_as_the_whole_market(filled: Path) -> None:
+    # The backtest loads of each bar only `final` and the columns the measures read: every
+    # kind of generated rule (bases, windows, pairs, yields as prices) must say the same.
+    rules, problems = parse_entries(read_entries(generate_rules(40), "<generated>"))
+    assert not problems
+    db = open_db(filled)
+    whole, some = load_market(db, rules), load_backtest_market(db, rules)
+    db.close()
+    assert some.prices.keys() == whole.prices.keys() and some.series.keys() == whole.series.keys()
+    assert {len(frame.columns) for frame in some.prices.values()} < set(range(len(PRICE_COLUMNS)))
+    said = [_events_or_error(rule, whole) for rule in rules]
+    assert [_events_or_error(rule, some) for rule in rules] == said
+    assert sum(isinstance(events, list) and len(events) > 0 for events in said) > 12
 
 
 def test_backtest_leaves_nothing_frozen_and_the_database_closed(filled: Path) -> None:

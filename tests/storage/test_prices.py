@@ -16,6 +16,7 @@ from storage.prices import (
     has_symbol,
     last_dates,
     last_final_date,
+    load_price_columns,
     load_prices,
     noted_bars,
     set_statuses,
@@ -107,6 +108,19 @@ def test_named_symbols_get_the_frames_of_the_one_query_path(
         assert named[symbol].index.dtype == frame.index.dtype
         assert named[symbol].index.name == "date"
         assert list(named[symbol].dtypes) == list(frame.dtypes)
+
+
+def test_some_columns_are_those_columns_of_the_whole_frames(fresh_db: Database) -> None:
+    _mixed_history(fresh_db)
+    wanted = {"IWM": {"adj_close", "open", "final"}, "SPY": ["high"], "NOPE": ["close"], "^X": []}
+    some = load_price_columns(fresh_db, wanted)
+    whole = load_prices(fresh_db, ["IWM", "SPY"])
+    assert list(some) == ["IWM", "SPY"]
+    pd.testing.assert_frame_equal(some["IWM"], whole["IWM"][["open", "adj_close", "final"]])
+    pd.testing.assert_frame_equal(some["SPY"], whole["SPY"][["high", "final"]], check_exact=True)
+    assert list(load_price_columns(fresh_db, {"SPY": []})["SPY"].columns) == ["final"]
+    with pytest.raises(ValueError, match="not price columns: date, symbol"):
+        load_price_columns(fresh_db, {"SPY": ["close", "symbol", "date"]})
 
 
 def test_freshness_reports_last_final_date(fresh_db: Database) -> None:
