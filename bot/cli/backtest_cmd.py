@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import functools
 import gc
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -189,14 +190,56 @@ def _holes_reason(holes: tuple[Hole, ...]) -> str:
 def _print_backtest(results: list[dict[str, Any]], records: list[TrackRecord | None]) -> None:
     for at, result in enumerate(results):
         fired = sum(1 for row in result["events"] if row["kind"] == "fired")
-        reason = escape(result["reason"])  # data (symbol names, dates), not markup
-        console.print(f"[bold]{result['id']}[/]: {result['status']} {reason} ({fired} fired)")
+        _print_heading(result, fired)
         # One print for all the rule's events: rich wraps each line alone, so the text is the
         # same as a print per line, at a quarter of the cost (a full backtest prints hundreds).
         lines = [f"  {row['date']} {row['kind']:<8} {row['title']}" for row in result["events"]]
         if lines:
-            console.print("\n".join(lines), markup=False, highlight=False)
+            _print_plain("\n".join(lines))
         if records:
             from bot.cli.outcomes_output import print_outcomes
 
             print_outcomes(records[at])
+
+
+def _print_heading(result: dict[str, Any], fired: int) -> None:
+    plain = f"{result['id']}: {result['status']} {result['reason']} ({fired} fired)"
+    if _MARKUP_SIGNS.search(plain) is None and _left_alone_by_rich(plain):
+        _write(plain)
+        return
+    reason = escape(result["reason"])  # data (symbol names, dates), not markup
+    console.print(f"[bold]{result['id']}[/]: {result['status']} {reason} ({fired} fired)")
+
+
+def _print_plain(text: str) -> None:
+    """`console.print(text)` without markup or highlighting."""
+    if _left_alone_by_rich(text):
+        _write(text)
+    else:
+        console.print(text, markup=False, highlight=False)
+
+
+# What rich would change in a line: anything but printable ASCII (cell widths, controls,
+# tabs), and `:name:`, which it may read as an emoji code; in a heading, its markup too.
+_PRINTABLE = re.compile(r"[ -~]*")
+_EMOJI_CODE = re.compile(r":\S*:")
+_MARKUP_SIGNS = re.compile(r"[\[\]\\]")
+
+
+def _left_alone_by_rich(text: str) -> bool:
+    """True when rich would write `text` as it is, on a console with no terminal and no
+    colours (a pipe or a file, as scripts and the bench read it): every line printable ASCII
+    within the console's width and holding no emoji code. Laying out the lines of a full
+    backtest is then a write, not rich's wrapping of each line."""
+    if console.is_terminal or console.color_system is not None or console.record:
+        return False
+    width = console.width
+    return all(
+        len(line) <= width and _PRINTABLE.fullmatch(line) and not _EMOJI_CODE.search(line)
+        for line in text.split("\n")
+    )
+
+
+def _write(text: str) -> None:
+    console.file.write(text + "\n")
+    console.file.flush()  # as rich does: ordered with the error lines on stderr

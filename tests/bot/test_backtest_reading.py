@@ -7,16 +7,21 @@ process that runs more commands, no database left open."""
 from __future__ import annotations
 
 import gc
+import io
 import json
 import random
 from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.markup import escape
 from typer.testing import CliRunner
 
 from bot import calendar
-from bot.cli import _register_commands, app
+from bot.cli import _register_commands, app, backtest_cmd
 from bot.config import load_settings
 from bot.market import load_backtest_market, load_market, nyse_sessions
 from bot.rules.files import parse_entries, read_entries
@@ -157,3 +162,41 @@ def test_backtest_leaves_nothing_frozen_and_the_database_closed(filled: Path) ->
 
 def test_a_backtest_start_reads_without_the_models_or_other_commands(filled: Path) -> None:
     assert heavy_modules_after(filled, "backtest", heavy=NOT_ON_A_BACKTEST) == []
+
+
+# Lines as a backtest prints them, and what rich would change: emoji codes, markup, tabs,
+# wide and control characters, lines longer than the console.
+_PIECES = st.sampled_from(
+    [" ", "  ", "a", "IWC", "+5.6%", ": ", ":", ":smile:", ":x:", "[bold]", "[/]", "]", "\\",
+     "\t", "\x1b", "é", "株", "😄", "2024-01-02", "fired   ", "x" * 30]
+)  # fmt: skip
+_LINES = st.lists(st.lists(_PIECES, max_size=8).map("".join), min_size=1, max_size=4)
+
+
+def _through(console: Console, print_it: object, *args: object) -> str:
+    """What `print_it` writes on `console`, standing in for the CLI's console."""
+    saved = backtest_cmd.console
+    backtest_cmd.console = console
+    try:
+        print_it(*args)  # type: ignore[operator]
+    finally:
+        backtest_cmd.console = saved
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=_LINES, width=st.sampled_from([20, 80]), reason=_LINES)
+def test_plain_lines_are_written_as_rich_would_write_them(
+    lines: list[str], width: int, reason: list[str]
+) -> None:
+    text = "\n".join(lines)
+    fast = _through(Console(file=io.StringIO(), width=width), backtest_cmd._print_plain, text)
+    slow = Console(file=io.StringIO(), width=width)
+    slow.print(text, markup=False, highlight=False)
+    assert fast == slow.file.getvalue()
+    result = {"id": "r-1", "status": "OK", "reason": reason[0], "events": []}
+    heading = Console(file=io.StringIO(), width=width)
+    fast = _through(heading, backtest_cmd._print_heading, result, 3)
+    slow = Console(file=io.StringIO(), width=width)
+    slow.print(f"[bold]r-1[/]: OK {escape(reason[0])} (3 fired)")
+    assert fast == slow.file.getvalue()
