@@ -13,6 +13,7 @@ import random
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from typer.testing import CliRunner
 from bot import calendar
 from bot.cli import _register_commands, app, backtest_cmd
 from bot.config import load_settings
-from bot.market import load_backtest_market, load_market, nyse_sessions
+from bot.market import load_backtest_market, load_market, nyse_sessions, session_index
 from bot.rules.files import parse_entries, read_entries
 from bot.rules.stored import rules_in_force
 from signals.evaluate import backtest_report
@@ -128,6 +129,11 @@ def test_backtest_says_what_the_engine_says_on_a_plainly_read_market(filled: Pat
         ]
     assert printed == json.loads(json.dumps(expected))  # floats as JSON gives them back
     assert sum(len(events) for events in expected.values()) > 10
+
+
+@pytest.mark.parametrize("today", [date(1990, 1, 2), date(2024, 6, 29), date.today()])
+def test_the_session_index_is_the_nyse_sessions(today: date) -> None:
+    pd.testing.assert_index_equal(session_index(today), nyse_sessions(today), exact=True)
 
 
 def _events_or_error(rule: Rule, market: MarketData) -> list[dict] | str:
