@@ -4,7 +4,7 @@ delivery (the digest) needs nothing from the service above it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
 
@@ -16,7 +16,7 @@ from signals.legs import split_expression
 from signals.models import MarketData
 from signals.rules import Rule
 from storage.db import Store
-from storage.prices import load_prices
+from storage.prices import load_price_columns, load_prices
 from storage.series import load_series
 from storage.versioning import data_version
 
@@ -53,6 +53,38 @@ def load_market(db: Store, rules: Iterable[Rule], *, end: date | None = None) ->
     if end is None:
         market.memo[LOADED_VERSION] = version
     return market
+
+
+def load_backtest_market(db: Store, rules: Sequence[Rule]) -> MarketData:
+    """`load_market` for the events of a backtest: of each symbol only `final` and the columns
+    the rules' measures read (`signals.frames.leg_specs`), all the engine reads of a bar to
+    step a rule. Not for checks, track records or charts, which read more of each bar."""
+    from signals.frames import leg_specs  # the engine: not for the modules that only load
+
+    wanted: dict[str, set[str]] = {leaf: set() for leaf in rule_leaves(rules)}
+    for rule in rules:
+        for name, column, _ in leg_specs(rule):
+            for leaf in split_expression(name):
+                wanted.setdefault(leaf, set()).add(column)
+    return MarketData(
+        prices=load_price_columns(db, wanted),
+        series=load_series(db, list(wanted)),
+        sessions=session_index(date.today()),
+        series_notes=series_notes(db),
+    )
+
+
+@cache
+def session_index(today: date) -> pd.DatetimeIndex:
+    """`nyse_sessions(today)`, the same index built from the days' ordinals at once rather
+    than a Timestamp per session (a backtest's start builds it once: 9,000 sessions)."""
+    import numpy as np
+
+    days = calendar.sessions_between(calendar.CALENDAR_START, today)
+    unit = pd.DatetimeIndex([pd.Timestamp(days[0])]).dtype  # as a Timestamp per day gives it
+    ordinals = np.fromiter((day.toordinal() for day in days), np.int64, len(days))
+    epoch = (ordinals - date(1970, 1, 1).toordinal()).astype("datetime64[D]")
+    return pd.DatetimeIndex(epoch.astype(unit), name="date")
 
 
 def loaded_version(market: MarketData) -> int | None:

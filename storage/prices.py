@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from itertools import repeat
 from typing import TYPE_CHECKING
@@ -208,10 +208,47 @@ def _frames_per_symbol(
     )
     frames = {}
     for symbol in dict.fromkeys(symbols):
-        frame = read_frame(db, sql, [symbol, *params])
-        if len(frame):
-            frames[symbol] = _typed(frame).set_index("date")
+        rows = db.execute(sql, [symbol, *params]).fetchall()
+        if rows:
+            frames[symbol] = _frame_of_rows(rows)
     return frames
+
+
+def load_price_columns(db: Store, wanted: Mapping[str, Collection[str]]) -> dict[str, pd.DataFrame]:
+    """`load_prices` of the named symbols with some of their columns: each symbol's usable
+    bars (final and provisional), the price columns in `wanted[symbol]` in their usual order,
+    and `final`. A backtest reads one column of a bar: fetching seven is most of its reading."""
+    unknown = {name for names in wanted.values() for name in names} - set(PRICE_COLUMNS)
+    if unknown:
+        raise ValueError(f"not price columns: {', '.join(sorted(unknown))}")
+    frames = {}
+    for symbol, names in wanted.items():
+        values = [name for name in _VALUES if name in names]
+        sql = (
+            f"SELECT date, {', '.join([*values, 'final'])} FROM prices"  # noqa: S608 (known names)
+            f" WHERE symbol = ? AND {_USABLE} ORDER BY date"
+        )
+        rows = db.execute(sql, [symbol]).fetchall()
+        if rows:
+            frames[symbol] = _frame_of_rows(rows, values)
+    return frames
+
+
+def _frame_of_rows(
+    rows: Sequence[Sequence[object]], values: Sequence[str] = _VALUES
+) -> pd.DataFrame:
+    """Rows of (date, *values, final) as the frame `_typed` makes, indexed by date, built
+    column-wise: one object array, the prices converted to float64 at once (None is NaN),
+    with no type inference per column nor a column set per field."""
+    import numpy as np
+    import pandas as pd
+
+    cells = np.array(rows, dtype=object)
+    index = pd.DatetimeIndex(pd.to_datetime(cells[:, 0]), name="date")
+    prices = cells[:, 1 : 1 + len(values)].astype("float64")
+    frame = pd.DataFrame(prices, index, list(values))
+    frame["final"] = cells[:, -1].astype(bool)
+    return frame
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

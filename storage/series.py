@@ -100,12 +100,14 @@ def load_series(
     db: Store, ids: Sequence[str] | None = None, *, usable_only: bool = True
 ) -> dict[str, pd.Series]:
     """Values per series id, indexed by date, oldest first (suspect points left out)."""
-    clauses = [one_of("series_id", len(ids))] if ids is not None else []
+    if ids is not None:
+        return _series_per_id(db, ids, usable_only)
+    clauses: list[str] = []
     if usable_only:
-        clauses.append(f"status IN ({', '.join(repr(s) for s in USABLE)})")
+        clauses.append(_USABLE)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = f"SELECT series_id, date, value FROM series{where} ORDER BY series_id, date"  # noqa: S608
-    frame = read_frame(db, sql, list(ids or []))
+    frame = read_frame(db, sql)
     import pandas as pd
 
     frame["date"] = pd.to_datetime(frame["date"])
@@ -113,6 +115,27 @@ def load_series(
         str(series_id): group.set_index("date")["value"].rename(str(series_id))
         for series_id, group in frame.groupby("series_id", sort=True)
     }
+
+
+_USABLE = f"status IN ({', '.join(repr(s) for s in USABLE)})"
+
+
+def _series_per_id(db: Store, ids: Sequence[str], usable_only: bool) -> dict[str, pd.Series]:
+    """`load_series` of named ids: a query per id on the primary key, each series built from
+    its own rows as the one-query path builds it (no id cell per row, no groupby)."""
+    import numpy as np
+    import pandas as pd
+
+    usable = f" AND {_USABLE}" if usable_only else ""
+    sql = f"SELECT date, value FROM series WHERE series_id = ?{usable} ORDER BY date"  # noqa: S608
+    found = {}
+    for series_id in sorted(set(ids)):
+        rows = db.execute(sql, [series_id]).fetchall()
+        if rows:
+            cells = np.array(rows, dtype=object)
+            index = pd.DatetimeIndex(pd.to_datetime(cells[:, 0]), name="date")
+            found[series_id] = pd.Series(cells[:, 1].astype("float64"), index, name=series_id)
+    return found
 
 
 def tail_points(db: Store, series_id: str, limit: int) -> list[dict[str, object]]:

@@ -70,6 +70,7 @@ def root(
 _ONLY: dict[str, tuple[str, ...]] = {
     "status": ("status_cmd",),
     "outbox": ("outbox_cmd",),
+    "backtest": ("backtest_cmd",),
     "rules": ("rules_cmds",),
     "prices": ("prices_data", "prices_quality", "prices_update"),
     "series": ("series_data",),

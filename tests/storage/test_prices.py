@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
+import pytest
 from sqlite_utils import Database
 
 from signals.models import PRICE_COLUMNS, PriceBar
+from signals.statuses import ACCEPTED, CONFIRMED, DISCARDED, SUSPECT
 from storage.prices import (
     count_rows,
     freshness,
     has_symbol,
     last_dates,
     last_final_date,
+    load_price_columns,
     load_prices,
     noted_bars,
     set_statuses,
@@ -67,6 +71,56 @@ def test_frames_are_typed_and_sorted(fresh_db: Database) -> None:
     assert list(frame.index.day) == [2, 3]
     assert frame["open"].dtype == "float64" and frame["final"].tolist() == [False, True]
     assert list(load_prices(fresh_db, final_only=True)["IWM"].index.day) == [3]
+
+
+def _mixed_history(db: Database) -> None:
+    """Two symbols: gaps of whole columns, provisional bars, every status, unsorted writes."""
+    iwm = [_bar(day, 200.0 + day, open=199.0 + day, volume=1e6 * day) for day in (9, 3, 6, 7)]
+    iwm += [_bar(2, 201.0), _bar(10, 210.25, final=False)]
+    spy = [PriceBar("SPY", date(2025, 1, day), adj_close=500.5 - day) for day in (2, 3, 6)]
+    spy.append(PriceBar("SPY", date(2025, 1, 7), close=1e-300, high=1.7976931348623157e308))
+    upsert_bars(db, iwm + spy)
+    marks = [(SUSPECT, 3), (CONFIRMED, 6), (DISCARDED, 7), (ACCEPTED, 9)]
+    set_statuses(db, "IWM", [(date(2025, 1, day), status, "why") for status, day in marks])
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"usable_only": False},
+        {"final_only": True},
+        {"start": date(2025, 1, 3), "end": date(2025, 1, 7)},
+        {"start": date(2025, 2, 1)},
+    ],
+)
+def test_named_symbols_get_the_frames_of_the_one_query_path(
+    fresh_db: Database, filters: dict[str, object]
+) -> None:
+    # Named symbols are read column-wise, a query each; every symbol at once goes through one
+    # query and a groupby: the frames must be equal to the bit, dtypes and index included.
+    _mixed_history(fresh_db)
+    named = load_prices(fresh_db, ["SPY", "IWM", "NOPE", "SPY"], **filters)  # type: ignore[arg-type]
+    every = load_prices(fresh_db, **filters)  # type: ignore[arg-type]
+    assert sorted(named) == sorted(every)
+    for symbol, frame in every.items():
+        pd.testing.assert_frame_equal(named[symbol], frame, check_exact=True)
+        assert named[symbol].index.dtype == frame.index.dtype
+        assert named[symbol].index.name == "date"
+        assert list(named[symbol].dtypes) == list(frame.dtypes)
+
+
+def test_some_columns_are_those_columns_of_the_whole_frames(fresh_db: Database) -> None:
+    _mixed_history(fresh_db)
+    wanted = {"IWM": {"adj_close", "open", "final"}, "SPY": ["high"], "NOPE": ["close"], "^X": []}
+    some = load_price_columns(fresh_db, wanted)
+    whole = load_prices(fresh_db, ["IWM", "SPY"])
+    assert list(some) == ["IWM", "SPY"]
+    pd.testing.assert_frame_equal(some["IWM"], whole["IWM"][["open", "adj_close", "final"]])
+    pd.testing.assert_frame_equal(some["SPY"], whole["SPY"][["high", "final"]], check_exact=True)
+    assert list(load_price_columns(fresh_db, {"SPY": []})["SPY"].columns) == ["final"]
+    with pytest.raises(ValueError, match="not price columns: date, symbol"):
+        load_price_columns(fresh_db, {"SPY": ["close", "symbol", "date"]})
 
 
 def test_freshness_reports_last_final_date(fresh_db: Database) -> None:

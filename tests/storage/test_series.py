@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
+import pytest
 from sqlite_utils import Database
 
 from signals.models import SeriesPoint
+from signals.statuses import ACCEPTED, SUSPECT
 from storage.series import (
     last_series_dates,
     latest_vintage,
     load_series,
     record_vintage,
     series_ids,
+    set_point_statuses,
     upsert_points,
     vintages,
 )
@@ -30,6 +34,28 @@ def test_series_upsert_is_idempotent_and_loads_in_order(fresh_db: Database) -> N
     assert series.tolist() == [4.50, 4.0]
     assert series_ids(fresh_db) == ["DFEDTARU"]
     assert last_series_dates(fresh_db) == {"DFEDTARU": date(2025, 9, 18)}
+
+
+@pytest.mark.parametrize("usable_only", [True, False])
+def test_named_ids_get_the_series_of_the_one_query_path(
+    fresh_db: Database, usable_only: bool
+) -> None:
+    # Named ids are read a query each; every id at once through one query and a groupby.
+    days = [date(2025, 9, day) for day in (18, 2, 17, 3)]
+    points = [SeriesPoint("DGS10", day, 4.0 + day.day / 7, "fred") for day in days]
+    points += [SeriesPoint("ff:pb_small", day, -0.1 * day.day, "french") for day in days[:2]]
+    upsert_points(fresh_db, [*points, SeriesPoint("DFF", date(2025, 9, 2), 4.33, "fred")])
+    set_point_statuses(fresh_db, "DGS10", [(days[0], SUSPECT, "jump"), (days[1], ACCEPTED, "")])
+    named = load_series(
+        fresh_db, ["ff:pb_small", "DGS10", "NOPE", "DGS10"], usable_only=usable_only
+    )
+    every = load_series(fresh_db, usable_only=usable_only)
+    assert list(named) == ["DGS10", "ff:pb_small"]
+    for series_id, values in named.items():
+        pd.testing.assert_series_equal(values, every[series_id], check_exact=True)
+        assert values.index.dtype == every[series_id].index.dtype and values.index.name == "date"
+    assert len(named["DGS10"]) == (3 if usable_only else 4)
+    assert load_series(fresh_db, []) == {}
 
 
 def test_vintages_are_kept_per_source_newest_last(fresh_db: Database) -> None:
