@@ -83,9 +83,8 @@ def step_new_bars(
     if rule.intraday or state.last_session is None or type(rule) not in _KINDS:
         return None
     memo = scoped(market, None)
-    legs = {
-        name: shared_leg(market, name, col, True, pos, None) for name, col, pos in leg_specs(rule)
-    }
+    specs = tuple(leg_specs(rule))
+    legs = shared(memo, ("bar legs", specs), lambda: _legs(market, specs))
     if _leaf_problems(rule, market, memo) or _has_hole(market, memo, legs, reach):
         return None
     found = _KINDS[type(rule)](rule, legs, memo, market, np.datetime64(state.last_session))
@@ -94,7 +93,9 @@ def step_new_bars(
     new_state, happened = run_steps(state, found.xs, BarDays(found.stamps), machine_options(rule))
     if happened:
         return None
-    stale = _stale(market, memo, legs, expected)
+    stale = shared(
+        memo, ("bar stale", specs, expected), lambda: _stale(market, memo, legs, expected)
+    )
     return Evaluation(
         rule_id=rule.id,
         status="STALE" if stale else "OK",
@@ -106,6 +107,11 @@ def step_new_bars(
         unit=rule.unit,
         summary=found.summary,
     )
+
+
+def _legs(market: MarketData, specs: tuple[tuple[str, str, bool], ...]) -> dict[str, pd.Series]:
+    """The cleaned legs a rule's frame reads (final bars: intraday rules never come here)."""
+    return {name: shared_leg(market, name, column, True, pos, None) for name, column, pos in specs}
 
 
 def _leaf_problems(rule: Rule, market: MarketData, memo: Memo) -> bool:
@@ -195,6 +201,16 @@ def _rounded(xs: np.ndarray) -> np.ndarray:
 def _pair(
     rule: PairRule, legs: dict[str, pd.Series], memo: Memo, market: MarketData, last: np.datetime64
 ) -> NewBars | None:
+    key = ("bar pair", rule.a, rule.b, rule.window, rule.basis, last)
+    found = shared(memo, key, lambda: _pair_new_bars(rule, legs, memo, market, last))
+    return None if found is None else _pair_bars(rule, *found)
+
+
+def _pair_new_bars(
+    rule: PairRule, legs: dict[str, pd.Series], memo: Memo, market: MarketData, last: np.datetime64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float] | None:
+    """What every rule on one pair, window and basis reads at the new bars: their dates,
+    the spread (fractions), the sessions spanned, and each leg's last return in %."""
     window, sessions = rule.parsed_window, market.sessions
     a, b = legs[rule.a], legs[rule.b]
     a_ret, b_ret = (_leg_returns(memo, leg, window, sessions) for leg in (a, b))
@@ -212,7 +228,7 @@ def _pair(
     span = np.minimum(
         _spans(memo, a, window, sessions)[new_a], _spans(memo, b, window, sessions)[at_b]
     )
-    return _pair_bars(rule, days, left - right, span, left[-1] * 100.0, right[-1] * 100.0)
+    return days, left - right, span, left[-1] * 100.0, right[-1] * 100.0
 
 
 def _pair_bars(
