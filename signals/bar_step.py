@@ -29,7 +29,7 @@ import pandas as pd
 from signals.evaluate import BarDays, machine_options
 from signals.formatting import fmt_bps, fmt_pct, fmt_pp, fmt_value
 from signals.frames import COVERAGE_SLACK, DECIMALS, curve_expression, leg_specs, shared_leg
-from signals.holes import find_holes
+from signals.holes import Hole, find_holes
 from signals.legs import inspect_leg, split_expression, stale_reason
 from signals.measures import (
     anchor_dates,
@@ -84,18 +84,20 @@ def step_new_bars(
         return None
     memo = scoped(market, None)
     specs = tuple(leg_specs(rule))
-    legs = shared(memo, ("bar legs", specs), lambda: _legs(market, specs))
-    if _leaf_problems(rule, market, memo) or _has_hole(market, memo, legs, reach):
+    read = shared(
+        memo,
+        ("bar inputs", specs, rule.legs(), expected),
+        lambda: _inputs(rule, market, memo, specs, expected),
+    )
+    if read.troubled or any(reach is None or hole.last_missing >= reach for hole in read.holes):
         return None
-    found = _KINDS[type(rule)](rule, legs, memo, market, np.datetime64(state.last_session))
+    found = _KINDS[type(rule)](rule, read.legs, memo, market, np.datetime64(state.last_session))
     if found is None or not len(found.xs) or np.isnan(found.xs).any():
         return None
     new_state, happened = run_steps(state, found.xs, BarDays(found.stamps), machine_options(rule))
     if happened:
         return None
-    stale = shared(
-        memo, ("bar stale", specs, expected), lambda: _stale(market, memo, legs, expected)
-    )
+    stale = read.stale
     return Evaluation(
         rule_id=rule.id,
         status="STALE" if stale else "OK",
@@ -109,9 +111,27 @@ def step_new_bars(
     )
 
 
-def _legs(market: MarketData, specs: tuple[tuple[str, str, bool], ...]) -> dict[str, pd.Series]:
-    """The cleaned legs a rule's frame reads (final bars: intraday rules never come here)."""
-    return {name: shared_leg(market, name, column, True, pos, None) for name, column, pos in specs}
+@dataclass(frozen=True)
+class _Inputs:
+    """What every rule on the same legs reads besides its measure, once per check."""
+
+    legs: dict[str, pd.Series]  # the cleaned legs its frame reads
+    troubled: bool  # a leaf's last bar has a problem (the frame says NO DATA, and why)
+    holes: tuple[Hole, ...]  # sessions missing from its priced legs
+    stale: tuple[str, ...]  # why its legs are behind the expected session
+
+
+def _inputs(
+    rule: Rule,
+    market: MarketData,
+    memo: Memo,
+    specs: tuple[tuple[str, str, bool], ...],
+    expected: date | None,
+) -> _Inputs:
+    legs = {name: shared_leg(market, name, column, True, pos, None) for name, column, pos in specs}
+    troubled = _leaf_problems(rule, market, memo)
+    stale = tuple(_stale(market, memo, legs, expected))
+    return _Inputs(legs, troubled, _holes(market, memo, legs), stale)
 
 
 def _leaf_problems(rule: Rule, market: MarketData, memo: Memo) -> bool:
@@ -142,27 +162,25 @@ def _last_day(market: MarketData, leaf: str) -> date | None:
     return None
 
 
-def _has_hole(
-    market: MarketData, memo: Memo, legs: dict[str, pd.Series], reach: date | None
-) -> bool:
-    """Whether a priced leg misses sessions the new bars may read (the frame would mark
-    them): any hole at all when they read the whole history."""
+def _holes(market: MarketData, memo: Memo, legs: dict[str, pd.Series]) -> tuple[Hole, ...]:
+    """The sessions missing from the priced legs (the frame marks the bars they spoil)."""
     sessions = market.sessions
     if sessions is None:
-        return False
+        return ()
+    found: list[Hole] = []
     for name, values in legs.items():
         if any(leaf in market.prices for leaf in split_expression(name)):
-            holes = per_series(
-                memo,
-                values,
-                ("holes", name),
-                lambda values=values, name=name: tuple(
-                    find_holes(pd.DatetimeIndex(values.index), sessions, name)
-                ),
+            found.extend(
+                per_series(
+                    memo,
+                    values,
+                    ("holes", name),
+                    lambda values=values, name=name: tuple(
+                        find_holes(pd.DatetimeIndex(values.index), sessions, name)
+                    ),
+                )
             )
-            if any(reach is None or hole.last_missing >= reach for hole in holes):
-                return True
-    return False
+    return tuple(found)
 
 
 def _stale(
