@@ -20,7 +20,7 @@ operation, so the floats are the same bits; a test checks the two paths session 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -30,7 +30,7 @@ from signals.evaluate import BarDays, machine_options
 from signals.formatting import fmt_bps, fmt_pct, fmt_pp, fmt_value
 from signals.frames import COVERAGE_SLACK, DECIMALS, curve_expression, leg_specs, shared_leg
 from signals.holes import Hole, find_holes
-from signals.legs import inspect_leg, split_expression, stale_reason
+from signals.legs import DataError, inspect_leg, split_expression, stale_reason
 from signals.measures import (
     anchor_dates,
     is_period_to_date,
@@ -89,26 +89,31 @@ def step_new_bars(
         ("bar inputs", specs, rule.legs(), expected),
         lambda: _inputs(rule, market, memo, specs, expected),
     )
-    if read.troubled or any(reach is None or hole.last_missing >= reach for hole in read.holes):
+    if read.unknown or any(reach is None or hole.last_missing >= reach for hole in read.holes):
         return None
     found = _KINDS[type(rule)](rule, read.legs, memo, market, np.datetime64(state.last_session))
     if found is None or not len(found.xs) or np.isnan(found.xs).any():
         return None
-    new_state, happened = run_steps(state, found.xs, BarDays(found.stamps), machine_options(rule))
-    if happened:
-        return None
-    stale = read.stale
-    return Evaluation(
+    new = found.stamps > np.datetime64(state.last_session)
+    if new.any():
+        options = machine_options(rule)
+        state, happened = run_steps(state, found.xs[new], BarDays(found.stamps[new]), options)
+        if happened:
+            return None
+    evaluation = Evaluation(
         rule_id=rule.id,
-        status="STALE" if stale else "OK",
-        reason="; ".join(stale),
-        state=new_state,
-        session=new_state.last_session,
+        status="STALE" if read.stale else "OK",
+        reason="; ".join(read.stale),
+        state=state,
+        session=pd.Timestamp(found.stamps[-1]).date(),
         measure=found.measure,
         threshold=found.threshold,
         unit=rule.unit,
         summary=found.summary,
     )
+    if read.problems:  # the bars before a bad last bar are stepped; the rule says why
+        return replace(evaluation, status="NO DATA", reason="; ".join(read.problems))
+    return evaluation
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,8 @@ class _Inputs:
     """What every rule on the same legs reads besides its measure, once per check."""
 
     legs: dict[str, pd.Series]  # the cleaned legs its frame reads
-    troubled: bool  # a leaf's last bar has a problem (the frame says NO DATA, and why)
+    unknown: bool  # a leaf without any data (the frame says so without a frame)
+    problems: tuple[str, ...]  # with a leaf's last bar: NO DATA, and why
     holes: tuple[Hole, ...]  # sessions missing from its priced legs
     stale: tuple[str, ...]  # why its legs are behind the expected session
 
@@ -128,31 +134,38 @@ def _inputs(
     specs: tuple[tuple[str, str, bool], ...],
     expected: date | None,
 ) -> _Inputs:
-    legs = {name: shared_leg(market, name, column, True, pos, None) for name, column, pos in specs}
-    troubled = _leaf_problems(rule, market, memo)
+    problems = _leaf_problems(rule, market, memo)
+    try:
+        legs = {name: shared_leg(market, name, col, True, pos, None) for name, col, pos in specs}
+    except DataError:
+        problems = None  # a leg the frame cannot load either: it says why
+    if problems is None:
+        return _Inputs({}, True, (), (), ())
     stale = tuple(_stale(market, memo, legs, expected))
-    return _Inputs(legs, troubled, _holes(market, memo, legs), stale)
+    return _Inputs(legs, False, problems, _holes(market, memo, legs), stale)
 
 
-def _leaf_problems(rule: Rule, market: MarketData, memo: Memo) -> bool:
-    """Whether any leaf's last bar has a problem (`evaluate_rule`'s first check)."""
+def _leaf_problems(rule: Rule, market: MarketData, memo: Memo) -> tuple[str, ...] | None:
+    """Each leaf's problems on its last bar, in `evaluate_rule`'s order and words (None: a
+    leaf has no data at all)."""
     _, column, positive = leg_specs(rule)[0]
+    problems: list[str] = []
     for leg in rule.legs():
         for leaf in split_expression(leg):
             day = shared(memo, ("last day", leaf), lambda leaf=leaf: _last_day(market, leaf))
             if day is None:
-                return True
+                return None
             asked = (leaf, column, day, True, positive)
-            found = shared(
-                memo,
-                ("inspect", *asked),
-                lambda leaf=leaf, day=day: tuple(
-                    inspect_leg(market, leaf, column, day, final_only=True, positive=positive)
-                ),
+            problems.extend(
+                shared(
+                    memo,
+                    ("inspect", *asked),
+                    lambda leaf=leaf, day=day: tuple(
+                        inspect_leg(market, leaf, column, day, final_only=True, positive=positive)
+                    ),
+                )
             )
-            if found:
-                return True
-    return False
+    return tuple(problems)
 
 
 def _last_day(market: MarketData, leaf: str) -> date | None:
@@ -202,6 +215,14 @@ def _stale(
             )
             reasons.extend([reason] if reason else [])
     return reasons
+
+
+def _from_new(values: pd.Series, last: np.datetime64) -> np.ndarray:
+    """The positions of the bars after the state's last session, or of the last bar when
+    none is (the evaluation then says where the measure stood, and steps nothing)."""
+    if not len(values):
+        return np.arange(0)
+    return np.arange(min(_after(values, last), len(values) - 1), len(values))
 
 
 def _after(values: pd.Series, last: np.datetime64) -> int:
@@ -305,7 +326,7 @@ def _new_high(
 ) -> NewBars | None:
     values = legs[rule.symbol]
     data = values.to_numpy(dtype=np.float64)
-    at = np.arange(_after(values, last), len(values))
+    at = _from_new(values, last)
     if not len(at) or at[0] < 1:
         return None
     if rule.lookback is None:  # the running record before each bar, once per leg
@@ -334,7 +355,7 @@ def _extreme(
     last: np.datetime64,
 ) -> NewBars | None:
     values = legs[rule.series]
-    at = np.arange(_after(values, last), len(values))
+    at = _from_new(values, last)
     if not len(at) or len(at) > MAX_NEW_BARS:
         return None
     data, days = values.to_numpy(dtype=np.float64), values.index.values
@@ -394,7 +415,7 @@ def _rally(
 ) -> NewBars | None:
     values = legs[rule.symbol]
     data = values.to_numpy(dtype=np.float64)
-    at = np.arange(_after(values, last), len(values))
+    at = _from_new(values, last)
     if not len(at) or at[0] < rule.lookback - 1 or len(at) > MAX_NEW_BARS:
         return None
     low = np.array([data[p - rule.lookback + 1 : p + 1].min() for p in at])
@@ -413,7 +434,7 @@ def _rate_change(
     last: np.datetime64,
 ) -> NewBars | None:
     values = legs[rule.series]
-    at = np.arange(_after(values, last), len(values))
+    at = _from_new(values, last)
     if not len(at) or at[0] < 1:
         return None
     changes, moved = per_series(memo, values, ("changes",), lambda: _changes(values))
@@ -450,7 +471,7 @@ def _curve(
 ) -> NewBars | None:
     values = legs[curve_expression(rule)]
     spread_bps = values.to_numpy(dtype=np.float64) * 100.0
-    at = np.arange(_after(values, last), len(values))
+    at = _from_new(values, last)
     if not len(at):
         return None
     level = float(spread_bps[at[-1]])

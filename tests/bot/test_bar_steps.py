@@ -138,7 +138,9 @@ def test_a_hole_the_new_bar_reads_is_left_to_the_frame_an_older_one_is_not() -> 
     assert quiet is None and framed.status == "NO DATA"
 
 
-def test_a_bad_last_bar_and_a_window_still_waiting_are_left_to_the_frame() -> None:
+def test_a_bad_last_bar_an_unknown_leg_and_a_waiting_window() -> None:
+    """A pair's bad last bar, an unknown leg and a waiting window are left to the frame; a
+    record's bad last bar is not (nothing new to step: where it stood, and why NO DATA)."""
     market = the_market()
     pair = rules()[0]
     state = stepped_to(pair, market, DAYS[-2])
@@ -147,6 +149,15 @@ def test_a_bad_last_bar_and_a_window_still_waiting_are_left_to_the_frame() -> No
     broken = replace(market, prices={**market.prices, "A": bars})
     quiet, framed = both(pair, broken, state)
     assert quiet is None and framed.status == "NO DATA"
+    # A record on a close the new bar lacks: the bars before are stepped, NO DATA says why.
+    record = rules()[6]
+    state = stepped_to(record, market, DAYS[-2])
+    closes = market.prices["A"].copy()
+    closes.iloc[-1, closes.columns.get_loc("close")] = np.nan
+    quiet, framed = both(record, replace(market, prices={**market.prices, "A": closes}), state)
+    assert quiet is not None and quiet == framed and framed.status == "NO DATA"
+    gone = replace(market, prices={"A": market.prices["A"]})  # B's rows deleted since
+    assert step_new_bars(pair, gone, state, DAYS[-1], reach(pair, state)) is None
     waiting = parse_rule({**PAIR, "id": "w", "window": "mtd", "min_sessions": 19})
     state = stepped_to(waiting, market, DAYS[-2])
     quiet, framed = both(waiting, market, state)
