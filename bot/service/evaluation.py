@@ -22,6 +22,7 @@ from bot.market import (  # the service's callers import these from here too
     nyse_sessions,
     rule_leaves,
 )
+from bot.service.bar_steps import quiet_steps
 from bot.service.check_reuse import remember, reusable, reusable_from_kept
 from bot.service.rewind import (
     Rewound,
@@ -164,9 +165,11 @@ def _computed(
 
     # Rules sharing a frame are evaluated in a row (signals.batch); a rule stepped before
     # reads only the tail of history its new bars need (bot.service.tail_step).
+    # A stepped rule's quiet new bars need no frame at all (`bot.service.bar_steps`).
+    quiet = {} if whole_history else quiet_steps(rules, market, states, as_of, expected)
     tails = Tails(market, whole=whole_history)
-    found = evaluate_all(rules, market, states, as_of, expected, view=tails.of)
-    computed = {rules[at].id: evaluation for at, (evaluation, _) in found.items()}
+    found = evaluate_all(rules, market, states, as_of, expected, skip=quiet, view=tails.of)
+    computed = {rules[at].id: evaluation for at, (evaluation, _) in found.items()} | quiet
     primed = [rules[at].id for at, (_, was_primed) in sorted(found.items()) if was_primed]
     return computed, primed
 

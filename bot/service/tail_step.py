@@ -8,7 +8,8 @@ eight thousand. The evaluation is the one the full history gives (a test checks 
 by session on real data). Every other rule is evaluated on the whole market: a rule never
 stepped (priming reads its whole history), intraday rules, `new_high` without a lookback
 (an all-time record), `extreme_since` (an extreme since a date), `rate_change` (its summary
-names the last change, however long ago) and `since:` windows.
+names the last change, however long ago) and `since:` windows. A rule whose new bars are
+quiet gets no frame at all (`bot.service.bar_steps`): this is for the rules that remain.
 """
 
 from __future__ import annotations
