@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.rules import parse_cache
+from bot.rules.quick_read import toml_without_layout
 from bot.rules.routing import ROUTING_TABLES, Routing, destination_problems, parse_routing
 from bot.rules.toml_layout import MAX_DEPTH, Element, Layout, scan
 from signals.names import split_expression
@@ -264,9 +265,26 @@ def _all_rules(path: Path | None, text: str) -> list[Rule]:
     by_id = {rule.id: rule for rule in _parsed(defaults)}
     if path is not None:
         # Parsed on their own too, so a duplicate id in the user file is reported, not merged.
-        for rule in _parsed(_merged(read_entries(text, str(path)), _by_id(defaults))):
+        for rule in _user_rules(path, text, _by_id(defaults)):
             by_id[rule.id] = rule
     return list(by_id.values())
+
+
+def _user_rules(path: Path, text: str, defaults: Mapping[Any, RuleEntry]) -> list[Rule]:
+    """The user file's rules: read without its layout when that finds no problem, else read
+    again with it, so that every problem is reported as `rules validate` reports it."""
+    data = toml_without_layout(text)
+    if data is not None and not _shape_problems(data, Layout(), str(path)):
+        tables = data.get("rules", [])
+        rules, problems = parse_entries(_merged(_unplaced(tables, str(path)), defaults))
+        if not problems:
+            return rules
+    return _parsed(_merged(read_entries(text, str(path)), defaults))
+
+
+def _unplaced(tables: list[dict[str, Any]], source: str) -> list[RuleEntry]:
+    # Line 0: never shown, a problem sends the file to the full read.
+    return [RuleEntry(table, source, 0, {}) for table in tables]
 
 
 def _parsed(entries: Iterable[RuleEntry]) -> list[Rule]:

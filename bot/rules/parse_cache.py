@@ -36,6 +36,7 @@ _MODEL_MODULES = (
     "bot/rules/files.py",
     "bot/rules/routing.py",
     "bot/rules/toml_layout.py",
+    "bot/rules/quick_read.py",
     "bot/rules/parse_cache.py",
     "bot/platforms.py",
 )
