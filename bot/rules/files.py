@@ -242,20 +242,26 @@ def _merged(entries: list[RuleEntry], defaults: Mapping[Any, RuleEntry]) -> list
 
 
 def load_rules(
-    settings: Settings, *, include_disabled: bool = False, cached: bool = True
+    settings: Settings,
+    *,
+    include_disabled: bool = False,
+    cached: bool = True,
+    refresh: bool = False,
 ) -> list[Rule]:
     """The defaults, overridden and extended by the user's file; RulesFileError if invalid.
 
     A valid user file's rules come from the parse cache beside the database when it matches
-    (`cached=False`: parsed, the cache neither read nor written, as `rules validate` does).
+    (`cached=False`: parsed, the cache neither read nor written; `refresh=True`: parsed, never
+    read from the cache but written to it, as `rules validate` does for the file in force).
     """
     path = settings.rules_path
     if path is None:
         rules = _all_rules(None, "")
     else:
         text = read_rules_text(path)
-        where = parse_cache.cache_path(settings.db_path) if cached else None
-        rules = parse_cache.cached_rules(where, text, lambda: _all_rules(path, text))
+        where = parse_cache.cache_path(settings.db_path) if cached or refresh else None
+        parse = functools.partial(_all_rules, path, text)
+        rules = parse_cache.cached_rules(where, text, parse, read=not refresh)
     return [rule for rule in rules if include_disabled or rule.enabled]
 
 
