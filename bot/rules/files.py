@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.rules import parse_cache
-from bot.rules.quick_read import toml_without_layout
+from bot.rules.quick_read import toml_document, toml_without_layout
 from bot.rules.routing import ROUTING_TABLES, Routing, destination_problems, parse_routing
 from bot.rules.toml_layout import MAX_DEPTH, Element, Layout, scan
 from signals.names import split_expression
@@ -84,7 +84,7 @@ def _scanned(text: str, source: str) -> tuple[Layout, dict[str, Any]]:
 
 def _parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        return toml_document(text)
     except tomllib.TOMLDecodeError as error:
         match = _TOML_LINE.search(str(error))
         line = match[1] if match else str(text.count("\n") + 1)  # "at end of document"
@@ -190,6 +190,10 @@ def load_routing(settings: Settings) -> Routing:
 
 def _routing_of(path: Path) -> tuple[Routing, list[str]]:
     text, source = read_rules_text(path), str(path)
+    data = toml_without_layout(text)
+    if data is not None and not set(ROUTING_TABLES) & data.keys():
+        if not _shape_problems(data, Layout(), source):  # no table to place: no scan
+            return parse_routing(data, {}, source)
     read_entries(text, source)  # syntax and shape first, as for the rules
     layout, data = _scanned(text, source)
     return parse_routing(data, layout.tables, source)

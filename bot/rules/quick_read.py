@@ -13,6 +13,7 @@ line of 100,000).
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from typing import Any
@@ -32,10 +33,17 @@ def toml_without_layout(text: str) -> dict[str, Any] | None:
     if _MANY_DOTS.search(text):
         return None
     try:
-        data = tomllib.loads(text)
+        data = toml_document(text)
     except (ValueError, RecursionError):  # TOMLDecodeError is a ValueError; the full read says
         return None
     return None if _nests_deeper(data, QUICK_DEPTH) else data
+
+
+@functools.lru_cache(maxsize=2)
+def toml_document(text: str) -> dict[str, Any]:
+    """`tomllib.loads(text)`, kept for the next read of the same text (a check reads the rules,
+    then the routing: one parse). The document is shared: its readers never change it."""
+    return tomllib.loads(text)
 
 
 def _nests_deeper(value: dict[str, Any] | list[Any], levels: int) -> bool:

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from bot.cli import _register_commands, app
 from bot.config import load_settings
 from bot.rules import files
-from bot.rules.files import RulesFileError, load_rules, validate_file
+from bot.rules.files import RulesFileError, load_routing, load_rules, validate_file
 from bot.rules.quick_read import QUICK_DEPTH, toml_without_layout
+from bot.rules.routing import Routing
 from bot.rules.toml_layout import MAX_DEPTH
 from signals.rules import parse_rule
 from tests.rule_mix import generate_rules
@@ -148,3 +149,44 @@ def test_check_prints_the_lines_validate_prints(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1, result.output
     assert result.stderr.splitlines() == expected
+
+
+ROUTES = '[[routes]]\ntags = ["t"]\ndestinations = ["discord:123"]\n'
+
+
+def test_routing_of_a_file_without_routing_tables_needs_no_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, RULE)
+    expected = load_routing(load_settings(None, rules_path=path))
+    assert expected == Routing(digest=expected.digest) and not expected.routes
+    files._scanned.cache_clear()
+
+    def refuse(text: str) -> None:
+        raise AssertionError("scanned")
+
+    monkeypatch.setattr(files, "scan", refuse)
+    assert load_routing(load_settings(None, rules_path=path)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        RULE + ROUTES,
+        RULE + ROUTES + "colour = 1\n",
+        RULE + '[digest]\ndestinations = ["nowhere"]\n',
+        "digest = 3\n" + RULE,
+        RULE + "[digest]\nx = " + "[" * 25 + "]" * 25,
+        "routes = [1]\n" + RULE,
+    ],
+)
+def test_routing_problems_keep_their_lines(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    problems = validate_file(path)
+    try:
+        routing = load_routing(load_settings(None, rules_path=path))
+    except RulesFileError as error:
+        assert error.problems == problems and problems
+    else:
+        assert problems == [] and routing.routes  # the valid one: placed on its line
+        assert routing.routes[0].where == f"{path}:5"
