@@ -5,6 +5,10 @@ backtest on it (the same state machine as live) and `signals.outcomes.track_reco
 depends only on the stored data (`storage.versioning.data_version`), the rule's definition
 (its fingerprint), the date it is computed up to and the horizons: those are the key. A new
 data version empties the cache, so a record never outlives the data it came from.
+
+Rules that differ only in their id and words (same measure, same anti-flap options) have the
+same record but for its `rule_id`: a check computes it once for all of them (a first check of
+10,000 generated rules fires 65 rules sharing 32 records).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 
-from signals.evaluate import backtest_rule
+from signals.batch import frame_key
+from signals.evaluate import backtest_rule, machine_options
 from signals.legs import DataError
 from signals.models import Event, MarketData
 from signals.outcome_text import outcome_line, why_no_line
@@ -52,6 +57,7 @@ class TrackRecords:
         self._lock = threading.Lock()
         self._version: Hashable = None
         self._records: dict[Hashable, TrackRecord | None] = {}
+        self._shared: dict[Hashable, TrackRecord] = {}  # by `shared_key`
 
     def record(
         self,
@@ -64,16 +70,32 @@ class TrackRecords:
     ) -> TrackRecord | None:
         """`compute_record`, once per data version, rule definition, date and horizons."""
         key = (rule.id, rule.fingerprint(), as_of, tuple(horizons))
+        shared = (shared_key(rule), as_of, tuple(horizons))
         with self._lock:
             if version != self._version:
-                self._version, self._records = version, {}
+                self._version, self._records, self._shared = version, {}, {}
             elif key in self._records:
                 return self._records[key]
+            elif shared in self._shared:
+                return self._records.setdefault(key, _for(rule, self._shared[shared]))
         found = compute_record(rule, market, as_of=as_of, horizons=horizons)
         with self._lock:
             if version == self._version:
                 self._records[key] = found
+                if found is not None:  # a rule without a record says why in its own log line
+                    self._shared[shared] = found
         return found
+
+
+def shared_key(rule: Rule) -> Hashable:
+    """What a rule's record depends on besides the data: its frame (`frame_key`: type and
+    measure fields) and what its state machine keeps of the events (`machine_options`, and
+    `emit_reversed`). Not its id, words, tags or destinations."""
+    return (frame_key(rule), machine_options(rule), rule.emit_reversed)
+
+
+def _for(rule: Rule, record: TrackRecord) -> TrackRecord:
+    return record if record.rule_id == rule.id else replace(record, rule_id=rule.id)
 
 
 # One per process: the service's checks, the chat commands and the digest share it.

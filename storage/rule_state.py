@@ -61,10 +61,25 @@ def add_rule_fingerprint(db: Store) -> None:
 
 
 def state_to_json(state: RuleState) -> str:
-    """A RuleState as JSON text."""
-    data = asdict(state)
-    data["last_session"] = state.last_session.isoformat() if state.last_session else None
+    """A RuleState as JSON text (the bytes `dataclasses.asdict` gave, field by field).
+
+    Written out by hand: a check of 10,000 rules stores two per rule (its state row and its
+    stored evaluation), and `asdict` deep-copies every field. A new field of `RuleState` or
+    `SideState` must be added here (`tests/storage/test_state_json.py` compares with asdict).
+    """
+    last = state.last_session
+    data = {
+        "cooldown": state.cooldown,
+        "down": _side(state.down),
+        "fired": state.fired,
+        "last_session": last.isoformat() if last else None,
+        "up": _side(state.up),
+    }
     return json.dumps(data, sort_keys=True)
+
+
+def _side(side: SideState) -> dict[str, object]:
+    return {"episode": side.episode, "phase": side.phase, "streak": side.streak}
 
 
 @functools.lru_cache(maxsize=16384)

@@ -146,8 +146,10 @@ def _routing_notes(settings: Settings, path: Path) -> tuple[list[str], list[str]
     from bot.rules.routing import unmatched_routes, unroutable
 
     file_settings = settings.model_copy(update={"rules_path": path})
+    # The file in force is parsed anyway: its parse cache is written for the next check.
+    in_force = settings.rules_path is not None and settings.rules_path.resolve() == path.resolve()
     try:
-        rules = load_rules(file_settings, include_disabled=True, cached=False)
+        rules = load_rules(file_settings, include_disabled=True, cached=False, refresh=in_force)
         routing = load_routing(file_settings)
     except RulesFileError as error:
         return [], error.problems

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.rules import parse_cache
+from bot.rules.quick_read import toml_document, toml_without_layout
 from bot.rules.routing import ROUTING_TABLES, Routing, destination_problems, parse_routing
 from bot.rules.toml_layout import MAX_DEPTH, Element, Layout, scan
 from signals.names import split_expression
@@ -83,7 +84,7 @@ def _scanned(text: str, source: str) -> tuple[Layout, dict[str, Any]]:
 
 def _parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        return toml_document(text)
     except tomllib.TOMLDecodeError as error:
         match = _TOML_LINE.search(str(error))
         line = match[1] if match else str(text.count("\n") + 1)  # "at end of document"
@@ -189,6 +190,10 @@ def load_routing(settings: Settings) -> Routing:
 
 def _routing_of(path: Path) -> tuple[Routing, list[str]]:
     text, source = read_rules_text(path), str(path)
+    data = toml_without_layout(text)
+    if data is not None and not set(ROUTING_TABLES) & data.keys():
+        if not _shape_problems(data, Layout(), source):  # no table to place: no scan
+            return parse_routing(data, {}, source)
     read_entries(text, source)  # syntax and shape first, as for the rules
     layout, data = _scanned(text, source)
     return parse_routing(data, layout.tables, source)
@@ -241,20 +246,26 @@ def _merged(entries: list[RuleEntry], defaults: Mapping[Any, RuleEntry]) -> list
 
 
 def load_rules(
-    settings: Settings, *, include_disabled: bool = False, cached: bool = True
+    settings: Settings,
+    *,
+    include_disabled: bool = False,
+    cached: bool = True,
+    refresh: bool = False,
 ) -> list[Rule]:
     """The defaults, overridden and extended by the user's file; RulesFileError if invalid.
 
     A valid user file's rules come from the parse cache beside the database when it matches
-    (`cached=False`: parsed, the cache neither read nor written, as `rules validate` does).
+    (`cached=False`: parsed, the cache neither read nor written; `refresh=True`: parsed, never
+    read from the cache but written to it, as `rules validate` does for the file in force).
     """
     path = settings.rules_path
     if path is None:
         rules = _all_rules(None, "")
     else:
         text = read_rules_text(path)
-        where = parse_cache.cache_path(settings.db_path) if cached else None
-        rules = parse_cache.cached_rules(where, text, lambda: _all_rules(path, text))
+        where = parse_cache.cache_path(settings.db_path) if cached or refresh else None
+        parse = functools.partial(_all_rules, path, text)
+        rules = parse_cache.cached_rules(where, text, parse, read=not refresh)
     return [rule for rule in rules if include_disabled or rule.enabled]
 
 
@@ -264,9 +275,26 @@ def _all_rules(path: Path | None, text: str) -> list[Rule]:
     by_id = {rule.id: rule for rule in _parsed(defaults)}
     if path is not None:
         # Parsed on their own too, so a duplicate id in the user file is reported, not merged.
-        for rule in _parsed(_merged(read_entries(text, str(path)), _by_id(defaults))):
+        for rule in _user_rules(path, text, _by_id(defaults)):
             by_id[rule.id] = rule
     return list(by_id.values())
+
+
+def _user_rules(path: Path, text: str, defaults: Mapping[Any, RuleEntry]) -> list[Rule]:
+    """The user file's rules: read without its layout when that finds no problem, else read
+    again with it, so that every problem is reported as `rules validate` reports it."""
+    data = toml_without_layout(text)
+    if data is not None and not _shape_problems(data, Layout(), str(path)):
+        tables = data.get("rules", [])
+        rules, problems = parse_entries(_merged(_unplaced(tables, str(path)), defaults))
+        if not problems:
+            return rules
+    return _parsed(_merged(read_entries(text, str(path)), defaults))
+
+
+def _unplaced(tables: list[dict[str, Any]], source: str) -> list[RuleEntry]:
+    # Line 0: never shown, a problem sends the file to the full read.
+    return [RuleEntry(table, source, 0, {}) for table in tables]
 
 
 def _parsed(entries: Iterable[RuleEntry]) -> list[Rule]:
