@@ -72,7 +72,7 @@ def evaluate_rule(
     problems = problems or ([blocked] if blocked else [])
     # Waiting on a short window: say where the new period stands, not where the last ended.
     waits = waiting is not None and waiting == blocked
-    now = _summary(rule, built, built.frame.index[-1].date()) if waits else None
+    now = _summary(rule, built, built.index[-1].date()) if waits else None
     if not len(usable.xs):
         reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
         return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit, summary=now or "")
@@ -137,11 +137,10 @@ class _Usable:
 
     @classmethod
     def of(cls, built: RuleFrame) -> _Usable:
-        frame = built.frame
-        xs = frame["x"].to_numpy(dtype=np.float64)
+        xs = built.column("x").astype(np.float64, copy=False)
         keep = ~np.isnan(xs)
-        final = frame["final"].to_numpy(dtype=bool)[keep]
-        return cls(xs[keep], frame.index.to_numpy()[keep], final, np.flatnonzero(keep))
+        final = built.column("final").astype(bool, copy=False)[keep]
+        return cls(xs[keep], built.index.to_numpy()[keep], final, np.flatnonzero(keep))
 
     def after(self, day: date | None) -> np.ndarray:
         """Which bars are later than `day` (all of them when there is none)."""
@@ -174,10 +173,9 @@ def _final_bars(built: RuleFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _measured_final_bars(built: RuleFrame) -> tuple[np.ndarray, np.ndarray]:
-    frame = built.frame
-    xs = frame["x"].to_numpy(dtype=np.float64)
-    keep = ~np.isnan(xs) & frame["final"].to_numpy(dtype=bool)
-    return xs[keep], frame.index.to_numpy()[keep]
+    xs = built.column("x").astype(np.float64, copy=False)
+    keep = ~np.isnan(xs) & built.column("final").astype(bool, copy=False)
+    return xs[keep], built.index.to_numpy()[keep]
 
 
 def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, Sequence[date]]:
@@ -237,7 +235,7 @@ def _not_across_holes(
 ) -> list[Transition]:
     """Drop what fired or reversed while the state was unsettled by a hole, and the reversal
     of an episode that fired then (it was never announced)."""
-    if not transitions or "after_hole" not in built.frame or not built.frame["after_hole"].any():
+    if not transitions or not built.has("after_hole") or not built.column("after_hole").any():
         return transitions  # nothing to drop: the unsettled bars need not be found
     quiet = {day.isoformat() for day in unsettled_after_holes(rule, built)}
     return [t for t in transitions if t.day.isoformat() not in quiet and t.episode not in quiet]
@@ -265,7 +263,7 @@ def _evaluation(
     expected: date | None,
 ) -> Evaluation:
     position = int(usable.positions[-1])
-    measure, threshold = (built.frame[name].iat[position] for name in ("measure", "threshold"))
+    measure, threshold = (built.value(name, position) for name in ("measure", "threshold"))
     session = pd.Timestamp(usable.stamps[-1]).date()
     stale = derived(built, ("stale", expected), lambda: _stale(built, market, expected))
     return Evaluation(

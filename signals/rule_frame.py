@@ -1,0 +1,66 @@
+"""A rule's measure per bar as arrays on one date index, the DataFrame made only when read.
+
+A first check builds thousands of frames and reads a handful of values from each (the usable
+bars for priming, the last bar, the summary line); a pandas DataFrame per frame and a column
+lookup per value cost more than the measure itself. `RuleFrame` keeps the columns as built
+(arrays on `index`, scalars broadcast down the column, or a Series pandas aligns) and reads
+them as arrays (`column`, `value`); `frame` builds the same DataFrame as before, once, for the
+readers that want one (events, holes, track records, tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from signals.holes import Hole
+
+
+@dataclass(frozen=True, eq=False)
+class RuleFrame:
+    """A rule's measure per bar, the cleaned legs it came from, and why it may be empty."""
+
+    columns: Mapping[str, object]  # each an array on `index`, a scalar or a Series to align
+    index: pd.Index  # the bars' dates (a DatetimeIndex but when there are none)
+    legs: dict[str, pd.Series] = field(default_factory=dict)
+    note: str | None = None  # why no bar is usable (too little history), for NO DATA
+    holes: tuple[Hole, ...] = ()  # sessions missing inside a leg's history
+    reach: pd.Series | None = None  # per bar, the earliest bar its measure reads (with holes)
+    data_notes: tuple[str, ...] = ()  # what the legs' stored series say of their data (vintage)
+    # What is derived from this frame alone, for every rule sharing it (`signals.batch`).
+    derived: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """Every column as a DataFrame on `index` (built on first read, then kept)."""
+        return pd.DataFrame(dict(self.columns), index=self.index)
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as an array, as `frame[name].to_numpy()` gives it (read only)."""
+        kept = self.derived.get(("column", name))
+        if kept is None:
+            kept = self.derived[("column", name)] = self._array(name)
+        return kept  # type: ignore[return-value]
+
+    def _array(self, name: str) -> np.ndarray:
+        values = self.columns[name]
+        if isinstance(values, np.ndarray) and len(values) == len(self.index):
+            return values
+        if isinstance(values, int | float) and not isinstance(values, bool):
+            return np.full(len(self.index), values)  # the dtype pandas gives a scalar column
+        return self.frame[name].to_numpy()  # a scalar or a Series: as pandas aligns it
+
+    def value(self, name: str, at: int) -> Any:
+        """The column's value on bar `at`, as `frame[name].iat[at]` reads it."""
+        values = self.column(name)
+        if values.dtype.kind in "fiub":
+            return values[at]
+        return self.frame[name].iat[at]  # dates and objects: pandas' own scalars
