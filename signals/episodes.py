@@ -27,13 +27,52 @@ def run_lengths(on: np.ndarray) -> np.ndarray:
     return np.where(on, positions - last_off, 0)
 
 
+class SideBars:
+    """One side's conditions per bar, (on, clear), and what the searches derive from them,
+    each computed once: rules sharing a frame and a threshold side share these."""
+
+    def __init__(self, on: np.ndarray, clear: np.ndarray, runs: np.ndarray | None = None) -> None:
+        self.on, self.clear = on, clear
+        self._runs = runs
+        self._ready: dict[int, np.ndarray] = {}
+        self._clears: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, masks: Masks) -> SideBars:
+        return masks if isinstance(masks, SideBars) else cls(*masks)
+
+    @property
+    def runs(self) -> np.ndarray:
+        """`run_lengths(on)` (given when another band shares the condition)."""
+        if self._runs is None:
+            self._runs = run_lengths(self.on)
+        return self._runs
+
+    def ready(self, confirm: int) -> np.ndarray:
+        """The positions where the condition has held `confirm` bars in a row."""
+        if confirm not in self._ready:
+            self._ready[confirm] = np.flatnonzero(self.runs >= confirm)
+        return self._ready[confirm]
+
+    @property
+    def clears(self) -> np.ndarray:
+        """The positions beyond the band."""
+        if self._clears is None:
+            self._clears = np.flatnonzero(self.clear)
+        return self._clears
+
+
+# A side's (on, clear) masks, or the same with what is derived from them kept.
+Masks = tuple[np.ndarray, np.ndarray] | SideBars
+
+
 def settle_one_sided(
     values: np.ndarray,
     days: Sequence[date],
     confirm: int,
     cooldown: int,
     once: bool,
-    masks: tuple[np.ndarray, np.ndarray],
+    masks: Masks,
 ) -> RuleState | None:
     """The state after every bar of a one-sided rule, or None when NaN bars need stepping.
 
@@ -52,18 +91,18 @@ def settle_one_sided(
 
 
 def settle_side(
-    masks: tuple[np.ndarray, np.ndarray], confirm: int, cooldown: int, once: bool
+    masks: Masks, confirm: int, cooldown: int, once: bool
 ) -> tuple[SideState, int, int]:
     """One side after every bar: its state (episode label left to the caller), how many times
     it fired, and the position it last fired on (-1 if never)."""
-    on, clear = masks
-    runs = run_lengths(on)
-    ready, clears = np.flatnonzero(runs >= confirm), np.flatnonzero(clear)
+    side = SideBars.of(masks)
+    runs, count = side.runs, len(side.on)
+    ready, clears = side.ready(confirm), side.clears
     if cooldown == 0 and not once:
         fired, last_fire, firing = _alternations(ready, clears)
     else:
-        fired, last_fire, firing = _searched(ready, clears, len(on), cooldown, once)
-    streak = int(runs[-1]) if len(on) else 0
+        fired, last_fire, firing = _searched(ready, clears, count, cooldown, once)
+    streak = int(runs[-1]) if count else 0
     return _side(firing, None, streak), fired, last_fire
 
 
@@ -110,8 +149,8 @@ def settle_two_sided(
     values: np.ndarray,
     days: Sequence[date],
     confirm: int,
-    up: tuple[np.ndarray, np.ndarray],
-    down: tuple[np.ndarray, np.ndarray],
+    up: Masks,
+    down: Masks,
 ) -> RuleState | None:
     """Both sides of a two-sided rule without cooldown or `once` (and not inclusive, so
     the sides never hold on the same bar): then they never interact, and each is searched
@@ -148,15 +187,16 @@ def settle_interacting(
     confirm: int,
     cooldown: int,
     once: bool,
-    sides: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    sides: tuple[Masks, Masks],
 ) -> RuleState:
     """Both sides of a two-sided `episode`/`once` rule whose sides interact (a cooldown after
     either side fires holds both back, `once` counts both, an inclusive threshold has both
     hold at 0 and the up side wins the bar): the next event of either side, one search at a
     time. NaN bars must be left out by the caller."""
-    runs = [run_lengths(on) for on, _ in sides]
-    ready = [np.flatnonzero(run >= confirm) for run in runs]
-    clears = [np.flatnonzero(clear) for _, clear in sides]
+    both = [SideBars.of(masks) for masks in sides]
+    runs = [side.runs for side in both]
+    ready = [side.ready(confirm) for side in both]
+    clears = [side.clears for side in both]
     count = len(values)
     walk = _Walk(count, cooldown, once)
     while True:

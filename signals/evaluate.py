@@ -22,8 +22,9 @@ from signals.holes import Hole, holes_at
 from signals.legs import inspect_leg, split_expression, stale_reason
 from signals.memo import Memo, scoped, shared
 from signals.models import Evaluation, Event, MarketData, RuleState
+from signals.priming import PrimingBars
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
-from signals.state import MachineOptions, Transition, run_steps, settle, unsettled_days
+from signals.state import MachineOptions, Transition, run_steps, unsettled_days
 
 _UNKNOWN = "no data stored (unknown symbol or series)"
 
@@ -118,6 +119,11 @@ def _inspected(
 
 
 def _last_day(market: MarketData, leaf: str) -> date | None:
+    """The leaf's last stored day, once per market (every rule on the leaf asks)."""
+    return shared(scoped(market, None), ("last day", leaf), lambda: _stored_last_day(market, leaf))
+
+
+def _stored_last_day(market: MarketData, leaf: str) -> date | None:
     if leaf in market.prices and len(market.prices[leaf]):
         return market.prices[leaf].index[-1].date()
     if leaf in market.series and len(market.series[leaf]):
@@ -224,8 +230,8 @@ def _events(rule: Rule, built: RuleFrame, transitions: list[Transition]) -> list
 
 def _hole_reason(built: RuleFrame) -> str | None:
     """The holes that keep the last bar from being measured, as one line, or None."""
-    if built.reach is None:
-        return None
+    if built.reach is None or not len(built.index) or not built.column("hole")[-1]:
+        return None  # the last bar is measured (or there is none: then nothing is found)
     found = holes_at(built.frame, built.reach, built.holes)
     return "; ".join(hole.describe() for hole in found) or None
 
@@ -328,9 +334,16 @@ def prime_state(
 
 
 def _settled(built: RuleFrame, before: date, options: MachineOptions) -> RuleState:
+    """`settle` on the final bars before `before`, sharing its searches' arrays with every
+    rule primed on this frame up to the same bar."""
+    bars = derived(built, ("priming bars", before), lambda: _priming_bars(built, before))
+    return bars.settle(options)
+
+
+def _priming_bars(built: RuleFrame, before: date) -> PrimingBars:
     xs, stamps = _final_bars(built)
     earlier = stamps < np.datetime64(before)
-    return settle(xs[earlier], BarDays(stamps[earlier]), options)
+    return PrimingBars(xs[earlier], BarDays(stamps[earlier]))
 
 
 def backtest_rule(
