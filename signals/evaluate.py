@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cached_property
 from typing import overload
 
 import numpy as np
@@ -66,7 +67,7 @@ def evaluate_rule(
     if any(problem.endswith(_UNKNOWN) for problem in problems):
         return Evaluation(rule.id, "NO DATA", "; ".join(problems), state, unit=rule.unit)
     built = built if built is not None else rule_frame(rule, market, as_of)
-    usable = derived(built, ("usable",), lambda: _Usable.of(built))
+    usable = _usable(built)
     # A bad bar is the reason to fix first; then a hole; then why the last bar must wait.
     waiting = waiting_reason(rule, built)
     blocked = _hole_reason(built) or waiting
@@ -148,23 +149,31 @@ class _Usable:
         final = built.column("final").astype(bool, copy=False)[keep]
         return cls(xs[keep], built.index.to_numpy()[keep], final, np.flatnonzero(keep))
 
+    @cached_property
+    def in_order(self) -> bool:
+        """The dates ascend (as legs are loaded): bars after a day are a tail, found by search."""
+        return bool((self.stamps[1:] > self.stamps[:-1]).all())
+
     def after(self, day: date | None) -> np.ndarray:
-        """Which bars are later than `day` (all of them when there is none)."""
+        """The positions of the bars later than `day` (all of them when there is none)."""
         if day is None:
-            return np.ones(len(self.xs), dtype=bool)
-        return self.stamps > np.datetime64(day)
+            return np.arange(len(self.xs))
+        if self.in_order:
+            start = int(self.stamps.searchsorted(np.datetime64(day), side="right"))
+            return np.arange(start, len(self.xs))
+        return np.flatnonzero(self.stamps > np.datetime64(day))
 
 
 def _step_new_bars(
     rule: Rule, built: RuleFrame, usable: _Usable, state: RuleState
 ) -> tuple[RuleState, list[Event]]:
     new = usable.after(state.last_session)
-    final = new & usable.final
+    final = new[usable.final[new]]
     options = machine_options(rule)
     new_state, transitions = run_steps(
         state, usable.xs[final], BarDays(usable.stamps[final]), options
     )
-    provisional = np.flatnonzero(new & ~usable.final)
+    provisional = new[~usable.final[new]]
     if len(provisional):
         # Evaluate the bar still trading on a copy: it may alert, but never moves the state.
         last = provisional[-1:]
@@ -179,9 +188,12 @@ def _final_bars(built: RuleFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _measured_final_bars(built: RuleFrame) -> tuple[np.ndarray, np.ndarray]:
-    xs = built.column("x").astype(np.float64, copy=False)
-    keep = ~np.isnan(xs) & built.column("final").astype(bool, copy=False)
-    return xs[keep], built.index.to_numpy()[keep]
+    usable = _usable(built)
+    return usable.xs[usable.final], usable.stamps[usable.final]
+
+
+def _usable(built: RuleFrame) -> _Usable:
+    return derived(built, ("usable",), lambda: _Usable.of(built))
 
 
 def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, Sequence[date]]:

@@ -275,21 +275,22 @@ def _pair_returns(
     """Both legs' window returns per common date, and why there are none (for NO DATA)."""
     window = rule.parsed_window
     sessions = _calendar(memo)
-    both, index = spread_arrays(legs[rule.a], legs[rule.b], window, memo, sessions)
-    spans = [_spans(legs[name], window, memo, index) for name in (rule.a, rule.b)]
+    both, index, at = spread_arrays(legs[rule.a], legs[rule.b], window, memo, sessions)
+    names = (rule.a, rule.b)
+    spans = [_spans(legs[name], window, memo, on) for name, on in zip(names, at, strict=True)]
     both["span"] = np.minimum(spans[0], spans[1])
     return both, index, _window_note(legs, rule) if not len(index) else None
 
 
 def _spans(
-    values: pd.Series, window: Window, memo: Memo | None, dates: pd.DatetimeIndex
+    values: pd.Series, window: Window, memo: Memo | None, positions: np.ndarray
 ) -> np.ndarray:
-    """The sessions the window spans on `dates` (all of them dates of `values`)."""
+    """The sessions the window spans on the dates of `values` at `positions`."""
     sessions = _calendar(memo)
     spans = per_series(
         memo, values, ("spans", window), lambda: window_spans(values, window, sessions)
     )
-    return spans.to_numpy()[values.index.searchsorted(dates)]
+    return spans.to_numpy()[positions]
 
 
 def _calendar(memo: Memo | None) -> pd.DatetimeIndex | None:

@@ -197,7 +197,7 @@ def spread_series(
     With a memo, each leg's returns and anchors are computed once for every pair reading it
     (a memo belongs to one market, so to one calendar: `sessions` is not part of its key).
     """
-    data, index = spread_arrays(a, b, window, memo, sessions)
+    data, index, _ = spread_arrays(a, b, window, memo, sessions)
     return pd.DataFrame(data, index=index)
 
 
@@ -207,8 +207,9 @@ def spread_arrays(
     window: Window,
     memo: Memo | None = None,
     sessions: pd.DatetimeIndex | None = None,
-) -> tuple[dict[str, np.ndarray], pd.Index]:
-    """`spread_series`' columns as arrays, and their dates (no DataFrame per pair)."""
+) -> tuple[dict[str, np.ndarray], pd.Index, tuple[np.ndarray, np.ndarray]]:
+    """`spread_series`' columns as arrays, their dates (no DataFrame per pair), and where
+    each leg has those dates."""
     a_returns, a_starts = _leg_window(memo, a, window, sessions)
     b_returns, b_starts = _leg_window(memo, b, window, sessions)
     # Legs are sorted without duplicate dates (`load_leg`): the common dates, and where each
@@ -223,7 +224,7 @@ def spread_arrays(
     data = {"a": left, "b": right, "spread": left - right}
     data["a_start"] = a_starts.to_numpy()[at_a]
     data["b_start"] = b_starts.to_numpy()[at_b]
-    return data, index
+    return data, index, (at_a, at_b)
 
 
 def _common_dates(memo: Memo | None, a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
