@@ -108,16 +108,19 @@ def settle_side(
 
 def _alternations(ready: np.ndarray, clears: np.ndarray) -> tuple[int, int, bool]:
     """Without cooldown or `once`, a side fires on every ready bar whose previous ready-or-
-    clear bar is not a ready one (it was re-armed, or it is the first), all at once."""
+    clear bar is not a ready one (it was re-armed, or it is the first), all at once.
+
+    Ready and clear bars are never the same bar (one holds the condition, the other not), so
+    a ready bar fires when a clear bar lies between it and the ready bar before it.
+    """
     if not len(ready):
         return 0, -1, False
-    positions = np.concatenate((ready, clears))
-    is_ready = np.concatenate((np.ones(len(ready), bool), np.zeros(len(clears), bool)))
-    is_ready = is_ready[np.argsort(positions, kind="stable")]
-    previous = np.concatenate(([False], is_ready[:-1]))
-    fires = np.flatnonzero(is_ready & ~previous)
-    ordered = np.sort(positions)
-    return len(fires), int(ordered[fires[-1]]), bool(is_ready[-1])
+    clears_before = clears.searchsorted(ready)
+    fires = np.empty(len(ready), dtype=bool)
+    fires[0] = True
+    np.not_equal(clears_before[1:], clears_before[:-1], out=fires[1:])
+    firing = bool(clears_before[-1] == len(clears))  # no clear bar after the last ready one
+    return int(fires.sum()), int(ready[fires][-1]), firing
 
 
 def _searched(
