@@ -90,12 +90,7 @@ def mark_holes(
     after a hole), each an array on `index`.
     """
     days = index.values
-    starts = pd.to_datetime(reach.reindex(index)).values
-    spoiled = np.zeros(len(index), dtype=bool)
-    holes = list(holes)
-    for hole in holes:
-        inside = starts <= np.datetime64(hole.last_missing)  # the window starts before its end
-        spoiled |= inside & (days >= np.datetime64(hole.before))
+    spoiled = _spoiled(days, _reach_on(reach, index), list(holes))
     x = np.where(spoiled, np.nan, x)
     usable = ~np.isnan(x)
     positions = np.arange(len(index))
@@ -104,6 +99,28 @@ def mark_holes(
     usable_before = np.concatenate(([-1], last_usable[:-1]))
     after = usable & (last_spoiled > usable_before)  # the first usable bar after spoiled ones
     return x, spoiled, after
+
+
+def _reach_on(reach: pd.Series, index: pd.Index) -> np.ndarray:
+    """Each bar's reach as datetime64[ns] values on `index`."""
+    if reach.dtype == "datetime64[ns]" and (reach.index is index or reach.index.equals(index)):
+        return reach.to_numpy()
+    return pd.to_datetime(reach.reindex(index)).values
+
+
+def _spoiled(days: np.ndarray, starts: np.ndarray, holes: list[Hole]) -> np.ndarray:
+    """The bars on or after a hole whose window starts before the hole's end: per bar, of
+    the holes it is on or after (sorted by `before`), the latest end is enough to compare."""
+    if not holes:
+        return np.zeros(len(days), dtype=bool)
+    order = sorted(holes, key=lambda hole: hole.before)
+    befores = np.array([np.datetime64(h.before) for h in order]).astype(days.dtype)
+    ends = np.array([np.datetime64(h.last_missing) for h in order]).astype(days.dtype)
+    latest_end = np.maximum.accumulate(ends)
+    after = befores.searchsorted(days, side="right")  # how many holes each bar is on or after
+    reached = latest_end[np.maximum(after - 1, 0)]
+    with np.errstate(invalid="ignore"):
+        return (after > 0) & (starts <= reached)  # a NaT start reaches no hole
 
 
 def holes_at(frame: pd.DataFrame, reach: pd.Series, holes: Iterable[Hole]) -> list[Hole]:
