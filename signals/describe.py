@@ -357,7 +357,7 @@ class _Row:
 
 def summarize(rule: Rule, built: RuleFrame, session: date) -> str:
     """One line on where the rule's measure stands on `session`, for `check`."""
-    at = built.index.get_loc(pd.Timestamp(session))
+    at = built.position(session)
     row = _Row(built, at)  # no mixed-type row Series; only the columns read are read
     if isinstance(rule, PairRule):
         label = rule.parsed_window.text

@@ -51,8 +51,19 @@ class SideBars:
     def ready(self, confirm: int) -> np.ndarray:
         """The positions where the condition has held `confirm` bars in a row."""
         if confirm not in self._ready:
-            self._ready[confirm] = np.flatnonzero(self.runs >= confirm)
+            # Held one bar in a row is held: no run lengths needed (most rules confirm 1).
+            held = self.on if confirm <= 1 else self.runs >= confirm
+            self._ready[confirm] = np.flatnonzero(held)
         return self._ready[confirm]
+
+    @property
+    def streak(self) -> int:
+        """How many bars in a row, up to the last, the condition has held (`runs[-1]`)."""
+        if self._runs is not None:
+            return int(self._runs[-1]) if len(self._runs) else 0
+        if not len(self.on) or self.on.all():
+            return len(self.on)
+        return int(np.argmin(self.on[::-1]))  # the first bar from the end that does not hold
 
     @property
     def clears(self) -> np.ndarray:
@@ -96,14 +107,13 @@ def settle_side(
     """One side after every bar: its state (episode label left to the caller), how many times
     it fired, and the position it last fired on (-1 if never)."""
     side = SideBars.of(masks)
-    runs, count = side.runs, len(side.on)
+    count = len(side.on)
     ready, clears = side.ready(confirm), side.clears
     if cooldown == 0 and not once:
         fired, last_fire, firing = _alternations(ready, clears)
     else:
         fired, last_fire, firing = _searched(ready, clears, count, cooldown, once)
-    streak = int(runs[-1]) if count else 0
-    return _side(firing, None, streak), fired, last_fire
+    return _side(firing, None, side.streak), fired, last_fire
 
 
 def _alternations(ready: np.ndarray, clears: np.ndarray) -> tuple[int, int, bool]:
@@ -197,7 +207,6 @@ def settle_interacting(
     hold at 0 and the up side wins the bar): the next event of either side, one search at a
     time. NaN bars must be left out by the caller."""
     both = [SideBars.of(masks) for masks in sides]
-    runs = [side.runs for side in both]
     ready = [side.ready(confirm) for side in both]
     clears = [side.clears for side in both]
     count = len(values)
@@ -209,8 +218,7 @@ def settle_interacting(
             break
         walk.apply(side, nexts[side])
     built = [
-        _with_episode(_side(walk.firing[side], None, int(runs[side][-1]) if count else 0),
-                      days, walk.last[side])
+        _with_episode(_side(walk.firing[side], None, both[side].streak), days, walk.last[side])
         for side in (0, 1)
     ]  # fmt: skip
     last_fire = max(walk.last)

@@ -21,7 +21,7 @@ from signals.describe import build_event, summarize
 from signals.frames import RuleFrame, leg_specs, rule_frame, waiting_reason
 from signals.holes import Hole, holes_at
 from signals.legs import inspect_leg, split_expression, stale_reason
-from signals.memo import Memo, scoped, shared
+from signals.memo import Memo, per_series, scoped, shared
 from signals.models import Evaluation, Event, MarketData, RuleState
 from signals.priming import PrimingBars
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
@@ -147,7 +147,7 @@ class _Usable:
         xs = built.column("x").astype(np.float64, copy=False)
         keep = ~np.isnan(xs)
         final = built.column("final").astype(bool, copy=False)[keep]
-        return cls(xs[keep], built.index.to_numpy()[keep], final, np.flatnonzero(keep))
+        return cls(xs[keep], built.index.values[keep], final, np.flatnonzero(keep))
 
     @cached_property
     def in_order(self) -> bool:
@@ -311,14 +311,27 @@ def _stale(built: RuleFrame, market: MarketData, expected: date | None) -> list[
     """A reason per leg whose last usable bar is older than the expected session allows."""
     if expected is None:
         return []
+    memo = scoped(market, None)
     reasons = []
     for name, values in built.legs.items():
         if len(values):
-            leaves = split_expression(name)
-            leaf = next((item for item in leaves if item in market.prices), leaves[0])
-            reason = stale_reason(market, leaf, values.index[-1].date(), expected)
+            reason = _leg_stale(memo, market, name, values, expected)
             reasons.extend([reason] if reason else [])
     return reasons
+
+
+def _leg_stale(
+    memo: Memo, market: MarketData, name: str, values: pd.Series, expected: date
+) -> str | None:
+    """`stale_reason` of one loaded leg, once per leg: every frame on it asks the same."""
+    leaves = split_expression(name)
+    leaf = next((item for item in leaves if item in market.prices), leaves[0])
+    return per_series(
+        memo,
+        values,
+        ("stale", name, expected),
+        lambda: stale_reason(market, leaf, values.index[-1].date(), expected),
+    )
 
 
 def last_bar(
@@ -354,6 +367,9 @@ def _settled(built: RuleFrame, before: date, options: MachineOptions) -> RuleSta
 
 def _priming_bars(built: RuleFrame, before: date) -> PrimingBars:
     xs, stamps = _final_bars(built)
+    if _usable(built).in_order:  # the bars before a day are a head of them
+        end = int(stamps.searchsorted(np.datetime64(before)))
+        return PrimingBars(xs[:end], BarDays(stamps[:end]))
     earlier = stamps < np.datetime64(before)
     return PrimingBars(xs[earlier], BarDays(stamps[earlier]))
 

@@ -102,9 +102,10 @@ def mark_holes(
 
 
 def _reach_on(reach: pd.Series, index: pd.Index) -> np.ndarray:
-    """Each bar's reach as datetime64[ns] values on `index`."""
-    if reach.dtype == "datetime64[ns]" and (reach.index is index or reach.index.equals(index)):
-        return reach.to_numpy()
+    """Each bar's reach as datetime64 values on `index` (in the unit it has)."""
+    dated = isinstance(reach.dtype, np.dtype) and reach.dtype.kind == "M"
+    if dated and (reach.index is index or reach.index.equals(index)):
+        return reach.to_numpy()  # what `pd.to_datetime` leaves of a datetime64 Series
     return pd.to_datetime(reach.reindex(index)).values
 
 

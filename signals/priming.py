@@ -35,7 +35,6 @@ class PrimingBars:
         self._values = values if self._all_measured else values[kept]
         self._searched_days = days if self._all_measured else Picked(days, kept)
         self._on: dict[tuple[str, bool], np.ndarray] = {}
-        self._runs: dict[tuple[str, bool], np.ndarray] = {}
         self._sides: dict[tuple[str, bool, float], SideBars] = {}
 
     def settle(self, options: MachineOptions) -> RuleState:
@@ -72,9 +71,7 @@ class PrimingBars:
             signed = self._values if name == "up" else -self._values
             with np.errstate(invalid="ignore"):
                 clear = ~on & (signed <= -options.hysteresis)
-            runs = self._runs.get((name, options.inclusive))
-            side = self._sides[key] = SideBars(on, clear, runs)
-            self._runs[(name, options.inclusive)] = side.runs
+            self._sides[key] = SideBars(on, clear)
         return self._sides[key]
 
     def _holds(self, name: str, inclusive: bool) -> np.ndarray:

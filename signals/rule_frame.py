@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from typing import Any
 
@@ -39,6 +40,20 @@ class RuleFrame:
     def frame(self) -> pd.DataFrame:
         """Every column as a DataFrame on `index` (built on first read, then kept)."""
         return pd.DataFrame(dict(self.columns), index=self.index)
+
+    def position(self, day: date) -> int:
+        """The bar of `day`, as `index.get_loc` finds it (a search when the dates ascend)."""
+        stamps, stamp = self.index.values, np.datetime64(day, "ns")
+        if stamps.dtype == stamp.dtype and self._in_order:
+            at = int(stamps.searchsorted(stamp))
+            if at < len(stamps) and stamps[at] == stamp:
+                return at
+        return self.index.get_loc(pd.Timestamp(day))  # type: ignore[no-any-return]
+
+    @cached_property
+    def _in_order(self) -> bool:
+        stamps = self.index.values
+        return bool((stamps[1:] > stamps[:-1]).all())
 
     def has(self, name: str) -> bool:
         return name in self.columns
