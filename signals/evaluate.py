@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from functools import cached_property
 from typing import overload
 
 import numpy as np
@@ -141,18 +140,14 @@ class _Usable:
     stamps: np.ndarray
     final: np.ndarray
     positions: np.ndarray
+    in_order: bool  # the dates ascend: bars after a day are a tail, found by search
 
     @classmethod
     def of(cls, built: RuleFrame) -> _Usable:
         xs = built.column("x").astype(np.float64, copy=False)
-        keep = ~np.isnan(xs)
+        keep = np.flatnonzero(~np.isnan(xs))
         final = built.column("final").astype(bool, copy=False)[keep]
-        return cls(xs[keep], built.index.values[keep], final, np.flatnonzero(keep))
-
-    @cached_property
-    def in_order(self) -> bool:
-        """The dates ascend (as legs are loaded): bars after a day are a tail, found by search."""
-        return bool((self.stamps[1:] > self.stamps[:-1]).all())
+        return cls(xs[keep], built.index.values[keep], final, keep, built.in_order)
 
     def after(self, day: date | None) -> np.ndarray:
         """The positions of the bars later than `day` (all of them when there is none)."""
@@ -235,8 +230,7 @@ def _events(rule: Rule, built: RuleFrame, transitions: list[Transition]) -> list
     kept = _not_across_holes(rule, built, kept)
     if not kept:
         return []
-    positions = built.frame.index.get_indexer(pd.DatetimeIndex([t.day for t in kept]))
-    rows = built.frame.iloc[positions].to_dict("records")
+    rows = built.rows(np.array([built.position(t.day) for t in kept]))
     return [build_event(rule, t, built, row) for t, row in zip(kept, rows, strict=True)]
 
 

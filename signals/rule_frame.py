@@ -44,16 +44,19 @@ class RuleFrame:
     def position(self, day: date) -> int:
         """The bar of `day`, as `index.get_loc` finds it (a search when the dates ascend)."""
         stamps, stamp = self.index.values, np.datetime64(day, "ns")
-        if stamps.dtype == stamp.dtype and self._in_order:
+        if stamps.dtype == stamp.dtype and self.in_order:
             at = int(stamps.searchsorted(stamp))
             if at < len(stamps) and stamps[at] == stamp:
                 return at
         return self.index.get_loc(pd.Timestamp(day))  # type: ignore[no-any-return]
 
-    @cached_property
-    def _in_order(self) -> bool:
-        stamps = self.index.values
-        return bool((stamps[1:] > stamps[:-1]).all())
+    @property
+    def in_order(self) -> bool:
+        """The dates strictly ascend (as legs are loaded), so a day is found by a search.
+
+        pandas keeps both answers on the index, which every frame on a leg or pair shares.
+        """
+        return bool(self.index.is_monotonic_increasing and self.index.is_unique)
 
     def has(self, name: str) -> bool:
         return name in self.columns
@@ -72,6 +75,20 @@ class RuleFrame:
         if isinstance(values, int | float) and not isinstance(values, bool):
             return np.full(len(self.index), values)  # the dtype pandas gives a scalar column
         return self.frame[name].to_numpy()  # a scalar or a Series: as pandas aligns it
+
+    def rows(self, positions: np.ndarray) -> list[dict[str, Any]]:
+        """The bars at `positions` as `frame.iloc[positions].to_dict("records")` gives them
+        (Python numbers and bools, Timestamps), read from the arrays."""
+        columns = {name: self._boxed(name, positions) for name in self.columns}
+        return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+    def _boxed(self, name: str, positions: np.ndarray) -> list[Any]:
+        values = self.column(name)[positions]
+        if values.dtype.kind in "fiub":
+            return values.tolist()  # type: ignore[no-any-return]
+        if values.dtype.kind == "M":
+            return list(pd.DatetimeIndex(values))
+        return self.frame[name].iloc[positions].tolist()  # type: ignore[no-any-return]
 
     def value(self, name: str, at: int) -> Any:
         """The column's value on bar `at`, as `frame[name].iat[at]` reads it."""
