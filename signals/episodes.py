@@ -12,6 +12,7 @@ cover (two-sided, `once_per_bar`) return None for the caller to step.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import date
 
@@ -137,20 +138,28 @@ def _searched(
     ready: np.ndarray, clears: np.ndarray, count: int, cooldown: int, once: bool
 ) -> tuple[int, int, bool]:
     """Firing and re-arming found one search at a time (a cooldown or `once` in the way)."""
+    # Python lists and bisect: a search per episode, far cheaper than a numpy call each.
+    ready_at, clear_at = ready.tolist(), clears.tolist()
     position, fired, last_fire, firing = 0, 0, -1, False
     while position < count:
         if firing:
-            position = _first_at(clears, position, count)
+            position = _first_in(clear_at, position, count)
             firing = position >= count
         else:
             if once and fired:
                 break
             earliest = position if not fired else max(position, last_fire + cooldown + 1)
-            position = _first_at(ready, earliest, count)
+            position = _first_in(ready_at, earliest, count)
             if position < count:
                 fired, last_fire, firing = fired + 1, position, True
         position += 1
     return fired, last_fire, firing
+
+
+def _first_in(positions: list[int], start: int, count: int) -> int:
+    """`_first_at` in a sorted list."""
+    found = bisect_left(positions, start)
+    return positions[found] if found < len(positions) else count
 
 
 def _with_episode(side: SideState, days: Sequence[date], last_fire: int) -> SideState:
