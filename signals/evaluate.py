@@ -30,7 +30,18 @@ _UNKNOWN = "no data stored (unknown symbol or series)"
 
 
 def machine_options(rule: Rule) -> MachineOptions:
-    """The state-machine options of a rule (its anti-flap settings and threshold semantics)."""
+    """The state-machine options of a rule (its anti-flap settings and threshold semantics).
+
+    Kept on the rule once computed, as `frame_key` is (a frozen rule's fields never change).
+    """
+    kept = rule.__dict__.get("_machine_options")
+    if kept is None:
+        kept = _options_of(rule)
+        object.__setattr__(rule, "_machine_options", kept)
+    return kept  # type: ignore[no-any-return]
+
+
+def _options_of(rule: Rule) -> MachineOptions:
     two_sided = getattr(rule, "direction", None) == "either"
     inclusive = isinstance(rule, SpreadThreshold | RallyFromLow) or (
         isinstance(rule, Curve) and rule.mode == "change" and not two_sided
@@ -146,8 +157,12 @@ class _Usable:
     def of(cls, built: RuleFrame) -> _Usable:
         xs = built.column("x").astype(np.float64, copy=False)
         keep = np.flatnonzero(~np.isnan(xs))
-        final = built.column("final").astype(bool, copy=False)[keep]
-        return cls(xs[keep], built.index.values[keep], final, keep, built.in_order)
+        # Measured bars are mostly every bar after the first window: a slice, not a copy.
+        picked: slice | np.ndarray = keep
+        if len(keep) and keep[-1] - keep[0] + 1 == len(keep):
+            picked = slice(int(keep[0]), int(keep[-1]) + 1)
+        final = built.column("final").astype(bool, copy=False)[picked]
+        return cls(xs[picked], built.index.values[picked], final, keep, built.in_order)
 
     def after(self, day: date | None) -> np.ndarray:
         """The positions of the bars later than `day` (all of them when there is none)."""
