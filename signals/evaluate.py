@@ -399,8 +399,8 @@ def backtest_report(
 ) -> tuple[list[Event], tuple[Hole, ...]]:
     """`backtest_rule`'s events, and the holes in the rule's legs no measure was taken across."""
     built = rule_frame(rule, market, end)
-    usable = built.frame[built.frame["x"].notna() & built.frame["final"]]
-    _, transitions = run_steps(RuleState(), *_bars(usable), machine_options(rule))
+    xs, stamps = _final_bars(built)
+    _, transitions = run_steps(RuleState(), xs, BarDays(stamps), machine_options(rule))
     if start is not None:
         transitions = [t for t in transitions if t.day >= start]
     return _events(rule, built, transitions), built.holes

@@ -3,10 +3,10 @@
 A first check primes every rule on its frame's final bars before its last one. Rules sharing
 a frame differ only in their anti-flap options, and the episode searches of `signals.state`
 (`settle`) mostly build the same arrays for each: the bars with a measure, each side's
-condition and its run lengths (per threshold semantics), the positions beyond the band (per
-hysteresis), the positions ready to fire (per `confirm`). `PrimingBars` builds each of them
-once and settles any options on them, giving exactly `settle`'s state (a property test
-compares them with `run_steps`).
+condition (per threshold semantics), the positions beyond the band (per hysteresis), the
+run lengths and the positions ready to fire (per `confirm`; `confirm = 1` needs no runs).
+`PrimingBars` builds each of them once and settles any options on them, giving exactly
+`settle`'s state (a property test compares them with `run_steps`).
 """
 
 from __future__ import annotations
