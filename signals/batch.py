@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from functools import cache
 from typing import Protocol, TypeVar
 
 from signals.rules import PairRule, Rule
@@ -36,12 +37,18 @@ def frame_key(rule: Rule) -> tuple[object, ...]:
     """
     kept = rule.__dict__.get("_frame_key")
     if kept is None:
-        measure = [getattr(rule, f.name) for f in fields(rule) if f.name not in NOT_MEASURE]
+        measure = [getattr(rule, name) for name in _measure_fields(type(rule))]
         kept = (type(rule), *measure)
         if not _hashes(kept):
             kept = (type(rule), repr(kept))  # an unhashable field: equal text, equal frame
         object.__setattr__(rule, "_frame_key", kept)
     return kept  # type: ignore[no-any-return]
+
+
+@cache
+def _measure_fields(kind: type) -> tuple[str, ...]:
+    """The names of a rule type's fields its frame depends on, in declaration order."""
+    return tuple(f.name for f in fields(kind) if f.name not in NOT_MEASURE)
 
 
 def _hashes(key: tuple[object, ...]) -> bool:

@@ -332,6 +332,10 @@ _DESCRIBERS = {
 }
 
 
+def _measures(built: RuleFrame) -> pd.Series:
+    return pd.Series(built.column("measure"), index=built.index)
+
+
 def _last_move(changes: pd.Series, at: int) -> str:
     """The last step of a rate up to bar `at` (the day's change is +0 bps on most days)."""
     seen = changes.iloc[: at + 1]
@@ -344,18 +348,17 @@ def _last_move(changes: pd.Series, at: int) -> str:
 class _Row:
     """One bar of a frame, read a column at a time (a check summarizes thousands of frames)."""
 
-    def __init__(self, frame: pd.DataFrame, at: int) -> None:
-        self._frame, self._at = frame, at
+    def __init__(self, built: RuleFrame, at: int) -> None:
+        self._built, self._at = built, at
 
     def __getitem__(self, name: str) -> Any:
-        return self._frame[name].iat[self._at]
+        return self._built.value(name, self._at)
 
 
 def summarize(rule: Rule, built: RuleFrame, session: date) -> str:
     """One line on where the rule's measure stands on `session`, for `check`."""
-    frame = built.frame
-    at = frame.index.get_loc(pd.Timestamp(session))
-    row = _Row(frame, at)  # no mixed-type row Series; only the columns read are read
+    at = built.position(session)
+    row = _Row(built, at)  # no mixed-type row Series; only the columns read are read
     if isinstance(rule, PairRule):
         label = rule.parsed_window.text
         spread = fmt_pp(row["measure"]) if rule.unit == "pp" else fmt_bps(row["measure"])
@@ -370,6 +373,6 @@ def summarize(rule: Rule, built: RuleFrame, session: date) -> str:
     if isinstance(rule, RallyFromLow):
         return f"{rule.symbol} {fmt_pct(row['measure'])} from its {rule.lookback}-session low"
     if isinstance(rule, RateChange):
-        return f"{rule.series} at {row['level']:.2f}% ({_last_move(frame['measure'], at)})"
+        return f"{rule.series} at {row['level']:.2f}% ({_last_move(_measures(built), at)})"
     assert isinstance(rule, Curve)
     return f"{curve_expression(rule)} at {fmt_bps(row['level'])}"

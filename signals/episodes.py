@@ -12,6 +12,7 @@ cover (two-sided, `once_per_bar`) return None for the caller to step.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import date
 
@@ -27,13 +28,63 @@ def run_lengths(on: np.ndarray) -> np.ndarray:
     return np.where(on, positions - last_off, 0)
 
 
+class SideBars:
+    """One side's conditions per bar, (on, clear), and what the searches derive from them,
+    each computed once: rules sharing a frame and a threshold side share these."""
+
+    def __init__(self, on: np.ndarray, clear: np.ndarray, runs: np.ndarray | None = None) -> None:
+        self.on, self.clear = on, clear
+        self._runs = runs
+        self._ready: dict[int, np.ndarray] = {}
+        self._clears: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, masks: Masks) -> SideBars:
+        return masks if isinstance(masks, SideBars) else cls(*masks)
+
+    @property
+    def runs(self) -> np.ndarray:
+        """`run_lengths(on)` (given when another band shares the condition)."""
+        if self._runs is None:
+            self._runs = run_lengths(self.on)
+        return self._runs
+
+    def ready(self, confirm: int) -> np.ndarray:
+        """The positions where the condition has held `confirm` bars in a row."""
+        if confirm not in self._ready:
+            # Held one bar in a row is held: no run lengths needed (most rules confirm 1).
+            held = self.on if confirm <= 1 else self.runs >= confirm
+            self._ready[confirm] = np.flatnonzero(held)
+        return self._ready[confirm]
+
+    @property
+    def streak(self) -> int:
+        """How many bars in a row, up to the last, the condition has held (`runs[-1]`)."""
+        if self._runs is not None:
+            return int(self._runs[-1]) if len(self._runs) else 0
+        if not len(self.on) or self.on.all():
+            return len(self.on)
+        return int(np.argmin(self.on[::-1]))  # the first bar from the end that does not hold
+
+    @property
+    def clears(self) -> np.ndarray:
+        """The positions beyond the band."""
+        if self._clears is None:
+            self._clears = np.flatnonzero(self.clear)
+        return self._clears
+
+
+# A side's (on, clear) masks, or the same with what is derived from them kept.
+Masks = tuple[np.ndarray, np.ndarray] | SideBars
+
+
 def settle_one_sided(
     values: np.ndarray,
     days: Sequence[date],
     confirm: int,
     cooldown: int,
     once: bool,
-    masks: tuple[np.ndarray, np.ndarray],
+    masks: Masks,
 ) -> RuleState | None:
     """The state after every bar of a one-sided rule, or None when NaN bars need stepping.
 
@@ -52,53 +103,63 @@ def settle_one_sided(
 
 
 def settle_side(
-    masks: tuple[np.ndarray, np.ndarray], confirm: int, cooldown: int, once: bool
+    masks: Masks, confirm: int, cooldown: int, once: bool
 ) -> tuple[SideState, int, int]:
     """One side after every bar: its state (episode label left to the caller), how many times
     it fired, and the position it last fired on (-1 if never)."""
-    on, clear = masks
-    runs = run_lengths(on)
-    ready, clears = np.flatnonzero(runs >= confirm), np.flatnonzero(clear)
+    side = SideBars.of(masks)
+    count = len(side.on)
+    ready, clears = side.ready(confirm), side.clears
     if cooldown == 0 and not once:
         fired, last_fire, firing = _alternations(ready, clears)
     else:
-        fired, last_fire, firing = _searched(ready, clears, len(on), cooldown, once)
-    streak = int(runs[-1]) if len(on) else 0
-    return _side(firing, None, streak), fired, last_fire
+        fired, last_fire, firing = _searched(ready, clears, count, cooldown, once)
+    return _side(firing, None, side.streak), fired, last_fire
 
 
 def _alternations(ready: np.ndarray, clears: np.ndarray) -> tuple[int, int, bool]:
     """Without cooldown or `once`, a side fires on every ready bar whose previous ready-or-
-    clear bar is not a ready one (it was re-armed, or it is the first), all at once."""
+    clear bar is not a ready one (it was re-armed, or it is the first), all at once.
+
+    Ready and clear bars are never the same bar (one holds the condition, the other not), so
+    a ready bar fires when a clear bar lies between it and the ready bar before it.
+    """
     if not len(ready):
         return 0, -1, False
-    positions = np.concatenate((ready, clears))
-    is_ready = np.concatenate((np.ones(len(ready), bool), np.zeros(len(clears), bool)))
-    is_ready = is_ready[np.argsort(positions, kind="stable")]
-    previous = np.concatenate(([False], is_ready[:-1]))
-    fires = np.flatnonzero(is_ready & ~previous)
-    ordered = np.sort(positions)
-    return len(fires), int(ordered[fires[-1]]), bool(is_ready[-1])
+    clears_before = clears.searchsorted(ready)
+    fires = np.empty(len(ready), dtype=bool)
+    fires[0] = True
+    np.not_equal(clears_before[1:], clears_before[:-1], out=fires[1:])
+    firing = bool(clears_before[-1] == len(clears))  # no clear bar after the last ready one
+    return int(fires.sum()), int(ready[fires][-1]), firing
 
 
 def _searched(
     ready: np.ndarray, clears: np.ndarray, count: int, cooldown: int, once: bool
 ) -> tuple[int, int, bool]:
     """Firing and re-arming found one search at a time (a cooldown or `once` in the way)."""
+    # Python lists and bisect: a search per episode, far cheaper than a numpy call each.
+    ready_at, clear_at = ready.tolist(), clears.tolist()
     position, fired, last_fire, firing = 0, 0, -1, False
     while position < count:
         if firing:
-            position = _first_at(clears, position, count)
+            position = _first_in(clear_at, position, count)
             firing = position >= count
         else:
             if once and fired:
                 break
             earliest = position if not fired else max(position, last_fire + cooldown + 1)
-            position = _first_at(ready, earliest, count)
+            position = _first_in(ready_at, earliest, count)
             if position < count:
                 fired, last_fire, firing = fired + 1, position, True
         position += 1
     return fired, last_fire, firing
+
+
+def _first_in(positions: list[int], start: int, count: int) -> int:
+    """`_first_at` in a sorted list."""
+    found = bisect_left(positions, start)
+    return positions[found] if found < len(positions) else count
 
 
 def _with_episode(side: SideState, days: Sequence[date], last_fire: int) -> SideState:
@@ -110,8 +171,8 @@ def settle_two_sided(
     values: np.ndarray,
     days: Sequence[date],
     confirm: int,
-    up: tuple[np.ndarray, np.ndarray],
-    down: tuple[np.ndarray, np.ndarray],
+    up: Masks,
+    down: Masks,
 ) -> RuleState | None:
     """Both sides of a two-sided rule without cooldown or `once` (and not inclusive, so
     the sides never hold on the same bar): then they never interact, and each is searched
@@ -148,15 +209,15 @@ def settle_interacting(
     confirm: int,
     cooldown: int,
     once: bool,
-    sides: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    sides: tuple[Masks, Masks],
 ) -> RuleState:
     """Both sides of a two-sided `episode`/`once` rule whose sides interact (a cooldown after
     either side fires holds both back, `once` counts both, an inclusive threshold has both
     hold at 0 and the up side wins the bar): the next event of either side, one search at a
     time. NaN bars must be left out by the caller."""
-    runs = [run_lengths(on) for on, _ in sides]
-    ready = [np.flatnonzero(run >= confirm) for run in runs]
-    clears = [np.flatnonzero(clear) for _, clear in sides]
+    both = [SideBars.of(masks) for masks in sides]
+    ready = [side.ready(confirm) for side in both]
+    clears = [side.clears for side in both]
     count = len(values)
     walk = _Walk(count, cooldown, once)
     while True:
@@ -166,8 +227,7 @@ def settle_interacting(
             break
         walk.apply(side, nexts[side])
     built = [
-        _with_episode(_side(walk.firing[side], None, int(runs[side][-1]) if count else 0),
-                      days, walk.last[side])
+        _with_episode(_side(walk.firing[side], None, both[side].streak), days, walk.last[side])
         for side in (0, 1)
     ]  # fmt: skip
     last_fire = max(walk.last)

@@ -20,16 +20,28 @@ from signals.describe import build_event, summarize
 from signals.frames import RuleFrame, leg_specs, rule_frame, waiting_reason
 from signals.holes import Hole, holes_at
 from signals.legs import inspect_leg, split_expression, stale_reason
-from signals.memo import Memo, scoped, shared
+from signals.memo import Memo, per_series, scoped, shared
 from signals.models import Evaluation, Event, MarketData, RuleState
+from signals.priming import PrimingBars
 from signals.rules import Curve, RallyFromLow, Rule, SpreadThreshold
-from signals.state import MachineOptions, Transition, run_steps, settle, unsettled_days
+from signals.state import MachineOptions, Transition, run_steps, unsettled_days
 
 _UNKNOWN = "no data stored (unknown symbol or series)"
 
 
 def machine_options(rule: Rule) -> MachineOptions:
-    """The state-machine options of a rule (its anti-flap settings and threshold semantics)."""
+    """The state-machine options of a rule (its anti-flap settings and threshold semantics).
+
+    Kept on the rule once computed, as `frame_key` is (a frozen rule's fields never change).
+    """
+    kept = rule.__dict__.get("_machine_options")
+    if kept is None:
+        kept = _options_of(rule)
+        object.__setattr__(rule, "_machine_options", kept)
+    return kept  # type: ignore[no-any-return]
+
+
+def _options_of(rule: Rule) -> MachineOptions:
     two_sided = getattr(rule, "direction", None) == "either"
     inclusive = isinstance(rule, SpreadThreshold | RallyFromLow) or (
         isinstance(rule, Curve) and rule.mode == "change" and not two_sided
@@ -65,14 +77,14 @@ def evaluate_rule(
     if any(problem.endswith(_UNKNOWN) for problem in problems):
         return Evaluation(rule.id, "NO DATA", "; ".join(problems), state, unit=rule.unit)
     built = built if built is not None else rule_frame(rule, market, as_of)
-    usable = derived(built, ("usable",), lambda: _Usable.of(built))
+    usable = _usable(built)
     # A bad bar is the reason to fix first; then a hole; then why the last bar must wait.
     waiting = waiting_reason(rule, built)
     blocked = _hole_reason(built) or waiting
     problems = problems or ([blocked] if blocked else [])
     # Waiting on a short window: say where the new period stands, not where the last ended.
     waits = waiting is not None and waiting == blocked
-    now = _summary(rule, built, built.frame.index[-1].date()) if waits else None
+    now = _summary(rule, built, built.index[-1].date()) if waits else None
     if not len(usable.xs):
         reason = "; ".join(problems or [built.note or "not enough history for this rule yet"])
         return Evaluation(rule.id, "NO DATA", reason, state, unit=rule.unit, summary=now or "")
@@ -118,6 +130,11 @@ def _inspected(
 
 
 def _last_day(market: MarketData, leaf: str) -> date | None:
+    """The leaf's last stored day, once per market (every rule on the leaf asks)."""
+    return shared(scoped(market, None), ("last day", leaf), lambda: _stored_last_day(market, leaf))
+
+
+def _stored_last_day(market: MarketData, leaf: str) -> date | None:
     if leaf in market.prices and len(market.prices[leaf]):
         return market.prices[leaf].index[-1].date()
     if leaf in market.series and len(market.series[leaf]):
@@ -134,32 +151,39 @@ class _Usable:
     stamps: np.ndarray
     final: np.ndarray
     positions: np.ndarray
+    in_order: bool  # the dates ascend: bars after a day are a tail, found by search
 
     @classmethod
     def of(cls, built: RuleFrame) -> _Usable:
-        frame = built.frame
-        xs = frame["x"].to_numpy(dtype=np.float64)
-        keep = ~np.isnan(xs)
-        final = frame["final"].to_numpy(dtype=bool)[keep]
-        return cls(xs[keep], frame.index.to_numpy()[keep], final, np.flatnonzero(keep))
+        xs = built.column("x").astype(np.float64, copy=False)
+        keep = np.flatnonzero(~np.isnan(xs))
+        # Measured bars are mostly every bar after the first window: a slice, not a copy.
+        picked: slice | np.ndarray = keep
+        if len(keep) and keep[-1] - keep[0] + 1 == len(keep):
+            picked = slice(int(keep[0]), int(keep[-1]) + 1)
+        final = built.column("final").astype(bool, copy=False)[picked]
+        return cls(xs[picked], built.index.values[picked], final, keep, built.in_order)
 
     def after(self, day: date | None) -> np.ndarray:
-        """Which bars are later than `day` (all of them when there is none)."""
+        """The positions of the bars later than `day` (all of them when there is none)."""
         if day is None:
-            return np.ones(len(self.xs), dtype=bool)
-        return self.stamps > np.datetime64(day)
+            return np.arange(len(self.xs))
+        if self.in_order:
+            start = int(self.stamps.searchsorted(np.datetime64(day), side="right"))
+            return np.arange(start, len(self.xs))
+        return np.flatnonzero(self.stamps > np.datetime64(day))
 
 
 def _step_new_bars(
     rule: Rule, built: RuleFrame, usable: _Usable, state: RuleState
 ) -> tuple[RuleState, list[Event]]:
     new = usable.after(state.last_session)
-    final = new & usable.final
+    final = new[usable.final[new]]
     options = machine_options(rule)
     new_state, transitions = run_steps(
         state, usable.xs[final], BarDays(usable.stamps[final]), options
     )
-    provisional = np.flatnonzero(new & ~usable.final)
+    provisional = new[~usable.final[new]]
     if len(provisional):
         # Evaluate the bar still trading on a copy: it may alert, but never moves the state.
         last = provisional[-1:]
@@ -174,10 +198,12 @@ def _final_bars(built: RuleFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _measured_final_bars(built: RuleFrame) -> tuple[np.ndarray, np.ndarray]:
-    frame = built.frame
-    xs = frame["x"].to_numpy(dtype=np.float64)
-    keep = ~np.isnan(xs) & frame["final"].to_numpy(dtype=bool)
-    return xs[keep], frame.index.to_numpy()[keep]
+    usable = _usable(built)
+    return usable.xs[usable.final], usable.stamps[usable.final]
+
+
+def _usable(built: RuleFrame) -> _Usable:
+    return derived(built, ("usable",), lambda: _Usable.of(built))
 
 
 def _bars(frame: pd.DataFrame) -> tuple[np.ndarray, Sequence[date]]:
@@ -219,15 +245,14 @@ def _events(rule: Rule, built: RuleFrame, transitions: list[Transition]) -> list
     kept = _not_across_holes(rule, built, kept)
     if not kept:
         return []
-    positions = built.frame.index.get_indexer(pd.DatetimeIndex([t.day for t in kept]))
-    rows = built.frame.iloc[positions].to_dict("records")
+    rows = built.rows(np.array([built.position(t.day) for t in kept]))
     return [build_event(rule, t, built, row) for t, row in zip(kept, rows, strict=True)]
 
 
 def _hole_reason(built: RuleFrame) -> str | None:
     """The holes that keep the last bar from being measured, as one line, or None."""
-    if built.reach is None:
-        return None
+    if built.reach is None or not len(built.index) or not built.column("hole")[-1]:
+        return None  # the last bar is measured (or there is none: then nothing is found)
     found = holes_at(built.frame, built.reach, built.holes)
     return "; ".join(hole.describe() for hole in found) or None
 
@@ -237,7 +262,7 @@ def _not_across_holes(
 ) -> list[Transition]:
     """Drop what fired or reversed while the state was unsettled by a hole, and the reversal
     of an episode that fired then (it was never announced)."""
-    if not transitions or "after_hole" not in built.frame or not built.frame["after_hole"].any():
+    if not transitions or not built.has("after_hole") or not built.column("after_hole").any():
         return transitions  # nothing to drop: the unsettled bars need not be found
     quiet = {day.isoformat() for day in unsettled_after_holes(rule, built)}
     return [t for t in transitions if t.day.isoformat() not in quiet and t.episode not in quiet]
@@ -265,7 +290,7 @@ def _evaluation(
     expected: date | None,
 ) -> Evaluation:
     position = int(usable.positions[-1])
-    measure, threshold = (built.frame[name].iat[position] for name in ("measure", "threshold"))
+    measure, threshold = (built.value(name, position) for name in ("measure", "threshold"))
     session = pd.Timestamp(usable.stamps[-1]).date()
     stale = derived(built, ("stale", expected), lambda: _stale(built, market, expected))
     return Evaluation(
@@ -295,14 +320,27 @@ def _stale(built: RuleFrame, market: MarketData, expected: date | None) -> list[
     """A reason per leg whose last usable bar is older than the expected session allows."""
     if expected is None:
         return []
+    memo = scoped(market, None)
     reasons = []
     for name, values in built.legs.items():
         if len(values):
-            leaves = split_expression(name)
-            leaf = next((item for item in leaves if item in market.prices), leaves[0])
-            reason = stale_reason(market, leaf, values.index[-1].date(), expected)
+            reason = _leg_stale(memo, market, name, values, expected)
             reasons.extend([reason] if reason else [])
     return reasons
+
+
+def _leg_stale(
+    memo: Memo, market: MarketData, name: str, values: pd.Series, expected: date
+) -> str | None:
+    """`stale_reason` of one loaded leg, once per leg: every frame on it asks the same."""
+    leaves = split_expression(name)
+    leaf = next((item for item in leaves if item in market.prices), leaves[0])
+    return per_series(
+        memo,
+        values,
+        ("stale", name, expected),
+        lambda: stale_reason(market, leaf, values.index[-1].date(), expected),
+    )
 
 
 def last_bar(
@@ -330,9 +368,19 @@ def prime_state(
 
 
 def _settled(built: RuleFrame, before: date, options: MachineOptions) -> RuleState:
+    """`settle` on the final bars before `before`, sharing its searches' arrays with every
+    rule primed on this frame up to the same bar."""
+    bars = derived(built, ("priming bars", before), lambda: _priming_bars(built, before))
+    return bars.settle(options)
+
+
+def _priming_bars(built: RuleFrame, before: date) -> PrimingBars:
     xs, stamps = _final_bars(built)
+    if _usable(built).in_order:  # the bars before a day are a head of them
+        end = int(stamps.searchsorted(np.datetime64(before)))
+        return PrimingBars(xs[:end], BarDays(stamps[:end]))
     earlier = stamps < np.datetime64(before)
-    return settle(xs[earlier], BarDays(stamps[earlier]), options)
+    return PrimingBars(xs[earlier], BarDays(stamps[earlier]))
 
 
 def backtest_rule(
@@ -351,8 +399,8 @@ def backtest_report(
 ) -> tuple[list[Event], tuple[Hole, ...]]:
     """`backtest_rule`'s events, and the holes in the rule's legs no measure was taken across."""
     built = rule_frame(rule, market, end)
-    usable = built.frame[built.frame["x"].notna() & built.frame["final"]]
-    _, transitions = run_steps(RuleState(), *_bars(usable), machine_options(rule))
+    xs, stamps = _final_bars(built)
+    _, transitions = run_steps(RuleState(), xs, BarDays(stamps), machine_options(rule))
     if start is not None:
         transitions = [t for t in transitions if t.day >= start]
     return _events(rule, built, transitions), built.holes

@@ -9,7 +9,7 @@ date depends only on data up to that date, so the backtest can compute the frame
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -22,11 +22,12 @@ from signals.measures import (
     Window,
     basis_column,
     is_period_to_date,
-    spread_series,
+    spread_arrays,
     window_spans,
 )
 from signals.memo import Memo, per_series, scoped, shared
 from signals.models import MarketData
+from signals.rule_frame import RuleFrame
 from signals.rules import (
     Curve,
     ExtremeSince,
@@ -44,22 +45,6 @@ COVERAGE_SLACK = timedelta(days=7)
 # Float noise must not decide an exact threshold ((4.10 - 3.85) * 100 = 24.99999999999996):
 # measures compared with a threshold are rounded to 1e-9 of their unit (bps, pp, %).
 DECIMALS = 9
-
-
-@dataclass(frozen=True)
-class RuleFrame:
-    """A rule's measure per bar, the cleaned legs it came from, and why it may be empty."""
-
-    frame: pd.DataFrame
-    legs: dict[str, pd.Series] = field(default_factory=dict)
-    note: str | None = None  # why no bar is usable (too little history), for NO DATA
-    holes: tuple[Hole, ...] = ()  # sessions missing inside a leg's history
-    reach: pd.Series | None = None  # per bar, the earliest bar its measure reads (with holes)
-    data_notes: tuple[str, ...] = ()  # what the legs' stored series say of their data (vintage)
-    # What is derived from this frame alone, for every rule sharing it (`signals.batch`).
-    derived: dict[tuple[object, ...], object] = field(
-        default_factory=dict, compare=False, repr=False
-    )
 
 
 def rule_frame(rule: Rule, market: MarketData, as_of: date | None = None) -> RuleFrame:
@@ -87,19 +72,23 @@ def _build_frame(rule: Rule, market: MarketData, as_of: date | None) -> RuleFram
         name: shared_leg(market, name, column, not rule.intraday, pos, as_of)
         for name, column, pos in leg_specs(rule)
     }
-    # Pair rules share each leg's window returns with every rule on the same leg and window.
+    # Pair rules share each leg's window returns with every rule on the same leg and window,
+    # extremes over N years their rolling extremes.
     memo = scoped(market, as_of)
     memo[("calendar",)] = market.sessions  # windows are measured between the same sessions
-    result = builder(rule, legs, memo) if isinstance(rule, PairRule) else builder(rule, legs)
+    shares = isinstance(rule, PairRule | ExtremeSince)
+    result = builder(rule, legs, memo) if shares else builder(rule, legs)
     columns, index = result.frame
-    frame = pd.DataFrame({**columns, "final": _final_flags(index, rule, market)}, index=index)
+    columns = {**columns, "final": _final_flags(index, rule, market)}
     holes = _leg_holes(rule, market, legs, as_of)
     notes = _data_notes(rule, market)
     if not holes:
-        return RuleFrame(frame=frame, legs=legs, note=result.note, data_notes=notes)
-    reach = window_reach(rule, frame)
-    frame = mark_holes(frame, reach, holes)
-    return RuleFrame(frame, legs, result.note, tuple(holes), reach, notes)
+        return RuleFrame(columns, index, legs, result.note, data_notes=notes)
+    plain = RuleFrame(columns, index)
+    reach = window_reach(rule, index, plain.column)
+    x, hole, after_hole = mark_holes(plain.column("x"), index, reach, holes)
+    columns = {**columns, "x": x, "hole": hole, "after_hole": after_hole}
+    return RuleFrame(columns, index, legs, result.note, tuple(holes), reach, notes)
 
 
 def _data_notes(rule: Rule, market: MarketData) -> tuple[str, ...]:
@@ -210,16 +199,23 @@ _Columns = tuple[dict[str, object], pd.Index]
 
 
 def _frame(
-    measure: pd.Series, threshold: pd.Series | float, x: pd.Series, **extra: pd.Series
+    measure: pd.Series | np.ndarray,
+    threshold: pd.Series | np.ndarray | float,
+    x: pd.Series | np.ndarray,
+    index: pd.Index | None = None,
+    **extra: pd.Series | np.ndarray,
 ) -> _Columns:
+    """The columns on the measure's dates (`index` when the measure is an array)."""
     data = {"measure": measure, "threshold": threshold, "x": x.round(DECIMALS), **extra}
-    index = measure.index
+    index = measure.index if isinstance(measure, pd.Series) else index
+    assert index is not None
     # Columns on the measure's own index need no aligning: their arrays are enough.
     return {k: _array_on(v, index) for k, v in data.items()}, index
 
 
 def _array_on(values: object, index: pd.Index) -> object:
-    if isinstance(values, pd.Series) and values.index is index:
+    # An equal index aligns to itself: the Series' own values are the column pandas makes.
+    if isinstance(values, pd.Series) and (values.index is index or values.index.equals(index)):
         return values.to_numpy()
     return values
 
@@ -240,16 +236,18 @@ def _crossover(
     pair = _pair_measure(rule, legs, memo)
     measure = pair.spread * 100.0
     x = _long_enough(rule, pair.span, _signed(measure, rule.level, rule.direction))
-    return _Built(_frame(measure, rule.level, x, **pair.extra), pair.note)
+    return _Built(_frame(measure, rule.level, x, pair.index, **pair.extra), pair.note)
 
 
 @dataclass(frozen=True)
 class _PairMeasure:
-    """What every crossover and spread rule on one pair, window and basis reads."""
+    """What every crossover and spread rule on one pair, window and basis reads (arrays on
+    `index`: each rule's frame is a few array operations on them)."""
 
-    spread: pd.Series  # A's window return minus B's (fractions)
-    span: pd.Series  # sessions the window spans per date
-    extra: dict[str, pd.Series]  # each leg's return in % and anchor dates
+    index: pd.Index  # the dates both legs have a window return on
+    spread: np.ndarray  # A's window return minus B's (fractions)
+    span: np.ndarray  # sessions the window spans per date
+    extra: dict[str, np.ndarray]  # each leg's return in % and anchor dates
     note: str | None
 
 
@@ -263,8 +261,8 @@ def _pair_measure(rule: PairRule, legs: dict[str, pd.Series], memo: Memo | None)
     last = None if memo is None else memo.get(_LAST_PAIR)
     if isinstance(last, tuple) and last[0] == key:
         return last[1]  # type: ignore[no-any-return]
-    both, note = _pair_returns(rule, legs, memo)
-    found = _PairMeasure(both["spread"], both["span"], _legs_extra(both), note)
+    both, index, note = _pair_returns(rule, legs, memo)
+    found = _PairMeasure(index, both["spread"], both["span"], _legs_extra(both), note)
     if memo is not None:
         # The legs are kept alive with the entry, so their ids in the key are never reused.
         memo[_LAST_PAIR] = (key, found, legs[rule.a], legs[rule.b])
@@ -273,25 +271,26 @@ def _pair_measure(rule: PairRule, legs: dict[str, pd.Series], memo: Memo | None)
 
 def _pair_returns(
     rule: PairRule, legs: dict[str, pd.Series], memo: Memo | None = None
-) -> tuple[pd.DataFrame, str | None]:
+) -> tuple[dict[str, np.ndarray], pd.Index, str | None]:
     """Both legs' window returns per common date, and why there are none (for NO DATA)."""
     window = rule.parsed_window
     sessions = _calendar(memo)
-    both = spread_series(legs[rule.a], legs[rule.b], window, memo, sessions)
-    spans = [_spans(legs[name], window, memo, both.index) for name in (rule.a, rule.b)]
+    both, index, at = spread_arrays(legs[rule.a], legs[rule.b], window, memo, sessions)
+    names = (rule.a, rule.b)
+    spans = [_spans(legs[name], window, memo, on) for name, on in zip(names, at, strict=True)]
     both["span"] = np.minimum(spans[0], spans[1])
-    return both, _window_note(legs, rule) if both.empty else None
+    return both, index, _window_note(legs, rule) if not len(index) else None
 
 
 def _spans(
-    values: pd.Series, window: Window, memo: Memo | None, dates: pd.DatetimeIndex
+    values: pd.Series, window: Window, memo: Memo | None, positions: np.ndarray
 ) -> np.ndarray:
-    """The sessions the window spans on `dates` (all of them dates of `values`)."""
+    """The sessions the window spans on the dates of `values` at `positions`."""
     sessions = _calendar(memo)
     spans = per_series(
         memo, values, ("spans", window), lambda: window_spans(values, window, sessions)
     )
-    return spans.to_numpy()[values.index.searchsorted(dates)]
+    return spans.to_numpy()[positions]
 
 
 def _calendar(memo: Memo | None) -> pd.DatetimeIndex | None:
@@ -300,19 +299,18 @@ def _calendar(memo: Memo | None) -> pd.DatetimeIndex | None:
     return found if isinstance(found, pd.DatetimeIndex) else None
 
 
-def _long_enough(rule: PairRule, span: pd.Series, x: pd.Series) -> pd.Series:
+def _long_enough(rule: PairRule, span: np.ndarray, x: np.ndarray) -> np.ndarray:
     """`x`, blanked (NaN) where a ytd/qtd/mtd window spans fewer than `min_sessions` sessions."""
     if not is_period_to_date(rule.parsed_window):
         return x
-    return x.where(span >= rule.min_sessions)
+    return np.where(span >= rule.min_sessions, x, np.nan)
 
 
 def waiting_reason(rule: Rule, built: RuleFrame) -> str | None:
     """Why the rule's last bar may not fire yet: its period-to-date window is still too short."""
-    frame = built.frame
-    if not isinstance(rule, PairRule) or "span" not in frame or frame.empty:
+    if not isinstance(rule, PairRule) or not built.has("span") or not len(built.index):
         return None
-    span = int(frame["span"].iloc[-1])
+    span = int(built.column("span")[-1])
     if not is_period_to_date(rule.parsed_window) or span >= rule.min_sessions:
         return None
     return (
@@ -331,7 +329,7 @@ def _window_note(legs: dict[str, pd.Series], rule: PairRule) -> str:
     return f"{'; '.join(parts)}; not enough for window {rule.window} on common dates"
 
 
-def _legs_extra(both: pd.DataFrame) -> dict[str, pd.Series]:
+def _legs_extra(both: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each leg's return in % and the anchor dates, for titles and fields."""
     return {
         "a": both["a"] * 100.0,
@@ -349,7 +347,8 @@ def _spread_threshold(
     measure = pair.spread * 10_000.0
     sign = -1.0 if rule.direction == "down" else 1.0
     x = _long_enough(rule, pair.span, sign * measure - rule.threshold_bps)
-    return _Built(_frame(measure, sign * rule.threshold_bps, x, **pair.extra), pair.note)
+    threshold = sign * rule.threshold_bps
+    return _Built(_frame(measure, threshold, x, pair.index, **pair.extra), pair.note)
 
 
 def _new_high(rule: NewHigh, legs: dict[str, pd.Series]) -> _Built:
@@ -390,43 +389,61 @@ def _count_note(values: pd.Series, needed: int, what: str) -> str | None:
     return f"{values.name}: {len(values)} {what}{since}; needs at least {needed}"
 
 
-def _extreme(rule: ExtremeSince, legs: dict[str, pd.Series]) -> _Built:
+def _extreme(rule: ExtremeSince, legs: dict[str, pd.Series], memo: Memo | None = None) -> _Built:
     values = legs[rule.series]
     if rule.since is not None:
         prior, covered, note = _since_prior(values, rule)
     else:
-        prior, covered, note = _years_prior(values, rule)
+        prior, covered, note = _years_prior(values, rule, memo)
     sign = 1.0 if rule.extreme == "high" else -1.0
-    scale = prior.abs().replace(0.0, np.nan)
-    x = (sign * (values - prior) / scale * 100.0).where(covered)
+    scale = np.abs(prior)
+    scale[scale == 0.0] = np.nan
+    x = np.where(covered, sign * (values.to_numpy() - prior) / scale * 100.0, np.nan)
     return _Built(_frame(values, prior, x), note)
 
 
-def _since_prior(values: pd.Series, rule: ExtremeSince) -> tuple[pd.Series, pd.Series, str | None]:
+def _since_prior(
+    values: pd.Series, rule: ExtremeSince
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """The extreme before each bar since `rule.since` (NaN until there is one), as
+    `values.where(after since).shift(1).cummax()` (or cummin) gives it."""
     assert rule.since is not None
     start = pd.Timestamp(rule.since)
-    masked = values.where(values.index >= start).shift(1)
-    prior = masked.cummax() if rule.extreme == "high" else masked.cummin()
+    after = values.index >= start
+    masked = np.concatenate(([np.nan], np.where(after, values.to_numpy(), np.nan)[:-1]))
+    running = np.fmax if rule.extreme == "high" else np.fmin
+    prior = running.accumulate(masked) if len(masked) else masked
+    prior[np.isnan(masked)] = np.nan  # pandas' running extremes keep NaN where a value is NaN
+    prior = prior[: len(values)]
     first = values.index[0] if len(values) else None
     ok = first is not None and first <= start + COVERAGE_SLACK
-    covered = pd.Series(ok, index=values.index) & (values.index > start)
+    covered = np.asarray(values.index > start) & ok
     note = None if ok else _history_note(values, rule.since)
     return prior, covered, note
 
 
-def _years_prior(values: pd.Series, rule: ExtremeSince) -> tuple[pd.Series, pd.Series, str | None]:
+def _years_prior(
+    values: pd.Series, rule: ExtremeSince, memo: Memo | None
+) -> tuple[np.ndarray, np.ndarray, str | None]:
     assert rule.years is not None
     span = pd.Timedelta(days=round(rule.years * 365.25))
-    rolling = values.rolling(span, closed="left")
-    prior = rolling.max() if rule.extreme == "high" else rolling.min()
+    prior = per_series(
+        memo, values, ("prior", span, rule.extreme), lambda: _rolling_extreme(values, span, rule)
+    )
     if len(values) == 0:
-        return prior, pd.Series(False, index=values.index), _history_note(values, None)
+        return prior, np.zeros(0, dtype=bool), _history_note(values, None)
     starts = values.index - span + COVERAGE_SLACK
-    covered = pd.Series(starts >= values.index[0], index=values.index)
+    covered = np.asarray(starts >= values.index[0])
     note = None
     if not covered.any():
         note = _history_note(values, (values.index[-1] - span).date())
     return prior, covered, note
+
+
+def _rolling_extreme(values: pd.Series, span: pd.Timedelta, rule: ExtremeSince) -> np.ndarray:
+    rolling = values.rolling(span, closed="left")
+    prior = rolling.max() if rule.extreme == "high" else rolling.min()
+    return prior.to_numpy(dtype=np.float64)
 
 
 def _history_note(values: pd.Series, needed: date | None) -> str:

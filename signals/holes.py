@@ -13,7 +13,7 @@ nothing it fires or reverses meanwhile is announced.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -81,26 +81,47 @@ def _day(value: np.datetime64) -> date:
     return pd.Timestamp(value).date()
 
 
-def mark_holes(frame: pd.DataFrame, reach: pd.Series, holes: Iterable[Hole]) -> pd.DataFrame:
+def mark_holes(
+    x: np.ndarray, index: pd.Index, reach: pd.Series, holes: Iterable[Hole]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Blank `x` where a bar's reach (the earliest bar it reads) lies before a hole it follows.
 
-    Adds `hole` (the blanked bars) and `after_hole` (the first usable bar after a hole).
+    Returns `x` blanked, `hole` (the blanked bars) and `after_hole` (the first usable bar
+    after a hole), each an array on `index`.
     """
-    days = frame.index.values
-    starts = pd.to_datetime(reach.reindex(frame.index)).values
-    spoiled = np.zeros(len(frame), dtype=bool)
-    holes = list(holes)
-    for hole in holes:
-        inside = starts <= np.datetime64(hole.last_missing)  # the window starts before its end
-        spoiled |= inside & (days >= np.datetime64(hole.before))
-    x = frame["x"].where(~spoiled)
-    usable = x.notna().to_numpy()
-    positions = np.arange(len(frame))
+    days = index.values
+    spoiled = _spoiled(days, _reach_on(reach, index), list(holes))
+    x = np.where(spoiled, np.nan, x)
+    usable = ~np.isnan(x)
+    positions = np.arange(len(index))
     last_spoiled = np.maximum.accumulate(np.where(spoiled, positions, -1))
     last_usable = np.maximum.accumulate(np.where(usable, positions, -1))
     usable_before = np.concatenate(([-1], last_usable[:-1]))
     after = usable & (last_spoiled > usable_before)  # the first usable bar after spoiled ones
-    return frame.assign(x=x, hole=spoiled, after_hole=after)
+    return x, spoiled, after
+
+
+def _reach_on(reach: pd.Series, index: pd.Index) -> np.ndarray:
+    """Each bar's reach as datetime64 values on `index` (in the unit it has)."""
+    dated = isinstance(reach.dtype, np.dtype) and reach.dtype.kind == "M"
+    if dated and (reach.index is index or reach.index.equals(index)):
+        return reach.to_numpy()  # what `pd.to_datetime` leaves of a datetime64 Series
+    return pd.to_datetime(reach.reindex(index)).values
+
+
+def _spoiled(days: np.ndarray, starts: np.ndarray, holes: list[Hole]) -> np.ndarray:
+    """The bars on or after a hole whose window starts before the hole's end: per bar, of
+    the holes it is on or after (sorted by `before`), the latest end is enough to compare."""
+    if not holes:
+        return np.zeros(len(days), dtype=bool)
+    order = sorted(holes, key=lambda hole: hole.before)
+    befores = np.array([np.datetime64(h.before) for h in order]).astype(days.dtype)
+    ends = np.array([np.datetime64(h.last_missing) for h in order]).astype(days.dtype)
+    latest_end = np.maximum.accumulate(ends)
+    after = befores.searchsorted(days, side="right")  # how many holes each bar is on or after
+    reached = latest_end[np.maximum(after - 1, 0)]
+    with np.errstate(invalid="ignore"):
+        return (after > 0) & (starts <= reached)  # a NaT start reaches no hole
 
 
 def holes_at(frame: pd.DataFrame, reach: pd.Series, holes: Iterable[Hole]) -> list[Hole]:
@@ -119,16 +140,16 @@ def bars_back(index: pd.DatetimeIndex, count: int) -> pd.Series:
     return pd.to_datetime(shifted)
 
 
-def window_reach(rule: Rule, frame: pd.DataFrame) -> pd.Series:
+def window_reach(rule: Rule, dates: pd.Index, column: Callable[[str], np.ndarray]) -> pd.Series:
     """Per bar, the start of the window its measure reads: a hole inside it spoils the bar.
 
     All-time and N-year extremes read their whole window, so a hole keeps them at NO DATA
     until it is filled (`prices update` back-fills it): a record is only a record on
-    complete history.
+    complete history. `column` reads a column of the rule's frame as an array.
     """
-    index = pd.DatetimeIndex(frame.index)
+    index = pd.DatetimeIndex(dates)
     if isinstance(rule, PairRule):
-        return _earlier_start(frame)
+        return _earlier_start(dates, column)
     if isinstance(rule, NewHigh):
         back = len(index) if rule.lookback is None else rule.lookback
         return _window_start(index, back)
@@ -145,12 +166,13 @@ def window_reach(rule: Rule, frame: pd.DataFrame) -> pd.Series:
     return bars_back(index, 1)  # rate changes and curve levels compare with the bar before
 
 
-def _earlier_start(frame: pd.DataFrame) -> pd.Series:
+def _earlier_start(dates: pd.Index, column: Callable[[str], np.ndarray]) -> pd.Series:
     """Per bar, the earlier of the two legs' anchor dates (either one where the other is NaT)."""
-    starts = [frame[name].to_numpy() for name in ("a_start", "b_start")]
-    if all(np.issubdtype(column.dtype, np.datetime64) for column in starts):
-        return pd.Series(np.fmin(*starts), index=frame.index)  # fmin skips NaT, as min does
-    return frame[["a_start", "b_start"]].apply(pd.to_datetime).min(axis=1)
+    starts = [column(name) for name in ("a_start", "b_start")]
+    if all(np.issubdtype(values.dtype, np.datetime64) for values in starts):
+        return pd.Series(np.fmin(*starts), index=dates)  # fmin skips NaT, as min does
+    both = pd.DataFrame({"a_start": starts[0], "b_start": starts[1]}, index=dates)
+    return both.apply(pd.to_datetime).min(axis=1)
 
 
 def _window_start(index: pd.DatetimeIndex, back: int) -> pd.Series:

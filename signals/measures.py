@@ -197,13 +197,24 @@ def spread_series(
     With a memo, each leg's returns and anchors are computed once for every pair reading it
     (a memo belongs to one market, so to one calendar: `sessions` is not part of its key).
     """
+    data, index, _ = spread_arrays(a, b, window, memo, sessions)
+    return pd.DataFrame(data, index=index)
+
+
+def spread_arrays(
+    a: pd.Series,
+    b: pd.Series,
+    window: Window,
+    memo: Memo | None = None,
+    sessions: pd.DatetimeIndex | None = None,
+) -> tuple[dict[str, np.ndarray], pd.Index, tuple[np.ndarray, np.ndarray]]:
+    """`spread_series`' columns as arrays, their dates (no DataFrame per pair), and where
+    each leg has those dates."""
     a_returns, a_starts = _leg_window(memo, a, window, sessions)
     b_returns, b_starts = _leg_window(memo, b, window, sessions)
     # Legs are sorted without duplicate dates (`load_leg`): the common dates, and where each
     # leg has them, without aligning two Series.
-    _, at_a, at_b = np.intersect1d(
-        a_returns.index.to_numpy(), b_returns.index.to_numpy(), True, return_indices=True
-    )
+    at_a, at_b = _common_dates(memo, a, b)  # the returns are on their legs' dates
     left, right = a_returns.to_numpy()[at_a], b_returns.to_numpy()[at_b]
     keep = ~(np.isnan(left) | np.isnan(right))
     at_a, at_b, left, right = at_a[keep], at_b[keep], left[keep], right[keep]
@@ -213,7 +224,21 @@ def spread_series(
     data = {"a": left, "b": right, "spread": left - right}
     data["a_start"] = a_starts.to_numpy()[at_a]
     data["b_start"] = b_starts.to_numpy()[at_b]
-    return pd.DataFrame(data, index=index)
+    return data, index, (at_a, at_b)
+
+
+def _common_dates(memo: Memo | None, a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Where each leg has the dates both have, once per pair of legs (every window reads it)."""
+    key = ("common dates", id(a), id(b))
+    hit = None if memo is None else memo.get(key)
+    if isinstance(hit, tuple) and hit[0] is a and hit[1] is b:
+        return hit[2]  # type: ignore[no-any-return]
+    _, at_a, at_b = np.intersect1d(
+        a.index.to_numpy(), b.index.to_numpy(), True, return_indices=True
+    )
+    if memo is not None:
+        memo[key] = (a, b, (at_a, at_b))  # the legs kept alive: their ids are not reused
+    return at_a, at_b
 
 
 def _leg_window(

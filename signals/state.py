@@ -165,7 +165,7 @@ def settle(xs: Sequence[float], days: Sequence[date], options: MachineOptions) -
     measured = ~np.isnan(values)
     if not measured.all():
         kept = np.flatnonzero(measured)
-        state = _searched(values[kept], _Picked(days, kept), options)
+        state = _searched(values[kept], Picked(days, kept), options)
         return replace(state, last_session=days[-1]) if len(days) else state
     return _searched(values, days, options)
 
@@ -185,7 +185,7 @@ def _searched(values: np.ndarray, days: Sequence[date], options: MachineOptions)
     return settle_interacting(values, days, options.confirm, options.cooldown, once, masks)
 
 
-class _Picked(Sequence[date]):
+class Picked(Sequence[date]):
     """Some of a sequence's days, by position, read only where asked (the search reads few)."""
 
     def __init__(self, days: Sequence[date], positions: np.ndarray) -> None:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from signals.evaluate import backtest_report, backtest_rule, evaluate_rule
-from signals.holes import Hole, find_holes
+from signals.holes import Hole, find_holes, mark_holes
 from signals.models import MarketData, RuleState
 from signals.rules import Rule, parse_rule
 from tests.signals.builders import frame
@@ -126,3 +126,31 @@ def test_with_holes_live_equals_backtest_and_adds_no_event(
 def test_first_day_of_a_hole_is_named() -> None:
     hole = Hole("IWB", date(2024, 2, 29), date(2024, 5, 1), date(2024, 3, 1), date(2024, 4, 30), 42)
     assert hole.describe() == "IWB: 42 sessions missing between 2024-03-01 and 2024-04-30"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    spans=st.lists(st.tuples(st.integers(0, 59), st.integers(1, 8)), max_size=5),
+    reach=st.lists(st.one_of(st.integers(0, 30), st.none()), min_size=60, max_size=60),
+    xs=st.lists(st.one_of(st.floats(-2, 2), st.just(float("nan"))), min_size=60, max_size=60),
+)
+def test_marking_holes_at_once_is_marking_them_one_by_one(
+    spans: list[tuple[int, int]], reach: list[int | None], xs: list[float]
+) -> None:
+    # Several holes, overlapping or not, in any order, and bars whose window reaches back any
+    # number of bars (NaT: nothing): spoiled where some hole lies in the bar's window.
+    days = SESSIONS[:60]
+    holes = [
+        Hole("A", days[s].date(), days[min(s + n, 59)].date(), days[s].date(), days[s].date(), 1)
+        for s, n in spans
+    ]
+    starts = [pd.NaT if r is None else days[max(at - r, 0)] for at, r in enumerate(reach)]
+    reaches = pd.Series(pd.DatetimeIndex(starts), index=days)
+    x, hole, _ = mark_holes(np.array(xs), days, reaches, holes)
+    naive = np.zeros(60, dtype=bool)
+    for one in holes:
+        naive |= (reaches.to_numpy() <= np.datetime64(one.last_missing)) & (
+            days.values >= np.datetime64(one.before)
+        )
+    assert (hole == naive).all()
+    assert np.array_equal(x, np.where(naive, np.nan, xs), equal_nan=True)
