@@ -167,15 +167,29 @@ def track_record(
     `built` is the rule's frame up to `as_of` when the caller already has it. Events after
     `as_of` are ignored: nothing later than `as_of` is read.
     """
+    if as_of is not None:
+        events = [event for event in events if event.date <= as_of]
+    fired = _episode_dates(events)
+    return record_of_firings(rule, market, fired, horizons=horizons, built=built, as_of=as_of)
+
+
+def record_of_firings(
+    rule: Rule,
+    market: MarketData,
+    fired: tuple[date, ...],
+    *,
+    horizons: Sequence[Horizon] = DEFAULT_HORIZONS,
+    built: RuleFrame | None = None,
+    as_of: date | None = None,
+) -> TrackRecord:
+    """`track_record` from the day each episode fired (`fired`, oldest first, none after
+    `as_of`) instead of the events: all a record reads of them (`signals.firings`)."""
     tracked = tracked_of(rule, market)
     # Final bars only, even for an intraday rule: a bar still trading is no outcome yet.
     grid, stepwise = _grid(tracked, market, as_of)
     tracked = replace(tracked, stepwise=stepwise)
     built = built if built is not None else rule_frame(rule, market, as_of)
-    if as_of is not None:
-        events = [event for event in events if event.date <= as_of]
     since = _history(built)
-    fired = _episode_dates(events)
     outcomes = tuple(_horizon(tracked, grid, since, fired, h) for h in horizons)
     until = grid.index[-1].date() if len(grid) else None
     return TrackRecord(rule.id, tracked, since, until, fired, outcomes, grid)
