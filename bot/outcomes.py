@@ -1,7 +1,8 @@
 """Track records of rules (what followed their past firings), cached per data version.
 
-A record is computed from the market a check or a backtest already loaded: the rule's
-backtest on it (the same state machine as live) and `signals.outcomes.track_record`. It
+A record is computed from the market a check or a backtest already loaded: the days the
+rule fired on it (`signals.firings`: the backtest's fired days, the same state machine as
+live, without building the events) and `signals.outcomes.record_of_firings`. It
 depends only on the stored data (`storage.versioning.data_version`), the rule's definition
 (its fingerprint), the date it is computed up to and the horizons: those are the key. A new
 data version empties the cache, so a record never outlives the data it came from.
