@@ -1,7 +1,8 @@
 """Track records of rules (what followed their past firings), cached per data version.
 
-A record is computed from the market a check or a backtest already loaded: the rule's
-backtest on it (the same state machine as live) and `signals.outcomes.track_record`. It
+A record is computed from the market a check or a backtest already loaded: the days the
+rule fired on it (`signals.firings`: the backtest's fired days, the same state machine as
+live, without building the events) and `signals.outcomes.record_of_firings`. It
 depends only on the stored data (`storage.versioning.data_version`), the rule's definition
 (its fingerprint), the date it is computed up to and the horizons: those are the key. A new
 data version empties the cache, so a record never outlives the data it came from.
@@ -20,11 +21,13 @@ from dataclasses import replace
 from datetime import date
 
 from signals.batch import frame_key
-from signals.evaluate import backtest_rule, machine_options
+from signals.evaluate import machine_options
+from signals.firings import fired_days
+from signals.frames import rule_frame
 from signals.legs import DataError
 from signals.models import Event, MarketData
 from signals.outcome_text import outcome_line, why_no_line
-from signals.outcomes import DEFAULT_HORIZONS, Horizon, TrackRecord, track_record
+from signals.outcomes import DEFAULT_HORIZONS, Horizon, TrackRecord, record_of_firings
 from signals.rules import Rule
 
 log = logging.getLogger(__name__)
@@ -43,8 +46,10 @@ def compute_record(
 ) -> TrackRecord | None:
     """The rule's track record on the data up to `as_of`; None when a leg has no data."""
     try:
-        events = backtest_rule(rule, market, end=as_of)
-        return track_record(rule, market, events, horizons=horizons, as_of=as_of)
+        # The firing days only, searched on the rule's frame: no event is built for them.
+        built = rule_frame(rule, market, as_of)
+        fired = fired_days(rule, built)
+        return record_of_firings(rule, market, fired, horizons=horizons, built=built, as_of=as_of)
     except DataError as error:
         log.info("no track record for %s: %s", rule.id, error)
         return None

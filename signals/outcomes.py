@@ -32,6 +32,7 @@ import pandas as pd
 from signals.frames import RuleFrame, curve_expression, rule_frame, shared_leg
 from signals.legs import is_monthly, split_expression
 from signals.measures import basis_column
+from signals.memo import scoped, shared
 from signals.models import Event, MarketData
 from signals.names import display_name
 from signals.outcome_clock import nearest_valued, on_sessions, session_clock
@@ -167,15 +168,34 @@ def track_record(
     `built` is the rule's frame up to `as_of` when the caller already has it. Events after
     `as_of` are ignored: nothing later than `as_of` is read.
     """
-    tracked = tracked_of(rule, market)
-    # Final bars only, even for an intraday rule: a bar still trading is no outcome yet.
-    grid, stepwise = _grid(tracked, market, as_of)
-    tracked = replace(tracked, stepwise=stepwise)
-    built = built if built is not None else rule_frame(rule, market, as_of)
     if as_of is not None:
         events = [event for event in events if event.date <= as_of]
-    since = _history(built)
     fired = _episode_dates(events)
+    return record_of_firings(rule, market, fired, horizons=horizons, built=built, as_of=as_of)
+
+
+def record_of_firings(
+    rule: Rule,
+    market: MarketData,
+    fired: tuple[date, ...],
+    *,
+    horizons: Sequence[Horizon] = DEFAULT_HORIZONS,
+    built: RuleFrame | None = None,
+    as_of: date | None = None,
+) -> TrackRecord:
+    """`track_record` from the day each episode fired (`fired`, oldest first, none after
+    `as_of`) instead of the events: all a record reads of them (`signals.firings`)."""
+    tracked = tracked_of(rule, market)
+    # Final bars only, even for an intraday rule: a bar still trading is no outcome yet.
+    # Records on the same legs (windows and thresholds apart) share the grid in a check.
+    grid, stepwise = shared(
+        scoped(market, as_of),
+        ("outcome grid", tracked),
+        lambda: _grid(tracked, market, as_of),
+    )
+    tracked = replace(tracked, stepwise=stepwise)
+    built = built if built is not None else rule_frame(rule, market, as_of)
+    since = _history(built)
     outcomes = tuple(_horizon(tracked, grid, since, fired, h) for h in horizons)
     until = grid.index[-1].date() if len(grid) else None
     return TrackRecord(rule.id, tracked, since, until, fired, outcomes, grid)
@@ -325,10 +345,12 @@ def independent_windows(
     `ends`, when given) do not overlap: each counted window is followed by the first start
     at or after its end."""
     ends = positions + sessions if ends is None else ends
+    # Each start's next independent start, found at once; then the greedy chain is a walk.
+    following = np.searchsorted(positions, ends, side="left").tolist()
     count, at = 0, 0
-    while at < len(positions):
+    while at < len(following):
         count += 1
-        at = int(np.searchsorted(positions, ends[at], side="left"))
+        at = following[at]
     return count
 
 
