@@ -1,6 +1,6 @@
 """Reading data against pandas: CSV import and a whole-process backtest, with their floors.
 
-Usage: python bench/read_data.py [--data DIR] [--runs N]   (default ../shared/data, 3 runs)
+Usage: python bench/read_data.py [--data DIR] [--runs N] [--source]   (default: shared data, 3)
 
 Each number is the median CPU seconds of N fresh processes, floor and product in the same run:
 
@@ -10,10 +10,16 @@ Each number is the median CPU seconds of N fresh processes, floor and product in
   that import; `+calendar` is the same import with the calendar already cached beside it.
 - backtest: `rotation-bot backtest --from 2000-01-01` of the default rules on the imported
   database (prices and FRED rates), against `pd.read_csv` of the CSVs it reads. Goal: 1.5x.
+
+Processes run as an installed bot starts, as in `bench/cli_start.py`: with bytecode compiled
+once (kept in a scratch PYTHONPYCACHEPREFIX by an uncounted first run of every command).
+`--source` measures an editable install under PYTHONDONTWRITEBYTECODE instead, which compiles
+every project module at every start (about 0.05 s more of a backtest).
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import subprocess
@@ -24,6 +30,7 @@ from pathlib import Path
 
 DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 CLI = [sys.executable, "-c", "from bot.cli import main; main()"]
+ENV = dict(os.environ)  # as_installed() moves the bytecode to a scratch folder
 
 READ = """
 import sys
@@ -59,7 +66,7 @@ for path in sorted((data / "prices").glob("*.csv")):
 def cpu(command: list[str]) -> float:
     """CPU seconds of one fresh process (fails loudly if it fails)."""
     before = _children_cpu()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=ENV)
     if done.returncode != 0 and not _only_no_data(done.stderr):
         raise SystemExit(f"{' '.join(command[:4])} failed:\n{done.stderr[-2000:]}")
     return _children_cpu() - before
@@ -79,7 +86,14 @@ def _children_cpu() -> float:
 
 
 def median_cpu(runs: int, make: Callable[[int], list[str]]) -> float:
+    cpu(make(runs))  # uncounted: compiles the bytecode and warms the page cache
     return statistics.median(cpu(make(run)) for run in range(runs))
+
+
+def as_installed(folder: Path) -> None:
+    """Keep compiled bytecode between runs, as an installed bot has it."""
+    ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    ENV["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
 
 
 def line(label: str, product: float, floor: float, goal: float) -> str:
@@ -100,6 +114,9 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        if "--source" not in args:
+            as_installed(folder)
+        print("bytecode compiled " + ("at every start" if "--source" in args else "once"))
         prices = str(data / "prices")
 
         def imported(run: int) -> list[str]:
@@ -125,7 +142,7 @@ def main() -> int:
         cpu([*CLI, "--db", base, "series", "import", str(data / "macro" / "fred_rates_daily.csv")])
         # The NYSE calendar is cached beside the database after any start (status exits 1 here:
         # no service is running).
-        subprocess.run([*CLI, "--db", base, "status"], capture_output=True, check=False)
+        subprocess.run([*CLI, "--db", base, "status"], capture_output=True, check=False, env=ENV)
         backtest = [*CLI, "--db", base, "backtest", "--from", "2000-01-01"]
         read = [sys.executable, "-c", READ, str(data), "macro"]
         print(
