@@ -1,6 +1,6 @@
 """Many rules: `rules validate` and `check` with 1,000 to 10,000 generated rules.
 
-Usage: python bench/many_rules.py [N ...] [--data DIR]   (default N: 1000 10000 50000)
+Usage: python bench/many_rules.py [N ...] [--data DIR] [--source]   (default N: 1000 10000 50000)
 
 Imports the shared prices and FRED rates into a temporary SQLite database once (through
 `prices import` and `series import`), then for each N writes a rules file of N generated
@@ -48,7 +48,9 @@ def cli(db: Path | None, rules: Path | None, *args: str) -> tuple[float, float]:
     """Wall and CPU time of one `rotation-bot` run in a fresh process; output discarded."""
     command = [sys.executable, "-c", "from bot.cli import main; main()"]
     command += ["--db", str(db)] if db is not None else []
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROTATION_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROTATION_")} | _BYTECODE
+    if _BYTECODE:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     env |= {"ROTATION_RULES": str(rules)} if rules is not None else {}
     started, cpu = time.perf_counter(), _children_cpu()
     done = subprocess.run([*command, *args], env=env, capture_output=True, text=True, check=False)
@@ -101,6 +103,15 @@ def measure(count: int, base: Path, folder: Path) -> dict[str, tuple[float, floa
     return times | {"floor": (0.0, floor_cpu(rules, base_data()))}
 
 
+def warm_up(base: Path, folder: Path) -> None:
+    """Uncounted runs of every timed command on 10 rules: the bytecode is compiled once."""
+    rules, db = folder / "warm.toml", folder / "warm.db"
+    rules.write_text(generate_rules(10), encoding="utf-8")
+    copy_database(base, db)
+    cli(None, None, "rules", "validate", str(rules))
+    cli(db, rules, "check")
+
+
 def report(count: int, times: dict[str, tuple[float, float]]) -> str:
     """One line: each step's wall time, ms per rule, CPU time and its ratio to the floor's."""
     floor = times["floor"][1]
@@ -130,6 +141,9 @@ def verdict(times: dict[str, tuple[float, float]]) -> list[str]:
 
 
 _DATA: list[Path] = []
+# As an installed bot starts (like bench/cli_start.py): bytecode compiled once, kept in a
+# scratch folder; `--source` leaves the shell's PYTHONDONTWRITEBYTECODE as it is.
+_BYTECODE: dict[str, str] = {}
 
 
 def base_data() -> Path:
@@ -144,14 +158,20 @@ def main() -> int:
         at = args.index("--data")
         data = Path(args[at + 1])
         del args[at : at + 2]
+    source = "--source" in args
+    args = [arg for arg in args if arg != "--source"]
     sizes = [int(arg) for arg in args] or list(SIZES)
     _DATA.append(data)
     if not (data / "prices").is_dir():
         print(f"no shared data at {data}; see its README", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
+        if not source:
+            _BYTECODE["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        print("bytecode compiled " + ("at every start" if source else "once, as installed"))
         base = Path(tmp) / "base.db"
         fill(base, without_last_bar(data, Path(tmp)))
+        warm_up(base, Path(tmp))
         results = {}
         for count in sizes:
             results[count] = measure(count, base, Path(tmp))
