@@ -73,9 +73,16 @@ def _rounded(xs: np.ndarray) -> np.ndarray:
 def _pair(
     rule: PairRule, legs: dict[str, pd.Series], memo: Memo, market: MarketData, last: np.datetime64
 ) -> NewBars | None:
-    key = ("bar pair", rule.a, rule.b, rule.window, rule.basis, last)
-    found = shared(memo, key, lambda: _pair_new_bars(rule, legs, memo, market, last))
+    found = pair_measure(rule, legs, memo, market, last)
     return None if found is None else _pair_bars(rule, *found)
+
+
+def pair_measure(
+    rule: PairRule, legs: dict[str, pd.Series], memo: Memo, market: MarketData, last: np.datetime64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float] | None:
+    """What every rule on one pair, window and basis reads at the new bars (once per check)."""
+    key = ("bar pair", rule.a, rule.b, rule.window, rule.basis, last)
+    return shared(memo, key, lambda: _pair_new_bars(rule, legs, memo, market, last))
 
 
 def _pair_new_bars(
@@ -246,17 +253,28 @@ def _rally(
     market: MarketData,
     last: np.datetime64,
 ) -> NewBars | None:
+    found = rally_measure(rule, legs, last)
+    if found is None:
+        return None
+    stamps, measure = found
+    xs = _rounded(measure - rule.threshold_pct)
+    last_measure = float(measure[-1])
+    summary = f"{rule.symbol} {fmt_pct(last_measure)} from its {rule.lookback}-session low"
+    return NewBars(stamps, xs, last_measure, float(rule.threshold_pct), summary)
+
+
+def rally_measure(
+    rule: RallyFromLow, legs: dict[str, pd.Series], last: np.datetime64
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The new bars' dates and rise from the low of `lookback` sessions, in % (every rally
+    rule on the same leg and lookback reads the same)."""
     values = legs[rule.symbol]
     data = values.to_numpy(dtype=np.float64)
     at = _from_new(values, last)
     if not len(at) or at[0] < rule.lookback - 1 or len(at) > MAX_NEW_BARS:
         return None
     low = np.array([data[p - rule.lookback + 1 : p + 1].min() for p in at])
-    measure = (data[at] / low - 1.0) * 100.0
-    xs = _rounded(measure - rule.threshold_pct)
-    last_measure = float(measure[-1])
-    summary = f"{rule.symbol} {fmt_pct(last_measure)} from its {rule.lookback}-session low"
-    return NewBars(values.index.values[at], xs, last_measure, float(rule.threshold_pct), summary)
+    return values.index.values[at], (data[at] / low - 1.0) * 100.0
 
 
 def _rate_change(
