@@ -76,8 +76,9 @@ def step_groups(
         if type(rule) in KINDS:
             groups.setdefault(group_key(rule, state.last_session), []).append((rule, state))
     found: dict[str, Evaluation] = {}
+    moved: dict[RuleState, RuleState] = {}
     for members in groups.values():
-        found.update(_step_group(members, market, memo, expected, reach))
+        found.update(_step_group(members, market, memo, (expected, reach, moved)))
     return found
 
 
@@ -87,8 +88,14 @@ def group_key(rule: Rule, last: date) -> tuple[object, ...]:
 
 
 def _step_group(
-    members: list[Member], market: MarketData, memo: Memo, expected: date | None, reach: Reach
+    members: list[Member],
+    market: MarketData,
+    memo: Memo,
+    check: tuple[date | None, Reach, dict[RuleState, RuleState]],
 ) -> dict[str, Evaluation]:
+    """`check`: the expected session, the reach of a rule's new bars, and the states moved
+    so far (equal idle states move to one object)."""
+    expected, reach, moved = check
     rep, state = members[0]
     specs = tuple(leg_specs(rep))
     read: Inputs = shared(
@@ -107,7 +114,7 @@ def _step_group(
     bars = _BUILDERS.get(type(rep), _one_by_one)(rules, read.legs, memo, market, last)
     if bars is None or not len(bars.stamps):
         return {}
-    return _evaluations(members, bars, read, last)
+    return _evaluations(members, bars, read, last, moved)
 
 
 def _clear_of(read: Inputs, reach: date | None) -> bool:
@@ -115,12 +122,16 @@ def _clear_of(read: Inputs, reach: date | None) -> bool:
 
 
 def _evaluations(
-    members: list[Member], bars: GroupBars, read: Inputs, last: np.datetime64
+    members: list[Member],
+    bars: GroupBars,
+    read: Inputs,
+    last: np.datetime64,
+    moved: dict[RuleState, RuleState],
 ) -> dict[str, Evaluation]:
     """Each member's evaluation, its state stepped over the new bars (none when it moves)."""
     new = bars.stamps > last
     usable = bars.usable & ~np.isnan(bars.xs).any(axis=1)
-    states = _stepped(members, bars.xs[:, new], bars.stamps[new], usable)
+    states = _stepped(members, bars.xs[:, new], bars.stamps[new], usable, moved)
     session = pd.Timestamp(bars.stamps[-1]).date()
     status, reason = ("STALE", "; ".join(read.stale)) if read.stale else ("OK", "")
     if read.problems:  # the bars before a bad last bar are stepped; the rule says why
@@ -144,7 +155,11 @@ def _evaluations(
 
 
 def _stepped(
-    members: list[Member], xs: np.ndarray, stamps: np.ndarray, usable: np.ndarray
+    members: list[Member],
+    xs: np.ndarray,
+    stamps: np.ndarray,
+    usable: np.ndarray,
+    moved: dict[RuleState, RuleState],
 ) -> list[RuleState | None]:
     """Each member's state after the new bars (None: unusable, or something happens).
 
@@ -165,10 +180,15 @@ def _stepped(
         if not usable[row]:
             out.append(None)
         elif silent[row] and _idle(state):
-            out.append(replace(state, last_session=day[-1]))
+            # One object per distinct idle state: what stores and keys it (its JSON, its
+            # text in the reuse key) is then computed once, not once per rule.
+            known = moved.get(state)
+            if known is None or known.last_session != day[-1]:
+                known = moved[state] = replace(state, last_session=day[-1])
+            out.append(known)
         else:
-            moved, happened = run_steps(state, xs[row], day, options[row])
-            out.append(None if happened else moved)
+            after, happened = run_steps(state, xs[row], day, options[row])
+            out.append(None if happened else after)
     return out
 
 

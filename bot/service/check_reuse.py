@@ -129,7 +129,8 @@ def remember(
             stepped = evaluation.state.last_session is not None
             state = evaluation.state if stepped else states.get(rule.id)
             inputs = keys.of(rule, prints[rule.id], state)
-            rows[rule.id] = (inputs, replace(evaluation, events=()))
+            kept = replace(evaluation, events=()) if evaluation.events else evaluation
+            rows[rule.id] = (inputs, kept)
     if rows:
         save_checks(db, rows)
     _keep_digests(db, rules, market)
