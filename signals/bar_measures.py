@@ -19,7 +19,7 @@ import pandas as pd
 
 from signals.formatting import fmt_bps, fmt_pct, fmt_pp, fmt_value
 from signals.frames import COVERAGE_SLACK, DECIMALS, curve_expression
-from signals.measures import anchor_dates, is_period_to_date, return_series, window_spans
+from signals.measures import anchor_targets, is_period_to_date
 from signals.memo import Memo, per_series, shared
 from signals.models import MarketData
 from signals.rules import (
@@ -33,6 +33,7 @@ from signals.rules import (
     Rule,
     SpreadThreshold,
 )
+from signals.windows import Window
 
 # More new bars than this (a catch-up of weeks) are left to the frames: the aggregates below
 # are read bar by bar.
@@ -73,34 +74,95 @@ def _rounded(xs: np.ndarray) -> np.ndarray:
 def _pair(
     rule: PairRule, legs: dict[str, pd.Series], memo: Memo, market: MarketData, last: np.datetime64
 ) -> NewBars | None:
-    key = ("bar pair", rule.a, rule.b, rule.window, rule.basis, last)
-    found = shared(memo, key, lambda: _pair_new_bars(rule, legs, memo, market, last))
+    found = pair_measure(rule, legs, memo, market, last)
     return None if found is None else _pair_bars(rule, *found)
+
+
+def pair_measure(
+    rule: PairRule, legs: dict[str, pd.Series], memo: Memo, market: MarketData, last: np.datetime64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float] | None:
+    """What every rule on one pair, window and basis reads at the new bars (once per check)."""
+    key = ("bar pair", rule.a, rule.b, rule.window, rule.basis, last)
+    return shared(memo, key, lambda: _pair_new_bars(rule, legs, memo, market, last))
 
 
 def _pair_new_bars(
     rule: PairRule, legs: dict[str, pd.Series], memo: Memo, market: MarketData, last: np.datetime64
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float] | None:
     """What every rule on one pair, window and basis reads at the new bars: their dates,
-    the spread (fractions), the sessions spanned, and each leg's last return in %."""
+    the spread (fractions), the sessions spanned, and each leg's last return in %.
+
+    Each leg's return and span are computed at the new bars only (`_returns_at`), not over
+    its whole history: the same operations on the same elements, so the same bits."""
     window, sessions = rule.parsed_window, market.sessions
     a, b = legs[rule.a], legs[rule.b]
-    a_ret, b_ret = (_leg_returns(memo, leg, window, sessions) for leg in (a, b))
-    new_a = np.arange(_after(a_ret, last), len(a_ret))
-    days = a_ret.index.values[new_a]
-    at_b = b_ret.index.values.searchsorted(days)
-    inside = at_b < len(b_ret)
+    new_a = np.arange(_after(a, last), len(a))
+    days = a.index.values[new_a]
+    at_b = b.index.values.searchsorted(days)
+    inside = at_b < len(b)
     new_a, days, at_b = new_a[inside], days[inside], at_b[inside]
-    common = b_ret.index.values[at_b] == days
+    common = b.index.values[at_b] == days
     new_a, days, at_b = new_a[common], days[common], at_b[common]
-    left, right = a_ret.to_numpy()[new_a], b_ret.to_numpy()[at_b]
-    if not len(days) or np.isnan(left).any() or np.isnan(right).any():
+    if not len(days):
+        return None
+    left, span_a = _leg_at(memo, a, window, sessions, new_a)
+    right, span_b = _leg_at(memo, b, window, sessions, at_b)
+    if np.isnan(left).any() or np.isnan(right).any():
         return None  # a bar the spread leaves out: the frame decides
-    # The returns are on their leg's dates: a leg's spans at the same positions.
-    span = np.minimum(
-        _spans(memo, a, window, sessions)[new_a], _spans(memo, b, window, sessions)[at_b]
-    )
-    return days, left - right, span, left[-1] * 100.0, right[-1] * 100.0
+    return days, left - right, np.minimum(span_a, span_b), left[-1] * 100.0, right[-1] * 100.0
+
+
+def _leg_at(
+    memo: Memo, values: pd.Series, window: Window, sessions: pd.DatetimeIndex | None, at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_returns_at`, once per leg, window and positions: every pair on the leg shares it (a
+    window's anchors cost pandas' fixed overhead per call, however few the positions)."""
+    tag = ("returns at", window, at.tobytes())
+    return per_series(memo, values, tag, lambda: _returns_at(values, window, sessions, at))
+
+
+def _returns_at(
+    values: pd.Series, window: Window, sessions: pd.DatetimeIndex | None, at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`signals.measures.return_series` and `window_spans` of a leg at positions `at` only."""
+    index = pd.DatetimeIndex(values.index)
+    anchors = _anchors_at(index, window, sessions, at)
+    data = values.to_numpy(dtype="float64")
+    start = np.where(anchors >= 0, data[np.maximum(anchors, 0)], np.nan)
+    if window.kind == "since":
+        start = np.where(index.values[at] >= np.datetime64(window.since, "ns"), start, np.nan)
+    spans = at - anchors
+    if sessions is not None and len(sessions) and len(index):
+        known, days = sessions.values, index.values.astype(sessions.values.dtype)
+        ends = known.searchsorted(days[at])
+        starts = known.searchsorted(days[np.maximum(anchors, 0)])
+        on_calendar = known[np.minimum(ends, len(known) - 1)] == days[at]
+        spans = np.where(
+            on_calendar & (days[np.maximum(anchors, 0)] >= known[0]), ends - starts, spans
+        )
+    return data[at] / start - 1.0, np.where(anchors >= 0, spans, 0)
+
+
+def _anchors_at(
+    index: pd.DatetimeIndex, window: Window, sessions: pd.DatetimeIndex | None, at: np.ndarray
+) -> np.ndarray:
+    """`signals.measures.anchor_positions(index, window, sessions)[at]`, element by element."""
+    if window.kind == "sessions":
+        positions = at - window.count
+        if sessions is not None and len(sessions):
+            known = sessions.values
+            days = index.values.astype(known.dtype)
+            found = known.searchsorted(days[at])
+            on_calendar = known[np.minimum(found, len(known) - 1)] == days[at]
+            target_at = found - window.count
+            usable = on_calendar & (target_at >= 0)
+            targets = known[np.maximum(target_at, 0)]
+            anchors = days.searchsorted(targets, side="right") - 1
+            positions = np.where(usable, anchors, positions)
+        return np.where(positions >= 0, positions, -1)
+    targets, side = anchor_targets(index[at], window)
+    positions = index.values.searchsorted(targets, side=side) - 1  # type: ignore[call-overload]
+    return np.where(positions >= 0, positions, -1)
 
 
 def _pair_bars(
@@ -124,31 +186,6 @@ def _pair_bars(
     label = rule.parsed_window.text
     summary = f"{rule.a} {fmt_pct(a)} vs {rule.b} {fmt_pct(b)} {label} ({said})"
     return NewBars(days, _rounded(x), last, threshold, summary)
-
-
-def _leg_returns(
-    memo: Memo, values: pd.Series, window: object, sessions: pd.DatetimeIndex | None
-) -> pd.Series:
-    """A leg's window returns, the entry `signals.measures.spread_series` shares."""
-    found = per_series(
-        memo,
-        values,
-        ("returns", window),
-        lambda: (return_series(values, window, sessions), anchor_dates(values, window, sessions)),  # type: ignore[arg-type]
-    )
-    return found[0]  # type: ignore[no-any-return]
-
-
-def _spans(
-    memo: Memo, values: pd.Series, window: object, sessions: pd.DatetimeIndex | None
-) -> np.ndarray:
-    found = per_series(
-        memo,
-        values,
-        ("spans", window),
-        lambda: window_spans(values, window, sessions),  # type: ignore[arg-type]
-    )
-    return found.to_numpy()  # type: ignore[no-any-return]
 
 
 # --- one-leg rules: the leg's aggregate before each new bar, shared by its rules ----------
@@ -246,17 +283,28 @@ def _rally(
     market: MarketData,
     last: np.datetime64,
 ) -> NewBars | None:
+    found = rally_measure(rule, legs, last)
+    if found is None:
+        return None
+    stamps, measure = found
+    xs = _rounded(measure - rule.threshold_pct)
+    last_measure = float(measure[-1])
+    summary = f"{rule.symbol} {fmt_pct(last_measure)} from its {rule.lookback}-session low"
+    return NewBars(stamps, xs, last_measure, float(rule.threshold_pct), summary)
+
+
+def rally_measure(
+    rule: RallyFromLow, legs: dict[str, pd.Series], last: np.datetime64
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The new bars' dates and rise from the low of `lookback` sessions, in % (every rally
+    rule on the same leg and lookback reads the same)."""
     values = legs[rule.symbol]
     data = values.to_numpy(dtype=np.float64)
     at = _from_new(values, last)
     if not len(at) or at[0] < rule.lookback - 1 or len(at) > MAX_NEW_BARS:
         return None
     low = np.array([data[p - rule.lookback + 1 : p + 1].min() for p in at])
-    measure = (data[at] / low - 1.0) * 100.0
-    xs = _rounded(measure - rule.threshold_pct)
-    last_measure = float(measure[-1])
-    summary = f"{rule.symbol} {fmt_pct(last_measure)} from its {rule.lookback}-session low"
-    return NewBars(values.index.values[at], xs, last_measure, float(rule.threshold_pct), summary)
+    return values.index.values[at], (data[at] / low - 1.0) * 100.0
 
 
 def _rate_change(

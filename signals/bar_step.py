@@ -36,7 +36,7 @@ from signals.models import Evaluation, MarketData, RuleState
 from signals.rules import Rule
 from signals.state import run_steps
 
-__all__ = ["MAX_NEW_BARS", "NewBars", "step_new_bars"]
+__all__ = ["MAX_NEW_BARS", "Inputs", "NewBars", "inputs_of", "step_new_bars"]
 
 
 def step_new_bars(
@@ -58,7 +58,7 @@ def step_new_bars(
     read = shared(
         memo,
         ("bar inputs", specs, rule.legs(), expected),
-        lambda: _inputs(rule, market, memo, specs, expected),
+        lambda: inputs_of(rule, market, memo, specs, expected),
     )
     if read.unknown or any(reach is None or hole.last_missing >= reach for hole in read.holes):
         return None
@@ -88,7 +88,7 @@ def step_new_bars(
 
 
 @dataclass(frozen=True)
-class _Inputs:
+class Inputs:
     """What every rule on the same legs reads besides its measure, once per check."""
 
     legs: dict[str, pd.Series]  # the cleaned legs its frame reads
@@ -98,22 +98,22 @@ class _Inputs:
     stale: tuple[str, ...]  # why its legs are behind the expected session
 
 
-def _inputs(
+def inputs_of(
     rule: Rule,
     market: MarketData,
     memo: Memo,
     specs: tuple[tuple[str, str, bool], ...],
     expected: date | None,
-) -> _Inputs:
+) -> Inputs:
     problems = _leaf_problems(rule, market, memo)
     try:
         legs = {name: shared_leg(market, name, col, True, pos, None) for name, col, pos in specs}
     except DataError:
         problems = None  # a leg the frame cannot load either: it says why
     if problems is None:
-        return _Inputs({}, True, (), (), ())
+        return Inputs({}, True, (), (), ())
     stale = tuple(_stale(market, memo, legs, expected))
-    return _Inputs(legs, False, problems, _holes(market, memo, legs), stale)
+    return Inputs(legs, False, problems, _holes(market, memo, legs), stale)
 
 
 def _leaf_problems(rule: Rule, market: MarketData, memo: Memo) -> tuple[str, ...] | None:

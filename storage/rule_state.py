@@ -60,12 +60,15 @@ def add_rule_fingerprint(db: Store) -> None:
     db.execute("ALTER TABLE rule_state ADD COLUMN fingerprint TEXT")
 
 
+@functools.lru_cache(maxsize=4096)
 def state_to_json(state: RuleState) -> str:
     """A RuleState as JSON text (the bytes `dataclasses.asdict` gave, field by field).
 
     Written out by hand: a check of 10,000 rules stores two per rule (its state row and its
     stored evaluation), and `asdict` deep-copies every field. A new field of `RuleState` or
     `SideState` must be added here (`tests/storage/test_state_json.py` compares with asdict).
+    Kept per distinct state (frozen, so hashable): after one new session most rules share a
+    few idle states.
     """
     last = state.last_session
     data = {

@@ -2,7 +2,8 @@
 
 `quiet_steps` is asked by `check_rules` before the frames are built: every rule with a
 stored state whose new bars are quiet (no transition, no hole, nothing waiting: see
-`signals.bar_step`) gets its evaluation there, without a frame; the others are evaluated on
+`signals.bar_step`) gets its evaluation there, without a frame, the rules sharing a measure
+stepped together (`signals.bar_groups`); the others are evaluated on
 their frame as before. The engine is imported only when a rule is computed (a check whose
 every rule is reused spares it).
 """
@@ -31,16 +32,9 @@ def quiet_steps(
     """
     if as_of is not None:
         return {}
-    from signals.bar_step import step_new_bars
+    from signals.bar_groups import step_groups
 
-    found = {}
-    for rule in rules:
-        state = states.get(rule.id)
-        if state is not None and state.last_session is not None:
-            evaluation = step_new_bars(rule, market, state, expected, reach(rule, state))
-            if evaluation is not None:
-                found[rule.id] = evaluation
-    return found
+    return step_groups(rules, market, states, expected, reach)
 
 
 def reach(rule: Rule, state: RuleState) -> date | None:

@@ -129,7 +129,8 @@ def remember(
             stepped = evaluation.state.last_session is not None
             state = evaluation.state if stepped else states.get(rule.id)
             inputs = keys.of(rule, prints[rule.id], state)
-            rows[rule.id] = (inputs, replace(evaluation, events=()))
+            kept = replace(evaluation, events=()) if evaluation.events else evaluation
+            rows[rule.id] = (inputs, kept)
     if rows:
         save_checks(db, rows)
     _keep_digests(db, rules, market)
@@ -146,12 +147,12 @@ def _keep_digests(db: Store, rules: Sequence[Rule], market: MarketData) -> None:
 
 class _Keys:
     """Rule keys, sharing the data part among rules reading the same leaves and each state's
-    text among rules sharing a parsed state (the stored states are parsed once per text)."""
+    text among rules whose states are equal."""
 
     def __init__(self, digest: Callable[[str], str], sessions: str, expected: date | None) -> None:
         self._digest, self._sessions, self._expected = digest, sessions, expected
         self._parts: dict[tuple[str, ...], str] = {}
-        self._texts: dict[int, tuple[RuleState | None, str]] = {}
+        self._texts: dict[RuleState | None, str] = {}
 
     def of(self, rule: Rule, fingerprint: str, state: RuleState | None) -> str:
         leaves = _leaves(rule)
@@ -162,11 +163,12 @@ class _Keys:
         return rule_inputs(fingerprint, part, self._state_text(state))
 
     def _state_text(self, state: RuleState | None) -> str:
-        known = self._texts.get(id(state))
-        if known is None or known[0] is not state:  # the object kept alive: ids not reused
-            known = (state, repr(state))
-            self._texts[id(state)] = known
-        return known[1]
+        # Keyed on the state's value (frozen, hashable): 10,000 loaded or stepped states are
+        # a few hundred distinct values, and hashing one is cheaper than its repr.
+        known = self._texts.get(state)
+        if known is None:
+            known = self._texts[state] = repr(state)
+        return known
 
 
 def _leaves(rule: Rule) -> tuple[str, ...]:
