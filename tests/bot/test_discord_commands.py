@@ -320,6 +320,32 @@ async def test_run_discord_syncs_once_retries_the_gateway_and_stops_when_cancell
     assert len(syncs) == 1 and len(fake_discord_app.synced or []) == len(EXPECTED)
 
 
+async def test_a_cancel_the_sdk_turns_into_a_failure_still_stops_the_retries() -> None:
+    # Seen in the suite (1 run in 10): the cancel landed in discord.py's connect as a timeout,
+    # was retried as a failed connect, and the gateway loop never stopped.
+    from bot.chat.discord.client import _with_backoff
+
+    connecting = asyncio.Event()
+    waits: list[float] = []
+
+    async def connect() -> None:
+        connecting.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            raise TimeoutError("the connect timed out") from None  # as a racing timeout does
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    task = asyncio.create_task(_with_backoff(connect, "gateway", "reconnecting", record, 8))
+    await connecting.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert done == {task} and task.cancelled() and waits == []
+
+
 async def test_run_discord_stops_on_a_rejected_token(
     fake_discord_app: FakeDiscordApp, seeded_db: Path
 ) -> None:

@@ -129,10 +129,19 @@ async def _with_backoff(
             log.error("Discord rejected the bot token; the Discord bot is not running")
             raise
         except Exception as error:
+            if _being_cancelled():
+                # A cancel the SDK turned into a failure (a timeout racing the cancel, in
+                # asyncio/aiohttp): retrying would keep a stopping service alive forever.
+                raise asyncio.CancelledError from error
             reason = delivery_error(error).reason
             log.warning("Discord %s failed (%s); %s in %.0f s", what, reason, then, delay)
         await sleep(delay)
         delay = min(delay * 2, max_delay)
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def run_discord_http(
