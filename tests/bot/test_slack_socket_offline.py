@@ -95,3 +95,36 @@ async def test_a_rejected_app_token_stops_the_adapter_with_one_line(
     text = log_text.getvalue()
     assert "Slack rejected the app token (invalid_auth)" in text
     assert "Traceback" not in text and "Unclosed" not in text
+
+
+async def test_a_cancel_the_sdk_turns_into_a_failure_still_stops_the_retries() -> None:
+    # As on Discord's gateway: a cancel that reaches the connect as a timeout must stop the
+    # loop, not be retried as one more failed connect.
+    from slack_sdk.socket_mode.aiohttp import SocketModeClient
+
+    from bot.chat.slack.socket_mode import open_with_backoff
+
+    connecting = asyncio.Event()
+
+    class TimingOut(SocketModeClient):
+        async def issue_new_wss_url(self) -> str:  # type: ignore[override]
+            connecting.set()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                raise TimeoutError("apps.connections.open timed out") from None
+            return "wss://never"
+
+    client = TimingOut(app_token="xapp-1-test")
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    task = asyncio.create_task(open_with_backoff(client, sleep, 8))
+    await connecting.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    await client.close()
+    assert done == {task} and task.cancelled() and waits == []

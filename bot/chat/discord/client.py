@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import AppCommandError
 
+from bot.chat.cancelling import being_cancelled
 from bot.chat.discord.answering import NO_MENTIONS, Interaction, safely, send_private
 from bot.chat.discord.buttons import AckButton, MuteButton
 from bot.chat.discord.commands import SLASH_COMMANDS
@@ -129,7 +130,7 @@ async def _with_backoff(
             log.error("Discord rejected the bot token; the Discord bot is not running")
             raise
         except Exception as error:
-            if _being_cancelled():
+            if being_cancelled():
                 # A cancel the SDK turned into a failure (a timeout racing the cancel, in
                 # asyncio/aiohttp): retrying would keep a stopping service alive forever.
                 raise asyncio.CancelledError from error
@@ -137,11 +138,6 @@ async def _with_backoff(
             log.warning("Discord %s failed (%s); %s in %.0f s", what, reason, then, delay)
         await sleep(delay)
         delay = min(delay * 2, max_delay)
-
-
-def _being_cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 async def run_discord_http(

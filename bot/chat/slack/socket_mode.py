@@ -20,6 +20,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 
+from bot.chat.cancelling import being_cancelled
 from bot.delivery.slack import describe_error
 from bot.service.log_limits import OncePerMinute
 
@@ -68,6 +69,8 @@ async def open_with_backoff(
                 raise
             reason = code
         except Exception as error:  # unreachable, timed out, refused: all worth retrying
+            if being_cancelled():  # a cancel the SDK turned into a failure: stop, not retry
+                raise asyncio.CancelledError from error
             reason = describe_error(error)
         log.warning("Slack Socket Mode connection failed (%s); retrying in %.0f s", reason, delay)
         await sleep(delay)
