@@ -41,11 +41,15 @@ __all__ = ["rest"]  # the fixture
 # shared; what the tests hold is that it came while no thread could run the work.
 FIRST_WITHIN = 2.0
 
+# Subscribed before the batch: the batch's own /subscribe and /subscriptions run in whatever
+# order their deferrals come back, so one cannot be read from the other.
+ERIN = User("46", "erin")
+
 # (command, options, user, whether its deferral and answer are private)
 DATABASE_COMMANDS: list[tuple[str, dict[str, str], User, bool]] = [
     ("subscribe", {"id": "iwc-ath"}, ALICE, True),
     ("unsubscribe", {"id": "iwc-ath"}, BOB, True),
-    ("subscriptions", {}, ALICE, True),
+    ("subscriptions", {}, ERIN, True),
     ("mute", {"id": "iwc-ath", "duration": "4h"}, ADMIN, False),
     ("unmute", {"id": "iwc-over-spy"}, ADMIN, False),
     ("signals", {}, ALICE, False),
@@ -107,6 +111,7 @@ async def test_every_database_or_chart_answer_is_deferred_before_its_work(
     bot: Harness, blocked_pool: tuple[ChartPool, threading.Event]
 ) -> None:
     _, release = blocked_pool
+    await bot.command("subscribe", ERIN, id="iwc-over-spy")
     block_default_executor(release)
     tokens = [dispatch(bot, name, user, **opts) for name, opts, user, _ in DATABASE_COMMANDS]
     help_token = dispatch(bot, "help")
@@ -128,7 +133,8 @@ async def test_every_database_or_chart_answer_is_deferred_before_its_work(
         assert " ".join(texts_of(followup)).strip(), name
     names = [name for name, *_ in DATABASE_COMMANDS]
     answers = {name: bot.fake.steps_for(t)[-1] for name, t in zip(names, tokens, strict=True)}
-    assert "iwc-ath" in answers["subscriptions"].message["content"]
+    assert "iwc-ath" in answers["subscribe"].message["content"]
+    assert "iwc-over-spy" in answers["subscriptions"].message["content"]
     assert answers["mute"].message["content"].startswith("Muted iwc-ath until")
     assert answers["spread"].message["embeds"][0]["title"] == "IWC vs SPY · ytd"
     assert "chart.png" in answers["spread"].files and "chart.png" in answers["signal"].files
