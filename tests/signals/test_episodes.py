@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from signals.episodes import run_lengths, settle_interacting
 from signals.models import RuleState, SideState
 from signals.state import MachineOptions, _Wakes, run_steps, settle
+from tests.signals.strategies import DISTANCES, machine_options
 
 START = date(2025, 1, 6)
 
@@ -20,35 +21,8 @@ def days(count: int) -> list[date]:
 
 
 @settings(max_examples=500, deadline=None)
-@given(
-    xs=st.lists(
-        st.one_of(st.floats(-3, 3, allow_nan=False), st.sampled_from([0.0, -0.5, -1.0, 1.0])),
-        max_size=120,
-    ),
-    confirm=st.integers(1, 4),
-    hysteresis=st.sampled_from([0.0, 0.5, 1.0]),
-    cooldown=st.integers(0, 5),
-    trigger=st.sampled_from(["episode", "episode", "once"]),
-    inclusive=st.booleans(),
-    two_sided=st.booleans(),
-)
-def test_the_searched_state_is_the_stepped_state(
-    xs: list[float],
-    confirm: int,
-    hysteresis: float,
-    cooldown: int,
-    trigger: str,
-    inclusive: bool,
-    two_sided: bool,
-) -> None:
-    options = MachineOptions(
-        confirm=confirm,
-        hysteresis=hysteresis,
-        cooldown=cooldown,
-        trigger=trigger,  # type: ignore[arg-type]
-        inclusive=inclusive,
-        two_sided=two_sided,
-    )
+@given(xs=DISTANCES, options=machine_options(("episode", "episode", "once")))
+def test_the_searched_state_is_the_stepped_state(xs: list[float], options: MachineOptions) -> None:
     bars = days(len(xs))
     assert settle(xs, bars, options) == run_steps(RuleState(), xs, bars, options)[0]
 

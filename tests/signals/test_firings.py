@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from bot.outcomes import compute_record
 from bot.rules.files import default_entries, parse_entries, read_entries
@@ -20,40 +19,16 @@ from signals.rules import Rule
 from signals.state import MachineOptions, run_steps
 from tests.rule_mix import generate_rules
 from tests.signals.builders import read_csv_frame
+from tests.signals.strategies import DISTANCES, machine_options
 
 START = np.datetime64("2025-01-06")
 
 
 @settings(max_examples=400, deadline=None)
-@given(
-    xs=st.lists(
-        st.one_of(st.floats(-3, 3, allow_nan=False), st.sampled_from([0.0, -0.5, -1.0, 1.0])),
-        max_size=120,
-    ),
-    confirm=st.integers(1, 4),
-    hysteresis=st.sampled_from([0.0, 0.5, 1.0]),
-    cooldown=st.integers(0, 5),
-    trigger=st.sampled_from(["episode", "episode", "once", "once_per_bar"]),
-    inclusive=st.booleans(),
-    two_sided=st.booleans(),
-)
+@given(xs=DISTANCES, options=machine_options(("episode", "episode", "once", "once_per_bar")))
 def test_the_searched_firings_are_the_stepped_firings(
-    xs: list[float],
-    confirm: int,
-    hysteresis: float,
-    cooldown: int,
-    trigger: str,
-    inclusive: bool,
-    two_sided: bool,
+    xs: list[float], options: MachineOptions
 ) -> None:
-    options = MachineOptions(
-        confirm=confirm,
-        hysteresis=hysteresis,
-        cooldown=cooldown,
-        trigger=trigger,  # type: ignore[arg-type]
-        inclusive=inclusive,
-        two_sided=two_sided,
-    )
     values = np.asarray(xs, dtype=np.float64)
     stamps = START + np.arange(len(values)).astype("timedelta64[D]")
     days = [date(2025, 1, 6) + timedelta(days=i) for i in range(len(values))]
